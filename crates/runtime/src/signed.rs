@@ -1,0 +1,195 @@
+//! Verification of detached-signature JSON artifacts and minisign file signatures.
+//!
+//! The order of checks is fixed: size caps, strict parse, envelope shape, artifact kind
+//! (domain separation), key lookup and role (cheap, before cryptography), `verify_strict`
+//! over `PAE(payload_type, canonical bytes)`. The caller then checks the key's validity
+//! window against the artifact's own signing time, once its content is authenticated.
+
+use crate::error::VerifyError;
+use crate::keys::PublicKey;
+use crate::trust::TrustStore;
+use blake2::{Blake2b512, Digest};
+use canon::minisign::Signature as MinisignSig;
+use canon::{json, pae, Envelope, KeyId, Kind, Role, Value};
+
+/// A signed document whose signature verified under a trusted key of the right role.
+/// Only this module constructs it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    value: Value,
+    canonical: Vec<u8>,
+    signer: KeyId,
+}
+
+impl Checked {
+    /// The parsed document.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+    /// The canonical bytes that were signed.
+    pub fn canonical(&self) -> &[u8] {
+        &self.canonical
+    }
+    /// The signing key.
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
+}
+
+pub(crate) fn verify_pae(
+    key: &PublicKey,
+    kind: Kind,
+    canonical: &[u8],
+    sig: &[u8; 64],
+    what: &'static str,
+) -> Result<(), VerifyError> {
+    if key.verify(&pae(kind.payload_type(), canonical), sig) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature {
+            key_id: key.key_id(),
+            what,
+        })
+    }
+}
+
+/// Verifies a JSON artifact of `kind` against its detached envelope.
+pub fn verify_document(
+    trust: &TrustStore,
+    kind: Kind,
+    what: &'static str,
+    doc: &[u8],
+    max_doc: usize,
+    envelope: &[u8],
+) -> Result<Checked, VerifyError> {
+    if doc.len() > max_doc {
+        return Err(VerifyError::TooLarge {
+            what,
+            limit: max_doc as u64,
+        });
+    }
+    let env = Envelope::parse(envelope).map_err(VerifyError::Envelope)?;
+    if env.kind != kind {
+        return Err(VerifyError::WrongKind {
+            expected: kind,
+            found: env.kind,
+        });
+    }
+    let signer = trust.signer(env.key_id, kind.signer_role())?;
+    let value = json::parse(doc).map_err(|error| VerifyError::Json { what, error })?;
+    let canonical = value.to_canonical();
+    verify_pae(&signer.key, kind, &canonical, &env.sig, what)?;
+    Ok(Checked {
+        value,
+        canonical,
+        signer: env.key_id,
+    })
+}
+
+/// A streaming check of a minisign prehashed (`ED`) signature: feed the file with
+/// [`MinisignCheck::update`], then finish against a trust store or a single key.
+pub struct MinisignCheck {
+    sig: MinisignSig,
+    hasher: Blake2b512,
+}
+
+/// A verified minisign signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinisignVerified {
+    /// The key number (Airlock key id) of the signer.
+    pub key_id: KeyId,
+    /// The trusted comment, authenticated by the global signature.
+    pub trusted_comment: String,
+}
+
+impl MinisignCheck {
+    /// Parses the signature file.
+    pub fn new(signature_file: &[u8]) -> Result<MinisignCheck, VerifyError> {
+        let sig = MinisignSig::parse(signature_file).map_err(VerifyError::Minisign)?;
+        Ok(MinisignCheck {
+            sig,
+            hasher: Blake2b512::new(),
+        })
+    }
+
+    /// The key id the signature names.
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.sig.keynum)
+    }
+
+    /// Feeds file bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+    }
+
+    /// Finishes against a trusted key holding `role` (the release role for bundles).
+    /// The caller checks the key's window against the artifact's signing time.
+    pub fn finish(self, trust: &TrustStore, role: Role) -> Result<MinisignVerified, VerifyError> {
+        let key = trust.signer(self.key_id(), role)?.key.clone();
+        self.finish_with_key(&key)
+    }
+
+    /// Finishes against one key (for example a stock minisign public key).
+    pub fn finish_with_key(self, key: &PublicKey) -> Result<MinisignVerified, VerifyError> {
+        if self.key_id() != key.key_id() {
+            return Err(VerifyError::UnknownKey(self.key_id()));
+        }
+        self.check(key)
+    }
+
+    fn check(self, key: &PublicKey) -> Result<MinisignVerified, VerifyError> {
+        let id = self.key_id();
+        let digest = self.hasher.finalize();
+        if !key.verify(&digest, &self.sig.signature) {
+            return Err(VerifyError::BadSignature {
+                key_id: id,
+                what: "minisign signature",
+            });
+        }
+        let global = MinisignSig::global_message(&self.sig.signature, &self.sig.trusted_comment);
+        if !key.verify(&global, &self.sig.global_signature) {
+            return Err(VerifyError::BadSignature {
+                key_id: id,
+                what: "minisign trusted comment",
+            });
+        }
+        Ok(MinisignVerified {
+            key_id: id,
+            trusted_comment: self.sig.trusted_comment,
+        })
+    }
+}
+
+/// A minisign public key file as a verification key. Its key number must be the key id
+/// derived from the key (true for every Airlock key); stock minisign keys use a random key
+/// number, so for those use [`minisign_foreign_key`].
+pub fn minisign_public_key(file: &[u8]) -> Result<PublicKey, VerifyError> {
+    let pk = canon::minisign::PublicKey::parse(file).map_err(VerifyError::Minisign)?;
+    let key = PublicKey::from_bytes(&pk.key)
+        .map_err(|e| VerifyError::Trust(format!("minisign public key: {e}")))?;
+    if key.key_id() != KeyId(pk.keynum) {
+        return Err(VerifyError::Trust(format!(
+            "minisign key number {} is not the key id {} derived from the key",
+            KeyId(pk.keynum),
+            key.key_id()
+        )));
+    }
+    Ok(key)
+}
+
+/// Verifies a whole file against a stock minisign public key (any key number).
+pub fn verify_minisign_foreign(
+    pubkey_file: &[u8],
+    data: &[u8],
+    signature_file: &[u8],
+) -> Result<MinisignVerified, VerifyError> {
+    let pk = canon::minisign::PublicKey::parse(pubkey_file).map_err(VerifyError::Minisign)?;
+    let key = PublicKey::from_bytes(&pk.key)
+        .map_err(|e| VerifyError::Trust(format!("minisign public key: {e}")))?;
+    let mut check = MinisignCheck::new(signature_file)?;
+    if check.sig.keynum != pk.keynum {
+        return Err(VerifyError::UnknownKey(check.key_id()));
+    }
+    check.update(data);
+    check.check(&key)
+}

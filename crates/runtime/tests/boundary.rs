@@ -1,0 +1,112 @@
+//! Architecture invariants of the verify-only runtime, checked mechanically:
+//! no signing path and no networking crate in its dependency tree, and no clock, socket or
+//! signing call in its source.
+
+use std::path::Path;
+use std::process::Command;
+
+fn runtime_tree() -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "runtime",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p} {f}",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn dependency_tree_has_no_signing_path_and_no_networking() {
+    let tree = runtime_tree();
+    assert!(tree.contains("ed25519-dalek"), "tree looks wrong:\n{tree}");
+    let forbidden = [
+        "airlock-signing",
+        "rand_core",
+        "rand",
+        "getrandom",
+        "tokio",
+        "mio",
+        "socket2",
+        "hyper",
+        "reqwest",
+        "ureq",
+        "curl",
+        "openssl",
+        "rustls",
+        "native-tls",
+        "h2",
+        "tungstenite",
+        "rusqlite",
+        "clap",
+    ];
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        assert!(
+            !forbidden.contains(&name),
+            "runtime depends on {name}: {line}"
+        );
+    }
+    for line in tree.lines().filter(|l| l.starts_with("ed25519-dalek")) {
+        assert!(
+            !line.contains("rand_core"),
+            "ed25519-dalek built with key generation: {line}"
+        );
+    }
+}
+
+#[test]
+fn source_has_no_clock_socket_or_signing_calls() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let banned = [
+        "SystemTime::now",
+        "Instant::now",
+        "std::net",
+        "TcpStream",
+        "UdpSocket",
+        "SigningKey",
+        "Signer",
+        ".sign(",
+        "OsRng",
+        "generate(",
+    ];
+    let mut files = 0;
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            for (i, line) in code.enumerate() {
+                for b in banned {
+                    assert!(
+                        !line.contains(b),
+                        "{}: code line {} contains {b:?}",
+                        p.display(),
+                        i + 1
+                    );
+                }
+            }
+            files += 1;
+        }
+    }
+    assert!(files >= 4);
+}

@@ -1,0 +1,6 @@
+//! Runtime integration tests, compiled as one binary.
+
+mod boundary;
+mod kit;
+mod signatures;
+mod wycheproof;
