@@ -18,6 +18,11 @@ pub fn write_es6(v: f64, out: &mut Vec<u8>) {
         out.push(b'0'); // also -0
         return;
     }
+    // Fast path: integers below 2^53 are exact, so their shortest form is their digits.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        out.extend_from_slice((v as i64).to_string().as_bytes());
+        return;
+    }
     if v < 0.0 {
         out.push(b'-');
     }

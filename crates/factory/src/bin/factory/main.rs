@@ -1,0 +1,21 @@
+//! `factory`: the vendor's license office. See docs/CLI.md.
+//!
+//! Exit codes: 0 ok, 1 rejected or invalid input, 2 usage or I/O error.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("factory: error: {e:#}");
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Key generation and trust-file maintenance for the `factory keygen` and `factory trust`
+//! commands.
+
+use anyhow::{bail, Context, Result};
+use canon::{KeyId, Role, Timestamp};
+use runtime::{Anchors, KeyStatus, TrustStore};
+use signing::trust::{sign_trust_file, TrustEntry};
+use signing::{PublicKeyFile, SecretKey};
+use std::path::{Path, PathBuf};
+
+/// Default validity of a key added to a trust file: five years from its creation.
+pub const DEFAULT_KEY_YEARS: i64 = 5;
+
+/// Generates a key and writes `NAME.key` (0600), `NAME.pub`, `NAME.minisign.pub` into `out`.
+pub fn keygen(
+    role: Role,
+    name: &str,
+    out: &Path,
+    now: Timestamp,
+) -> Result<(SecretKey, [PathBuf; 3])> {
+    let key = SecretKey::generate(name, role, now)?;
+    let paths = signing::keyfile::write_key_files(&key, out)?;
+    Ok((key, paths))
+}
+
+/// What `factory trust` should produce.
+pub struct TrustRequest<'a> {
+    /// The root key that signs.
+    pub root: &'a SecretKey,
+    /// Public key files to add (or update).
+    pub add: Vec<PublicKeyFile>,
+    /// An earlier trust file whose keys carry over; the new version is one higher.
+    pub from: Option<TrustStore>,
+    /// Explicit version (must exceed `from`'s).
+    pub version: Option<u64>,
+    /// Keys to mark retired (their window closes now).
+    pub retire: Vec<KeyId>,
+    /// Keys to mark revoked.
+    pub revoke: Vec<KeyId>,
+    /// Window end for added keys (default: created_at + 5 years).
+    pub not_after: Option<Timestamp>,
+    /// Signing time.
+    pub now: Timestamp,
+}
+
+fn entry_from_store(k: &runtime::TrustedKey) -> TrustEntry {
+    TrustEntry {
+        public_key: k.key.to_bytes(),
+        name: k.name.clone(),
+        roles: k.roles.clone(),
+        not_before: k.not_before,
+        not_after: k.not_after,
+        status: k.status.as_str(),
+    }
+}
+
+/// Builds, signs and self-checks a trust file. Returns its bytes and version.
+pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
+    let mut entries: Vec<TrustEntry> = match &req.from {
+        Some(store) => store.keys().iter().map(entry_from_store).collect(),
+        None => Vec::new(),
+    };
+    let prev = req.from.as_ref().map_or(0, TrustStore::version);
+    let version = req.version.unwrap_or(prev + 1);
+    if version <= prev {
+        bail!("--version {version} must be higher than the previous trust file's version {prev}");
+    }
+    let root_pub = req.root.public_file();
+    let mut add = req.add;
+    if !entries.iter().any(|e| e.public_key == root_pub.public_key) {
+        add.insert(0, root_pub);
+    }
+    for p in add {
+        runtime::PublicKey::from_bytes(&p.public_key)
+            .with_context(|| format!("public key {:?} ({})", p.name, p.key_id))?;
+        let not_after = req
+            .not_after
+            .unwrap_or(p.created_at.plus_days(365 * DEFAULT_KEY_YEARS + 1));
+        if let Some(e) = entries.iter_mut().find(|e| e.public_key == p.public_key) {
+            if e.status == KeyStatus::Revoked.as_str() {
+                bail!("key {} ({}) is revoked in the previous trust file; a revoked key cannot come back", p.key_id, p.name);
+            }
+            if !e.roles.contains(&p.role) {
+                e.roles.push(p.role);
+            }
+            e.not_after = not_after;
+        } else {
+            if entries.iter().any(|e| e.name == p.name) {
+                bail!(
+                    "a different key named {:?} is already in the trust file",
+                    p.name
+                );
+            }
+            entries.push(TrustEntry {
+                public_key: p.public_key,
+                name: p.name,
+                roles: vec![p.role],
+                not_before: p.created_at,
+                not_after,
+                status: KeyStatus::Active.as_str(),
+            });
+        }
+    }
+    for (ids, status) in [
+        (&req.retire, KeyStatus::Retired),
+        (&req.revoke, KeyStatus::Revoked),
+    ] {
+        for id in ids {
+            let e = entries
+                .iter_mut()
+                .find(|e| e.key_id() == *id)
+                .with_context(|| format!("key {id} is not in the trust file"))?;
+            if status == KeyStatus::Retired {
+                if e.status == KeyStatus::Revoked.as_str() {
+                    bail!("key {id} is already revoked");
+                }
+                e.not_after = e.not_after.min(req.now);
+            }
+            e.status = status.as_str();
+        }
+    }
+    let root_id = req.root.key_id();
+    let root_entry = entries
+        .iter()
+        .find(|e| e.key_id() == root_id)
+        .context("root key missing")?;
+    if root_entry.status != KeyStatus::Active.as_str() || !root_entry.roles.contains(&Role::Root) {
+        bail!("the signing root key {root_id} must be active with the root role in the new trust file");
+    }
+    if req.now < root_entry.not_before || req.now > root_entry.not_after {
+        bail!(
+            "the signing root key {root_id} is outside its validity window ({} to {})",
+            root_entry.not_before,
+            root_entry.not_after
+        );
+    }
+    let bytes = sign_trust_file(req.root, version, req.now, &entries)?;
+    // Self-check with the verifier: what we write must be what a runtime accepts.
+    let anchors = match &req.from {
+        Some(prev) => Anchors::Roots(prev.roots()),
+        None => Anchors::SelfSigned,
+    };
+    TrustStore::from_trust_file(&bytes, &anchors).context(
+        "the new trust file does not verify (is the signing root trusted by the previous version?)",
+    )?;
+    Ok((bytes, version))
+}
+
+/// Loads a signing key for `role`, refusing a key the trust file marks retired or revoked
+/// or whose window does not contain `now`.
+pub fn load_signing_key(
+    path: &Path,
+    role: Role,
+    trust: Option<&TrustStore>,
+    now: Timestamp,
+) -> Result<SecretKey> {
+    let key = SecretKey::load(path)?;
+    if key.role != role {
+        bail!(
+            "{}: this is a {} key; this command signs with a {role} key",
+            path.display(),
+            key.role
+        );
+    }
+    if let Some(t) = trust {
+        let k = t.get(key.key_id()).with_context(|| {
+            format!(
+                "{}: key {} is not in the trust file",
+                path.display(),
+                key.key_id()
+            )
+        })?;
+        match k.status {
+            KeyStatus::Active => {}
+            KeyStatus::Retired => bail!(
+                "{}: key {} is retired in the trust file; sign with its successor",
+                path.display(),
+                key.key_id()
+            ),
+            KeyStatus::Revoked => bail!(
+                "{}: key {} is revoked in the trust file; it must not sign anything",
+                path.display(),
+                key.key_id()
+            ),
+        }
+        t.check_window(key.key_id(), now)
+            .with_context(|| format!("{}: key {} cannot sign now", path.display(), key.key_id()))?;
+    }
+    Ok(key)
+}

@@ -1,0 +1,9 @@
+//! # factory — the vendor's license office
+//!
+//! Library behind the `factory` binary: key generation, trust files and (see the modules) the
+//! license book. The binary in `src/bin/factory` only parses arguments and prints.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod keys;

@@ -1,0 +1,4 @@
+//! Factory integration tests (one binary): they drive the real `factory` executable.
+
+mod cli_keys;
+mod common;

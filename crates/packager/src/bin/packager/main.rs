@@ -1,0 +1,20 @@
+//! `packager`: builds and signs delivery bundles. See docs/CLI.md.
+//!
+//! Exit codes: 0 ok, 1 rejected or invalid input, 2 usage or I/O error.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run(cli::Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("packager: error: {e:#}");
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Packager integration tests (one binary): they drive the real `packager` executable.
+
+mod sign;

@@ -1,0 +1,22 @@
+//! `runtime-verify`: the customer's check before install. See docs/CLI.md.
+//!
+//! Exit codes: 0 valid, 1 rejected, 2 usage or I/O error (`remind` has its own, documented).
+//! This binary reads the system clock once, at start, unless `--at` is given; the `runtime`
+//! library it calls never does.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run(cli::Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("runtime-verify: error: {e:#}");
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! runtime-verify integration tests (one binary).
+
+mod interop;
