@@ -110,3 +110,40 @@ fn source_has_no_clock_socket_or_signing_calls() {
     }
     assert!(files >= 4);
 }
+
+#[test]
+fn no_source_trusts_dev_keys_implicitly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut needles = Vec::new();
+    for e in std::fs::read_dir(root.join("keys-dev")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".pub") && !name.ends_with(".minisign.pub") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let v = canon::parse(text.as_bytes()).unwrap();
+            needles.push(v.get("key_id").unwrap().as_str().unwrap().to_string());
+            needles.push(v.get("public_key").unwrap().as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(needles.len(), 6, "three dev keys");
+    let mut stack = vec![root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs")
+                && p.components().any(|c| c.as_os_str() == "src")
+            {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for n in &needles {
+                    assert!(
+                        !text.contains(n.as_str()),
+                        "{} names dev key material {n}",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+}
