@@ -6,4 +6,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod catalog;
+pub mod fixtures;
+pub mod issue;
 pub mod keys;
+pub mod registry;
+pub mod report;

@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod keys;
+pub mod license;
 pub mod signed;
 pub mod trust;
 

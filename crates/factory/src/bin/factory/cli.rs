@@ -3,9 +3,14 @@
 use anyhow::{Context, Result};
 use canon::{KeyId, Role};
 use clap::{Parser, Subcommand, ValueEnum};
+use factory::catalog::Catalog;
+use factory::issue::{self, RenewFrom, Request};
+use factory::registry::{Registry, View};
+use factory::report;
+use runtime::license::{verify_license, LegacyPolicy};
 use runtime::{Anchors, TrustStore};
 use signing::clock;
-use signing::PublicKeyFile;
+use signing::{PublicKeyFile, SecretKey};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,6 +94,208 @@ enum Cmd {
         /// File to read; `-` or nothing for standard input
         file: Option<PathBuf>,
     },
+    /// Issue a license from the catalog's tier template (or a batch from a JSON Lines file)
+    Issue(IssueArgs),
+    /// Renew a license: a successor in the same lineage (renewal_of, sequence + 1)
+    Renew {
+        license_id: String,
+        #[arg(long)]
+        expires: String,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Start the renewal now (for a license that already expired) instead of at the old expiry
+        #[arg(long)]
+        from_now: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a license
+    Revoke {
+        license_id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Publish a signed revocation list (revocations.json + revocations.sig) of every revoked license
+    Revocations {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the license book, optionally one view
+    List {
+        #[arg(long, value_enum)]
+        view: Option<ViewArg>,
+        /// Warning window in days for expiring-soon
+        #[arg(long, default_value_t = 30)]
+        within: i64,
+        /// At most this many rows (0 = all)
+        #[arg(long, default_value_t = 0)]
+        limit: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show one license with its whole lineage
+    Show {
+        license_id: String,
+        #[arg(long, default_value_t = 30)]
+        within: i64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Verify a license file against a trust file (the runtime's own verification)
+    Verify {
+        license: PathBuf,
+        #[arg(long)]
+        trust: PathBuf,
+        /// Detached signature (default: license.sig next to the license)
+        #[arg(long)]
+        sig: Option<PathBuf>,
+        /// Evaluate the state at this time instead of now
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-issue a legacy schema-2 license as schema 3 with renewal_of pointing at it
+    Migrate {
+        license: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Re-write a recorded license's files from the registry (after a crash or loss)
+    Export {
+        license_id: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check the audit log's hash chain
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the hash chain of every audit event
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every registry command takes.
+#[derive(clap::Args)]
+struct Common {
+    /// Registry database (default: $FACTORY_DB, else factory.db)
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Trust file: refuse signing keys it marks retired or revoked (default: $FACTORY_TRUST)
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct IssueArgs {
+    #[arg(long)]
+    tier: Option<String>,
+    #[arg(long)]
+    customer: Option<String>,
+    /// Customer id (default: derived from the name)
+    #[arg(long)]
+    customer_id: Option<String>,
+    #[arg(long)]
+    product: Option<String>,
+    /// Expiry date or time (default: the tier's validity)
+    #[arg(long)]
+    expires: Option<String>,
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Product catalog (default: $FACTORY_CATALOG, else fixtures/catalog.json)
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// Add a feature of the product (repeatable)
+    #[arg(long = "feature")]
+    features: Vec<String>,
+    /// Override a limit: NAME=N, 0 = unlimited (repeatable)
+    #[arg(long = "limit")]
+    limits: Vec<String>,
+    #[arg(long)]
+    grace_days: Option<u64>,
+    #[arg(long)]
+    not_before: Option<String>,
+    #[arg(long)]
+    workspace: Option<String>,
+    #[arg(long)]
+    data_residency: Option<String>,
+    /// JSON Lines file of requests; writes one directory per license under --out
+    #[arg(long, conflicts_with_all = ["tier", "customer", "product"])]
+    batch: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ViewArg {
+    Active,
+    ExpiringSoon,
+    Future,
+    Expired,
+    Renewed,
+    Revoked,
+}
+
+impl From<ViewArg> for View {
+    fn from(v: ViewArg) -> View {
+        match v {
+            ViewArg::Active => View::Active,
+            ViewArg::ExpiringSoon => View::ExpiringSoon,
+            ViewArg::Future => View::Future,
+            ViewArg::Expired => View::Expired,
+            ViewArg::Renewed => View::Renewed,
+            ViewArg::Revoked => View::Revoked,
+        }
+    }
+}
+
+impl Common {
+    fn registry(&self) -> Result<Registry> {
+        let path = self
+            .db
+            .clone()
+            .or_else(|| std::env::var_os("FACTORY_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(factory::registry::DEFAULT_DB));
+        Registry::open(&path)
+    }
+
+    fn trust(&self) -> Result<Option<TrustStore>> {
+        let path = self
+            .trust
+            .clone()
+            .or_else(|| std::env::var_os("FACTORY_TRUST").map(PathBuf::from));
+        path.map(|p| load_trust(&p)).transpose()
+    }
+
+    fn license_key(&self, path: &Path, now: canon::Timestamp) -> Result<SecretKey> {
+        factory::keys::load_signing_key(path, Role::License, self.trust()?.as_ref(), now)
+    }
 }
 
 /// Maps an error to the documented exit code: 1 when an input was rejected as invalid,
@@ -242,8 +449,409 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Err(e) => return Err(e).context("stdout"),
             }
         }
+        Cmd::Issue(a) => issue_cmd(a)?,
+        Cmd::Renew {
+            license_id,
+            expires,
+            key,
+            out,
+            from_now,
+            common,
+        } => {
+            let now = clock::now()?;
+            let key = common.license_key(&key, now)?;
+            let mut reg = common.registry()?;
+            let old = reg
+                .get(&license_id)?
+                .with_context(|| format!("no license {license_id} in the registry"))?;
+            let expires = clock::parse_time("--expires", &expires)?;
+            let from = if from_now {
+                RenewFrom::Now
+            } else {
+                RenewFrom::OldExpiry
+            };
+            let signed = issue::sign(issue::renewal(&old, expires, from, now)?, &key)?;
+            reg.insert(std::slice::from_ref(&signed.record), "renewed", now)?;
+            let paths = issue::write_files(&out, &signed.json, &signed.sig)?;
+            print_issued(&signed, &paths, common.json, now);
+        }
+        Cmd::Revoke {
+            license_id,
+            reason,
+            common,
+        } => {
+            let now = clock::now()?;
+            if reason.trim().is_empty() {
+                anyhow::bail!("--reason must not be empty");
+            }
+            let mut reg = common.registry()?;
+            reg.revoke(&license_id, &reason, now)?;
+            if common.json {
+                let r = reg.get(&license_id)?.context("revoked license vanished")?;
+                print_json(&report::record_json(&r, now, 30));
+            } else {
+                println!("revoked {license_id}: {reason}");
+                println!("publish it: factory revocations --key <license key> --out <dir>");
+            }
+        }
+        Cmd::Revocations { key, out, common } => {
+            let now = clock::now()?;
+            let key = common.license_key(&key, now)?;
+            let mut reg = common.registry()?;
+            let revoked = reg.revoked()?;
+            let count = revoked.len();
+            let (seq, doc, sig) = reg.publish_revocations(now, |seq| {
+                let v = factory::issue::revocation_list(seq, now, &revoked);
+                let canonical = v.to_canonical();
+                let env = key.sign_document(canon::Kind::Revocations, &canonical)?;
+                Ok((v.to_pretty(), env.to_bytes()))
+            })?;
+            std::fs::create_dir_all(&out).with_context(|| format!("{}", out.display()))?;
+            for (name, bytes) in [("revocations.json", &doc), ("revocations.sig", &sig)] {
+                let p = out.join(name);
+                signing::fsutil::write_atomic(&p, bytes, 0o644, true)
+                    .with_context(|| format!("{}", p.display()))?;
+            }
+            if common.json {
+                print_json(
+                    &canon::Value::object(vec![
+                        ("sequence".into(), canon::Value::Number(seq as f64)),
+                        ("revoked".into(), canon::Value::Number(count as f64)),
+                        ("path".into(), s(out.join("revocations.json").display())),
+                    ])
+                    .context("json")?,
+                );
+            } else {
+                println!(
+                    "wrote {}/revocations.json (sequence {seq}, {count} revoked)",
+                    out.display()
+                );
+            }
+        }
+        Cmd::List {
+            view,
+            within,
+            limit,
+            common,
+        } => {
+            let now = clock::now()?;
+            let reg = common.registry()?;
+            let views: Vec<View> = match view {
+                Some(v) => vec![v.into()],
+                None => View::ALL.to_vec(),
+            };
+            let mut rows = Vec::new();
+            for v in views {
+                rows.extend(reg.list(v, now, within, limit)?);
+            }
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            let result = if common.json {
+                let arr = canon::Value::Array(
+                    rows.iter()
+                        .map(|r| report::record_json(r, now, within))
+                        .collect(),
+                );
+                w.write_all(&arr.to_pretty())
+            } else {
+                (|| {
+                    writeln!(w, "{}", report::HEADER)?;
+                    for r in &rows {
+                        writeln!(w, "{}", report::record_line(r, now, within))?;
+                    }
+                    Ok(())
+                })()
+            };
+            match result.and_then(|_| w.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(e).context("stdout")
+                }
+                _ => {}
+            }
+        }
+        Cmd::Show {
+            license_id,
+            within,
+            common,
+        } => {
+            let now = clock::now()?;
+            let reg = common.registry()?;
+            let r = reg
+                .get(&license_id)?
+                .with_context(|| format!("no license {license_id} in the registry"))?;
+            let lineage = reg.lineage(&r.lineage_id)?;
+            if common.json {
+                print_json(
+                    &canon::Value::object(vec![
+                        ("license".into(), report::record_json(&r, now, within)),
+                        (
+                            "lineage".into(),
+                            canon::Value::Array(
+                                lineage
+                                    .iter()
+                                    .map(|x| report::record_json(x, now, within))
+                                    .collect(),
+                            ),
+                        ),
+                    ])
+                    .context("json")?,
+                );
+            } else {
+                println!("license     {}", r.license_id);
+                println!("key         {}", r.license_key);
+                println!("customer    {} ({})", r.customer_name, r.customer_id);
+                println!("product     {} / tier {}", r.product, r.tier);
+                println!("valid       {} .. {}", r.not_before, r.expires_at);
+                println!("view        {}", View::of(&r, now, within).as_str());
+                if let (Some(at), Some(why)) = (r.revoked_at, &r.revoke_reason) {
+                    println!("revoked     {at}: {why}");
+                }
+                println!("lineage     {}", r.lineage_id);
+                for x in &lineage {
+                    let mark = if x.license_id == r.license_id {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    println!(
+                        "  {mark} #{} {} {} .. {} [{}]",
+                        x.sequence,
+                        x.license_id,
+                        x.not_before,
+                        x.expires_at,
+                        View::of(x, now, within).as_str()
+                    );
+                }
+            }
+        }
+        Cmd::Verify {
+            license,
+            trust,
+            sig,
+            at,
+            json,
+        } => {
+            let now = match at {
+                Some(a) => clock::parse_time("--at", &a)?,
+                None => clock::now()?,
+            };
+            let trust = load_trust(&trust)?;
+            let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
+            let sig_path = sig.unwrap_or_else(|| license.with_file_name("license.sig"));
+            let sig_bytes = match std::fs::read(&sig_path) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e).with_context(|| format!("{}", sig_path.display())),
+            };
+            let v = verify_license(
+                &trust,
+                &doc,
+                sig_bytes.as_deref(),
+                &LegacyPolicy::default(),
+                now,
+            )
+            .with_context(|| format!("{}", license.display()))?;
+            let l = v.license();
+            let state = runtime::license::date_state(
+                v.times(),
+                l.grace_days,
+                now,
+                runtime::license::DEFAULT_WARN_DAYS,
+            );
+            if json {
+                print_json(
+                    &canon::Value::object(vec![
+                        ("valid".into(), canon::Value::Bool(true)),
+                        ("license_id".into(), s(&l.license_id)),
+                        ("signed_by".into(), s(v.signer())),
+                        ("state".into(), s(state)),
+                        ("legacy".into(), canon::Value::Bool(v.is_legacy())),
+                        ("expires_at".into(), s(&l.expires_at)),
+                        ("sha256".into(), s(v.sha256())),
+                    ])
+                    .context("json")?,
+                );
+            } else {
+                if v.is_legacy() {
+                    eprintln!("warning: {} is a deprecated schema-2 license; migrate it with `factory migrate`", license.display());
+                }
+                println!(
+                    "{}: signature OK (license key {}), license {} for {} — {} until {}",
+                    license.display(),
+                    v.signer(),
+                    l.license_id,
+                    l.customer.name,
+                    state,
+                    l.expires_at
+                );
+            }
+        }
+        Cmd::Migrate {
+            license,
+            key,
+            out,
+            common,
+        } => {
+            let now = clock::now()?;
+            let trust = common.trust()?.context("migrate needs --trust (or FACTORY_TRUST) to verify the legacy license before re-signing it")?;
+            let key = factory::keys::load_signing_key(&key, Role::License, Some(&trust), now)?;
+            let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
+            let policy = LegacyPolicy {
+                allow_after_cutoff: true,
+                ..LegacyPolicy::default()
+            };
+            let old = verify_license(&trust, &doc, None, &policy, now)
+                .with_context(|| format!("{}", license.display()))?;
+            if !old.is_legacy() {
+                anyhow::bail!(
+                    "{} is already a schema-3 license; nothing to migrate",
+                    license.display()
+                );
+            }
+            let mut reg = common.registry()?;
+            let (legacy_row, new) = issue::migration(&old, &doc, now)?;
+            let signed = issue::sign(new, &key)?;
+            reg.insert(&[legacy_row, signed.record.clone()], "migrated", now)?;
+            let paths = issue::write_files(&out, &signed.json, &signed.sig)?;
+            print_issued(&signed, &paths, common.json, now);
+        }
+        Cmd::Export {
+            license_id,
+            out,
+            common,
+        } => {
+            let reg = common.registry()?;
+            let r = reg
+                .get(&license_id)?
+                .with_context(|| format!("no license {license_id} in the registry"))?;
+            let json = canon::parse(&r.document)
+                .context("stored document")?
+                .to_pretty();
+            let paths = issue::write_files(&out, &json, &r.signature)?;
+            println!("wrote {} and {}", paths[0].display(), paths[1].display());
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { common },
+        } => {
+            let reg = common.registry()?;
+            let n = reg
+                .verify_audit()
+                .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
+                .context("audit log")?;
+            if common.json {
+                print_json(
+                    &canon::Value::object(vec![
+                        ("events".into(), canon::Value::Number(n as f64)),
+                        ("valid".into(), canon::Value::Bool(true)),
+                    ])
+                    .context("json")?,
+                );
+            } else {
+                println!("audit log OK: {n} events, hash chain intact");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: canon::Timestamp) {
+    if json {
+        print_json(&report::record_json(&signed.record, now, 30));
+    } else {
+        println!("{}", signed.license.license_id);
+        eprintln!(
+            "issued {} ({} {} for {}, until {}): {} + {}",
+            signed.license.license_key,
+            signed.license.product,
+            signed.license.tier,
+            signed.license.customer.name,
+            signed.license.expires_at,
+            paths[0].display(),
+            paths[1].display()
+        );
+    }
+}
+
+fn issue_cmd(a: IssueArgs) -> Result<()> {
+    let now = clock::now()?;
+    let key = a.common.license_key(&a.key, now)?;
+    let catalog = Catalog::load(&factory::catalog::locate(a.catalog.as_deref()))?;
+    let mut reg = a.common.registry()?;
+    if let Some(batch) = &a.batch {
+        let text =
+            std::fs::read_to_string(batch).with_context(|| format!("{}", batch.display()))?;
+        let mut reqs = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let canonical = canon::canonicalize(line.as_bytes())
+                .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
+            let r: Request = serde_json::from_slice(&canonical)
+                .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
+            reqs.push(r);
+        }
+        let bar = indicatif::ProgressBar::new(reqs.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let done = issue::issue_batch(&mut reg, &catalog, &key, &reqs, &a.out, now, 500, |n| {
+            bar.inc(n as u64)
+        })?;
+        bar.finish_and_clear();
+        if a.common.json {
+            print_json(&canon::Value::Array(
+                done.iter()
+                    .map(|s| report::record_json(&s.record, now, 30))
+                    .collect(),
+            ));
+        } else {
+            for s in &done {
+                println!("{}", s.license.license_id);
+            }
+            eprintln!("issued {} licenses into {}", done.len(), a.out.display());
+        }
+        return Ok(());
+    }
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .with_context(|| format!("{flag} is required (or use --batch)"))
+    };
+    let mut limits = std::collections::BTreeMap::new();
+    for l in &a.limits {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--limit {l:?} must be NAME=N"))?;
+        let n: u64 = v
+            .parse()
+            .with_context(|| format!("--limit {l:?}: {v:?} is not a whole number"))?;
+        limits.insert(k.to_string(), n);
+    }
+    let req = Request {
+        tier: need(&a.tier, "--tier")?,
+        customer: need(&a.customer, "--customer")?,
+        customer_id: a.customer_id.clone(),
+        product: need(&a.product, "--product")?,
+        expires: a.expires.clone(),
+        not_before: a.not_before.clone(),
+        features: a.features.clone(),
+        limits,
+        grace_days: a.grace_days,
+        workspace: a.workspace.clone(),
+        data_residency: a.data_residency.clone(),
+    };
+    let signed = issue::sign(issue::build(&catalog, &req, now)?, &key)?;
+    if a.out.join("license.json").exists() {
+        anyhow::bail!(
+            "{} already exists; refusing to overwrite (choose another --out)",
+            a.out.join("license.json").display()
+        );
+    }
+    reg.insert(std::slice::from_ref(&signed.record), "issued", now)?;
+    let paths = issue::write_files(&a.out, &signed.json, &signed.sig)?;
+    print_issued(&signed, &paths, a.common.json, now);
+    Ok(())
 }
 
 fn read_capped(r: impl Read, buf: &mut Vec<u8>, name: &Path) -> Result<()> {

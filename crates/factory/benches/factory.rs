@@ -1,0 +1,91 @@
+//! Factory benchmarks (SPEC §7): batch issuance of 10,000 licenses, and every view over a
+//! registry of 1,000,000 rows. Run with `cargo bench -p factory`.
+
+use canon::{Role, Timestamp};
+use criterion::{criterion_group, criterion_main, Criterion};
+use factory::catalog::Catalog;
+use factory::issue::{issue_batch, Request};
+use factory::registry::{Registry, View};
+use std::path::Path;
+
+fn now() -> Timestamp {
+    Timestamp::parse("2026-11-22T00:00:00Z").unwrap()
+}
+
+fn catalog() -> Catalog {
+    Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"))
+        .unwrap()
+}
+
+fn batch(c: &mut Criterion) {
+    let key = signing::SecretKey::from_seed(&[7; 32], "bench", Role::License, now()).unwrap();
+    let cat = catalog();
+    let reqs: Vec<Request> = (0..10_000)
+        .map(|i| Request {
+            tier: ["evaluation", "professional", "sovereign"][i % 3].into(),
+            customer: format!("Customer {i}"),
+            product: "gateway".into(),
+            expires: Some("2027-11-22".into()),
+            ..Request::default()
+        })
+        .collect();
+    let mut g = c.benchmark_group("factory");
+    g.sample_size(10);
+    g.bench_function("issue_batch_10000", |b| {
+        b.iter_with_setup(
+            || tempfile::tempdir().unwrap(),
+            |d| {
+                let mut reg = Registry::open(&d.path().join("f.db")).unwrap();
+                let done = issue_batch(
+                    &mut reg,
+                    &cat,
+                    &key,
+                    &reqs,
+                    &d.path().join("out"),
+                    now(),
+                    500,
+                    |_| {},
+                )
+                .unwrap();
+                assert_eq!(done.len(), 10_000);
+                d
+            },
+        )
+    });
+    g.finish();
+}
+
+fn views(c: &mut Criterion) {
+    let d = tempfile::tempdir().unwrap();
+    let reg = Registry::open(&d.path().join("big.db")).unwrap();
+    // 1,000,000 rows spread over three years around `now`, some renewed and revoked.
+    reg.connection()
+        .execute_batch(&format!(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+             INSERT INTO licenses (license_id, lineage_id, sequence, customer_id, customer_name, product, tier,
+                 issued_at, not_before, expires_at, license_key, key_id, document, signature, revoked_at, revoke_reason)
+             SELECT 'lic-' || i, 'lin-' || i, 1, 'c' || (i % 5000), 'Customer', 'gateway', 'professional',
+                 {n} - 400*86400 + (i % 1000) * 86400, {n} - 400*86400 + (i % 1000) * 86400,
+                 {n} - 35*86400 + (i % 1000) * 86400, 'K' || i, 'k', x'7b7d', x'7b7d',
+                 CASE WHEN i % 97 = 0 THEN {n} END, CASE WHEN i % 97 = 0 THEN 'r' END
+             FROM n;
+             COMMIT;",
+            n = now().0
+        ))
+        .unwrap();
+    let mut g = c.benchmark_group("views_1m");
+    g.sample_size(10);
+    for v in View::ALL {
+        g.bench_function(v.as_str(), |b| {
+            b.iter(|| reg.list(v, now(), 30, 0).unwrap().len())
+        });
+    }
+    g.bench_function("expiring-soon_count", |b| {
+        b.iter(|| reg.count(View::ExpiringSoon, now(), 30).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batch, views);
+criterion_main!(benches);

@@ -1,0 +1,180 @@
+//! The product catalog: a vendor-edited JSON file declaring products, editions, features,
+//! limits and per-tier templates (docs/FORMAT.md §9). Unknown products, features, limits or
+//! members are errors, never silent additions.
+
+use anyhow::{bail, Context, Result};
+use runtime::license::{valid_id, Tier};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the catalog comes from when `--catalog` is not given.
+pub const DEFAULT_CATALOG: &str = "fixtures/catalog.json";
+
+/// The whole catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Format version: 1.
+    pub catalog_version: u64,
+    /// The vendor's name, written as `issuer` into licenses.
+    pub issuer: String,
+    /// Products by id.
+    pub products: BTreeMap<String, Product>,
+}
+
+/// One product.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    /// Display name.
+    pub name: String,
+    /// Editions the product ships in.
+    pub editions: Vec<String>,
+    /// Every feature the product knows.
+    pub features: Vec<String>,
+    /// Every limit the product knows.
+    pub limits: Vec<String>,
+    /// Tier templates.
+    pub tiers: BTreeMap<Tier, Template>,
+}
+
+/// A tier template. For `sovereign`, features and limits must be absent: it always means
+/// every feature and every limit unlimited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Editions allowed.
+    pub editions: Vec<String>,
+    /// Default features.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Default limits (0 = unlimited).
+    #[serde(default)]
+    pub limits: Option<BTreeMap<String, u64>>,
+    /// Default validity in days when `--expires` is not given.
+    pub validity_days: u64,
+    /// Grace days after expiry.
+    pub grace_days: u64,
+    /// Whether production use is allowed.
+    pub production_use: bool,
+}
+
+/// The resolved defaults for one product and tier.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Editions allowed.
+    pub editions: Vec<String>,
+    /// Features.
+    pub features: Vec<String>,
+    /// Limits.
+    pub limits: BTreeMap<String, u64>,
+    /// Validity in days.
+    pub validity_days: u64,
+    /// Grace days.
+    pub grace_days: u64,
+    /// Production use.
+    pub production_use: bool,
+}
+
+/// Finds the catalog path: `--catalog`, else `FACTORY_CATALOG`, else [`DEFAULT_CATALOG`].
+pub fn locate(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("FACTORY_CATALOG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CATALOG))
+}
+
+impl Catalog {
+    /// Loads and validates a catalog file.
+    pub fn load(path: &Path) -> Result<Catalog> {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "catalog {}: cannot read (use --catalog FILE or FACTORY_CATALOG)",
+                path.display()
+            )
+        })?;
+        let canonical =
+            canon::canonicalize(&bytes).with_context(|| format!("catalog {}", path.display()))?;
+        let c: Catalog = serde_json::from_slice(&canonical)
+            .with_context(|| format!("catalog {}", path.display()))?;
+        c.validate()
+            .with_context(|| format!("catalog {}", path.display()))?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.catalog_version != 1 {
+            bail!("catalog_version must be 1");
+        }
+        for (id, p) in &self.products {
+            let all_ids = std::iter::once(id)
+                .chain(&p.editions)
+                .chain(&p.features)
+                .chain(&p.limits);
+            for s in all_ids {
+                if !valid_id(s) {
+                    bail!("product {id}: {s:?} is not a valid id");
+                }
+            }
+            for (tier, t) in &p.tiers {
+                for e in &t.editions {
+                    if !p.editions.contains(e) {
+                        bail!("product {id}, tier {tier}: unknown edition {e:?}");
+                    }
+                }
+                if *tier == Tier::Sovereign && (t.features.is_some() || t.limits.is_some()) {
+                    bail!("product {id}, tier sovereign: features and limits must be absent (sovereign is every feature, unlimited)");
+                }
+                for f in t.features.iter().flatten() {
+                    if !p.features.contains(f) {
+                        bail!("product {id}, tier {tier}: unknown feature {f:?}");
+                    }
+                }
+                for l in t.limits.iter().flat_map(|m| m.keys()) {
+                    if !p.limits.contains(l) {
+                        bail!("product {id}, tier {tier}: unknown limit {l:?}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The product, or an error listing the known ones.
+    pub fn product(&self, id: &str) -> Result<&Product> {
+        self.products.get(id).with_context(|| {
+            format!(
+                "unknown product {id:?}; the catalog has: {}",
+                self.products.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The template for a product and tier, with sovereign expanded.
+    pub fn resolve(&self, product: &str, tier: Tier) -> Result<Resolved> {
+        let p = self.product(product)?;
+        let t = p
+            .tiers
+            .get(&tier)
+            .with_context(|| format!("product {product:?} has no {tier} tier in the catalog"))?;
+        let (features, limits) = if tier == Tier::Sovereign {
+            (
+                p.features.clone(),
+                p.limits.iter().map(|l| (l.clone(), 0)).collect(),
+            )
+        } else {
+            (
+                t.features.clone().unwrap_or_default(),
+                t.limits.clone().unwrap_or_default(),
+            )
+        };
+        Ok(Resolved {
+            editions: t.editions.clone(),
+            features,
+            limits,
+            validity_days: t.validity_days,
+            grace_days: t.grace_days,
+            production_use: t.production_use,
+        })
+    }
+}

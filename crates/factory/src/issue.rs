@@ -1,0 +1,440 @@
+//! Building, signing and recording licenses: issuance (also in batches), renewal, migration
+//! of legacy licenses, and writing license files.
+//!
+//! Order of effects, for crash safety: sign in memory → commit the registry rows (with the
+//! signed bytes) → write the files atomically. A crash can leave a committed license whose
+//! files are missing (re-create them with `factory export`), never a license file without its
+//! record, never a half-written file.
+
+use crate::catalog::Catalog;
+use crate::registry::{Record, Registry};
+use anyhow::{bail, Context, Result};
+use canon::{Kind, Timestamp};
+use rand_core::{OsRng, RngCore};
+use runtime::license::{valid_id, Customer, License, Tier, KEY_ALPHABET};
+use signing::SecretKey;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One issuance request (a command line, or one line of a batch file).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Tier name.
+    pub tier: String,
+    /// Customer display name.
+    pub customer: String,
+    /// Customer id (default: derived from the name).
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Product id.
+    pub product: String,
+    /// Expiry date or time (default: the tier's validity from `not_before`).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Start of validity (default: now).
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// Extra features on top of the tier template.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Limit overrides.
+    #[serde(default)]
+    pub limits: BTreeMap<String, u64>,
+    /// Grace days override.
+    #[serde(default)]
+    pub grace_days: Option<u64>,
+    /// Workspace name.
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// Data residency.
+    #[serde(default)]
+    pub data_residency: Option<String>,
+}
+
+/// A signed license ready to record and write.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The document.
+    pub license: License,
+    /// Pretty-printed `license.json`.
+    pub json: Vec<u8>,
+    /// `license.sig`.
+    pub sig: Vec<u8>,
+    /// The registry row.
+    pub record: Record,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    OsRng.fill_bytes(&mut b);
+    canon::enc::hex(&b)
+}
+
+/// A new human license key `XXXX-XXXX-XXXX-XXXX` (uniform over the 31-symbol alphabet).
+pub fn new_license_key() -> String {
+    let mut out = String::with_capacity(19);
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    while n < 16 {
+        OsRng.fill_bytes(&mut buf);
+        for &b in &buf {
+            // Rejection sampling: 248 = 8 × 31 keeps the distribution uniform.
+            if b < 248 && n < 16 {
+                if n > 0 && n % 4 == 0 {
+                    out.push('-');
+                }
+                out.push(char::from(KEY_ALPHABET[usize::from(b % 31)]));
+                n += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A customer id derived from a display name: lowercase ASCII letters and digits joined by `-`.
+pub fn slug(name: &str) -> String {
+    let mut s = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_lowercase());
+        } else if !s.ends_with('-') && !s.is_empty() {
+            s.push('-');
+        }
+    }
+    let s = s.trim_end_matches('-').to_string();
+    if s.is_empty() {
+        format!("cust-{}", random_hex(4))
+    } else {
+        s.chars().take(100).collect()
+    }
+}
+
+/// Builds the license for a request from the catalog, validating every override.
+pub fn build(catalog: &Catalog, req: &Request, now: Timestamp) -> Result<License> {
+    let tier = Tier::parse(&req.tier).with_context(|| {
+        format!(
+            "unknown tier {:?}; use evaluation, professional or sovereign",
+            req.tier
+        )
+    })?;
+    let product = catalog.product(&req.product)?;
+    let t = catalog.resolve(&req.product, tier)?;
+    let mut features = t.features.clone();
+    for f in &req.features {
+        if !product.features.contains(f) {
+            bail!(
+                "unknown feature {f:?} for product {:?}; known: {}",
+                req.product,
+                product.features.join(", ")
+            );
+        }
+        if !features.contains(f) {
+            features.push(f.clone());
+        }
+    }
+    features.sort();
+    let mut limits = t.limits.clone();
+    for (name, v) in &req.limits {
+        if !product.limits.contains(name) {
+            bail!(
+                "unknown limit {name:?} for product {:?}; known: {}",
+                req.product,
+                product.limits.join(", ")
+            );
+        }
+        if *v > runtime::MAX_SAFE_INTEGER {
+            bail!("limit {name}={v} is larger than 2^53-1");
+        }
+        limits.insert(name.clone(), *v);
+    }
+    let not_before = match &req.not_before {
+        Some(s) => signing::clock::parse_time("--not-before", s)?,
+        None => now,
+    };
+    let expires_at = match &req.expires {
+        Some(s) => signing::clock::parse_time("--expires", s)?,
+        None => not_before.plus_days(t.validity_days as i64),
+    };
+    if expires_at <= not_before {
+        bail!("--expires {expires_at} must be after the start of validity {not_before}");
+    }
+    if expires_at <= now {
+        bail!("--expires {expires_at} is in the past");
+    }
+    let customer_id = req
+        .customer_id
+        .clone()
+        .unwrap_or_else(|| slug(&req.customer));
+    if !valid_id(&customer_id) {
+        bail!("customer id {customer_id:?} must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+    }
+    let license = License {
+        schema_version: 3,
+        license_id: format!("lic-{}", random_hex(8)),
+        license_key: new_license_key(),
+        issuer: catalog.issuer.clone(),
+        customer: Customer {
+            id: customer_id,
+            name: req.customer.clone(),
+        },
+        workspace: req.workspace.clone().unwrap_or_else(|| "default".into()),
+        product: req.product.clone(),
+        tier,
+        editions: t.editions.clone(),
+        issued_at: now.to_string(),
+        not_before: not_before.to_string(),
+        expires_at: expires_at.to_string(),
+        grace_days: req.grace_days.unwrap_or(t.grace_days),
+        features,
+        limits,
+        production_use: t.production_use,
+        data_residency: req
+            .data_residency
+            .clone()
+            .unwrap_or_else(|| "unrestricted".into()),
+        renewal_of: None,
+        lineage_id: format!("lin-{}", random_hex(8)),
+        sequence: 1,
+    };
+    license
+        .validate()
+        .context("the built license does not pass its own schema")?;
+    Ok(license)
+}
+
+/// Signs a license and prepares its files and registry row.
+pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
+    let times = license.validate()?;
+    let canonical = license.canonical();
+    let env = key.sign_document(Kind::License, &canonical)?;
+    let json = canon::parse(&canonical)
+        .context("canonical license")?
+        .to_pretty();
+    let sig = env.to_bytes();
+    let record = Record {
+        license_id: license.license_id.clone(),
+        lineage_id: license.lineage_id.clone(),
+        sequence: license.sequence,
+        renewal_of: license.renewal_of.clone(),
+        customer_id: license.customer.id.clone(),
+        customer_name: license.customer.name.clone(),
+        product: license.product.clone(),
+        tier: license.tier.as_str().into(),
+        issued_at: times.issued_at,
+        not_before: times.not_before,
+        expires_at: times.expires_at,
+        license_key: license.license_key.clone(),
+        key_id: key.key_id().to_string(),
+        document: canonical,
+        signature: sig.clone(),
+        renewed_by: None,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    Ok(Signed {
+        license,
+        json,
+        sig,
+        record,
+    })
+}
+
+/// Writes `license.json` and `license.sig` into `dir` atomically (never replacing a file).
+pub fn write_files(dir: &Path, json: &[u8], sig: &[u8]) -> Result<[PathBuf; 2]> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let paths = [dir.join("license.json"), dir.join("license.sig")];
+    for p in &paths {
+        if p.exists() {
+            bail!(
+                "{} already exists; refusing to overwrite (choose another --out)",
+                p.display()
+            );
+        }
+    }
+    for (p, bytes) in paths.iter().zip([json, sig]) {
+        signing::fsutil::write_atomic(p, bytes, 0o644, false)
+            .with_context(|| format!("{}", p.display()))?;
+    }
+    Ok(paths)
+}
+
+/// Issues, records and writes a batch: one directory per license under `out`
+/// (`out/<license_id>/`). Commits to the registry in chunks of `chunk` licenses before
+/// writing that chunk's files. Returns the signed licenses.
+pub fn issue_batch(
+    reg: &mut Registry,
+    catalog: &Catalog,
+    key: &SecretKey,
+    requests: &[Request],
+    out: &Path,
+    now: Timestamp,
+    chunk: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Signed>> {
+    // Validate every request before anything is recorded: a bad line fails the whole batch.
+    let mut licenses = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
+    }
+    let mut done = Vec::with_capacity(licenses.len());
+    for part in licenses.chunks(chunk.max(1)) {
+        let signed: Vec<Signed> = part
+            .iter()
+            .cloned()
+            .map(|l| sign(l, key))
+            .collect::<Result<_>>()?;
+        let records: Vec<Record> = signed.iter().map(|s| s.record.clone()).collect();
+        reg.insert(&records, "issued", now)?;
+        for s in &signed {
+            write_files(&out.join(&s.license.license_id), &s.json, &s.sig)?;
+        }
+        progress(signed.len());
+        done.extend(signed);
+    }
+    Ok(done)
+}
+
+/// How a renewal's validity starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewFrom {
+    /// From the old license's expiry (refused when it already expired).
+    OldExpiry,
+    /// From now (for a license that already expired).
+    Now,
+}
+
+/// Builds the successor of `old` in its lineage.
+pub fn renewal(
+    old: &Record,
+    expires: Timestamp,
+    from: RenewFrom,
+    now: Timestamp,
+) -> Result<License> {
+    if old.revoked_at.is_some() {
+        bail!(
+            "license {} is revoked; a revoked license cannot be renewed",
+            old.license_id
+        );
+    }
+    if let Some(by) = &old.renewed_by {
+        bail!(
+            "license {} was already renewed by {by}; renew the latest license of the lineage",
+            old.license_id
+        );
+    }
+    let prev: License = serde_json::from_slice(&old.document).context("stored license document")?;
+    let not_before = match from {
+        RenewFrom::OldExpiry if old.expires_at <= now => bail!(
+            "license {} expired at {}; renew it from now with --from-now",
+            old.license_id,
+            old.expires_at
+        ),
+        RenewFrom::OldExpiry => old.expires_at,
+        RenewFrom::Now => now,
+    };
+    if expires <= not_before {
+        bail!("--expires {expires} must be after the renewal's start {not_before}");
+    }
+    let l = License {
+        license_id: format!("lic-{}", random_hex(8)),
+        license_key: new_license_key(),
+        issued_at: now.to_string(),
+        not_before: not_before.to_string(),
+        expires_at: expires.to_string(),
+        renewal_of: Some(old.license_id.clone()),
+        sequence: old.sequence + 1,
+        ..prev
+    };
+    l.validate()?;
+    Ok(l)
+}
+
+/// The revocation list document (docs/FORMAT.md §11).
+pub fn revocation_list(
+    sequence: u64,
+    now: Timestamp,
+    revoked: &[(String, String, Timestamp)],
+) -> canon::Value {
+    use canon::Value;
+    let entries = revoked
+        .iter()
+        .map(|(id, reason, at)| {
+            Value::object(vec![
+                ("license_id".into(), Value::String(id.clone())),
+                ("reason".into(), Value::String(reason.clone())),
+                ("revoked_at".into(), Value::String(at.to_string())),
+            ])
+            .expect("distinct names")
+        })
+        .collect();
+    Value::object(vec![
+        ("type".into(), Value::String("airlock-revocations".into())),
+        ("sequence".into(), Value::Number(sequence as f64)),
+        ("issued_at".into(), Value::String(now.to_string())),
+        ("revoked".into(), Value::Array(entries)),
+    ])
+    .expect("distinct names")
+}
+
+/// For a verified legacy (schema 2) license: the registry row recording it and the schema-3
+/// successor (same customer, product, tier, features, limits and expiry; `renewal_of` the
+/// legacy id, sequence 2 of a lineage named after it).
+pub fn migration(
+    old: &runtime::license::VerifiedLicense,
+    raw: &[u8],
+    now: Timestamp,
+) -> Result<(Record, License)> {
+    let l = old.license();
+    let t = old.times();
+    if t.expires_at <= now {
+        bail!(
+            "legacy license {} expired at {}; issue a new license instead",
+            l.license_id,
+            t.expires_at
+        );
+    }
+    let env = canon::Envelope {
+        key_id: old.signer(),
+        kind: Kind::License,
+        sig: {
+            let v = canon::parse(raw).context("legacy license")?;
+            let sig = v
+                .get("signature")
+                .and_then(canon::Value::as_str)
+                .and_then(canon::enc::unb64_exact::<64>);
+            sig.context("legacy signature")?
+        },
+    };
+    let legacy = Record {
+        license_id: l.license_id.clone(),
+        lineage_id: l.lineage_id.clone(),
+        sequence: 1,
+        renewal_of: None,
+        customer_id: l.customer.id.clone(),
+        customer_name: l.customer.name.clone(),
+        product: l.product.clone(),
+        tier: l.tier.as_str().into(),
+        issued_at: t.issued_at,
+        not_before: t.not_before,
+        expires_at: t.expires_at,
+        license_key: l.license_key.clone(),
+        key_id: old.signer().to_string(),
+        document: canon::canonicalize(raw).context("legacy license")?,
+        signature: env.to_bytes(),
+        renewed_by: None,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    let new = License {
+        license_id: format!("lic-{}", random_hex(8)),
+        license_key: new_license_key(),
+        issued_at: now.to_string(),
+        not_before: now.to_string(),
+        renewal_of: Some(l.license_id.clone()),
+        sequence: 2,
+        ..l.clone()
+    };
+    new.validate()?;
+    Ok((legacy, new))
+}

@@ -1,0 +1,517 @@
+//! The license registry: an embedded SQLite database (WAL, foreign keys, schema migrations by
+//! `user_version`) holding every issued license with its signed bytes, renewal lineage,
+//! revocations, revocation lists and an append-only, hash-chained audit log.
+//!
+//! Every change happens in one `BEGIN IMMEDIATE` transaction together with its audit event, so
+//! concurrent factory processes serialize cleanly and a crash (kill -9) loses nothing that was
+//! committed and leaves nothing half-done.
+
+use anyhow::{bail, Context, Result};
+use canon::{enc, Timestamp, Value};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+/// Default database path when neither `--db` nor `FACTORY_DB` is given.
+pub const DEFAULT_DB: &str = "factory.db";
+
+const MIGRATIONS: &[&str] = &[
+    // 1: licenses, audit, revocation lists.
+    "CREATE TABLE licenses (
+        license_id    TEXT PRIMARY KEY,
+        lineage_id    TEXT NOT NULL,
+        sequence      INTEGER NOT NULL,
+        renewal_of    TEXT REFERENCES licenses(license_id),
+        customer_id   TEXT NOT NULL,
+        customer_name TEXT NOT NULL,
+        product       TEXT NOT NULL,
+        tier          TEXT NOT NULL,
+        issued_at     INTEGER NOT NULL,
+        not_before    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        license_key   TEXT NOT NULL UNIQUE,
+        key_id        TEXT NOT NULL,
+        document      BLOB NOT NULL,
+        signature     BLOB NOT NULL,
+        renewed_by    TEXT REFERENCES licenses(license_id),
+        revoked_at    INTEGER,
+        revoke_reason TEXT,
+        UNIQUE (lineage_id, sequence)
+    );
+    CREATE INDEX licenses_expires ON licenses(expires_at);
+    CREATE INDEX licenses_not_before ON licenses(not_before);
+    CREATE INDEX licenses_revoked ON licenses(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX licenses_renewed ON licenses(renewed_by) WHERE renewed_by IS NOT NULL;
+    CREATE INDEX licenses_customer ON licenses(customer_id);
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        event     TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+    CREATE TABLE revocation_lists (
+        sequence  INTEGER PRIMARY KEY,
+        issued_at INTEGER NOT NULL,
+        document  BLOB NOT NULL,
+        signature BLOB NOT NULL
+    );",
+];
+
+/// The registry handle.
+pub struct Registry {
+    conn: Connection,
+}
+
+/// One license row.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// License id.
+    pub license_id: String,
+    /// Lineage id.
+    pub lineage_id: String,
+    /// Position in the lineage.
+    pub sequence: u64,
+    /// Predecessor.
+    pub renewal_of: Option<String>,
+    /// Customer id.
+    pub customer_id: String,
+    /// Customer name.
+    pub customer_name: String,
+    /// Product id.
+    pub product: String,
+    /// Tier name.
+    pub tier: String,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Validity start.
+    pub not_before: Timestamp,
+    /// Validity end.
+    pub expires_at: Timestamp,
+    /// Human key.
+    pub license_key: String,
+    /// Signing key id.
+    pub key_id: String,
+    /// Canonical license JSON.
+    pub document: Vec<u8>,
+    /// Detached envelope bytes.
+    pub signature: Vec<u8>,
+    /// Successor, when renewed.
+    pub renewed_by: Option<String>,
+    /// Revocation time.
+    pub revoked_at: Option<Timestamp>,
+    /// Revocation reason.
+    pub revoke_reason: Option<String>,
+}
+
+/// The license-book views; each license is in exactly one at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Valid now and not expiring within the window.
+    Active,
+    /// Valid now and expiring within the window.
+    ExpiringSoon,
+    /// Not valid yet.
+    Future,
+    /// Past its expiry.
+    Expired,
+    /// Superseded by a renewal.
+    Renewed,
+    /// Revoked.
+    Revoked,
+}
+
+impl View {
+    /// Every view, in precedence order.
+    pub const ALL: [View; 6] = [
+        View::Revoked,
+        View::Renewed,
+        View::Future,
+        View::Expired,
+        View::ExpiringSoon,
+        View::Active,
+    ];
+
+    /// The view's name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Active => "active",
+            View::ExpiringSoon => "expiring-soon",
+            View::Future => "future",
+            View::Expired => "expired",
+            View::Renewed => "renewed",
+            View::Revoked => "revoked",
+        }
+    }
+
+    /// The view a record is in at `now` with a warning window of `within` days.
+    pub fn of(r: &Record, now: Timestamp, within: i64) -> View {
+        if r.revoked_at.is_some() {
+            View::Revoked
+        } else if r.renewed_by.is_some() {
+            View::Renewed
+        } else if r.not_before > now {
+            View::Future
+        } else if r.expires_at <= now {
+            View::Expired
+        } else if r.expires_at <= now.plus_days(within) {
+            View::ExpiringSoon
+        } else {
+            View::Active
+        }
+    }
+
+    fn predicate(self) -> &'static str {
+        // ?1 = now, ?2 = now + window. Mirrors `View::of`.
+        match self {
+            View::Revoked => "revoked_at IS NOT NULL",
+            View::Renewed => "renewed_by IS NOT NULL AND revoked_at IS NULL",
+            View::Future => "revoked_at IS NULL AND renewed_by IS NULL AND not_before > ?1",
+            View::Expired => "revoked_at IS NULL AND renewed_by IS NULL AND not_before <= ?1 AND expires_at <= ?1",
+            View::ExpiringSoon => {
+                "revoked_at IS NULL AND renewed_by IS NULL AND not_before <= ?1 AND expires_at > ?1 AND expires_at <= ?2"
+            }
+            View::Active => "revoked_at IS NULL AND renewed_by IS NULL AND not_before <= ?1 AND expires_at > ?2",
+        }
+    }
+}
+
+const COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
+    issued_at, not_before, expires_at, license_key, key_id, document, signature, renewed_by, revoked_at, revoke_reason";
+
+fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        license_id: r.get(0)?,
+        lineage_id: r.get(1)?,
+        sequence: r.get::<_, i64>(2)? as u64,
+        renewal_of: r.get(3)?,
+        customer_id: r.get(4)?,
+        customer_name: r.get(5)?,
+        product: r.get(6)?,
+        tier: r.get(7)?,
+        issued_at: Timestamp(r.get(8)?),
+        not_before: Timestamp(r.get(9)?),
+        expires_at: Timestamp(r.get(10)?),
+        license_key: r.get(11)?,
+        key_id: r.get(12)?,
+        document: r.get(13)?,
+        signature: r.get(14)?,
+        renewed_by: r.get(15)?,
+        revoked_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
+        revoke_reason: r.get(17)?,
+    })
+}
+
+fn audit_hash(
+    prev: &str,
+    seq: i64,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+) -> String {
+    let v = Value::object(vec![
+        ("prev_hash".into(), Value::String(prev.into())),
+        ("seq".into(), Value::Number(seq as f64)),
+        ("at".into(), Value::String(at.to_string())),
+        ("event".into(), Value::String(event.into())),
+        ("subject".into(), Value::String(subject.into())),
+        ("detail".into(), Value::String(detail.into())),
+    ])
+    .expect("distinct names");
+    enc::sha256_hex(&v.to_canonical())
+}
+
+/// Appends an audit event inside the caller's transaction, chained to the previous one.
+fn audit(
+    tx: &rusqlite::Transaction<'_>,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<()> {
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, "0".repeat(64)),
+    };
+    let hash = audit_hash(&prev, seq, at, event, subject, detail);
+    tx.execute(
+        "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![seq, at.0, event, subject, detail, prev, hash],
+    )?;
+    Ok(())
+}
+
+impl Registry {
+    /// Opens (creating and migrating as needed) the registry at `path`.
+    pub fn open(path: &Path) -> Result<Registry> {
+        let conn =
+            Connection::open(path).with_context(|| format!("registry {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut reg = Registry { conn };
+        reg.migrate()
+            .with_context(|| format!("registry {}: migration", path.display()))?;
+        Ok(reg)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version as usize > MIGRATIONS.len() {
+            bail!("database schema version {version} is newer than this factory ({}); upgrade factory", MIGRATIONS.len());
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Inserts licenses (and marks predecessors renewed) in one transaction with one audit
+    /// event each. `event` is `issued`, `renewed` or `migrated`.
+    pub fn insert(&mut self, records: &[Record], event: &str, at: Timestamp) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut ins = tx.prepare_cached(&format!(
+                "INSERT INTO licenses ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+            ))?;
+            for r in records {
+                if let Some(prev) = &r.renewal_of {
+                    let state: Option<(Option<String>, Option<i64>)> = tx
+                        .query_row(
+                            "SELECT renewed_by, revoked_at FROM licenses WHERE license_id = ?1",
+                            [prev],
+                            |x| Ok((x.get(0)?, x.get(1)?)),
+                        )
+                        .optional()?;
+                    match state {
+                        Some((None, None)) => {}
+                        Some((_, Some(_))) => bail!("license {prev} is revoked; a revoked license cannot be renewed"),
+                        Some((Some(by), None)) => bail!("license {prev} was already renewed by {by}; renew the latest license of the lineage"),
+                        None if event == "migrated" => {}
+                        None => bail!("license {prev} is not in the registry"),
+                    }
+                }
+                ins.execute(params![
+                    r.license_id,
+                    r.lineage_id,
+                    r.sequence as i64,
+                    r.renewal_of,
+                    r.customer_id,
+                    r.customer_name,
+                    r.product,
+                    r.tier,
+                    r.issued_at.0,
+                    r.not_before.0,
+                    r.expires_at.0,
+                    r.license_key,
+                    r.key_id,
+                    r.document,
+                    r.signature,
+                    r.renewed_by,
+                    r.revoked_at.map(|t| t.0),
+                    r.revoke_reason,
+                ])
+                .with_context(|| format!("recording license {}", r.license_id))?;
+                if let Some(prev) = &r.renewal_of {
+                    tx.execute(
+                        "UPDATE licenses SET renewed_by = ?1 WHERE license_id = ?2",
+                        params![r.license_id, prev],
+                    )?;
+                }
+                let detail = format!(
+                    "customer={} product={} tier={} key={}",
+                    r.customer_id, r.product, r.tier, r.key_id
+                );
+                audit(&tx, at, event, &r.license_id, &detail)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One license.
+    pub fn get(&self, id: &str) -> Result<Option<Record>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM licenses WHERE license_id = ?1"),
+                [id],
+                row_to_record,
+            )
+            .optional()?)
+    }
+
+    /// The whole lineage of `lineage_id`, oldest first.
+    pub fn lineage(&self, lineage_id: &str) -> Result<Vec<Record>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM licenses WHERE lineage_id = ?1 ORDER BY sequence"
+        ))?;
+        let rows = st.query_map([lineage_id], row_to_record)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Revokes a license.
+    pub fn revoke(&mut self, id: &str, reason: &str, at: Timestamp) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cur: Option<Option<i64>> = tx
+            .query_row(
+                "SELECT revoked_at FROM licenses WHERE license_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match cur {
+            None => bail!("no license {id} in the registry"),
+            Some(Some(_)) => bail!("license {id} is already revoked"),
+            Some(None) => {}
+        }
+        tx.execute(
+            "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2 WHERE license_id = ?3",
+            params![at.0, reason, id],
+        )?;
+        audit(&tx, at, "revoked", id, reason)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Licenses in `view` at `now` (window `within` days), ordered by expiry.
+    /// `limit` caps the rows returned (0 = all).
+    pub fn list(&self, view: View, now: Timestamp, within: i64, limit: u64) -> Result<Vec<Record>> {
+        let lim = if limit == 0 { -1 } else { limit as i64 };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM licenses WHERE {} ORDER BY expires_at, license_id LIMIT ?3",
+            view.predicate()
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params![now.0, now.plus_days(within).0, lim], row_to_record)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts the licenses in `view`.
+    pub fn count(&self, view: View, now: Timestamp, within: i64) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM licenses WHERE {}", view.predicate());
+        let mut st = self.conn.prepare(&sql)?;
+        let n: i64 = st.query_row(params![now.0, now.plus_days(within).0], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Every revoked license: (id, reason, time).
+    pub fn revoked(&self) -> Result<Vec<(String, String, Timestamp)>> {
+        let mut st = self.conn.prepare(
+            "SELECT license_id, revoke_reason, revoked_at FROM licenses WHERE revoked_at IS NOT NULL ORDER BY license_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                Timestamp(r.get(2)?),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records a signed revocation list; `build` gets the next sequence number and returns
+    /// the document and signature. Fails if another process took that sequence meanwhile.
+    pub fn publish_revocations(
+        &mut self,
+        at: Timestamp,
+        build: impl FnOnce(u64) -> Result<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(u64, Vec<u8>, Vec<u8>)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: i64 = tx.query_row(
+            "SELECT coalesce(max(sequence), 0) FROM revocation_lists",
+            [],
+            |r| r.get(0),
+        )?;
+        let seq = last as u64 + 1;
+        let (doc, sig) = build(seq)?;
+        tx.execute(
+            "INSERT INTO revocation_lists (sequence, issued_at, document, signature) VALUES (?1, ?2, ?3, ?4)",
+            params![seq as i64, at.0, doc, sig],
+        )?;
+        audit(
+            &tx,
+            at,
+            "revocations_published",
+            &format!("revocations#{seq}"),
+            "",
+        )?;
+        tx.commit()?;
+        Ok((seq, doc, sig))
+    }
+
+    /// Records a key event (trust changes, ...) in the audit log.
+    pub fn audit_event(
+        &mut self,
+        at: Timestamp,
+        event: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        audit(&tx, at, event, subject, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Recomputes the audit chain. Returns the number of events, or the first broken one.
+    pub fn verify_audit(&self) -> Result<u64> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, at, event, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+        )?;
+        let mut rows = st.query([])?;
+        let mut prev = "0".repeat(64);
+        let mut expect_seq = 1i64;
+        while let Some(r) = rows.next()? {
+            let (seq, at): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let (event, subject, detail): (String, String, String) =
+                (r.get(2)?, r.get(3)?, r.get(4)?);
+            let (p, h): (String, String) = (r.get(5)?, r.get(6)?);
+            if seq != expect_seq {
+                bail!("audit chain broken: event {expect_seq} is missing (found {seq})");
+            }
+            if p != prev {
+                bail!(
+                    "audit chain broken at event {seq}: prev_hash does not match event {}",
+                    seq - 1
+                );
+            }
+            if audit_hash(&p, seq, Timestamp(at), &event, &subject, &detail) != h {
+                bail!("audit chain broken at event {seq}: its content does not match its hash");
+            }
+            prev = h;
+            expect_seq += 1;
+        }
+        Ok((expect_seq - 1) as u64)
+    }
+
+    /// The raw connection (tests, benchmarks).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
