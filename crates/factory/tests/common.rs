@@ -56,3 +56,34 @@ pub fn keys_and_trust(dir: &Path) {
         ],
     ));
 }
+
+/// Runs factory with a registry and trust file in `dir`.
+pub fn fac(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_factory"))
+        .args(args)
+        .current_dir(dir)
+        .env("AIRLOCK_NOW", NOW)
+        .env("FACTORY_DB", dir.join("factory.db"))
+        .env("FACTORY_TRUST", dir.join("trust.json"))
+        .env(
+            "FACTORY_CATALOG",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),
+        )
+        .output()
+        .expect("run factory")
+}
+
+/// Issues a license and returns its id.
+pub fn issue(dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "issue",
+        "--key",
+        "keys/lic.key",
+        "--product",
+        "gateway",
+        "--customer",
+        "ACME Corp",
+    ];
+    args.extend_from_slice(extra);
+    ok(&fac(dir, &args)).trim().to_string()
+}

@@ -2,3 +2,5 @@
 
 mod cli_keys;
 mod common;
+mod licenses;
+mod registry_safety;
