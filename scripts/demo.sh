@@ -31,7 +31,19 @@ else
   echo "  (minisign not installed: apt-get install minisign to see the stock check)"
 fi
 
-step "5. a tampered copy is rejected"
+step "5. issue a sovereign license from the example catalog (registry: $OUT/factory.db)"
+export FACTORY_DB=$OUT/factory.db FACTORY_TRUST=keys-dev/trust.json FACTORY_CATALOG=fixtures/catalog.json
+LIC=$($BIN/factory issue --tier sovereign --customer "ACME Corp" --product gateway \
+  --expires 2027-11-30 --key keys-dev/dev-license.key --out "$OUT/license")
+$BIN/factory verify "$OUT/license/license.json" --trust keys-dev/trust.json
+
+step "6. renew it, then list the license book"
+$BIN/factory renew "$LIC" --expires 2028-11-30 --key keys-dev/dev-license.key --out "$OUT/license-renewed" >/dev/null
+$BIN/factory list
+$BIN/factory show "$LIC"
+$BIN/factory audit verify
+
+step "7. a tampered signed file is rejected"
 printf 'hello from an attacker\n' > "$OUT/hello.txt"
 if $BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json; then
   echo "ERROR: tampered file accepted"; exit 1
