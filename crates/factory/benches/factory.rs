@@ -43,7 +43,6 @@ fn batch(c: &mut Criterion) {
                     &reqs,
                     &d.path().join("out"),
                     now(),
-                    500,
                     |_| {},
                 )
                 .unwrap();

@@ -240,27 +240,40 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
     })
 }
 
-/// Writes `license.json` and `license.sig` into `dir` atomically (never replacing a file).
+/// Writes `license.json` and `license.sig` into `dir` atomically and durably (never replacing
+/// a file).
 pub fn write_files(dir: &Path, json: &[u8], sig: &[u8]) -> Result<[PathBuf; 2]> {
+    write_files_with(dir, json, sig, true)
+}
+
+/// [`write_files`], optionally without fsync (batches: the registry, committed first with
+/// `synchronous=FULL`, is the durable copy; `factory export` re-creates lost files).
+pub fn write_files_with(
+    dir: &Path,
+    json: &[u8],
+    sig: &[u8],
+    durable: bool,
+) -> Result<[PathBuf; 2]> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     let paths = [dir.join("license.json"), dir.join("license.sig")];
-    for p in &paths {
-        if p.exists() {
-            bail!(
-                "{} already exists; refusing to overwrite (choose another --out)",
-                p.display()
-            );
-        }
+    if paths[0].exists() {
+        bail!(
+            "{} already exists; refusing to overwrite (choose another --out)",
+            paths[0].display()
+        );
     }
     for (p, bytes) in paths.iter().zip([json, sig]) {
-        signing::fsutil::write_atomic(p, bytes, 0o644, false)
+        signing::fsutil::write_atomic_with(p, bytes, 0o644, false, durable)
             .with_context(|| format!("{}", p.display()))?;
     }
     Ok(paths)
 }
 
+/// Licenses committed to the registry per transaction in a batch.
+pub const BATCH_CHUNK: usize = 500;
+
 /// Issues, records and writes a batch: one directory per license under `out`
-/// (`out/<license_id>/`). Commits to the registry in chunks of `chunk` licenses before
+/// (`out/<license_id>/`). Commits to the registry in chunks of [`BATCH_CHUNK`] licenses before
 /// writing that chunk's files. Returns the signed licenses.
 pub fn issue_batch(
     reg: &mut Registry,
@@ -269,7 +282,6 @@ pub fn issue_batch(
     requests: &[Request],
     out: &Path,
     now: Timestamp,
-    chunk: usize,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<Signed>> {
     // Validate every request before anything is recorded: a bad line fails the whole batch.
@@ -278,7 +290,7 @@ pub fn issue_batch(
         licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
     }
     let mut done = Vec::with_capacity(licenses.len());
-    for part in licenses.chunks(chunk.max(1)) {
+    for part in licenses.chunks(BATCH_CHUNK) {
         let signed: Vec<Signed> = part
             .iter()
             .cloned()
@@ -287,7 +299,7 @@ pub fn issue_batch(
         let records: Vec<Record> = signed.iter().map(|s| s.record.clone()).collect();
         reg.insert(&records, "issued", now)?;
         for s in &signed {
-            write_files(&out.join(&s.license.license_id), &s.json, &s.sig)?;
+            write_files_with(&out.join(&s.license.license_id), &s.json, &s.sig, false)?;
         }
         progress(signed.len());
         done.extend(signed);

@@ -37,10 +37,14 @@ const MIGRATIONS: &[&str] = &[
         revoke_reason TEXT,
         UNIQUE (lineage_id, sequence)
     );
-    CREATE INDEX licenses_expires ON licenses(expires_at);
-    CREATE INDEX licenses_not_before ON licenses(not_before);
-    CREATE INDEX licenses_revoked ON licenses(revoked_at) WHERE revoked_at IS NOT NULL;
-    CREATE INDEX licenses_renewed ON licenses(renewed_by) WHERE renewed_by IS NOT NULL;
+    -- One partial index per view family, ordered like the views (expiry, id).
+    CREATE INDEX licenses_live ON licenses(expires_at, license_id, not_before)
+        WHERE revoked_at IS NULL AND renewed_by IS NULL;
+    CREATE INDEX licenses_live_future ON licenses(not_before)
+        WHERE revoked_at IS NULL AND renewed_by IS NULL;
+    CREATE INDEX licenses_revoked ON licenses(expires_at, license_id) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX licenses_renewed ON licenses(expires_at, license_id)
+        WHERE renewed_by IS NOT NULL AND revoked_at IS NULL;
     CREATE INDEX licenses_customer ON licenses(customer_id);
     CREATE TABLE audit (
         seq       INTEGER PRIMARY KEY,
@@ -181,6 +185,9 @@ impl View {
 
 const COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
     issued_at, not_before, expires_at, license_key, key_id, document, signature, renewed_by, revoked_at, revoke_reason";
+
+const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
+    issued_at, not_before, expires_at, license_key, key_id, x'', x'', renewed_by, revoked_at, revoke_reason";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -395,17 +402,39 @@ impl Registry {
         Ok(())
     }
 
-    /// Licenses in `view` at `now` (window `within` days), ordered by expiry.
+    /// Licenses in `view` at `now` (window `within` days), ordered by expiry, without their
+    /// signed bytes (`document` and `signature` are empty; use [`Registry::get`]).
     /// `limit` caps the rows returned (0 = all).
     pub fn list(&self, view: View, now: Timestamp, within: i64, limit: u64) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        self.for_each(view, now, within, limit, |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Streams the rows of [`Registry::list`] to `f` without collecting them.
+    pub fn for_each(
+        &self,
+        view: View,
+        now: Timestamp,
+        within: i64,
+        limit: u64,
+        mut f: impl FnMut(Record) -> Result<()>,
+    ) -> Result<()> {
         let lim = if limit == 0 { -1 } else { limit as i64 };
+        // The signed bytes are not needed for listings (and are the bulk of each row).
         let sql = format!(
-            "SELECT {COLUMNS} FROM licenses WHERE {} ORDER BY expires_at, license_id LIMIT ?3",
+            "SELECT {LIST_COLUMNS} FROM licenses WHERE {} ORDER BY expires_at, license_id LIMIT ?3",
             view.predicate()
         );
         let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(params![now.0, now.plus_days(within).0, lim], row_to_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = st.query(params![now.0, now.plus_days(within).0, lim])?;
+        while let Some(row) = rows.next()? {
+            f(row_to_record(row)?)?;
+        }
+        Ok(())
     }
 
     /// Counts the licenses in `view`.

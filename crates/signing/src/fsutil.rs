@@ -5,9 +5,22 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically with the given Unix mode (ignored elsewhere).
-/// Refuses to replace an existing file unless `overwrite` is set.
+/// Writes `bytes` to `path` atomically with the given Unix mode (ignored elsewhere), and
+/// durably (file and directory fsync). Refuses to replace an existing file unless `overwrite`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::Result<()> {
+    write_atomic_with(path, bytes, mode, overwrite, true)
+}
+
+/// Like [`write_atomic`]; with `durable` false the data is not fsynced: readers still see the
+/// old file or the whole new one (rename), but after a power loss the file may be missing.
+/// Use it only where another durable copy exists (the factory registry holds every license).
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    overwrite: bool,
+    durable: bool,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -29,11 +42,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io
     let result = (|| {
         let mut f = open_new(&tmp, mode)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        if durable {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
         Ok(())
     })();
@@ -46,12 +63,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io
 #[cfg(unix)]
 fn open_new(path: &Path, mode: u32) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let _ = fs::remove_file(path);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+    };
+    match open() {
+        // A temporary left behind by a killed process with the same pid: replace it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        other => other,
+    }
 }
 
 #[cfg(not(unix))]

@@ -95,7 +95,7 @@ enum Cmd {
         file: Option<PathBuf>,
     },
     /// Issue a license from the catalog's tier template (or a batch from a JSON Lines file)
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Renew a license: a successor in the same lineage (renewal_of, sequence + 1)
     Renew {
         license_id: String,
@@ -449,7 +449,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Err(e) => return Err(e).context("stdout"),
             }
         }
-        Cmd::Issue(a) => issue_cmd(a)?,
+        Cmd::Issue(a) => issue_cmd(*a)?,
         Cmd::Renew {
             license_id,
             expires,
@@ -540,33 +540,42 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Some(v) => vec![v.into()],
                 None => View::ALL.to_vec(),
             };
-            let mut rows = Vec::new();
-            for v in views {
-                rows.extend(reg.list(v, now, within, limit)?);
-            }
             let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            let result = if common.json {
-                let arr = canon::Value::Array(
-                    rows.iter()
-                        .map(|r| report::record_json(r, now, within))
-                        .collect(),
-                );
-                w.write_all(&arr.to_pretty())
-            } else {
-                (|| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            // Rows are streamed: memory stays flat however large the view.
+            let result = (|| -> Result<()> {
+                if common.json {
+                    w.write_all(b"[")?;
+                } else {
                     writeln!(w, "{}", report::HEADER)?;
-                    for r in &rows {
-                        writeln!(w, "{}", report::record_line(r, now, within))?;
-                    }
-                    Ok(())
-                })()
-            };
-            match result.and_then(|_| w.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(e).context("stdout")
                 }
-                _ => {}
+                let mut first = true;
+                for v in views {
+                    reg.for_each(v, now, within, limit, |r| {
+                        if common.json {
+                            w.write_all(if first { b"\n" } else { b",\n" })?;
+                            w.write_all(&report::record_json(&r, now, within).to_canonical())?;
+                        } else {
+                            writeln!(w, "{}", report::record_line(&r, now, within))?;
+                        }
+                        first = false;
+                        Ok(())
+                    })?;
+                }
+                if common.json {
+                    w.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+                }
+                w.flush()?;
+                Ok(())
+            })();
+            if let Err(e) = result {
+                let broken = e.chain().any(|c| {
+                    c.downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                });
+                if !broken {
+                    return Err(e).context("factory list");
+                }
             }
         }
         Cmd::Show {
@@ -796,7 +805,7 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses {per_sec}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let done = issue::issue_batch(&mut reg, &catalog, &key, &reqs, &a.out, now, 500, |n| {
+        let done = issue::issue_batch(&mut reg, &catalog, &key, &reqs, &a.out, now, |n| {
             bar.inc(n as u64)
         })?;
         bar.finish_and_clear();
