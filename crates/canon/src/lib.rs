@@ -8,6 +8,7 @@
 //! - [`minisign`]: the minisign public-key and signature file formats (no cryptography);
 //! - [`checksums`]: the strict `CHECKSUMS.txt` (GNU coreutils) reader and writer;
 //! - [`path`]: [`path::SafePath`], an archive path that cannot be absolute or escape;
+//! - [`ustar`]: the strict ustar header form of bundle archives;
 //! - [`time`]: RFC 3339 UTC timestamps as used in every artifact;
 //! - [`enc`]: strict hexadecimal and base64 helpers.
 //!
@@ -25,6 +26,7 @@ pub mod number;
 pub mod path;
 pub mod sig;
 pub mod time;
+pub mod ustar;
 
 pub use json::{canonicalize, parse, ParseError, Value};
 pub use sig::{pae, Envelope, KeyId, Kind, Role};

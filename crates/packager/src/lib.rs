@@ -9,6 +9,9 @@
 use anyhow::{Context, Result};
 use canon::Timestamp;
 use signing::SecretKey;
+pub mod bundle;
+pub mod gz;
+
 use std::path::{Path, PathBuf};
 
 /// The trusted comment Airlock puts on a file signature: minisign's own fields

@@ -12,9 +12,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod error;
 pub mod keys;
 pub mod license;
+pub mod manifest;
+pub mod revocation;
 pub mod signed;
 pub mod trust;
 

@@ -1,0 +1,621 @@
+//! `packager bundle`: builds a customer's delivery set — `<name>.tar.gz`, `<name>.tar.gz.sig`
+//! (minisign prehashed) and `CHECKSUMS.txt` — refusing anything the runtime would reject.
+//!
+//! Archive layout (docs/FORMAT.md §15): the head section holds `manifests/bundle-manifest.json`,
+//! `manifests/bundle-manifest.sig` and `CHECKSUMS.txt`; the rest section the license, the
+//! product manifest, the revocation list when given and `payload/…` sorted by path. The rest
+//! section is built first, in one read of each payload file (hashing and archiving in the same
+//! pass, compressed in parallel into a temporary file); the head section, which needs those
+//! hashes, is compressed on its own and put in front, and the gzip CRCs are combined.
+
+use crate::gz::{self, ChunkSink};
+use anyhow::{bail, Context, Result};
+use blake2::Blake2b512;
+use canon::path::SafePath;
+use canon::{checksums, enc, ustar, Kind, Role, Timestamp, Value};
+use runtime::license::{date_state, License, State};
+use runtime::manifest::{BundleManifest, Member, ProductManifest};
+use runtime::TrustStore;
+use sha2::{Digest, Sha256};
+use signing::SecretKey;
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Default compression level (gzip's default). Level 2 or higher keeps incompressible data
+/// stored, which keeps verification fast.
+pub const DEFAULT_LEVEL: u32 = 6;
+
+/// What to build.
+pub struct Request<'a> {
+    /// Directory with `license.json` and `license.sig`.
+    pub license_dir: &'a Path,
+    /// Payload directory (regular files and directories only).
+    pub payload: &'a Path,
+    /// The vendor's product manifest (unsigned input).
+    pub product_manifest: &'a Path,
+    /// A release key.
+    pub key: &'a SecretKey,
+    /// Output directory.
+    pub out: &'a Path,
+    /// Build an air-gap bundle (needs the `airgap_bundle` feature).
+    pub airgap: bool,
+    /// Base name of the delivery files.
+    pub name: Option<String>,
+    /// Explicit bundle sequence.
+    pub sequence: Option<u64>,
+    /// Directory with `revocations.json` and `revocations.sig`.
+    pub revocations: Option<&'a Path>,
+    /// Creation time (fixed for reproducible builds).
+    pub created_at: Timestamp,
+    /// Trust file: when given, license and revocations are fully verified.
+    pub trust: Option<&'a TrustStore>,
+    /// Compression level 2–9.
+    pub level: u32,
+    /// Compression threads.
+    pub threads: usize,
+    /// Sequence state file (last sequence per product and customer).
+    pub state: &'a Path,
+}
+
+/// The delivery set.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// `<name>.tar.gz`.
+    pub archive: PathBuf,
+    /// `<name>.tar.gz.sig`.
+    pub signature: PathBuf,
+    /// `CHECKSUMS.txt`.
+    pub checksums: PathBuf,
+    /// Bundle id.
+    pub bundle_id: String,
+    /// Bundle sequence.
+    pub sequence: u64,
+    /// Archive size.
+    pub archive_bytes: u64,
+    /// Members including the manifest pair.
+    pub members: usize,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+}
+
+struct Source {
+    path: SafePath,
+    mode: u32,
+    size: u64,
+    content: Content,
+}
+
+enum Content {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+fn read_small(path: &Path, cap: usize) -> Result<Vec<u8>> {
+    let f = File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(cap as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{}", path.display()))?;
+    if buf.len() > cap {
+        bail!("{}: larger than {cap} bytes", path.display());
+    }
+    Ok(buf)
+}
+
+/// Walks the payload: regular files and directories only; anything else (symlink, device,
+/// FIFO, socket), an unreadable entry or an unsafe or non-UTF-8 name is an error naming it.
+pub fn scan_payload(root: &Path) -> Result<Vec<(SafePath, PathBuf, u64, u32)>> {
+    let meta = fs::symlink_metadata(root).with_context(|| format!("payload {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("payload {} is not a directory", root.display());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
+        let entry = entry.with_context(|| format!("payload {}: cannot read", root.display()))?;
+        let path = entry.path();
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            continue;
+        }
+        if !ft.is_file() {
+            let kind = if ft.is_symlink() {
+                "a symbolic link"
+            } else {
+                "not a regular file (device, FIFO or socket)"
+            };
+            bail!(
+                "payload {} is {kind}; only regular files and directories are allowed",
+                path.display()
+            );
+        }
+        let rel = path.strip_prefix(root).context("payload walk")?;
+        let rel = rel
+            .to_str()
+            .with_context(|| format!("payload {}: name is not UTF-8", path.display()))?;
+        let name = format!("payload/{}", rel.replace(std::path::MAIN_SEPARATOR, "/"));
+        let safe = SafePath::new(&name)
+            .with_context(|| format!("payload {}: unsafe name", path.display()))?;
+        let md = entry
+            .metadata()
+            .with_context(|| format!("payload {}", path.display()))?;
+        #[cfg(unix)]
+        let exec = {
+            use std::os::unix::fs::PermissionsExt;
+            md.permissions().mode() & 0o111 != 0
+        };
+        #[cfg(not(unix))]
+        let exec = false;
+        let mode = if exec { 0o755 } else { 0o644 };
+        // Fail early on names ustar cannot hold, and on unreadable files.
+        ustar::encode(&safe, md.len(), mode)
+            .map_err(|e| anyhow::anyhow!("payload {}: {e}", path.display()))?;
+        File::open(path).with_context(|| format!("payload {}: cannot be read", path.display()))?;
+        out.push((safe, path.to_path_buf(), md.len(), mode));
+    }
+    out.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    if out.len() > runtime::manifest::MAX_MEMBERS - 16 {
+        bail!(
+            "payload has {} files; a bundle holds at most {}",
+            out.len(),
+            runtime::manifest::MAX_MEMBERS - 16
+        );
+    }
+    Ok(out)
+}
+
+fn sequence_key(product: &str, customer: &str) -> String {
+    format!("{product}/{customer}")
+}
+
+fn load_state(path: &Path) -> Result<Vec<(String, Value)>> {
+    match fs::read(path) {
+        Ok(b) => {
+            match canon::parse(&b).with_context(|| format!("sequence state {}", path.display()))? {
+                Value::Object(m) => Ok(m),
+                _ => bail!("sequence state {}: not a JSON object", path.display()),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("sequence state {}", path.display())),
+    }
+}
+
+/// Checks that the license, product manifest and request fit together — everything the
+/// runtime would reject is refused here, before anything is signed.
+pub fn coherence(
+    license: &License,
+    pm: &ProductManifest,
+    airgap: bool,
+    created_at: Timestamp,
+) -> Result<()> {
+    let times = license.validate()?;
+    if pm.product != license.product {
+        bail!(
+            "the license is for product {:?}, the product manifest is {:?}",
+            license.product,
+            pm.product
+        );
+    }
+    if !license.editions.contains(&pm.edition) {
+        bail!(
+            "edition {:?} is not allowed by this {} license (allowed: {})",
+            pm.edition,
+            license.tier,
+            license.editions.join(", ")
+        );
+    }
+    let missing: Vec<&str> = pm
+        .requires_features
+        .iter()
+        .filter(|f| !license.features.contains(f))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "the release needs features the license does not grant: {}",
+            missing.join(", ")
+        );
+    }
+    if airgap && !license.features.iter().any(|f| f == "airgap_bundle") {
+        bail!("--airgap needs the airgap_bundle feature, which this license does not grant");
+    }
+    match date_state(times, license.grace_days, created_at, 0) {
+        State::NotYetValid => bail!(
+            "the license is not valid before {}; the runtime would refuse this bundle",
+            times.not_before
+        ),
+        State::Expired | State::Grace => {
+            bail!(
+                "the license expired at {}; renew it before packaging",
+                times.expires_at
+            )
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Builds the delivery set.
+pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<Built> {
+    if req.key.role != Role::Release {
+        bail!(
+            "this is a {} key; bundles are signed with a release key",
+            req.key.role
+        );
+    }
+    if !(2..=9).contains(&req.level) {
+        bail!(
+            "compression level must be 2 to 9 (level 1 makes incompressible data slow to verify)"
+        );
+    }
+    // License.
+    let lic_json = read_small(
+        &req.license_dir.join("license.json"),
+        runtime::license::MAX_LICENSE_BYTES,
+    )?;
+    let lic_sig = read_small(
+        &req.license_dir.join("license.sig"),
+        canon::sig::MAX_ENVELOPE_BYTES,
+    )?;
+    let license: License = match req.trust {
+        Some(t) => runtime::license::verify_license(
+            t,
+            &lic_json,
+            Some(&lic_sig),
+            &Default::default(),
+            req.created_at,
+        )
+        .context("license")?
+        .license()
+        .clone(),
+        None => {
+            canon::Envelope::parse(&lic_sig).context("license.sig")?;
+            let canonical = canon::canonicalize(&lic_json).context("license.json")?;
+            serde_json::from_slice(&canonical).context("license.json (schema 3 expected)")?
+        }
+    };
+    let lic_canonical = license.canonical();
+    // Product manifest.
+    let pm_input = fs::read(req.product_manifest)
+        .with_context(|| format!("{}", req.product_manifest.display()))?;
+    let (pm, pm_canonical) = runtime::manifest::parse_product_manifest(&pm_input)
+        .with_context(|| format!("product manifest {}", req.product_manifest.display()))?;
+    coherence(&license, &pm, req.airgap, req.created_at)?;
+    let pm_env = req
+        .key
+        .sign_document(Kind::ProductManifest, &pm_canonical)?;
+    let pm_pretty = canon::parse(&pm_canonical)?.to_pretty();
+    // Revocations.
+    let revocations = match req.revocations {
+        Some(dir) => {
+            let doc = read_small(
+                &dir.join("revocations.json"),
+                runtime::revocation::MAX_REVOCATIONS_BYTES,
+            )?;
+            let sig = read_small(&dir.join("revocations.sig"), canon::sig::MAX_ENVELOPE_BYTES)?;
+            if let Some(t) = req.trust {
+                let r = runtime::revocation::verify_revocations(t, &doc, &sig)
+                    .context("revocation list")?;
+                if r.reason(&license.license_id).is_some() {
+                    bail!("license {} is revoked in the revocation list; the runtime would refuse this bundle", license.license_id);
+                }
+            }
+            Some((doc, sig))
+        }
+        None => None,
+    };
+    // Sequence.
+    let state_key = sequence_key(&license.product, &license.customer.id);
+    let mut state = load_state(req.state)?;
+    let stored = state
+        .iter()
+        .find(|(k, _)| *k == state_key)
+        .and_then(|(_, v)| match v {
+            Value::Number(n) => Some(*n as u64),
+            _ => None,
+        });
+    let sequence = req.sequence.unwrap_or_else(|| stored.map_or(1, |s| s + 1));
+    if sequence == 0 || sequence > runtime::MAX_SAFE_INTEGER {
+        bail!("--sequence must be from 1 to 2^53-1");
+    }
+    // Sources of the rest section, in archive order.
+    let payload = scan_payload(req.payload)?;
+    let mut rest: Vec<Source> = Vec::new();
+    let mut bytes = |p: &str, b: Vec<u8>| -> Result<()> {
+        rest.push(Source {
+            path: SafePath::new(p)?,
+            mode: 0o644,
+            size: b.len() as u64,
+            content: Content::Bytes(b),
+        });
+        Ok(())
+    };
+    bytes("license.json", lic_json)?;
+    bytes("license.sig", lic_sig)?;
+    bytes("manifests/product-manifest.json", pm_pretty)?;
+    bytes("manifests/product-manifest.sig", pm_env.to_bytes())?;
+    if let Some((doc, sig)) = revocations {
+        bytes("revocations.json", doc)?;
+        bytes("revocations.sig", sig)?;
+    }
+    let payload_bytes: u64 = payload.iter().map(|p| p.2).sum();
+    for (safe, path, size, mode) in payload {
+        rest.push(Source {
+            path: safe,
+            mode,
+            size,
+            content: Content::File(path),
+        });
+    }
+
+    fs::create_dir_all(req.out).with_context(|| format!("{}", req.out.display()))?;
+    let name = req.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}-{}-{sequence}",
+            pm.product, pm.version, license.customer.id
+        )
+    });
+    signing::keyfile::check_name(&name)
+        .map_err(|_| anyhow::anyhow!("--name {name:?} must be a simple file name"))?;
+    let archive = req.out.join(format!("{name}.tar.gz"));
+    let signature = req.out.join(format!("{name}.tar.gz.sig"));
+    let checksums_path = req.out.join("CHECKSUMS.txt");
+    for p in [&archive, &signature, &checksums_path] {
+        if p.exists() {
+            bail!("{} already exists; refusing to overwrite", p.display());
+        }
+    }
+    let tmp = |suffix: &str| {
+        req.out
+            .join(format!(".{name}.{suffix}-{}", std::process::id()))
+    };
+    let rest_tmp = tmp("rest");
+    let result = (|| -> Result<Built> {
+        // Rest section: one read of each payload file, hashed and archived in the same pass.
+        let mut members: Vec<Member> = Vec::with_capacity(rest.len());
+        let rest_section = {
+            let mut f = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&rest_tmp).with_context(|| format!("{}", rest_tmp.display()))?,
+            );
+            let members_ref = &mut members;
+            let progress_ref = &mut progress;
+            let section = gz::compress_parallel(
+                move |sink| {
+                    for s in &rest {
+                        let sha = write_member(sink, s, progress_ref)?;
+                        members_ref.push(Member {
+                            path: s.path.to_string(),
+                            size: s.size,
+                            sha256: enc::hex(&sha),
+                            mode: s.mode,
+                        });
+                    }
+                    sink.write(&[0u8; 2 * ustar::BLOCK])
+                },
+                &mut f,
+                req.level,
+                req.threads,
+            )?;
+            f.flush()?;
+            f.get_ref().sync_all()?;
+            section
+        };
+        // Head section: CHECKSUMS.txt (payload), the bundle manifest and its signature.
+        let sums: Vec<checksums::Entry> = members
+            .iter()
+            .filter(|m| m.path.starts_with("payload/"))
+            .map(|m| {
+                Ok(checksums::Entry {
+                    name: SafePath::new(&m.path)?,
+                    sha256: enc::unhex::<32>(&m.sha256).context("hash")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let inner_sums = checksums::write(&sums).into_bytes();
+        let mut all_members = vec![Member {
+            path: "CHECKSUMS.txt".into(),
+            size: inner_sums.len() as u64,
+            sha256: enc::sha256_hex(&inner_sums),
+            mode: 0o644,
+        }];
+        all_members.extend(members);
+        let bundle_id = format!(
+            "bnd-{}",
+            &enc::sha256_hex(
+                format!(
+                    "{}|{}|{}|{}|{sequence}",
+                    enc::sha256_hex(&lic_canonical),
+                    enc::sha256_hex(&pm_canonical),
+                    req.created_at,
+                    name
+                )
+                .as_bytes()
+            )[..16]
+        );
+        let manifest = BundleManifest {
+            doc_type: "airlock-bundle-manifest".into(),
+            bundle_id: bundle_id.clone(),
+            created_at: req.created_at.to_string(),
+            airgap: req.airgap,
+            product: pm.product.clone(),
+            version: pm.version.clone(),
+            customer: license.customer.clone(),
+            license_id: license.license_id.clone(),
+            license_sha256: enc::sha256_hex(&lic_canonical),
+            product_manifest_sha256: enc::sha256_hex(&pm_canonical),
+            sequence,
+            members: all_members,
+        };
+        manifest.validate().context("bundle manifest")?;
+        let manifest_canonical = canon::canonicalize(&serde_json::to_vec(&manifest)?)?;
+        let manifest_env = req
+            .key
+            .sign_document(Kind::BundleManifest, &manifest_canonical)?;
+        let manifest_pretty = canon::parse(&manifest_canonical)?.to_pretty();
+        let mut head = Vec::new();
+        for (p, b) in [
+            (runtime::bundle::MANIFEST_PATH, &manifest_pretty),
+            (runtime::bundle::MANIFEST_SIG_PATH, &manifest_env.to_bytes()),
+            ("CHECKSUMS.txt", &inner_sums),
+        ] {
+            head.extend_from_slice(&ustar::encode(&SafePath::new(p)?, b.len() as u64, 0o644)?);
+            head.extend_from_slice(b);
+            head.resize(head.len().div_ceil(ustar::BLOCK) * ustar::BLOCK, 0);
+        }
+        let head_deflate = gz::deflate_piece(&head, req.level, false)?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head);
+        crc.combine(&rest_section.crc);
+        let total_len = head.len() as u64 + rest_section.len;
+        // Final archive: header, head, rest, trailer; hashed as written.
+        let archive_tmp = tmp("tar.gz");
+        let (sha, blake, archive_bytes) = {
+            let mut w = HashingWriter::new(
+                File::create(&archive_tmp).with_context(|| format!("{}", archive_tmp.display()))?,
+            );
+            w.write_all(&gz::HEADER)?;
+            w.write_all(&head_deflate)?;
+            let mut r = File::open(&rest_tmp)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = r.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n])?;
+            }
+            w.write_all(&crc.finalize().to_le_bytes())?;
+            w.write_all(&(total_len as u32).to_le_bytes())?;
+            w.finish()?
+        };
+        fs::remove_file(&rest_tmp).ok();
+        let comment = format!(
+            "bundle_id:{bundle_id}\tproduct:{}\tversion:{}\tkey_id:{}\ttimestamp:{}\tfile:{name}.tar.gz",
+            pm.product,
+            pm.version,
+            req.key.key_id(),
+            req.created_at.0
+        );
+        let sig_text = req.key.sign_minisign_digest(&blake, &comment)?;
+        let outer = checksums::write(&[
+            checksums::Entry {
+                name: SafePath::new(&format!("{name}.tar.gz"))?,
+                sha256: sha,
+            },
+            checksums::Entry {
+                name: SafePath::new(&format!("{name}.tar.gz.sig"))?,
+                sha256: enc::sha256(sig_text.as_bytes()),
+            },
+        ]);
+        signing::fsutil::write_atomic(&signature, sig_text.as_bytes(), 0o644, false)?;
+        fs::rename(&archive_tmp, &archive).with_context(|| format!("{}", archive.display()))?;
+        signing::fsutil::write_atomic(&checksums_path, outer.as_bytes(), 0o644, false)?;
+        Ok(Built {
+            archive: archive.clone(),
+            signature: signature.clone(),
+            checksums: checksums_path.clone(),
+            bundle_id,
+            sequence,
+            archive_bytes,
+            members: manifest.members.len() + 2,
+            payload_bytes,
+        })
+    })();
+    let _ = fs::remove_file(&rest_tmp);
+    let _ = fs::remove_file(tmp("tar.gz"));
+    let built = result?;
+    // Remember the sequence (never lowering it).
+    let newest = stored.map_or(sequence, |s| s.max(sequence));
+    state.retain(|(k, _)| *k != state_key);
+    state.push((state_key, Value::Number(newest as f64)));
+    let doc = Value::object(state).context("state")?;
+    signing::fsutil::write_atomic(req.state, &doc.to_pretty(), 0o644, true)
+        .with_context(|| format!("{}", req.state.display()))?;
+    Ok(built)
+}
+
+fn write_member(
+    sink: &mut ChunkSink,
+    s: &Source,
+    progress: &mut impl FnMut(u64),
+) -> Result<[u8; 32]> {
+    sink.write(&ustar::encode(&s.path, s.size, s.mode)?)?;
+    let mut sha = Sha256::new();
+    match &s.content {
+        Content::Bytes(b) => {
+            sha.update(b);
+            sink.write(b)?;
+        }
+        Content::File(p) => {
+            let mut f = File::open(p).with_context(|| format!("payload {}", p.display()))?;
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut seen = 0u64;
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .with_context(|| format!("payload {}", p.display()))?;
+                if n == 0 {
+                    break;
+                }
+                seen += n as u64;
+                if seen > s.size {
+                    bail!("payload {} grew while being packaged", p.display());
+                }
+                sha.update(&buf[..n]);
+                sink.write(&buf[..n])?;
+                progress(n as u64);
+            }
+            if seen != s.size {
+                bail!("payload {} changed size while being packaged", p.display());
+            }
+        }
+    }
+    let pad = (ustar::BLOCK - (s.size % ustar::BLOCK as u64) as usize) % ustar::BLOCK;
+    sink.write(&[0u8; ustar::BLOCK][..pad])?;
+    Ok(sha.finalize().into())
+}
+
+/// A writer that computes SHA-256 and BLAKE2b-512 of everything written.
+struct HashingWriter {
+    inner: BufWriter<File>,
+    sha: Sha256,
+    blake: Blake2b512,
+    len: u64,
+}
+
+impl HashingWriter {
+    fn new(f: File) -> Self {
+        HashingWriter {
+            inner: BufWriter::with_capacity(1 << 20, f),
+            sha: Sha256::new(),
+            blake: Blake2b512::new(),
+            len: 0,
+        }
+    }
+
+    fn finish(mut self) -> Result<([u8; 32], [u8; 64], u64)> {
+        self.inner.flush()?;
+        self.inner.get_ref().sync_all()?;
+        Ok((
+            self.sha.finalize().into(),
+            self.blake.finalize().into(),
+            self.len,
+        ))
+    }
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.blake.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,1038 @@
+//! Bundle verification before install: one streaming pass over `<bundle>.tar.gz`, memory
+//! bounded independently of the bundle size, on two threads.
+//!
+//! - Thread A reads the file in 1 MiB blocks, feeds every byte to the minisign BLAKE2b
+//!   prehash (outer signature), checks the gzip framing strictly and inflates.
+//! - Thread B (the caller's) parses the strict ustar stream ([`canon::ustar`]), hashes each
+//!   member with SHA-256, checks it against the signed bundle manifest (the first two members)
+//!   and, when asked, writes it into a fresh staging directory.
+//!
+//! Then, in this order, the verdict: the outer signature; the archive and every member; the
+//! coherence of license, manifests, runtime edition, key roles and windows, revocations and
+//! sequence. Extraction is moved into place only after everything verified; on any failure the
+//! staging directory is removed and nothing else was written.
+
+use crate::error::VerifyError;
+use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
+use crate::manifest::{
+    parse_version, verify_bundle_manifest, verify_product_manifest, VerifiedBundleManifest,
+    MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
+};
+use crate::revocation::{verify_revocations, MAX_REVOCATIONS_BYTES};
+use crate::signed::MinisignCheck;
+use crate::trust::TrustStore;
+use canon::sig::MAX_ENVELOPE_BYTES;
+use canon::ustar::{self, BLOCK};
+use canon::{enc, Role, Timestamp};
+use flate2::{Decompress, FlushDecompress, Status};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+
+/// The first two members of every bundle.
+pub const MANIFEST_PATH: &str = "manifests/bundle-manifest.json";
+/// The manifest's envelope.
+pub const MANIFEST_SIG_PATH: &str = "manifests/bundle-manifest.sig";
+/// Required members and their size caps (besides the manifest pair).
+pub const REQUIRED: [(&str, usize); 5] = [
+    ("CHECKSUMS.txt", canon::checksums::MAX_CHECKSUMS_BYTES),
+    ("license.json", crate::license::MAX_LICENSE_BYTES),
+    ("license.sig", MAX_ENVELOPE_BYTES),
+    (
+        "manifests/product-manifest.json",
+        MAX_PRODUCT_MANIFEST_BYTES,
+    ),
+    ("manifests/product-manifest.sig", MAX_ENVELOPE_BYTES),
+];
+/// Optional members (both or neither) and their caps.
+pub const OPTIONAL: [(&str, usize); 2] = [
+    ("revocations.json", MAX_REVOCATIONS_BYTES),
+    ("revocations.sig", MAX_ENVELOPE_BYTES),
+];
+/// Zero bytes allowed after the end-of-archive marker (GNU tar pads to 10 KiB records).
+pub const MAX_TRAILING_ZEROS: u64 = 20 * BLOCK as u64;
+
+const CHUNK: usize = 1 << 20;
+
+/// What the verifier knows besides the bundle.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// Trusted keys.
+    pub trust: &'a TrustStore,
+    /// The time to judge at (never read from the clock here).
+    pub now: Timestamp,
+    /// The runtime's own edition claim; the bundle must be for it.
+    pub edition: Option<&'a str>,
+    /// The runtime's version (`MAJOR.MINOR.PATCH`) for `min_runtime_version`.
+    pub runtime_version: &'a str,
+    /// Sequence of the last installed bundle for this product and customer.
+    pub last_sequence: Option<u64>,
+    /// Highest revocation-list sequence already seen.
+    pub last_revocation_sequence: Option<u64>,
+    /// Legacy license policy.
+    pub legacy: LegacyPolicy,
+    /// Expiry warning window in days.
+    pub warn_days: i64,
+    /// Extract the verified bundle into this new directory.
+    pub extract: Option<&'a Path>,
+}
+
+/// A verified bundle.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Bundle id.
+    pub bundle_id: String,
+    /// Product id.
+    pub product: String,
+    /// Product version.
+    pub version: String,
+    /// Edition of the release.
+    pub edition: String,
+    /// Customer id and name.
+    pub customer: (String, String),
+    /// License id.
+    pub license_id: String,
+    /// License state at `now`.
+    pub license_state: State,
+    /// Bundle sequence.
+    pub sequence: u64,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Members checked (manifest pair included).
+    pub members: usize,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+    /// Revocation-list sequence carried, if any.
+    pub revocations_sequence: Option<u64>,
+    /// The release key of the outer signature.
+    pub signed_by: canon::KeyId,
+    /// Things the operator should know (grace, expiring soon, legacy license).
+    pub warnings: Vec<String>,
+    /// Where the bundle was extracted.
+    pub extracted_to: Option<PathBuf>,
+}
+
+/// Why a bundle was rejected. `code()` is stable; `Display` names the exact check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// The outer minisign signature is missing, malformed, untrusted or does not verify.
+    Signature(VerifyError),
+    /// The gzip framing is wrong (header, truncation, CRC, size, a second member, trailing data).
+    Gzip(String),
+    /// The tar stream is wrong (a refused header, non-zero padding, trailing data, truncation).
+    Archive(String),
+    /// A member does not match the signed manifest (extra, missing, out of order, size, mode, hash).
+    Member {
+        /// The member path.
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The bundle manifest or product manifest does not verify.
+    Manifest(VerifyError),
+    /// The license does not verify.
+    License(VerifyError),
+    /// License, manifests and runtime do not fit together.
+    Coherence {
+        /// Stable check name.
+        check: &'static str,
+        /// Details.
+        detail: String,
+    },
+    /// The license is not usable at `now` (not yet valid, expired).
+    LicenseState(State, String),
+    /// The license is listed in the bundle's verified revocation list.
+    Revoked(String),
+    /// Older than something already seen.
+    Rollback {
+        /// What went backwards.
+        what: &'static str,
+        /// The bundle's value.
+        found: u64,
+        /// The highest value seen.
+        seen: u64,
+    },
+    /// Reading the bundle or writing the staging directory failed.
+    Io(String),
+}
+
+impl BundleError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BundleError::Signature(_) => "bundle_signature_invalid",
+            BundleError::Gzip(_) => "gzip_invalid",
+            BundleError::Archive(_) => "archive_invalid",
+            BundleError::Member { .. } => "member_mismatch",
+            BundleError::Manifest(_) => "manifest_invalid",
+            BundleError::License(_) => "license_invalid",
+            BundleError::Coherence { check, .. } => check,
+            BundleError::LicenseState(State::NotYetValid, _) => "license_not_yet_valid",
+            BundleError::LicenseState(..) => "license_expired",
+            BundleError::Revoked(_) => "license_revoked",
+            BundleError::Rollback { .. } => "rollback",
+            BundleError::Io(_) => "io_error",
+        }
+    }
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BundleError::Signature(e) => write!(f, "outer signature: {e}"),
+            BundleError::Gzip(m) => write!(f, "gzip: {m}"),
+            BundleError::Archive(m) => write!(f, "archive: {m}"),
+            BundleError::Member { path, what } => write!(f, "member {path}: {what}"),
+            BundleError::Manifest(e) => write!(f, "manifest: {e}"),
+            BundleError::License(e) => write!(f, "license: {e}"),
+            BundleError::Coherence { check, detail } => write!(f, "coherence ({check}): {detail}"),
+            BundleError::LicenseState(s, m) => write!(f, "license is {s}: {m}"),
+            BundleError::Revoked(m) => write!(f, "license revoked: {m}"),
+            BundleError::Rollback { what, found, seen } => {
+                write!(
+                    f,
+                    "rollback: {what} {found} is lower than {seen}, already seen"
+                )
+            }
+            BundleError::Io(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for BundleError {}
+
+/// Verifies `bundle` (the `.tar.gz` bytes as a reader) against its minisign `signature`.
+pub fn verify_bundle(
+    bundle: impl Read + Send,
+    signature: &[u8],
+    opts: &Options<'_>,
+) -> Result<Verdict, BundleError> {
+    let mut check = MinisignCheck::new(signature).map_err(BundleError::Signature)?;
+    if let Some(dest) = opts.extract {
+        if dest.exists() {
+            return Err(BundleError::Io(format!(
+                "{}: already exists; extraction needs a new directory",
+                dest.display()
+            )));
+        }
+    }
+    let staging = match opts.extract {
+        Some(dest) => Some(Staging::create(dest)?),
+        None => None,
+    };
+    let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    let mut reader = TarReader::new(opts, staging);
+    let (gz, tar_result) = std::thread::scope(|s| {
+        let a = s.spawn(move || {
+            let r = inflate(bundle, &mut check, tx);
+            (check, r)
+        });
+        let mut tar_result = Ok(());
+        for chunk in rx.iter() {
+            if let Err(e) = reader.feed(&chunk) {
+                tar_result = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        let gz = a
+            .join()
+            .map_err(|_| BundleError::Io("reader thread panicked".into()));
+        (gz, tar_result)
+    });
+    let result = (|| {
+        // 1. Outer signature (the file was read to its end whatever else failed).
+        let (check, gz_result) = gz?;
+        if let Err(GzFail::Io(m)) = gz_result {
+            return Err(BundleError::Io(m));
+        }
+        let outer = check
+            .finish(opts.trust, Role::Release)
+            .map_err(BundleError::Signature)?;
+        // 2. Framing and members.
+        if let Err(GzFail::Format(m)) = gz_result {
+            // A member error found before the framing broke is the more precise verdict.
+            tar_result?;
+            return Err(BundleError::Gzip(m));
+        }
+        tar_result?;
+        reader.finish_stream()?;
+        // 3. Coherence.
+        let mut verdict = reader.coherence(opts)?;
+        opts.trust
+            .check_window(outer.key_id, verdict.created_at)
+            .map_err(BundleError::Signature)?;
+        verdict.signed_by = outer.key_id;
+        Ok(verdict)
+    })();
+    match (result, reader.staging.take()) {
+        (Ok(mut v), Some(st)) => {
+            v.extracted_to = Some(st.commit()?);
+            Ok(v)
+        }
+        (Ok(v), None) => Ok(v),
+        (Err(e), st) => {
+            if let Some(st) = st {
+                st.abandon();
+            }
+            Err(e)
+        }
+    }
+}
+
+enum GzFail {
+    Io(String),
+    Format(String),
+}
+
+/// Thread A: read, prehash, check gzip framing, inflate. On a framing error the rest of the
+/// file is still hashed so that the outer signature's verdict can come first.
+fn inflate(
+    mut r: impl Read,
+    check: &mut MinisignCheck,
+    tx: SyncSender<Vec<u8>>,
+) -> Result<(), GzFail> {
+    let mut input = vec![0u8; CHUNK];
+    let mut header = Vec::with_capacity(10);
+    let mut trailer = Vec::with_capacity(8);
+    let mut d = Decompress::new(false);
+    let mut crc = crc32fast::Hasher::new();
+    let mut out = Vec::with_capacity(CHUNK);
+    let mut total_out: u64 = 0;
+    let mut ended = false;
+    let mut failure: Option<String> = None;
+    let mut receiver_gone = false;
+    loop {
+        let n = match r.read(&mut input) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(GzFail::Io(format!("reading bundle: {e}"))),
+        };
+        check.update(&input[..n]);
+        if failure.is_some() || receiver_gone {
+            continue;
+        }
+        let mut data = &input[..n];
+        if header.len() < 10 {
+            let take = (10 - header.len()).min(data.len());
+            header.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if header.len() == 10 && (header[..3] != [0x1f, 0x8b, 8] || header[3] != 0) {
+                failure = Some("not a plain gzip stream (magic, method 8 and no optional header fields expected)".into());
+                continue;
+            }
+        }
+        while !data.is_empty() && failure.is_none() && !receiver_gone {
+            if ended {
+                let take = (8 - trailer.len()).min(data.len());
+                trailer.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if !data.is_empty() {
+                    failure = Some(
+                        "data after the gzip stream (a second member or trailing garbage)".into(),
+                    );
+                }
+                break;
+            }
+            let before = d.total_in();
+            let status = d.decompress_vec(data, &mut out, FlushDecompress::None);
+            let used = (d.total_in() - before) as usize;
+            data = &data[used..];
+            match status {
+                Ok(Status::StreamEnd) => ended = true,
+                Ok(_) => {}
+                Err(e) => failure = Some(format!("corrupt deflate data: {e}")),
+            }
+            if out.len() == out.capacity() || (ended && !out.is_empty()) {
+                crc.update(&out);
+                total_out += out.len() as u64;
+                let full = std::mem::replace(&mut out, Vec::with_capacity(CHUNK));
+                if tx.send(full).is_err() {
+                    receiver_gone = true;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let verdict = if let Some(f) = failure {
+        Some(f)
+    } else if receiver_gone {
+        None
+    } else if header.len() < 10 || !ended {
+        Some("truncated gzip stream".into())
+    } else if trailer.len() < 8 {
+        Some("truncated gzip trailer".into())
+    } else {
+        let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        if crc.clone().finalize() != want_crc {
+            Some("CRC32 mismatch".into())
+        } else if total_out as u32 != want_len {
+            Some("ISIZE mismatch".into())
+        } else {
+            None
+        }
+    };
+    match verdict {
+        None => Ok(()),
+        Some(m) => Err(GzFail::Format(m)),
+    }
+}
+
+enum Phase {
+    Header,
+    Data { remaining: u64 },
+    Padding { remaining: usize },
+    End { zero_blocks: u32, trailing: u64 },
+}
+
+struct Current {
+    path: String,
+    size: u64,
+    sha: Sha256,
+    keep: Option<Vec<u8>>,
+    file: Option<File>,
+    expected: Option<[u8; 32]>,
+}
+
+struct TarReader<'a> {
+    opts: &'a Options<'a>,
+    block: Vec<u8>,
+    phase: Phase,
+    index: usize,
+    manifest: Option<VerifiedBundleManifest>,
+    cur: Option<Current>,
+    kept: HashMap<String, Vec<u8>>,
+    seen: std::collections::HashSet<String>,
+    payload_bytes: u64,
+    staging: Option<Staging>,
+}
+
+fn member_err(path: &str, what: impl Into<String>) -> BundleError {
+    BundleError::Member {
+        path: path.into(),
+        what: what.into(),
+    }
+}
+
+impl<'a> TarReader<'a> {
+    fn new(opts: &'a Options<'a>, staging: Option<Staging>) -> Self {
+        TarReader {
+            opts,
+            block: Vec::with_capacity(BLOCK),
+            phase: Phase::Header,
+            index: 0,
+            manifest: None,
+            cur: None,
+            kept: HashMap::new(),
+            seen: std::collections::HashSet::new(),
+            payload_bytes: 0,
+            staging,
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) -> Result<(), BundleError> {
+        while !data.is_empty() {
+            match &mut self.phase {
+                Phase::Data { remaining } => {
+                    let take = (*remaining).min(data.len() as u64) as usize;
+                    let cur = self
+                        .cur
+                        .as_mut()
+                        .ok_or_else(|| BundleError::Archive("internal: no member".into()))?;
+                    cur.sha.update(&data[..take]);
+                    if let Some(k) = &mut cur.keep {
+                        k.extend_from_slice(&data[..take]);
+                    }
+                    if let Some(f) = &mut cur.file {
+                        f.write_all(&data[..take])
+                            .map_err(|e| BundleError::Io(format!("staging {}: {e}", cur.path)))?;
+                    }
+                    *remaining -= take as u64;
+                    data = &data[take..];
+                    if *remaining == 0 {
+                        self.end_member()?;
+                    }
+                }
+                Phase::Padding { remaining } => {
+                    let take = (*remaining).min(data.len());
+                    if data[..take].iter().any(|&b| b != 0) {
+                        return Err(BundleError::Archive(
+                            "non-zero padding after a member".into(),
+                        ));
+                    }
+                    *remaining -= take;
+                    data = &data[take..];
+                    if *remaining == 0 {
+                        self.phase = Phase::Header;
+                    }
+                }
+                Phase::Header => {
+                    let take = (BLOCK - self.block.len()).min(data.len());
+                    self.block.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if self.block.len() == BLOCK {
+                        let mut b = [0u8; BLOCK];
+                        b.copy_from_slice(&self.block);
+                        self.block.clear();
+                        self.header(&b)?;
+                    }
+                }
+                Phase::End {
+                    zero_blocks,
+                    trailing,
+                } => {
+                    if data.iter().any(|&b| b != 0) {
+                        return Err(BundleError::Archive(if *zero_blocks < 2 {
+                            "end-of-archive marker is a single zero block followed by data".into()
+                        } else {
+                            "trailing non-zero data after the end-of-archive marker".into()
+                        }));
+                    }
+                    let mut n = data.len() as u64;
+                    if *zero_blocks < 2 {
+                        let need = BLOCK as u64 - (*trailing % BLOCK as u64);
+                        let used = need.min(n);
+                        *trailing += used;
+                        n -= used;
+                        if *trailing % BLOCK as u64 == 0 {
+                            *zero_blocks = 2;
+                            *trailing = 0;
+                        }
+                    }
+                    *trailing += n;
+                    if *zero_blocks >= 2 && *trailing > MAX_TRAILING_ZEROS {
+                        return Err(BundleError::Archive(
+                            "too much padding after the end-of-archive marker".into(),
+                        ));
+                    }
+                    data = &[];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expected(&self) -> Option<(String, u64, u32, Option<[u8; 32]>)> {
+        match (&self.manifest, self.index) {
+            (None, 0) => Some((
+                MANIFEST_PATH.into(),
+                MAX_BUNDLE_MANIFEST_BYTES as u64,
+                0,
+                None,
+            )),
+            (None, 1) => Some((MANIFEST_SIG_PATH.into(), MAX_ENVELOPE_BYTES as u64, 0, None)),
+            (Some(m), i) => m
+                .manifest()
+                .members
+                .get(i - 2)
+                .map(|x| (x.path.clone(), x.size, x.mode, enc::unhex::<32>(&x.sha256))),
+            _ => None,
+        }
+    }
+
+    fn header(&mut self, b: &[u8; BLOCK]) -> Result<(), BundleError> {
+        if b.iter().all(|&x| x == 0) {
+            if let Some((next, ..)) = self.expected() {
+                return Err(member_err(
+                    &next,
+                    "listed in the signed manifest but missing from the archive",
+                ));
+            }
+            self.phase = Phase::End {
+                zero_blocks: 1,
+                trailing: 0,
+            };
+            return Ok(());
+        }
+        let h = ustar::decode(b)
+            .map_err(|e| BundleError::Archive(format!("member {}: {e}", self.index + 1)))?;
+        let path = h.path.as_str().to_string();
+        let (want, size, mode, sha) = self
+            .expected()
+            .ok_or_else(|| member_err(&path, "not listed in the signed manifest (extra member)"))?;
+        if path != want {
+            let listed = self
+                .manifest
+                .as_ref()
+                .is_some_and(|m| m.manifest().members.iter().any(|x| x.path == path));
+            let what = if self.seen.contains(&path) {
+                "duplicate member".to_string()
+            } else if listed {
+                format!("out of order: the signed manifest lists {want} here")
+            } else if self.index < 2 {
+                format!("a bundle starts with {MANIFEST_PATH} and {MANIFEST_SIG_PATH}")
+            } else {
+                "not listed in the signed manifest (extra member)".to_string()
+            };
+            return Err(member_err(&path, what));
+        }
+        self.seen.insert(path.clone());
+        if self.manifest.is_some() {
+            if h.size != size {
+                return Err(member_err(
+                    &path,
+                    format!("size {} differs from the signed manifest's {size}", h.size),
+                ));
+            }
+            if h.mode != mode {
+                return Err(member_err(
+                    &path,
+                    format!(
+                        "mode {:o} differs from the signed manifest's {mode:o}",
+                        h.mode
+                    ),
+                ));
+            }
+        } else if h.size > size {
+            return Err(member_err(&path, format!("larger than {size} bytes")));
+        }
+        let keep = self.index < 2
+            || REQUIRED
+                .iter()
+                .chain(OPTIONAL.iter())
+                .any(|(p, _)| *p == path);
+        let file = match &self.staging {
+            Some(st) if self.index >= 2 => Some(st.file(&h.path, h.mode)?),
+            _ => None,
+        };
+        if path.starts_with("payload/") {
+            self.payload_bytes += h.size;
+        }
+        self.cur = Some(Current {
+            path,
+            size: h.size,
+            sha: Sha256::new(),
+            keep: keep.then(Vec::new),
+            file,
+            expected: sha,
+        });
+        self.phase = Phase::Data { remaining: h.size };
+        if h.size == 0 {
+            self.end_member()?;
+        }
+        Ok(())
+    }
+
+    fn end_member(&mut self) -> Result<(), BundleError> {
+        let cur = self
+            .cur
+            .take()
+            .ok_or_else(|| BundleError::Archive("internal: no member".into()))?;
+        let digest: [u8; 32] = cur.sha.finalize().into();
+        if let Some(want) = cur.expected {
+            if digest != want {
+                return Err(member_err(
+                    &cur.path,
+                    "SHA-256 differs from the signed manifest",
+                ));
+            }
+        }
+        if let Some(f) = cur.file {
+            f.sync_all()
+                .map_err(|e| BundleError::Io(format!("staging {}: {e}", cur.path)))?;
+        }
+        if let Some(k) = cur.keep {
+            self.kept.insert(cur.path.clone(), k);
+        }
+        self.index += 1;
+        if self.index == 2 {
+            self.verify_manifest()?;
+        }
+        // Member data is padded to a whole block.
+        let pad = (BLOCK - (cur.size % BLOCK as u64) as usize) % BLOCK;
+        self.phase = if pad == 0 {
+            Phase::Header
+        } else {
+            Phase::Padding { remaining: pad }
+        };
+        Ok(())
+    }
+
+    fn verify_manifest(&mut self) -> Result<(), BundleError> {
+        let doc = self.kept.remove(MANIFEST_PATH).unwrap_or_default();
+        let sig = self.kept.remove(MANIFEST_SIG_PATH).unwrap_or_default();
+        let m =
+            verify_bundle_manifest(self.opts.trust, &doc, &sig).map_err(BundleError::Manifest)?;
+        // Required and optional members, with their size caps; everything else under payload/.
+        let members = &m.manifest().members;
+        for (p, cap) in REQUIRED {
+            match members.iter().find(|x| x.path == p) {
+                None => {
+                    return Err(member_err(
+                        p,
+                        "required, but the signed manifest does not list it",
+                    ))
+                }
+                Some(x) if x.size > cap as u64 => {
+                    return Err(member_err(p, format!("larger than {cap} bytes")))
+                }
+                _ => {}
+            }
+        }
+        let opt: Vec<bool> = OPTIONAL
+            .iter()
+            .map(|(p, _)| members.iter().any(|x| x.path == *p))
+            .collect();
+        if opt[0] != opt[1] {
+            return Err(member_err(
+                "revocations.json",
+                "revocations.json and revocations.sig come together",
+            ));
+        }
+        for (p, cap) in OPTIONAL {
+            if let Some(x) = members.iter().find(|x| x.path == p) {
+                if x.size > cap as u64 {
+                    return Err(member_err(p, format!("larger than {cap} bytes")));
+                }
+            }
+        }
+        for x in members {
+            let known = REQUIRED
+                .iter()
+                .chain(OPTIONAL.iter())
+                .any(|(p, _)| *p == x.path);
+            if !known && !x.path.starts_with("payload/") {
+                return Err(member_err(
+                    &x.path,
+                    "outside payload/ and not a bundle metadata file",
+                ));
+            }
+        }
+        self.manifest = Some(m);
+        Ok(())
+    }
+
+    fn finish_stream(&self) -> Result<(), BundleError> {
+        match self.phase {
+            Phase::End {
+                zero_blocks: 2.., ..
+            } => Ok(()),
+            Phase::End { .. } => Err(BundleError::Archive(
+                "end-of-archive marker incomplete (one zero block)".into(),
+            )),
+            _ => Err(BundleError::Archive(match &self.cur {
+                Some(c) => format!("truncated inside member {}", c.path),
+                None => "truncated: no end-of-archive marker".into(),
+            })),
+        }
+    }
+
+    fn coherence(&self, opts: &Options<'_>) -> Result<Verdict, BundleError> {
+        let bm = self
+            .manifest
+            .as_ref()
+            .ok_or_else(|| BundleError::Archive("no bundle manifest".into()))?;
+        let m = bm.manifest();
+        let get = |p: &str| self.kept.get(p).map(Vec::as_slice).unwrap_or_default();
+        let co = |check: &'static str, detail: String| BundleError::Coherence { check, detail };
+        let mut warnings = Vec::new();
+
+        let lic: VerifiedLicense = verify_license(
+            opts.trust,
+            get("license.json"),
+            Some(get("license.sig")),
+            &opts.legacy,
+            opts.now,
+        )
+        .map_err(BundleError::License)?;
+        if lic.is_legacy() {
+            warnings.push("the bundled license is a deprecated schema-2 license".into());
+        }
+        let l = lic.license();
+        if l.license_id != m.license_id || lic.sha256() != m.license_sha256 {
+            return Err(co(
+                "license_mismatch",
+                format!(
+                    "the manifest names license {} ({}), the bundle holds {} ({})",
+                    m.license_id,
+                    m.license_sha256,
+                    l.license_id,
+                    lic.sha256()
+                ),
+            ));
+        }
+        if l.customer.id != m.customer.id {
+            return Err(co(
+                "customer_mismatch",
+                format!(
+                    "the manifest is for customer {}, the license for {}",
+                    m.customer.id, l.customer.id
+                ),
+            ));
+        }
+        let pm = verify_product_manifest(
+            opts.trust,
+            get("manifests/product-manifest.json"),
+            get("manifests/product-manifest.sig"),
+        )
+        .map_err(BundleError::Manifest)?;
+        let p = pm.manifest();
+        if pm.sha256() != m.product_manifest_sha256
+            || p.product != m.product
+            || p.version != m.version
+        {
+            return Err(co(
+                "product_manifest_mismatch",
+                format!(
+                    "the bundle manifest names {} {} ({}), the product manifest is {} {} ({})",
+                    m.product,
+                    m.version,
+                    m.product_manifest_sha256,
+                    p.product,
+                    p.version,
+                    pm.sha256()
+                ),
+            ));
+        }
+        if p.product != l.product {
+            return Err(co(
+                "wrong_product",
+                format!(
+                    "the release is {}, the license is for {}",
+                    p.product, l.product
+                ),
+            ));
+        }
+        if !l.editions.contains(&p.edition) {
+            return Err(co(
+                "edition_not_licensed",
+                format!(
+                    "edition {} is not allowed by the {} license (allowed: {})",
+                    p.edition,
+                    l.tier,
+                    l.editions.join(", ")
+                ),
+            ));
+        }
+        if let Some(e) = opts.edition {
+            if e != p.edition {
+                return Err(co(
+                    "wrong_edition",
+                    format!(
+                        "this runtime is the {e} edition, the bundle is {}",
+                        p.edition
+                    ),
+                ));
+            }
+        }
+        let missing: Vec<&str> = p
+            .requires_features
+            .iter()
+            .filter(|f| !lic.has_feature(f))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(co(
+                "feature_not_licensed",
+                format!(
+                    "the release needs unlicensed features: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        if m.airgap && !lic.has_feature("airgap_bundle") {
+            return Err(co(
+                "airgap_not_licensed",
+                "an air-gap bundle needs the airgap_bundle feature".into(),
+            ));
+        }
+        match (
+            parse_version(&p.min_runtime_version),
+            parse_version(opts.runtime_version),
+        ) {
+            (Some(min), Some(have)) if have >= min => {}
+            _ => {
+                return Err(co(
+                    "runtime_too_old",
+                    format!(
+                        "the release needs runtime {} or later, this is {}",
+                        p.min_runtime_version, opts.runtime_version
+                    ),
+                ))
+            }
+        }
+        let t = lic.times();
+        if bm.created_at() < t.not_before || bm.created_at() > t.expires_at {
+            return Err(co(
+                "manifest_outside_license_window",
+                format!(
+                    "the bundle was created at {}, outside the license's {} .. {}",
+                    bm.created_at(),
+                    t.not_before,
+                    t.expires_at
+                ),
+            ));
+        }
+        let state = date_state(t, l.grace_days, opts.now, opts.warn_days);
+        match state {
+            State::NotYetValid => {
+                return Err(BundleError::LicenseState(
+                    state,
+                    format!("valid from {}", t.not_before),
+                ))
+            }
+            State::Expired => {
+                return Err(BundleError::LicenseState(
+                    state,
+                    format!("expired at {} (grace {} days)", t.expires_at, l.grace_days),
+                ))
+            }
+            State::Grace => warnings.push(format!(
+                "license expired at {}; in grace for {} days: renew now",
+                t.expires_at, l.grace_days
+            )),
+            State::ExpiringSoon => warnings.push(format!("license expires at {}", t.expires_at)),
+            _ => {}
+        }
+        let mut revocations_sequence = None;
+        if self.kept.contains_key("revocations.json") {
+            let r = verify_revocations(opts.trust, get("revocations.json"), get("revocations.sig"))
+                .map_err(BundleError::Manifest)?;
+            if let Some(seen) = opts.last_revocation_sequence {
+                if r.sequence() < seen {
+                    return Err(BundleError::Rollback {
+                        what: "revocation list sequence",
+                        found: r.sequence(),
+                        seen,
+                    });
+                }
+            }
+            if let Some(why) = r.reason(&l.license_id) {
+                return Err(BundleError::Revoked(format!(
+                    "{} is listed in revocation list #{}: {why}",
+                    l.license_id,
+                    r.sequence()
+                )));
+            }
+            revocations_sequence = Some(r.sequence());
+        }
+        if let Some(seen) = opts.last_sequence {
+            if m.sequence < seen {
+                return Err(BundleError::Rollback {
+                    what: "bundle sequence",
+                    found: m.sequence,
+                    seen,
+                });
+            }
+        }
+        let sums = canon::checksums::parse(get("CHECKSUMS.txt"))
+            .map_err(|e| co("checksums_mismatch", e.to_string()))?;
+        let payload: Vec<_> = m
+            .members
+            .iter()
+            .filter(|x| x.path.starts_with("payload/"))
+            .collect();
+        if sums.len() != payload.len() {
+            return Err(co(
+                "checksums_mismatch",
+                format!(
+                    "CHECKSUMS.txt lists {} files, the payload has {}",
+                    sums.len(),
+                    payload.len()
+                ),
+            ));
+        }
+        for e in &sums {
+            let x = payload.iter().find(|x| x.path == e.name.as_str());
+            match x {
+                Some(x) if x.sha256 == enc::hex(&e.sha256) => {}
+                _ => {
+                    return Err(co(
+                        "checksums_mismatch",
+                        format!(
+                            "CHECKSUMS.txt entry {} does not match the signed manifest",
+                            e.name
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(Verdict {
+            bundle_id: m.bundle_id.clone(),
+            product: p.product.clone(),
+            version: p.version.clone(),
+            edition: p.edition.clone(),
+            customer: (l.customer.id.clone(), l.customer.name.clone()),
+            license_id: l.license_id.clone(),
+            license_state: state,
+            sequence: m.sequence,
+            created_at: bm.created_at(),
+            members: self.index,
+            payload_bytes: self.payload_bytes,
+            revocations_sequence,
+            signed_by: bm.signer(),
+            warnings,
+            extracted_to: None,
+        })
+    }
+}
+
+/// A fresh staging directory next to the destination, moved into place only on success.
+struct Staging {
+    dir: PathBuf,
+    dest: PathBuf,
+}
+
+impl Staging {
+    fn create(dest: &Path) -> Result<Staging, BundleError> {
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = dest
+            .file_name()
+            .ok_or_else(|| BundleError::Io(format!("{}: not a directory name", dest.display())))?;
+        let dir = parent.join(format!(
+            ".{}.staging-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        fs::create_dir(&dir).map_err(|e| BundleError::Io(format!("{}: {e}", dir.display())))?;
+        Ok(Staging {
+            dir,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    fn file(&self, path: &canon::path::SafePath, mode: u32) -> Result<File, BundleError> {
+        // SafePath cannot escape; the staging tree holds only what this process created.
+        let target = self.dir.join(path.as_str());
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| BundleError::Io(format!("staging {path}: {e}")))?;
+        }
+        let mut o = fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(mode);
+        }
+        let _ = mode;
+        o.open(&target)
+            .map_err(|e| BundleError::Io(format!("staging {path}: {e}")))
+    }
+
+    fn commit(self) -> Result<PathBuf, BundleError> {
+        if self.dest.exists() {
+            self.abandon();
+            return Err(BundleError::Io(
+                "destination appeared during verification; nothing was installed".into(),
+            ));
+        }
+        fs::rename(&self.dir, &self.dest)
+            .map_err(|e| BundleError::Io(format!("{}: {e}", self.dest.display())))?;
+        Ok(self.dest)
+    }
+
+    fn abandon(self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
