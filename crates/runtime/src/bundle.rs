@@ -69,8 +69,8 @@ pub struct Options<'a> {
     pub edition: Option<&'a str>,
     /// The runtime's version (`MAJOR.MINOR.PATCH`) for `min_runtime_version`.
     pub runtime_version: &'a str,
-    /// Sequence of the last installed bundle for this product and customer.
-    pub last_sequence: Option<u64>,
+    /// Last installed bundle sequence per `product/customer_id` (from the state directory).
+    pub last_sequences: Option<&'a std::collections::BTreeMap<String, u64>>,
     /// Highest revocation-list sequence already seen.
     pub last_revocation_sequence: Option<u64>,
     /// Legacy license policy.
@@ -599,7 +599,7 @@ impl<'a> TarReader<'a> {
                 .chain(OPTIONAL.iter())
                 .any(|(p, _)| *p == path);
         let file = match &self.staging {
-            Some(st) if self.index >= 2 => Some(st.file(&h.path, h.mode)?),
+            Some(st) => Some(st.file(&h.path, h.mode)?),
             _ => None,
         };
         if path.starts_with("payload/") {
@@ -913,7 +913,10 @@ impl<'a> TarReader<'a> {
             }
             revocations_sequence = Some(r.sequence());
         }
-        if let Some(seen) = opts.last_sequence {
+        if let Some(&seen) = opts
+            .last_sequences
+            .and_then(|s| s.get(&format!("{}/{}", m.product, m.customer.id)))
+        {
             if m.sequence < seen {
                 return Err(BundleError::Rollback {
                     what: "bundle sequence",

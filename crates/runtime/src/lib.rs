@@ -13,12 +13,14 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod enforce;
 pub mod error;
 pub mod keys;
 pub mod license;
 pub mod manifest;
 pub mod revocation;
 pub mod signed;
+pub mod state;
 pub mod trust;
 
 pub use error::VerifyError;

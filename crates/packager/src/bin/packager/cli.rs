@@ -259,7 +259,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 now,
                 edition: None,
                 runtime_version: env!("CARGO_PKG_VERSION"),
-                last_sequence: None,
+                last_sequences: None,
                 last_revocation_sequence: None,
                 legacy: Default::default(),
                 warn_days: runtime::license::DEFAULT_WARN_DAYS,
