@@ -488,26 +488,30 @@ impl<'a> TarReader<'a> {
                     zero_blocks,
                     trailing,
                 } => {
-                    if data.iter().any(|&b| b != 0) {
-                        return Err(BundleError::Archive(if *zero_blocks < 2 {
-                            "end-of-archive marker is a single zero block followed by data".into()
-                        } else {
-                            "trailing non-zero data after the end-of-archive marker".into()
-                        }));
-                    }
-                    let mut n = data.len() as u64;
                     if *zero_blocks < 2 {
-                        let need = BLOCK as u64 - (*trailing % BLOCK as u64);
-                        let used = need.min(n);
-                        *trailing += used;
-                        n -= used;
-                        if *trailing % BLOCK as u64 == 0 {
+                        // Finish the second zero block of the end-of-archive marker.
+                        let take = ((BLOCK as u64 - *trailing) as usize).min(data.len());
+                        if data[..take].iter().any(|&b| b != 0) {
+                            return Err(BundleError::Archive(
+                                "end-of-archive marker is a single zero block followed by data"
+                                    .into(),
+                            ));
+                        }
+                        *trailing += take as u64;
+                        data = &data[take..];
+                        if *trailing == BLOCK as u64 {
                             *zero_blocks = 2;
                             *trailing = 0;
                         }
+                        continue;
                     }
-                    *trailing += n;
-                    if *zero_blocks >= 2 && *trailing > MAX_TRAILING_ZEROS {
+                    if data.iter().any(|&b| b != 0) {
+                        return Err(BundleError::Archive(
+                            "trailing non-zero data after the end-of-archive marker".into(),
+                        ));
+                    }
+                    *trailing += data.len() as u64;
+                    if *trailing > MAX_TRAILING_ZEROS {
                         return Err(BundleError::Archive(
                             "too much padding after the end-of-archive marker".into(),
                         ));
@@ -554,9 +558,14 @@ impl<'a> TarReader<'a> {
         let h = ustar::decode(b)
             .map_err(|e| BundleError::Archive(format!("member {}: {e}", self.index + 1)))?;
         let path = h.path.as_str().to_string();
-        let (want, size, mode, sha) = self
-            .expected()
-            .ok_or_else(|| member_err(&path, "not listed in the signed manifest (extra member)"))?;
+        let Some((want, size, mode, sha)) = self.expected() else {
+            let what = if self.seen.contains(&path) {
+                "duplicate member"
+            } else {
+                "not listed in the signed manifest (extra member)"
+            };
+            return Err(member_err(&path, what));
+        };
         if path != want {
             let listed = self
                 .manifest
