@@ -44,6 +44,9 @@ pub fn deflate_piece(input: &[u8], level: u32, last: bool) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A chunk to compress: index, bytes, whether it ends the stream.
+type Job = (u64, Vec<u8>, bool);
+
 struct Piece {
     index: u64,
     data: Vec<u8>,
@@ -64,7 +67,7 @@ pub struct Section {
 pub struct ChunkSink {
     buf: Vec<u8>,
     index: u64,
-    tx: SyncSender<(u64, Vec<u8>, bool)>,
+    tx: SyncSender<Job>,
 }
 
 impl ChunkSink {
@@ -102,9 +105,9 @@ pub fn compress_parallel<W: Write>(
     threads: usize,
 ) -> Result<Section> {
     let threads = threads.max(1);
-    let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>, bool)>(threads);
+    let (job_tx, job_rx) = sync_channel::<Job>(threads);
     let (res_tx, res_rx) = sync_channel::<Result<Piece>>(threads);
-    let job_rx: Arc<Mutex<Receiver<(u64, Vec<u8>, bool)>>> = Arc::new(Mutex::new(job_rx));
+    let job_rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(job_rx));
     std::thread::scope(|s| {
         let producer = s.spawn(move || {
             let mut sink = ChunkSink {

@@ -1,3 +1,4 @@
 //! Packager integration tests (one binary): they drive the real `packager` executable.
 
+mod bundle;
 mod sign;

@@ -6,7 +6,7 @@ use canon::{Kind, Role};
 use runtime::bundle::Options;
 use std::collections::BTreeMap;
 
-fn insert_before_end(extra: Vec<u8>) -> Box<dyn Fn(&mut Vec<u8>)> {
+fn insert_before_end(extra: Vec<u8>) -> BytesEdit {
     Box::new(move |tar: &mut Vec<u8>| {
         let at = tar.len() - 1024;
         tar.splice(at..at, extra.clone());
@@ -105,9 +105,7 @@ fn arbitrary_installation() {
         "bundle_signature_invalid",
         "does not verify",
     );
-    // A license-role key signing the bundle (the signing crate refuses; forge it).
-    let lic_as_release = canon::minisign::Signature::parse(sig.as_slice()).unwrap();
-    let _ = lic_as_release;
+    // A license-role key signing the bundle manifest (the signing crate refuses; forge it).
     let mut spec = Spec::new(&keys);
     spec.manifest_signer = Some(keys.license.clone_as(Role::License));
     expect(
@@ -161,7 +159,6 @@ fn mix_and_match() {
         Kind::ProductManifest,
         &ProductManifestExt::with_version("1.0.1"),
     );
-    spec.edit_manifest = None;
     spec.replace = vec![
         ("manifests/product-manifest.json".into(), pm2),
         ("manifests/product-manifest.sig".into(), pm2_sig),
@@ -611,9 +608,12 @@ fn archive_safety_headers() {
     }
     // A NUL inside the name field (name ends, garbage after): refused.
     let mut spec = Spec::new(&keys);
-    let mut h = raw_header(b"payload/a\0b", 0, b"0000644", b'0');
-    h.extend([0u8; 0]);
-    spec.edit_tar = Some(insert_before_end(h));
+    spec.edit_tar = Some(insert_before_end(raw_header(
+        b"payload/a\0b",
+        0,
+        b"0000644",
+        b'0',
+    )));
     expect(
         verify_extract(&store, &build(&keys, &spec)),
         "archive_invalid",
@@ -766,15 +766,11 @@ fn json_and_checksums_inside_bundles() {
         "does not match the signed manifest",
     );
     // A license with a duplicate member name (after unescaping): refused before anything else.
-    let mut spec = Spec::new(&keys);
     let mut lic =
         String::from_utf8(signed_json(&keys.license, Kind::License, &license()).0).unwrap();
     lic = lic.replacen("{", "{\"\\u0074ier\": \"evaluation\",", 1);
-    spec.replace = vec![];
-    spec.payload = spec.payload.clone();
     let (gz, sig) = {
         let mut s2 = Spec::new(&keys);
-        s2.edit_manifest = None;
         s2.replace = vec![("license.json".into(), lic.clone().into_bytes())];
         // The manifest must list the tampered license for the JSON check to be reached.
         let lic_bytes = lic.into_bytes();

@@ -115,6 +115,11 @@ pub fn signed_json<T: serde::Serialize>(key: &SecretKey, kind: Kind, v: &T) -> (
     )
 }
 
+/// Edits the uncompressed tar stream or the gzip bytes.
+pub type BytesEdit = Box<dyn Fn(&mut Vec<u8>)>;
+/// Edits the bundle manifest before it is signed.
+pub type ManifestEdit = Box<dyn Fn(&mut BundleManifest)>;
+
 /// Everything that goes into one bundle; tests change fields, then `build`.
 pub struct Spec {
     pub license: License,
@@ -126,13 +131,13 @@ pub struct Spec {
     pub sequence: u64,
     pub created_at: String,
     /// Change the manifest after it is built from the members, before signing.
-    pub edit_manifest: Option<Box<dyn Fn(&mut BundleManifest)>>,
+    pub edit_manifest: Option<ManifestEdit>,
     /// Replace member bytes in the archive (after the manifest was computed).
     pub replace: Vec<(String, Vec<u8>)>,
     /// Change the uncompressed tar stream.
-    pub edit_tar: Option<Box<dyn Fn(&mut Vec<u8>)>>,
+    pub edit_tar: Option<BytesEdit>,
     /// Change the gzip bytes (after compression, before the outer signature).
-    pub edit_gz: Option<Box<dyn Fn(&mut Vec<u8>)>>,
+    pub edit_gz: Option<BytesEdit>,
     /// Sign the manifest with this key instead of the release key.
     pub manifest_signer: Option<SecretKey>,
     /// Use these bytes as the bundle manifest signature.
@@ -141,7 +146,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn new(keys: &Keys) -> Spec {
+    pub fn new(_keys: &Keys) -> Spec {
         Spec {
             license: license(),
             license_key: SecretKey::from_seed(&[2; 32], "k2", Role::License, t("2026-01-01"))
@@ -172,11 +177,6 @@ impl Spec {
             manifest_sig: None,
             checksums: None,
         }
-        .with_keys(keys)
-    }
-
-    fn with_keys(self, _keys: &Keys) -> Spec {
-        self
     }
 }
 
