@@ -19,6 +19,11 @@ pub const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// Compresses one piece of a deflate stream: `last` ends the stream with a final block;
 /// otherwise the output ends byte-aligned (sync flush) so more pieces can follow.
 pub fn deflate_piece(input: &[u8], level: u32, last: bool) -> Result<Vec<u8>> {
+    let level = if looks_incompressible(input)? {
+        0
+    } else {
+        level
+    };
     let mut c = Compress::new(Compression::new(level), false);
     let mut out = Vec::with_capacity(input.len() / 2 + 1024);
     let flush = if last {
@@ -53,6 +58,25 @@ struct Piece {
     crc: crc32fast::Hasher,
     len: u64,
     last: bool,
+}
+
+/// Bytes of each chunk probed to decide whether it is worth compressing.
+pub const PROBE: usize = 64 * 1024;
+
+/// Whether a chunk's first [`PROBE`] bytes shrink by less than 3% at level 1. Such chunks
+/// (already-compressed images, encrypted blobs) are written as stored blocks: the deflate
+/// matcher would spend most of the packaging time on them for nothing. The decision depends
+/// only on the chunk's bytes, so output stays deterministic.
+fn looks_incompressible(input: &[u8]) -> Result<bool> {
+    if input.len() < PROBE {
+        return Ok(false);
+    }
+    let probe = &input[..PROBE];
+    let mut c = Compress::new(Compression::new(1), false);
+    let mut out = Vec::with_capacity(PROBE + 1024);
+    c.compress_vec(probe, &mut out, FlushCompress::Finish)
+        .map_err(|e| anyhow!("deflate: {e}"))?;
+    Ok(c.total_in() as usize == PROBE && out.len() * 100 > PROBE * 97)
 }
 
 /// What a compressed section produced: its CRC state (with length) for the gzip trailer.
