@@ -1,0 +1,123 @@
+//! Runtime benchmarks (SPEC §7): license verifications per second (parse, canonicalize,
+//! verify_strict, schema), and feature / limit checks.
+
+use canon::{Kind, Role, Timestamp};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use runtime::enforce::{Entitlements, Gate};
+use runtime::license::{verify_license, Customer, LegacyPolicy, License, Tier};
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let t = |s: &str| Timestamp::parse(s).unwrap();
+    let root =
+        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let lic =
+        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let entries: Vec<_> = [&root, &lic]
+        .iter()
+        .map(|k| signing::trust::TrustEntry {
+            public_key: k.public_key(),
+            name: k.name.clone(),
+            roles: vec![k.role],
+            not_before: t("2026-01-01T00:00:00Z"),
+            not_after: t("2030-01-01T00:00:00Z"),
+            status: "active",
+        })
+        .collect();
+    let trust_bytes =
+        signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
+    let trust =
+        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::Anchors::SelfSigned).unwrap();
+    let features: Vec<String> = [
+        "gate",
+        "chron",
+        "pim",
+        "aiorg",
+        "skills",
+        "policies",
+        "docker_compose",
+        "helm_chart",
+        "saml_oidc",
+        "ha",
+        "mssql",
+        "mtls_mesh",
+        "airgap_bundle",
+        "compliance_pack",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let license = License {
+        schema_version: 3,
+        license_id: "lic-0123456789abcdef".into(),
+        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        issuer: "Example Vendor Ltd".into(),
+        customer: Customer {
+            id: "acme-corp".into(),
+            name: "ACME Corp".into(),
+        },
+        workspace: "default".into(),
+        product: "gateway".into(),
+        tier: Tier::Sovereign,
+        editions: vec!["standard".into(), "sovereign".into()],
+        issued_at: "2026-11-01T00:00:00Z".into(),
+        not_before: "2026-11-01T00:00:00Z".into(),
+        expires_at: "2027-11-01T00:00:00Z".into(),
+        grace_days: 30,
+        features: features.clone(),
+        limits: [
+            ("agents".to_string(), 0u64),
+            ("aiorgs".into(), 0),
+            ("instances".into(), 0),
+        ]
+        .into_iter()
+        .collect(),
+        production_use: true,
+        data_residency: "eu".into(),
+        renewal_of: None,
+        lineage_id: "lin-0123456789abcdef".into(),
+        sequence: 1,
+    };
+    let canonical = license.canonical();
+    let doc = canon::parse(&canonical).unwrap().to_pretty();
+    let sig = lic
+        .sign_document(Kind::License, &canonical)
+        .unwrap()
+        .to_bytes();
+    let now = t("2026-11-22T00:00:00Z");
+    let policy = LegacyPolicy::default();
+    let mut g = c.benchmark_group("license");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify_license_1k", |b| {
+        b.iter(|| {
+            verify_license(
+                black_box(&trust),
+                black_box(&doc),
+                Some(black_box(&sig)),
+                &policy,
+                now,
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+    let e = Entitlements::new(
+        Gate::Open,
+        features.iter().map(String::as_str),
+        [("agents", 50), ("aiorgs", 5), ("instances", 3)],
+    );
+    c.bench_function("check_feature_hit", |b| {
+        b.iter(|| e.check_feature(black_box("mtls_mesh")).is_ok())
+    });
+    c.bench_function("check_feature_miss", |b| {
+        b.iter(|| e.check_feature(black_box("teleport")).is_err())
+    });
+    c.bench_function("check_limit", |b| {
+        b.iter(|| e.check_limit(black_box("agents"), black_box(49)).is_ok())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
