@@ -1,0 +1,33 @@
+// Shared by the fuzz targets: a fixed trust store with deterministic test keys.
+#![allow(dead_code)]
+use canon::{Role, Timestamp};
+
+pub fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+pub fn keys() -> (signing::SecretKey, signing::SecretKey, signing::SecretKey) {
+    let c = t("2026-01-01T00:00:00Z");
+    (
+        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, c).unwrap(),
+        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, c).unwrap(),
+        signing::SecretKey::from_seed(&[3; 32], "rel", Role::Release, c).unwrap(),
+    )
+}
+
+pub fn store() -> runtime::TrustStore {
+    let (root, lic, rel) = keys();
+    let entries: Vec<_> = [&root, &lic, &rel]
+        .iter()
+        .map(|k| signing::trust::TrustEntry {
+            public_key: k.public_key(),
+            name: k.name.clone(),
+            roles: vec![k.role],
+            not_before: t("2026-01-01T00:00:00Z"),
+            not_after: t("2030-01-01T00:00:00Z"),
+            status: "active",
+        })
+        .collect();
+    let bytes = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
+    runtime::TrustStore::from_trust_file(&bytes, &runtime::Anchors::SelfSigned).unwrap()
+}
