@@ -369,3 +369,35 @@ fn minisign_signatures() {
         Err(VerifyError::WrongRole { .. })
     ));
 }
+
+#[test]
+fn evaluation_mode_persists_its_start_and_expires_after_60_days() {
+    use runtime::enforce::{Entitlements, Gate};
+    use runtime::state::StateDir;
+    let d = std::env::temp_dir().join(format!("airlock-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let first = t("2026-11-22");
+    let mut st = StateDir::open(&d).unwrap();
+    assert_eq!(st.evaluation_start("gateway", first), first);
+    st.observe(first);
+    st.save().unwrap();
+    // A later start (process restart) keeps the first start.
+    let mut st = StateDir::open(&d).unwrap();
+    let later = t("2027-01-10");
+    assert_eq!(st.evaluation_start("gateway", later), first);
+    let limits = [("agents", 3u64), ("aiorgs", 1)];
+    let e = Entitlements::evaluation(first, later, &["gate"], &limits);
+    assert_eq!(e.gate_state(), Gate::Open);
+    assert_eq!(
+        e.check_limit("agents", 3).unwrap_err().code,
+        "agent_limit_reached"
+    );
+    let e = Entitlements::evaluation(first, t("2027-01-21"), &["gate"], &limits);
+    assert_eq!(
+        e.check_feature("gate").unwrap_err().code,
+        "evaluation_expired"
+    );
+    // The clock going back below what was seen is tamper.
+    assert!(st.check_clock(t("2026-11-21")).is_err());
+    let _ = std::fs::remove_dir_all(&d);
+}
