@@ -31,19 +31,27 @@ else
   echo "  (minisign not installed: apt-get install minisign to see the stock check)"
 fi
 
-step "5. issue a sovereign license from the example catalog (registry: $OUT/factory.db)"
+step "5. a tampered signed file is rejected"
+printf 'hello from an attacker\n' > "$OUT/hello.txt"
+if $BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json; then
+  echo "ERROR: tampered file accepted"; exit 1
+else
+  echo "  rejected as expected (exit $?)"
+fi
+
+step "6. issue a sovereign license from the example catalog (registry: $OUT/factory.db)"
 export FACTORY_DB=$OUT/factory.db FACTORY_TRUST=keys-dev/trust.json FACTORY_CATALOG=fixtures/catalog.json
 LIC=$($BIN/factory issue --tier sovereign --customer "ACME Corp" --product gateway \
   --expires 2027-11-30 --key keys-dev/dev-license.key --out "$OUT/license")
 $BIN/factory verify "$OUT/license/license.json" --trust keys-dev/trust.json
 
-step "6. renew it, then list the license book"
+step "7. renew it, then list the license book"
 $BIN/factory renew "$LIC" --expires 2028-11-30 --key keys-dev/dev-license.key --out "$OUT/license-renewed" >/dev/null
 $BIN/factory list
 $BIN/factory show "$LIC"
 $BIN/factory audit verify
 
-step "7. package an air-gap bundle for the license (payload: fixtures/payload)"
+step "8. package an air-gap bundle for the license (payload: fixtures/payload)"
 $BIN/packager bundle --license "$OUT/license" --payload fixtures/payload \
   --product-manifest fixtures/product-manifest.json --key keys-dev/dev-release.key \
   --out "$OUT/delivery" --airgap --trust keys-dev/trust.json --state "$OUT/packager-state.json"
@@ -51,7 +59,7 @@ echo "delivery set:"
 ls -l "$OUT/delivery"
 BUNDLE=$(ls "$OUT"/delivery/*.tar.gz)
 
-step "8. the customer checks it with stock tools first (sha256sum, minisign)"
+step "9. the customer checks it with stock tools first (sha256sum, minisign)"
 (cd "$OUT/delivery" && sha256sum -c CHECKSUMS.txt)
 if command -v minisign >/dev/null; then
   minisign -Vm "$BUNDLE" -p keys-dev/dev-release.minisign.pub -x "$BUNDLE.sig"
@@ -59,11 +67,11 @@ else
   echo "  (minisign not installed: apt-get install minisign to see the stock check)"
 fi
 
-step "9. runtime-verify accepts the bundle and extracts it (state: $OUT/runtime-state)"
+step "10. runtime-verify accepts the bundle and extracts it (state: $OUT/runtime-state)"
 $BIN/runtime-verify "$BUNDLE" --trust keys-dev/trust.json --edition sovereign \
   --state "$OUT/runtime-state" --extract "$OUT/installed"
 
-step "10. a tampered copy is rejected, with the failing check"
+step "11. a tampered copy is rejected, with the failing check"
 cp "$BUNDLE" "$OUT/tampered.tar.gz" && cp "$BUNDLE.sig" "$OUT/tampered.tar.gz.sig"
 printf 'X' | dd of="$OUT/tampered.tar.gz" bs=1 seek=1000 conv=notrunc 2>/dev/null
 if $BIN/runtime-verify "$OUT/tampered.tar.gz" --trust keys-dev/trust.json; then
@@ -72,17 +80,9 @@ else
   echo "  rejected as expected (exit $?)"
 fi
 
-step "11. cron reminder: silent today, speaks 30 days before expiry"
+step "12. cron reminder: silent today, speaks 30 days before expiry"
 $BIN/runtime-verify remind --license "$OUT/license/license.json" --trust keys-dev/trust.json && echo "  (no output: nothing needs attention; exit 0)"
 set +e
 $BIN/runtime-verify remind --license "$OUT/license/license.json" --trust keys-dev/trust.json --at 2027-10-31
 echo "  exit $? (3 = a reminder threshold was reached)"
 set -e
-
-step "12. a tampered signed file is rejected too"
-printf 'hello from an attacker\n' > "$OUT/hello.txt"
-if $BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json; then
-  echo "ERROR: tampered file accepted"; exit 1
-else
-  echo "  rejected as expected (exit $?)"
-fi

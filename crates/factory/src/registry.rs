@@ -30,8 +30,6 @@ const MIGRATIONS: &[&str] = &[
         expires_at    INTEGER NOT NULL,
         license_key   TEXT NOT NULL UNIQUE,
         key_id        TEXT NOT NULL,
-        document      BLOB NOT NULL,
-        signature     BLOB NOT NULL,
         renewed_by    TEXT REFERENCES licenses(license_id),
         revoked_at    INTEGER,
         revoke_reason TEXT,
@@ -46,6 +44,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX licenses_renewed ON licenses(expires_at, license_id)
         WHERE renewed_by IS NOT NULL AND revoked_at IS NULL;
     CREATE INDEX licenses_customer ON licenses(customer_id);
+    -- The signed bytes live apart, so that listings read small rows only.
+    CREATE TABLE license_documents (
+        license_id TEXT PRIMARY KEY REFERENCES licenses(license_id),
+        document   BLOB NOT NULL,
+        signature  BLOB NOT NULL
+    );
     CREATE TABLE audit (
         seq       INTEGER PRIMARY KEY,
         at        INTEGER NOT NULL,
@@ -183,8 +187,12 @@ impl View {
     }
 }
 
-const COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, document, signature, renewed_by, revoked_at, revoke_reason";
+const COLUMNS: &str = "l.license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
+    issued_at, not_before, expires_at, license_key, key_id, d.document, d.signature, renewed_by, revoked_at, revoke_reason";
+const FROM_JOINED: &str = "licenses l JOIN license_documents d ON d.license_id = l.license_id";
+const INSERT_COLUMNS: &str =
+    "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
+    issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason";
 
 const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
     issued_at, not_before, expires_at, license_key, key_id, x'', x'', renewed_by, revoked_at, revoke_reason";
@@ -298,8 +306,11 @@ impl Registry {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut ins = tx.prepare_cached(&format!(
-                "INSERT INTO licenses ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+                "INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
             ))?;
+            let mut ins_doc = tx.prepare_cached(
+                "INSERT INTO license_documents (license_id, document, signature) VALUES (?1, ?2, ?3)",
+            )?;
             for r in records {
                 if let Some(prev) = &r.renewal_of {
                     let state: Option<(Option<String>, Option<i64>)> = tx
@@ -331,13 +342,12 @@ impl Registry {
                     r.expires_at.0,
                     r.license_key,
                     r.key_id,
-                    r.document,
-                    r.signature,
                     r.renewed_by,
                     r.revoked_at.map(|t| t.0),
                     r.revoke_reason,
                 ])
                 .with_context(|| format!("recording license {}", r.license_id))?;
+                ins_doc.execute(params![r.license_id, r.document, r.signature])?;
                 if let Some(prev) = &r.renewal_of {
                     tx.execute(
                         "UPDATE licenses SET renewed_by = ?1 WHERE license_id = ?2",
@@ -360,7 +370,7 @@ impl Registry {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {COLUMNS} FROM licenses WHERE license_id = ?1"),
+                &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
                 [id],
                 row_to_record,
             )
@@ -370,7 +380,7 @@ impl Registry {
     /// The whole lineage of `lineage_id`, oldest first.
     pub fn lineage(&self, lineage_id: &str) -> Result<Vec<Record>> {
         let mut st = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM licenses WHERE lineage_id = ?1 ORDER BY sequence"
+            "SELECT {COLUMNS} FROM {FROM_JOINED} WHERE lineage_id = ?1 ORDER BY sequence"
         ))?;
         let rows = st.query_map([lineage_id], row_to_record)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
