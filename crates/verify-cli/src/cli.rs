@@ -109,7 +109,6 @@ enum Format {
 /// Exit codes of `remind` (docs/CLI.md).
 mod remind_code {
     pub const OK: u8 = 0;
-    pub const USAGE: u8 = 2;
     pub const REMINDER: u8 = 3;
     pub const GRACE: u8 = 4;
     pub const EXPIRED: u8 = 5;
@@ -526,7 +525,6 @@ fn remind_cmd(
         }
         _ => {}
     }
-    let _ = remind_code::USAGE;
     Ok(ExitCode::from(code))
 }
 

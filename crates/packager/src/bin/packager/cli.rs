@@ -268,10 +268,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             match runtime::bundle::verify_bundle(f, &sig_bytes, &opts) {
                 Ok(v) => {
                     if json {
-                        println!(
-                            "{{\"valid\":true,\"bundle_id\":\"{}\",\"sequence\":{}}}",
-                            v.bundle_id, v.sequence
-                        );
+                        let out = canon::Value::object(vec![
+                            ("valid".into(), canon::Value::Bool(true)),
+                            (
+                                "bundle_id".into(),
+                                canon::Value::String(v.bundle_id.clone()),
+                            ),
+                            ("sequence".into(), canon::Value::Number(v.sequence as f64)),
+                            ("members".into(), canon::Value::Number(v.members as f64)),
+                        ])
+                        .context("json")?;
+                        print!("{}", String::from_utf8_lossy(&out.to_pretty()));
                     } else {
                         println!(
                             "{}: OK — bundle {} ({} {} {}), {} members",
@@ -286,7 +293,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
                 Err(e) => {
                     if json {
-                        println!("{{\"valid\":false,\"code\":\"{}\"}}", e.code());
+                        let out = canon::Value::object(vec![
+                            ("valid".into(), canon::Value::Bool(false)),
+                            ("code".into(), canon::Value::String(e.code().into())),
+                            ("error".into(), canon::Value::String(e.to_string())),
+                        ])
+                        .context("json")?;
+                        print!("{}", String::from_utf8_lossy(&out.to_pretty()));
                     }
                     eprintln!(
                         "packager: {}: REJECTED [{}]: {e}",
