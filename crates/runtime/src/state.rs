@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! {"airlock_state":1,"bundle_sequences":{"gateway/acme":3},"evaluation_started":{"gateway":T},
-//!  "highest_time_seen":T,"revocation_sequence":N,"trust_version":N}
+//!  "highest_time_seen":T,"revocation_sequence":N,"trust_roots":[B64],"trust_version":N}
 //! ```
 
 use canon::{Timestamp, Value};
@@ -58,6 +58,8 @@ pub struct State {
     pub highest_time_seen: Option<Timestamp>,
     /// Highest trust-file version accepted.
     pub trust_version: u64,
+    /// Root public keys of the last trust file accepted: the next one must be signed by one.
+    pub trust_roots: Vec<[u8; 32]>,
     /// Highest revocation-list sequence accepted.
     pub revocation_sequence: u64,
     /// Last installed bundle sequence per `product/customer`.
@@ -120,6 +122,7 @@ impl StateDir {
             "evaluation_started",
             "highest_time_seen",
             "revocation_sequence",
+            "trust_roots",
             "trust_version",
         ];
         if names != want {
@@ -138,6 +141,16 @@ impl StateDir {
             revocation_sequence: int(get("revocation_sequence")?, "revocation_sequence")?,
             ..State::default()
         };
+        let Value::Array(roots) = get("trust_roots")? else {
+            return Err(corrupt("trust_roots must be an array"));
+        };
+        for r in roots {
+            let key = r
+                .as_str()
+                .and_then(canon::enc::unb64_exact::<32>)
+                .ok_or_else(|| corrupt("trust_roots entries must be base64 of 32 bytes"))?;
+            s.trust_roots.push(key);
+        }
         let Value::Object(seqs) = get("bundle_sequences")? else {
             return Err(corrupt("bundle_sequences"));
         };
@@ -166,6 +179,15 @@ impl StateDir {
                     .map_or(Value::Null, |t| Value::String(t.to_string())),
             ),
             ("trust_version".into(), num(s.trust_version)),
+            (
+                "trust_roots".into(),
+                Value::Array(
+                    s.trust_roots
+                        .iter()
+                        .map(|k| Value::String(canon::enc::b64(k)))
+                        .collect(),
+                ),
+            ),
             ("revocation_sequence".into(), num(s.revocation_sequence)),
             (
                 "bundle_sequences".into(),
@@ -190,6 +212,33 @@ impl StateDir {
         ])
         .unwrap_or(Value::Null);
         v.to_pretty()
+    }
+
+    /// How the next trust file must be anchored: the roots pinned by the last accepted one,
+    /// or `fallback` when none was accepted yet.
+    pub fn trust_anchors(&self, fallback: crate::Anchors) -> Result<crate::Anchors, StateError> {
+        if self.state.trust_roots.is_empty() {
+            return Ok(fallback);
+        }
+        let keys = self
+            .state
+            .trust_roots
+            .iter()
+            .map(|k| {
+                crate::PublicKey::from_bytes(k).map_err(|e| corrupt(format!("trust_roots: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Anchors::Roots(keys))
+    }
+
+    /// Records an accepted trust file: its version and its roots.
+    pub fn accept_trust(&mut self, trust: &crate::TrustStore) {
+        self.state.trust_version = self.state.trust_version.max(trust.version());
+        self.state.trust_roots = trust
+            .roots()
+            .iter()
+            .map(crate::PublicKey::to_bytes)
+            .collect();
     }
 
     /// Refuses a clock earlier than the highest time already seen.

@@ -184,15 +184,27 @@ fn legacy(allow: bool) -> LegacyPolicy {
     }
 }
 
-/// Opens the state directory and checks the clock and the trust-file version against it.
-fn open_state(
+/// Opens the state directory (checking the clock), then loads the trust file: signed by a root
+/// the state pinned from the last accepted trust file (self-signed only the first time), and
+/// not older than the version already accepted.
+fn open_state_and_trust(
     dir: &Option<PathBuf>,
     now: Timestamp,
-    trust: &TrustStore,
-) -> Result<Option<StateDir>> {
-    let Some(dir) = dir else { return Ok(None) };
+    trust_path: &Path,
+) -> Result<(Option<StateDir>, TrustStore)> {
+    let Some(dir) = dir else {
+        return Ok((None, load_trust(trust_path)?));
+    };
     let st = StateDir::open(dir)?;
     st.check_clock(now)?;
+    let anchors = st.trust_anchors(Anchors::SelfSigned)?;
+    let bytes = read_file(trust_path, runtime::trust::MAX_TRUST_BYTES as u64)?;
+    let trust = TrustStore::from_trust_file(&bytes, &anchors).with_context(|| {
+        format!(
+            "{} (the state directory pins the roots of the last accepted trust file)",
+            trust_path.display()
+        )
+    })?;
     if trust.version() < st.state.trust_version {
         return Err(VerifyError::Trust(format!(
             "version {} is older than version {} already accepted (rollback)",
@@ -201,7 +213,7 @@ fn open_state(
         ))
         .into());
     }
-    Ok(Some(st))
+    Ok((Some(st), trust))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -224,8 +236,7 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
     let bundle = a.bundle.context("a bundle path is required")?;
     let trust_path = a.common.trust.clone().context("--trust is required")?;
     let now = now(&a.common.at)?;
-    let trust = load_trust(&trust_path)?;
-    let mut state = open_state(&a.common.state, now, &trust)?;
+    let (mut state, trust) = open_state_and_trust(&a.common.state, now, &trust_path)?;
     let sig = sig_path(&bundle, a.sig.clone());
     let sig_bytes = read_file(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let f = std::fs::File::open(&bundle).with_context(|| format!("{}", bundle.display()))?;
@@ -253,7 +264,7 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
         Ok(v) => {
             if let Some(st) = &mut state {
                 st.observe(now);
-                st.state.trust_version = st.state.trust_version.max(trust.version());
+                st.accept_trust(&trust);
                 if let Some(r) = v.revocations_sequence {
                     st.state.revocation_sequence = st.state.revocation_sequence.max(r);
                 }
@@ -339,8 +350,7 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
 fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
     let trust_path = c.trust.clone().context("--trust is required")?;
     let now = now(&c.at)?;
-    let trust = load_trust(&trust_path)?;
-    let mut state = open_state(&c.state, now, &trust)?;
+    let (mut state, trust) = open_state_and_trust(&c.state, now, &trust_path)?;
     let doc = read_file(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
     let sig_file = license.with_file_name("license.sig");
     let sig = match std::fs::read(&sig_file) {
@@ -359,6 +369,7 @@ fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
     );
     if let Some(sd) = &mut state {
         sd.observe(now);
+        sd.accept_trust(&trust);
         sd.save()?;
     }
     let days = now.days_until(v.times().expires_at);

@@ -65,6 +65,7 @@ fn exit_codes_json_and_state() {
         serde_json::from_slice(&std::fs::read(p.join("st/state.json")).unwrap()).unwrap();
     assert_eq!(state["bundle_sequences"]["gateway/acme"], 7);
     assert_eq!(state["trust_version"], 2);
+    assert_eq!(state["trust_roots"].as_array().unwrap().len(), 1);
     // Clock set back below the highest time seen.
     let o = rv(
         p,
@@ -95,6 +96,34 @@ fn exit_codes_json_and_state() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("version 1 is older than version 2"));
+    // A newer trust file self-signed by a root the state never trusted: refused.
+    let evil_root = key(42, canon::Role::Root);
+    let keys = Keys::new();
+    let mut entries = keys.entries();
+    entries[0] = entry(&evil_root, "active");
+    std::fs::write(
+        p.join("evil-trust.json"),
+        signing::trust::sign_trust_file(&evil_root, 9, t("2026-06-01"), &entries).unwrap(),
+    )
+    .unwrap();
+    let o = rv(
+        p,
+        &[
+            "b.tar.gz",
+            "--trust",
+            "evil-trust.json",
+            "--at",
+            NOW,
+            "--state",
+            "st",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("pins the roots"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A lower bundle sequence after 7 was installed.
     setup(p, |s| s.sequence = 6);
     let o = rv(
