@@ -38,6 +38,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(&parsed).to_canonical())
     });
     g.finish();
+    // Hostile numbers: non-integers whose exact expansion is hundreds of digits long.
+    let hostile: Vec<u8> = format!("[{}5e-324]", "5e-324,".repeat(499)).into_bytes();
+    let mut g = c.benchmark_group("hostile_numbers_500");
+    g.throughput(Throughput::Elements(500));
+    g.bench_function("canonicalize", |b| {
+        b.iter(|| canon::canonicalize(black_box(&hostile)).unwrap())
+    });
+    g.finish();
     if let Some(w) = vectors {
         c.bench_function("rfc8785_weird", |b| {
             b.iter(|| canon::canonicalize(black_box(&w)).unwrap())

@@ -61,44 +61,76 @@ pub fn write_es6(v: f64, out: &mut Vec<u8>) {
 /// the one whose last digit is even; Rust's shortest formatter rounds such ties up. When the
 /// exact binary value lies exactly halfway between two `k`-digit decimals, pick the even one
 /// (if it still round-trips).
+///
+/// The test is exact integer arithmetic in constant time (a tie needs the value to equal
+/// `N × 10^e` for the `k+1`-digit `N` ending in 5), so hostile input full of numbers such as
+/// `5e-324` costs no more than any other number.
 fn break_tie_to_even(v: f64, exp: i32, digits: &mut Vec<u8>) {
     let k = digits.len();
-    // Rust's precision formatting is exact: 800 significant digits cover every double.
-    let exact = format!("{:.799e}", v);
-    let Some((m, e)) = exact.split_once('e') else {
-        return;
-    };
-    if e.parse::<i32>().ok() != Some(exp) {
+    if k == 0 || k > 17 {
         return;
     }
-    let x: Vec<u8> = m.bytes().filter(u8::is_ascii_digit).collect();
-    if x.len() <= k || x[k] != b'5' || x[k + 1..].iter().any(|&d| d != b'0') {
-        return;
-    }
-    let lower = x[..k].to_vec();
-    let mut upper = lower.clone();
-    for d in upper.iter_mut().rev() {
-        if *d == b'9' {
-            *d = b'0';
-        } else {
-            *d += 1;
-            break;
+    let d: u64 = digits
+        .iter()
+        .fold(0u64, |acc, &c| acc * 10 + u64::from(c - b'0'));
+    // The value is 0.d1..dk × 10^(exp+1); a tie at k digits is (lower·10 + 5) × 10^(exp−k),
+    // where lower is Rust's digits or the k-digit number below them.
+    let pow10_k1 = 10u64.pow(k as u32 - 1);
+    let mut lower = None;
+    for cand in [d.checked_sub(1), Some(d)].into_iter().flatten() {
+        if cand < pow10_k1 {
+            continue; // fewer than k digits: the exact value has another exponent
+        }
+        if exactly_equals(v, cand * 10 + 5, exp - k as i32) {
+            lower = Some(cand);
         }
     }
-    if upper.iter().all(|&d| d == b'0') {
+    let Some(lower) = lower else {
+        return;
+    };
+    let upper = lower + 1;
+    if upper >= pow10_k1 * 10 {
         return; // carried out of the leading digit: keep Rust's choice
     }
-    let even = if lower[k - 1] % 2 == 0 { lower } else { upper };
-    if even == *digits {
+    let even = if lower % 2 == 0 { lower } else { upper };
+    if even == d {
         return;
     }
+    let even_digits = even.to_string().into_bytes();
     let text = format!(
         "{}.{}e{exp}",
-        char::from(even[0]),
-        std::str::from_utf8(&even[1..]).unwrap_or("")
+        char::from(even_digits[0]),
+        std::str::from_utf8(&even_digits[1..]).unwrap_or("")
     );
     if text.parse::<f64>().ok() == Some(v) {
-        *digits = even;
+        *digits = even_digits;
+    }
+}
+
+/// Whether the finite, positive `v` is exactly `n × 10^e10`, by comparing odd parts and
+/// powers of two: `v = mo·2^a` and `n·10^e10 = no·5^e10·2^(nz+e10)`.
+fn exactly_equals(v: f64, n: u64, e10: i32) -> bool {
+    let bits = v.to_bits();
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (m, q) = if exp_bits == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1 << 52), exp_bits - 1075)
+    };
+    if m == 0 || n == 0 {
+        return false;
+    }
+    let (mz, nz) = (m.trailing_zeros() as i32, n.trailing_zeros() as i32);
+    let (mo, no) = (u128::from(m >> mz), u128::from(n >> nz));
+    let five = |p: i32| 5u128.checked_pow(p as u32);
+    if e10 >= 0 {
+        // v = mo·2^(q+mz) vs no·5^e10·2^(nz+e10)
+        five(e10).and_then(|f| no.checked_mul(f)) == Some(mo) && q + mz == nz + e10
+    } else {
+        // v·10^f = n with f = −e10: mo·5^f·2^(q+mz+f) vs no·2^nz
+        let f = -e10;
+        five(f).and_then(|p| mo.checked_mul(p)) == Some(no) && q + mz + f == nz
     }
 }
 
@@ -112,6 +144,108 @@ pub fn to_es6(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::to_es6;
+
+    /// The former method, kept as an oracle: Rust's exact 800-digit expansion decides ties.
+    fn oracle(v: f64) -> String {
+        let sci = format!("{:e}", v.abs());
+        let (mantissa, exp) = sci.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+        let k = digits.len();
+        let exact = format!("{:.799e}", v.abs());
+        let (m, e) = exact.split_once('e').unwrap();
+        let x: Vec<u8> = m.bytes().filter(u8::is_ascii_digit).collect();
+        if e.parse::<i32>().unwrap() == exp
+            && x.len() > k
+            && x[k] == b'5'
+            && x[k + 1..].iter().all(|&d| d == b'0')
+        {
+            let lower = x[..k].to_vec();
+            let mut upper = lower.clone();
+            for d in upper.iter_mut().rev() {
+                if *d == b'9' {
+                    *d = b'0';
+                } else {
+                    *d += 1;
+                    break;
+                }
+            }
+            if !upper.iter().all(|&d| d == b'0') {
+                let even = if lower[k - 1] % 2 == 0 { lower } else { upper };
+                let text = format!(
+                    "{}.{}e{exp}",
+                    char::from(even[0]),
+                    std::str::from_utf8(&even[1..]).unwrap()
+                );
+                if text.parse::<f64>().ok() == Some(v.abs()) {
+                    digits = even;
+                }
+            }
+        }
+        String::from_utf8(digits).unwrap() + "e" + &exp.to_string()
+    }
+
+    fn digits_of(v: f64) -> String {
+        // The digits and exponent write_es6 chose, normalised like the oracle's output.
+        let s = to_es6(v.abs());
+        let back: f64 = s.parse().unwrap();
+        assert_eq!(back, v.abs(), "{s} does not round-trip");
+        let sci = format!("{back:e}");
+        let (_, exp) = sci.split_once('e').unwrap();
+        let digits: String = s
+            .split('e')
+            .next()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .trim_start_matches('0')
+            .trim_end_matches('0')
+            .to_string();
+        let digits = if digits.is_empty() {
+            "0".into()
+        } else {
+            digits
+        };
+        format!("{digits}e{exp}")
+    }
+
+    #[test]
+    fn tie_breaking_matches_the_exact_oracle() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases: Vec<f64> = vec![
+            1424953923781206.25,
+            f64::from_bits(0x43143ff3c1cb0959),
+            5e-324,
+            0.5,
+            2.5e-10,
+            9007199254740993.0,
+            18014398509481985.0,
+        ];
+        // Halves and small dyadic fractions make ties at many digit counts.
+        for i in 0..60 {
+            cases.push(f64::from(1u32 << (i % 31)) * 2f64.powi(-(i as i32)));
+            cases.push((123_456_789.0 + f64::from(i)) / 1024.0);
+            cases.push(2f64.powi(54 + i) * 5.0);
+        }
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x & 0x7fff_ffff_ffff_ffff);
+            if v.is_finite() && v != 0.0 {
+                cases.push(v);
+            }
+        }
+        for v in cases {
+            assert_eq!(
+                digits_of(v),
+                oracle(v),
+                "value {v:e} bits {:#x}",
+                v.to_bits()
+            );
+        }
+    }
 
     #[test]
     fn es6_forms() {
