@@ -9,8 +9,14 @@
 //!
 //! Then, in this order, the verdict: the outer signature; the archive and every member; the
 //! coherence of license, manifests, runtime edition, key roles and windows, revocations and
-//! sequence. Extraction is moved into place only after everything verified; on any failure the
-//! staging directory is removed and nothing else was written.
+//! sequence. The first framing or archive failure stops the reading at once (a hostile file
+//! costs no more than the bytes before its first fault); the bundle manifest, the only member
+//! read before it is authenticated, is checked by signature over its raw canonical bytes before
+//! it is parsed.
+//!
+//! Extraction goes into a fresh staging directory (mode 0700); [`Verdict::install`] moves it
+//! into place, which the caller does only after recording the install in its state
+//! ([`crate::session`]). A staging directory that is not installed is removed.
 
 use crate::error::VerifyError;
 use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
@@ -18,7 +24,9 @@ use crate::manifest::{
     parse_version, verify_bundle_manifest, verify_product_manifest, VerifiedBundleManifest,
     MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
 };
-use crate::revocation::{verify_revocations, MAX_REVOCATIONS_BYTES};
+use crate::revocation::{verify_revocations, Revocations, MAX_REVOCATIONS_BYTES};
+use crate::session::{check_revocation_order, check_signed_time};
+use crate::state::{State as Known, StateError};
 use crate::signed::MinisignCheck;
 use crate::trust::TrustStore;
 use canon::sig::MAX_ENVELOPE_BYTES;
@@ -69,10 +77,9 @@ pub struct Options<'a> {
     pub edition: Option<&'a str>,
     /// The runtime's version (`MAJOR.MINOR.PATCH`) for `min_runtime_version`.
     pub runtime_version: &'a str,
-    /// Last installed bundle sequence per `product/customer_id` (from the state directory).
-    pub last_sequences: Option<&'a std::collections::BTreeMap<String, u64>>,
-    /// Highest revocation-list sequence already seen.
-    pub last_revocation_sequence: Option<u64>,
+    /// What the state directory knows: installed sequences, the accepted revocation list and
+    /// every license it revoked ([`crate::session::Session::known`]).
+    pub known: Option<&'a Known>,
     /// Legacy license policy.
     pub legacy: LegacyPolicy,
     /// Expiry warning window in days.
@@ -82,7 +89,7 @@ pub struct Options<'a> {
 }
 
 /// A verified bundle.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Verdict {
     /// Bundle id.
     pub bundle_id: String,
@@ -108,12 +115,26 @@ pub struct Verdict {
     pub payload_bytes: u64,
     /// Revocation-list sequence carried, if any.
     pub revocations_sequence: Option<u64>,
+    /// The verified revocation list carried, if any (for the state to keep).
+    pub revocations: Option<Revocations>,
     /// The release key of the outer signature.
     pub signed_by: canon::KeyId,
     /// Things the operator should know (grace, expiring soon, legacy license).
     pub warnings: Vec<String>,
-    /// Where the bundle was extracted.
+    /// Where the bundle was extracted, once [`Verdict::install`] moved it into place.
     pub extracted_to: Option<PathBuf>,
+    staged: Option<Staging>,
+}
+
+impl Verdict {
+    /// Moves the verified extraction into place (after the caller recorded the install in its
+    /// state). Returns the destination; without extraction, `Ok(None)`.
+    pub fn install(&mut self) -> Result<Option<&Path>, BundleError> {
+        if let Some(st) = self.staged.take() {
+            self.extracted_to = Some(st.commit()?);
+        }
+        Ok(self.extracted_to.as_deref())
+    }
 }
 
 /// Why a bundle was rejected. `code()` is stable; `Display` names the exact check.
@@ -148,15 +169,9 @@ pub enum BundleError {
     LicenseState(State, String),
     /// The license is listed in the bundle's verified revocation list.
     Revoked(String),
-    /// Older than something already seen.
-    Rollback {
-        /// What went backwards.
-        what: &'static str,
-        /// The bundle's value.
-        found: u64,
-        /// The highest value seen.
-        seen: u64,
-    },
+    /// Refused against the state: a rollback (lower sequence, older revocation list), a
+    /// conflicting list, or a clock behind a signed time (`tamper_suspected`).
+    State(StateError),
     /// Reading the bundle or writing the staging directory failed.
     Io(String),
 }
@@ -175,7 +190,7 @@ impl BundleError {
             BundleError::LicenseState(State::NotYetValid, _) => "license_not_yet_valid",
             BundleError::LicenseState(..) => "license_expired",
             BundleError::Revoked(_) => "license_revoked",
-            BundleError::Rollback { .. } => "rollback",
+            BundleError::State(e) => e.code(),
             BundleError::Io(_) => "io_error",
         }
     }
@@ -193,12 +208,7 @@ impl fmt::Display for BundleError {
             BundleError::Coherence { check, detail } => write!(f, "coherence ({check}): {detail}"),
             BundleError::LicenseState(s, m) => write!(f, "license is {s}: {m}"),
             BundleError::Revoked(m) => write!(f, "license revoked: {m}"),
-            BundleError::Rollback { what, found, seen } => {
-                write!(
-                    f,
-                    "rollback: {what} {found} is lower than {seen}, already seen"
-                )
-            }
+            BundleError::State(e) => write!(f, "{e}"),
             BundleError::Io(m) => write!(f, "{m}"),
         }
     }
@@ -246,21 +256,20 @@ pub fn verify_bundle(
         (gz, tar_result)
     });
     let result = (|| {
-        // 1. Outer signature (the file was read to its end whatever else failed).
         let (check, gz_result) = gz?;
         if let Err(GzFail::Io(m)) = gz_result {
             return Err(BundleError::Io(m));
         }
+        // 1. Stream faults stopped the reading, so they come first (the outer signature needs
+        //    every byte). A member error found before the framing broke is the more precise.
+        tar_result?;
+        if let Err(GzFail::Format(m)) = gz_result {
+            return Err(BundleError::Gzip(m));
+        }
+        // 2. The outer signature over the whole file, then the end of the archive.
         let outer = check
             .finish(opts.trust, Role::Release)
             .map_err(BundleError::Signature)?;
-        // 2. Framing and members.
-        if let Err(GzFail::Format(m)) = gz_result {
-            // A member error found before the framing broke is the more precise verdict.
-            tar_result?;
-            return Err(BundleError::Gzip(m));
-        }
-        tar_result?;
         reader.finish_stream()?;
         // 3. Coherence.
         let mut verdict = reader.coherence(opts)?;
@@ -270,19 +279,10 @@ pub fn verify_bundle(
         verdict.signed_by = outer.key_id;
         Ok(verdict)
     })();
-    match (result, reader.staging.take()) {
-        (Ok(mut v), Some(st)) => {
-            v.extracted_to = Some(st.commit()?);
-            Ok(v)
-        }
-        (Ok(v), None) => Ok(v),
-        (Err(e), st) => {
-            if let Some(st) = st {
-                st.abandon();
-            }
-            Err(e)
-        }
-    }
+    // On failure the staging directory (if any) is dropped, which removes it.
+    let mut v = result?;
+    v.staged = reader.staging.take();
+    Ok(v)
 }
 
 enum GzFail {
@@ -290,8 +290,8 @@ enum GzFail {
     Format(String),
 }
 
-/// Thread A: read, prehash, check gzip framing, inflate. On a framing error the rest of the
-/// file is still hashed so that the outer signature's verdict can come first.
+/// Thread A: read, prehash, check gzip framing, inflate. Reading stops at the first framing
+/// error or as soon as the archive reader gave up: a hostile file is never read to its end.
 fn inflate(
     mut r: impl Read,
     check: &mut MinisignCheck,
@@ -316,7 +316,7 @@ fn inflate(
         };
         check.update(&input[..n]);
         if failure.is_some() || receiver_gone {
-            continue;
+            break;
         }
         let mut data = &input[..n];
         if header.len() < 10 {
@@ -325,7 +325,7 @@ fn inflate(
             data = &data[take..];
             if header.len() == 10 && (header[..3] != [0x1f, 0x8b, 8] || header[3] != 0) {
                 failure = Some("not a plain gzip stream (magic, method 8 and no optional header fields expected)".into());
-                continue;
+                break;
             }
         }
         while !data.is_empty() && failure.is_none() && !receiver_gone {
@@ -780,6 +780,7 @@ impl<'a> TarReader<'a> {
             opts.trust,
             get("manifests/product-manifest.json"),
             get("manifests/product-manifest.sig"),
+            bm.created_at(),
         )
         .map_err(BundleError::Manifest)?;
         let p = pm.manifest();
@@ -900,19 +901,25 @@ impl<'a> TarReader<'a> {
             State::ExpiringSoon => warnings.push(format!("license expires at {}", t.expires_at)),
             _ => {}
         }
-        let mut revocations_sequence = None;
+        // Signed times bound the clock from below (a clock set back before the vendor signed).
+        let state_err = BundleError::State;
+        check_signed_time(opts.now, bm.created_at(), "the bundle's created_at").map_err(state_err)?;
+        check_signed_time(opts.now, t.issued_at, "the license's issued_at").map_err(state_err)?;
+        let known = opts.known;
+        if let Some(why) = known.and_then(|k| k.revoked.get(&l.license_id)) {
+            return Err(BundleError::Revoked(format!(
+                "{} was revoked by a revocation list this runtime already accepted: {why}",
+                l.license_id
+            )));
+        }
+        let mut revocations = None;
         if self.kept.contains_key("revocations.json") {
             let r = verify_revocations(opts.trust, get("revocations.json"), get("revocations.sig"))
                 .map_err(BundleError::Manifest)?;
-            if let Some(seen) = opts.last_revocation_sequence {
-                if r.sequence() < seen {
-                    return Err(BundleError::Rollback {
-                        what: "revocation list sequence",
-                        found: r.sequence(),
-                        seen,
-                    });
-                }
-            }
+            check_revocation_order(known.and_then(|k| k.revocations.as_ref()), &r)
+                .map_err(state_err)?;
+            check_signed_time(opts.now, r.issued_at(), "the revocation list's issued_at")
+                .map_err(state_err)?;
             if let Some(why) = r.reason(&l.license_id) {
                 return Err(BundleError::Revoked(format!(
                     "{} is listed in revocation list #{}: {why}",
@@ -920,26 +927,24 @@ impl<'a> TarReader<'a> {
                     r.sequence()
                 )));
             }
-            revocations_sequence = Some(r.sequence());
+            revocations = Some(r);
         }
-        if let Some(&seen) = opts
-            .last_sequences
-            .and_then(|s| s.get(&format!("{}/{}", m.product, m.customer.id)))
-        {
+        if let Some(seen) = known.and_then(|k| k.bundle_sequence(&m.product, &m.customer.id)) {
             if m.sequence < seen {
-                return Err(BundleError::Rollback {
+                return Err(BundleError::State(StateError::Rollback {
                     what: "bundle sequence",
                     found: m.sequence,
                     seen,
-                });
+                }));
             }
         }
         let sums = canon::checksums::parse(get("CHECKSUMS.txt"))
             .map_err(|e| co("checksums_mismatch", e.to_string()))?;
-        let payload: Vec<_> = m
+        let payload: HashMap<&str, &str> = m
             .members
             .iter()
             .filter(|x| x.path.starts_with("payload/"))
+            .map(|x| (x.path.as_str(), x.sha256.as_str()))
             .collect();
         if sums.len() != payload.len() {
             return Err(co(
@@ -951,19 +956,17 @@ impl<'a> TarReader<'a> {
                 ),
             ));
         }
+        // Names in CHECKSUMS.txt are unique (its parser refuses duplicates), so equal counts
+        // and every entry found means the same set.
         for e in &sums {
-            let x = payload.iter().find(|x| x.path == e.name.as_str());
-            match x {
-                Some(x) if x.sha256 == enc::hex(&e.sha256) => {}
-                _ => {
-                    return Err(co(
-                        "checksums_mismatch",
-                        format!(
-                            "CHECKSUMS.txt entry {} does not match the signed manifest",
-                            e.name
-                        ),
-                    ))
-                }
+            if payload.get(e.name.as_str()) != Some(&enc::hex(&e.sha256).as_str()) {
+                return Err(co(
+                    "checksums_mismatch",
+                    format!(
+                        "CHECKSUMS.txt entry {} does not match the signed manifest",
+                        e.name
+                    ),
+                ));
             }
         }
         Ok(Verdict {
@@ -978,18 +981,44 @@ impl<'a> TarReader<'a> {
             created_at: bm.created_at(),
             members: self.index,
             payload_bytes: self.payload_bytes,
-            revocations_sequence,
+            revocations_sequence: revocations.as_ref().map(Revocations::sequence),
+            revocations,
             signed_by: bm.signer(),
             warnings,
             extracted_to: None,
+            staged: None,
         })
     }
 }
 
-/// A fresh staging directory next to the destination, moved into place only on success.
+/// A fresh staging directory (mode 0700) next to the destination, moved into place only by
+/// [`Verdict::install`]; removed when dropped before that.
+#[derive(Debug)]
 struct Staging {
     dir: PathBuf,
     dest: PathBuf,
+    done: bool,
+}
+
+/// Refuses a destination whose parent others can write to without the sticky bit: someone
+/// else could swap the staging directory between verification and install.
+#[cfg(unix)]
+fn check_parent(parent: &Path) -> Result<(), BundleError> {
+    use std::os::unix::fs::MetadataExt;
+    let md = fs::metadata(parent)
+        .map_err(|e| BundleError::Io(format!("{}: {e}", parent.display())))?;
+    if md.mode() & 0o022 != 0 && md.mode() & 0o1000 == 0 {
+        return Err(BundleError::Io(format!(
+            "{}: writable by group or others without the sticky bit; extract under a directory only you can write to",
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_parent(_parent: &Path) -> Result<(), BundleError> {
+    Ok(())
 }
 
 impl Staging {
@@ -1001,15 +1030,24 @@ impl Staging {
         let name = dest
             .file_name()
             .ok_or_else(|| BundleError::Io(format!("{}: not a directory name", dest.display())))?;
+        check_parent(&parent)?;
         let dir = parent.join(format!(
             ".{}.staging-{}",
             name.to_string_lossy(),
             std::process::id()
         ));
-        fs::create_dir(&dir).map_err(|e| BundleError::Io(format!("{}: {e}", dir.display())))?;
+        let mut b = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&dir)
+            .map_err(|e| BundleError::Io(format!("{}: {e}", dir.display())))?;
         Ok(Staging {
             dir,
             dest: dest.to_path_buf(),
+            done: false,
         })
     }
 
@@ -1032,19 +1070,25 @@ impl Staging {
             .map_err(|e| BundleError::Io(format!("staging {path}: {e}")))
     }
 
-    fn commit(self) -> Result<PathBuf, BundleError> {
+    /// Renames the staging directory to the destination; on any failure it is removed.
+    fn commit(mut self) -> Result<PathBuf, BundleError> {
         if self.dest.exists() {
-            self.abandon();
-            return Err(BundleError::Io(
-                "destination appeared during verification; nothing was installed".into(),
-            ));
+            return Err(BundleError::Io(format!(
+                "{}: appeared during verification; nothing was installed",
+                self.dest.display()
+            )));
         }
         fs::rename(&self.dir, &self.dest)
             .map_err(|e| BundleError::Io(format!("{}: {e}", self.dest.display())))?;
-        Ok(self.dest)
+        self.done = true;
+        Ok(self.dest.clone())
     }
+}
 
-    fn abandon(self) {
-        let _ = fs::remove_dir_all(&self.dir);
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }

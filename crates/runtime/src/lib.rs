@@ -59,7 +59,9 @@ pub mod license;
 pub mod manifest;
 pub mod revocation;
 pub mod signed;
+pub mod session;
 pub mod state;
+pub mod text;
 pub mod trust;
 
 pub use error::VerifyError;

@@ -19,8 +19,9 @@ pub const MAX_LICENSE_BYTES: usize = 64 * 1024;
 pub const KEY_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// Default warning window before expiry, in days.
 pub const DEFAULT_WARN_DAYS: i64 = 30;
-/// Default cut-off after which schema-2 licenses are refused unless explicitly allowed.
-pub const DEFAULT_LEGACY_CUTOFF: &str = "2026-12-31T00:00:00Z";
+/// Default cut-off: schema-2 licenses are accepted through 2026-12-31 (the whole day) and refused
+/// from this instant on, unless explicitly allowed.
+pub const DEFAULT_LEGACY_CUTOFF: &str = "2027-01-01T00:00:00Z";
 
 const WHAT: &str = "license";
 
@@ -186,12 +187,25 @@ impl License {
             ("issuer", &self.issuer),
             ("customer.name", &self.customer.name),
         ] {
-            if v.trim().is_empty() || v.len() > 256 {
+            if v.trim().is_empty() || v.chars().count() > 256 {
                 return bad(format!("{name} must be 1-256 characters"));
             }
         }
-        if self.workspace.len() > 256 || self.data_residency.len() > 64 {
+        if self.workspace.chars().count() > 256 || self.data_residency.chars().count() > 64 {
             return bad("workspace or data_residency too long".into());
+        }
+        for (name, v) in [
+            ("issuer", &self.issuer),
+            ("customer.name", &self.customer.name),
+            ("workspace", &self.workspace),
+            ("data_residency", &self.data_residency),
+        ] {
+            if let Some(c) = crate::text::first_unprintable(v) {
+                return bad(format!(
+                    "{name} holds the control or formatting character U+{:04X}; signed text must be printable",
+                    u32::from(c)
+                ));
+            }
         }
         if self.editions.is_empty()
             || !self.editions.iter().all(|e| valid_id(e))
@@ -249,7 +263,7 @@ impl License {
 /// Legacy (schema 2) policy.
 #[derive(Debug, Clone, Copy)]
 pub struct LegacyPolicy {
-    /// After this instant schema-2 licenses are refused...
+    /// From this instant on, schema-2 licenses are refused...
     pub cutoff: Timestamp,
     /// ...unless this is set (an explicit operator decision).
     pub allow_after_cutoff: bool,
@@ -332,7 +346,7 @@ struct LicenseV2 {
 ///
 /// `signature` is the detached `license.sig` when present. Schema 3 requires it. Schema 2
 /// (legacy) carries an inline signature; if a detached one is given too, the detached one is
-/// the trust source and both must agree. Schema 2 is accepted until `policy.cutoff` (compared
+/// the trust source and both must agree. Schema 2 is accepted before `policy.cutoff` (compared
 /// with `now`) unless explicitly allowed after it.
 pub fn verify_license(
     trust: &TrustStore,
@@ -386,10 +400,10 @@ fn verify_v2(
     now: Timestamp,
 ) -> Result<VerifiedLicense, VerifyError> {
     const LEGACY: &str = "legacy license";
-    if now > policy.cutoff && !policy.allow_after_cutoff {
+    if now >= policy.cutoff && !policy.allow_after_cutoff {
         return Err(VerifyError::schema(
             LEGACY,
-            format!("schema 2 licenses are refused after {} (migrate it with `factory migrate`, or allow legacy explicitly)", policy.cutoff),
+            format!("schema 2 licenses are refused from {} on (migrate it with `factory migrate`, or allow legacy explicitly)", policy.cutoff),
         ));
     }
     let Value::Object(members) = value else {

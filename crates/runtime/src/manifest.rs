@@ -52,49 +52,51 @@ pub struct ProductManifest {
     pub requires_features: Vec<String>,
 }
 
-/// One archive member as listed in the bundle manifest.
+/// One archive member as listed in the bundle manifest. Fields are declared in canonical
+/// (sorted) order: serde writes this type in its RFC 8785 form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
-    /// Safe relative path.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256.
-    pub sha256: String,
     /// `420` (0644) or `493` (0755).
     pub mode: u32,
+    /// Safe relative path.
+    pub path: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
-/// The generated bundle manifest.
+/// The generated bundle manifest. Fields are declared in canonical (sorted) order: serde
+/// writes this type in its RFC 8785 form, which is how bundles store it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleManifest {
-    /// Always `airlock-bundle-manifest`.
-    #[serde(rename = "type")]
-    pub doc_type: String,
-    /// Unique bundle id.
-    pub bundle_id: String,
-    /// Creation time.
-    pub created_at: String,
     /// Built for air-gapped delivery.
     pub airgap: bool,
-    /// Product id.
-    pub product: String,
-    /// Product version.
-    pub version: String,
+    /// Unique bundle id.
+    pub bundle_id: String,
+    /// Creation time: when the packager signed the bundle and its product manifest.
+    pub created_at: String,
     /// The customer.
     pub customer: Customer,
     /// The bundled license.
     pub license_id: String,
     /// SHA-256 of the license's canonical form.
     pub license_sha256: String,
+    /// Every archive member after the manifest and its signature, in archive order.
+    pub members: Vec<Member>,
+    /// Product id.
+    pub product: String,
     /// SHA-256 of the product manifest's canonical form.
     pub product_manifest_sha256: String,
     /// Per product and customer channel, never decreasing.
     pub sequence: u64,
-    /// Every archive member after the manifest and its signature, in archive order.
-    pub members: Vec<Member>,
+    /// Always `airlock-bundle-manifest`.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    /// Product version.
+    pub version: String,
 }
 
 /// File modes allowed in bundles.
@@ -270,11 +272,14 @@ impl VerifiedBundleManifest {
     }
 }
 
-/// Verifies a product manifest and its envelope.
+/// Verifies a product manifest and its envelope. `signed_at` is when the packager signed it
+/// (the bundle's `created_at`): the key's window is judged then, not at the release date, so a
+/// key made today can package last week's release.
 pub fn verify_product_manifest(
     trust: &TrustStore,
     doc: &[u8],
     sig: &[u8],
+    signed_at: Timestamp,
 ) -> Result<VerifiedProductManifest, VerifyError> {
     let c = verify_document(
         trust,
@@ -286,8 +291,8 @@ pub fn verify_product_manifest(
     )?;
     let manifest: ProductManifest = serde_json::from_slice(c.canonical())
         .map_err(|e| VerifyError::schema("product manifest", e.to_string()))?;
-    let released = manifest.validate()?;
-    trust.check_window(c.signer(), released)?;
+    manifest.validate()?;
+    trust.check_window(c.signer(), signed_at)?;
     Ok(VerifiedProductManifest {
         sha256: enc::sha256_hex(c.canonical()),
         manifest,
@@ -295,28 +300,36 @@ pub fn verify_product_manifest(
     })
 }
 
-/// Verifies a bundle manifest and its envelope.
+/// Verifies a bundle manifest and its envelope. The stored bytes must be the manifest's
+/// canonical form: the signature is checked over them before they are parsed.
 pub fn verify_bundle_manifest(
     trust: &TrustStore,
     doc: &[u8],
     sig: &[u8],
 ) -> Result<VerifiedBundleManifest, VerifyError> {
-    let c = verify_document(
+    const W: &str = "bundle manifest";
+    let signer = crate::signed::verify_canonical_bytes(
         trust,
         Kind::BundleManifest,
-        "bundle manifest",
+        W,
         doc,
         MAX_BUNDLE_MANIFEST_BYTES,
         sig,
     )?;
-    let manifest: BundleManifest = serde_json::from_slice(c.canonical())
-        .map_err(|e| VerifyError::schema("bundle manifest", e.to_string()))?;
+    let manifest: BundleManifest =
+        serde_json::from_slice(doc).map_err(|e| VerifyError::schema(W, e.to_string()))?;
+    if !crate::signed::serializes_to(&manifest, doc) {
+        return Err(VerifyError::schema(
+            W,
+            "not stored in its canonical (RFC 8785) form",
+        ));
+    }
     let created_at = manifest.validate()?;
-    trust.check_window(c.signer(), created_at)?;
+    trust.check_window(signer, created_at)?;
     Ok(VerifiedBundleManifest {
         manifest,
         created_at,
-        signer: c.signer(),
+        signer,
     })
 }
 

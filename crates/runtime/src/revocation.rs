@@ -34,6 +34,7 @@ struct Entry {
 pub struct Revocations {
     sequence: u64,
     issued_at: Timestamp,
+    sha256: [u8; 32],
     revoked: Vec<(String, String, Timestamp)>,
 }
 
@@ -52,6 +53,14 @@ impl Revocations {
             .iter()
             .find(|(id, _, _)| id == license_id)
             .map(|(_, r, _)| r.as_str())
+    }
+    /// SHA-256 of the list's canonical form (two lists of one sequence must be the same list).
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+    /// Every entry: license id and reason.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.revoked.iter().map(|(id, r, _)| (id.as_str(), r.as_str()))
     }
     /// Number of revoked licenses.
     pub fn len(&self) -> usize {
@@ -97,6 +106,7 @@ pub fn verify_revocations(
     Ok(Revocations {
         sequence: d.sequence,
         issued_at,
+        sha256: canon::enc::sha256(c.canonical()),
         revoked,
     })
 }

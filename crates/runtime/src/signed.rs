@@ -86,6 +86,64 @@ pub fn verify_document(
     })
 }
 
+/// Verifies a JSON artifact of `kind` whose stored bytes must be its canonical form, checking the
+/// signature over those raw bytes before anything parses them: a hostile document costs one
+/// hash, never a parse. Returns the signing key; the caller parses and checks canonicality.
+pub fn verify_canonical_bytes(
+    trust: &TrustStore,
+    kind: Kind,
+    what: &'static str,
+    doc: &[u8],
+    max_doc: usize,
+    envelope: &[u8],
+) -> Result<KeyId, VerifyError> {
+    if doc.len() > max_doc {
+        return Err(VerifyError::TooLarge {
+            what,
+            limit: max_doc as u64,
+        });
+    }
+    let env = Envelope::parse(envelope).map_err(VerifyError::Envelope)?;
+    if env.kind != kind {
+        return Err(VerifyError::WrongKind {
+            expected: kind,
+            found: env.kind,
+        });
+    }
+    let signer = trust.signer(env.key_id, kind.signer_role())?;
+    verify_pae(&signer.key, kind, doc, &env.sig, what)?;
+    Ok(env.key_id)
+}
+
+/// Whether serializing `value` with serde_json gives exactly `bytes`, without buffering the
+/// output. For types whose fields are declared in canonical (sorted) order and hold only
+/// strings, booleans, integers up to 2^53 and such structs and lists, that output is the
+/// RFC 8785 form, so this checks that `bytes` are canonical.
+pub fn serializes_to<T: serde::Serialize>(value: &T, bytes: &[u8]) -> bool {
+    struct Cmp<'a> {
+        rest: &'a [u8],
+        ok: bool,
+    }
+    impl std::io::Write for Cmp<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.ok && self.rest.starts_with(buf) {
+                self.rest = &self.rest[buf.len()..];
+            } else {
+                self.ok = false;
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Cmp {
+        rest: bytes,
+        ok: true,
+    };
+    serde_json::to_writer(&mut c, value).is_ok() && c.ok && c.rest.is_empty()
+}
+
 /// A streaming check of a minisign prehashed (`ED`) signature: feed the file with
 /// [`MinisignCheck::update`], then finish against a trust store or a single key.
 pub struct MinisignCheck {

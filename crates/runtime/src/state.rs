@@ -1,25 +1,37 @@
-//! The runtime's state directory: what it has already seen, so that rollback and a clock set
-//! backwards are detected. One file, `state.json`, replaced atomically (temp file, fsync,
-//! rename). A corrupt file is reported, never silently reset.
+//! The runtime's state directory: what it has already accepted, so that rollback, a clock set
+//! backwards and a restored old state are detected. The protocol is specified in
+//! `docs/TRUST.md`; [`crate::session::Session`] is the one call every command and product uses.
 //!
-//! ```json
-//! {"airlock_state":1,"bundle_sequences":{"gateway/acme":3},"evaluation_started":{"gateway":T},
-//!  "highest_time_seen":T,"revocation_sequence":N,"trust_roots":[B64],"trust_version":N}
-//! ```
+//! Files (the directory must be owned by the user running the check and writable by no one
+//! else, so nobody else can plant a file or a link in it):
+//! - `state.json`: the facts, canonical JSON, replaced atomically (new file, fsync, rename);
+//! - `state.seal`: the generation and SHA-256 of the current `state.json` and of the one before,
+//!   written before each new `state.json`. A `state.json` that matches neither is an old copy put
+//!   back (refused); a `state.json` missing while a seal exists is refused too;
+//! - `.lock`: an advisory lock held for the whole read–verify–write, exclusive for a real run,
+//!   shared for a preview. Previews (`--at`) never write anything.
+//!
+//! A corrupt file is reported, never silently reset.
 
-use canon::{Timestamp, Value};
+use canon::{enc, Timestamp, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs;
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The state file's name inside the directory.
 pub const FILE: &str = "state.json";
+/// The seal's name inside the directory.
+pub const SEAL: &str = "state.seal";
+/// The lock file's name inside the directory.
+pub const LOCK: &str = ".lock";
 /// Evaluation length in days.
 pub const EVALUATION_DAYS: i64 = 60;
+/// Largest state file read.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 
-/// Why the state directory could not be used.
+/// Why the state directory could not be used. `code()` is stable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StateError {
@@ -27,13 +39,48 @@ pub enum StateError {
     Io(String),
     /// The file exists but is not a valid state file. It is left untouched.
     Corrupt(String),
-    /// The clock is earlier than a time already seen.
+    /// The directory was used (it has a seal) but `state.json` is gone.
+    Missing(PathBuf),
+    /// `state.json` is not the one the seal names: an older copy was put back.
+    RolledBack(String),
+    /// The directory or a file in it is owned by someone else, writable by others, or a link.
+    Unsafe(String),
+    /// The clock is earlier than a time already seen or than a signed time.
     TamperSuspected {
         /// The time given now.
         now: Timestamp,
-        /// The highest time seen before.
+        /// The time it is earlier than.
         seen: Timestamp,
+        /// Where that time comes from.
+        what: &'static str,
     },
+    /// Older than something already accepted.
+    Rollback {
+        /// What went backwards.
+        what: &'static str,
+        /// The value presented.
+        found: u64,
+        /// The highest value accepted.
+        seen: u64,
+    },
+    /// The same version or sequence as one already accepted, with other content.
+    Conflict(String),
+}
+
+impl StateError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StateError::Io(_) => "state_io",
+            StateError::Corrupt(_) => "state_corrupt",
+            StateError::Missing(_) => "state_missing",
+            StateError::RolledBack(_) => "state_rolled_back",
+            StateError::Unsafe(_) => "state_unsafe",
+            StateError::TamperSuspected { .. } => "tamper_suspected",
+            StateError::Rollback { .. } => "rollback",
+            StateError::Conflict(_) => "conflict",
+        }
+    }
 }
 
 impl fmt::Display for StateError {
@@ -41,48 +88,99 @@ impl fmt::Display for StateError {
         match self {
             StateError::Io(m) => write!(f, "state directory: {m}"),
             StateError::Corrupt(m) => write!(f, "state file is corrupt ({m}); it was left untouched: inspect or restore it from backup"),
-            StateError::TamperSuspected { now, seen } => write!(
+            StateError::Missing(p) => write!(f, "{} is missing from a state directory that was in use (its seal remains); restore it from backup, or delete the directory and start again with the vendor's root", p.display()),
+            StateError::RolledBack(m) => write!(f, "state rolled back: {m}; restore the latest state from backup"),
+            StateError::Unsafe(m) => write!(f, "unsafe state directory: {m}"),
+            StateError::TamperSuspected { now, seen, what } => write!(
                 f,
-                "tamper suspected: the clock says {now}, but {seen} was already seen; fix the system clock"
+                "tamper suspected: the clock says {now}, earlier than {seen} ({what}); fix the system clock"
             ),
+            StateError::Rollback { what, found, seen } => write!(
+                f,
+                "rollback: {what} {found} is lower than {seen}, already accepted"
+            ),
+            StateError::Conflict(m) => write!(f, "conflict: {m}"),
         }
     }
 }
 
 impl std::error::Error for StateError {}
 
+/// A pinned root key: the next trust file must be signed by one, inside its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedRoot {
+    /// The raw public key.
+    pub key: [u8; 32],
+    /// Window start.
+    pub not_before: Timestamp,
+    /// Window end.
+    pub not_after: Timestamp,
+}
+
+/// The last accepted trust file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustPin {
+    /// Its version.
+    pub version: u64,
+    /// SHA-256 of its canonical `signed` object.
+    pub sha256: [u8; 32],
+    /// When it was signed.
+    pub issued_at: Timestamp,
+    /// Its active root keys.
+    pub roots: Vec<PinnedRoot>,
+}
+
+/// The last accepted revocation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationPin {
+    /// Its sequence.
+    pub sequence: u64,
+    /// SHA-256 of its canonical form.
+    pub sha256: [u8; 32],
+    /// When it was signed.
+    pub issued_at: Timestamp,
+}
+
 /// The remembered facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    /// Highest time any verification ran at.
+    /// Incremented by every save.
+    pub generation: u64,
+    /// Highest real time a successful check ran at.
     pub highest_time_seen: Option<Timestamp>,
-    /// Highest trust-file version accepted.
-    pub trust_version: u64,
-    /// Root public keys of the last trust file accepted: the next one must be signed by one.
-    pub trust_roots: Vec<[u8; 32]>,
-    /// Highest revocation-list sequence accepted.
-    pub revocation_sequence: u64,
+    /// The trust file accepted last.
+    pub trust: Option<TrustPin>,
+    /// The revocation list accepted last.
+    pub revocations: Option<RevocationPin>,
+    /// Every license id revoked by any accepted list, with its reason: refused ever after.
+    pub revoked: BTreeMap<String, String>,
     /// Last installed bundle sequence per `product/customer`.
     pub bundle_sequences: BTreeMap<String, u64>,
     /// Evaluation start per product.
     pub evaluation_started: BTreeMap<String, Timestamp>,
 }
 
-/// A state directory.
-#[derive(Debug)]
-pub struct StateDir {
-    path: PathBuf,
-    /// The current state.
-    pub state: State,
+/// The key of a product and customer channel in [`State::bundle_sequences`].
+pub fn channel(product: &str, customer_id: &str) -> String {
+    format!("{product}/{customer_id}")
+}
+
+impl State {
+    /// The last installed bundle sequence of a channel.
+    pub fn bundle_sequence(&self, product: &str, customer_id: &str) -> Option<u64> {
+        self.bundle_sequences
+            .get(&channel(product, customer_id))
+            .copied()
+    }
 }
 
 fn corrupt(m: impl Into<String>) -> StateError {
     StateError::Corrupt(m.into())
 }
 
-fn int(v: &Value, what: &str) -> Result<u64, StateError> {
+fn int(v: Option<&Value>, what: &str) -> Result<u64, StateError> {
     match v {
-        Value::Number(n)
+        Some(Value::Number(n))
             if *n >= 0.0 && n.fract() == 0.0 && *n <= crate::MAX_SAFE_INTEGER as f64 =>
         {
             Ok(*n as u64)
@@ -91,32 +189,145 @@ fn int(v: &Value, what: &str) -> Result<u64, StateError> {
     }
 }
 
-fn time(v: &Value, what: &str) -> Result<Timestamp, StateError> {
-    v.as_str()
+fn time(v: Option<&Value>, what: &str) -> Result<Timestamp, StateError> {
+    v.and_then(Value::as_str)
         .and_then(Timestamp::parse)
         .ok_or_else(|| corrupt(format!("{what} is not a timestamp")))
 }
 
-impl StateDir {
-    /// Opens (creating the directory if needed) and reads the state.
-    pub fn open(dir: &Path) -> Result<StateDir, StateError> {
-        fs::create_dir_all(dir).map_err(|e| StateError::Io(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(FILE);
-        let state = match fs::read(&path) {
-            Ok(b) => Self::parse(&b)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(StateError::Io(format!("{}: {e}", path.display()))),
-        };
-        Ok(StateDir { path, state })
-    }
+fn hash(v: Option<&Value>, what: &str) -> Result<[u8; 32], StateError> {
+    v.and_then(Value::as_str)
+        .and_then(enc::unhex::<32>)
+        .ok_or_else(|| corrupt(format!("{what} is not a SHA-256")))
+}
 
-    fn parse(b: &[u8]) -> Result<State, StateError> {
-        let v = canon::parse(b).map_err(|e| corrupt(e.to_string()))?;
-        let Value::Object(m) = &v else {
-            return Err(corrupt("not an object"));
-        };
-        let names: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
-        let want = [
+fn members<'a>(v: &'a Value, want: &[&str], what: &str) -> Result<(), StateError> {
+    let Value::Object(m) = v else {
+        return Err(corrupt(format!("{what} is not an object")));
+    };
+    let names: Vec<&'a str> = m.iter().map(|(k, _)| k.as_str()).collect();
+    if names != want {
+        return Err(corrupt(format!("{what}: members must be exactly {want:?}")));
+    }
+    Ok(())
+}
+
+fn object(v: Option<&Value>, what: &str) -> Result<Vec<(String, Value)>, StateError> {
+    match v {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        _ => Err(corrupt(format!("{what} is not an object"))),
+    }
+}
+
+/// Parses `state.json` (format 2, or format 1 written by runtime 0.1, converted).
+pub fn parse(b: &[u8]) -> Result<State, StateError> {
+    parse_format(b).map(|(s, _)| s)
+}
+
+fn parse_format(b: &[u8]) -> Result<(State, u64), StateError> {
+    let v = canon::parse(b).map_err(|e| corrupt(e.to_string()))?;
+    match int(v.get("airlock_state"), "airlock_state")? {
+        2 => Ok((parse_v2(&v)?, 2)),
+        1 => Ok((parse_v1(&v)?, 1)),
+        n => Err(corrupt(format!("unknown airlock_state version {n}"))),
+    }
+}
+
+fn parse_v2(v: &Value) -> Result<State, StateError> {
+    members(
+        v,
+        &[
+            "airlock_state",
+            "bundle_sequences",
+            "evaluation_started",
+            "generation",
+            "highest_time_seen",
+            "revocations",
+            "revoked",
+            "trust",
+        ],
+        "state",
+    )?;
+    let mut s = State {
+        generation: int(v.get("generation"), "generation")?,
+        highest_time_seen: match v.get("highest_time_seen") {
+            Some(Value::Null) => None,
+            t => Some(time(t, "highest_time_seen")?),
+        },
+        ..State::default()
+    };
+    s.trust = match v.get("trust") {
+        Some(Value::Null) => None,
+        Some(t) => {
+            members(t, &["issued_at", "roots", "sha256", "version"], "trust")?;
+            let Some(Value::Array(roots)) = t.get("roots") else {
+                return Err(corrupt("trust.roots is not an array"));
+            };
+            let mut pins = Vec::new();
+            for r in roots {
+                members(r, &["not_after", "not_before", "public_key"], "trust.roots")?;
+                pins.push(PinnedRoot {
+                    key: r
+                        .get("public_key")
+                        .and_then(Value::as_str)
+                        .and_then(enc::unb64_exact::<32>)
+                        .ok_or_else(|| corrupt("trust.roots public_key is not base64 of 32 bytes"))?,
+                    not_before: time(r.get("not_before"), "trust.roots not_before")?,
+                    not_after: time(r.get("not_after"), "trust.roots not_after")?,
+                });
+            }
+            if pins.is_empty() {
+                return Err(corrupt("trust.roots is empty"));
+            }
+            Some(TrustPin {
+                version: int(t.get("version"), "trust.version")?,
+                sha256: hash(t.get("sha256"), "trust.sha256")?,
+                issued_at: time(t.get("issued_at"), "trust.issued_at")?,
+                roots: pins,
+            })
+        }
+        None => return Err(corrupt("missing trust")),
+    };
+    s.revocations = match v.get("revocations") {
+        Some(Value::Null) => None,
+        Some(r) => {
+            members(r, &["issued_at", "sequence", "sha256"], "revocations")?;
+            Some(RevocationPin {
+                sequence: int(r.get("sequence"), "revocations.sequence")?,
+                sha256: hash(r.get("sha256"), "revocations.sha256")?,
+                issued_at: time(r.get("issued_at"), "revocations.issued_at")?,
+            })
+        }
+        None => return Err(corrupt("missing revocations")),
+    };
+    for (k, r) in object(v.get("revoked"), "revoked")? {
+        let reason = r
+            .as_str()
+            .ok_or_else(|| corrupt("revoked reasons must be strings"))?;
+        s.revoked.insert(k, reason.to_string());
+    }
+    read_maps(v, &mut s)?;
+    Ok(s)
+}
+
+fn read_maps(v: &Value, s: &mut State) -> Result<(), StateError> {
+    for (k, n) in object(v.get("bundle_sequences"), "bundle_sequences")? {
+        s.bundle_sequences
+            .insert(k, int(Some(&n), "bundle sequence")?);
+    }
+    for (k, t) in object(v.get("evaluation_started"), "evaluation_started")? {
+        s.evaluation_started
+            .insert(k, time(Some(&t), "evaluation start")?);
+    }
+    Ok(())
+}
+
+/// Format 1 (runtime 0.1): pins without windows and only a revocation sequence. The pins keep
+/// an open window; the revocation sequence has no hash, so any list of that sequence matches.
+fn parse_v1(v: &Value) -> Result<State, StateError> {
+    members(
+        v,
+        &[
             "airlock_state",
             "bundle_sequences",
             "evaluation_started",
@@ -124,163 +335,441 @@ impl StateDir {
             "revocation_sequence",
             "trust_roots",
             "trust_version",
-        ];
-        if names != want {
-            return Err(corrupt(format!("members must be exactly {want:?}")));
-        }
-        let get = |k: &str| v.get(k).ok_or_else(|| corrupt(format!("missing {k}")));
-        if int(get("airlock_state")?, "airlock_state")? != 1 {
-            return Err(corrupt("unknown airlock_state version"));
-        }
-        let mut s = State {
-            highest_time_seen: match get("highest_time_seen")? {
-                Value::Null => None,
-                t => Some(time(t, "highest_time_seen")?),
-            },
-            trust_version: int(get("trust_version")?, "trust_version")?,
-            revocation_sequence: int(get("revocation_sequence")?, "revocation_sequence")?,
-            ..State::default()
-        };
-        let Value::Array(roots) = get("trust_roots")? else {
-            return Err(corrupt("trust_roots must be an array"));
-        };
-        for r in roots {
-            let key = r
+        ],
+        "state (format 1)",
+    )?;
+    let mut s = State {
+        highest_time_seen: match v.get("highest_time_seen") {
+            Some(Value::Null) => None,
+            t => Some(time(t, "highest_time_seen")?),
+        },
+        ..State::default()
+    };
+    let Some(Value::Array(roots)) = v.get("trust_roots") else {
+        return Err(corrupt("trust_roots must be an array"));
+    };
+    let mut pins = Vec::new();
+    for r in roots {
+        pins.push(PinnedRoot {
+            key: r
                 .as_str()
-                .and_then(canon::enc::unb64_exact::<32>)
-                .ok_or_else(|| corrupt("trust_roots entries must be base64 of 32 bytes"))?;
-            s.trust_roots.push(key);
+                .and_then(enc::unb64_exact::<32>)
+                .ok_or_else(|| corrupt("trust_roots entries must be base64 of 32 bytes"))?,
+            not_before: Timestamp(i64::MIN),
+            not_after: Timestamp(i64::MAX),
+        });
+    }
+    let version = int(v.get("trust_version"), "trust_version")?;
+    if !pins.is_empty() {
+        s.trust = Some(TrustPin {
+            version,
+            sha256: [0; 32],
+            issued_at: Timestamp(i64::MIN),
+            roots: pins,
+        });
+    }
+    let seq = int(v.get("revocation_sequence"), "revocation_sequence")?;
+    if seq > 0 {
+        s.revocations = Some(RevocationPin {
+            sequence: seq,
+            sha256: [0; 32],
+            issued_at: Timestamp(i64::MIN),
+        });
+    }
+    read_maps(v, &mut s)?;
+    Ok(s)
+}
+
+fn s(v: impl ToString) -> Value {
+    Value::String(v.to_string())
+}
+
+fn obj(m: Vec<(String, Value)>) -> Value {
+    // Member names are distinct by construction (map keys or fixed literals).
+    Value::object(m).unwrap_or(Value::Null)
+}
+
+/// Canonical bytes of a state (what `state.json` holds).
+pub fn to_bytes(st: &State) -> Vec<u8> {
+    let num = |n: u64| Value::Number(n as f64);
+    obj(vec![
+        ("airlock_state".into(), num(2)),
+        ("generation".into(), num(st.generation)),
+        (
+            "highest_time_seen".into(),
+            st.highest_time_seen.map_or(Value::Null, s),
+        ),
+        (
+            "trust".into(),
+            st.trust.as_ref().map_or(Value::Null, |t| {
+                obj(vec![
+                    ("version".into(), num(t.version)),
+                    ("sha256".into(), s(enc::hex(&t.sha256))),
+                    ("issued_at".into(), s(t.issued_at)),
+                    (
+                        "roots".into(),
+                        Value::Array(
+                            t.roots
+                                .iter()
+                                .map(|r| {
+                                    obj(vec![
+                                        ("public_key".into(), s(enc::b64(&r.key))),
+                                        ("not_before".into(), s(r.not_before)),
+                                        ("not_after".into(), s(r.not_after)),
+                                    ])
+                                })
+                                .collect(),
+                        ),
+                    ),
+                ])
+            }),
+        ),
+        (
+            "revocations".into(),
+            st.revocations.as_ref().map_or(Value::Null, |r| {
+                obj(vec![
+                    ("sequence".into(), num(r.sequence)),
+                    ("sha256".into(), s(enc::hex(&r.sha256))),
+                    ("issued_at".into(), s(r.issued_at)),
+                ])
+            }),
+        ),
+        (
+            "revoked".into(),
+            obj(st.revoked.iter().map(|(k, r)| (k.clone(), s(r))).collect()),
+        ),
+        (
+            "bundle_sequences".into(),
+            obj(st
+                .bundle_sequences
+                .iter()
+                .map(|(k, n)| (k.clone(), num(*n)))
+                .collect()),
+        ),
+        (
+            "evaluation_started".into(),
+            obj(st
+                .evaluation_started
+                .iter()
+                .map(|(k, t)| (k.clone(), s(t)))
+                .collect()),
+        ),
+    ])
+    .to_canonical()
+}
+
+/// The seal: (generation, SHA-256 of state.json) of the current state and of the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seal {
+    current: (u64, [u8; 32]),
+    previous: Option<(u64, [u8; 32])>,
+}
+
+impl Seal {
+    const MAGIC: &'static str = "airlock-state-seal 1";
+
+    fn to_bytes(self) -> Vec<u8> {
+        let line = |(g, h): (u64, [u8; 32])| format!("{g} {}\n", enc::hex(&h));
+        let mut out = format!("{}\n{}", Self::MAGIC, line(self.current));
+        if let Some(p) = self.previous {
+            out.push_str(&line(p));
         }
-        let Value::Object(seqs) = get("bundle_sequences")? else {
-            return Err(corrupt("bundle_sequences"));
-        };
-        for (k, n) in seqs {
-            s.bundle_sequences
-                .insert(k.clone(), int(n, "bundle sequence")?);
+        out.into_bytes()
+    }
+
+    fn parse(b: &[u8]) -> Result<Seal, StateError> {
+        let bad = || corrupt(format!("{SEAL} is not a valid seal"));
+        let text = std::str::from_utf8(b).map_err(|_| bad())?;
+        let text = text.strip_suffix('\n').ok_or_else(bad)?;
+        let mut lines = text.split('\n');
+        if lines.next() != Some(Self::MAGIC) {
+            return Err(bad());
         }
-        let Value::Object(evs) = get("evaluation_started")? else {
-            return Err(corrupt("evaluation_started"));
-        };
-        for (k, t) in evs {
-            s.evaluation_started
-                .insert(k.clone(), time(t, "evaluation start")?);
-        }
-        Ok(s)
-    }
-
-    fn to_bytes(&self) -> Vec<u8> {
-        let s = &self.state;
-        let num = |n: u64| Value::Number(n as f64);
-        let v = Value::object(vec![
-            ("airlock_state".into(), num(1)),
-            (
-                "highest_time_seen".into(),
-                s.highest_time_seen
-                    .map_or(Value::Null, |t| Value::String(t.to_string())),
-            ),
-            ("trust_version".into(), num(s.trust_version)),
-            (
-                "trust_roots".into(),
-                Value::Array(
-                    s.trust_roots
-                        .iter()
-                        .map(|k| Value::String(canon::enc::b64(k)))
-                        .collect(),
-                ),
-            ),
-            ("revocation_sequence".into(), num(s.revocation_sequence)),
-            (
-                "bundle_sequences".into(),
-                Value::object(
-                    s.bundle_sequences
-                        .iter()
-                        .map(|(k, n)| (k.clone(), num(*n)))
-                        .collect(),
-                )
-                .unwrap_or(Value::Null),
-            ),
-            (
-                "evaluation_started".into(),
-                Value::object(
-                    s.evaluation_started
-                        .iter()
-                        .map(|(k, t)| (k.clone(), Value::String(t.to_string())))
-                        .collect(),
-                )
-                .unwrap_or(Value::Null),
-            ),
-        ])
-        .unwrap_or(Value::Null);
-        v.to_pretty()
-    }
-
-    /// How the next trust file must be anchored: the roots pinned by the last accepted one,
-    /// or `fallback` when none was accepted yet.
-    pub fn trust_anchors(&self, fallback: crate::Anchors) -> Result<crate::Anchors, StateError> {
-        if self.state.trust_roots.is_empty() {
-            return Ok(fallback);
-        }
-        let keys = self
-            .state
-            .trust_roots
-            .iter()
-            .map(|k| {
-                crate::PublicKey::from_bytes(k).map_err(|e| corrupt(format!("trust_roots: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::Anchors::Roots(keys))
-    }
-
-    /// Records an accepted trust file: its version and its roots.
-    pub fn accept_trust(&mut self, trust: &crate::TrustStore) {
-        self.state.trust_version = self.state.trust_version.max(trust.version());
-        self.state.trust_roots = trust
-            .roots()
-            .iter()
-            .map(crate::PublicKey::to_bytes)
-            .collect();
-    }
-
-    /// Refuses a clock earlier than the highest time already seen.
-    pub fn check_clock(&self, now: Timestamp) -> Result<(), StateError> {
-        match self.state.highest_time_seen {
-            Some(seen) if now < seen => Err(StateError::TamperSuspected { now, seen }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records `now` as seen.
-    pub fn observe(&mut self, now: Timestamp) {
-        if self.state.highest_time_seen.is_none_or(|s| now > s) {
-            self.state.highest_time_seen = Some(now);
-        }
-    }
-
-    /// The evaluation start for `product`, starting it at `now` on first use.
-    pub fn evaluation_start(&mut self, product: &str, now: Timestamp) -> Timestamp {
-        *self
-            .state
-            .evaluation_started
-            .entry(product.to_string())
-            .or_insert(now)
-    }
-
-    /// Writes the state atomically.
-    pub fn save(&self) -> Result<(), StateError> {
-        let io = |e: std::io::Error| StateError::Io(format!("{}: {e}", self.path.display()));
-        let tmp = self
-            .path
-            .with_file_name(format!(".{FILE}.tmp-{}", std::process::id()));
-        let mut f = fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&self.to_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
+        let entry = |l: &str| -> Result<(u64, [u8; 32]), StateError> {
+            let (g, h) = l.split_once(' ').ok_or_else(bad)?;
+            if g.is_empty() || !g.bytes().all(|c| c.is_ascii_digit()) || g.len() > 16 {
+                return Err(bad());
             }
+            Ok((
+                g.parse().map_err(|_| bad())?,
+                enc::unhex::<32>(h).ok_or_else(bad)?,
+            ))
+        };
+        let current = entry(lines.next().ok_or_else(bad)?)?;
+        let previous = lines.next().map(entry).transpose()?;
+        if lines.next().is_some() {
+            return Err(bad());
         }
+        Ok(Seal { current, previous })
+    }
+}
+
+/// An open state directory.
+#[derive(Debug)]
+pub struct StateDir {
+    dir: PathBuf,
+    /// Held for the life of this value (exclusive unless read-only).
+    _lock: Option<File>,
+    writable: bool,
+    fresh: bool,
+    /// The state as read.
+    state: State,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> StateError + '_ {
+    move |e| StateError::Io(format!("{}: {e}", path.display()))
+}
+
+/// Refuses a path owned by someone else, writable by group or others, or a link.
+#[cfg(unix)]
+fn check_owner(path: &Path, dir: bool) -> Result<(), StateError> {
+    use std::os::unix::fs::MetadataExt;
+    let md = fs::symlink_metadata(path).map_err(io(path))?;
+    let kind_ok = if dir {
+        md.file_type().is_dir()
+    } else {
+        md.file_type().is_file()
+    };
+    if !kind_ok {
+        return Err(StateError::Unsafe(format!(
+            "{} is not a {} (a link or another kind of file)",
+            path.display(),
+            if dir { "directory" } else { "regular file" }
+        )));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if md.uid() != me {
+        return Err(StateError::Unsafe(format!(
+            "{} is owned by uid {}, not by the user running this check (uid {me})",
+            path.display(),
+            md.uid()
+        )));
+    }
+    if md.mode() & 0o022 != 0 {
+        return Err(StateError::Unsafe(format!(
+            "{} is writable by group or others (mode {:o}); chmod go-w it",
+            path.display(),
+            md.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_owner(_path: &Path, _dir: bool) -> Result<(), StateError> {
+    Ok(())
+}
+
+fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    use std::io::Read;
+    match File::open(path) {
+        Ok(f) => {
+            let mut b = Vec::new();
+            f.take(MAX_STATE_BYTES + 1)
+                .read_to_end(&mut b)
+                .map_err(io(path))?;
+            if b.len() as u64 > MAX_STATE_BYTES {
+                return Err(corrupt(format!(
+                    "{} is larger than {MAX_STATE_BYTES} bytes",
+                    path.display()
+                )));
+            }
+            Ok(Some(b))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+impl StateDir {
+    /// Opens a state directory for a real run: creates it (mode 0700) if it does not exist,
+    /// checks its owner and mode, takes the exclusive lock, and reads the state.
+    pub fn open(dir: &Path) -> Result<StateDir, StateError> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    b.mode(0o700);
+                }
+                b.create(dir).map_err(io(dir))?;
+            }
+            Err(e) => return Err(io(dir)(e)),
+            Ok(_) => {}
+        }
+        Self::open_with(dir, true)
+    }
+
+    /// Opens a state directory for a preview (`--at`): a shared lock, nothing created or written.
+    /// A directory that does not exist reads as fresh.
+    pub fn open_read_only(dir: &Path) -> Result<StateDir, StateError> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateDir {
+                dir: dir.to_path_buf(),
+                _lock: None,
+                writable: false,
+                fresh: true,
+                state: State::default(),
+            }),
+            Err(e) => Err(io(dir)(e)),
+            Ok(_) => Self::open_with(dir, false),
+        }
+    }
+
+    fn open_with(dir: &Path, writable: bool) -> Result<StateDir, StateError> {
+        check_owner(dir, true)?;
+        let lock_path = dir.join(LOCK);
+        let lock = if writable {
+            let mut o = fs::OpenOptions::new();
+            o.read(true).write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600);
+            }
+            let f = o.open(&lock_path).map_err(io(&lock_path))?;
+            check_owner(&lock_path, false)?;
+            f.lock().map_err(io(&lock_path))?;
+            Some(f)
+        } else {
+            match File::open(&lock_path) {
+                Ok(f) => {
+                    f.lock_shared().map_err(io(&lock_path))?;
+                    Some(f)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(&lock_path)(e)),
+            }
+        };
+        let state_path = dir.join(FILE);
+        let seal_path = dir.join(SEAL);
+        let seal = read_capped(&seal_path)?;
+        let state = read_capped(&state_path)?;
+        let (state, fresh) = match (state, seal) {
+            (None, None) => (State::default(), true),
+            (None, Some(_)) => return Err(StateError::Missing(state_path)),
+            (Some(b), seal) => {
+                check_owner(&state_path, false)?;
+                let (st, format) = parse_format(&b)?;
+                match seal {
+                    Some(sb) => {
+                        check_owner(&seal_path, false)?;
+                        let seal = Seal::parse(&sb)?;
+                        let mine = (st.generation, enc::sha256(&b));
+                        // The current state, or the one before when a save stopped between
+                        // writing the seal and renaming the new state into place.
+                        let interrupted =
+                            seal.previous == Some(mine) && seal.current.0 == mine.0 + 1;
+                        if seal.current != mine && !interrupted {
+                            return Err(StateError::RolledBack(format!(
+                                "{} is generation {}, but its seal names generation {}",
+                                state_path.display(),
+                                mine.0,
+                                seal.current.0
+                            )));
+                        }
+                    }
+                    // Format 1 had no seal; a format-2 state always has one.
+                    None if format == 1 => {}
+                    None => {
+                        return Err(StateError::RolledBack(format!(
+                            "{} is missing while {} exists",
+                            seal_path.display(),
+                            state_path.display()
+                        )))
+                    }
+                }
+                (st, false)
+            }
+        };
+        Ok(StateDir {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            writable,
+            fresh,
+            state,
+        })
+    }
+
+    /// The state as read.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Whether nothing was ever saved here.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Replaces the state with `next` (generation + 1): the seal first, then `state.json`, each
+    /// atomically. Refused for a read-only (preview) directory.
+    pub fn save(&mut self, mut next: State) -> Result<(), StateError> {
+        if !self.writable {
+            return Err(StateError::Io("a preview (--at) never writes the state".into()));
+        }
+        let state_path = self.dir.join(FILE);
+        let current = if self.fresh {
+            None
+        } else {
+            let b = read_capped(&state_path)?.unwrap_or_default();
+            Some((self.state.generation, enc::sha256(&b)))
+        };
+        next.generation = self.state.generation + 1;
+        let bytes = to_bytes(&next);
+        let seal = Seal {
+            current: (next.generation, enc::sha256(&bytes)),
+            previous: current,
+        };
+        write_atomic(&self.dir.join(SEAL), &seal.to_bytes())?;
+        write_atomic(&state_path, &bytes)?;
+        self.state = next;
+        self.fresh = false;
         Ok(())
     }
+}
+
+/// A new file beside `path` (never following or reusing a link: the name must not exist),
+/// fsync, rename over `path`, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let open = || {
+        let mut o = fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(&tmp)
+    };
+    let mut f = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Left by a killed run with the same pid (we hold the lock): remove the name itself.
+            fs::remove_file(&tmp).map_err(io(&tmp))?;
+            open().map_err(io(&tmp))?
+        }
+        r => r.map_err(io(&tmp))?,
+    };
+    let result = (|| {
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io(path))
 }

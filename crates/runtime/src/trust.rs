@@ -53,13 +53,22 @@ pub struct TrustedKey {
     pub status: KeyStatus,
 }
 
-/// What may sign a trust file.
+/// What may sign a trust file. Whatever the anchor, the signing key must also be listed in
+/// the file it signs as an active root key whose window contains the file's `issued_at`.
 #[derive(Debug, Clone)]
 pub enum Anchors {
-    /// Only these root keys (embedded in the product, or pinned from an earlier trust file).
+    /// Only these root keys: embedded in the product at build time, or given by the operator
+    /// (`--root`, `AIRLOCK_ROOT`).
     Roots(Vec<PublicKey>),
-    /// Any active root key the file itself lists (trust on first use: the operator vouches for
-    /// the file, which must have been delivered out of band). Weaker; ask for it explicitly.
+    /// Only root keys with these ids (an operator's `--root KEY_ID`). A key id is 64 bits of
+    /// SHA-256: prefer the whole public key.
+    RootIds(Vec<KeyId>),
+    /// The active root keys of the last accepted trust file, with their windows (what a state
+    /// directory pins): the signer must also be active and inside its pinned window at the
+    /// new file's `issued_at`.
+    Pinned(Vec<TrustedKey>),
+    /// Any active root key the file itself lists (trust on first use: whoever can swap the
+    /// delivery can swap the trust file with it). Weaker; only on an explicit operator request.
     SelfSigned,
 }
 
@@ -68,6 +77,8 @@ pub enum Anchors {
 pub struct TrustStore {
     keys: Vec<TrustedKey>,
     version: u64,
+    issued_at: Timestamp,
+    sha256: [u8; 32],
 }
 
 #[derive(Deserialize)]
@@ -105,7 +116,23 @@ pub(crate) fn ts(what: &'static str, field: &str, s: &str) -> Result<Timestamp, 
 impl TrustStore {
     /// A store of keys compiled into the product (seed behaviour).
     pub fn embedded(keys: Vec<TrustedKey>) -> TrustStore {
-        TrustStore { keys, version: 0 }
+        TrustStore {
+            keys,
+            version: 0,
+            issued_at: Timestamp(i64::MIN),
+            sha256: [0; 32],
+        }
+    }
+
+    /// When the trust file was signed (the earliest instant for embedded keys).
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+
+    /// SHA-256 of the trust file's canonical `signed` object (zero for embedded keys): two
+    /// files of one version must be the same file.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
     }
 
     /// The trust file's version (0 for embedded keys).
@@ -269,9 +296,20 @@ impl TrustStore {
                 status,
             });
         }
+        if !keys
+            .iter()
+            .any(|k| k.status == KeyStatus::Active && k.roles.contains(&Role::Root))
+        {
+            return Err(VerifyError::schema(
+                WHAT,
+                "lists no active root key (the next trust file could not be anchored)",
+            ));
+        }
         let store = TrustStore {
             keys,
             version: doc.version,
+            issued_at,
+            sha256: enc::sha256(&canonical),
         };
 
         let Some(Value::Array(sigs)) = v.get("signatures") else {
@@ -283,44 +321,28 @@ impl TrustStore {
                 "signatures must hold 1 to 16 envelopes",
             ));
         }
-        let mut first_error = None;
+        // Every entry must be a well-formed trust envelope by a distinct key, whether or not
+        // an earlier one verified: no room for smuggled members or other payload types.
+        let mut envs: Vec<canon::Envelope> = Vec::with_capacity(sigs.len());
         for s in sigs {
             let env = canon::Envelope::parse(&s.to_canonical()).map_err(VerifyError::Envelope)?;
-            let result = (|| {
-                if env.kind != Kind::Trust {
-                    return Err(VerifyError::WrongKind {
-                        expected: Kind::Trust,
-                        found: env.kind,
-                    });
-                }
-                let key = match anchors {
-                    Anchors::Roots(roots) => {
-                        let k = roots
-                            .iter()
-                            .find(|k| k.key_id() == env.key_id)
-                            .ok_or(VerifyError::UnknownKey(env.key_id))?;
-                        if let Some(listed) = store.get(env.key_id) {
-                            if listed.status == KeyStatus::Revoked {
-                                return Err(VerifyError::KeyRevoked(env.key_id));
-                            }
-                        }
-                        k.clone()
-                    }
-                    Anchors::SelfSigned => {
-                        let k = store.signer(env.key_id, Role::Root)?;
-                        if k.status != KeyStatus::Active {
-                            return Err(VerifyError::Trust(format!(
-                                "root key {} is not active",
-                                env.key_id
-                            )));
-                        }
-                        store.check_window(env.key_id, issued_at)?;
-                        k.key.clone()
-                    }
-                };
-                verify_pae(&key, Kind::Trust, &canonical, &env.sig, WHAT)
-            })();
-            match result {
+            if env.kind != Kind::Trust {
+                return Err(VerifyError::WrongKind {
+                    expected: Kind::Trust,
+                    found: env.kind,
+                });
+            }
+            if envs.iter().any(|e| e.key_id == env.key_id) {
+                return Err(VerifyError::schema(
+                    WHAT,
+                    format!("two signatures by key {}", env.key_id),
+                ));
+            }
+            envs.push(env);
+        }
+        let mut first_error = None;
+        for env in &envs {
+            match store.check_trust_signer(env, anchors, &canonical) {
                 Ok(()) => return Ok(store),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -330,12 +352,140 @@ impl TrustStore {
         Err(first_error.unwrap_or_else(|| VerifyError::Trust("no signature".into())))
     }
 
-    /// The public keys holding the root role, to pin as [`Anchors::Roots`] for the next file.
-    pub fn roots(&self) -> Vec<PublicKey> {
+    /// One signature of this (new) trust file: by an acceptable anchor, listed here as an
+    /// active root inside its window at `issued_at` (and, for pins, inside the pinned window
+    /// too), and cryptographically valid.
+    fn check_trust_signer(
+        &self,
+        env: &canon::Envelope,
+        anchors: &Anchors,
+        canonical: &[u8],
+    ) -> Result<(), VerifyError> {
+        let id = env.key_id;
+        let listed = self.signer(id, Role::Root).map_err(|e| match e {
+            VerifyError::UnknownKey(_) => VerifyError::Trust(format!(
+                "the signing key {id} is not listed in the trust file it signs"
+            )),
+            e => e,
+        })?;
+        if listed.status != KeyStatus::Active {
+            return Err(VerifyError::Trust(format!(
+                "root key {id} is {} in the trust file it signs; only an active root signs trust files",
+                listed.status.as_str()
+            )));
+        }
+        self.check_window(id, self.issued_at)?;
+        let anchored = match anchors {
+            Anchors::Roots(roots) => roots.iter().any(|k| *k == listed.key),
+            Anchors::RootIds(ids) => ids.contains(&id),
+            Anchors::Pinned(pins) => match pins.iter().find(|p| p.key == listed.key) {
+                Some(p) => {
+                    if p.status != KeyStatus::Active || !p.roles.contains(&Role::Root) {
+                        return Err(VerifyError::Trust(format!(
+                            "root key {id} is not an active root of the accepted trust file"
+                        )));
+                    }
+                    if self.issued_at < p.not_before || self.issued_at > p.not_after {
+                        return Err(VerifyError::KeyOutsideValidity {
+                            key_id: id,
+                            at: self.issued_at,
+                            not_before: p.not_before,
+                            not_after: p.not_after,
+                        });
+                    }
+                    true
+                }
+                None => false,
+            },
+            Anchors::SelfSigned => true,
+        };
+        if !anchored {
+            return Err(VerifyError::Trust(format!(
+                "signed by root key {id}, which is not an anchor this runtime trusts (pinned roots or --root)"
+            )));
+        }
+        verify_pae(&listed.key, Kind::Trust, canonical, &env.sig, "trust file")
+    }
+
+    /// Verifies a chain of trust files (e.g. v2 then v3 for a customer who missed v2): sorted
+    /// by version, the first anchored by `anchors`, each next one by the active roots of the one
+    /// before (with their windows). Versions strictly increase and `issued_at` never goes back.
+    /// Returns every file, oldest first.
+    pub fn verify_chain(files: &[&[u8]], anchors: &Anchors) -> Result<Vec<TrustStore>, VerifyError> {
+        let mut order: Vec<(u64, &[u8])> = Vec::with_capacity(files.len());
+        for f in files {
+            order.push((peek_version(f)?, f));
+        }
+        order.sort_by_key(|(v, _)| *v);
+        if order.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(VerifyError::Trust(
+                "two trust files of the same version".into(),
+            ));
+        }
+        let mut out: Vec<TrustStore> = Vec::with_capacity(order.len());
+        for (_, f) in order {
+            let a = match out.last() {
+                Some(prev) => prev.pins(),
+                None => anchors.clone(),
+            };
+            let next = TrustStore::from_trust_file(f, &a)?;
+            if let Some(prev) = out.last() {
+                if next.issued_at < prev.issued_at {
+                    return Err(VerifyError::Trust(format!(
+                        "version {} was issued at {}, before version {} ({})",
+                        next.version, next.issued_at, prev.version, prev.issued_at
+                    )));
+                }
+            }
+            out.push(next);
+        }
+        if out.is_empty() {
+            return Err(VerifyError::Trust("no trust file given".into()));
+        }
+        Ok(out)
+    }
+
+    /// [`TrustStore::verify_chain`], returning the newest file.
+    pub fn from_chain(files: &[&[u8]], anchors: &Anchors) -> Result<TrustStore, VerifyError> {
+        let mut all = Self::verify_chain(files, anchors)?;
+        all.pop()
+            .ok_or_else(|| VerifyError::Trust("no trust file given".into()))
+    }
+
+    /// The anchors for the next trust file: this file's active root keys with their windows.
+    pub fn pins(&self) -> Anchors {
+        Anchors::Pinned(self.active_roots())
+    }
+
+    /// The active root keys (what a state directory pins).
+    pub fn active_roots(&self) -> Vec<TrustedKey> {
         self.keys
             .iter()
-            .filter(|k| k.roles.contains(&Role::Root) && k.status != KeyStatus::Revoked)
-            .map(|k| k.key.clone())
+            .filter(|k| k.status == KeyStatus::Active && k.roles.contains(&Role::Root))
+            .cloned()
             .collect()
+    }
+}
+
+/// The `signed.version` of a trust file, read without verifying it (to order a chain).
+pub(crate) fn peek_version(bytes: &[u8]) -> Result<u64, VerifyError> {
+    if bytes.len() > MAX_TRUST_BYTES {
+        return Err(VerifyError::TooLarge {
+            what: "trust file",
+            limit: MAX_TRUST_BYTES as u64,
+        });
+    }
+    let v = json::parse(bytes).map_err(|error| VerifyError::Json {
+        what: "trust file",
+        error,
+    })?;
+    match v.get("signed").and_then(|s| s.get("version")) {
+        Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 && *n <= crate::MAX_SAFE_INTEGER as f64 => {
+            Ok(*n as u64)
+        }
+        _ => Err(VerifyError::schema(
+            "trust file",
+            "version must be an integer from 1 to 2^53-1",
+        )),
     }
 }
