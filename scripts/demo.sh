@@ -24,7 +24,8 @@ $BIN/packager sign "$OUT/hello.txt" --key keys-dev/dev-release.key
 cat "$OUT/hello.txt.sig"
 
 step "4. verify it: runtime-verify, and stock minisign when installed"
-$BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json
+# The trust file is checked against the vendor's root key, delivered out of band.
+$BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json --root keys-dev/dev-root.pub
 if command -v minisign >/dev/null; then
   minisign -Vm "$OUT/hello.txt" -p keys-dev/dev-release.minisign.pub -x "$OUT/hello.txt.sig"
 else
@@ -33,7 +34,7 @@ fi
 
 step "5. a tampered signed file is rejected"
 printf 'hello from an attacker\n' > "$OUT/hello.txt"
-if $BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json; then
+if $BIN/runtime-verify sig "$OUT/hello.txt" --trust keys-dev/trust.json --root keys-dev/dev-root.pub; then
   echo "ERROR: tampered file accepted"; exit 1
 else
   echo "  rejected as expected (exit $?)"
@@ -68,8 +69,11 @@ else
 fi
 
 step "10. runtime-verify accepts the bundle and extracts it (state: $OUT/runtime-state)"
+# First use: the vendor's root anchors the trust file; the state then pins its roots.
 $BIN/runtime-verify "$BUNDLE" --trust keys-dev/trust.json --edition sovereign \
-  --state "$OUT/runtime-state" --extract "$OUT/installed"
+  --root keys-dev/dev-root.pub --state "$OUT/runtime-state" --extract "$OUT/installed"
+echo "  state pins trust version $(grep -o '"version":[0-9]*' "$OUT/runtime-state/state.json" | tail -1 | cut -d: -f2); later runs need no --root"
+export AIRLOCK_ROOT=keys-dev/dev-root.pub   # for the stateless checks below
 
 step "11. a tampered copy is rejected, with the failing check"
 cp "$BUNDLE" "$OUT/tampered.tar.gz" && cp "$BUNDLE.sig" "$OUT/tampered.tar.gz.sig"

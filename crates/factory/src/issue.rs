@@ -307,6 +307,76 @@ pub fn issue_batch(
     Ok(done)
 }
 
+/// Checks a stored license before anything is built from it: its signed bytes must verify
+/// (under the renewing key when that signed it, otherwise under `trust`), and its registry
+/// columns must say what the signed document says. An edited row or document is refused
+/// instead of being re-signed as genuine.
+pub fn check_stored(
+    old: &Record,
+    key: &SecretKey,
+    trust: Option<&runtime::TrustStore>,
+) -> Result<()> {
+    let env = canon::Envelope::parse(&old.signature)
+        .with_context(|| format!("license {}: stored signature", old.license_id))?;
+    let ok = if let Some(t) = trust {
+        runtime::signed::verify_document(
+            t,
+            Kind::License,
+            "license",
+            &old.document,
+            runtime::license::MAX_LICENSE_BYTES,
+            &old.signature,
+        )
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    } else if env.key_id == key.key_id() {
+        let pk = runtime::PublicKey::from_bytes(&key.public_key())?;
+        if env.kind == Kind::License
+            && pk.verify(
+                &canon::pae(Kind::License.payload_type(), &old.document),
+                &env.sig,
+            )
+        {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "signature does not verify under key {}",
+                env.key_id
+            ))
+        }
+    } else {
+        bail!(
+            "license {} was signed by key {}, not by {}: pass --trust so its stored signature can be checked before it is re-signed",
+            old.license_id,
+            env.key_id,
+            key.key_id()
+        );
+    };
+    ok.with_context(|| {
+        format!(
+            "license {}: the stored document does not verify (registry edited outside factory?); refusing to re-sign it",
+            old.license_id
+        )
+    })?;
+    let doc: License = serde_json::from_slice(&old.document).context("stored license document")?;
+    let times = doc.validate()?;
+    if doc.license_id != old.license_id
+        || doc.lineage_id != old.lineage_id
+        || doc.sequence != old.sequence
+        || doc.customer.id != old.customer_id
+        || doc.product != old.product
+        || doc.tier.as_str() != old.tier
+        || times.expires_at != old.expires_at
+        || times.not_before != old.not_before
+    {
+        bail!(
+            "license {}: the registry row differs from its signed document (edited outside factory?); refusing to renew it",
+            old.license_id
+        );
+    }
+    Ok(())
+}
+
 /// How a renewal's validity starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenewFrom {

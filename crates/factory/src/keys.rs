@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use canon::{KeyId, Role, Timestamp};
 use runtime::{Anchors, KeyStatus, TrustStore};
-use signing::trust::{sign_trust_file, TrustEntry};
+use signing::trust::{sign_trust_file_by, TrustEntry};
 use signing::{PublicKeyFile, SecretKey};
 use std::path::{Path, PathBuf};
 
@@ -25,8 +25,8 @@ pub fn keygen(
 
 /// What `factory trust` should produce.
 pub struct TrustRequest<'a> {
-    /// The root key that signs.
-    pub root: &'a SecretKey,
+    /// The root keys that sign (one, or several to co-sign a root rotation).
+    pub roots: &'a [SecretKey],
     /// Public key files to add (or update).
     pub add: Vec<PublicKeyFile>,
     /// An earlier trust file whose keys carry over; the new version is one higher.
@@ -65,10 +65,18 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
     if version <= prev {
         bail!("--version {version} must be higher than the previous trust file's version {prev}");
     }
-    let root_pub = req.root.public_file();
+    let first = req
+        .roots
+        .first()
+        .context("at least one root key signs a trust file")?;
     let mut add = req.add;
-    if !entries.iter().any(|e| e.public_key == root_pub.public_key) {
-        add.insert(0, root_pub);
+    for root in req.roots.iter().rev() {
+        let root_pub = root.public_file();
+        if !entries.iter().any(|e| e.public_key == root_pub.public_key)
+            && !add.iter().any(|a| a.public_key == root_pub.public_key)
+        {
+            add.insert(0, root_pub);
+        }
     }
     for p in add {
         runtime::PublicKey::from_bytes(&p.public_key)
@@ -79,6 +87,10 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
         if let Some(e) = entries.iter_mut().find(|e| e.public_key == p.public_key) {
             if e.status == KeyStatus::Revoked.as_str() {
                 bail!("key {} ({}) is revoked in the previous trust file; a revoked key cannot come back", p.key_id, p.name);
+            }
+            if e.status == KeyStatus::Retired.as_str() {
+                // Its window closed when it was retired; reopening it would let it sign again.
+                bail!("key {} ({}) is retired in the previous trust file; a retired key is not re-added (generate a new key)", p.key_id, p.name);
             }
             if !e.roles.contains(&p.role) {
                 e.roles.push(p.role);
@@ -119,30 +131,46 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
             e.status = status.as_str();
         }
     }
-    let root_id = req.root.key_id();
-    let root_entry = entries
-        .iter()
-        .find(|e| e.key_id() == root_id)
-        .context("root key missing")?;
-    if root_entry.status != KeyStatus::Active.as_str() || !root_entry.roles.contains(&Role::Root) {
-        bail!("the signing root key {root_id} must be active with the root role in the new trust file");
+    for root in req.roots {
+        let root_id = root.key_id();
+        let root_entry = entries
+            .iter()
+            .find(|e| e.key_id() == root_id)
+            .context("root key missing")?;
+        if root_entry.status != KeyStatus::Active.as_str()
+            || !root_entry.roles.contains(&Role::Root)
+        {
+            bail!("the signing root key {root_id} must be active with the root role in the new trust file (retire a root in a later version, signed by its successor)");
+        }
+        if req.now < root_entry.not_before || req.now > root_entry.not_after {
+            bail!(
+                "the signing root key {root_id} is outside its validity window ({} to {})",
+                root_entry.not_before,
+                root_entry.not_after
+            );
+        }
     }
-    if req.now < root_entry.not_before || req.now > root_entry.not_after {
-        bail!(
-            "the signing root key {root_id} is outside its validity window ({} to {})",
-            root_entry.not_before,
-            root_entry.not_after
-        );
-    }
-    let bytes = sign_trust_file(req.root, version, req.now, &entries)?;
-    // Self-check with the verifier: what we write must be what a runtime accepts.
+    let signers: Vec<&SecretKey> = req.roots.iter().collect();
+    let bytes = sign_trust_file_by(&signers, version, req.now, &entries)?;
+    // Self-check with the verifier, anchored as a customer's runtime anchors it: by the active
+    // roots of the previous version (with their windows), or, for a first file, by its signers.
     let anchors = match &req.from {
-        Some(prev) => Anchors::Roots(prev.roots()),
-        None => Anchors::SelfSigned,
+        Some(prev) => prev.pins(),
+        None => Anchors::Roots(
+            req.roots
+                .iter()
+                .map(|r| runtime::PublicKey::from_bytes(&r.public_key()))
+                .collect::<Result<_, _>>()?,
+        ),
     };
-    TrustStore::from_trust_file(&bytes, &anchors).context(
-        "the new trust file does not verify (is the signing root trusted by the previous version?)",
-    )?;
+    TrustStore::from_trust_file(&bytes, &anchors).with_context(|| {
+        format!(
+            "the new trust file would not verify on a runtime that accepted the previous one: \
+             it must be signed by an active root of version {} ({})",
+            req.from.as_ref().map_or(0, TrustStore::version),
+            first.key_id()
+        )
+    })?;
     Ok((bytes, version))
 }
 

@@ -5,6 +5,12 @@
 //! Every change happens in one `BEGIN IMMEDIATE` transaction together with its audit event, so
 //! concurrent factory processes serialize cleanly and a crash (kill -9) loses nothing that was
 //! committed and leaves nothing half-done.
+//!
+//! The chain covers the license rows, not only the events: every event that changes a license
+//! carries the SHA-256 of the whole row it leaves behind (columns and signed bytes), and
+//! [`Registry::verify_audit`] checks every row against the latest such event. An edit made with
+//! plain SQL (`UPDATE licenses SET revoked_at = NULL`) breaks that match; cutting the chain's
+//! tail is caught by an operator-anchored head (`audit verify --head`).
 
 use anyhow::{bail, Context, Result};
 use canon::{enc, Timestamp, Value};
@@ -67,6 +73,10 @@ const MIGRATIONS: &[&str] = &[
         document  BLOB NOT NULL,
         signature BLOB NOT NULL
     );",
+    // 2: events carry the hash of the license row they leave behind; existing rows are
+    // anchored by one `anchored` event each (appended by `migrate`).
+    "ALTER TABLE audit ADD COLUMN row_hash TEXT;
+    CREATE INDEX audit_subject ON audit(subject, seq) WHERE row_hash IS NOT NULL;",
 ];
 
 /// The registry handle.
@@ -227,17 +237,81 @@ fn audit_hash(
     event: &str,
     subject: &str,
     detail: &str,
+    row_hash: Option<&str>,
 ) -> String {
-    let v = Value::object(vec![
+    let mut m = vec![
         ("prev_hash".into(), Value::String(prev.into())),
         ("seq".into(), Value::Number(seq as f64)),
         ("at".into(), Value::String(at.to_string())),
         ("event".into(), Value::String(event.into())),
         ("subject".into(), Value::String(subject.into())),
         ("detail".into(), Value::String(detail.into())),
+    ];
+    // Events from before schema 2 have no row hash and hash exactly as they did then.
+    if let Some(h) = row_hash {
+        m.push(("row_hash".into(), Value::String(h.into())));
+    }
+    enc::sha256_hex(&Value::object(m).expect("distinct names").to_canonical())
+}
+
+/// SHA-256 over every column of a license row and its signed bytes (canonical JSON).
+pub fn row_hash(r: &Record) -> String {
+    let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let t = |t: Timestamp| Value::Number(t.0 as f64);
+    let v = Value::object(vec![
+        ("license_id".into(), Value::String(r.license_id.clone())),
+        ("lineage_id".into(), Value::String(r.lineage_id.clone())),
+        ("sequence".into(), Value::Number(r.sequence as f64)),
+        ("renewal_of".into(), opt(&r.renewal_of)),
+        ("customer_id".into(), Value::String(r.customer_id.clone())),
+        (
+            "customer_name".into(),
+            Value::String(r.customer_name.clone()),
+        ),
+        ("product".into(), Value::String(r.product.clone())),
+        ("tier".into(), Value::String(r.tier.clone())),
+        ("issued_at".into(), t(r.issued_at)),
+        ("not_before".into(), t(r.not_before)),
+        ("expires_at".into(), t(r.expires_at)),
+        ("license_key".into(), Value::String(r.license_key.clone())),
+        ("key_id".into(), Value::String(r.key_id.clone())),
+        (
+            "document".into(),
+            Value::String(enc::sha256_hex(&r.document)),
+        ),
+        (
+            "signature".into(),
+            Value::String(enc::sha256_hex(&r.signature)),
+        ),
+        ("renewed_by".into(), opt(&r.renewed_by)),
+        ("revoked_at".into(), r.revoked_at.map_or(Value::Null, t)),
+        ("revoke_reason".into(), opt(&r.revoke_reason)),
     ])
     .expect("distinct names");
     enc::sha256_hex(&v.to_canonical())
+}
+
+fn get_in(tx: &Connection, id: &str) -> Result<Option<Record>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
+            [id],
+            row_to_record,
+        )
+        .optional()?)
+}
+
+/// Appends an event for a license row as it now stands (its row hash included).
+fn audit_row(
+    tx: &rusqlite::Transaction<'_>,
+    at: Timestamp,
+    event: &str,
+    license_id: &str,
+    detail: &str,
+) -> Result<()> {
+    let r = get_in(tx, license_id)?
+        .with_context(|| format!("license {license_id} vanished inside its transaction"))?;
+    audit_with(tx, at, event, license_id, detail, Some(&row_hash(&r)))
 }
 
 /// Appends an audit event inside the caller's transaction, chained to the previous one.
@@ -247,6 +321,17 @@ fn audit(
     event: &str,
     subject: &str,
     detail: &str,
+) -> Result<()> {
+    audit_with(tx, at, event, subject, detail, None)
+}
+
+fn audit_with(
+    tx: &rusqlite::Transaction<'_>,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+    row: Option<&str>,
 ) -> Result<()> {
     let last: Option<(i64, String)> = tx
         .query_row(
@@ -259,10 +344,10 @@ fn audit(
         Some((s, h)) => (s + 1, h),
         None => (1, "0".repeat(64)),
     };
-    let hash = audit_hash(&prev, seq, at, event, subject, detail);
+    let hash = audit_hash(&prev, seq, at, event, subject, detail, row);
     tx.execute(
-        "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at.0, event, subject, detail, prev, hash],
+        "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq, at.0, event, subject, detail, prev, hash, row],
     )?;
     Ok(())
 }
@@ -292,6 +377,17 @@ impl Registry {
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(m)?;
+            if i + 1 == 2 {
+                // Anchor every existing row in the chain as it stands at the upgrade.
+                let ids: Vec<String> = tx
+                    .prepare("SELECT license_id FROM licenses ORDER BY license_id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let now = signing::clock::now()?;
+                for id in ids {
+                    audit_row(&tx, now, "anchored", &id, "registry schema 2")?;
+                }
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;
@@ -348,17 +444,26 @@ impl Registry {
                 ])
                 .with_context(|| format!("recording license {}", r.license_id))?;
                 ins_doc.execute(params![r.license_id, r.document, r.signature])?;
-                if let Some(prev) = &r.renewal_of {
-                    tx.execute(
-                        "UPDATE licenses SET renewed_by = ?1 WHERE license_id = ?2",
-                        params![r.license_id, prev],
-                    )?;
-                }
                 let detail = format!(
                     "customer={} product={} tier={} key={}",
                     r.customer_id, r.product, r.tier, r.key_id
                 );
-                audit(&tx, at, event, &r.license_id, &detail)?;
+                audit_with(&tx, at, event, &r.license_id, &detail, Some(&row_hash(r)))?;
+                if let Some(prev) = &r.renewal_of {
+                    let n = tx.execute(
+                        "UPDATE licenses SET renewed_by = ?1 WHERE license_id = ?2",
+                        params![r.license_id, prev],
+                    )?;
+                    if n == 1 {
+                        audit_row(
+                            &tx,
+                            at,
+                            "superseded",
+                            prev,
+                            &format!("renewed_by={}", r.license_id),
+                        )?;
+                    }
+                }
             }
         }
         tx.commit()?;
@@ -407,7 +512,7 @@ impl Registry {
             "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2 WHERE license_id = ?3",
             params![at.0, reason, id],
         )?;
-        audit(&tx, at, "revoked", id, reason)?;
+        audit_row(&tx, at, "revoked", id, reason)?;
         tx.commit()?;
         Ok(())
     }
@@ -518,10 +623,12 @@ impl Registry {
         Ok(())
     }
 
-    /// Recomputes the audit chain. Returns the number of events, or the first broken one.
-    pub fn verify_audit(&self) -> Result<u64> {
+    /// Recomputes the audit chain, then checks every license row against the row hash of its
+    /// latest event (and that every license the log speaks of still exists). Returns the number
+    /// of events and the head hash, or names the first break.
+    pub fn verify_audit(&self) -> Result<(u64, String)> {
         let mut st = self.conn.prepare(
-            "SELECT seq, at, event, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+            "SELECT seq, at, event, subject, detail, prev_hash, hash, row_hash FROM audit ORDER BY seq",
         )?;
         let mut rows = st.query([])?;
         let mut prev = "0".repeat(64);
@@ -531,6 +638,7 @@ impl Registry {
             let (event, subject, detail): (String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(4)?);
             let (p, h): (String, String) = (r.get(5)?, r.get(6)?);
+            let row: Option<String> = r.get(7)?;
             if seq != expect_seq {
                 bail!("audit chain broken: event {expect_seq} is missing (found {seq})");
             }
@@ -540,13 +648,84 @@ impl Registry {
                     seq - 1
                 );
             }
-            if audit_hash(&p, seq, Timestamp(at), &event, &subject, &detail) != h {
+            if audit_hash(
+                &p,
+                seq,
+                Timestamp(at),
+                &event,
+                &subject,
+                &detail,
+                row.as_deref(),
+            ) != h
+            {
                 bail!("audit chain broken at event {seq}: its content does not match its hash");
             }
             prev = h;
             expect_seq += 1;
         }
-        Ok((expect_seq - 1) as u64)
+        self.verify_rows()?;
+        Ok(((expect_seq - 1) as u64, prev))
+    }
+
+    /// Merges the licenses (by id) with the latest row-carrying event of each subject.
+    fn verify_rows(&self) -> Result<()> {
+        let mut ev = self.conn.prepare(
+            "SELECT a.subject, a.row_hash FROM audit a
+             WHERE a.row_hash IS NOT NULL
+               AND a.seq = (SELECT max(b.seq) FROM audit b WHERE b.subject = a.subject AND b.row_hash IS NOT NULL)
+             ORDER BY a.subject",
+        )?;
+        let mut events = ev.query([])?;
+        let mut lic = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM {FROM_JOINED} ORDER BY l.license_id"
+        ))?;
+        let mut licenses = lic.query([])?;
+        let mut e = events
+            .next()?
+            .map(|r| Ok::<_, rusqlite::Error>((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .transpose()?;
+        let mut l = licenses.next()?.map(row_to_record).transpose()?;
+        loop {
+            match (&e, &l) {
+                (None, None) => return Ok(()),
+                (Some((subject, _)), None) => bail!(
+                    "registry altered: license {subject} is in the audit log but not in the registry"
+                ),
+                (None, Some(r)) => bail!(
+                    "registry altered: license {} has no audit event for its current row",
+                    r.license_id
+                ),
+                (Some((subject, want)), Some(r)) => match subject.as_str().cmp(r.license_id.as_str()) {
+                    std::cmp::Ordering::Less => bail!(
+                        "registry altered: license {subject} is in the audit log but not in the registry"
+                    ),
+                    std::cmp::Ordering::Greater => bail!(
+                        "registry altered: license {} has no audit event for its current row",
+                        r.license_id
+                    ),
+                    std::cmp::Ordering::Equal => {
+                        if row_hash(r) != *want {
+                            bail!(
+                                "registry altered: license {}'s row differs from what its last audit event recorded (edited outside factory)",
+                                r.license_id
+                            );
+                        }
+                        e = events.next()?.map(|r| Ok::<_, rusqlite::Error>((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).transpose()?;
+                        l = licenses.next()?.map(row_to_record).transpose()?;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Whether `head` is the hash of an event in the chain (an operator's earlier record of the
+    /// head): a chain cut below it, or rewritten up to it, no longer holds it.
+    pub fn has_audit_hash(&self, head: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM audit WHERE hash = ?1", [head], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The raw connection (tests, benchmarks).

@@ -520,7 +520,9 @@ fn renew_lineage_revoke_and_views() {
         serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
     assert_eq!(r2["sequence"], 2);
     let audit = json(&fac(p, &["audit", "verify", "--json"]));
-    assert_eq!(audit["events"], 9);
+    // 9 events, plus one `superseded` event recording the renewed predecessor's new row.
+    assert_eq!(audit["events"], 10);
+    assert_eq!(audit["head"].as_str().unwrap().len(), 64);
 }
 
 #[test]
@@ -596,7 +598,11 @@ fn verify_rejects_tampering_and_migrate_reissues_legacy() {
         ])
         .output()
         .unwrap();
-    fails(&late, 1, "schema 2 licenses are refused after 2026-12-31");
+    fails(
+        &late,
+        1,
+        "schema 2 licenses are refused from 2027-01-01T00:00:00Z on",
+    );
     // Migrate (with the dev trust and key).
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
         .args([

@@ -258,6 +258,18 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         &req.license_dir.join("license.sig"),
         canon::sig::MAX_ENVELOPE_BYTES,
     )?;
+    // Bundles carry schema-3 licenses: the manifest references the canonical hash of the
+    // document itself, which for a schema-2 license is not the upgraded view the runtime checks.
+    match canon::parse(&lic_json)
+        .context("license.json")?
+        .get("schema_version")
+    {
+        Some(Value::Number(n)) if *n == 3.0 => {}
+        other => bail!(
+            "license.json has schema_version {}; bundles carry schema-3 licenses only: migrate it first with `factory migrate`",
+            other.map_or("(none)".into(), |v| String::from_utf8_lossy(&v.to_canonical()).into_owned())
+        ),
+    }
     let license: License = match req.trust {
         Some(t) => runtime::license::verify_license(
             t,
@@ -275,6 +287,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
             serde_json::from_slice(&canonical).context("license.json (schema 3 expected)")?
         }
     };
+
     let lic_canonical = license.canonical();
     // Product manifest.
     let pm_input = fs::read(req.product_manifest)
@@ -294,12 +307,16 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
                 runtime::revocation::MAX_REVOCATIONS_BYTES,
             )?;
             let sig = read_small(&dir.join("revocations.sig"), canon::sig::MAX_ENVELOPE_BYTES)?;
-            if let Some(t) = req.trust {
-                let r = runtime::revocation::verify_revocations(t, &doc, &sig)
-                    .context("revocation list")?;
-                if r.reason(&license.license_id).is_some() {
-                    bail!("license {} is revoked in the revocation list; the runtime would refuse this bundle", license.license_id);
-                }
+            let revoked = match req.trust {
+                Some(t) => runtime::revocation::verify_revocations(t, &doc, &sig)
+                    .context("revocation list")?
+                    .reason(&license.license_id)
+                    .is_some(),
+                // Unverified, but a list that names this license is refused all the same.
+                None => lists_license(&doc, &license.license_id)?,
+            };
+            if revoked {
+                bail!("license {} is revoked in the revocation list; the runtime would refuse this bundle", license.license_id);
             }
             Some((doc, sig))
         }
@@ -453,10 +470,11 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         let manifest_env = req
             .key
             .sign_document(Kind::BundleManifest, &manifest_canonical)?;
-        let manifest_pretty = canon::parse(&manifest_canonical)?.to_pretty();
+
         let mut head = Vec::new();
         for (p, b) in [
-            (runtime::bundle::MANIFEST_PATH, &manifest_pretty),
+            // Stored canonical: the runtime checks its signature over these raw bytes first.
+            (runtime::bundle::MANIFEST_PATH, &manifest_canonical),
             (runtime::bundle::MANIFEST_SIG_PATH, &manifest_env.to_bytes()),
             ("CHECKSUMS.txt", &inner_sums),
         ] {
@@ -509,6 +527,33 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
                 sha256: enc::sha256(sig_text.as_bytes()),
             },
         ]);
+        // Refuse up front whatever the runtime would refuse: verify the finished archive with
+        // the runtime's own verifier, at the bundle's creation time, before anything is moved
+        // into place or the sequence is consumed.
+        if let Some(trust) = req.trust {
+            let opts = runtime::bundle::Options {
+                trust,
+                now: req.created_at,
+                edition: None,
+                runtime_version: env!("CARGO_PKG_VERSION"),
+                known: None,
+                legacy: Default::default(),
+                warn_days: runtime::license::DEFAULT_WARN_DAYS,
+                extract: None,
+            };
+            let f =
+                File::open(&archive_tmp).with_context(|| format!("{}", archive_tmp.display()))?;
+            if let Err(e) = runtime::bundle::verify_bundle(
+                std::io::BufReader::with_capacity(1 << 20, f),
+                sig_text.as_bytes(),
+                &opts,
+            ) {
+                bail!(
+                    "the runtime would reject this bundle [{}]: {e}; nothing was written",
+                    e.code()
+                );
+            }
+        }
         signing::fsutil::write_atomic(&signature, sig_text.as_bytes(), 0o644, false)?;
         fs::rename(&archive_tmp, &archive).with_context(|| format!("{}", archive.display()))?;
         signing::fsutil::write_atomic(&checksums_path, outer.as_bytes(), 0o644, false)?;
@@ -534,6 +579,17 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     signing::fsutil::write_atomic(req.state, &doc.to_pretty(), 0o644, true)
         .with_context(|| format!("{}", req.state.display()))?;
     Ok(built)
+}
+
+/// Whether an (unverified) revocation list names `license_id`.
+fn lists_license(doc: &[u8], license_id: &str) -> Result<bool> {
+    let v = canon::parse(doc).context("revocations.json")?;
+    let Some(Value::Array(entries)) = v.get("revoked") else {
+        bail!("revocations.json: no revoked list");
+    };
+    Ok(entries
+        .iter()
+        .any(|e| e.get("license_id").and_then(Value::as_str) == Some(license_id)))
 }
 
 fn write_member(

@@ -26,8 +26,8 @@ use crate::manifest::{
 };
 use crate::revocation::{verify_revocations, Revocations, MAX_REVOCATIONS_BYTES};
 use crate::session::{check_revocation_order, check_signed_time};
-use crate::state::{State as Known, StateError};
 use crate::signed::MinisignCheck;
+use crate::state::{State as Known, StateError};
 use crate::trust::TrustStore;
 use canon::sig::MAX_ENVELOPE_BYTES;
 use canon::ustar::{self, BLOCK};
@@ -903,7 +903,8 @@ impl<'a> TarReader<'a> {
         }
         // Signed times bound the clock from below (a clock set back before the vendor signed).
         let state_err = BundleError::State;
-        check_signed_time(opts.now, bm.created_at(), "the bundle's created_at").map_err(state_err)?;
+        check_signed_time(opts.now, bm.created_at(), "the bundle's created_at")
+            .map_err(state_err)?;
         check_signed_time(opts.now, t.issued_at, "the license's issued_at").map_err(state_err)?;
         let known = opts.known;
         if let Some(why) = known.and_then(|k| k.revoked.get(&l.license_id)) {
@@ -1005,8 +1006,8 @@ struct Staging {
 #[cfg(unix)]
 fn check_parent(parent: &Path) -> Result<(), BundleError> {
     use std::os::unix::fs::MetadataExt;
-    let md = fs::metadata(parent)
-        .map_err(|e| BundleError::Io(format!("{}: {e}", parent.display())))?;
+    let md =
+        fs::metadata(parent).map_err(|e| BundleError::Io(format!("{}: {e}", parent.display())))?;
     if md.mode() & 0o022 != 0 && md.mode() & 0o1000 == 0 {
         return Err(BundleError::Io(format!(
             "{}: writable by group or others without the sticky bit; extract under a directory only you can write to",

@@ -60,7 +60,9 @@ impl Revocations {
     }
     /// Every entry: license id and reason.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.revoked.iter().map(|(id, r, _)| (id.as_str(), r.as_str()))
+        self.revoked
+            .iter()
+            .map(|(id, r, _)| (id.as_str(), r.as_str()))
     }
     /// Number of revoked licenses.
     pub fn len(&self) -> usize {

@@ -149,7 +149,11 @@ fn open_dir(state: Option<&Path>, clock: Clock) -> Result<Option<StateDir>, Stat
 }
 
 /// Refuses `now` earlier than `t` by more than the allowed skew.
-pub fn check_signed_time(now: Timestamp, t: Timestamp, what: &'static str) -> Result<(), StateError> {
+pub fn check_signed_time(
+    now: Timestamp,
+    t: Timestamp,
+    what: &'static str,
+) -> Result<(), StateError> {
     if now.0.saturating_add(SIGNED_TIME_SKEW_SECS) < t.0 {
         return Err(StateError::TamperSuspected { now, seen: t, what });
     }
@@ -212,7 +216,9 @@ impl Session {
         }
         let verified = TrustStore::verify_chain(&chain, &anchors)?;
         if let (Some(pin), Some(first)) = (&known.trust, verified.first()) {
-            if first.version() == pin.version && pin.sha256 != [0; 32] && first.sha256() != pin.sha256
+            if first.version() == pin.version
+                && pin.sha256 != [0; 32]
+                && first.sha256() != pin.sha256
             {
                 return Err(StateError::Conflict(format!(
                     "trust file version {} differs from the version {} already accepted",

@@ -271,7 +271,9 @@ fn parse_v2(v: &Value) -> Result<State, StateError> {
                         .get("public_key")
                         .and_then(Value::as_str)
                         .and_then(enc::unb64_exact::<32>)
-                        .ok_or_else(|| corrupt("trust.roots public_key is not base64 of 32 bytes"))?,
+                        .ok_or_else(|| {
+                            corrupt("trust.roots public_key is not base64 of 32 bytes")
+                        })?,
                     not_before: time(r.get("not_before"), "trust.roots not_before")?,
                     not_after: time(r.get("not_after"), "trust.roots not_after")?,
                 });
@@ -712,7 +714,9 @@ impl StateDir {
     /// atomically. Refused for a read-only (preview) directory.
     pub fn save(&mut self, mut next: State) -> Result<(), StateError> {
         if !self.writable {
-            return Err(StateError::Io("a preview (--at) never writes the state".into()));
+            return Err(StateError::Io(
+                "a preview (--at) never writes the state".into(),
+            ));
         }
         let state_path = self.dir.join(FILE);
         let current = if self.fresh {
@@ -739,7 +743,10 @@ impl StateDir {
 /// fsync, rename over `path`, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let open = || {
         let mut o = fs::OpenOptions::new();

@@ -376,7 +376,7 @@ impl TrustStore {
         }
         self.check_window(id, self.issued_at)?;
         let anchored = match anchors {
-            Anchors::Roots(roots) => roots.iter().any(|k| *k == listed.key),
+            Anchors::Roots(roots) => roots.contains(&listed.key),
             Anchors::RootIds(ids) => ids.contains(&id),
             Anchors::Pinned(pins) => match pins.iter().find(|p| p.key == listed.key) {
                 Some(p) => {
@@ -411,7 +411,10 @@ impl TrustStore {
     /// by version, the first anchored by `anchors`, each next one by the active roots of the one
     /// before (with their windows). Versions strictly increase and `issued_at` never goes back.
     /// Returns every file, oldest first.
-    pub fn verify_chain(files: &[&[u8]], anchors: &Anchors) -> Result<Vec<TrustStore>, VerifyError> {
+    pub fn verify_chain(
+        files: &[&[u8]],
+        anchors: &Anchors,
+    ) -> Result<Vec<TrustStore>, VerifyError> {
         let mut order: Vec<(u64, &[u8])> = Vec::with_capacity(files.len());
         for f in files {
             order.push((peek_version(f)?, f));
@@ -480,12 +483,94 @@ pub(crate) fn peek_version(bytes: &[u8]) -> Result<u64, VerifyError> {
         error,
     })?;
     match v.get("signed").and_then(|s| s.get("version")) {
-        Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 && *n <= crate::MAX_SAFE_INTEGER as f64 => {
+        Some(Value::Number(n))
+            if *n >= 1.0 && n.fract() == 0.0 && *n <= crate::MAX_SAFE_INTEGER as f64 =>
+        {
             Ok(*n as u64)
         }
         _ => Err(VerifyError::schema(
             "trust file",
             "version must be an integer from 1 to 2^53-1",
         )),
+    }
+}
+
+/// One vendor root given by an operator or a product: a key, or only its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootSpec {
+    /// The root's public key.
+    Key(PublicKey),
+    /// The root's key id (64 bits: weaker than the key itself).
+    Id(KeyId),
+}
+
+impl RootSpec {
+    /// Parses a root given as text: a 16-hex-digit key id, base64 of the 32-byte public key,
+    /// or the contents of a root's `NAME.pub` or `NAME.minisign.pub` file.
+    pub fn parse(text: &[u8]) -> Result<RootSpec, VerifyError> {
+        let bad = |m: String| VerifyError::Trust(format!("root key: {m}"));
+        if text.len() > 4096 {
+            return Err(bad("longer than 4096 bytes".into()));
+        }
+        let s = std::str::from_utf8(text)
+            .map_err(|_| bad("not UTF-8".into()))?
+            .trim();
+        if let Some(id) = KeyId::parse(s) {
+            return Ok(RootSpec::Id(id));
+        }
+        if let Some(raw) = enc::unb64_exact::<32>(s) {
+            return Ok(RootSpec::Key(
+                PublicKey::from_bytes(&raw).map_err(|e| bad(e.to_string()))?,
+            ));
+        }
+        if s.starts_with('{') {
+            let v = json::parse(s.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            if v.get("role").and_then(Value::as_str) != Some("root") {
+                return Err(bad("the .pub file is not a root key's".into()));
+            }
+            let raw = v
+                .get("public_key")
+                .and_then(Value::as_str)
+                .and_then(enc::unb64_exact::<32>)
+                .ok_or_else(|| bad("the .pub file has no base64 public_key".into()))?;
+            let key = PublicKey::from_bytes(&raw).map_err(|e| bad(e.to_string()))?;
+            if v.get("key_id")
+                .and_then(Value::as_str)
+                .and_then(KeyId::parse)
+                != Some(key.key_id())
+            {
+                return Err(bad("the .pub file's key_id is not its key's".into()));
+            }
+            return Ok(RootSpec::Key(key));
+        }
+        let key = crate::signed::minisign_public_key(s.as_bytes()).map_err(|_| {
+            bad("not a key id, a base64 public key, or a .pub / .minisign.pub file".into())
+        })?;
+        Ok(RootSpec::Key(key))
+    }
+
+    /// The anchors for a set of roots (ids when any root is given only by id).
+    pub fn anchors(roots: &[RootSpec]) -> Anchors {
+        if roots.iter().all(|r| matches!(r, RootSpec::Key(_))) {
+            Anchors::Roots(
+                roots
+                    .iter()
+                    .filter_map(|r| match r {
+                        RootSpec::Key(k) => Some(k.clone()),
+                        RootSpec::Id(_) => None,
+                    })
+                    .collect(),
+            )
+        } else {
+            Anchors::RootIds(
+                roots
+                    .iter()
+                    .map(|r| match r {
+                        RootSpec::Key(k) => k.key_id(),
+                        RootSpec::Id(id) => *id,
+                    })
+                    .collect(),
+            )
+        }
     }
 }

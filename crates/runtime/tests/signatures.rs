@@ -251,13 +251,12 @@ fn trust_file_checks() {
     assert_eq!(store.keys().len(), 3);
 
     // Pinned to the right root: fine. Pinned to another root: unknown key.
-    let roots = store.roots();
+    let roots: Vec<_> = store.active_roots().into_iter().map(|k| k.key).collect();
     assert!(TrustStore::from_trust_file(&bytes, &Anchors::Roots(roots)).is_ok());
     let other = runtime::PublicKey::from_bytes(&key(8, Role::Root).public_key()).unwrap();
-    assert_eq!(
-        TrustStore::from_trust_file(&bytes, &Anchors::Roots(vec![other])).unwrap_err(),
-        VerifyError::UnknownKey(kit.root.key_id())
-    );
+    let e = TrustStore::from_trust_file(&bytes, &Anchors::Roots(vec![other])).unwrap_err();
+    assert_eq!(e.code(), "trust_invalid");
+    assert!(e.to_string().contains("not an anchor"), "{e}");
 
     // Tampered content (a key added after signing).
     let text = String::from_utf8(bytes.clone()).unwrap();
@@ -267,10 +266,11 @@ fn trust_file_checks() {
         Err(VerifyError::BadSignature { .. })
     ));
 
-    // Signed by a key without the root role.
+    // Signed by a key without the root role (another key is the file's active root).
     let entries = vec![
         entry(&kit.root, &[Role::License], "active"),
         entry(&kit.license, &[Role::License], "active"),
+        entry(&key(8, Role::Root), &[Role::Root], "active"),
     ];
     let by_non_root =
         signing::trust::sign_trust_file(&key(1, Role::Root), 1, t("2026-06-01"), &entries).unwrap();
@@ -282,9 +282,10 @@ fn trust_file_checks() {
         }
     );
 
-    // Self-signed by a revoked root.
+    // Self-signed by a revoked root (another key is the file's active root).
     let mut entries = kit.entries();
     entries[0].status = "revoked";
+    entries.push(entry(&key(8, Role::Root), &[Role::Root], "active"));
     assert_eq!(
         TrustStore::from_trust_file(&kit.trust_bytes(1, &entries), &Anchors::SelfSigned)
             .unwrap_err(),
@@ -373,18 +374,19 @@ fn minisign_signatures() {
 #[test]
 fn evaluation_mode_persists_its_start_and_expires_after_60_days() {
     use runtime::enforce::{Entitlements, Gate};
-    use runtime::state::StateDir;
+    use runtime::session::{Clock, Session};
     let d = std::env::temp_dir().join(format!("airlock-eval-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     let first = t("2026-11-22");
-    let mut st = StateDir::open(&d).unwrap();
-    assert_eq!(st.evaluation_start("gateway", first), first);
-    st.observe(first);
-    st.save().unwrap();
+    let store = TrustStore::embedded(vec![]);
+    let mut st = Session::with_store(Some(&d), Clock::System(first), store.clone()).unwrap();
+    assert_eq!(st.evaluation_start("gateway"), first);
+    st.commit().unwrap();
     // A later start (process restart) keeps the first start.
-    let mut st = StateDir::open(&d).unwrap();
     let later = t("2027-01-10");
-    assert_eq!(st.evaluation_start("gateway", later), first);
+    let mut st = Session::with_store(Some(&d), Clock::System(later), store.clone()).unwrap();
+    assert_eq!(st.evaluation_start("gateway"), first);
+    st.commit().unwrap();
     let limits = [("agents", 3u64), ("aiorgs", 1)];
     let e = Entitlements::evaluation(first, later, &["gate"], &limits);
     assert_eq!(e.gate_state(), Gate::Open);
@@ -398,6 +400,7 @@ fn evaluation_mode_persists_its_start_and_expires_after_60_days() {
         "evaluation_expired"
     );
     // The clock going back below what was seen is tamper.
-    assert!(st.check_clock(t("2026-11-21")).is_err());
+    let e = Session::with_store(Some(&d), Clock::System(t("2026-11-21")), store).unwrap_err();
+    assert_eq!(e.code(), "tamper_suspected");
     let _ = std::fs::remove_dir_all(&d);
 }

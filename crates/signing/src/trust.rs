@@ -84,12 +84,27 @@ pub fn sign_trust_file(
     issued_at: Timestamp,
     entries: &[TrustEntry],
 ) -> Result<Vec<u8>, KeyError> {
+    sign_trust_file_by(&[root], version, issued_at, entries)
+}
+
+/// Signs a trust file with one or more root keys (co-signing: during a root rotation the old
+/// and the new root both sign, so a runtime that pinned either accepts it).
+pub fn sign_trust_file_by(
+    roots: &[&SecretKey],
+    version: u64,
+    issued_at: Timestamp,
+    entries: &[TrustEntry],
+) -> Result<Vec<u8>, KeyError> {
     let signed = signed_value(version, issued_at, entries);
-    let env = root.sign_document(Kind::Trust, &signed.to_canonical())?;
-    let env_value = canon::parse(&env.to_bytes()).expect("envelope is valid JSON");
+    let canonical = signed.to_canonical();
+    let mut sigs = Vec::with_capacity(roots.len());
+    for root in roots {
+        let env = root.sign_document(Kind::Trust, &canonical)?;
+        sigs.push(canon::parse(&env.to_bytes()).expect("envelope is valid JSON"));
+    }
     let doc = Value::object(vec![
         ("signed".into(), signed),
-        ("signatures".into(), Value::Array(vec![env_value])),
+        ("signatures".into(), Value::Array(sigs)),
     ])
     .expect("distinct member names");
     Ok(doc.to_pretty())

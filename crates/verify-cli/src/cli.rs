@@ -3,11 +3,13 @@
 use anyhow::{bail, Context, Result};
 use canon::{Role, Timestamp, Value};
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use runtime::bundle::{verify_bundle, BundleError, Options};
+use runtime::bundle::{verify_bundle, BundleError, Options, Verdict};
 use runtime::license::{date_state, verify_license, LegacyPolicy, State};
+use runtime::session::{Clock, Session, SessionError};
 use runtime::signed::MinisignCheck;
-use runtime::state::{StateDir, StateError};
-use runtime::{Anchors, TrustStore, VerifyError};
+use runtime::state::StateError;
+use runtime::trust::RootSpec;
+use runtime::{Anchors, VerifyError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,19 +49,35 @@ struct BundleArgs {
 }
 
 #[derive(ClapArgs)]
-struct Common {
-    /// Trust file (trust.json)
+struct TrustArgs {
+    /// Trust file (trust.json); repeat it to pass a chain (e.g. v2 and v3 when v2 was missed)
     #[arg(long)]
-    trust: Option<PathBuf>,
-    /// Judge at this time (RFC 3339 UTC or YYYY-MM-DD) instead of the system clock
+    trust: Vec<PathBuf>,
+    /// The vendor's root key for a first use: a key id, a base64 public key, or a root
+    /// NAME.pub / NAME.minisign.pub file (repeatable; also $AIRLOCK_ROOT or STATE/root.pub)
+    #[arg(long, value_name = "KEY_ID_OR_PUB")]
+    root: Vec<String>,
+    /// DANGER: accept a first trust file signed by any root it lists itself (anyone who can
+    /// swap the delivery can swap the trust file); use --root instead
+    #[arg(long)]
+    trust_on_first_use: bool,
+}
+
+#[derive(ClapArgs)]
+struct Common {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Preview at this time (RFC 3339 UTC or YYYY-MM-DD) instead of the system clock: checked
+    /// against the state, never recorded, never installs
     #[arg(long)]
     at: Option<String>,
-    /// State directory: rollback and clock-tamper detection
+    /// State directory: pinned roots, rollback, revocations and clock-tamper detection
     #[arg(long)]
     state: Option<PathBuf>,
     /// Accept schema-2 licenses after the cut-off (explicit operator decision)
     #[arg(long)]
     allow_legacy: bool,
+    /// Print the result as JSON on stdout
     #[arg(long)]
     json: bool,
 }
@@ -68,34 +86,59 @@ struct Common {
 enum Cmd {
     /// Verify a license file and print its state
     License {
+        /// license.json (license.sig beside it)
         license: PathBuf,
         #[command(flatten)]
         common: Common,
     },
     /// Cron reminder: prints only when the license needs attention; exit code per state
     Remind {
+        /// license.json (license.sig beside it)
         #[arg(long)]
         license: PathBuf,
-        #[arg(long)]
-        trust: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// Days before expiry at which to remind
         #[arg(long, default_value = "90,60,30,14,7,1")]
         thresholds: String,
+        /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Preview at this time instead of the system clock (never recorded)
         #[arg(long)]
         at: Option<String>,
+        /// State directory (pinned roots, revocations, clock)
         #[arg(long)]
         state: Option<PathBuf>,
     },
     /// Verify FILE against its minisign signature FILE.sig made by a trusted release key
     Sig {
+        /// The signed file
         file: PathBuf,
-        #[arg(long)]
-        trust: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// Signature file (default: FILE.sig)
         #[arg(long)]
         sig: Option<PathBuf>,
+    },
+    /// Revocation lists delivered on their own
+    Revocations {
+        #[command(subcommand)]
+        cmd: RevocationsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RevocationsCmd {
+    /// Verify a revocation list and keep its revoked licenses in the state for good
+    Import {
+        /// revocations.json (revocations.sig beside it)
+        file: PathBuf,
+        /// Signature (default: revocations.sig beside FILE)
+        #[arg(long)]
+        sig: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -113,19 +156,53 @@ mod remind_code {
     pub const GRACE: u8 = 4;
     pub const EXPIRED: u8 = 5;
     pub const NOT_YET_VALID: u8 = 6;
+    pub const REVOKED: u8 = 7;
     pub const INVALID: u8 = 8;
     pub const TAMPER: u8 = 9;
 }
 
 /// 1 for rejected input, 2 for usage and I/O errors.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.chain()
-        .any(|c| c.is::<VerifyError>() || c.is::<canon::ParseError>() || c.is::<StateError>())
-    {
+    let rejected = e.chain().any(|c| {
+        c.is::<VerifyError>()
+            || c.is::<canon::ParseError>()
+            || c.is::<StateError>()
+            || c.is::<Revoked>()
+            || c.downcast_ref::<BundleError>()
+                .is_some_and(|b| !matches!(b, BundleError::Io(_)))
+            || c.downcast_ref::<SessionError>()
+                .is_some_and(|s| !matches!(s, SessionError::NoAnchor))
+    });
+    if rejected {
         1
     } else {
         2
     }
+}
+
+/// The stable check code of an error, when it has one.
+fn check_code(e: &anyhow::Error) -> &'static str {
+    for c in e.chain() {
+        if let Some(x) = c.downcast_ref::<SessionError>() {
+            return x.code();
+        }
+        if let Some(x) = c.downcast_ref::<StateError>() {
+            return x.code();
+        }
+        if let Some(x) = c.downcast_ref::<VerifyError>() {
+            return x.code();
+        }
+        if let Some(x) = c.downcast_ref::<BundleError>() {
+            return x.code();
+        }
+        if c.is::<canon::ParseError>() {
+            return "json_invalid";
+        }
+        if c.is::<Revoked>() {
+            return "license_revoked";
+        }
+    }
+    "error"
 }
 
 fn read_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
@@ -144,21 +221,89 @@ fn read_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn load_trust(path: &Path) -> Result<TrustStore> {
-    let bytes = read_file(path, runtime::trust::MAX_TRUST_BYTES as u64)?;
-    TrustStore::from_trust_file(&bytes, &Anchors::SelfSigned)
-        .with_context(|| format!("{}", path.display()))
+/// A capped read of an optional file: `None` when it does not exist.
+fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
+    match read_file(path, cap) {
+        Ok(b) => Ok(Some(b)),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The vendor roots for a first use: --root values (a file path or the text itself),
+/// $AIRLOCK_ROOT (comma-separated, same forms), then STATE/root.pub; or trust on first use
+/// when explicitly asked for.
+fn first_use_anchors(t: &TrustArgs, state: Option<&Path>) -> Result<Option<Anchors>> {
+    let mut specs: Vec<RootSpec> = Vec::new();
+    let env = std::env::var("AIRLOCK_ROOT").unwrap_or_default();
+    let values = t.root.iter().map(|r| ("--root", r.as_str())).chain(
+        env.split(',')
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| ("AIRLOCK_ROOT", v.trim())),
+    );
+    for (source, v) in values {
+        let p = Path::new(v);
+        let text = if p.is_file() {
+            read_file(p, 4096)?
+        } else {
+            v.as_bytes().to_vec()
+        };
+        // A malformed root is a usage error (exit 2), not a rejected artifact.
+        specs.push(RootSpec::parse(&text).map_err(|e| anyhow::anyhow!("{source} {v:?}: {e}"))?);
+    }
+    if let Some(dir) = state {
+        let p = dir.join("root.pub");
+        if let Some(b) = read_optional(&p, 4096)? {
+            specs.push(RootSpec::parse(&b).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+        }
+    }
+    if !specs.is_empty() {
+        return Ok(Some(RootSpec::anchors(&specs)));
+    }
+    if t.trust_on_first_use {
+        eprintln!("warning: trust on first use: the trust file is accepted on the word of a root key it names itself; anyone who can replace the delivery can replace it (pass --root with the vendor's root key)");
+        return Ok(Some(Anchors::SelfSigned));
+    }
+    Ok(None)
 }
 
 /// The one place this binary reads the clock.
-fn now(at: &Option<String>) -> Result<Timestamp> {
+fn clock(at: &Option<String>) -> Result<Clock> {
     match at {
         Some(s) => Timestamp::parse_date_or_time(s)
+            .map(Clock::Preview)
             .with_context(|| format!("--at {s:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")),
-        None => Ok(Timestamp(
+        None => Ok(Clock::System(Timestamp(
             SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64,
-        )),
+        ))),
     }
+}
+
+/// Opens the state (if any), checks the clock and verifies the trust chain, anchored by the
+/// state's pinned roots or, the first time, by the vendor's root.
+fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Session> {
+    if t.trust.is_empty() {
+        bail!("--trust is required");
+    }
+    let files = t
+        .trust
+        .iter()
+        .map(|p| read_file(p, runtime::trust::MAX_TRUST_BYTES as u64))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+    let anchors = first_use_anchors(t, state)?;
+    let names = t
+        .trust
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Session::begin(state, clock, &refs, anchors.as_ref()).with_context(|| format!("trust {names}"))
 }
 
 fn sig_path(file: &Path, sig: Option<PathBuf>) -> PathBuf {
@@ -173,6 +318,11 @@ fn s(v: impl ToString) -> Value {
     Value::String(v.to_string())
 }
 
+/// Text from a signed artifact, safe to print on a terminal.
+fn safe(v: &str) -> std::borrow::Cow<'_, str> {
+    runtime::text::escape(v)
+}
+
 fn print_json(v: Value) {
     let _ = std::io::stdout().write_all(&v.to_pretty());
 }
@@ -184,36 +334,32 @@ fn legacy(allow: bool) -> LegacyPolicy {
     }
 }
 
-/// Opens the state directory (checking the clock), then loads the trust file: signed by a root
-/// the state pinned from the last accepted trust file (self-signed only the first time), and
-/// not older than the version already accepted.
-fn open_state_and_trust(
-    dir: &Option<PathBuf>,
-    now: Timestamp,
-    trust_path: &Path,
-) -> Result<(Option<StateDir>, TrustStore)> {
-    let Some(dir) = dir else {
-        return Ok((None, load_trust(trust_path)?));
-    };
-    let st = StateDir::open(dir)?;
-    st.check_clock(now)?;
-    let anchors = st.trust_anchors(Anchors::SelfSigned)?;
-    let bytes = read_file(trust_path, runtime::trust::MAX_TRUST_BYTES as u64)?;
-    let trust = TrustStore::from_trust_file(&bytes, &anchors).with_context(|| {
-        format!(
-            "{} (the state directory pins the roots of the last accepted trust file)",
-            trust_path.display()
-        )
-    })?;
-    if trust.version() < st.state.trust_version {
-        return Err(VerifyError::Trust(format!(
-            "version {} is older than version {} already accepted (rollback)",
-            trust.version(),
-            st.state.trust_version
-        ))
-        .into());
+/// Prints a rejection (JSON on stdout when asked, a line on stderr always) and returns its
+/// exit code: 1 rejected, 2 I/O or usage.
+fn reject(json: bool, subject_key: &str, subject: &Path, e: &anyhow::Error) -> Result<ExitCode> {
+    let code = exit_code(e);
+    if json {
+        print_json(
+            Value::object(vec![
+                ("valid".into(), Value::Bool(false)),
+                ("check".into(), s(check_code(e))),
+                ("error".into(), s(format!("{e:#}"))),
+                (subject_key.into(), s(subject.display())),
+            ])
+            .context("json")?,
+        );
     }
-    Ok((Some(st), trust))
+    if code == 1 {
+        eprintln!(
+            "runtime-verify: {}: REJECTED [{}]: {e:#}",
+            subject.display(),
+            check_code(e)
+        );
+    } else {
+        // A local problem (a path, a permission, an option), not a verdict on the input.
+        eprintln!("runtime-verify: error: {e:#}");
+    }
+    Ok(ExitCode::from(code))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -229,25 +375,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
             state,
         }) => remind_cmd(&license, &trust, &thresholds, format, &at, &state),
         Some(Cmd::Sig { file, trust, sig }) => sig_cmd(&file, &trust, sig),
+        Some(Cmd::Revocations {
+            cmd: RevocationsCmd::Import { file, sig, common },
+        }) => revocations_import_cmd(&file, sig, common),
     }
 }
 
 fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
-    let bundle = a.bundle.context("a bundle path is required")?;
-    let trust_path = a.common.trust.clone().context("--trust is required")?;
-    let now = now(&a.common.at)?;
-    let (mut state, trust) = open_state_and_trust(&a.common.state, now, &trust_path)?;
-    let sig = sig_path(&bundle, a.sig.clone());
+    let bundle = a.bundle.clone().context("a bundle path is required")?;
+    let json = a.common.json;
+    match verify_and_install(&a, &bundle) {
+        Ok(v) => {
+            print_bundle_verdict(&v, &bundle, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let code = reject(json, "bundle", &bundle, &e)?;
+            if exit_code(&e) == 1 {
+                eprintln!("do not install this bundle; the failing check names what to fix or what to ask the vendor for");
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// The bundle check, in the state protocol's order: session (clock, trust), verification,
+/// then the state is saved, and only then the extraction is moved into place.
+fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
+    let clock = clock(&a.common.at)?;
+    if a.extract.is_some() && matches!(clock, Clock::Preview(_)) {
+        bail!("--extract installs the bundle; a preview (--at) never installs");
+    }
+    let mut session = begin_session(&a.common.trust, a.common.state.as_deref(), clock)?;
+    let sig = sig_path(bundle, a.sig.clone());
+    let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
     let sig_bytes = read_file(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
-    let f = std::fs::File::open(&bundle).with_context(|| format!("{}", bundle.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let opts = Options {
-        trust: &trust,
-        now,
+        trust: session.trust(),
+        now: session.now(),
         edition: a.edition.as_deref(),
         runtime_version: env!("CARGO_PKG_VERSION"),
-        last_sequences: state.as_ref().map(|s| &s.state.bundle_sequences),
-        last_revocation_sequence: state.as_ref().map(|s| s.state.revocation_sequence),
+        known: Some(session.known()),
         legacy: legacy(a.common.allow_legacy),
         warn_days: runtime::license::DEFAULT_WARN_DAYS,
         extract: a.extract.as_deref(),
@@ -257,122 +426,132 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let reader = bar.wrap_read(f);
-    let result = verify_bundle(reader, &sig_bytes, &opts);
+    let result = verify_bundle(bar.wrap_read(f), &sig_bytes, &opts);
     bar.finish_and_clear();
-    match result {
-        Ok(v) => {
-            if let Some(st) = &mut state {
-                st.observe(now);
-                st.accept_trust(&trust);
-                if let Some(r) = v.revocations_sequence {
-                    st.state.revocation_sequence = st.state.revocation_sequence.max(r);
-                }
-                let key = format!("{}/{}", v.product, v.customer.0);
-                let e = st.state.bundle_sequences.entry(key).or_insert(0);
-                *e = (*e).max(v.sequence);
-                st.save()?;
-            }
-            if a.common.json {
-                print_json(
-                    Value::object(vec![
-                        ("valid".into(), Value::Bool(true)),
-                        ("check".into(), Value::Null),
-                        ("error".into(), Value::Null),
-                        ("bundle".into(), s(bundle.display())),
-                        ("bundle_id".into(), s(&v.bundle_id)),
-                        ("product".into(), s(&v.product)),
-                        ("version".into(), s(&v.version)),
-                        ("edition".into(), s(&v.edition)),
-                        ("customer".into(), s(&v.customer.0)),
-                        ("license_id".into(), s(&v.license_id)),
-                        ("license_state".into(), s(v.license_state)),
-                        ("sequence".into(), Value::Number(v.sequence as f64)),
-                        ("members".into(), Value::Number(v.members as f64)),
-                        (
-                            "payload_bytes".into(),
-                            Value::Number(v.payload_bytes as f64),
-                        ),
-                        ("signed_by".into(), s(v.signed_by)),
-                        (
-                            "warnings".into(),
-                            Value::Array(v.warnings.iter().map(s).collect()),
-                        ),
-                        (
-                            "extracted_to".into(),
-                            v.extracted_to
-                                .as_ref()
-                                .map_or(Value::Null, |p| s(p.display())),
-                        ),
-                    ])
-                    .context("json")?,
-                );
-            } else {
-                println!(
-                    "{}: VALID — {} {} ({} edition) for {}, bundle {} sequence {}, {} members, license {} is {}",
-                    bundle.display(), v.product, v.version, v.edition, v.customer.1, v.bundle_id, v.sequence, v.members, v.license_id, v.license_state
-                );
-                for w in &v.warnings {
-                    println!("warning: {w}");
-                }
-                if let Some(p) = &v.extracted_to {
-                    println!("extracted to {}", p.display());
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+    let mut v = result?;
+    if let Some(r) = &v.revocations {
+        session.accept_revocations(r)?;
+    }
+    session.record_bundle(&v.product, &v.customer.0, v.sequence)?;
+    session.commit()?;
+    v.install()?;
+    Ok(v)
+}
+
+fn print_bundle_verdict(v: &Verdict, bundle: &Path, json: bool) -> Result<()> {
+    if json {
+        print_json(
+            Value::object(vec![
+                ("valid".into(), Value::Bool(true)),
+                ("check".into(), Value::Null),
+                ("error".into(), Value::Null),
+                ("bundle".into(), s(bundle.display())),
+                ("bundle_id".into(), s(&v.bundle_id)),
+                ("product".into(), s(&v.product)),
+                ("version".into(), s(&v.version)),
+                ("edition".into(), s(&v.edition)),
+                ("customer".into(), s(&v.customer.0)),
+                ("license_id".into(), s(&v.license_id)),
+                ("license_state".into(), s(v.license_state)),
+                ("sequence".into(), Value::Number(v.sequence as f64)),
+                ("members".into(), Value::Number(v.members as f64)),
+                (
+                    "payload_bytes".into(),
+                    Value::Number(v.payload_bytes as f64),
+                ),
+                ("signed_by".into(), s(v.signed_by)),
+                (
+                    "warnings".into(),
+                    Value::Array(v.warnings.iter().map(s).collect()),
+                ),
+                (
+                    "extracted_to".into(),
+                    v.extracted_to
+                        .as_ref()
+                        .map_or(Value::Null, |p| s(p.display())),
+                ),
+            ])
+            .context("json")?,
+        );
+    } else {
+        println!(
+            "{}: VALID — {} {} ({} edition) for {}, bundle {} sequence {}, {} members, license {} is {}",
+            bundle.display(), v.product, v.version, v.edition, safe(&v.customer.1), v.bundle_id, v.sequence, v.members, v.license_id, v.license_state
+        );
+        for w in &v.warnings {
+            println!("warning: {}", safe(w));
         }
-        Err(e) => {
-            let io = matches!(e, BundleError::Io(_));
-            if a.common.json {
-                print_json(
-                    Value::object(vec![
-                        ("valid".into(), Value::Bool(false)),
-                        ("check".into(), s(e.code())),
-                        ("error".into(), s(&e)),
-                        ("bundle".into(), s(bundle.display())),
-                    ])
-                    .context("json")?,
-                );
-            }
-            eprintln!(
-                "runtime-verify: {}: REJECTED [{}]: {e}",
-                bundle.display(),
-                e.code()
-            );
-            if !io {
-                eprintln!("do not install this bundle; ask the vendor for a correctly signed one");
-            }
-            Ok(ExitCode::from(if io { 2 } else { 1 }))
+        if let Some(p) = &v.extracted_to {
+            println!("extracted to {}", p.display());
         }
+    }
+    Ok(())
+}
+
+/// Verifies a license inside a session: signature, clock against its issue time, revocations
+/// the state already accepted. Returns the verified license and its date state.
+fn check_license(
+    session: &Session,
+    license: &Path,
+    allow_legacy: bool,
+    warn_days: i64,
+) -> Result<(runtime::license::VerifiedLicense, State)> {
+    let doc = read_file(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
+    let sig = read_optional(
+        &license.with_file_name("license.sig"),
+        canon::sig::MAX_ENVELOPE_BYTES as u64,
+    )?;
+    let v = verify_license(
+        session.trust(),
+        &doc,
+        sig.as_deref(),
+        &legacy(allow_legacy),
+        session.now(),
+    )
+    .with_context(|| format!("{}", license.display()))?;
+    session.check_signed_time(v.times().issued_at, "the license's issued_at")?;
+    if let Some(why) = session.revoked(&v.license().license_id) {
+        return Err(anyhow::Error::new(Revoked(format!(
+            "license {} was revoked by a revocation list this runtime accepted: {}",
+            v.license().license_id,
+            safe(why)
+        ))));
+    }
+    let st = date_state(v.times(), v.license().grace_days, session.now(), warn_days);
+    Ok((v, st))
+}
+
+/// A license listed in an accepted revocation list.
+#[derive(Debug)]
+struct Revoked(String);
+
+impl std::fmt::Display for Revoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
+impl std::error::Error for Revoked {}
+
 fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
-    let trust_path = c.trust.clone().context("--trust is required")?;
-    let now = now(&c.at)?;
-    let (mut state, trust) = open_state_and_trust(&c.state, now, &trust_path)?;
-    let doc = read_file(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
-    let sig_file = license.with_file_name("license.sig");
-    let sig = match std::fs::read(&sig_file) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("{}", sig_file.display())),
+    let result = (|| {
+        let session = begin_session(&c.trust, c.state.as_deref(), clock(&c.at)?)?;
+        let (v, st) = check_license(
+            &session,
+            license,
+            c.allow_legacy,
+            runtime::license::DEFAULT_WARN_DAYS,
+        )?;
+        let days = session.now().days_until(v.times().expires_at);
+        // The license verified: the (real) time is recorded whatever its date state.
+        session.commit()?;
+        Ok::<_, anyhow::Error>((v, st, days))
+    })();
+    let (v, st, days) = match result {
+        Ok(x) => x,
+        Err(e) => return reject(c.json, "license", license, &e),
     };
-    let v = verify_license(&trust, &doc, sig.as_deref(), &legacy(c.allow_legacy), now)
-        .with_context(|| format!("{}", license.display()))?;
     let l = v.license();
-    let st = date_state(
-        v.times(),
-        l.grace_days,
-        now,
-        runtime::license::DEFAULT_WARN_DAYS,
-    );
-    if let Some(sd) = &mut state {
-        sd.observe(now);
-        sd.accept_trust(&trust);
-        sd.save()?;
-    }
-    let days = now.days_until(v.times().expires_at);
     if c.json {
         print_json(
             Value::object(vec![
@@ -399,7 +578,7 @@ fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
             l.license_id,
             l.product,
             l.tier,
-            l.customer.name,
+            safe(&l.customer.name),
             l.expires_at
         );
     }
@@ -411,7 +590,7 @@ fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
 
 fn remind_cmd(
     license: &Path,
-    trust: &Path,
+    trust: &TrustArgs,
     thresholds: &str,
     format: Format,
     at: &Option<String>,
@@ -429,28 +608,23 @@ fn remind_cmd(
         th.push(n);
     }
     th.sort_unstable_by(|a, b| b.cmp(a));
-    let now = now(at)?;
+    let clock = clock(at)?;
+    let now = clock.now();
+    // The same session as every other command: pinned roots, trust version, revocations, and
+    // the clock; the time is recorded only for a real run that verified the license.
     let outcome: Result<(State, runtime::license::VerifiedLicense), (State, String)> = (|| {
-        let trust = load_trust(trust).map_err(|e| (State::Invalid, format!("{e:#}")))?;
-        if let Some(dir) = state {
-            let mut sd = StateDir::open(dir).map_err(|e| (State::Invalid, e.to_string()))?;
-            if let Err(e) = sd.check_clock(now) {
-                return Err((State::TamperSuspected, e.to_string()));
-            }
-            sd.observe(now);
-            sd.save().map_err(|e| (State::Invalid, e.to_string()))?;
-        }
-        let doc = read_file(license, runtime::license::MAX_LICENSE_BYTES as u64)
-            .map_err(|e| (State::Invalid, format!("{e:#}")))?;
-        let sig = std::fs::read(license.with_file_name("license.sig")).ok();
-        let v = verify_license(&trust, &doc, sig.as_deref(), &LegacyPolicy::default(), now)
-            .map_err(|e| (State::Invalid, format!("{}: {e}", license.display())))?;
-        let st = date_state(
-            v.times(),
-            v.license().grace_days,
-            now,
-            th.first().copied().unwrap_or(30),
-        );
+        let classify = |e: anyhow::Error| {
+            let st = match check_code(&e) {
+                "tamper_suspected" => State::TamperSuspected,
+                _ if e.chain().any(|c| c.is::<Revoked>()) => State::Revoked,
+                _ => State::Invalid,
+            };
+            (st, format!("{e:#}"))
+        };
+        let session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
+        let (v, st) = check_license(&session, license, false, th.first().copied().unwrap_or(30))
+            .map_err(classify)?;
+        session.commit().map_err(|e| classify(e.into()))?;
         Ok((st, v))
     })();
     let (st, lic, detail) = match outcome {
@@ -469,6 +643,7 @@ fn remind_cmd(
         State::Grace => (remind_code::GRACE, true, "license expired; running in the grace period: new activations are stopped soon, renew now".into()),
         State::Expired => (remind_code::EXPIRED, true, "license expired: new activations, updates and growth are stopped (data is kept); renew it".into()),
         State::NotYetValid => (remind_code::NOT_YET_VALID, true, "license is not valid yet".into()),
+        State::Revoked => (remind_code::REVOKED, true, format!("license revoked: {detail}")),
         State::TamperSuspected => (remind_code::TAMPER, true, detail.clone()),
         _ => (remind_code::INVALID, true, format!("license cannot be verified: {detail}")),
     };
@@ -485,7 +660,10 @@ fn remind_cmd(
                 ),
                 None => format!(
                     "license_file=\"{}\"",
-                    license.display().to_string().replace('"', "'")
+                    license
+                        .display()
+                        .to_string()
+                        .replace(['"', '\\', '\n'], "_")
                 ),
             };
             let mut t = String::new();
@@ -507,6 +685,7 @@ fn remind_cmd(
                 State::ExpiringSoon,
                 State::Grace,
                 State::Expired,
+                State::Revoked,
                 State::Invalid,
                 State::TamperSuspected,
             ] {
@@ -532,15 +711,17 @@ fn remind_cmd(
             let _ = out.write_all(&v.to_pretty());
         }
         Format::Text if attention => {
-            let _ = writeln!(out, "airlock: {}: {message}", license.display());
+            let _ = writeln!(out, "airlock: {}: {}", license.display(), safe(&message));
         }
         _ => {}
     }
     Ok(ExitCode::from(code))
 }
 
-fn sig_cmd(file: &Path, trust: &Path, sig: Option<PathBuf>) -> Result<ExitCode> {
-    let trust = load_trust(trust)?;
+fn sig_cmd(file: &Path, trust: &TrustArgs, sig: Option<PathBuf>) -> Result<ExitCode> {
+    let clock = clock(&None)?;
+    let session = begin_session(trust, None, clock)?;
+    let trust = session.trust();
     let sig_path = sig_path(file, sig);
     let sig_bytes = read_file(&sig_path, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let mut check =
@@ -557,7 +738,7 @@ fn sig_cmd(file: &Path, trust: &Path, sig: Option<PathBuf>) -> Result<ExitCode> 
         check.update(&buf[..n]);
     }
     let ok = check
-        .finish(&trust, Role::Release)
+        .finish(trust, Role::Release)
         .with_context(|| format!("{}", file.display()))?;
     let at = ok
         .trusted_comment
@@ -574,6 +755,51 @@ fn sig_cmd(file: &Path, trust: &Path, sig: Option<PathBuf>) -> Result<ExitCode> 
         file.display(),
         ok.key_id
     );
-    println!("trusted comment: {}", ok.trusted_comment);
+    println!("trusted comment: {}", safe(&ok.trusted_comment));
     Ok(ExitCode::SUCCESS)
+}
+
+fn revocations_import_cmd(file: &Path, sig: Option<PathBuf>, c: Common) -> Result<ExitCode> {
+    let result = (|| {
+        let state = c
+            .state
+            .as_deref()
+            .context("--state is required: importing keeps the revoked licenses in the state")?;
+        let mut session = begin_session(&c.trust, Some(state), clock(&c.at)?)?;
+        let doc = read_file(file, runtime::revocation::MAX_REVOCATIONS_BYTES as u64)?;
+        let sig_file = sig.unwrap_or_else(|| file.with_file_name("revocations.sig"));
+        let sig = read_file(&sig_file, canon::sig::MAX_ENVELOPE_BYTES as u64)?;
+        let r = runtime::revocation::verify_revocations(session.trust(), &doc, &sig)
+            .with_context(|| format!("{}", file.display()))?;
+        session.accept_revocations(&r)?;
+        let known = session.known().revoked.len();
+        session.commit()?;
+        Ok::<_, anyhow::Error>((r, known))
+    })();
+    match result {
+        Ok((r, known)) => {
+            if c.json {
+                print_json(
+                    Value::object(vec![
+                        ("valid".into(), Value::Bool(true)),
+                        ("sequence".into(), Value::Number(r.sequence() as f64)),
+                        ("issued_at".into(), s(r.issued_at())),
+                        ("revoked".into(), Value::Number(r.len() as f64)),
+                        ("revoked_known".into(), Value::Number(known as f64)),
+                        ("file".into(), s(file.display())),
+                    ])
+                    .context("json")?,
+                );
+            } else {
+                println!(
+                    "{}: revocation list #{} accepted ({} licenses revoked; {known} known to this state)",
+                    file.display(),
+                    r.sequence(),
+                    r.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => reject(c.json, "file", file, &e),
+    }
 }

@@ -4,7 +4,6 @@
 use crate::kit::*;
 use canon::{Kind, Role};
 use runtime::bundle::Options;
-use std::collections::BTreeMap;
 
 fn insert_before_end(extra: Vec<u8>) -> BytesEdit {
     Box::new(move |tar: &mut Vec<u8>| {
@@ -28,7 +27,9 @@ fn a_valid_bundle_verifies_and_extracts() {
         extract: Some(&dest),
         ..opts(&store)
     };
-    let v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
+    let mut v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
+    assert!(!dest.exists(), "nothing is in place before install");
+    v.install().unwrap();
     assert_eq!(v.extracted_to.as_deref(), Some(dest.as_path()));
     assert_eq!(
         std::fs::read(dest.join("payload/app/readme.txt")).unwrap(),
@@ -96,14 +97,24 @@ fn arbitrary_installation() {
         "bundle_signature_invalid",
         "minisign signature: signature does not verify",
     );
-    // A flipped bit anywhere in the archive.
+    // A flipped bit anywhere in the archive: the first check it breaks stops the reading
+    // (here the deflate stream), before the outer signature is even reached.
     let mut flipped = gz.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x10;
     expect(
         verify_extract(&store, &(flipped, sig.clone())),
-        "bundle_signature_invalid",
-        "does not verify",
+        "gzip_invalid",
+        "corrupt deflate data",
+    );
+    // A flipped bit in the gzip trailer: everything inflates, the CRC catches it.
+    let mut flipped = gz.clone();
+    let n = flipped.len() - 6;
+    flipped[n] ^= 0x01;
+    expect(
+        verify_extract(&store, &(flipped, sig.clone())),
+        "gzip_invalid",
+        "CRC32 mismatch",
     );
     // A license-role key signing the bundle manifest (the signing crate refuses; forge it).
     let mut spec = Spec::new(&keys);
@@ -228,10 +239,11 @@ fn rollback() {
     let keys = Keys::new();
     let store = keys.store();
     let b = build(&keys, &Spec::new(&keys));
-    let mut seen = BTreeMap::new();
-    seen.insert("gateway/acme".to_string(), 6u64);
+    let mut seen = runtime::state::State::default();
+    seen.bundle_sequences
+        .insert("gateway/acme".to_string(), 6u64);
     let o = Options {
-        last_sequences: Some(&seen),
+        known: Some(&seen),
         ..opts(&store)
     };
     expect(
@@ -239,9 +251,10 @@ fn rollback() {
         "rollback",
         "bundle sequence 5 is lower than 6",
     );
-    seen.insert("gateway/acme".to_string(), 5u64);
+    seen.bundle_sequences
+        .insert("gateway/acme".to_string(), 5u64);
     let o = Options {
-        last_sequences: Some(&seen),
+        known: Some(&seen),
         ..opts(&store)
     };
     assert!(
@@ -252,8 +265,16 @@ fn rollback() {
     let mut spec = Spec::new(&keys);
     spec.revocations = Some(revocations(&keys, 3, &[]));
     let b = build(&keys, &spec);
+    let seen = runtime::state::State {
+        revocations: Some(runtime::state::RevocationPin {
+            sequence: 4,
+            sha256: [0; 32],
+            issued_at: t("2026-11-01"),
+        }),
+        ..Default::default()
+    };
     let o = Options {
-        last_revocation_sequence: Some(4),
+        known: Some(&seen),
         ..opts(&store)
     };
     expect(
@@ -503,9 +524,10 @@ fn key_compromise() {
     let b = build(&keys, &Spec::new(&keys));
     let mut entries = keys.entries();
     entries[2].status = "revoked";
+    // The revoked release key signed the bundle manifest too, which is checked first.
     expect(
         verify_extract(&keys.store_with(&entries), &b),
-        "bundle_signature_invalid",
+        "manifest_invalid",
         "is revoked",
     );
     // Release key whose window ended before the bundle was made.

@@ -6,9 +6,15 @@ use crate::kit::*;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The vendor's root, as an operator passes it for a first use.
+pub fn root_b64() -> String {
+    canon::enc::b64(&Keys::new().root.public_key())
+}
+
 fn rv(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_runtime-verify"))
         .args(args)
+        .env("AIRLOCK_ROOT", root_b64())
         .current_dir(dir)
         .output()
         .unwrap()
@@ -33,54 +39,88 @@ fn setup(dir: &Path, spec_edit: impl FnOnce(&mut Spec)) {
     std::fs::write(dir.join("lic/license.sig"), ls).unwrap();
 }
 
+/// Runs runtime-verify with the system clock set to `clock` (libfaketime), the way a cron job
+/// runs it, or an attacker holding the machine's clock would. `None` when faketime is missing
+/// (outside CI only).
+pub fn rv_clock(dir: &Path, clock: &str, args: &[&str]) -> Option<Output> {
+    if !have_tool("faketime") {
+        return None;
+    }
+    Some(
+        Command::new("faketime")
+            .arg(clock.replace('T', " ").trim_end_matches('Z'))
+            .arg(env!("CARGO_BIN_EXE_runtime-verify"))
+            .args(args)
+            .env("TZ", "UTC")
+            .env("AIRLOCK_ROOT", root_b64())
+            .current_dir(dir)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn state_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p.join("st/state.json")).unwrap()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn exit_codes_json_and_state() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     setup(p, |s| s.sequence = 7);
-    let o = rv(
-        p,
-        &[
-            "b.tar.gz",
-            "--trust",
-            "trust.json",
-            "--at",
-            NOW,
-            "--state",
-            "st",
-            "--json",
-        ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    fn bundle<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec!["b.tar.gz", "--trust", "trust.json", "--state", "st"];
+        a.extend_from_slice(extra);
+        a
+    }
+    // A preview on a fresh state directory: verified, nothing written, not even the directory.
+    let o = rv(p, &bundle(&["--at", NOW, "--json"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["valid"], true);
     assert_eq!(v["sequence"], 7);
     assert_eq!(v["license_state"], "active");
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("st/state.json")).unwrap()).unwrap();
-    assert_eq!(state["bundle_sequences"]["gateway/acme"], 7);
-    assert_eq!(state["trust_version"], 2);
-    assert_eq!(state["trust_roots"].as_array().unwrap().len(), 1);
-    // Clock set back below the highest time seen.
-    let o = rv(
-        p,
-        &[
-            "b.tar.gz",
-            "--trust",
-            "trust.json",
-            "--at",
-            "2026-11-21T00:00:00Z",
-            "--state",
-            "st",
-        ],
+    assert!(
+        !p.join("st").exists(),
+        "a preview (--at) never writes the state"
     );
+    // A real run (the system clock says NOW) records the facts and the time.
+    let Some(o) = rv_clock(p, NOW, &bundle(&["--json"])) else {
+        return;
+    };
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let state = state_json(p);
+    assert_eq!(state["bundle_sequences"]["gateway/acme"], 7);
+    assert_eq!(state["trust"]["version"], 2);
+    assert_eq!(state["trust"]["roots"].as_array().unwrap().len(), 1);
+    assert_eq!(state["highest_time_seen"], NOW);
+    assert_eq!(state["generation"], 1);
+    // Clock set back below the highest time seen: refused, for a real run and a preview alike,
+    // and nothing is written.
+    let before = std::fs::read(p.join("st/state.json")).unwrap();
+    let o = rv_clock(p, "2026-11-21T00:00:00Z", &bundle(&[])).unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("tamper suspected"));
+    assert!(
+        stderr(&o).contains("REJECTED [tamper_suspected]"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rv(p, &bundle(&["--at", "2026-11-21T00:00:00Z", "--json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["check"], "tamper_suspected");
+    assert_eq!(std::fs::read(p.join("st/state.json")).unwrap(), before);
+    // A preview in the future does not move the clock floor: the real clock still works.
+    assert_eq!(
+        rv(p, &bundle(&["--at", "2030-01-01"])).status.code(),
+        Some(1)
+    );
+    let o = rv_clock(p, "2026-11-22T11:00:00Z", &bundle(&[])).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // An older trust file than one already accepted.
     let o = rv(
         p,
@@ -89,13 +129,17 @@ fn exit_codes_json_and_state() {
             "--trust",
             "trust-v1.json",
             "--at",
-            NOW,
+            "2026-11-22T12:00:00Z",
             "--state",
             "st",
         ],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("version 1 is older than version 2"));
+    assert!(
+        stderr(&o).contains("trust file version 1 is lower than 2"),
+        "{}",
+        stderr(&o)
+    );
     // A newer trust file self-signed by a root the state never trusted: refused.
     let evil_root = key(42, canon::Role::Root);
     let keys = Keys::new();
@@ -113,62 +157,32 @@ fn exit_codes_json_and_state() {
             "--trust",
             "evil-trust.json",
             "--at",
-            NOW,
+            "2026-11-22T12:00:00Z",
             "--state",
             "st",
         ],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("pins the roots"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(stderr(&o).contains("not an anchor"), "{}", stderr(&o));
     // A lower bundle sequence after 7 was installed.
     setup(p, |s| s.sequence = 6);
-    let o = rv(
-        p,
-        &[
-            "b.tar.gz",
-            "--trust",
-            "trust.json",
-            "--at",
-            NOW,
-            "--state",
-            "st",
-            "--json",
-        ],
-    );
+    let o = rv(p, &bundle(&["--at", "2026-11-22T12:00:00Z", "--json"]));
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["check"], "rollback");
     // A corrupt state file is reported, not reset.
     std::fs::write(p.join("st/state.json"), b"{\"airlock_state\":1}").unwrap();
-    let o = rv(
-        p,
-        &[
-            "b.tar.gz",
-            "--trust",
-            "trust.json",
-            "--at",
-            NOW,
-            "--state",
-            "st",
-        ],
-    );
+    let o = rv(p, &bundle(&["--at", "2026-11-22T12:00:00Z"]));
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("state file is corrupt"));
+    assert!(stderr(&o).contains("state file is corrupt"));
     assert_eq!(
         std::fs::read(p.join("st/state.json")).unwrap(),
         b"{\"airlock_state\":1}"
     );
-    // Usage and I/O errors: exit 2.
-    assert_eq!(
-        rv(p, &["missing.tar.gz", "--trust", "trust.json"])
-            .status
-            .code(),
-        Some(2)
-    );
+    // Usage and I/O errors: exit 2, and no REJECTED verdict.
+    let o = rv(p, &["missing.tar.gz", "--trust", "trust.json", "--at", NOW]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("REJECTED"), "{}", stderr(&o));
     assert_eq!(rv(p, &["b.tar.gz"]).status.code(), Some(2));
     assert_eq!(
         rv(
@@ -237,8 +251,31 @@ fn license_and_remind() {
     let expired = remind("2027-12-10", "text");
     assert_eq!(expired.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&expired.stdout).contains("data is kept"));
+    // Before the license was even signed: the clock is behind (a signed time bounds it).
     let early = remind("2026-10-01", "text");
-    assert_eq!(early.status.code(), Some(6));
+    assert_eq!(early.status.code(), Some(9));
+    assert!(String::from_utf8_lossy(&early.stdout).contains("the license's issued_at"));
+    // Signed, but valid only from a later date (an early renewal): not valid yet.
+    let keys = Keys::new();
+    let mut later = license();
+    later.not_before = "2026-12-01T00:00:00Z".into();
+    let (lj, ls) = signed_json(&keys.license, canon::Kind::License, &later);
+    std::fs::create_dir_all(p.join("lic2")).unwrap();
+    std::fs::write(p.join("lic2/license.json"), lj).unwrap();
+    std::fs::write(p.join("lic2/license.sig"), ls).unwrap();
+    let o = rv(
+        p,
+        &[
+            "remind",
+            "--license",
+            "lic2/license.json",
+            "--trust",
+            "trust.json",
+            "--at",
+            "2026-11-15",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(6));
     let prom = remind("2027-06-01", "prometheus");
     assert_eq!(prom.status.code(), Some(0));
     let text = String::from_utf8_lossy(&prom.stdout);
@@ -258,29 +295,36 @@ fn runtime_verify_opens_no_socket() {
     let p = d.path();
     setup(p, |_| {});
     let trace = p.join("trace.txt");
+    // A real run (system clock set by faketime) that verifies, records state and extracts.
+    if !have_tool("faketime") {
+        return;
+    }
     let o = Command::new("strace")
         .args(["-f", "-qq", "-e", "trace=network", "-o"])
         .arg(&trace)
+        .args(["faketime", "2026-11-22 10:00:00"])
         .arg(env!("CARGO_BIN_EXE_runtime-verify"))
         .args([
             "b.tar.gz",
             "--trust",
             "trust.json",
-            "--at",
-            NOW,
             "--state",
             "st",
             "--extract",
             "out",
         ])
+        .env("TZ", "UTC")
+        .env("AIRLOCK_ROOT", root_b64())
         .current_dir(p)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(p.join("out/payload/app/readme.txt").exists());
+    assert!(p.join("st/state.json").exists());
     let calls = std::fs::read_to_string(&trace).unwrap();
     let network: Vec<&str> = calls
         .lines()
-        .filter(|l| !l.contains("+++ exited"))
+        .filter(|l| !l.contains("+++ exited") && !l.contains(" --- SIG"))
         .collect();
     assert!(network.is_empty(), "network syscalls: {network:?}");
     // The trace really ran: the same filter sees a socket when one is opened.

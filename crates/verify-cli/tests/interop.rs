@@ -142,7 +142,20 @@ fn airlock_signature_verifies_with_stock_minisign_and_runtime_verify() {
         String::from_utf8_lossy(&o.stderr)
     );
     let rv = env!("CARGO_BIN_EXE_runtime-verify");
-    let o = run(p, rv, &["sig", "file.bin", "--trust", "trust.json"]);
+    // The vendor's root given by key id (the short form an operator can read over the phone).
+    let root_id = root.key_id().to_string();
+    let o = run(
+        p,
+        rv,
+        &[
+            "sig",
+            "file.bin",
+            "--trust",
+            "trust.json",
+            "--root",
+            &root_id,
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     std::fs::write(p.join("file.bin"), b"airlock bytes".repeat(999)).unwrap();
@@ -162,7 +175,18 @@ fn airlock_signature_verifies_with_stock_minisign_and_runtime_verify() {
         !o.status.success(),
         "stock minisign accepted a tampered file"
     );
-    let o = run(p, rv, &["sig", "file.bin", "--trust", "trust.json"]);
+    let o = run(
+        p,
+        rv,
+        &[
+            "sig",
+            "file.bin",
+            "--trust",
+            "trust.json",
+            "--root",
+            &root_id,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("minisign signature: signature does not verify"));

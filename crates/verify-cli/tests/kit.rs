@@ -261,11 +261,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
         env.to_bytes()
     });
     let mut tar = Vec::new();
-    tar.extend(tar_entry(
-        runtime::bundle::MANIFEST_PATH,
-        &canon::parse(&canonical).unwrap().to_pretty(),
-        0o644,
-    ));
+    tar.extend(tar_entry(runtime::bundle::MANIFEST_PATH, &canonical, 0o644));
     tar.extend(tar_entry(runtime::bundle::MANIFEST_SIG_PATH, &m_sig, 0o644));
     for (p, b, m) in &members {
         let b = spec
@@ -298,8 +294,7 @@ pub fn opts<'a>(store: &'a TrustStore) -> Options<'a> {
         now: t(NOW),
         edition: None,
         runtime_version: "0.1.0",
-        last_sequences: None,
-        last_revocation_sequence: None,
+        known: None,
         legacy: Default::default(),
         warn_days: 30,
         extract: None,

@@ -59,10 +59,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Sign a trust file (trust.json) with a root key
+    /// Sign a trust file (trust.json) with a root key (repeat --root-key to co-sign)
     Trust {
-        #[arg(long)]
-        root_key: PathBuf,
+        /// Root key file(s) that sign; during a root rotation the old and the new root co-sign
+        #[arg(long, required = true)]
+        root_key: Vec<PathBuf>,
         /// Public key files (NAME.pub) to trust
         #[arg(long, num_args = 1..)]
         add: Vec<PathBuf>,
@@ -190,8 +191,12 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Recompute the hash chain of every audit event
+    /// Recompute the hash chain of every audit event and check every license row against it
     Verify {
+        /// A head hash printed by an earlier run: it must still be in the chain (catches a
+        /// chain cut back or rewritten below it)
+        #[arg(long)]
+        head: Vec<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -377,7 +382,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             json,
         } => {
             let now = clock::now()?;
-            let root = factory::keys::load_signing_key(&root_key, Role::Root, None, now)?;
+            let roots = root_key
+                .iter()
+                .map(|p| factory::keys::load_signing_key(p, Role::Root, None, now))
+                .collect::<Result<Vec<_>>>()?;
             let add = add
                 .iter()
                 .map(|p| PublicKeyFile::load(p))
@@ -395,7 +403,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .map(|s| clock::parse_time("--not-after", &s))
                 .transpose()?;
             let (bytes, version) = factory::keys::build_trust(factory::keys::TrustRequest {
-                root: &root,
+                roots: &roots,
                 add,
                 from: from_store,
                 version,
@@ -411,7 +419,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 let v = canon::Value::object(vec![
                     ("path".into(), s(out.display())),
                     ("version".into(), canon::Value::Number(version as f64)),
-                    ("signed_by".into(), s(root.key_id())),
+                    ("signed_by".into(), s(roots[0].key_id())),
+                    (
+                        "signers".into(),
+                        canon::Value::Array(roots.iter().map(|r| s(r.key_id())).collect()),
+                    ),
                 ])
                 .context("json")?;
                 print_json(&v);
@@ -419,7 +431,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!(
                     "wrote {} (version {version}, signed by root key {})",
                     out.display(),
-                    root.key_id()
+                    roots
+                        .iter()
+                        .map(|r| r.key_id().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 );
             }
         }
@@ -470,6 +486,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             } else {
                 RenewFrom::OldExpiry
             };
+            issue::check_stored(&old, &key, common.trust()?.as_ref())?;
             let signed = issue::sign(issue::renewal(&old, expires, from, now)?, &key)?;
             reg.insert(std::slice::from_ref(&signed.record), "renewed", now)?;
             let paths = issue::write_files(&out, &signed.json, &signed.sig)?;
@@ -498,6 +515,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let now = clock::now()?;
             let key = common.license_key(&key, now)?;
             let mut reg = common.registry()?;
+            // Publish only from a registry whose rows match the audit chain: a revocation
+            // undone with plain SQL must not silently drop out of the list.
+            reg.verify_audit()
+                .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
+                .context(
+                    "registry check before publishing revocations (run `factory audit verify`)",
+                )?;
             let revoked = reg.revoked()?;
             let count = revoked.len();
             let (seq, doc, sig) = reg.publish_revocations(now, |seq| {
@@ -740,23 +764,35 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("wrote {} and {}", paths[0].display(), paths[1].display());
         }
         Cmd::Audit {
-            cmd: AuditCmd::Verify { common },
+            cmd: AuditCmd::Verify { head, common },
         } => {
             let reg = common.registry()?;
-            let n = reg
+            let (n, current) = reg
                 .verify_audit()
                 .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
                 .context("audit log")?;
+            for h in &head {
+                if !reg.has_audit_hash(h)? {
+                    return Err(runtime::VerifyError::Trust(format!(
+                        "the recorded head {h} is not in the audit chain: the log was cut back or rewritten"
+                    )))
+                    .context("audit log");
+                }
+            }
             if common.json {
                 print_json(
                     &canon::Value::object(vec![
                         ("events".into(), canon::Value::Number(n as f64)),
+                        ("head".into(), s(&current)),
                         ("valid".into(), canon::Value::Bool(true)),
                     ])
                     .context("json")?,
                 );
             } else {
-                println!("audit log OK: {n} events, hash chain intact");
+                println!("audit log OK: {n} events, hash chain intact, every license row matches");
+                println!(
+                    "head {current} (record it; later: factory audit verify --head {current})"
+                );
             }
         }
     }
