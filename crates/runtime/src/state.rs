@@ -5,9 +5,11 @@
 //! Files (the directory must be owned by the user running the check and writable by no one
 //! else, so nobody else can plant a file or a link in it):
 //! - `state.json`: the facts, canonical JSON, replaced atomically (new file, fsync, rename);
-//! - `state.seal`: the generation and SHA-256 of the current `state.json` and of the one before,
-//!   written before each new `state.json`. A `state.json` that matches neither is an old copy put
-//!   back (refused); a `state.json` missing while a seal exists is refused too;
+//! - `state.seal`: the generation and SHA-256 of the current `state.json`. A save writes the new
+//!   state to `state.json.pending`, then the seal, then renames the pending file into place; a
+//!   run that finds the seal naming the pending file finishes that rename (an interrupted save).
+//!   A `state.json` the seal does not name is an old copy put back (refused); a `state.json`
+//!   missing while a seal exists is refused too;
 //! - `.lock`: an advisory lock held for the whole read–verify–write, exclusive for a real run,
 //!   shared for a preview. Previews (`--at`) never write anything.
 //!
@@ -24,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "state.json";
 /// The seal's name inside the directory.
 pub const SEAL: &str = "state.seal";
+/// A saved state not yet renamed into place.
+pub const PENDING: &str = "state.json.pending";
 /// The lock file's name inside the directory.
 pub const LOCK: &str = ".lock";
 /// Evaluation length in days.
@@ -357,8 +361,8 @@ fn parse_v1(v: &Value) -> Result<State, StateError> {
                 .as_str()
                 .and_then(enc::unb64_exact::<32>)
                 .ok_or_else(|| corrupt("trust_roots entries must be base64 of 32 bytes"))?,
-            not_before: Timestamp(i64::MIN),
-            not_after: Timestamp(i64::MAX),
+            not_before: EARLIEST,
+            not_after: LATEST,
         });
     }
     let version = int(v.get("trust_version"), "trust_version")?;
@@ -366,7 +370,7 @@ fn parse_v1(v: &Value) -> Result<State, StateError> {
         s.trust = Some(TrustPin {
             version,
             sha256: [0; 32],
-            issued_at: Timestamp(i64::MIN),
+            issued_at: EARLIEST,
             roots: pins,
         });
     }
@@ -375,7 +379,7 @@ fn parse_v1(v: &Value) -> Result<State, StateError> {
         s.revocations = Some(RevocationPin {
             sequence: seq,
             sha256: [0; 32],
-            issued_at: Timestamp(i64::MIN),
+            issued_at: EARLIEST,
         });
     }
     read_maps(v, &mut s)?;
@@ -460,23 +464,22 @@ pub fn to_bytes(st: &State) -> Vec<u8> {
     .to_canonical()
 }
 
-/// The seal: (generation, SHA-256 of state.json) of the current state and of the one before.
+/// Open bounds for format-1 pins, which carried no window (RFC 3339 can write them).
+const EARLIEST: Timestamp = Timestamp(0);
+const LATEST: Timestamp = Timestamp(253_402_300_799); // 9999-12-31T23:59:59Z
+
+/// The seal: generation and SHA-256 of the state file it vouches for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seal {
     current: (u64, [u8; 32]),
-    previous: Option<(u64, [u8; 32])>,
 }
 
 impl Seal {
     const MAGIC: &'static str = "airlock-state-seal 1";
 
     fn to_bytes(self) -> Vec<u8> {
-        let line = |(g, h): (u64, [u8; 32])| format!("{g} {}\n", enc::hex(&h));
-        let mut out = format!("{}\n{}", Self::MAGIC, line(self.current));
-        if let Some(p) = self.previous {
-            out.push_str(&line(p));
-        }
-        out.into_bytes()
+        let (g, h) = self.current;
+        format!("{}\n{g} {}\n", Self::MAGIC, enc::hex(&h)).into_bytes()
     }
 
     fn parse(b: &[u8]) -> Result<Seal, StateError> {
@@ -498,11 +501,10 @@ impl Seal {
             ))
         };
         let current = entry(lines.next().ok_or_else(bad)?)?;
-        let previous = lines.next().map(entry).transpose()?;
         if lines.next().is_some() {
             return Err(bad());
         }
-        Ok(Seal { current, previous })
+        Ok(Seal { current })
     }
 }
 
@@ -647,8 +649,25 @@ impl StateDir {
         };
         let state_path = dir.join(FILE);
         let seal_path = dir.join(SEAL);
+        let pending_path = dir.join(PENDING);
         let seal = read_capped(&seal_path)?;
-        let state = read_capped(&state_path)?;
+        let mut state = read_capped(&state_path)?;
+        if let Some(sb) = &seal {
+            check_owner(&seal_path, false)?;
+            let seal = Seal::parse(sb)?;
+            let named =
+                |b: &[u8]| parse(b).is_ok_and(|st| (st.generation, enc::sha256(b)) == seal.current);
+            if !state.as_deref().is_some_and(named) {
+                // An interrupted save: the seal names the pending file. Finish it.
+                if let Some(p) = read_capped(&pending_path)?.filter(|p| named(p)) {
+                    check_owner(&pending_path, false)?;
+                    if writable {
+                        fs::rename(&pending_path, &state_path).map_err(io(&state_path))?;
+                    }
+                    state = Some(p);
+                }
+            }
+        }
         let (state, fresh) = match (state, seal) {
             (None, None) => (State::default(), true),
             (None, Some(_)) => return Err(StateError::Missing(state_path)),
@@ -657,14 +676,9 @@ impl StateDir {
                 let (st, format) = parse_format(&b)?;
                 match seal {
                     Some(sb) => {
-                        check_owner(&seal_path, false)?;
                         let seal = Seal::parse(&sb)?;
                         let mine = (st.generation, enc::sha256(&b));
-                        // The current state, or the one before when a save stopped between
-                        // writing the seal and renaming the new state into place.
-                        let interrupted =
-                            seal.previous == Some(mine) && seal.current.0 == mine.0 + 1;
-                        if seal.current != mine && !interrupted {
+                        if seal.current != mine {
                             return Err(StateError::RolledBack(format!(
                                 "{} is generation {}, but its seal names generation {}",
                                 state_path.display(),
@@ -710,8 +724,9 @@ impl StateDir {
         &self.dir
     }
 
-    /// Replaces the state with `next` (generation + 1): the seal first, then `state.json`, each
-    /// atomically. Refused for a read-only (preview) directory.
+    /// Replaces the state with `next` (generation + 1): the new state goes to the pending
+    /// file, then the seal names it, then it is renamed into place. Refused for a read-only
+    /// (preview) directory.
     pub fn save(&mut self, mut next: State) -> Result<(), StateError> {
         if !self.writable {
             return Err(StateError::Io(
@@ -719,20 +734,18 @@ impl StateDir {
             ));
         }
         let state_path = self.dir.join(FILE);
-        let current = if self.fresh {
-            None
-        } else {
-            let b = read_capped(&state_path)?.unwrap_or_default();
-            Some((self.state.generation, enc::sha256(&b)))
-        };
+        let pending = self.dir.join(PENDING);
         next.generation = self.state.generation + 1;
         let bytes = to_bytes(&next);
+        write_atomic(&pending, &bytes)?;
         let seal = Seal {
             current: (next.generation, enc::sha256(&bytes)),
-            previous: current,
         };
         write_atomic(&self.dir.join(SEAL), &seal.to_bytes())?;
-        write_atomic(&state_path, &bytes)?;
+        fs::rename(&pending, &state_path).map_err(io(&state_path))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
         self.state = next;
         self.fresh = false;
         Ok(())

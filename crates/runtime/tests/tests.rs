@@ -2,5 +2,6 @@
 
 mod boundary;
 mod kit;
+mod protocol;
 mod signatures;
 mod wycheproof;
