@@ -810,3 +810,142 @@ fn json_and_checksums_inside_bundles() {
         "duplicate object member name \"tier\"",
     );
 }
+
+// ---- Trust and state (issue 8) -----------------------------------------------------------
+
+#[test]
+fn a_license_revoked_by_an_accepted_list_is_refused_without_the_list() {
+    let keys = Keys::new();
+    let store = keys.store();
+    let b = build(&keys, &Spec::new(&keys));
+    let mut known = runtime::state::State::default();
+    known
+        .revoked
+        .insert("lic-test-0001".into(), "contract ended".into());
+    let o = Options {
+        known: Some(&known),
+        ..opts(&store)
+    };
+    expect(
+        runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
+        "license_revoked",
+        "already accepted: contract ended",
+    );
+}
+
+#[test]
+fn the_bundle_manifest_must_be_stored_canonical_and_is_authenticated_before_parsing() {
+    let keys = Keys::new();
+    let store = keys.store();
+    // Pretty-printed (as packagers before 0.2 wrote it): signature over the raw bytes fails.
+    let mut spec = Spec::new(&keys);
+    spec.edit_tar = Some(Box::new(|tar: &mut Vec<u8>| {
+        let h = canon::ustar::decode(tar[..512].try_into().unwrap()).unwrap();
+        let body = tar[512..512 + h.size as usize].to_vec();
+        let pretty = canon::parse(&body).unwrap().to_pretty();
+        let mut rebuilt = tar_entry(runtime::bundle::MANIFEST_PATH, &pretty, 0o644);
+        let old_len = 512 + (h.size as usize).div_ceil(512) * 512;
+        rebuilt.extend_from_slice(&tar[old_len..]);
+        *tar = rebuilt;
+    }));
+    expect(
+        verify_extract(&store, &build(&keys, &spec)),
+        "manifest_invalid",
+        "signature does not verify",
+    );
+    // Hostile bytes signed by nobody: refused by signature, never parsed (a deep nesting bomb
+    // that the parser would refuse with a depth error is reported as a signature failure).
+    let mut spec = Spec::new(&keys);
+    spec.edit_tar = Some(Box::new(|tar: &mut Vec<u8>| {
+        let bomb = "[".repeat(100_000);
+        let mut rebuilt = tar_entry(runtime::bundle::MANIFEST_PATH, bomb.as_bytes(), 0o644);
+        let h = canon::ustar::decode(tar[..512].try_into().unwrap()).unwrap();
+        let old_len = 512 + (h.size as usize).div_ceil(512) * 512;
+        rebuilt.extend_from_slice(&tar[old_len..]);
+        *tar = rebuilt;
+    }));
+    expect(
+        verify_extract(&store, &build(&keys, &spec)),
+        "manifest_invalid",
+        "signature does not verify",
+    );
+}
+
+#[test]
+fn a_clock_behind_the_bundle_or_license_signing_time_is_tamper() {
+    let keys = Keys::new();
+    let store = keys.store();
+    let b = build(&keys, &Spec::new(&keys)); // created 2026-11-20, license issued 2026-11-01
+    let o = Options {
+        now: t("2026-11-19T00:00:00Z"),
+        ..opts(&store)
+    };
+    expect(
+        runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
+        "tamper_suspected",
+        "the bundle's created_at",
+    );
+}
+
+#[test]
+fn a_release_key_made_after_the_release_date_packages_it() {
+    // Key rotation: the release happened 2026-11-15; the new release key's window starts
+    // 2026-11-18, and it packages (signs) the release on 2026-11-20.
+    let keys = Keys::new();
+    let mut entries = keys.entries();
+    entries[2].not_before = t("2026-11-18");
+    let store = keys.store_with(&entries);
+    let v = verify(&store, &build(&keys, &Spec::new(&keys))).unwrap();
+    assert_eq!(v.version, "1.0.0");
+    // Packaged before the key's window opened: refused.
+    let mut spec = Spec::new(&keys);
+    spec.created_at = "2026-11-17T00:00:00Z".into();
+    expect(
+        verify(&store, &build(&keys, &spec)),
+        "manifest_invalid",
+        "valid from 2026-11-18",
+    );
+}
+
+#[test]
+fn staging_is_removed_unless_installed_and_needs_a_private_parent() {
+    let keys = Keys::new();
+    let store = keys.store();
+    let b = build(&keys, &Spec::new(&keys));
+    let d = tempfile::tempdir().unwrap();
+    let dest = d.path().join("x");
+    let o = Options {
+        extract: Some(&dest),
+        ..opts(&store)
+    };
+    let v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "staging exists"
+    );
+    drop(v); // e.g. the state could not be saved: nothing is installed
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = d.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let dest = open.join("x");
+        let o = Options {
+            extract: Some(&dest),
+            ..opts(&store)
+        };
+        expect(
+            runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
+            "io_error",
+            "writable by group or others without the sticky bit",
+        );
+        // A sticky, world-writable parent (like /tmp) is fine: others cannot rename our entry.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let mut v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
+        v.install().unwrap();
+        assert!(dest.join("payload/app/readme.txt").exists());
+    }
+}

@@ -339,3 +339,309 @@ fn runtime_verify_opens_no_socket() {
             .contains("socket("));
     }
 }
+
+#[test]
+fn first_use_needs_the_vendor_root() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    let bare = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_runtime-verify"))
+            .args(args)
+            .current_dir(p)
+            .env_remove("AIRLOCK_ROOT")
+            .output()
+            .unwrap()
+    };
+    // No root anywhere: a usage error naming the three ways to give it.
+    let o = bare(&["b.tar.gz", "--trust", "trust.json", "--at", NOW]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no trust anchor"), "{}", stderr(&o));
+    // A malformed --root is a usage error too.
+    let o = bare(&[
+        "b.tar.gz",
+        "--trust",
+        "trust.json",
+        "--at",
+        NOW,
+        "--root",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Someone else's root: the trust file is rejected.
+    let other = canon::enc::b64(&key(9, canon::Role::Root).public_key());
+    let o = bare(&[
+        "b.tar.gz",
+        "--trust",
+        "trust.json",
+        "--at",
+        NOW,
+        "--root",
+        &other,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("REJECTED [trust_invalid]"),
+        "{}",
+        stderr(&o)
+    );
+    // The root as a .pub file placed in the state directory by the operator.
+    std::fs::create_dir(p.join("st")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p.join("st"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let root = Keys::new().root;
+    std::fs::write(
+        p.join("st/root.pub"),
+        signing::keyfile::SecretKey::public_file(&root).to_file_bytes(),
+    )
+    .unwrap();
+    let o = bare(&[
+        "b.tar.gz",
+        "--trust",
+        "trust.json",
+        "--at",
+        NOW,
+        "--state",
+        "st",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Trust on first use only when asked for, and loudly.
+    let o = bare(&[
+        "b.tar.gz",
+        "--trust",
+        "trust.json",
+        "--at",
+        NOW,
+        "--trust-on-first-use",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: trust on first use"));
+}
+
+#[test]
+fn remind_and_license_follow_the_state_protocol() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    let Some(o) = rv_clock(
+        p,
+        NOW,
+        &[
+            "license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // remind --state honours the pinned roots: a self-signed trust file by another root is
+    // invalid (exit 8), not trusted afresh.
+    let evil_root = key(42, canon::Role::Root);
+    let keys = Keys::new();
+    let mut entries = keys.entries();
+    entries[0] = entry(&evil_root, "active");
+    std::fs::write(
+        p.join("evil-trust.json"),
+        signing::trust::sign_trust_file(&evil_root, 9, t("2026-06-01"), &entries).unwrap(),
+    )
+    .unwrap();
+    let before = std::fs::read(p.join("st/state.json")).unwrap();
+    let o = rv(
+        p,
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "evil-trust.json",
+            "--state",
+            "st",
+            "--at",
+            "2026-11-23",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // ... and an older trust version too.
+    let o = rv(
+        p,
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust-v1.json",
+            "--state",
+            "st",
+            "--at",
+            "2026-11-23",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lower than 2"));
+    // remind --at never writes the state; a clock before what was seen is tamper (exit 9).
+    let o = rv(
+        p,
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--at",
+            "2027-10-02",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(std::fs::read(p.join("st/state.json")).unwrap(), before);
+    let o = rv_clock(
+        p,
+        "2026-11-21T00:00:00Z",
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(9));
+    assert_eq!(std::fs::read(p.join("st/state.json")).unwrap(), before);
+    // A real remind run records the time.
+    let o = rv_clock(
+        p,
+        "2026-11-23T00:00:00Z",
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(state_json(p)["highest_time_seen"], "2026-11-23T00:00:00Z");
+}
+
+#[test]
+fn a_revocation_list_imported_once_is_enforced_by_every_later_check() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    let keys = Keys::new();
+    let (doc, sig) = revocations(&keys, 3, &["lic-test-0001"]);
+    std::fs::create_dir(p.join("rl")).unwrap();
+    std::fs::write(p.join("rl/revocations.json"), doc).unwrap();
+    std::fs::write(p.join("rl/revocations.sig"), sig).unwrap();
+    let Some(o) = rv_clock(
+        p,
+        NOW,
+        &[
+            "revocations",
+            "import",
+            "rl/revocations.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--json",
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sequence"], 3);
+    assert_eq!(state_json(p)["revoked"]["lic-test-0001"], "test");
+    // The license alone, without any list at hand.
+    let o = rv(
+        p,
+        &[
+            "license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--at",
+            NOW,
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["check"], "license_revoked");
+    // remind has its own code for it.
+    let o = rv(
+        p,
+        &[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--at",
+            NOW,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(7));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("license revoked"));
+    // A bundle that does not carry the list.
+    let o = rv(
+        p,
+        &[
+            "b.tar.gz",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--at",
+            NOW,
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["check"], "license_revoked");
+    // An older list cannot be imported after it.
+    let (doc, sig) = revocations(&keys, 2, &[]);
+    std::fs::write(p.join("rl/revocations.json"), doc).unwrap();
+    std::fs::write(p.join("rl/revocations.sig"), sig).unwrap();
+    let o = rv(
+        p,
+        &[
+            "revocations",
+            "import",
+            "rl/revocations.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+            "--at",
+            NOW,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("REJECTED [rollback]"), "{}", stderr(&o));
+}
