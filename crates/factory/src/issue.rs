@@ -318,39 +318,29 @@ pub fn check_stored(
 ) -> Result<()> {
     let env = canon::Envelope::parse(&old.signature)
         .with_context(|| format!("license {}: stored signature", old.license_id))?;
-    let ok = if let Some(t) = trust {
-        runtime::signed::verify_document(
-            t,
-            Kind::License,
-            "license",
-            &old.document,
-            runtime::license::MAX_LICENSE_BYTES,
-            &old.signature,
-        )
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-    } else if env.key_id == key.key_id() {
-        let pk = runtime::PublicKey::from_bytes(&key.public_key())?;
-        if env.kind == Kind::License
-            && pk.verify(
-                &canon::pae(Kind::License.payload_type(), &old.document),
-                &env.sig,
-            )
-        {
-            Ok(())
-        } else {
-            Err(anyhow::anyhow!(
-                "signature does not verify under key {}",
-                env.key_id
-            ))
-        }
-    } else {
-        bail!(
+    // Integrity of what we stored, not trust today: a key retired or revoked since (a
+    // compromise being recovered from) still tells whether these are the bytes it signed.
+    let pk = match trust.and_then(|t| t.get(env.key_id)) {
+        Some(k) => k.key.clone(),
+        None if env.key_id == key.key_id() => runtime::PublicKey::from_bytes(&key.public_key())?,
+        None => bail!(
             "license {} was signed by key {}, not by {}: pass --trust so its stored signature can be checked before it is re-signed",
             old.license_id,
             env.key_id,
             key.key_id()
-        );
+        ),
+    };
+    let ok = if env.kind == Kind::License
+        && pk.verify(
+            &canon::pae(Kind::License.payload_type(), &old.document),
+            &env.sig,
+        ) {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "signature does not verify under key {}",
+            env.key_id
+        ))
     };
     ok.with_context(|| {
         format!(

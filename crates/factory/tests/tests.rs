@@ -2,5 +2,6 @@
 
 mod cli_keys;
 mod common;
+mod integrity;
 mod licenses;
 mod registry_safety;

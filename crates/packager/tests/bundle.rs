@@ -437,3 +437,49 @@ fn many_small_files_and_one_large_file() {
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(v["valid"], true);
 }
+
+#[test]
+fn refuses_what_the_runtime_would_refuse_and_consumes_no_sequence() {
+    // A schema-2 license: the runtime hashes the v2 document, the manifest the v3 view.
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/legacy-v2/license.json"),
+        p.join("lic/license.json"),
+    )
+    .unwrap();
+    let without_trust = |mut a: Vec<&'static str>| {
+        if let Some(i) = a.iter().position(|x| *x == "--trust") {
+            a.drain(i..i + 2);
+        }
+        a
+    };
+    for args in [
+        bundle_args("out", &[]),
+        without_trust(bundle_args("out", &[])),
+    ] {
+        fails(
+            &pk(p, &args),
+            2,
+            "bundles carry schema-3 licenses only: migrate it first",
+        );
+    }
+    // A revocation list that names the bundle's own license, even with no --trust to verify it.
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    fs::create_dir(p.join("rl")).unwrap();
+    fs::write(
+        p.join("rl/revocations.json"),
+        br#"{"type":"airlock-revocations","sequence":1,"issued_at":"2026-11-20T00:00:00Z","revoked":[{"license_id":"lic-pk-1","reason":"x","revoked_at":"2026-11-20T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    fs::write(p.join("rl/revocations.sig"), b"{}").unwrap();
+    let args = without_trust(bundle_args("out", &["--revocations", "rl"]));
+    fails(&pk(p, &args), 2, "is revoked in the revocation list");
+    // A refused build consumes no sequence: the next good build is sequence 1.
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&pk(p, &bundle_args("out", &["--json"])))).unwrap();
+    assert_eq!(v["sequence"], 1);
+}

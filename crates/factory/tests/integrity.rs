@@ -1,0 +1,220 @@
+//! The registry and the trust file under an insider's hand (issue 8, item 5 and 1): plain SQL
+//! edits, a cut chain, an edited license re-signed by renew, a retired key re-added, text that
+//! would drive an operator's terminal.
+
+use crate::common::*;
+use std::path::Path;
+
+fn db(p: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(p.join("factory.db")).unwrap()
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap()
+}
+
+#[test]
+fn an_sql_edit_to_a_license_row_breaks_the_audit_and_blocks_publishing() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    let id = issue(p, &["--tier", "professional", "--out", "l1"]);
+    issue(p, &["--tier", "professional", "--out", "l2"]);
+    ok(&fac(p, &["revoke", &id, "--reason", "unpaid"]));
+    let head = json(&ok(&fac(p, &["audit", "verify", "--json"])))["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The revocation undone with plain SQL.
+    db(p)
+        .execute(
+            "UPDATE licenses SET revoked_at = NULL, revoke_reason = NULL WHERE license_id = ?1",
+            [&id],
+        )
+        .unwrap();
+    let o = fac(p, &["audit", "verify"]);
+    fails(
+        &o,
+        1,
+        &format!("license {id}'s row differs from what its last audit event recorded"),
+    );
+    // The next revocation list would silently omit it: publishing is refused.
+    let o = fac(p, &["revocations", "--key", "keys/lic.key", "--out", "rl"]);
+    fails(&o, 1, "registry altered");
+    assert!(!p.join("rl/revocations.json").exists());
+    // Put back: verifies again, and the recorded head is still in the chain.
+    db(p)
+        .execute(
+            "UPDATE licenses SET revoked_at = (SELECT at FROM audit WHERE event = 'revoked'), revoke_reason = 'unpaid' WHERE license_id = ?1",
+            [&id],
+        )
+        .unwrap();
+    ok(&fac(p, &["audit", "verify", "--head", &head]));
+    // A row inserted with plain SQL has no audit event.
+    db(p)
+        .execute_batch(
+            "INSERT INTO licenses SELECT 'lic-forged', lineage_id || 'x', sequence, renewal_of, customer_id, customer_name, product, 'sovereign', issued_at, not_before, expires_at, 'ZZZZ-ZZZZ-ZZZZ-ZZZZ', key_id, renewed_by, revoked_at, revoke_reason FROM licenses LIMIT 1;
+             INSERT INTO license_documents SELECT 'lic-forged', document, signature FROM license_documents LIMIT 1;",
+        )
+        .unwrap();
+    fails(
+        &fac(p, &["audit", "verify"]),
+        1,
+        "lic-forged has no audit event",
+    );
+}
+
+#[test]
+fn a_cut_chain_is_caught_by_the_recorded_head() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    issue(p, &["--tier", "professional", "--out", "l1"]);
+    let early = json(&ok(&fac(p, &["audit", "verify", "--json"])))["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id2 = issue(p, &["--tier", "professional", "--out", "l2"]);
+    // The operator records the head after the second issue (e.g. in the ops log).
+    let recorded = json(&ok(&fac(p, &["audit", "verify", "--json"])))["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // An insider drops the append-only trigger and cuts the chain's tail with its license.
+    db(p)
+        .execute_batch(&format!(
+            "DROP TRIGGER audit_no_delete;
+             DELETE FROM audit WHERE subject = '{id2}';
+             DELETE FROM license_documents WHERE license_id = '{id2}';
+             DELETE FROM licenses WHERE license_id = '{id2}';"
+        ))
+        .unwrap();
+    // A prefix of a chain is a chain: without an anchor the cut is invisible ...
+    ok(&fac(p, &["audit", "verify"]));
+    ok(&fac(p, &["audit", "verify", "--head", &early]));
+    // ... the recorded head is gone from it.
+    fails(
+        &fac(p, &["audit", "verify", "--head", &recorded]),
+        1,
+        "is not in the audit chain",
+    );
+}
+
+#[test]
+fn renew_refuses_an_edited_license_instead_of_signing_it() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    let id = issue(p, &["--tier", "evaluation", "--out", "l1"]);
+    // The stored document turned into a sovereign, unlimited license with plain SQL.
+    let conn = db(p);
+    let doc: Vec<u8> = conn
+        .query_row(
+            "SELECT document FROM license_documents WHERE license_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let edited = String::from_utf8(doc)
+        .unwrap()
+        .replace("\"tier\":\"evaluation\"", "\"tier\":\"sovereign\"");
+    conn.execute(
+        "UPDATE license_documents SET document = ?1 WHERE license_id = ?2",
+        rusqlite::params![edited.as_bytes(), id],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE licenses SET tier = 'sovereign' WHERE license_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    let o = fac(
+        p,
+        &[
+            "renew",
+            &id,
+            "--expires",
+            "2028-01-01",
+            "--key",
+            "keys/lic.key",
+            "--out",
+            "r1",
+        ],
+    );
+    fails(&o, 2, "the stored document does not verify");
+    assert!(!p.join("r1/license.json").exists());
+}
+
+#[test]
+fn a_retired_key_is_not_re_added_with_a_fresh_window() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    let pubfile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("keys/lic.pub")).unwrap()).unwrap();
+    let lic_id = pubfile["key_id"].as_str().unwrap().to_string();
+    ok(&factory(
+        p,
+        &[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--from",
+            "trust.json",
+            "--retire",
+            &lic_id,
+            "--out",
+            "trust-v2.json",
+        ],
+    ));
+    let o = factory(
+        p,
+        &[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--from",
+            "trust-v2.json",
+            "--add",
+            "keys/lic.pub",
+            "--out",
+            "trust-v3.json",
+        ],
+    );
+    fails(&o, 2, "is retired in the previous trust file");
+    assert!(!p.join("trust-v3.json").exists());
+}
+
+#[test]
+fn control_characters_are_refused_at_issue() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    for name in ["ACME\u{1b}[2J Corp", "ACME\u{202e}proC", "ACME\nCorp"] {
+        let o = fac(
+            p,
+            &[
+                "issue",
+                "--key",
+                "keys/lic.key",
+                "--product",
+                "gateway",
+                "--tier",
+                "professional",
+                "--customer",
+                name,
+                "--customer-id",
+                "acme",
+                "--out",
+                "x",
+            ],
+        );
+        assert_ne!(o.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("control or formatting character"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(!p.join("x").exists());
+}
