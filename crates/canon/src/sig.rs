@@ -131,15 +131,22 @@ impl Kind {
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal.
 /// This is the exact message an Ed25519 signature of an Airlock JSON artifact covers.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(32 + payload_type.len() + body.len());
+    let mut m = pae_header(payload_type, body.len(), body.len());
+    m.extend_from_slice(body);
+    m
+}
+
+/// The PAE bytes before the body, for a body of `body_len` bytes, in a vector with room for
+/// `reserve` more bytes: a reader can append the body as it streams in and verify in place.
+pub fn pae_header(payload_type: &str, body_len: usize, reserve: usize) -> Vec<u8> {
+    let mut m = Vec::with_capacity(32 + payload_type.len() + reserve);
     m.extend_from_slice(b"DSSEv1 ");
     m.extend_from_slice(payload_type.len().to_string().as_bytes());
     m.push(b' ');
     m.extend_from_slice(payload_type.as_bytes());
     m.push(b' ');
-    m.extend_from_slice(body.len().to_string().as_bytes());
+    m.extend_from_slice(body_len.to_string().as_bytes());
     m.push(b' ');
-    m.extend_from_slice(body);
     m
 }
 

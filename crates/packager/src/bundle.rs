@@ -338,6 +338,18 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     }
     // Sources of the rest section, in archive order.
     let payload = scan_payload(req.payload)?;
+    // The runtime keeps CHECKSUMS.txt in memory under a cap: refuse a payload whose list
+    // would not fit, before anything is built (the line is `<64 hex>  <name>\n`).
+    let sums_len: usize = payload
+        .iter()
+        .map(|p| 64 + 2 + p.0.as_str().len() + 1)
+        .sum();
+    if sums_len > canon::checksums::MAX_CHECKSUMS_BYTES {
+        bail!(
+            "the payload's CHECKSUMS.txt would be {sums_len} bytes, over the {} a runtime accepts; split the payload into several bundles or use fewer, larger files",
+            canon::checksums::MAX_CHECKSUMS_BYTES
+        );
+    }
     let mut rest: Vec<Source> = Vec::new();
     let mut bytes = |p: &str, b: Vec<u8>| -> Result<()> {
         rest.push(Source {
@@ -467,6 +479,13 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         };
         manifest.validate().context("bundle manifest")?;
         let manifest_canonical = canon::canonicalize(&serde_json::to_vec(&manifest)?)?;
+        if manifest_canonical.len() > runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES {
+            bail!(
+                "the bundle manifest would be {} bytes, over the {} a runtime accepts; split the payload into several bundles",
+                manifest_canonical.len(),
+                runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES
+            );
+        }
         let manifest_env = req
             .key
             .sign_document(Kind::BundleManifest, &manifest_canonical)?;

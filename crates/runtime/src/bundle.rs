@@ -21,12 +21,13 @@
 use crate::error::VerifyError;
 use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
 use crate::manifest::{
-    parse_version, verify_bundle_manifest, verify_product_manifest, VerifiedBundleManifest,
-    MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
+    parse_version, verify_bundle_manifest_buffered, verify_product_manifest,
+    VerifiedBundleManifest, MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
 };
 use crate::revocation::{verify_revocations, Revocations, MAX_REVOCATIONS_BYTES};
 use crate::session::{check_revocation_order, check_signed_time};
 use crate::signed::MinisignCheck;
+use crate::signed::PaeBuffer;
 use crate::state::{State as Known, StateError};
 use crate::trust::TrustStore;
 use canon::sig::MAX_ENVELOPE_BYTES;
@@ -235,7 +236,7 @@ pub fn verify_bundle(
         Some(dest) => Some(Staging::create(dest)?),
         None => None,
     };
-    let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    let (tx, rx) = sync_channel::<Vec<u8>>(2);
     let mut reader = TarReader::new(opts, staging);
     let (gz, tar_result) = std::thread::scope(|s| {
         let a = s.spawn(move || {
@@ -397,6 +398,8 @@ struct Current {
     size: u64,
     sha: Sha256,
     keep: Option<Vec<u8>>,
+    /// The bundle manifest (first member), buffered behind its PAE header.
+    pae: Option<PaeBuffer>,
     file: Option<File>,
     expected: Option<[u8; 32]>,
 }
@@ -409,7 +412,7 @@ struct TarReader<'a> {
     manifest: Option<VerifiedBundleManifest>,
     cur: Option<Current>,
     kept: HashMap<String, Vec<u8>>,
-    seen: std::collections::HashSet<String>,
+    manifest_doc: Option<PaeBuffer>,
     payload_bytes: u64,
     staging: Option<Staging>,
 }
@@ -431,7 +434,7 @@ impl<'a> TarReader<'a> {
             manifest: None,
             cur: None,
             kept: HashMap::new(),
-            seen: std::collections::HashSet::new(),
+            manifest_doc: None,
             payload_bytes: 0,
             staging,
         }
@@ -449,6 +452,9 @@ impl<'a> TarReader<'a> {
                     cur.sha.update(&data[..take]);
                     if let Some(k) = &mut cur.keep {
                         k.extend_from_slice(&data[..take]);
+                    }
+                    if let Some(p) = &mut cur.pae {
+                        p.extend(&data[..take]);
                     }
                     if let Some(f) = &mut cur.file {
                         f.write_all(&data[..take])
@@ -541,6 +547,20 @@ impl<'a> TarReader<'a> {
         }
     }
 
+    /// Whether `path` is a member already read (for the error message only: members come in
+    /// the signed manifest's order, so the members before this one are the ones read).
+    fn already_read(&self, path: &str) -> bool {
+        let head = [MANIFEST_PATH, MANIFEST_SIG_PATH];
+        head[..self.index.min(2)].contains(&path)
+            || self.manifest.as_ref().is_some_and(|m| {
+                m.manifest()
+                    .members
+                    .iter()
+                    .take(self.index.saturating_sub(2))
+                    .any(|x| x.path == path)
+            })
+    }
+
     fn header(&mut self, b: &[u8; BLOCK]) -> Result<(), BundleError> {
         if b.iter().all(|&x| x == 0) {
             if let Some((next, ..)) = self.expected() {
@@ -559,7 +579,7 @@ impl<'a> TarReader<'a> {
             .map_err(|e| BundleError::Archive(format!("member {}: {e}", self.index + 1)))?;
         let path = h.path.as_str().to_string();
         let Some((want, size, mode, sha)) = self.expected() else {
-            let what = if self.seen.contains(&path) {
+            let what = if self.already_read(&path) {
                 "duplicate member"
             } else {
                 "not listed in the signed manifest (extra member)"
@@ -571,7 +591,7 @@ impl<'a> TarReader<'a> {
                 .manifest
                 .as_ref()
                 .is_some_and(|m| m.manifest().members.iter().any(|x| x.path == path));
-            let what = if self.seen.contains(&path) {
+            let what = if self.already_read(&path) {
                 "duplicate member".to_string()
             } else if listed {
                 format!("out of order: the signed manifest lists {want} here")
@@ -582,7 +602,6 @@ impl<'a> TarReader<'a> {
             };
             return Err(member_err(&path, what));
         }
-        self.seen.insert(path.clone());
         if self.manifest.is_some() {
             if h.size != size {
                 return Err(member_err(
@@ -602,7 +621,10 @@ impl<'a> TarReader<'a> {
         } else if h.size > size {
             return Err(member_err(&path, format!("larger than {size} bytes")));
         }
-        let keep = self.index < 2
+        // Sizes here are within the member's cap (checked above): buffers are sized once.
+        let pae =
+            (self.index == 0).then(|| PaeBuffer::new(canon::Kind::BundleManifest, h.size as usize));
+        let keep = self.index == 1
             || REQUIRED
                 .iter()
                 .chain(OPTIONAL.iter())
@@ -618,7 +640,8 @@ impl<'a> TarReader<'a> {
             path,
             size: h.size,
             sha: Sha256::new(),
-            keep: keep.then(Vec::new),
+            keep: keep.then(|| Vec::with_capacity(h.size as usize)),
+            pae,
             file,
             expected: sha,
         });
@@ -650,6 +673,9 @@ impl<'a> TarReader<'a> {
         if let Some(k) = cur.keep {
             self.kept.insert(cur.path.clone(), k);
         }
+        if let Some(p) = cur.pae {
+            self.manifest_doc = Some(p);
+        }
         self.index += 1;
         if self.index == 2 {
             self.verify_manifest()?;
@@ -665,10 +691,14 @@ impl<'a> TarReader<'a> {
     }
 
     fn verify_manifest(&mut self) -> Result<(), BundleError> {
-        let doc = self.kept.remove(MANIFEST_PATH).unwrap_or_default();
+        let doc = self
+            .manifest_doc
+            .take()
+            .unwrap_or_else(|| PaeBuffer::new(canon::Kind::BundleManifest, 0));
         let sig = self.kept.remove(MANIFEST_SIG_PATH).unwrap_or_default();
-        let m =
-            verify_bundle_manifest(self.opts.trust, &doc, &sig).map_err(BundleError::Manifest)?;
+        let m = verify_bundle_manifest_buffered(self.opts.trust, &doc, &sig)
+            .map_err(BundleError::Manifest)?;
+        drop(doc);
         // Required and optional members, with their size caps; everything else under payload/.
         let members = &m.manifest().members;
         for (p, cap) in REQUIRED {

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// Largest product manifest accepted.
 pub const MAX_PRODUCT_MANIFEST_BYTES: usize = 1 << 20;
-/// Largest bundle manifest accepted (about 100,000 members).
-pub const MAX_BUNDLE_MANIFEST_BYTES: usize = 24 << 20;
+/// Largest bundle manifest accepted: 16 MiB of canonical JSON, about 100,000 members with
+/// short paths. It is the one member buffered before it is authenticated, so this cap is what
+/// a hostile bundle can make the verifier hold.
+pub const MAX_BUNDLE_MANIFEST_BYTES: usize = 16 << 20;
 /// Most members a bundle may have.
 pub const MAX_MEMBERS: usize = 100_000;
 
@@ -307,12 +309,32 @@ pub fn verify_bundle_manifest(
     doc: &[u8],
     sig: &[u8],
 ) -> Result<VerifiedBundleManifest, VerifyError> {
+    if doc.len() > MAX_BUNDLE_MANIFEST_BYTES {
+        return Err(VerifyError::TooLarge {
+            what: "bundle manifest",
+            limit: MAX_BUNDLE_MANIFEST_BYTES as u64,
+        });
+    }
+    verify_bundle_manifest_buffered(
+        trust,
+        &crate::signed::PaeBuffer::from_bytes(Kind::BundleManifest, doc),
+        sig,
+    )
+}
+
+/// [`verify_bundle_manifest`] over a manifest buffered behind its PAE header as it streamed in.
+pub fn verify_bundle_manifest_buffered(
+    trust: &TrustStore,
+    buffer: &crate::signed::PaeBuffer,
+    sig: &[u8],
+) -> Result<VerifiedBundleManifest, VerifyError> {
     const W: &str = "bundle manifest";
+    let doc = buffer.body();
     let signer = crate::signed::verify_canonical_bytes(
         trust,
         Kind::BundleManifest,
         W,
-        doc,
+        buffer,
         MAX_BUNDLE_MANIFEST_BYTES,
         sig,
     )?;

@@ -86,6 +86,52 @@ pub fn verify_document(
     })
 }
 
+/// A document buffered behind its PAE header (see [`canon::sig::pae`]), so that its signature
+/// is checked in place, without a second copy of a large document.
+#[derive(Debug, Clone)]
+pub struct PaeBuffer {
+    kind: Kind,
+    buf: Vec<u8>,
+    body_start: usize,
+    body_len: usize,
+}
+
+impl PaeBuffer {
+    /// An empty buffer for a `kind` document of `body_len` bytes (its size is known up front,
+    /// e.g. from an archive header, and checked against the kind's cap by the caller).
+    pub fn new(kind: Kind, body_len: usize) -> PaeBuffer {
+        let buf = canon::sig::pae_header(kind.payload_type(), body_len, body_len);
+        PaeBuffer {
+            kind,
+            body_start: buf.len(),
+            buf,
+            body_len,
+        }
+    }
+
+    /// A buffer holding `doc` (a copy).
+    pub fn from_bytes(kind: Kind, doc: &[u8]) -> PaeBuffer {
+        let mut b = PaeBuffer::new(kind, doc.len());
+        b.extend(doc);
+        b
+    }
+
+    /// Appends body bytes (never past the announced length).
+    pub fn extend(&mut self, data: &[u8]) {
+        let room = self.body_len - (self.buf.len() - self.body_start);
+        self.buf.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    /// The document bytes received so far.
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body_start..]
+    }
+
+    fn message(&self) -> Option<&[u8]> {
+        (self.buf.len() - self.body_start == self.body_len).then_some(&self.buf[..])
+    }
+}
+
 /// Verifies a JSON artifact of `kind` whose stored bytes must be its canonical form, checking the
 /// signature over those raw bytes before anything parses them: a hostile document costs one
 /// hash, never a parse. Returns the signing key; the caller parses and checks canonicality.
@@ -93,25 +139,33 @@ pub fn verify_canonical_bytes(
     trust: &TrustStore,
     kind: Kind,
     what: &'static str,
-    doc: &[u8],
+    doc: &PaeBuffer,
     max_doc: usize,
     envelope: &[u8],
 ) -> Result<KeyId, VerifyError> {
-    if doc.len() > max_doc {
+    if doc.body_len > max_doc {
         return Err(VerifyError::TooLarge {
             what,
             limit: max_doc as u64,
         });
     }
     let env = Envelope::parse(envelope).map_err(VerifyError::Envelope)?;
-    if env.kind != kind {
+    if env.kind != kind || doc.kind != kind {
         return Err(VerifyError::WrongKind {
             expected: kind,
             found: env.kind,
         });
     }
     let signer = trust.signer(env.key_id, kind.signer_role())?;
-    verify_pae(&signer.key, kind, doc, &env.sig, what)?;
+    let message = doc
+        .message()
+        .ok_or_else(|| VerifyError::schema(what, "truncated"))?;
+    if !signer.key.verify(message, &env.sig) {
+        return Err(VerifyError::BadSignature {
+            key_id: env.key_id,
+            what,
+        });
+    }
     Ok(env.key_id)
 }
 
