@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN := target/release
 
-.PHONY: all build demo test lint fmt clippy unit bench compare keys-dev clean
+.PHONY: all build demo test lint fmt clippy unit fuzz-check bench compare keys-dev clean
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit
+test: lint unit fuzz-check
 
 lint: fmt clippy
 
@@ -26,6 +26,11 @@ clippy:
 
 unit:
 	$(CARGO) test --workspace --locked
+
+# The fuzz targets live outside the workspace; compile them so an API change cannot break them
+# unseen (running them needs cargo-fuzz: RUSTC_BOOTSTRAP=1 cargo fuzz run <target>).
+fuzz-check:
+	cd fuzz && $(CARGO) check --bins --locked
 
 bench:
 	$(CARGO) bench --workspace --locked

@@ -59,7 +59,7 @@ P=$(measure packager "$BIN/packager" bundle --license lic --payload tree --produ
   --key "$ROOT/keys-dev/dev-release.key" --out out --airgap --trust "$FACTORY_TRUST" --state state.json --name big)
 T=$(measure tar-czf tar -czf ref.tar.gz -C tree .)
 S=$(measure sha256sum sh -c 'find tree -type f -print0 | xargs -0 sha256sum')
-V=$(measure runtime-verify "$BIN/runtime-verify" out/big.tar.gz --trust "$FACTORY_TRUST" --at 2026-11-22T10:00:00Z)
+V=$(measure runtime-verify "$BIN/runtime-verify" out/big.tar.gz --trust "$FACTORY_TRUST" --root "$ROOT/keys-dev/dev-root.pub" --at 2026-11-22T10:00:00Z)
 G=$(measure gzip-dc sh -c 'gzip -dc out/big.tar.gz > /dev/null')
 
 read -r _ p pm <<<"$P"; read -r _ t _ <<<"$T"; read -r _ s _ <<<"$S"; read -r _ v vm <<<"$V"; read -r _ g _ <<<"$G"

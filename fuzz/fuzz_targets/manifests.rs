@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let mid = data.len() / 2;
     STORE.with(|s| {
         let _ = runtime::manifest::verify_bundle_manifest(s, &data[..mid], &data[mid..]);
-        let _ = runtime::manifest::verify_product_manifest(s, &data[..mid], &data[mid..]);
+        let _ = runtime::manifest::verify_product_manifest(s, &data[..mid], &data[mid..], canon::Timestamp(1_795_000_000));
         let _ = runtime::revocation::verify_revocations(s, &data[..mid], &data[mid..]);
     });
 });
