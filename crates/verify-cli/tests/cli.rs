@@ -47,7 +47,9 @@ pub fn rv_clock(dir: &Path, clock: &str, args: &[&str]) -> Option<Output> {
         return None;
     }
     Some(
+        // `-f` with an absolute time freezes the clock there (exact times in assertions).
         Command::new("faketime")
+            .arg("-f")
             .arg(clock.replace('T', " ").trim_end_matches('Z'))
             .arg(env!("CARGO_BIN_EXE_runtime-verify"))
             .args(args)
@@ -302,7 +304,7 @@ fn runtime_verify_opens_no_socket() {
     let o = Command::new("strace")
         .args(["-f", "-qq", "-e", "trace=network", "-o"])
         .arg(&trace)
-        .args(["faketime", "2026-11-22 10:00:00"])
+        .args(["faketime", "-f", "2026-11-22 10:00:00"])
         .arg(env!("CARGO_BIN_EXE_runtime-verify"))
         .args([
             "b.tar.gz",
@@ -644,4 +646,67 @@ fn a_revocation_list_imported_once_is_enforced_by_every_later_check() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("REJECTED [rollback]"), "{}", stderr(&o));
+}
+
+#[test]
+fn processes_at_once_lose_no_update() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p, |_| {});
+    let keys = Keys::new();
+    // Four channels (customers), each its own bundle.
+    for i in 0..4 {
+        let mut spec = Spec::new(&keys);
+        spec.license.customer.id = format!("c{i}");
+        spec.sequence = 10 + i;
+        let (gz, sig) = build(&keys, &spec);
+        std::fs::write(p.join(format!("c{i}.tar.gz")), gz).unwrap();
+        std::fs::write(p.join(format!("c{i}.tar.gz.sig")), sig).unwrap();
+    }
+    // First use, then four processes at once on the same state directory.
+    let o = rv_clock(
+        p,
+        NOW,
+        &[
+            "license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new("faketime")
+                .args(["-f", "2026-11-22 11:00:00"])
+                .arg(env!("CARGO_BIN_EXE_runtime-verify"))
+                .args([
+                    &format!("c{i}.tar.gz"),
+                    "--trust",
+                    "trust.json",
+                    "--state",
+                    "st",
+                ])
+                .env("TZ", "UTC")
+                .current_dir(p)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let state = state_json(p);
+    for i in 0..4 {
+        assert_eq!(state["bundle_sequences"][format!("gateway/c{i}")], 10 + i);
+    }
+    assert_eq!(state["generation"], 5);
 }
