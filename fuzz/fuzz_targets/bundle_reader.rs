@@ -14,14 +14,8 @@ fuzz_target!(|data: &[u8]| {
         std::fs::create_dir_all(&dir).unwrap();
         let dest = dir.join("x");
         let opts = runtime::bundle::Options {
-            trust: store,
-            now: common::t("2026-11-22T00:00:00Z"),
-            edition: None,
-            runtime_version: "0.1.0",
-            known: None,
-            legacy: Default::default(),
-            warn_days: 30,
             extract: Some(&dest),
+            ..runtime::bundle::Options::new(store, common::t("2026-11-22T00:00:00Z"), "0.1.0")
         };
         let mut gz = flate2_like_gzip(data);
         for input in [data.to_vec(), std::mem::take(&mut gz)] {

@@ -550,16 +550,8 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         // the runtime's own verifier, at the bundle's creation time, before anything is moved
         // into place or the sequence is consumed.
         if let Some(trust) = req.trust {
-            let opts = runtime::bundle::Options {
-                trust,
-                now: req.created_at,
-                edition: None,
-                runtime_version: env!("CARGO_PKG_VERSION"),
-                known: None,
-                legacy: Default::default(),
-                warn_days: runtime::license::DEFAULT_WARN_DAYS,
-                extract: None,
-            };
+            let opts =
+                runtime::bundle::Options::new(trust, req.created_at, env!("CARGO_PKG_VERSION"));
             let f =
                 File::open(&archive_tmp).with_context(|| format!("{}", archive_tmp.display()))?;
             if let Err(e) = runtime::bundle::verify_bundle(

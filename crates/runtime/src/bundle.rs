@@ -89,6 +89,23 @@ pub struct Options<'a> {
     pub extract: Option<&'a Path>,
 }
 
+impl<'a> Options<'a> {
+    /// Options judging at `now` with the safe defaults: no edition claim, no state, no legacy
+    /// licenses after the cut-off, the default warning window, no extraction.
+    pub fn new(trust: &'a TrustStore, now: Timestamp, runtime_version: &'a str) -> Options<'a> {
+        Options {
+            trust,
+            now,
+            edition: None,
+            runtime_version,
+            known: None,
+            legacy: LegacyPolicy::default(),
+            warn_days: crate::license::DEFAULT_WARN_DAYS,
+            extract: None,
+        }
+    }
+}
+
 /// A verified bundle.
 #[derive(Debug)]
 pub struct Verdict {

@@ -289,16 +289,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
 }
 
 pub fn opts<'a>(store: &'a TrustStore) -> Options<'a> {
-    Options {
-        trust: store,
-        now: t(NOW),
-        edition: None,
-        runtime_version: "0.1.0",
-        known: None,
-        legacy: Default::default(),
-        warn_days: 30,
-        extract: None,
-    }
+    Options::new(store, t(NOW), "0.1.0")
 }
 
 pub fn verify(store: &TrustStore, bundle: &(Vec<u8>, Vec<u8>)) -> Result<Verdict, BundleError> {

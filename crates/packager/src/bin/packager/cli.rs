@@ -254,16 +254,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let sig_bytes = std::fs::read(&sig).with_context(|| format!("{}", sig.display()))?;
             let f =
                 std::fs::File::open(&bundle).with_context(|| format!("{}", bundle.display()))?;
-            let opts = runtime::bundle::Options {
-                trust: &trust,
-                now,
-                edition: None,
-                runtime_version: env!("CARGO_PKG_VERSION"),
-                known: None,
-                legacy: Default::default(),
-                warn_days: runtime::license::DEFAULT_WARN_DAYS,
-                extract: None,
-            };
+            let opts = runtime::bundle::Options::new(&trust, now, env!("CARGO_PKG_VERSION"));
             match runtime::bundle::verify_bundle(f, &sig_bytes, &opts) {
                 Ok(v) => {
                     if json {
