@@ -560,6 +560,46 @@ impl Registry {
         Ok(n as u64)
     }
 
+    /// Refuses when a license named by the last published revocation list is no longer revoked.
+    /// Published lists are signed and customers keep what they revoke, so an un-revocation can
+    /// only come from an edit outside factory (an unkeyed audit chain cannot rule out a forged
+    /// event appended after such an edit; the signed list can).
+    pub fn check_published_still_revoked(&self) -> Result<()> {
+        let last: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT sequence, document FROM revocation_lists ORDER BY sequence DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, doc)) = last else {
+            return Ok(());
+        };
+        let v = canon::parse(&doc).with_context(|| format!("published revocation list #{seq}"))?;
+        let Some(Value::Array(entries)) = v.get("revoked") else {
+            bail!("published revocation list #{seq} has no revoked list");
+        };
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT revoked_at FROM licenses WHERE license_id = ?1")?;
+        for e in entries {
+            let id = e
+                .get("license_id")
+                .and_then(Value::as_str)
+                .with_context(|| {
+                    format!("published revocation list #{seq}: entry without license_id")
+                })?;
+            let revoked: Option<Option<i64>> = st.query_row([id], |r| r.get(0)).optional()?;
+            if !matches!(revoked, Some(Some(_))) {
+                bail!(
+                    "registry altered: license {id} was revoked in published list #{seq} but is not revoked in the registry"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Every revoked license: (id, reason, time).
     pub fn revoked(&self) -> Result<Vec<(String, String, Timestamp)>> {
         let mut st = self.conn.prepare(

@@ -218,3 +218,64 @@ fn control_characters_are_refused_at_issue() {
     }
     assert!(!p.join("x").exists());
 }
+
+#[test]
+fn an_un_revocation_hidden_by_a_forged_audit_event_cannot_be_published() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    let id = issue(p, &["--tier", "professional", "--out", "l1"]);
+    ok(&fac(p, &["revoke", &id, "--reason", "unpaid"]));
+    ok(&fac(
+        p,
+        &["revocations", "--key", "keys/lic.key", "--out", "rl1"],
+    ));
+    // The insider un-revokes with SQL and appends an event that chains correctly and records
+    // the edited row (the chain has no secret, so this is possible).
+    let conn = db(p);
+    conn.execute(
+        "UPDATE licenses SET revoked_at = NULL, revoke_reason = NULL WHERE license_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    let reg = factory::registry::Registry::open(&p.join("factory.db")).unwrap();
+    let row = factory::registry::row_hash(&reg.get(&id).unwrap().unwrap());
+    let (seq, prev): (i64, String) = conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let at = canon::Timestamp::parse(NOW).unwrap();
+    let s = |x: &str| canon::Value::String(x.into());
+    let hash = canon::enc::sha256_hex(
+        &canon::Value::object(vec![
+            ("prev_hash".into(), s(&prev)),
+            ("seq".into(), canon::Value::Number((seq + 1) as f64)),
+            ("at".into(), s(&at.to_string())),
+            ("event".into(), s("anchored")),
+            ("subject".into(), s(&id)),
+            ("detail".into(), s("")),
+            ("row_hash".into(), s(&row)),
+        ])
+        .unwrap()
+        .to_canonical(),
+    );
+    conn.execute(
+        "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, 'anchored', ?3, '', ?4, ?5, ?6)",
+        rusqlite::params![seq + 1, at.0, id, prev, hash, row],
+    )
+    .unwrap();
+    // The unkeyed chain cannot tell (documented limitation) ...
+    ok(&fac(p, &["audit", "verify"]));
+    // ... the signed list already published can: the next list would drop the license.
+    fails(
+        &fac(p, &["revocations", "--key", "keys/lic.key", "--out", "rl2"]),
+        1,
+        &format!(
+            "license {id} was revoked in published list #1 but is not revoked in the registry"
+        ),
+    );
+    assert!(!p.join("rl2/revocations.json").exists());
+}

@@ -518,6 +518,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             // Publish only from a registry whose rows match the audit chain: a revocation
             // undone with plain SQL must not silently drop out of the list.
             reg.verify_audit()
+                .and_then(|_| reg.check_published_still_revoked())
                 .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
                 .context(
                     "registry check before publishing revocations (run `factory audit verify`)",
