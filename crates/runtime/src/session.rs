@@ -195,6 +195,9 @@ impl Session {
             Some(pin) => pinned_anchors(pin)?,
             None => first_use.cloned().ok_or(SessionError::NoAnchor)?,
         };
+        if trust_files.is_empty() {
+            return Err(VerifyError::Trust("no trust file given".into()).into());
+        }
         let seen = known.trust.as_ref().map_or(0, |p| p.version);
         // Files older than the accepted version were walked already; the rest form the chain.
         let mut newest_presented = 0;

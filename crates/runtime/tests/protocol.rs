@@ -222,6 +222,10 @@ fn first_use_needs_the_vendor_root_and_a_file_without_an_active_root_is_refused(
         begin(&st, real("2026-11-22"), &[&v1], None).unwrap_err(),
         SessionError::NoAnchor
     );
+    // No trust file at all is named as such.
+    let e = begin(&st, real("2026-11-22"), &[], Some(&root_anchor(&kit.root))).unwrap_err();
+    assert_eq!(e.code(), "trust_invalid");
+    assert!(e.to_string().contains("no trust file given"), "{e}");
     // The wrong vendor root.
     let e = begin(
         &st,
