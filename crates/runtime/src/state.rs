@@ -650,11 +650,15 @@ impl StateDir {
         let state_path = dir.join(FILE);
         let seal_path = dir.join(SEAL);
         let pending_path = dir.join(PENDING);
-        let seal = read_capped(&seal_path)?;
+        let seal = match read_capped(&seal_path)? {
+            Some(sb) => {
+                check_owner(&seal_path, false)?;
+                Some(Seal::parse(&sb)?)
+            }
+            None => None,
+        };
         let mut state = read_capped(&state_path)?;
-        if let Some(sb) = &seal {
-            check_owner(&seal_path, false)?;
-            let seal = Seal::parse(sb)?;
+        if let Some(seal) = seal {
             let named =
                 |b: &[u8]| parse(b).is_ok_and(|st| (st.generation, enc::sha256(b)) == seal.current);
             if !state.as_deref().is_some_and(named) {
@@ -675,8 +679,7 @@ impl StateDir {
                 check_owner(&state_path, false)?;
                 let (st, format) = parse_format(&b)?;
                 match seal {
-                    Some(sb) => {
-                        let seal = Seal::parse(&sb)?;
+                    Some(seal) => {
                         let mine = (st.generation, enc::sha256(&b));
                         if seal.current != mine {
                             return Err(StateError::RolledBack(format!(
