@@ -13,8 +13,9 @@ use anyhow::{bail, Context, Result};
 use blake2::Blake2b512;
 use canon::path::SafePath;
 use canon::{checksums, enc, ustar, Kind, Role, Timestamp, Value};
-use runtime::license::{date_state, License, State};
+use runtime::license::License;
 use runtime::manifest::{BundleManifest, Member, ProductManifest};
+use runtime::policy::Release;
 use runtime::TrustStore;
 use sha2::{Digest, Sha256};
 use signing::SecretKey;
@@ -181,8 +182,9 @@ fn load_state(path: &Path) -> Result<Vec<(String, Value)>> {
     }
 }
 
-/// Checks that the license, product manifest and request fit together — everything the
-/// runtime would reject is refused here, before anything is signed.
+/// Checks that the license, product manifest and request fit together, with the runtime's
+/// own rule ([`runtime::policy::coherence`]): everything the runtime would refuse for these
+/// signed facts is refused here, before anything is signed.
 pub fn coherence(
     license: &License,
     pm: &ProductManifest,
@@ -190,49 +192,7 @@ pub fn coherence(
     created_at: Timestamp,
 ) -> Result<()> {
     let times = license.validate()?;
-    if pm.product != license.product {
-        bail!(
-            "the license is for product {:?}, the product manifest is {:?}",
-            license.product,
-            pm.product
-        );
-    }
-    if !license.editions.contains(&pm.edition) {
-        bail!(
-            "edition {:?} is not allowed by this {} license (allowed: {})",
-            pm.edition,
-            license.tier,
-            license.editions.join(", ")
-        );
-    }
-    let missing: Vec<&str> = pm
-        .requires_features
-        .iter()
-        .filter(|f| !license.features.contains(f))
-        .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "the release needs features the license does not grant: {}",
-            missing.join(", ")
-        );
-    }
-    if airgap && !license.features.iter().any(|f| f == "airgap_bundle") {
-        bail!("--airgap needs the airgap_bundle feature, which this license does not grant");
-    }
-    match date_state(times, license.grace_days, created_at, 0) {
-        State::NotYetValid => bail!(
-            "the license is not valid before {}; the runtime would refuse this bundle",
-            times.not_before
-        ),
-        State::Expired | State::Grace => {
-            bail!(
-                "the license expired at {}; renew it before packaging",
-                times.expires_at
-            )
-        }
-        _ => {}
-    }
+    runtime::policy::coherence(license, times, &Release::new(pm, airgap, created_at))?;
     Ok(())
 }
 

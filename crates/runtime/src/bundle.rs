@@ -18,12 +18,14 @@
 //! into place, which the caller does only after recording the install in its state
 //! ([`crate::session`]). A staging directory that is not installed is removed.
 
+use crate::check::Check;
 use crate::error::VerifyError;
 use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
 use crate::manifest::{
-    parse_version, verify_bundle_manifest_buffered, verify_product_manifest,
-    VerifiedBundleManifest, MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
+    verify_bundle_manifest_buffered, verify_product_manifest, VerifiedBundleManifest,
+    MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
 };
+use crate::policy::{self, Release};
 use crate::revocation::{verify_revocations, Revocations, MAX_REVOCATIONS_BYTES};
 use crate::session::{check_revocation_order, check_signed_time};
 use crate::signed::MinisignCheck;
@@ -178,8 +180,8 @@ pub enum BundleError {
     License(VerifyError),
     /// License, manifests and runtime do not fit together.
     Coherence {
-        /// Stable check name.
-        check: &'static str,
+        /// The failing check.
+        check: Check,
         /// Details.
         detail: String,
     },
@@ -196,20 +198,20 @@ pub enum BundleError {
 
 impl BundleError {
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Check {
         match self {
-            BundleError::Signature(_) => "bundle_signature_invalid",
-            BundleError::Gzip(_) => "gzip_invalid",
-            BundleError::Archive(_) => "archive_invalid",
-            BundleError::Member { .. } => "member_mismatch",
-            BundleError::Manifest(_) => "manifest_invalid",
-            BundleError::License(_) => "license_invalid",
-            BundleError::Coherence { check, .. } => check,
-            BundleError::LicenseState(State::NotYetValid, _) => "license_not_yet_valid",
-            BundleError::LicenseState(..) => "license_expired",
-            BundleError::Revoked(_) => "license_revoked",
+            BundleError::Signature(_) => Check::BundleSignatureInvalid,
+            BundleError::Gzip(_) => Check::GzipInvalid,
+            BundleError::Archive(_) => Check::ArchiveInvalid,
+            BundleError::Member { .. } => Check::MemberMismatch,
+            BundleError::Manifest(_) => Check::ManifestInvalid,
+            BundleError::License(_) => Check::LicenseInvalid,
+            BundleError::Coherence { check, .. } => *check,
+            BundleError::LicenseState(State::NotYetValid, _) => Check::LicenseNotYetValid,
+            BundleError::LicenseState(..) => Check::LicenseExpired,
+            BundleError::Revoked(_) => Check::LicenseRevoked,
             BundleError::State(e) => e.code(),
-            BundleError::Io(_) => "io_error",
+            BundleError::Io(_) => Check::IoError,
         }
     }
 }
@@ -787,7 +789,7 @@ impl<'a> TarReader<'a> {
             .ok_or_else(|| BundleError::Archive("no bundle manifest".into()))?;
         let m = bm.manifest();
         let get = |p: &str| self.kept.get(p).map(Vec::as_slice).unwrap_or_default();
-        let co = |check: &'static str, detail: String| BundleError::Coherence { check, detail };
+        let co = |check: Check, detail: String| BundleError::Coherence { check, detail };
         let mut warnings = Vec::new();
 
         let lic: VerifiedLicense = verify_license(
@@ -804,7 +806,7 @@ impl<'a> TarReader<'a> {
         let l = lic.license();
         if l.license_id != m.license_id || lic.sha256() != m.license_sha256 {
             return Err(co(
-                "license_mismatch",
+                Check::LicenseMismatch,
                 format!(
                     "the manifest names license {} ({}), the bundle holds {} ({})",
                     m.license_id,
@@ -816,7 +818,7 @@ impl<'a> TarReader<'a> {
         }
         if l.customer.id != m.customer.id {
             return Err(co(
-                "customer_mismatch",
+                Check::CustomerMismatch,
                 format!(
                     "the manifest is for customer {}, the license for {}",
                     m.customer.id, l.customer.id
@@ -836,7 +838,7 @@ impl<'a> TarReader<'a> {
             || p.version != m.version
         {
             return Err(co(
-                "product_manifest_mismatch",
+                Check::ProductManifestMismatch,
                 format!(
                     "the bundle manifest names {} {} ({}), the product manifest is {} {} ({})",
                     m.product,
@@ -848,85 +850,10 @@ impl<'a> TarReader<'a> {
                 ),
             ));
         }
-        if p.product != l.product {
-            return Err(co(
-                "wrong_product",
-                format!(
-                    "the release is {}, the license is for {}",
-                    p.product, l.product
-                ),
-            ));
-        }
-        if !l.editions.contains(&p.edition) {
-            return Err(co(
-                "edition_not_licensed",
-                format!(
-                    "edition {} is not allowed by the {} license (allowed: {})",
-                    p.edition,
-                    l.tier,
-                    l.editions.join(", ")
-                ),
-            ));
-        }
-        if let Some(e) = opts.edition {
-            if e != p.edition {
-                return Err(co(
-                    "wrong_edition",
-                    format!(
-                        "this runtime is the {e} edition, the bundle is {}",
-                        p.edition
-                    ),
-                ));
-            }
-        }
-        let missing: Vec<&str> = p
-            .requires_features
-            .iter()
-            .filter(|f| !lic.has_feature(f))
-            .map(String::as_str)
-            .collect();
-        if !missing.is_empty() {
-            return Err(co(
-                "feature_not_licensed",
-                format!(
-                    "the release needs unlicensed features: {}",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        if m.airgap && !lic.has_feature("airgap_bundle") {
-            return Err(co(
-                "airgap_not_licensed",
-                "an air-gap bundle needs the airgap_bundle feature".into(),
-            ));
-        }
-        match (
-            parse_version(&p.min_runtime_version),
-            parse_version(opts.runtime_version),
-        ) {
-            (Some(min), Some(have)) if have >= min => {}
-            _ => {
-                return Err(co(
-                    "runtime_too_old",
-                    format!(
-                        "the release needs runtime {} or later, this is {}",
-                        p.min_runtime_version, opts.runtime_version
-                    ),
-                ))
-            }
-        }
         let t = lic.times();
-        if bm.created_at() < t.not_before || bm.created_at() > t.expires_at {
-            return Err(co(
-                "manifest_outside_license_window",
-                format!(
-                    "the bundle was created at {}, outside the license's {} .. {}",
-                    bm.created_at(),
-                    t.not_before,
-                    t.expires_at
-                ),
-            ));
-        }
+        let release = Release::new(p, m.airgap, bm.created_at())
+            .for_runtime(opts.edition, opts.runtime_version);
+        policy::coherence(l, t, &release)?;
         let state = date_state(t, l.grace_days, opts.now, opts.warn_days);
         match state {
             State::NotYetValid => {
@@ -987,7 +914,7 @@ impl<'a> TarReader<'a> {
             }
         }
         let sums = canon::checksums::parse(get("CHECKSUMS.txt"))
-            .map_err(|e| co("checksums_mismatch", e.to_string()))?;
+            .map_err(|e| co(Check::ChecksumsMismatch, e.to_string()))?;
         let payload: HashMap<&str, &str> = m
             .members
             .iter()
@@ -996,7 +923,7 @@ impl<'a> TarReader<'a> {
             .collect();
         if sums.len() != payload.len() {
             return Err(co(
-                "checksums_mismatch",
+                Check::ChecksumsMismatch,
                 format!(
                     "CHECKSUMS.txt lists {} files, the payload has {}",
                     sums.len(),
@@ -1009,7 +936,7 @@ impl<'a> TarReader<'a> {
         for e in &sums {
             if payload.get(e.name.as_str()) != Some(&enc::hex(&e.sha256).as_str()) {
                 return Err(co(
-                    "checksums_mismatch",
+                    Check::ChecksumsMismatch,
                     format!(
                         "CHECKSUMS.txt entry {} does not match the signed manifest",
                         e.name

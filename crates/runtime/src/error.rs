@@ -1,6 +1,7 @@
 //! The runtime's error type. Every variant names one failing check and has a stable `code()`
 //! that scripts and the `--json` output rely on.
 
+use crate::check::Check;
 use canon::{KeyId, Kind, Role, Timestamp};
 use std::fmt;
 
@@ -75,20 +76,20 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// A stable machine-readable code for this failure.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Check {
         match self {
-            VerifyError::TooLarge { .. } => "input_too_large",
-            VerifyError::Json { .. } => "json_invalid",
-            VerifyError::Envelope(_) => "signature_envelope_invalid",
-            VerifyError::Minisign(_) => "minisign_invalid",
-            VerifyError::WrongKind { .. } => "signature_wrong_kind",
-            VerifyError::UnknownKey(_) => "key_unknown",
-            VerifyError::WrongRole { .. } => "key_wrong_role",
-            VerifyError::KeyRevoked(_) => "key_revoked",
-            VerifyError::KeyOutsideValidity { .. } => "key_outside_validity",
-            VerifyError::BadSignature { .. } => "signature_invalid",
-            VerifyError::Schema { .. } => "schema_invalid",
-            VerifyError::Trust(_) => "trust_invalid",
+            VerifyError::TooLarge { .. } => Check::InputTooLarge,
+            VerifyError::Json { .. } => Check::JsonInvalid,
+            VerifyError::Envelope(_) => Check::SignatureEnvelopeInvalid,
+            VerifyError::Minisign(_) => Check::MinisignInvalid,
+            VerifyError::WrongKind { .. } => Check::SignatureWrongKind,
+            VerifyError::UnknownKey(_) => Check::KeyUnknown,
+            VerifyError::WrongRole { .. } => Check::KeyWrongRole,
+            VerifyError::KeyRevoked(_) => Check::KeyRevoked,
+            VerifyError::KeyOutsideValidity { .. } => Check::KeyOutsideValidity,
+            VerifyError::BadSignature { .. } => Check::SignatureInvalid,
+            VerifyError::Schema { .. } => Check::SchemaInvalid,
+            VerifyError::Trust(_) => Check::TrustInvalid,
         }
     }
 

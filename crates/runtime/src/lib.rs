@@ -3,7 +3,7 @@
 //! The library a product embeds to verify its license and delivery bundles locally, with no
 //! phone-home. Architecture invariants (each enforced by a test):
 //! - it never holds a private key, never signs and never generates keys: its dependency tree
-//!   has no signing path (`ed25519-dalek` without `rand_core`, no `airlock-signing`);
+//!   has no signing path (`ed25519-dalek` without `rand_core`, no `signing`);
 //! - it never opens a socket and depends on no networking crate;
 //! - it never reads the clock: every check takes `now` as a parameter (`clippy.toml` bans
 //!   `SystemTime::now` and `Instant::now` in this crate);
@@ -52,11 +52,13 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod check;
 pub mod enforce;
 pub mod error;
 pub mod keys;
 pub mod license;
 pub mod manifest;
+pub mod policy;
 pub mod revocation;
 pub mod session;
 pub mod signed;
@@ -64,6 +66,7 @@ pub mod state;
 pub mod text;
 pub mod trust;
 
+pub use check::Check;
 pub use error::VerifyError;
 pub use keys::PublicKey;
 pub use trust::{Anchors, KeyStatus, TrustStore, TrustedKey};

@@ -53,15 +53,18 @@ pub enum SessionError {
     Trust(VerifyError),
     /// No pinned root and no vendor root given: the first trust file cannot be anchored.
     NoAnchor,
+    /// The license is in a revocation list this runtime accepted (the message names it).
+    Revoked(String),
 }
 
 impl SessionError {
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::check::Check {
         match self {
             SessionError::State(e) => e.code(),
             SessionError::Trust(e) => e.code(),
-            SessionError::NoAnchor => "trust_anchor_missing",
+            SessionError::NoAnchor => crate::check::Check::TrustAnchorMissing,
+            SessionError::Revoked(_) => crate::check::Check::LicenseRevoked,
         }
     }
 }
@@ -76,6 +79,7 @@ impl fmt::Display for SessionError {
                 "no trust anchor: the first trust file must be checked against the vendor's root key \
                  (--root KEY, AIRLOCK_ROOT, or root.pub in the state directory)"
             ),
+            SessionError::Revoked(m) => f.write_str(m),
         }
     }
 }
@@ -302,6 +306,18 @@ impl Session {
     /// The reason `license_id` was revoked by any accepted list.
     pub fn revoked(&self, license_id: &str) -> Option<&str> {
         self.next.revoked.get(license_id).map(String::as_str)
+    }
+
+    /// Refuses a license that any accepted revocation list names, with or without a list at
+    /// hand: revocations stick.
+    pub fn check_not_revoked(&self, license_id: &str) -> Result<(), SessionError> {
+        match self.revoked(license_id) {
+            None => Ok(()),
+            Some(why) => Err(SessionError::Revoked(format!(
+                "license {license_id} was revoked by a revocation list this runtime accepted: {}",
+                crate::text::escape(why)
+            ))),
+        }
     }
 
     /// Accepts a verified revocation list: never an older one, never another list with the same

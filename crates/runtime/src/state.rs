@@ -73,16 +73,17 @@ pub enum StateError {
 
 impl StateError {
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::check::Check {
+        use crate::check::Check;
         match self {
-            StateError::Io(_) => "state_io",
-            StateError::Corrupt(_) => "state_corrupt",
-            StateError::Missing(_) => "state_missing",
-            StateError::RolledBack(_) => "state_rolled_back",
-            StateError::Unsafe(_) => "state_unsafe",
-            StateError::TamperSuspected { .. } => "tamper_suspected",
-            StateError::Rollback { .. } => "rollback",
-            StateError::Conflict(_) => "conflict",
+            StateError::Io(_) => Check::StateIo,
+            StateError::Corrupt(_) => Check::StateCorrupt,
+            StateError::Missing(_) => Check::StateMissing,
+            StateError::RolledBack(_) => Check::StateRolledBack,
+            StateError::Unsafe(_) => Check::StateUnsafe,
+            StateError::TamperSuspected { .. } => Check::TamperSuspected,
+            StateError::Rollback { .. } => Check::Rollback,
+            StateError::Conflict(_) => Check::Conflict,
         }
     }
 }
