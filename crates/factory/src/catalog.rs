@@ -77,10 +77,11 @@ pub struct Resolved {
     pub production_use: bool,
 }
 
-/// Finds the catalog path: `--catalog`, else `FACTORY_CATALOG`, else [`DEFAULT_CATALOG`].
+/// Finds the catalog path: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`),
+/// else [`DEFAULT_CATALOG`].
 pub fn locate(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("FACTORY_CATALOG").map(PathBuf::from))
+        .or_else(|| clikit::env::path("AIRLOCK_CATALOG"))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CATALOG))
 }
 
@@ -89,7 +90,7 @@ impl Catalog {
     pub fn load(path: &Path) -> Result<Catalog> {
         let bytes = std::fs::read(path).with_context(|| {
             format!(
-                "catalog {}: cannot read (use --catalog FILE or FACTORY_CATALOG)",
+                "catalog {}: cannot read (use --catalog FILE or AIRLOCK_CATALOG)",
                 path.display()
             )
         })?;

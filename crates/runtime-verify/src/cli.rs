@@ -2,18 +2,21 @@
 
 use anyhow::{bail, Context, Result};
 use canon::{Role, Timestamp, Value};
-use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use runtime::bundle::{verify_bundle, BundleError, Options, Verdict};
+use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
+use clikit::generate::GenerateCmd;
+use clikit::input::{clock, read_capped, read_optional, sig_path};
+use clikit::report::{self, n, s};
+use clikit::Outcome;
+use runtime::bundle::{verify_bundle, Options, Verdict};
 use runtime::license::{date_state, verify_license, LegacyPolicy, State};
-use runtime::session::{Clock, Session, SessionError};
+use runtime::session::{Clock, Session};
 use runtime::signed::MinisignCheck;
-use runtime::state::StateError;
 use runtime::trust::RootSpec;
-use runtime::{Anchors, VerifyError};
+use runtime::Anchors;
+use runtime::Check;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Parser)]
 #[command(
@@ -126,6 +129,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RevocationsCmd,
     },
+    #[command(flatten)]
+    Generate(GenerateCmd),
 }
 
 #[derive(Subcommand)]
@@ -161,80 +166,6 @@ mod remind_code {
     pub const TAMPER: u8 = 9;
 }
 
-/// 1 for rejected input, 2 for usage and I/O errors.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    let rejected = e.chain().any(|c| {
-        c.is::<VerifyError>()
-            || c.is::<canon::ParseError>()
-            || c.is::<StateError>()
-            || c.is::<Revoked>()
-            || c.downcast_ref::<BundleError>()
-                .is_some_and(|b| !matches!(b, BundleError::Io(_)))
-            || c.downcast_ref::<SessionError>()
-                .is_some_and(|s| !matches!(s, SessionError::NoAnchor))
-    });
-    if rejected {
-        1
-    } else {
-        2
-    }
-}
-
-/// The stable check code of an error, when it has one.
-fn check_code(e: &anyhow::Error) -> &'static str {
-    for c in e.chain() {
-        if let Some(x) = c.downcast_ref::<SessionError>() {
-            return x.code();
-        }
-        if let Some(x) = c.downcast_ref::<StateError>() {
-            return x.code();
-        }
-        if let Some(x) = c.downcast_ref::<VerifyError>() {
-            return x.code();
-        }
-        if let Some(x) = c.downcast_ref::<BundleError>() {
-            return x.code();
-        }
-        if c.is::<canon::ParseError>() {
-            return "json_invalid";
-        }
-        if c.is::<Revoked>() {
-            return "license_revoked";
-        }
-    }
-    "error"
-}
-
-fn read_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}", path.display()))?;
-    if buf.len() as u64 > cap {
-        return Err(VerifyError::TooLarge {
-            what: "input file",
-            limit: cap,
-        })
-        .with_context(|| format!("{}", path.display()));
-    }
-    Ok(buf)
-}
-
-/// A capped read of an optional file: `None` when it does not exist.
-fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
-    match read_file(path, cap) {
-        Ok(b) => Ok(Some(b)),
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// The vendor roots for a first use: --root values (a file path or the text itself),
 /// $AIRLOCK_ROOT (comma-separated, same forms), then STATE/root.pub; or trust on first use
 /// when explicitly asked for.
@@ -249,7 +180,7 @@ fn first_use_anchors(t: &TrustArgs, state: Option<&Path>) -> Result<Option<Ancho
     for (source, v) in values {
         let p = Path::new(v);
         let text = if p.is_file() {
-            read_file(p, 4096)?
+            read_capped(p, 4096)?
         } else {
             v.as_bytes().to_vec()
         };
@@ -272,18 +203,6 @@ fn first_use_anchors(t: &TrustArgs, state: Option<&Path>) -> Result<Option<Ancho
     Ok(None)
 }
 
-/// The one place this binary reads the clock.
-fn clock(at: &Option<String>) -> Result<Clock> {
-    match at {
-        Some(s) => Timestamp::parse_date_or_time(s)
-            .map(Clock::Preview)
-            .with_context(|| format!("--at {s:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")),
-        None => Ok(Clock::System(Timestamp(
-            SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64,
-        ))),
-    }
-}
-
 /// Opens the state (if any), checks the clock and verifies the trust chain, anchored by the
 /// state's pinned roots or, the first time, by the vendor's root.
 fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Session> {
@@ -293,7 +212,7 @@ fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Se
     let files = t
         .trust
         .iter()
-        .map(|p| read_file(p, runtime::trust::MAX_TRUST_BYTES as u64))
+        .map(|p| read_capped(p, runtime::trust::MAX_TRUST_BYTES as u64))
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
     let anchors = first_use_anchors(t, state)?;
@@ -306,25 +225,9 @@ fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Se
     Session::begin(state, clock, &refs, anchors.as_ref()).with_context(|| format!("trust {names}"))
 }
 
-fn sig_path(file: &Path, sig: Option<PathBuf>) -> PathBuf {
-    sig.unwrap_or_else(|| {
-        let mut p = file.as_os_str().to_owned();
-        p.push(".sig");
-        PathBuf::from(p)
-    })
-}
-
-fn s(v: impl ToString) -> Value {
-    Value::String(v.to_string())
-}
-
 /// Text from a signed artifact, safe to print on a terminal.
 fn safe(v: &str) -> std::borrow::Cow<'_, str> {
     runtime::text::escape(v)
-}
-
-fn print_json(v: Value) {
-    let _ = std::io::stdout().write_all(&v.to_pretty());
 }
 
 fn legacy(allow: bool) -> LegacyPolicy {
@@ -334,32 +237,9 @@ fn legacy(allow: bool) -> LegacyPolicy {
     }
 }
 
-/// Prints a rejection (JSON on stdout when asked, a line on stderr always) and returns its
-/// exit code: 1 rejected, 2 I/O or usage.
+/// Prints a failure (JSON on stdout when asked, a line on stderr always); returns its exit code.
 fn reject(json: bool, subject_key: &str, subject: &Path, e: &anyhow::Error) -> Result<ExitCode> {
-    let code = exit_code(e);
-    if json {
-        print_json(
-            Value::object(vec![
-                ("valid".into(), Value::Bool(false)),
-                ("check".into(), s(check_code(e))),
-                ("error".into(), s(format!("{e:#}"))),
-                (subject_key.into(), s(subject.display())),
-            ])
-            .context("json")?,
-        );
-    }
-    if code == 1 {
-        eprintln!(
-            "runtime-verify: {}: REJECTED [{}]: {e:#}",
-            subject.display(),
-            check_code(e)
-        );
-    } else {
-        // A local problem (a path, a permission, an option), not a verdict on the input.
-        eprintln!("runtime-verify: error: {e:#}");
-    }
-    Ok(ExitCode::from(code))
+    report::fail("runtime-verify", json, subject_key, &subject.display(), e)
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -378,6 +258,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(Cmd::Revocations {
             cmd: RevocationsCmd::Import { file, sig, common },
         }) => revocations_import_cmd(&file, sig, common),
+        Some(Cmd::Generate(g)) => g.run(Args::command()),
     }
 }
 
@@ -386,12 +267,12 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
     let json = a.common.json;
     match verify_and_install(&a, &bundle) {
         Ok(v) => {
-            print_bundle_verdict(&v, &bundle, json)?;
+            report::print_bundle(&v, &bundle, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             let code = reject(json, "bundle", &bundle, &e)?;
-            if exit_code(&e) == 1 {
+            if Outcome::of(&e).exit_code() == clikit::outcome::EXIT_REJECTED {
                 eprintln!("do not install this bundle; the failing check names what to fix or what to ask the vendor for");
             }
             Ok(code)
@@ -402,14 +283,14 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
 /// The bundle check, in the state protocol's order: session (clock, trust), verification,
 /// then the state is saved, and only then the extraction is moved into place.
 fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
-    let clock = clock(&a.common.at)?;
+    let clock = clock(a.common.at.as_deref())?;
     if a.extract.is_some() && matches!(clock, Clock::Preview(_)) {
         bail!("--extract installs the bundle; a preview (--at) never installs");
     }
     let mut session = begin_session(&a.common.trust, a.common.state.as_deref(), clock)?;
     let sig = sig_path(bundle, a.sig.clone());
     let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
-    let sig_bytes = read_file(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
+    let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let opts = Options {
         trust: session.trust(),
@@ -438,56 +319,6 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
     Ok(v)
 }
 
-fn print_bundle_verdict(v: &Verdict, bundle: &Path, json: bool) -> Result<()> {
-    if json {
-        print_json(
-            Value::object(vec![
-                ("valid".into(), Value::Bool(true)),
-                ("check".into(), Value::Null),
-                ("error".into(), Value::Null),
-                ("bundle".into(), s(bundle.display())),
-                ("bundle_id".into(), s(&v.bundle_id)),
-                ("product".into(), s(&v.product)),
-                ("version".into(), s(&v.version)),
-                ("edition".into(), s(&v.edition)),
-                ("customer".into(), s(&v.customer.0)),
-                ("license_id".into(), s(&v.license_id)),
-                ("license_state".into(), s(v.license_state)),
-                ("sequence".into(), Value::Number(v.sequence as f64)),
-                ("members".into(), Value::Number(v.members as f64)),
-                (
-                    "payload_bytes".into(),
-                    Value::Number(v.payload_bytes as f64),
-                ),
-                ("signed_by".into(), s(v.signed_by)),
-                (
-                    "warnings".into(),
-                    Value::Array(v.warnings.iter().map(s).collect()),
-                ),
-                (
-                    "extracted_to".into(),
-                    v.extracted_to
-                        .as_ref()
-                        .map_or(Value::Null, |p| s(p.display())),
-                ),
-            ])
-            .context("json")?,
-        );
-    } else {
-        println!(
-            "{}: VALID — {} {} ({} edition) for {}, bundle {} sequence {}, {} members, license {} is {}",
-            bundle.display(), v.product, v.version, v.edition, safe(&v.customer.1), v.bundle_id, v.sequence, v.members, v.license_id, v.license_state
-        );
-        for w in &v.warnings {
-            println!("warning: {}", safe(w));
-        }
-        if let Some(p) = &v.extracted_to {
-            println!("extracted to {}", p.display());
-        }
-    }
-    Ok(())
-}
-
 /// Verifies a license inside a session: signature, clock against its issue time, revocations
 /// the state already accepted. Returns the verified license and its date state.
 fn check_license(
@@ -496,7 +327,7 @@ fn check_license(
     allow_legacy: bool,
     warn_days: i64,
 ) -> Result<(runtime::license::VerifiedLicense, State)> {
-    let doc = read_file(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
+    let doc = read_capped(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
     let sig = read_optional(
         &license.with_file_name("license.sig"),
         canon::sig::MAX_ENVELOPE_BYTES as u64,
@@ -510,32 +341,14 @@ fn check_license(
     )
     .with_context(|| format!("{}", license.display()))?;
     session.check_signed_time(v.times().issued_at, "the license's issued_at")?;
-    if let Some(why) = session.revoked(&v.license().license_id) {
-        return Err(anyhow::Error::new(Revoked(format!(
-            "license {} was revoked by a revocation list this runtime accepted: {}",
-            v.license().license_id,
-            safe(why)
-        ))));
-    }
+    session.check_not_revoked(&v.license().license_id)?;
     let st = date_state(v.times(), v.license().grace_days, session.now(), warn_days);
     Ok((v, st))
 }
 
-/// A license listed in an accepted revocation list.
-#[derive(Debug)]
-struct Revoked(String);
-
-impl std::fmt::Display for Revoked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Revoked {}
-
 fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
     let result = (|| {
-        let session = begin_session(&c.trust, c.state.as_deref(), clock(&c.at)?)?;
+        let session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
         let (v, st) = check_license(
             &session,
             license,
@@ -553,21 +366,21 @@ fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
     };
     let l = v.license();
     if c.json {
-        print_json(
-            Value::object(vec![
-                ("valid".into(), Value::Bool(true)),
-                ("license_id".into(), s(&l.license_id)),
-                ("customer".into(), s(&l.customer.name)),
-                ("product".into(), s(&l.product)),
-                ("tier".into(), s(l.tier)),
-                ("state".into(), s(st)),
-                ("expires_at".into(), s(&l.expires_at)),
-                ("days_remaining".into(), Value::Number(days as f64)),
-                ("legacy".into(), Value::Bool(v.is_legacy())),
-                ("signed_by".into(), s(v.signer())),
-            ])
-            .context("json")?,
-        );
+        report::print_json(&report::valid(
+            "license",
+            &license.display(),
+            vec![
+                ("license_id", s(&l.license_id)),
+                ("customer", s(&l.customer.name)),
+                ("product", s(&l.product)),
+                ("tier", s(l.tier)),
+                ("state", s(st)),
+                ("expires_at", s(&l.expires_at)),
+                ("days_remaining", Value::Number(days as f64)),
+                ("legacy", Value::Bool(v.is_legacy())),
+                ("signed_by", s(v.signer())),
+            ],
+        )?);
     } else {
         if v.is_legacy() {
             eprintln!("warning: deprecated schema-2 license; ask the vendor for a migrated (schema 3) license");
@@ -608,15 +421,15 @@ fn remind_cmd(
         th.push(n);
     }
     th.sort_unstable_by(|a, b| b.cmp(a));
-    let clock = clock(at)?;
+    let clock = clock(at.as_deref())?;
     let now = clock.now();
     // The same session as every other command: pinned roots, trust version, revocations, and
     // the clock; the time is recorded only for a real run that verified the license.
     let outcome: Result<(State, runtime::license::VerifiedLicense), (State, String)> = (|| {
         let classify = |e: anyhow::Error| {
-            let st = match check_code(&e) {
-                "tamper_suspected" => State::TamperSuspected,
-                _ if e.chain().any(|c| c.is::<Revoked>()) => State::Revoked,
+            let st = match runtime::check::of(e.as_ref()) {
+                Some(Check::TamperSuspected) => State::TamperSuspected,
+                Some(Check::LicenseRevoked) => State::Revoked,
                 _ => State::Invalid,
             };
             (st, format!("{e:#}"))
@@ -651,50 +464,8 @@ fn remind_cmd(
     match format {
         Format::Prometheus => {
             // Always written: node_exporter's textfile collector expects a complete file.
-            let labels = match &lic {
-                Some(v) => format!(
-                    "license_id=\"{}\",product=\"{}\",customer=\"{}\"",
-                    v.license().license_id,
-                    v.license().product,
-                    v.license().customer.id
-                ),
-                None => format!(
-                    "license_file=\"{}\"",
-                    license
-                        .display()
-                        .to_string()
-                        .replace(['"', '\\', '\n'], "_")
-                ),
-            };
-            let mut t = String::new();
-            t.push_str("# HELP airlock_license_days_remaining Whole days until the license expires.\n# TYPE airlock_license_days_remaining gauge\n");
-            if let Some(d) = days {
-                t.push_str(&format!("airlock_license_days_remaining{{{labels}}} {d}\n"));
-            }
-            t.push_str("# HELP airlock_license_expiry_timestamp_seconds License expiry as a Unix time.\n# TYPE airlock_license_expiry_timestamp_seconds gauge\n");
-            if let Some(v) = &lic {
-                t.push_str(&format!(
-                    "airlock_license_expiry_timestamp_seconds{{{labels}}} {}\n",
-                    v.times().expires_at.0
-                ));
-            }
-            t.push_str("# HELP airlock_license_state Current license state (1 for the current one).\n# TYPE airlock_license_state gauge\n");
-            for x in [
-                State::NotYetValid,
-                State::Active,
-                State::ExpiringSoon,
-                State::Grace,
-                State::Expired,
-                State::Revoked,
-                State::Invalid,
-                State::TamperSuspected,
-            ] {
-                t.push_str(&format!(
-                    "airlock_license_state{{{labels},state=\"{x}\"}} {}\n",
-                    u8::from(x == st)
-                ));
-            }
-            let _ = out.write_all(t.as_bytes());
+            let expiry = lic.as_ref().map(|v| v.times().expires_at);
+            let _ = out.write_all(prometheus(license, st, now, expiry).as_bytes());
         }
         Format::Json if attention => {
             let v = Value::object(vec![
@@ -719,11 +490,11 @@ fn remind_cmd(
 }
 
 fn sig_cmd(file: &Path, trust: &TrustArgs, sig: Option<PathBuf>) -> Result<ExitCode> {
-    let clock = clock(&None)?;
+    let clock = clock(None)?;
     let session = begin_session(trust, None, clock)?;
     let trust = session.trust();
     let sig_path = sig_path(file, sig);
-    let sig_bytes = read_file(&sig_path, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
+    let sig_bytes = read_capped(&sig_path, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let mut check =
         MinisignCheck::new(&sig_bytes).with_context(|| format!("{}", sig_path.display()))?;
     let mut f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
@@ -765,10 +536,10 @@ fn revocations_import_cmd(file: &Path, sig: Option<PathBuf>, c: Common) -> Resul
             .state
             .as_deref()
             .context("--state is required: importing keeps the revoked licenses in the state")?;
-        let mut session = begin_session(&c.trust, Some(state), clock(&c.at)?)?;
-        let doc = read_file(file, runtime::revocation::MAX_REVOCATIONS_BYTES as u64)?;
+        let mut session = begin_session(&c.trust, Some(state), clock(c.at.as_deref())?)?;
+        let doc = read_capped(file, runtime::revocation::MAX_REVOCATIONS_BYTES as u64)?;
         let sig_file = sig.unwrap_or_else(|| file.with_file_name("revocations.sig"));
-        let sig = read_file(&sig_file, canon::sig::MAX_ENVELOPE_BYTES as u64)?;
+        let sig = read_capped(&sig_file, canon::sig::MAX_ENVELOPE_BYTES as u64)?;
         let r = runtime::revocation::verify_revocations(session.trust(), &doc, &sig)
             .with_context(|| format!("{}", file.display()))?;
         session.accept_revocations(&r)?;
@@ -779,17 +550,16 @@ fn revocations_import_cmd(file: &Path, sig: Option<PathBuf>, c: Common) -> Resul
     match result {
         Ok((r, known)) => {
             if c.json {
-                print_json(
-                    Value::object(vec![
-                        ("valid".into(), Value::Bool(true)),
-                        ("sequence".into(), Value::Number(r.sequence() as f64)),
-                        ("issued_at".into(), s(r.issued_at())),
-                        ("revoked".into(), Value::Number(r.len() as f64)),
-                        ("revoked_known".into(), Value::Number(known as f64)),
-                        ("file".into(), s(file.display())),
-                    ])
-                    .context("json")?,
-                );
+                report::print_json(&report::valid(
+                    "file",
+                    &file.display(),
+                    vec![
+                        ("sequence", n(r.sequence())),
+                        ("issued_at", s(r.issued_at())),
+                        ("revoked", n(r.len() as u64)),
+                        ("revoked_known", n(known as u64)),
+                    ],
+                )?);
             } else {
                 println!(
                     "{}: revocation list #{} accepted ({} licenses revoked; {known} known to this state)",
@@ -802,4 +572,50 @@ fn revocations_import_cmd(file: &Path, sig: Option<PathBuf>, c: Common) -> Resul
         }
         Err(e) => reject(c.json, "file", file, &e),
     }
+}
+
+/// Every state `remind` can report, in the order the Prometheus output lists them.
+const STATES: [State; 8] = [
+    State::NotYetValid,
+    State::Active,
+    State::ExpiringSoon,
+    State::Grace,
+    State::Expired,
+    State::Revoked,
+    State::Invalid,
+    State::TamperSuspected,
+];
+
+/// The textfile-collector metrics: the same series with the same labels in every state (alert
+/// rules keep matching when a license turns invalid), base units only (`promtool check
+/// metrics` is clean). The license is named by its file; what cannot be known (the expiry of a
+/// license that does not verify) is `NaN`, not a missing series.
+fn prometheus(license: &Path, st: State, now: Timestamp, expiry: Option<Timestamp>) -> String {
+    let file = license
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    let labels = format!("license_file=\"{file}\"");
+    let or_nan = |v: Option<i64>| v.map_or("NaN".to_string(), |x| x.to_string());
+    let mut t = String::new();
+    t.push_str("# HELP airlock_license_remaining_seconds Seconds until the license expires (negative once expired, NaN when it does not verify).\n# TYPE airlock_license_remaining_seconds gauge\n");
+    t.push_str(&format!(
+        "airlock_license_remaining_seconds{{{labels}}} {}\n",
+        or_nan(expiry.map(|e| e.0 - now.0))
+    ));
+    t.push_str("# HELP airlock_license_expiry_timestamp_seconds License expiry as a Unix time (NaN when it does not verify).\n# TYPE airlock_license_expiry_timestamp_seconds gauge\n");
+    t.push_str(&format!(
+        "airlock_license_expiry_timestamp_seconds{{{labels}}} {}\n",
+        or_nan(expiry.map(|e| e.0))
+    ));
+    t.push_str("# HELP airlock_license_state Current license state (1 for the current one, 0 for every other).\n# TYPE airlock_license_state gauge\n");
+    for x in STATES {
+        t.push_str(&format!(
+            "airlock_license_state{{{labels},state=\"{x}\"}} {}\n",
+            u8::from(x == st)
+        ));
+    }
+    t
 }

@@ -12,11 +12,5 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match cli::run(cli::Args::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("runtime-verify: error: {e:#}");
-            ExitCode::from(cli::exit_code(&e))
-        }
-    }
+    clikit::main("runtime-verify", || cli::run(cli::Args::parse()))
 }

@@ -281,9 +281,55 @@ fn license_and_remind() {
     let prom = remind("2027-06-01", "prometheus");
     assert_eq!(prom.status.code(), Some(0));
     let text = String::from_utf8_lossy(&prom.stdout);
-    assert!(text.contains("airlock_license_state{license_id=\"lic-test-0001\",product=\"gateway\",customer=\"acme\",state=\"active\"} 1"), "{text}");
-    assert!(text.contains("# TYPE airlock_license_days_remaining gauge"));
+    assert!(
+        text.contains(
+            "airlock_license_state{license_file=\"lic/license.json\",state=\"active\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE airlock_license_remaining_seconds gauge"));
+    // 2027-06-01 to the expiry 2027-11-01: 153 days, in seconds (a base unit).
+    assert!(text
+        .contains("airlock_license_remaining_seconds{license_file=\"lic/license.json\"} 13219200"));
+    let series = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+            .collect()
+    };
+    let mut outputs = vec![text.into_owned()];
+    for at in ["2027-12-10", "2027-10-25", "2026-10-01"] {
+        outputs.push(String::from_utf8(remind(at, "prometheus").stdout).unwrap());
+    }
     std::fs::write(p.join("lic/license.json"), b"{}").unwrap();
+    let invalid = String::from_utf8(remind("2027-06-01", "prometheus").stdout).unwrap();
+    assert!(invalid
+        .contains("airlock_license_remaining_seconds{license_file=\"lic/license.json\"} NaN"));
+    assert!(invalid
+        .contains("airlock_license_state{license_file=\"lic/license.json\",state=\"invalid\"} 1"));
+    outputs.push(invalid);
+    // The same series and labels in every state: expired, grace, tamper, invalid.
+    for o in &outputs {
+        assert_eq!(series(o), series(&outputs[0]), "{o}");
+        if have_tool("promtool") {
+            let mut c = std::process::Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(o.as_bytes()).unwrap();
+            let r = c.wait_with_output().unwrap();
+            assert!(
+                r.status.success() && r.stdout.is_empty() && r.stderr.is_empty(),
+                "promtool: {}{}\n{o}",
+                String::from_utf8_lossy(&r.stdout),
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+    }
     let bad = remind("2027-06-01", "text");
     assert_eq!(bad.status.code(), Some(8));
 }

@@ -1,7 +1,7 @@
 //! Scenario tests (one binary): the users' flows through the real binaries.
 //!
 //! The binaries are the ones `cargo test --workspace` (`make test`) builds beside this test
-//! executable; run through that, not `-p airlock-scenarios` alone.
+//! executable; run through that, not `-p scenarios` alone.
 
 mod kit;
 mod runbooks;

@@ -2,13 +2,16 @@
 
 use anyhow::{Context, Result};
 use canon::{KeyId, Role};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clikit::generate::GenerateCmd;
+use clikit::input::vendor_trust;
+use clikit::report::{self, print_json, s};
 use factory::catalog::Catalog;
 use factory::issue::{self, RenewFrom, Request};
 use factory::registry::{Registry, View};
-use factory::report;
+use factory::report as book;
 use runtime::license::{verify_license, LegacyPolicy};
-use runtime::{Anchors, TrustStore};
+use runtime::TrustStore;
 use signing::clock;
 use signing::{PublicKeyFile, SecretKey};
 use std::io::{Read, Write};
@@ -187,6 +190,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    #[command(flatten)]
+    Generate(GenerateCmd),
 }
 
 #[derive(Subcommand)]
@@ -205,10 +210,10 @@ enum AuditCmd {
 /// Options every registry command takes.
 #[derive(clap::Args)]
 struct Common {
-    /// Registry database (default: $FACTORY_DB, else factory.db)
+    /// Registry database (default: $AIRLOCK_DB, else factory.db)
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Trust file: refuse signing keys it marks retired or revoked (default: $FACTORY_TRUST)
+    /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
     #[arg(long)]
     trust: Option<PathBuf>,
     #[arg(long)]
@@ -233,7 +238,7 @@ struct IssueArgs {
     key: PathBuf,
     #[arg(long)]
     out: PathBuf,
-    /// Product catalog (default: $FACTORY_CATALOG, else fixtures/catalog.json)
+    /// Product catalog (default: $AIRLOCK_CATALOG, else fixtures/catalog.json)
     #[arg(long)]
     catalog: Option<PathBuf>,
     /// Add a feature of the product (repeatable)
@@ -285,7 +290,7 @@ impl Common {
         let path = self
             .db
             .clone()
-            .or_else(|| std::env::var_os("FACTORY_DB").map(PathBuf::from))
+            .or_else(|| clikit::env::path("AIRLOCK_DB"))
             .unwrap_or_else(|| PathBuf::from(factory::registry::DEFAULT_DB));
         Registry::open(&path)
     }
@@ -294,8 +299,8 @@ impl Common {
         let path = self
             .trust
             .clone()
-            .or_else(|| std::env::var_os("FACTORY_TRUST").map(PathBuf::from));
-        path.map(|p| load_trust(&p)).transpose()
+            .or_else(|| clikit::env::path("AIRLOCK_TRUST"));
+        path.map(|p| vendor_trust(&p)).transpose()
     }
 
     fn license_key(&self, path: &Path, now: canon::Timestamp) -> Result<SecretKey> {
@@ -303,36 +308,40 @@ impl Common {
     }
 }
 
-/// Maps an error to the documented exit code: 1 when an input was rejected as invalid,
-/// 2 for usage and I/O errors.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if cause.is::<runtime::VerifyError>() || cause.is::<canon::ParseError>() {
-            return 1;
-        }
+impl Cmd {
+    /// The command's name and whether it was asked for JSON: under --json every outcome,
+    /// failures included, prints the report schema on stdout.
+    fn json(&self) -> Option<&'static str> {
+        let (name, json) = match self {
+            Cmd::Keygen { json, .. } => ("keygen", *json),
+            Cmd::Trust { json, .. } => ("trust", *json),
+            Cmd::Issue(a) => ("issue", a.common.json),
+            Cmd::Renew { common, .. } => ("renew", common.json),
+            Cmd::Revoke { common, .. } => ("revoke", common.json),
+            Cmd::Revocations { common, .. } => ("revocations", common.json),
+            Cmd::List { common, .. } => ("list", common.json),
+            Cmd::Show { common, .. } => ("show", common.json),
+            Cmd::Verify { json, .. } => ("verify", *json),
+            Cmd::Migrate { common, .. } => ("migrate", common.json),
+            Cmd::Export { common, .. } => ("export", common.json),
+            Cmd::Audit {
+                cmd: AuditCmd::Verify { common, .. },
+            } => ("audit verify", common.json),
+            Cmd::Canon { .. } | Cmd::Generate(_) => ("", false),
+        };
+        json.then_some(name)
     }
-    2
-}
-
-fn load_trust(path: &Path) -> Result<TrustStore> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    TrustStore::from_trust_file(&bytes, &Anchors::SelfSigned)
-        .with_context(|| format!("{}", path.display()))
-}
-
-fn print_json(v: &canon::Value) {
-    let mut out = v.to_pretty();
-    if out.last() != Some(&b'\n') {
-        out.push(b'\n');
-    }
-    let _ = std::io::stdout().write_all(&out);
-}
-
-fn s(v: impl ToString) -> canon::Value {
-    canon::Value::String(v.to_string())
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let json = args.cmd.json();
+    match (run_cmd(args), json) {
+        (Err(e), Some(name)) => report::fail("factory", true, "command", &name, &e),
+        (r, _) => r,
+    }
+}
+
+fn run_cmd(args: Args) -> Result<ExitCode> {
     match args.cmd {
         Cmd::Keygen {
             role,
@@ -390,7 +399,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .iter()
                 .map(|p| PublicKeyFile::load(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let from_store = from.as_deref().map(load_trust).transpose()?;
+            let from_store = from.as_deref().map(vendor_trust).transpose()?;
             let ids = |v: &[String]| -> Result<Vec<KeyId>> {
                 v.iter()
                     .map(|s| {
@@ -505,7 +514,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             reg.revoke(&license_id, &reason, now)?;
             if common.json {
                 let r = reg.get(&license_id)?.context("revoked license vanished")?;
-                print_json(&report::record_json(&r, now, 30));
+                print_json(&book::record_json(&r, now, 30));
             } else {
                 println!("revoked {license_id}: {reason}");
                 println!("publish it: factory revocations --key <license key> --out <dir>");
@@ -572,16 +581,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 if common.json {
                     w.write_all(b"[")?;
                 } else {
-                    writeln!(w, "{}", report::HEADER)?;
+                    writeln!(w, "{}", book::HEADER)?;
                 }
                 let mut first = true;
                 for v in views {
                     reg.for_each(v, now, within, limit, |r| {
                         if common.json {
                             w.write_all(if first { b"\n" } else { b",\n" })?;
-                            w.write_all(&report::record_json(&r, now, within).to_canonical())?;
+                            w.write_all(&book::record_json(&r, now, within).to_canonical())?;
                         } else {
-                            writeln!(w, "{}", report::record_line(&r, now, within))?;
+                            writeln!(w, "{}", book::record_line(&r, now, within))?;
                         }
                         first = false;
                         Ok(())
@@ -617,13 +626,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if common.json {
                 print_json(
                     &canon::Value::object(vec![
-                        ("license".into(), report::record_json(&r, now, within)),
+                        ("license".into(), book::record_json(&r, now, within)),
                         (
                             "lineage".into(),
                             canon::Value::Array(
                                 lineage
                                     .iter()
-                                    .map(|x| report::record_json(x, now, within))
+                                    .map(|x| book::record_json(x, now, within))
                                     .collect(),
                             ),
                         ),
@@ -669,7 +678,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Some(a) => clock::parse_time("--at", &a)?,
                 None => clock::now()?,
             };
-            let trust = load_trust(&trust)?;
+            let trust = vendor_trust(&trust)?;
             let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
             let sig_path = sig.unwrap_or_else(|| license.with_file_name("license.sig"));
             let sig_bytes = match std::fs::read(&sig_path) {
@@ -727,7 +736,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             common,
         } => {
             let now = clock::now()?;
-            let trust = common.trust()?.context("migrate needs --trust (or FACTORY_TRUST) to verify the legacy license before re-signing it")?;
+            let trust = common.trust()?.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
             let key = factory::keys::load_signing_key(&key, Role::License, Some(&trust), now)?;
             let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
             let policy = LegacyPolicy {
@@ -762,8 +771,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .context("stored document")?
                 .to_pretty();
             let paths = issue::write_files(&out, &json, &r.signature)?;
-            println!("wrote {} and {}", paths[0].display(), paths[1].display());
+            if common.json {
+                print_json(&report::valid(
+                    "command",
+                    &"export",
+                    vec![
+                        ("license_id", s(&license_id)),
+                        ("license", s(paths[0].display())),
+                        ("signature", s(paths[1].display())),
+                    ],
+                )?);
+            } else {
+                println!("wrote {} and {}", paths[0].display(), paths[1].display());
+            }
         }
+        Cmd::Generate(g) => return g.run(Args::command()),
         Cmd::Audit {
             cmd: AuditCmd::Verify { head, common },
         } => {
@@ -781,14 +803,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             if common.json {
-                print_json(
-                    &canon::Value::object(vec![
-                        ("events".into(), canon::Value::Number(n as f64)),
-                        ("head".into(), s(&current)),
-                        ("valid".into(), canon::Value::Bool(true)),
-                    ])
-                    .context("json")?,
-                );
+                print_json(&report::valid(
+                    "command",
+                    &"audit verify",
+                    vec![("events", report::n(n)), ("head", s(&current))],
+                )?);
             } else {
                 println!("audit log OK: {n} events, hash chain intact, every license row matches");
                 println!(
@@ -802,7 +821,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: canon::Timestamp) {
     if json {
-        print_json(&report::record_json(&signed.record, now, 30));
+        print_json(&book::record_json(&signed.record, now, 30));
     } else {
         println!("{}", signed.license.license_id);
         eprintln!(
@@ -849,7 +868,7 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
         if a.common.json {
             print_json(&canon::Value::Array(
                 done.iter()
-                    .map(|s| report::record_json(&s.record, now, 30))
+                    .map(|s| book::record_json(&s.record, now, 30))
                     .collect(),
             ));
         } else {

@@ -10,12 +10,5 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
-    match cli::run(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("factory: error: {e:#}");
-            ExitCode::from(cli::exit_code(&e))
-        }
-    }
+    clikit::main("factory", || cli::run(cli::Args::parse()))
 }

@@ -2,8 +2,11 @@
 
 use anyhow::{Context, Result};
 use canon::Role;
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::{CommandFactory, Parser, Subcommand};
+use clikit::generate::GenerateCmd;
+use clikit::input::{read_capped, sig_path, vendor_trust};
+use clikit::report;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -79,6 +82,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Generate(GenerateCmd),
     /// Sign a file: writes FILE.sig, a minisign prehashed signature (`minisign -Vm FILE -p KEY.minisign.pub`)
     Sign {
         file: PathBuf,
@@ -88,24 +93,21 @@ enum Cmd {
     },
 }
 
-/// 1 for rejected input, 2 for usage and I/O errors.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.chain()
-        .any(|c| c.is::<runtime::VerifyError>() || c.is::<canon::ParseError>())
-    {
-        1
-    } else {
-        2
+pub fn run(args: Args) -> Result<ExitCode> {
+    // Under --json every outcome prints the report schema, failures included.
+    let json_out = match &args.cmd {
+        Cmd::Bundle {
+            json: true, out, ..
+        } => Some(out.clone()),
+        _ => None,
+    };
+    match (run_cmd(args), json_out) {
+        (Err(e), Some(out)) => report::fail("packager", true, "out", &out.display(), &e),
+        (r, _) => r,
     }
 }
 
-fn load_trust(p: &std::path::Path) -> Result<runtime::TrustStore> {
-    let bytes = std::fs::read(p).with_context(|| format!("{}", p.display()))?;
-    runtime::TrustStore::from_trust_file(&bytes, &runtime::Anchors::SelfSigned)
-        .with_context(|| format!("{}", p.display()))
-}
-
-pub fn run(args: Args) -> Result<ExitCode> {
+fn run_cmd(args: Args) -> Result<ExitCode> {
     match args.cmd {
         Cmd::Bundle {
             license,
@@ -129,8 +131,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .map(|s| signing::clock::parse_time("--created-at", &s))
                 .transpose()?
                 .unwrap_or(now);
-            let trust_path = trust.or_else(|| std::env::var_os("AIRLOCK_TRUST").map(PathBuf::from));
-            let trust = trust_path.as_deref().map(load_trust).transpose()?;
+            let trust_path = trust.or_else(|| clikit::env::path("AIRLOCK_TRUST"));
+            let trust = trust_path.as_deref().map(vendor_trust).transpose()?;
             let key = signing::SecretKey::load(&key)?;
             if let Some(t) = &trust {
                 match t.get(key.key_id()) {
@@ -152,7 +154,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 );
             }
             let state = state
-                .or_else(|| std::env::var_os("PACKAGER_STATE").map(PathBuf::from))
+                .or_else(|| clikit::env::path("AIRLOCK_PACKAGER_STATE"))
                 .unwrap_or_else(|| PathBuf::from("packager-state.json"));
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -187,39 +189,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let built = packager::bundle::build(&req, move |n| progress.inc(n))?;
             bar.finish_and_clear();
             if json {
-                let v = canon::Value::object(vec![
-                    (
-                        "archive".into(),
-                        canon::Value::String(built.archive.display().to_string()),
-                    ),
-                    (
-                        "signature".into(),
-                        canon::Value::String(built.signature.display().to_string()),
-                    ),
-                    (
-                        "checksums".into(),
-                        canon::Value::String(built.checksums.display().to_string()),
-                    ),
-                    (
-                        "bundle_id".into(),
-                        canon::Value::String(built.bundle_id.clone()),
-                    ),
-                    (
-                        "sequence".into(),
-                        canon::Value::Number(built.sequence as f64),
-                    ),
-                    (
-                        "archive_bytes".into(),
-                        canon::Value::Number(built.archive_bytes as f64),
-                    ),
-                    (
-                        "payload_bytes".into(),
-                        canon::Value::Number(built.payload_bytes as f64),
-                    ),
-                    ("members".into(), canon::Value::Number(built.members as f64)),
-                ])
-                .context("json")?;
-                print!("{}", String::from_utf8_lossy(&v.to_pretty()));
+                use report::{n, s};
+                report::print_json(&report::valid(
+                    "out",
+                    &out.display(),
+                    vec![
+                        ("archive", s(built.archive.display())),
+                        ("signature", s(built.signature.display())),
+                        ("checksums", s(built.checksums.display())),
+                        ("bundle_id", s(&built.bundle_id)),
+                        ("sequence", n(built.sequence)),
+                        ("archive_bytes", n(built.archive_bytes)),
+                        ("payload_bytes", n(built.payload_bytes)),
+                        ("members", n(built.members as u64)),
+                    ],
+                )?);
             } else {
                 println!("{}", built.archive.display());
                 println!("{}", built.signature.display());
@@ -240,66 +224,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             sig,
             at,
             json,
-        } => {
-            let now = match at {
-                Some(a) => signing::clock::parse_time("--at", &a)?,
-                None => signing::clock::now()?,
-            };
-            let trust = load_trust(&trust)?;
-            let sig = sig.unwrap_or_else(|| {
-                let mut p = bundle.as_os_str().to_owned();
-                p.push(".sig");
-                PathBuf::from(p)
-            });
-            let sig_bytes = std::fs::read(&sig).with_context(|| format!("{}", sig.display()))?;
-            let f =
-                std::fs::File::open(&bundle).with_context(|| format!("{}", bundle.display()))?;
-            let opts = runtime::bundle::Options::new(&trust, now, env!("CARGO_PKG_VERSION"));
-            match runtime::bundle::verify_bundle(f, &sig_bytes, &opts) {
-                Ok(v) => {
-                    if json {
-                        let out = canon::Value::object(vec![
-                            ("valid".into(), canon::Value::Bool(true)),
-                            (
-                                "bundle_id".into(),
-                                canon::Value::String(v.bundle_id.clone()),
-                            ),
-                            ("sequence".into(), canon::Value::Number(v.sequence as f64)),
-                            ("members".into(), canon::Value::Number(v.members as f64)),
-                        ])
-                        .context("json")?;
-                        print!("{}", String::from_utf8_lossy(&out.to_pretty()));
-                    } else {
-                        println!(
-                            "{}: OK — bundle {} ({} {} {}), {} members",
-                            bundle.display(),
-                            v.bundle_id,
-                            v.product,
-                            v.version,
-                            v.edition,
-                            v.members
-                        );
-                    }
-                }
-                Err(e) => {
-                    if json {
-                        let out = canon::Value::object(vec![
-                            ("valid".into(), canon::Value::Bool(false)),
-                            ("code".into(), canon::Value::String(e.code().into())),
-                            ("error".into(), canon::Value::String(e.to_string())),
-                        ])
-                        .context("json")?;
-                        print!("{}", String::from_utf8_lossy(&out.to_pretty()));
-                    }
-                    eprintln!(
-                        "packager: {}: REJECTED [{}]: {e}",
-                        bundle.display(),
-                        e.code()
-                    );
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
+        } => match verify(&bundle, &trust, sig, at.as_deref()) {
+            Ok(v) => report::print_bundle(&v, &bundle, json)?,
+            Err(e) => return report::fail("packager", json, "bundle", &bundle.display(), &e),
+        },
+        Cmd::Generate(g) => return g.run(Args::command()),
         Cmd::Sign { file, key } => {
             let key = signing::SecretKey::load(&key)?;
             if key.role != Role::Release {
@@ -313,4 +242,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The vendor's check before shipping: the runtime's own verifier, no state, the vendor's
+/// trust file; the same verdict, report and exit code as `runtime-verify --at`.
+fn verify(
+    bundle: &Path,
+    trust: &Path,
+    sig: Option<PathBuf>,
+    at: Option<&str>,
+) -> Result<runtime::bundle::Verdict> {
+    let now = match at {
+        Some(a) => signing::clock::parse_time("--at", a)?,
+        None => signing::clock::now()?,
+    };
+    let trust = vendor_trust(trust)?;
+    let sig = sig_path(bundle, sig);
+    let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
+    let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
+    let opts = runtime::bundle::Options::new(&trust, now, env!("CARGO_PKG_VERSION"));
+    Ok(runtime::bundle::verify_bundle(f, &sig_bytes, &opts)?)
 }

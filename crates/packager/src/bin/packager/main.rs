@@ -10,11 +10,5 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match cli::run(cli::Args::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("packager: error: {e:#}");
-            ExitCode::from(cli::exit_code(&e))
-        }
-    }
+    clikit::main("packager", || cli::run(cli::Args::parse()))
 }

@@ -1,0 +1,96 @@
+//! Reading what a command is given: capped reads (nothing hostile is read whole), the default
+//! signature path, the vendor's own trust file, and the customer's clock.
+
+use anyhow::{Context, Result};
+use canon::Timestamp;
+use runtime::session::Clock;
+use runtime::{Anchors, TrustStore, VerifyError};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Reads at most `cap` bytes of `path`; a larger file is refused (`input_too_large`) without
+/// being read further.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{}", path.display()))?;
+    if buf.len() as u64 > cap {
+        return Err(VerifyError::TooLarge {
+            what: "input file",
+            limit: cap,
+        })
+        .with_context(|| format!("{}", path.display()));
+    }
+    Ok(buf)
+}
+
+/// A capped read of an optional file: `None` when it does not exist.
+pub fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
+    match read_capped(path, cap) {
+        Ok(b) => Ok(Some(b)),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The signature of `file`: `sig` when given, else `FILE.sig` beside it.
+pub fn sig_path(file: &Path, sig: Option<PathBuf>) -> PathBuf {
+    sig.unwrap_or_else(|| {
+        let mut p = file.as_os_str().to_owned();
+        p.push(".sig");
+        PathBuf::from(p)
+    })
+}
+
+/// The vendor's own trust file (factory, packager): capped, and accepted on its own roots —
+/// the vendor holds those keys. Customers anchor theirs (`runtime::session`).
+pub fn vendor_trust(path: &Path) -> Result<TrustStore> {
+    let bytes = read_capped(path, runtime::trust::MAX_TRUST_BYTES as u64)?;
+    TrustStore::from_trust_file(&bytes, &Anchors::SelfSigned)
+        .with_context(|| format!("{}", path.display()))
+}
+
+/// The customer's clock: a preview at `--at` (RFC 3339 UTC or a date, meaning its midnight),
+/// else the system clock, read here once.
+pub fn clock(at: Option<&str>) -> Result<Clock> {
+    match at {
+        Some(s) => Timestamp::parse_date_or_time(s)
+            .map(Clock::Preview)
+            .with_context(|| format!("--at {s:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")),
+        None => Ok(Clock::System(Timestamp(
+            SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64,
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_reads_refuse_one_byte_more() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"12345").unwrap();
+        assert_eq!(read_capped(&p, 5).unwrap(), b"12345");
+        let e = read_capped(&p, 4).unwrap_err();
+        assert_eq!(
+            runtime::check::of(e.as_ref()),
+            Some(runtime::Check::InputTooLarge)
+        );
+        assert!(read_optional(&d.path().join("none"), 4).unwrap().is_none());
+        assert_eq!(
+            sig_path(&p, None),
+            d.path().join("f.sig"),
+            "FILE.sig beside it"
+        );
+    }
+}

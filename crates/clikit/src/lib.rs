@@ -1,0 +1,25 @@
+//! # clikit — what every Airlock binary shares at its edge
+//!
+//! The binaries (`factory`, `packager`, `runtime-verify`) are thin: they parse arguments, call
+//! a library, and report. This crate is the reporting half, so that it is written once:
+//!
+//! - [`outcome`]: one outcome type (valid, rejected with a check code, error) and its exit
+//!   codes — 0, 1, 2 — the same in every binary;
+//! - [`report`]: one JSON report schema for every verdict (`valid`, `check`, `error`, the
+//!   subject, then the facts), shared by `runtime-verify` and `packager verify`;
+//! - [`input`]: capped reads, default signature paths, the vendor's trust file, the clock;
+//! - [`env`]: the `AIRLOCK_` environment names and their documented old aliases;
+//! - [`generate`]: shell completions and man pages from the clap definitions.
+//!
+//! It holds no rule of its own: what is valid is decided by `runtime`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod env;
+pub mod generate;
+pub mod input;
+pub mod outcome;
+pub mod report;
+
+pub use outcome::{main, Outcome};

@@ -1,0 +1,101 @@
+//! One outcome type and its exit codes (docs/CLI.md, "Exit codes").
+//!
+//! A rejection is a value, not a failure of the tool (as `grep` treats "no match"): the input
+//! was read and judged, and one named check refused it. An error says nothing about the input
+//! (a path, a permission, an option, a missing anchor).
+
+use runtime::Check;
+use std::process::ExitCode;
+
+/// Exit code: the input is valid (or the command did what it was asked).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the input was judged and refused by a named check.
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit code: usage or I/O error; nothing was judged.
+pub const EXIT_ERROR: u8 = 2;
+
+/// What became of one command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Valid, or done.
+    Valid,
+    /// Refused by this check.
+    Rejected(Check),
+    /// A local problem; the check when the runtime named one (`io_error`, ...).
+    Error(Option<Check>),
+}
+
+impl Outcome {
+    /// The outcome an error stands for: the runtime's check in its chain decides.
+    pub fn of(e: &anyhow::Error) -> Outcome {
+        match runtime::check::of(e.as_ref()) {
+            Some(c) if c.is_rejection() => Outcome::Rejected(c),
+            c => Outcome::Error(c),
+        }
+    }
+
+    /// The documented exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Valid => EXIT_OK,
+            Outcome::Rejected(_) => EXIT_REJECTED,
+            Outcome::Error(_) => EXIT_ERROR,
+        }
+    }
+
+    /// The code printed as `check`: the check's code, `error` for a plain error, `None` when
+    /// valid.
+    pub fn code(self) -> Option<&'static str> {
+        match self {
+            Outcome::Valid => None,
+            Outcome::Rejected(c) | Outcome::Error(Some(c)) => Some(c.as_str()),
+            Outcome::Error(None) => Some("error"),
+        }
+    }
+}
+
+/// The exit code for an error (1 rejected, 2 error).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    Outcome::of(e).exit_code()
+}
+
+/// Runs a binary's command and turns an error that reached the top into its line on stderr
+/// (`TOOL: REJECTED [check]: …` for a rejection, `TOOL: error: …` otherwise) and its exit
+/// code. Every binary's `main` is this call.
+pub fn main(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            let outcome = Outcome::of(&e);
+            match outcome {
+                Outcome::Rejected(c) => eprintln!("{tool}: REJECTED [{c}]: {e:#}"),
+                _ => eprintln!("{tool}: error: {e:#}"),
+            }
+            ExitCode::from(outcome.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_exit_1_and_local_problems_exit_2() {
+        let rejected = anyhow::Error::new(runtime::VerifyError::UnknownKey(canon::KeyId([7; 8])))
+            .context("bundle.tar.gz");
+        assert_eq!(Outcome::of(&rejected), Outcome::Rejected(Check::KeyUnknown));
+        assert_eq!(exit_code(&rejected), 1);
+        let io = anyhow::Error::new(std::io::Error::other("disk")).context("bundle.tar.gz");
+        assert_eq!(Outcome::of(&io), Outcome::Error(None));
+        assert_eq!(exit_code(&io), 2);
+        assert_eq!(Outcome::of(&io).code(), Some("error"));
+        let staging = anyhow::Error::new(runtime::bundle::BundleError::Io("disk full".into()));
+        assert_eq!(Outcome::of(&staging), Outcome::Error(Some(Check::IoError)));
+        assert_eq!(exit_code(&staging), 2);
+        let json = anyhow::Error::new(canon::parse(b"{").unwrap_err());
+        assert_eq!(Outcome::of(&json), Outcome::Rejected(Check::JsonInvalid));
+        assert_eq!(Outcome::Valid.exit_code(), 0);
+        assert_eq!(Outcome::Valid.code(), None);
+    }
+}

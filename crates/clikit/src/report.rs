@@ -1,0 +1,147 @@
+//! One JSON report schema for every verdict (docs/CLI.md, "JSON reports").
+//!
+//! Every report is an object with `valid` (bool), `check` (the failing check's code, or
+//! null), `error` (the message, or null) and the subject (`bundle`, `license`, `file`: the
+//! path as given), followed by the command's facts when valid. Under `--json` it is printed on
+//! stdout for every outcome, success, rejection or error; the human line always goes to
+//! stderr for failures.
+
+use crate::outcome::Outcome;
+use anyhow::{Context, Result};
+use canon::Value;
+use runtime::bundle::Verdict;
+use std::fmt::Display;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// A JSON string.
+pub fn s(v: impl ToString) -> Value {
+    Value::String(v.to_string())
+}
+
+/// A JSON number from a count (exact up to 2^53, which every count here stays below).
+pub fn n(v: u64) -> Value {
+    Value::Number(v as f64)
+}
+
+/// Prints a JSON document on stdout, pretty, with a final newline.
+pub fn print_json(v: &Value) {
+    let mut out = v.to_pretty();
+    if out.last() != Some(&b'\n') {
+        out.push(b'\n');
+    }
+    let _ = std::io::stdout().write_all(&out);
+}
+
+/// Builds an object from members (sorted canonically).
+pub fn object(members: Vec<(&str, Value)>) -> Result<Value> {
+    Value::object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+    .context("json report")
+}
+
+/// The report of a valid subject (a path as given, a command name): the common members,
+/// then `facts`.
+pub fn valid(subject_key: &str, subject: &dyn Display, facts: Vec<(&str, Value)>) -> Result<Value> {
+    let mut m = vec![
+        ("valid", Value::Bool(true)),
+        ("check", Value::Null),
+        ("error", Value::Null),
+        (subject_key, s(subject)),
+    ];
+    m.extend(facts);
+    object(m)
+}
+
+/// The report of a refused subject or an error.
+pub fn failed(subject_key: &str, subject: &dyn Display, e: &anyhow::Error) -> Result<Value> {
+    object(vec![
+        ("valid", Value::Bool(false)),
+        ("check", Outcome::of(e).code().map_or(Value::Null, s)),
+        ("error", s(format!("{e:#}"))),
+        (subject_key, s(subject)),
+    ])
+}
+
+/// Reports a failure: the JSON report on stdout when asked, and always one line on stderr
+/// (`TOOL: SUBJECT: REJECTED [check]: …` for a rejection, `TOOL: error: …` otherwise).
+/// Returns the exit code (1 rejected, 2 error).
+pub fn fail(
+    tool: &str,
+    json: bool,
+    subject_key: &str,
+    subject: &dyn Display,
+    e: &anyhow::Error,
+) -> Result<ExitCode> {
+    let outcome = Outcome::of(e);
+    if json {
+        print_json(&failed(subject_key, subject, e)?);
+    }
+    match outcome {
+        Outcome::Rejected(c) => {
+            eprintln!("{tool}: {subject}: REJECTED [{c}]: {e:#}")
+        }
+        // A local problem (a path, a permission, an option), not a verdict on the input.
+        _ => eprintln!("{tool}: error: {e:#}"),
+    }
+    Ok(ExitCode::from(outcome.exit_code()))
+}
+
+/// The facts of a verified bundle, the same for `runtime-verify` and `packager verify`.
+pub fn bundle_facts(v: &Verdict) -> Vec<(&'static str, Value)> {
+    vec![
+        ("bundle_id", s(&v.bundle_id)),
+        ("product", s(&v.product)),
+        ("version", s(&v.version)),
+        ("edition", s(&v.edition)),
+        ("customer", s(&v.customer.0)),
+        ("license_id", s(&v.license_id)),
+        ("license_state", s(v.license_state)),
+        ("sequence", n(v.sequence)),
+        ("members", n(v.members as u64)),
+        ("payload_bytes", n(v.payload_bytes)),
+        ("signed_by", s(v.signed_by)),
+        ("warnings", Value::Array(v.warnings.iter().map(s).collect())),
+        (
+            "extracted_to",
+            v.extracted_to
+                .as_ref()
+                .map_or(Value::Null, |p| s(p.display())),
+        ),
+    ]
+}
+
+/// Prints a verified bundle: the JSON report, or the human lines (with text from the signed
+/// artifacts escaped for the terminal).
+pub fn print_bundle(v: &Verdict, bundle: &Path, json: bool) -> Result<()> {
+    if json {
+        print_json(&valid("bundle", &bundle.display(), bundle_facts(v))?);
+        return Ok(());
+    }
+    let safe = runtime::text::escape;
+    println!(
+        "{}: VALID — {} {} ({} edition) for {}, bundle {} sequence {}, {} members, license {} is {}",
+        bundle.display(),
+        v.product,
+        v.version,
+        v.edition,
+        safe(&v.customer.1),
+        v.bundle_id,
+        v.sequence,
+        v.members,
+        v.license_id,
+        v.license_state
+    );
+    for w in &v.warnings {
+        println!("warning: {}", safe(w));
+    }
+    if let Some(p) = &v.extracted_to {
+        println!("extracted to {}", p.display());
+    }
+    Ok(())
+}
