@@ -1,4 +1,5 @@
 //! Packager integration tests (one binary): they drive the real `packager` executable.
 
 mod bundle;
+mod coherence;
 mod sign;

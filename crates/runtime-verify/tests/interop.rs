@@ -6,20 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI (.ci/run installs it)"
-        );
-        eprintln!("\n*** SKIPPED: {tool} is not installed; install it (apt-get install {tool}) to run this test ***\n");
-    }
-    found
-}
+pub use testkit::have_tool;
 
 fn run(dir: &Path, cmd: &str, args: &[&str]) -> std::process::Output {
     Command::new(cmd)

@@ -2,37 +2,10 @@
 //! `AIRLOCK_NOW`, the customer's system clock through libfaketime (as cron, or an attacker
 //! holding the machine's clock, would see it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// A workspace binary built beside this test executable.
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run the scenarios through `cargo test --workspace` (make test)",
-        p.display()
-    );
-    p
-}
-
-/// Whether a tool is installed (required under CI, which installs it).
-pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI (.ci/run installs it)"
-        );
-        eprintln!("\n*** SKIPPED: {tool} is not installed (apt-get install {tool}) ***\n");
-    }
-    found
-}
+pub use testkit::{bin, fails, have_tool, ok};
 
 /// The vendor side: `factory` or `packager` at time `now`, registry and catalog in `dir`.
 pub fn vendor(dir: &Path, tool: &str, now: &str, args: &[&str]) -> Output {
@@ -64,32 +37,6 @@ pub fn customer(dir: &Path, now: &str, args: &[&str]) -> Output {
         .env_remove("AIRLOCK_ROOT")
         .output()
         .unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Asserts success; returns stdout.
-pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", show(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Asserts exit `code` with `needle` in stderr or stdout.
-pub fn fails(o: Output, code: i32, needle: &str) {
-    assert_eq!(o.status.code(), Some(code), "{}", show(&o));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(all.contains(needle), "{needle:?} not in {}", show(&o));
 }
 
 /// The `key_id` of a `NAME.pub` file.
