@@ -2,9 +2,14 @@
 #   make demo   the whole job end to end on the embedded defaults (dev keys, fixtures)
 #   make test   every test plus the lint gates (what .ci/run runs)
 CARGO ?= cargo
-BIN := target/release
+# Honour CARGO_TARGET_DIR (a shared build cache): the binaries are where cargo puts them.
+CARGO_TARGET_DIR ?= target
+BIN := $(CARGO_TARGET_DIR)/release
+export BIN
+PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit fuzz-check bench compare keys-dev clean
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check bench compare keys-dev \
+	install-docs clean
 
 all: build
 
@@ -14,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit fuzz-check
+test: lint unit bench-check fuzz-check
 
 lint: fmt clippy
 
@@ -27,6 +32,11 @@ clippy:
 unit:
 	$(CARGO) test --workspace --locked
 
+# Every criterion benchmark once, in test mode (small sizes, debug build): a broken
+# benchmark fails here, not months later. `make bench` measures.
+bench-check:
+	$(CARGO) test --benches --workspace --locked
+
 # The fuzz targets live outside the workspace; compile them so an API change cannot break them
 # unseen (running them needs cargo-fuzz: RUSTC_BOOTSTRAP=1 cargo fuzz run <target>).
 fuzz-check:
@@ -34,6 +44,20 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench --workspace --locked
+
+# Shell completions (bash, zsh, fish) and man pages, generated from the clap definitions.
+install-docs: build
+	mkdir -p $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for b in factory packager runtime-verify; do \
+		$(BIN)/$$b man $(DESTDIR)$(PREFIX)/share/man/man1 >/dev/null && \
+		$(BIN)/$$b completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$b && \
+		$(BIN)/$$b completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$b && \
+		$(BIN)/$$b completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$b.fish \
+		|| exit 1; \
+	done
 
 keys-dev:
 	bash scripts/gen-dev-keys.sh

@@ -9,8 +9,8 @@ OUT=${1:-out/hostile}
 MEMBERS=${2:-99000}
 cargo build --release --locked -p runtime-verify --bin runtime-verify --example hostile >/dev/null
 rm -rf "$OUT"
-target/release/examples/hostile "$OUT" "$MEMBERS"
-RV=$PWD/target/release/runtime-verify
+"${CARGO_TARGET_DIR:-target}"/release/examples/hostile "$OUT" "$MEMBERS"
+RV=${BIN:-$PWD/${CARGO_TARGET_DIR:-target}/release}/runtime-verify
 ROOT=$(cat "$OUT/root.b64")
 python3 - "$RV" "$OUT" "$ROOT" <<'PY'
 import os, subprocess, sys, time

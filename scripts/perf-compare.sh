@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE=${1:-1024}
 WORK=${2:-/tmp/airlock-perf}
-BIN=$ROOT/target/release
+BIN=${BIN:-$ROOT/${CARGO_TARGET_DIR:-target}/release}
 cargo build --release --locked --workspace --bins -q
 chmod 600 keys-dev/*.key
 
