@@ -7,6 +7,7 @@
 //!   codes — 0, 1, 2 — the same in every binary;
 //! - [`report`]: one JSON report schema for every verdict (`valid`, `check`, `error`, the
 //!   subject, then the facts), shared by `runtime-verify` and `packager verify`;
+//! - [`args`]: the options the vendor's verify commands share;
 //! - [`input`]: capped reads, default signature paths, the vendor's trust file, the clock;
 //! - [`env`]: the `AIRLOCK_` environment names and their documented old aliases;
 //! - [`generate`]: shell completions and man pages from the clap definitions.
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod env;
 pub mod generate;
 pub mod input;

@@ -240,6 +240,54 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
     })
 }
 
+/// Records `rows` in the registry (one transaction, one audit event each), and only then
+/// writes each signed license's files: the registry is the durable copy, so a crash between
+/// the two loses no license (`factory export` re-creates the files), and nothing is written
+/// that was not recorded. Refuses before recording when a target already holds a license.
+/// This is the one place that order lives; `issue`, `renew`, `migrate` and batches use it.
+pub fn record_then_write(
+    reg: &mut Registry,
+    rows: &[Record],
+    event: &str,
+    now: Timestamp,
+    files: &[(PathBuf, &Signed)],
+    durable: bool,
+) -> Result<Vec<[PathBuf; 2]>> {
+    for (dir, _) in files {
+        let target = dir.join("license.json");
+        if target.exists() {
+            bail!(
+                "{} already exists; refusing to overwrite (choose another --out)",
+                target.display()
+            );
+        }
+    }
+    reg.insert(rows, event, now)?;
+    files
+        .iter()
+        .map(|(dir, s)| write_files_with(dir, &s.json, &s.sig, durable))
+        .collect()
+}
+
+/// Records one signed license (after `before`, e.g. the legacy row of a migration) and writes
+/// its files into `out`: [`record_then_write`] for a single license, durably.
+pub fn record_one(
+    reg: &mut Registry,
+    before: Option<Record>,
+    signed: &Signed,
+    event: &str,
+    out: &Path,
+    now: Timestamp,
+) -> Result<[PathBuf; 2]> {
+    let rows: Vec<Record> = before
+        .into_iter()
+        .chain(std::iter::once(signed.record.clone()))
+        .collect();
+    let mut paths =
+        record_then_write(reg, &rows, event, now, &[(out.to_path_buf(), signed)], true)?;
+    Ok(paths.remove(0))
+}
+
 /// Writes `license.json` and `license.sig` into `dir` atomically and durably (never replacing
 /// a file).
 pub fn write_files(dir: &Path, json: &[u8], sig: &[u8]) -> Result<[PathBuf; 2]> {
@@ -297,10 +345,11 @@ pub fn issue_batch(
             .map(|l| sign(l, key))
             .collect::<Result<_>>()?;
         let records: Vec<Record> = signed.iter().map(|s| s.record.clone()).collect();
-        reg.insert(&records, "issued", now)?;
-        for s in &signed {
-            write_files_with(&out.join(&s.license.license_id), &s.json, &s.sig, false)?;
-        }
+        let files: Vec<(PathBuf, &Signed)> = signed
+            .iter()
+            .map(|s| (out.join(&s.license.license_id), s))
+            .collect();
+        record_then_write(reg, &records, "issued", now, &files, false)?;
         progress(signed.len());
         done.extend(signed);
     }

@@ -125,8 +125,9 @@ pub struct Record {
     pub revoke_reason: Option<String>,
 }
 
-/// The license-book views; each license is in exactly one at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The license-book views; each license is in exactly one at a given time. The command-line
+/// names (`expiring-soon`, ...) are [`View::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
     /// Valid now and not expiring within the window.
     Active,

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use canon::{KeyId, Role};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clikit::args::Judge;
 use clikit::generate::GenerateCmd;
 use clikit::input::vendor_trust;
 use clikit::report::{self, print_json, s};
@@ -135,7 +136,7 @@ enum Cmd {
     /// List the license book, optionally one view
     List {
         #[arg(long, value_enum)]
-        view: Option<ViewArg>,
+        view: Option<View>,
         /// Warning window in days for expiring-soon
         #[arg(long, default_value_t = 30)]
         within: i64,
@@ -155,17 +156,10 @@ enum Cmd {
     },
     /// Verify a license file against a trust file (the runtime's own verification)
     Verify {
+        /// license.json
         license: PathBuf,
-        #[arg(long)]
-        trust: PathBuf,
-        /// Detached signature (default: license.sig next to the license)
-        #[arg(long)]
-        sig: Option<PathBuf>,
-        /// Evaluate the state at this time instead of now
-        #[arg(long)]
-        at: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        judge: Judge,
     },
     /// Re-issue a legacy schema-2 license as schema 3 with renewal_of pointing at it
     Migrate {
@@ -262,29 +256,6 @@ struct IssueArgs {
     common: Common,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ViewArg {
-    Active,
-    ExpiringSoon,
-    Future,
-    Expired,
-    Renewed,
-    Revoked,
-}
-
-impl From<ViewArg> for View {
-    fn from(v: ViewArg) -> View {
-        match v {
-            ViewArg::Active => View::Active,
-            ViewArg::ExpiringSoon => View::ExpiringSoon,
-            ViewArg::Future => View::Future,
-            ViewArg::Expired => View::Expired,
-            ViewArg::Renewed => View::Renewed,
-            ViewArg::Revoked => View::Revoked,
-        }
-    }
-}
-
 impl Common {
     fn registry(&self) -> Result<Registry> {
         let path = self
@@ -321,7 +292,7 @@ impl Cmd {
             Cmd::Revocations { common, .. } => ("revocations", common.json),
             Cmd::List { common, .. } => ("list", common.json),
             Cmd::Show { common, .. } => ("show", common.json),
-            Cmd::Verify { json, .. } => ("verify", *json),
+            Cmd::Verify { judge, .. } => ("verify", judge.json),
             Cmd::Migrate { common, .. } => ("migrate", common.json),
             Cmd::Export { common, .. } => ("export", common.json),
             Cmd::Audit {
@@ -497,8 +468,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             };
             issue::check_stored(&old, &key, common.trust()?.as_ref())?;
             let signed = issue::sign(issue::renewal(&old, expires, from, now)?, &key)?;
-            reg.insert(std::slice::from_ref(&signed.record), "renewed", now)?;
-            let paths = issue::write_files(&out, &signed.json, &signed.sig)?;
+            let paths = issue::record_one(&mut reg, None, &signed, "renewed", &out, now)?;
             print_issued(&signed, &paths, common.json, now);
         }
         Cmd::Revoke {
@@ -571,7 +541,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             let now = clock::now()?;
             let reg = common.registry()?;
             let views: Vec<View> = match view {
-                Some(v) => vec![v.into()],
+                Some(v) => vec![v],
                 None => View::ALL.to_vec(),
             };
             let stdout = std::io::stdout();
@@ -669,10 +639,13 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         }
         Cmd::Verify {
             license,
-            trust,
-            sig,
-            at,
-            json,
+            judge:
+                Judge {
+                    trust,
+                    sig,
+                    at,
+                    json,
+                },
         } => {
             let now = match at {
                 Some(a) => clock::parse_time("--at", &a)?,
@@ -754,8 +727,8 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             let mut reg = common.registry()?;
             let (legacy_row, new) = issue::migration(&old, &doc, now)?;
             let signed = issue::sign(new, &key)?;
-            reg.insert(&[legacy_row, signed.record.clone()], "migrated", now)?;
-            let paths = issue::write_files(&out, &signed.json, &signed.sig)?;
+            let paths =
+                issue::record_one(&mut reg, Some(legacy_row), &signed, "migrated", &out, now)?;
             print_issued(&signed, &paths, common.json, now);
         }
         Cmd::Export {
@@ -907,14 +880,7 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
         data_residency: a.data_residency.clone(),
     };
     let signed = issue::sign(issue::build(&catalog, &req, now)?, &key)?;
-    if a.out.join("license.json").exists() {
-        anyhow::bail!(
-            "{} already exists; refusing to overwrite (choose another --out)",
-            a.out.join("license.json").display()
-        );
-    }
-    reg.insert(std::slice::from_ref(&signed.record), "issued", now)?;
-    let paths = issue::write_files(&a.out, &signed.json, &signed.sig)?;
+    let paths = issue::record_one(&mut reg, None, &signed, "issued", &a.out, now)?;
     print_issued(&signed, &paths, a.common.json, now);
     Ok(())
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use canon::Role;
 use clap::{CommandFactory, Parser, Subcommand};
+use clikit::args::Judge;
 use clikit::generate::GenerateCmd;
 use clikit::input::{read_capped, sig_path, vendor_trust};
 use clikit::report;
@@ -70,17 +71,10 @@ enum Cmd {
     },
     /// Verify a bundle with the runtime's own verifier (vendor-side check before shipping)
     Verify {
+        /// The bundle (.tar.gz)
         bundle: PathBuf,
-        #[arg(long)]
-        trust: PathBuf,
-        /// Signature (default: BUNDLE.sig)
-        #[arg(long)]
-        sig: Option<PathBuf>,
-        /// Judge at this time (default: now)
-        #[arg(long)]
-        at: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        judge: Judge,
     },
     #[command(flatten)]
     Generate(GenerateCmd),
@@ -220,10 +214,13 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         }
         Cmd::Verify {
             bundle,
-            trust,
-            sig,
-            at,
-            json,
+            judge:
+                Judge {
+                    trust,
+                    sig,
+                    at,
+                    json,
+                },
         } => match verify(&bundle, &trust, sig, at.as_deref()) {
             Ok(v) => report::print_bundle(&v, &bundle, json)?,
             Err(e) => return report::fail("packager", json, "bundle", &bundle.display(), &e),
