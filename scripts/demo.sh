@@ -41,7 +41,7 @@ else
 fi
 
 step "6. issue a sovereign license from the example catalog (registry: $OUT/factory.db)"
-export FACTORY_DB=$OUT/factory.db FACTORY_TRUST=keys-dev/trust.json FACTORY_CATALOG=fixtures/catalog.json
+export AIRLOCK_DB=$OUT/factory.db AIRLOCK_TRUST=keys-dev/trust.json AIRLOCK_CATALOG=fixtures/catalog.json
 LIC=$($BIN/factory issue --tier sovereign --customer "ACME Corp" --product gateway \
   --expires 2027-11-30 --key keys-dev/dev-license.key --out "$OUT/license")
 $BIN/factory verify "$OUT/license/license.json" --trust keys-dev/trust.json

@@ -35,8 +35,8 @@ PY
   touch "tree/.size-$SIZE"
 fi
 
-export AIRLOCK_NOW=2026-11-22T10:00:00Z FACTORY_DB=$WORK/factory.db
-export FACTORY_TRUST=$ROOT/keys-dev/trust.json FACTORY_CATALOG=$ROOT/fixtures/catalog.json
+export AIRLOCK_NOW=2026-11-22T10:00:00Z AIRLOCK_DB=$WORK/factory.db
+export AIRLOCK_TRUST=$ROOT/keys-dev/trust.json AIRLOCK_CATALOG=$ROOT/fixtures/catalog.json
 rm -rf lic out ref.tar.gz state.json factory.db*
 "$BIN/factory" issue --tier sovereign --customer ACME --product gateway --expires 2027-11-22 \
   --key "$ROOT/keys-dev/dev-license.key" --out lic >/dev/null 2>&1
@@ -56,10 +56,10 @@ measure() { # label, command...: prints "label seconds peak_kib"
 ratio() { python3 -c "print(f'{($1)/($2):.2f}')"; }
 
 P=$(measure packager "$BIN/packager" bundle --license lic --payload tree --product-manifest "$ROOT/fixtures/product-manifest.json" \
-  --key "$ROOT/keys-dev/dev-release.key" --out out --airgap --trust "$FACTORY_TRUST" --state state.json --name big)
+  --key "$ROOT/keys-dev/dev-release.key" --out out --airgap --trust "$AIRLOCK_TRUST" --state state.json --name big)
 T=$(measure tar-czf tar -czf ref.tar.gz -C tree .)
 S=$(measure sha256sum sh -c 'find tree -type f -print0 | xargs -0 sha256sum')
-V=$(measure runtime-verify "$BIN/runtime-verify" out/big.tar.gz --trust "$FACTORY_TRUST" --root "$ROOT/keys-dev/dev-root.pub" --at 2026-11-22T10:00:00Z)
+V=$(measure runtime-verify "$BIN/runtime-verify" out/big.tar.gz --trust "$AIRLOCK_TRUST" --root "$ROOT/keys-dev/dev-root.pub" --at 2026-11-22T10:00:00Z)
 G=$(measure gzip-dc sh -c 'gzip -dc out/big.tar.gz > /dev/null')
 
 read -r _ p pm <<<"$P"; read -r _ t _ <<<"$T"; read -r _ s _ <<<"$S"; read -r _ v vm <<<"$V"; read -r _ g _ <<<"$G"

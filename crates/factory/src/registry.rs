@@ -17,7 +17,7 @@ use canon::{enc, Timestamp, Value};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
-/// Default database path when neither `--db` nor `FACTORY_DB` is given.
+/// Default database path when neither `--db` nor `AIRLOCK_DB` (old name `FACTORY_DB`) is given.
 pub const DEFAULT_DB: &str = "factory.db";
 
 const MIGRATIONS: &[&str] = &[

@@ -63,12 +63,18 @@ pub fn fac(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("AIRLOCK_NOW", NOW)
+        // The old names (documented aliases of AIRLOCK_DB, AIRLOCK_TRUST, AIRLOCK_CATALOG) on
+        // purpose: every factory test proves the aliases still work; the scenarios use the
+        // new names.
         .env("FACTORY_DB", dir.join("factory.db"))
         .env("FACTORY_TRUST", dir.join("trust.json"))
         .env(
             "FACTORY_CATALOG",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),
         )
+        .env_remove("AIRLOCK_DB")
+        .env_remove("AIRLOCK_TRUST")
+        .env_remove("AIRLOCK_CATALOG")
         .output()
         .expect("run factory")
 }

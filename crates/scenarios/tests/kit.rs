@@ -13,11 +13,12 @@ pub fn vendor(dir: &Path, tool: &str, now: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("AIRLOCK_NOW", now)
-        .env("FACTORY_DB", dir.join("factory.db"))
+        .env("AIRLOCK_DB", dir.join("factory.db"))
         .env(
-            "FACTORY_CATALOG",
+            "AIRLOCK_CATALOG",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),
         )
+        .env_remove("AIRLOCK_TRUST")
         .env_remove("FACTORY_TRUST")
         .env_remove("AIRLOCK_ROOT")
         .output()

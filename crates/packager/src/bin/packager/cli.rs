@@ -63,7 +63,7 @@ enum Cmd {
         /// Compression threads (default: all cores)
         #[arg(long)]
         threads: Option<usize>,
-        /// Sequence state file (default: $PACKAGER_STATE, else packager-state.json)
+        /// Sequence state file (default: $AIRLOCK_PACKAGER_STATE, else packager-state.json)
         #[arg(long)]
         state: Option<PathBuf>,
         #[arg(long)]
