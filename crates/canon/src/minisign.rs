@@ -143,7 +143,15 @@ impl PublicKey {
 impl Signature {
     /// Parses a signature file (four lines).
     pub fn parse(bytes: &[u8]) -> Result<Signature, MinisignError> {
-        let l = lines(utf8(bytes)?)?;
+        let text = utf8(bytes)?;
+        // minisign ends every line, the last included, with LF; a file cut short of it is not
+        // one minisign wrote (FORMAT.md §5).
+        if !text.ends_with('\n') {
+            return Err(MinisignError::Layout(
+                "a signature file ends with a line feed",
+            ));
+        }
+        let l = lines(text)?;
         if l.len() != 4 {
             return Err(MinisignError::Layout(
                 "a signature file has exactly four lines",
@@ -242,6 +250,13 @@ mod tests {
         assert_eq!(
             Signature::parse(legacy.as_bytes()),
             Err(MinisignError::Algorithm("Ed".into()))
+        );
+        let unterminated = file.strip_suffix('\n').unwrap();
+        assert_eq!(
+            Signature::parse(unterminated.as_bytes()),
+            Err(MinisignError::Layout(
+                "a signature file ends with a line feed"
+            ))
         );
         let five = format!("{file}extra\n");
         assert!(matches!(

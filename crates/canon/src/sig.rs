@@ -10,6 +10,17 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub [u8; 8]);
 
+/// A key name (FORMAT.md §2): 1–64 bytes of `A-Z a-z 0-9 . _ -`, not starting with `.`
+/// (it becomes a file name on the vendor's side). Trust files are held to the same rule.
+pub fn valid_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 impl KeyId {
     /// Derives the key id of a raw Ed25519 public key.
     pub fn of(public_key: &[u8; 32]) -> KeyId {

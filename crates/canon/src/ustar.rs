@@ -205,6 +205,14 @@ pub fn decode(h: &[u8; BLOCK]) -> Result<Header, HeaderError> {
     };
     let path =
         SafePath::new(&full).map_err(|e| HeaderError(format!("unsafe path {full:?}: {e}")))?;
+    // One form only (FORMAT.md §15): the block must be exactly what `encode` writes for this
+    // path, size and mode (e.g. a short path moved into `prefix`, another split `/`, or
+    // another size width is refused), so two readers can never disagree on a header.
+    if encode(&path, size, mode as u32)? != *h {
+        return Err(HeaderError(
+            "not the canonical ustar form of its path, size and mode".into(),
+        ));
+    }
     Ok(Header {
         path,
         size,
@@ -218,6 +226,25 @@ mod tests {
 
     fn p(s: &str) -> SafePath {
         SafePath::new(s).unwrap()
+    }
+
+    #[test]
+    fn only_the_canonical_form_decodes() {
+        let h = encode(&p("payload/a.txt"), 5, 0o644).unwrap();
+        // The same path split into prefix "payload" and name "a.txt": a valid ustar header
+        // for GNU tar, but not the one form a bundle has.
+        let mut split = h;
+        split[..100].fill(0);
+        split[..5].copy_from_slice(b"a.txt");
+        split[345..352].copy_from_slice(b"payload");
+        split[148..156].copy_from_slice(b"        ");
+        let sum: u32 = split.iter().map(|&b| u32::from(b)).sum();
+        split[148..154].copy_from_slice(format!("{sum:06o}").as_bytes());
+        split[154] = 0;
+        split[155] = b' ';
+        let e = decode(&split).unwrap_err();
+        assert!(e.0.contains("canonical ustar form"), "{e:?}");
+        assert!(decode(&h).is_ok());
     }
 
     #[test]

@@ -640,3 +640,61 @@ fn verify_rejects_tampering_and_migrate_reissues_legacy() {
     let legacy = json(&fac(p, &["show", "lic-legacy-0001", "--json"]));
     assert_eq!(legacy["license"]["view"], "renewed");
 }
+
+#[test]
+fn a_legacy_license_sig_must_name_the_key_that_signed() {
+    use canon::{Kind, Role, Timestamp};
+    let t = |s: &str| Timestamp::parse(s).unwrap();
+    let lic =
+        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let other =
+        signing::SecretKey::from_seed(&[4; 32], "lic2", Role::License, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let root =
+        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let entries: Vec<_> = [&root, &lic, &other]
+        .iter()
+        .map(|k| signing::trust::TrustEntry {
+            public_key: k.public_key(),
+            name: k.name.clone(),
+            roles: vec![k.role],
+            not_before: t("2026-01-01T00:00:00Z"),
+            not_after: t("2030-01-01T00:00:00Z"),
+            status: "active",
+        })
+        .collect();
+    let trust = runtime::TrustStore::from_trust_file(
+        &signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap(),
+        &runtime::Anchors::SelfSigned,
+    )
+    .unwrap();
+    let doc = factory::fixtures::legacy_v2_license(&lic).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    let inline: [u8; 64] = canon::enc::unb64_exact(v["signature"].as_str().unwrap()).unwrap();
+    let policy = runtime::license::LegacyPolicy::default();
+    let now = t("2026-11-22T00:00:00Z");
+    let detached = |key_id| {
+        canon::Envelope {
+            key_id,
+            kind: Kind::License,
+            sig: inline,
+        }
+        .to_bytes()
+    };
+    // Naming the signer: accepted (the detached file is the trust source).
+    runtime::license::verify_license(&trust, &doc, Some(&detached(lic.key_id())), &policy, now)
+        .unwrap();
+    // The same signature labelled with another trusted license key: refused, not ignored.
+    let e = runtime::license::verify_license(
+        &trust,
+        &doc,
+        Some(&detached(other.key_id())),
+        &policy,
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "schema_invalid", "{e}");
+    assert!(e.to_string().contains("names another key"), "{e}");
+}

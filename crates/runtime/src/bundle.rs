@@ -296,6 +296,8 @@ pub fn verify_bundle(
         opts.trust
             .check_window(outer.key_id, verdict.created_at)
             .map_err(BundleError::Signature)?;
+        check_trusted_comment(&outer.trusted_comment, &verdict, outer.key_id)
+            .map_err(BundleError::Signature)?;
         verdict.signed_by = outer.key_id;
         Ok(verdict)
     })();
@@ -304,6 +306,36 @@ pub fn verify_bundle(
     v.staged = reader.staging.take();
     Ok(v)
 }
+
+/// The outer signature's trusted comment (authenticated by minisign's global signature) must
+/// be exactly the packager's form (FORMAT.md §16) and name this bundle: the same `bundle_id`,
+/// `product`, `version`, signing key and `timestamp` = the manifest's `created_at`. Only the
+/// `file` name (the customer may rename the file) is not compared. A signature made for
+/// another bundle by the same key can then never be paired with this archive's manifest.
+fn check_trusted_comment(
+    comment: &str,
+    v: &Verdict,
+    key_id: canon::KeyId,
+) -> Result<(), VerifyError> {
+    let expected = format!(
+        "bundle_id:{}\tproduct:{}\tversion:{}\tkey_id:{key_id}\ttimestamp:{}\tfile:",
+        v.bundle_id, v.product, v.version, v.created_at.0
+    );
+    match comment.strip_prefix(&expected) {
+        Some(file) if !file.is_empty() && !file.contains(['\t', '/']) => Ok(()),
+        _ => Err(VerifyError::schema(
+            "bundle signature trusted comment",
+            format!(
+                "must be {expected}<name> for this bundle, is {:?}",
+                crate::text::escape(comment)
+            ),
+        )),
+    }
+}
+
+/// The one gzip header a bundle has (FORMAT.md §15): magic, deflate, no flags, MTIME 0,
+/// XFL 0, OS 255 (unknown).
+pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 enum GzFail {
     Io(String),
@@ -343,8 +375,12 @@ fn inflate(
             let take = (10 - header.len()).min(data.len());
             header.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if header.len() == 10 && (header[..3] != [0x1f, 0x8b, 8] || header[3] != 0) {
-                failure = Some("not a plain gzip stream (magic, method 8 and no optional header fields expected)".into());
+            if header.len() == 10 && header[..] != GZIP_HEADER {
+                failure = Some(format!(
+                    "the gzip header must be exactly {} (deflate, no optional header fields, mtime 0, xfl 0, os 255), is {}",
+                    enc::hex(&GZIP_HEADER),
+                    enc::hex(&header)
+                ));
                 break;
             }
         }
@@ -770,8 +806,14 @@ impl<'a> TarReader<'a> {
     fn finish_stream(&self) -> Result<(), BundleError> {
         match self.phase {
             Phase::End {
+                zero_blocks: 2..,
+                trailing,
+            } if trailing % BLOCK as u64 == 0 => Ok(()),
+            Phase::End {
                 zero_blocks: 2.., ..
-            } => Ok(()),
+            } => Err(BundleError::Archive(
+                "padding after the end-of-archive marker is not whole 512-byte blocks".into(),
+            )),
             Phase::End { .. } => Err(BundleError::Archive(
                 "end-of-archive marker incomplete (one zero block)".into(),
             )),

@@ -427,9 +427,11 @@ fn verify_v2(
     if v2.schema_version != 2 {
         return Err(VerifyError::schema(LEGACY, "schema_version is not 2"));
     }
+    let mut detached_key = None;
     let sig = match detached {
         Some(d) => {
             let env = canon::Envelope::parse(d).map_err(VerifyError::Envelope)?;
+            detached_key = Some(env.key_id);
             if env.sig != inline {
                 return Err(VerifyError::schema(
                     LEGACY,
@@ -459,6 +461,13 @@ fn verify_v2(
             what: LEGACY,
         })?;
     let signer_id = signer.key.key_id();
+    // A detached license.sig names its key: it must be the key that made the signature.
+    if detached_key.is_some_and(|k| k != signer_id) {
+        return Err(VerifyError::schema(
+            LEGACY,
+            format!("the detached license.sig names another key than the signer ({signer_id})"),
+        ));
+    }
     trust.check_window(signer_id, issued_at)?;
     let license = License {
         schema_version: 3,

@@ -161,6 +161,15 @@ impl ProductManifest {
     }
 }
 
+/// A bundle id: `bnd-` and 16 lowercase hex digits (FORMAT.md §14).
+pub fn valid_bundle_id(s: &str) -> bool {
+    s.strip_prefix("bnd-").is_some_and(|h| {
+        h.len() == 16
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 impl BundleManifest {
     /// Checks the schema rules; returns the creation time.
     pub fn validate(&self) -> Result<Timestamp, VerifyError> {
@@ -181,6 +190,12 @@ impl BundleManifest {
         }
         if parse_version(&self.version).is_none() {
             return bad("version must be MAJOR.MINOR.PATCH".into());
+        }
+        if !valid_bundle_id(&self.bundle_id) {
+            return bad(format!(
+                "bundle_id {:?} must be \"bnd-\" and 16 lowercase hex digits",
+                self.bundle_id
+            ));
         }
         for (n, h) in [
             ("license_sha256", &self.license_sha256),

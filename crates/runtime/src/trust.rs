@@ -224,6 +224,15 @@ impl TrustStore {
         let issued_at = ts(WHAT, "issued_at", &doc.issued_at)?;
         let mut keys: Vec<TrustedKey> = Vec::with_capacity(doc.keys.len());
         for k in &doc.keys {
+            if !canon::sig::valid_key_name(&k.name) {
+                return Err(VerifyError::schema(
+                    WHAT,
+                    format!(
+                        "key name {:?} must be 1-64 of A-Z a-z 0-9 . _ - (not starting with .)",
+                        crate::text::escape(&k.name)
+                    ),
+                ));
+            }
             let raw = enc::unb64_exact::<32>(&k.public_key).ok_or_else(|| {
                 VerifyError::schema(
                     WHAT,

@@ -258,6 +258,16 @@ fn trust_file_checks() {
     assert_eq!(e.code(), "trust_invalid");
     assert!(e.to_string().contains("not an anchor"), "{e}");
 
+    // Key names follow the key-name rule (FORMAT.md §2), in trust files too.
+    for bad in ["", "has space", ".hidden", "x/y"] {
+        let mut entries = kit.entries();
+        entries[1].name = bad.to_string();
+        let e = TrustStore::from_trust_file(&kit.trust_bytes(4, &entries), &Anchors::SelfSigned)
+            .unwrap_err();
+        assert_eq!(e.code(), "schema_invalid", "{bad:?}: {e}");
+        assert!(e.to_string().contains("key name"), "{e}");
+    }
+
     // Tampered content (a key added after signing).
     let text = String::from_utf8(bytes.clone()).unwrap();
     let tampered = text.replace("\"version\": 4", "\"version\": 5");

@@ -67,13 +67,7 @@ impl std::error::Error for KeyError {}
 
 /// Checks a key name (it becomes a file name).
 pub fn check_name(name: &str) -> Result<(), KeyError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
+    if canon::sig::valid_key_name(name) {
         Ok(())
     } else {
         Err(KeyError::Name(name.to_string()))

@@ -5,7 +5,8 @@ use canon::path::SafePath;
 use canon::{enc, ustar, Kind, Role, Timestamp, Value};
 use runtime::bundle::{verify_bundle, BundleError, Options, Verdict};
 use runtime::license::{Customer, License, Tier};
-use runtime::manifest::{BundleManifest, Member, ProductManifest};
+pub use runtime::manifest::BundleManifest;
+use runtime::manifest::{Member, ProductManifest};
 use runtime::{Anchors, TrustStore};
 use signing::trust::{sign_trust_file, TrustEntry};
 use signing::SecretKey;
@@ -195,6 +196,21 @@ pub fn tar_entry(path: &str, data: &[u8], mode: u32) -> Vec<u8> {
     v
 }
 
+/// The bundle id of every kit bundle.
+pub const BUNDLE_ID: &str = "bnd-00000000000000aa";
+
+/// The packager's trusted comment for `manifest` signed by `key` (FORMAT.md §16).
+pub fn trusted_comment(manifest: &BundleManifest, key: &SecretKey) -> String {
+    format!(
+        "bundle_id:{}\tproduct:{}\tversion:{}\tkey_id:{}\ttimestamp:{}\tfile:b.tar.gz",
+        manifest.bundle_id,
+        manifest.product,
+        manifest.version,
+        key.key_id(),
+        Timestamp::parse(&manifest.created_at).map_or(0, |t| t.0)
+    )
+}
+
 /// Builds (tar.gz bytes, minisign signature).
 pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
     let (lic_json, lic_sig) = signed_json(&spec.license_key, Kind::License, &spec.license);
@@ -228,7 +244,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
     let pm_canonical = canon::canonicalize(&serde_json::to_vec(&spec.pm).unwrap()).unwrap();
     let mut manifest = BundleManifest {
         doc_type: "airlock-bundle-manifest".into(),
-        bundle_id: "bnd-test".into(),
+        bundle_id: BUNDLE_ID.into(),
         created_at: spec.created_at.clone(),
         airgap: spec.airgap,
         product: spec.pm.product.clone(),
@@ -289,7 +305,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
     }
     let sig = keys
         .release
-        .sign_minisign(&gz[..], "bundle_id:bnd-test")
+        .sign_minisign(&gz[..], &trusted_comment(&manifest, &keys.release))
         .unwrap();
     (gz, sig.into_bytes())
 }

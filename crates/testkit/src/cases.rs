@@ -1,7 +1,7 @@
 //! Named bundles, genuine and hostile, replayed by every suite that must agree on them (the
 //! two verifiers' CLIs, the library). Each case says which check must refuse it.
 
-use crate::bundle::{build, key, Keys, Spec};
+use crate::bundle::{build, key, trusted_comment, Keys, Spec};
 use canon::Role;
 use runtime::license::License;
 use runtime::manifest::ProductManifest;
@@ -53,6 +53,35 @@ pub fn bundle_cases(keys: &Keys) -> Vec<Case> {
             },
         ),
         signed_by_an_unknown_release_key(keys),
+        resigned(keys, "trusted_comment_names_another_bundle", |spec, gz| {
+            let mut m = crate::bundle::BundleManifest::clone(&manifest_of(spec));
+            m.bundle_id = "bnd-00000000000000bb".into();
+            keys.release
+                .sign_minisign(gz, &trusted_comment(&m, &keys.release))
+                .unwrap()
+                .into_bytes()
+        }),
+        resigned(keys, "signature_file_without_final_newline", |spec, gz| {
+            let mut sig = keys
+                .release
+                .sign_minisign(gz, &trusted_comment(&manifest_of(spec), &keys.release))
+                .unwrap()
+                .into_bytes();
+            sig.pop();
+            sig
+        }),
+        case(
+            keys,
+            "gzip_header_with_an_mtime",
+            Some("gzip_invalid"),
+            |s| s.edit_gz = Some(Box::new(|g| g[4] = 1)),
+        ),
+        case(
+            keys,
+            "bundle_id_of_the_wrong_shape",
+            Some("manifest_invalid"),
+            |s| s.edit_manifest = Some(Box::new(|m| m.bundle_id = "bnd-XYZ".into())),
+        ),
         case(
             keys,
             "payload_byte_changed_before_signing",
@@ -131,11 +160,45 @@ fn signed_by_an_unknown_release_key(keys: &Keys) -> Case {
     let spec = Spec::new(keys);
     let (gz, _) = build(keys, &spec);
     let sig = key(8, Role::Release)
-        .sign_minisign(&gz[..], "bundle_id:bnd-test")
+        .sign_minisign(&gz[..], "bundle_id:bnd-00000000000000aa")
         .unwrap()
         .into_bytes();
     Case {
         name: "signed_by_an_unknown_release_key",
+        expect: Some("bundle_signature_invalid"),
+        bundle: (gz, sig),
+        license: spec.license,
+        pm: spec.pm,
+        airgap: spec.airgap,
+        created_at: spec.created_at,
+    }
+}
+
+/// The manifest fields the trusted comment names, as `build` makes them.
+fn manifest_of(spec: &Spec) -> crate::bundle::BundleManifest {
+    crate::bundle::BundleManifest {
+        doc_type: "airlock-bundle-manifest".into(),
+        bundle_id: crate::bundle::BUNDLE_ID.into(),
+        created_at: spec.created_at.clone(),
+        airgap: spec.airgap,
+        product: spec.pm.product.clone(),
+        version: spec.pm.version.clone(),
+        customer: spec.license.customer.clone(),
+        license_id: spec.license.license_id.clone(),
+        license_sha256: String::new(),
+        product_manifest_sha256: String::new(),
+        sequence: spec.sequence,
+        members: vec![],
+    }
+}
+
+/// The genuine bundle with its outer signature replaced by `sign(spec, gz)`.
+fn resigned(keys: &Keys, name: &'static str, sign: impl FnOnce(&Spec, &[u8]) -> Vec<u8>) -> Case {
+    let spec = Spec::new(keys);
+    let (gz, _) = build(keys, &spec);
+    let sig = sign(&spec, &gz);
+    Case {
+        name,
         expect: Some("bundle_signature_invalid"),
         bundle: (gz, sig),
         license: spec.license,
