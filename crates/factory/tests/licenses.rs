@@ -643,38 +643,21 @@ fn verify_rejects_tampering_and_migrate_reissues_legacy() {
 
 #[test]
 fn a_legacy_license_sig_must_name_the_key_that_signed() {
-    use canon::{Kind, Role, Timestamp};
-    let t = |s: &str| Timestamp::parse(s).unwrap();
-    let lic =
-        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z"))
-            .unwrap();
-    let other =
-        signing::SecretKey::from_seed(&[4; 32], "lic2", Role::License, t("2026-01-01T00:00:00Z"))
-            .unwrap();
-    let root =
-        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z"))
-            .unwrap();
-    let entries: Vec<_> = [&root, &lic, &other]
-        .iter()
-        .map(|k| signing::trust::TrustEntry {
-            public_key: k.public_key(),
-            name: k.name.clone(),
-            roles: vec![k.role],
-            not_before: t("2026-01-01T00:00:00Z"),
-            not_after: t("2030-01-01T00:00:00Z"),
-            status: "active",
-        })
-        .collect();
-    let trust = runtime::TrustStore::from_trust_file(
-        &signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap(),
-        &runtime::Anchors::SelfSigned,
-    )
-    .unwrap();
-    let doc = factory::fixtures::legacy_v2_license(&lic).unwrap();
+    use canon::{Kind, Role};
+    let keys = testkit::Keys::new();
+    let other = testkit::key(4, Role::License);
+    let trust = keys.store_with(&[
+        testkit::entry(&keys.root, "active"),
+        testkit::entry(&keys.license, "active"),
+        testkit::entry(&other, "active"),
+    ]);
+    let lic = &keys.license;
+    let t = testkit::t;
+    let doc = factory::fixtures::legacy_v2_license(lic).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
     let inline: [u8; 64] = canon::enc::unb64_exact(v["signature"].as_str().unwrap()).unwrap();
     let policy = runtime::license::LegacyPolicy::default();
-    let now = t("2026-11-22T00:00:00Z");
+    let now = t("2026-11-22");
     let detached = |key_id| {
         canon::Envelope {
             key_id,

@@ -26,3 +26,11 @@ pub fn parse_time(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
         )
     })
 }
+
+/// `--at` when given (parsed as [`parse_time`]), else [`now`].
+pub fn at_or_now(at: Option<&str>) -> anyhow::Result<Timestamp> {
+    match at {
+        Some(a) => parse_time("--at", a),
+        None => now(),
+    }
+}

@@ -18,6 +18,25 @@ pub struct Case {
     pub created_at: String,
 }
 
+impl Case {
+    fn of(
+        name: &'static str,
+        expect: Option<&'static str>,
+        spec: Spec,
+        bundle: (Vec<u8>, Vec<u8>),
+    ) -> Case {
+        Case {
+            name,
+            expect,
+            bundle,
+            license: spec.license,
+            pm: spec.pm,
+            airgap: spec.airgap,
+            created_at: spec.created_at,
+        }
+    }
+}
+
 fn case(
     keys: &Keys,
     name: &'static str,
@@ -26,15 +45,8 @@ fn case(
 ) -> Case {
     let mut spec = Spec::new(keys);
     edit(&mut spec);
-    Case {
-        name,
-        expect,
-        bundle: build(keys, &spec),
-        license: spec.license,
-        pm: spec.pm,
-        airgap: spec.airgap,
-        created_at: spec.created_at,
-    }
+    let bundle = build(keys, &spec);
+    Case::of(name, expect, spec, bundle)
 }
 
 /// The table: one case per failing check a bundle can hit, plus the genuine bundle.
@@ -163,15 +175,12 @@ fn signed_by_an_unknown_release_key(keys: &Keys) -> Case {
         .sign_minisign(&gz[..], "bundle_id:bnd-00000000000000aa")
         .unwrap()
         .into_bytes();
-    Case {
-        name: "signed_by_an_unknown_release_key",
-        expect: Some("bundle_signature_invalid"),
-        bundle: (gz, sig),
-        license: spec.license,
-        pm: spec.pm,
-        airgap: spec.airgap,
-        created_at: spec.created_at,
-    }
+    Case::of(
+        "signed_by_an_unknown_release_key",
+        Some("bundle_signature_invalid"),
+        spec,
+        (gz, sig),
+    )
 }
 
 /// The manifest fields the trusted comment names, as `build` makes them.
@@ -197,13 +206,5 @@ fn resigned(keys: &Keys, name: &'static str, sign: impl FnOnce(&Spec, &[u8]) -> 
     let spec = Spec::new(keys);
     let (gz, _) = build(keys, &spec);
     let sig = sign(&spec, &gz);
-    Case {
-        name,
-        expect: Some("bundle_signature_invalid"),
-        bundle: (gz, sig),
-        license: spec.license,
-        pm: spec.pm,
-        airgap: spec.airgap,
-        created_at: spec.created_at,
-    }
+    Case::of(name, Some("bundle_signature_invalid"), spec, (gz, sig))
 }

@@ -637,20 +637,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Verify {
-            license,
-            judge:
-                Judge {
-                    trust,
-                    sig,
-                    at,
-                    json,
-                },
-        } => {
-            let now = match at {
-                Some(a) => clock::parse_time("--at", &a)?,
-                None => clock::now()?,
-            };
+        Cmd::Verify { license, judge } => {
+            let Judge {
+                trust,
+                sig,
+                at,
+                json,
+            } = judge;
+            let now = clock::at_or_now(at.as_deref())?;
             let trust = vendor_trust(&trust)?;
             let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
             let sig_path = sig.unwrap_or_else(|| license.with_file_name("license.sig"));

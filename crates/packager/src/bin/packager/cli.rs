@@ -212,18 +212,9 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 );
             }
         }
-        Cmd::Verify {
-            bundle,
-            judge:
-                Judge {
-                    trust,
-                    sig,
-                    at,
-                    json,
-                },
-        } => match verify(&bundle, &trust, sig, at.as_deref()) {
-            Ok(v) => report::print_bundle(&v, &bundle, json)?,
-            Err(e) => return report::fail("packager", json, "bundle", &bundle.display(), &e),
+        Cmd::Verify { bundle, judge } => match verify(&bundle, &judge) {
+            Ok(v) => report::print_bundle(&v, &bundle, judge.json)?,
+            Err(e) => return report::fail("packager", judge.json, "bundle", &bundle.display(), &e),
         },
         Cmd::Generate(g) => return g.run(Args::command()),
         Cmd::Sign { file, key } => {
@@ -243,18 +234,10 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
 
 /// The vendor's check before shipping: the runtime's own verifier, no state, the vendor's
 /// trust file; the same verdict, report and exit code as `runtime-verify --at`.
-fn verify(
-    bundle: &Path,
-    trust: &Path,
-    sig: Option<PathBuf>,
-    at: Option<&str>,
-) -> Result<runtime::bundle::Verdict> {
-    let now = match at {
-        Some(a) => signing::clock::parse_time("--at", a)?,
-        None => signing::clock::now()?,
-    };
-    let trust = vendor_trust(trust)?;
-    let sig = sig_path(bundle, sig);
+fn verify(bundle: &Path, judge: &Judge) -> Result<runtime::bundle::Verdict> {
+    let now = signing::clock::at_or_now(judge.at.as_deref())?;
+    let trust = vendor_trust(&judge.trust)?;
+    let sig = sig_path(bundle, judge.sig.clone());
     let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
     let opts = runtime::bundle::Options::new(&trust, now, env!("CARGO_PKG_VERSION"));
