@@ -48,6 +48,20 @@ fn octal(field: &mut [u8], v: u64) {
     field[digits] = 0;
 }
 
+/// Where the one header form splits a path into prefix and name: `None` when it fits the name
+/// field (≤ 100 bytes, empty prefix), else the first `/` leaving ≤ 155 bytes before and ≤ 100
+/// after (`Some(None)`: no such `/`, the path does not fit).
+fn split(p: &[u8]) -> Option<Option<usize>> {
+    if p.len() <= 100 {
+        return None;
+    }
+    Some(
+        p.iter()
+            .enumerate()
+            .position(|(i, &b)| b == b'/' && i <= 155 && p.len() - i - 1 <= 100),
+    )
+}
+
 /// Encodes a header. Fails when the path does not fit ustar (name ≤ 100 bytes, prefix ≤ 155
 /// bytes split at a `/`), the size exceeds [`MAX_SIZE`] or the mode is not 0644/0755.
 pub fn encode(path: &SafePath, size: u64, mode: u32) -> Result<[u8; BLOCK], HeaderError> {
@@ -60,17 +74,14 @@ pub fn encode(path: &SafePath, size: u64, mode: u32) -> Result<[u8; BLOCK], Head
         )));
     }
     let p = path.as_str().as_bytes();
-    let (prefix, name) = if p.len() <= 100 {
-        (&p[..0], p)
-    } else {
-        let split = p
-            .iter()
-            .enumerate()
-            .filter(|(i, &b)| b == b'/' && *i <= 155 && p.len() - i - 1 <= 100)
-            .map(|(i, _)| i)
-            .next()
-            .ok_or_else(|| HeaderError(format!("{path}: path too long for a ustar header")))?;
-        (&p[..split], &p[split + 1..])
+    let (prefix, name) = match split(p) {
+        None => (&p[..0], p),
+        Some(Some(at)) => (&p[..at], &p[at + 1..]),
+        Some(None) => {
+            return Err(HeaderError(format!(
+                "{path}: path too long for a ustar header"
+            )))
+        }
     };
     let mut h = [0u8; BLOCK];
     h[..name.len()].copy_from_slice(name);
@@ -205,10 +216,15 @@ pub fn decode(h: &[u8; BLOCK]) -> Result<Header, HeaderError> {
     };
     let path =
         SafePath::new(&full).map_err(|e| HeaderError(format!("unsafe path {full:?}: {e}")))?;
-    // One form only (FORMAT.md §15): the block must be exactly what `encode` writes for this
-    // path, size and mode (e.g. a short path moved into `prefix`, another split `/`, or
-    // another size width is refused), so two readers can never disagree on a header.
-    if encode(&path, size, mode as u32)? != *h {
+    // One form only (FORMAT.md §15): every field above has a fixed width and value, so the
+    // block is what `encode` writes for this path, size and mode exactly when the path is
+    // split where `encode` splits it (a short path moved into `prefix`, or another `/`, is
+    // refused), and two readers can never disagree on a header.
+    let canonical = match split(full.as_bytes()) {
+        None => prefix.is_empty(),
+        Some(at) => at == Some(prefix.len()),
+    };
+    if !canonical {
         return Err(HeaderError(
             "not the canonical ustar form of its path, size and mode".into(),
         ));
