@@ -126,8 +126,10 @@ enum Cmd {
     },
     /// Publish a signed revocation list (revocations.json + revocations.sig) of every revoked license
     Revocations {
+        /// A license key (NAME.key): revocation lists are signed with the license role
         #[arg(long)]
         key: PathBuf,
+        /// Directory for revocations.json and revocations.sig
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -163,9 +165,12 @@ enum Cmd {
     },
     /// Re-issue a legacy schema-2 license as schema 3 with renewal_of pointing at it
     Migrate {
+        /// The schema-2 license.json to migrate
         license: PathBuf,
+        /// A license key (NAME.key) to sign the schema-3 successor
         #[arg(long)]
         key: PathBuf,
+        /// New directory for the migrated license.json and license.sig
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
