@@ -3,7 +3,7 @@
 //! one large file.
 
 use canon::{Kind, Role, Timestamp};
-use runtime::license::{Customer, License, Tier};
+use runtime::license::License;
 use signing::SecretKey;
 use std::fs;
 use std::path::Path;
@@ -44,31 +44,14 @@ fn fails(o: &Output, code: i32, needle: &str) {
     assert!(e.contains(needle), "{needle:?} not in {e}");
 }
 
+/// The kit's license under this suite's own ids (its bundle names and sequences use them).
 fn license() -> License {
     License {
-        schema_version: 3,
         license_id: "lic-pk-1".into(),
-        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
         issuer: "Test".into(),
-        customer: Customer {
-            id: "acme".into(),
-            name: "ACME".into(),
-        },
-        workspace: "default".into(),
-        product: "gateway".into(),
-        tier: Tier::Sovereign,
-        editions: vec!["standard".into(), "sovereign".into()],
-        issued_at: "2026-11-01T00:00:00Z".into(),
-        not_before: "2026-11-01T00:00:00Z".into(),
-        expires_at: "2027-11-01T00:00:00Z".into(),
-        grace_days: 30,
-        features: vec!["airgap_bundle".into(), "gate".into(), "helm_chart".into()],
         limits: Default::default(),
-        production_use: true,
-        data_residency: "eu".into(),
-        renewal_of: None,
         lineage_id: "lin-pk-1".into(),
-        sequence: 1,
+        ..testkit::license()
     }
 }
 
@@ -148,20 +131,7 @@ fn bundle_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI"
-        );
-        eprintln!("\n*** SKIPPED: {tool} is not installed ***\n");
-    }
-    found
-}
+use testkit::have_tool as have;
 
 #[test]
 fn reproducible_and_checked_by_stock_tools() {
