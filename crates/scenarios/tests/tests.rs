@@ -5,4 +5,5 @@
 
 mod kit;
 mod runbooks;
+mod surface;
 mod verifiers;
