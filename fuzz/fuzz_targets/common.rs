@@ -25,7 +25,7 @@ pub fn store() -> runtime::TrustStore {
             roles: vec![k.role],
             not_before: t("2026-01-01T00:00:00Z"),
             not_after: t("2030-01-01T00:00:00Z"),
-            status: "active",
+            status: runtime::KeyStatus::Active,
         })
         .collect();
     let bytes = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();

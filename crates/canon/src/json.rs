@@ -30,8 +30,33 @@ pub enum Value {
     String(String),
     /// An array.
     Array(Vec<Value>),
-    /// An object whose members are unique and sorted by UTF-16 code units.
-    Object(Vec<(String, Value)>),
+    /// An object whose members are unique and sorted by UTF-16 code units. [`Members`] can
+    /// only be built sorted ([`Value::object`], the parser): canonical order is unforgeable.
+    Object(Members),
+}
+
+/// The members of a JSON object: unique names, sorted by UTF-16 code units. Read it as a
+/// slice; build it with [`Value::object`] (or [`Members::without`]), which keep the order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Members(Vec<(String, Value)>);
+
+impl std::ops::Deref for Members {
+    type Target = [(String, Value)];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Members {
+    /// These members without `name` (still sorted and unique).
+    pub fn without(&self, name: &str) -> Members {
+        Members(self.0.iter().filter(|(k, _)| k != name).cloned().collect())
+    }
+
+    /// The members, by value.
+    pub fn into_vec(self) -> Vec<(String, Value)> {
+        self.0
+    }
 }
 
 /// What went wrong while parsing.
@@ -234,7 +259,7 @@ impl Parser<'_> {
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(Vec::new()));
+            return Ok(Value::Object(Members::default()));
         }
         loop {
             self.skip_ws();
@@ -272,9 +297,9 @@ impl Parser<'_> {
                 });
             }
         }
-        Ok(Value::Object(
+        Ok(Value::Object(Members(
             members.into_iter().map(|(k, v, _)| (k, v)).collect(),
-        ))
+        )))
     }
 
     fn hex4(&mut self) -> Result<u16, ParseError> {
@@ -524,7 +549,7 @@ impl Value {
         if members.windows(2).any(|w| w[0].0 == w[1].0) {
             return None;
         }
-        Some(Value::Object(members))
+        Some(Value::Object(Members(members)))
     }
 
     /// Looks up a member of an object by name.
@@ -534,6 +559,18 @@ impl Value {
                 .binary_search_by(|(k, _)| cmp_utf16(k, name))
                 .ok()
                 .map(|i| &m[i].1),
+            _ => None,
+        }
+    }
+
+    /// Looks up a member of an object by name, to change its value (names, and so the
+    /// canonical order, cannot change).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        match self {
+            Value::Object(m) => match m.0.binary_search_by(|(k, _)| cmp_utf16(k, name)) {
+                Ok(i) => Some(&mut m.0[i].1),
+                Err(_) => None,
+            },
             _ => None,
         }
     }

@@ -28,6 +28,6 @@ pub mod sig;
 pub mod time;
 pub mod ustar;
 
-pub use json::{canonicalize, parse, ParseError, Value};
+pub use json::{canonicalize, parse, Members, ParseError, Value};
 pub use sig::{pae, Envelope, KeyId, Kind, Role};
 pub use time::Timestamp;

@@ -262,7 +262,7 @@ impl Envelope {
 
     /// The file form: canonical JSON and a newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let v = Value::Object(vec![
+        let v = Value::object(vec![
             ("alg".into(), Value::String("ed25519".into())),
             ("key_id".into(), Value::String(self.key_id.to_string())),
             (
@@ -270,7 +270,8 @@ impl Envelope {
                 Value::String(self.kind.payload_type().into()),
             ),
             ("sig".into(), Value::String(enc::b64(&self.sig))),
-        ]);
+        ])
+        .expect("distinct member names");
         let mut out = v.to_canonical();
         out.push(b'\n');
         out

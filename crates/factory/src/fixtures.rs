@@ -4,39 +4,27 @@
 //! generated one (Ed25519 signatures are deterministic).
 
 use anyhow::Result;
-use canon::{enc, Value};
+use canon::enc;
+use runtime::license::{LicenseV2, Tier};
 use signing::SecretKey;
 
 /// The legacy v2 license document, signed with `key` (a license key).
 pub fn legacy_v2_license(key: &SecretKey) -> Result<Vec<u8>> {
-    let s = |v: &str| Value::String(v.into());
-    let members = vec![
-        ("schema_version".to_string(), Value::Number(2.0)),
-        ("license_id".into(), s("lic-legacy-0001")),
-        ("license_key".into(), s("GCYH-2345-6789-ABCD")),
-        ("issuer".into(), s("Example Vendor Ltd (DEV)")),
-        ("customer_id".into(), s("acme-corp")),
-        ("customer_name".into(), s("ACME Corp")),
-        ("product".into(), s("gateway")),
-        ("tier".into(), s("professional")),
-        (
-            "features".into(),
-            Value::Array(vec![s("gate"), s("chron"), s("airgap_bundle")]),
-        ),
-        (
-            "limits".into(),
-            Value::object(vec![
-                ("agents".into(), Value::Number(25.0)),
-                ("instances".into(), Value::Number(2.0)),
-            ])
-            .expect("names"),
-        ),
-        ("issued_at".into(), s("2026-11-05T00:00:00Z")),
-        ("expires_at".into(), s("2027-06-30T00:00:00Z")),
-    ];
-    let unsigned = Value::object(members.clone()).expect("names");
-    let sig = key.sign_legacy_v2(&unsigned.to_canonical())?;
-    let mut all = members;
-    all.push(("signature".into(), Value::String(enc::b64(&sig))));
-    Ok(Value::object(all).expect("names").to_pretty())
+    let mut doc = LicenseV2 {
+        schema_version: 2,
+        license_id: "lic-legacy-0001".into(),
+        license_key: "GCYH-2345-6789-ABCD".into(),
+        issuer: "Example Vendor Ltd (DEV)".into(),
+        customer_id: "acme-corp".into(),
+        customer_name: "ACME Corp".into(),
+        product: "gateway".into(),
+        tier: Tier::Professional,
+        features: vec!["gate".into(), "chron".into(), "airgap_bundle".into()],
+        limits: [("agents".to_string(), 25), ("instances".to_string(), 2)].into(),
+        issued_at: "2026-11-05T00:00:00Z".into(),
+        expires_at: "2027-06-30T00:00:00Z".into(),
+        signature: String::new(),
+    };
+    doc.signature = enc::b64(&key.sign_legacy_v2(&doc.signed_bytes())?);
+    Ok(doc.to_pretty())
 }

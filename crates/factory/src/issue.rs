@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use canon::{Kind, Timestamp};
 use rand_core::{OsRng, RngCore};
 use runtime::license::{valid_id, Customer, License, Tier, KEY_ALPHABET};
+use runtime::Artifact;
 use signing::SecretKey;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -206,7 +207,7 @@ pub fn build(catalog: &Catalog, req: &Request, now: Timestamp) -> Result<License
 /// Signs a license and prepares its files and registry row.
 pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
     let times = license.validate()?;
-    let canonical = license.canonical();
+    let canonical = license.to_canonical();
     let env = key.sign_document(Kind::License, &canonical)?;
     let json = canon::parse(&canonical)
         .context("canonical license")?
@@ -469,33 +470,6 @@ pub fn renewal(
     };
     l.validate()?;
     Ok(l)
-}
-
-/// The revocation list document (docs/FORMAT.md §11).
-pub fn revocation_list(
-    sequence: u64,
-    now: Timestamp,
-    revoked: &[(String, String, Timestamp)],
-) -> canon::Value {
-    use canon::Value;
-    let entries = revoked
-        .iter()
-        .map(|(id, reason, at)| {
-            Value::object(vec![
-                ("license_id".into(), Value::String(id.clone())),
-                ("reason".into(), Value::String(reason.clone())),
-                ("revoked_at".into(), Value::String(at.to_string())),
-            ])
-            .expect("distinct names")
-        })
-        .collect();
-    Value::object(vec![
-        ("type".into(), Value::String("airlock-revocations".into())),
-        ("sequence".into(), Value::Number(sequence as f64)),
-        ("issued_at".into(), Value::String(now.to_string())),
-        ("revoked".into(), Value::Array(entries)),
-    ])
-    .expect("distinct names")
 }
 
 /// For a verified legacy (schema 2) license: the registry row recording it and the schema-3

@@ -50,7 +50,7 @@ fn entry_from_store(k: &runtime::TrustedKey) -> TrustEntry {
         roles: k.roles.clone(),
         not_before: k.not_before,
         not_after: k.not_after,
-        status: k.status.as_str(),
+        status: k.status,
     }
 }
 
@@ -85,10 +85,10 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
             .not_after
             .unwrap_or(p.created_at.plus_days(365 * DEFAULT_KEY_YEARS + 1));
         if let Some(e) = entries.iter_mut().find(|e| e.public_key == p.public_key) {
-            if e.status == KeyStatus::Revoked.as_str() {
+            if e.status == KeyStatus::Revoked {
                 bail!("key {} ({}) is revoked in the previous trust file; a revoked key cannot come back", p.key_id, p.name);
             }
-            if e.status == KeyStatus::Retired.as_str() {
+            if e.status == KeyStatus::Retired {
                 // Its window closed when it was retired; reopening it would let it sign again.
                 bail!("key {} ({}) is retired in the previous trust file; a retired key is not re-added (generate a new key)", p.key_id, p.name);
             }
@@ -109,7 +109,7 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
                 roles: vec![p.role],
                 not_before: p.created_at,
                 not_after,
-                status: KeyStatus::Active.as_str(),
+                status: KeyStatus::Active,
             });
         }
     }
@@ -123,12 +123,12 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
                 .find(|e| e.key_id() == *id)
                 .with_context(|| format!("key {id} is not in the trust file"))?;
             if status == KeyStatus::Retired {
-                if e.status == KeyStatus::Revoked.as_str() {
+                if e.status == KeyStatus::Revoked {
                     bail!("key {id} is already revoked");
                 }
                 e.not_after = e.not_after.min(req.now);
             }
-            e.status = status.as_str();
+            e.status = status;
         }
     }
     for root in req.roots {
@@ -137,9 +137,7 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
             .iter()
             .find(|e| e.key_id() == root_id)
             .context("root key missing")?;
-        if root_entry.status != KeyStatus::Active.as_str()
-            || !root_entry.roles.contains(&Role::Root)
-        {
+        if root_entry.status != KeyStatus::Active || !root_entry.roles.contains(&Role::Root) {
             bail!("the signing root key {root_id} must be active with the root role in the new trust file (retire a root in a later version, signed by its successor)");
         }
         if req.now < root_entry.not_before || req.now > root_entry.not_after {

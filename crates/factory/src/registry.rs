@@ -14,6 +14,8 @@
 
 use anyhow::{bail, Context, Result};
 use canon::{enc, Timestamp, Value};
+use runtime::revocation::RevocationList;
+use runtime::Artifact;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
@@ -577,20 +579,14 @@ impl Registry {
         let Some((seq, doc)) = last else {
             return Ok(());
         };
-        let v = canon::parse(&doc).with_context(|| format!("published revocation list #{seq}"))?;
-        let Some(Value::Array(entries)) = v.get("revoked") else {
-            bail!("published revocation list #{seq} has no revoked list");
-        };
+        let (list, _, _) = RevocationList::parse(&doc)
+            .map_err(anyhow::Error::new)
+            .with_context(|| format!("published revocation list #{seq}"))?;
         let mut st = self
             .conn
             .prepare_cached("SELECT revoked_at FROM licenses WHERE license_id = ?1")?;
-        for e in entries {
-            let id = e
-                .get("license_id")
-                .and_then(Value::as_str)
-                .with_context(|| {
-                    format!("published revocation list #{seq}: entry without license_id")
-                })?;
+        for e in &list.revoked {
+            let id = e.license_id.as_str();
             let revoked: Option<Option<i64>> = st.query_row([id], |r| r.get(0)).optional()?;
             if !matches!(revoked, Some(Some(_))) {
                 bail!(

@@ -2,6 +2,7 @@
 //! including every failure path with its message and exit code.
 
 use crate::common::*;
+use runtime::KeyStatus;
 use std::fs;
 
 fn json(o: &std::process::Output) -> serde_json::Value {
@@ -647,9 +648,9 @@ fn a_legacy_license_sig_must_name_the_key_that_signed() {
     let keys = testkit::Keys::new();
     let other = testkit::key(4, Role::License);
     let trust = keys.store_with(&[
-        testkit::entry(&keys.root, "active"),
-        testkit::entry(&keys.license, "active"),
-        testkit::entry(&other, "active"),
+        testkit::entry(&keys.root, KeyStatus::Active),
+        testkit::entry(&keys.license, KeyStatus::Active),
+        testkit::entry(&other, KeyStatus::Active),
     ]);
     let lic = &keys.license;
     let t = testkit::t;

@@ -16,6 +16,7 @@ use canon::{checksums, enc, ustar, Kind, Role, Timestamp, Value};
 use runtime::license::License;
 use runtime::manifest::{BundleManifest, Member, ProductManifest};
 use runtime::policy::Release;
+use runtime::Artifact;
 use runtime::TrustStore;
 use sha2::{Digest, Sha256};
 use signing::SecretKey;
@@ -165,15 +166,11 @@ pub fn scan_payload(root: &Path) -> Result<Vec<(SafePath, PathBuf, u64, u32)>> {
     Ok(out)
 }
 
-fn sequence_key(product: &str, customer: &str) -> String {
-    format!("{product}/{customer}")
-}
-
 fn load_state(path: &Path) -> Result<Vec<(String, Value)>> {
     match fs::read(path) {
         Ok(b) => {
             match canon::parse(&b).with_context(|| format!("sequence state {}", path.display()))? {
-                Value::Object(m) => Ok(m),
+                Value::Object(m) => Ok(m.into_vec()),
                 _ => bail!("sequence state {}: not a JSON object", path.display()),
             }
         }
@@ -248,7 +245,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         }
     };
 
-    let lic_canonical = license.canonical();
+    let lic_canonical = license.to_canonical();
     // Product manifest.
     let pm_input = fs::read(req.product_manifest)
         .with_context(|| format!("{}", req.product_manifest.display()))?;
@@ -283,7 +280,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         None => None,
     };
     // Sequence.
-    let state_key = sequence_key(&license.product, &license.customer.id);
+    let state_key = runtime::state::channel(&license.product, &license.customer.id);
     let mut state = load_state(req.state)?;
     let stored = state
         .iter()

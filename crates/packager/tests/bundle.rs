@@ -4,6 +4,8 @@
 
 use canon::{Kind, Role, Timestamp};
 use runtime::license::License;
+use runtime::Artifact;
+use runtime::KeyStatus;
 use signing::SecretKey;
 use std::fs;
 use std::path::Path;
@@ -72,7 +74,7 @@ fn setup(p: &Path, edit: impl FnOnce(&mut License)) {
             roles: vec![k.role],
             not_before: created,
             not_after: t("2030-01-01"),
-            status: "active",
+            status: KeyStatus::Active,
         })
         .collect();
     fs::write(
@@ -82,7 +84,7 @@ fn setup(p: &Path, edit: impl FnOnce(&mut License)) {
     .unwrap();
     let mut l = license();
     edit(&mut l);
-    let canonical = l.canonical();
+    let canonical = l.to_canonical();
     fs::create_dir_all(p.join("lic")).unwrap();
     fs::write(
         p.join("lic/license.json"),

@@ -12,6 +12,8 @@
 
 use canon::path::SafePath;
 use canon::{ustar, Kind, Role, Timestamp};
+use runtime::Artifact;
+use runtime::KeyStatus;
 use signing::trust::{sign_trust_file, TrustEntry};
 use signing::SecretKey;
 use std::fs;
@@ -33,7 +35,7 @@ fn entry(k: &SecretKey) -> TrustEntry {
         roles: vec![k.role],
         not_before: t("2026-01-01"),
         not_after: t("2030-01-01"),
-        status: "active",
+        status: KeyStatus::Active,
     }
 }
 
@@ -136,7 +138,7 @@ fn main() {
         lineage_id: "lin-hostile".into(),
         sequence: 1,
     };
-    let canonical = license.canonical();
+    let canonical = license.to_canonical();
     let lic_dir = out.join("lic");
     fs::create_dir_all(&lic_dir).unwrap();
     fs::write(lic_dir.join("license.json"), &canonical).unwrap();

@@ -523,7 +523,7 @@ fn key_compromise() {
     let keys = Keys::new();
     let b = build(&keys, &Spec::new(&keys));
     let mut entries = keys.entries();
-    entries[2].status = "revoked";
+    entries[2].status = runtime::KeyStatus::Revoked;
     // The revoked release key signed the bundle manifest too, which is checked first.
     expect(
         verify_extract(&keys.store_with(&entries), &b),

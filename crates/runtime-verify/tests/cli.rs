@@ -3,6 +3,7 @@
 
 use crate::interop::have_tool;
 use crate::kit::*;
+use runtime::KeyStatus;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -146,7 +147,7 @@ fn exit_codes_json_and_state() {
     let evil_root = key(42, canon::Role::Root);
     let keys = Keys::new();
     let mut entries = keys.entries();
-    entries[0] = entry(&evil_root, "active");
+    entries[0] = entry(&evil_root, KeyStatus::Active);
     std::fs::write(
         p.join("evil-trust.json"),
         signing::trust::sign_trust_file(&evil_root, 9, t("2026-06-01"), &entries).unwrap(),
@@ -494,7 +495,7 @@ fn remind_and_license_follow_the_state_protocol() {
     let evil_root = key(42, canon::Role::Root);
     let keys = Keys::new();
     let mut entries = keys.entries();
-    entries[0] = entry(&evil_root, "active");
+    entries[0] = entry(&evil_root, KeyStatus::Active);
     std::fs::write(
         p.join("evil-trust.json"),
         signing::trust::sign_trust_file(&evil_root, 9, t("2026-06-01"), &entries).unwrap(),

@@ -3,6 +3,7 @@
 //!
 //! Under CI (`CI=true`) a missing `minisign` fails the test; elsewhere it is skipped loudly.
 
+use runtime::KeyStatus;
 use std::path::Path;
 use std::process::Command;
 
@@ -91,7 +92,7 @@ fn airlock_signature_verifies_with_stock_minisign_and_runtime_verify() {
         roles: vec![k.role],
         not_before: k.created_at,
         not_after: canon::Timestamp::parse("2030-01-01T00:00:00Z").unwrap(),
-        status: "active",
+        status: KeyStatus::Active,
     });
     let trust = signing::trust::sign_trust_file(
         &root,

@@ -5,6 +5,8 @@ use canon::{Kind, Role, Timestamp};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use runtime::enforce::{Entitlements, Gate};
 use runtime::license::{verify_license, Customer, LegacyPolicy, License, Tier};
+use runtime::Artifact;
+use runtime::KeyStatus;
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
@@ -23,7 +25,7 @@ fn bench(c: &mut Criterion) {
             roles: vec![k.role],
             not_before: t("2026-01-01T00:00:00Z"),
             not_after: t("2030-01-01T00:00:00Z"),
-            status: "active",
+            status: KeyStatus::Active,
         })
         .collect();
     let trust_bytes =
@@ -80,7 +82,7 @@ fn bench(c: &mut Criterion) {
         lineage_id: "lin-0123456789abcdef".into(),
         sequence: 1,
     };
-    let canonical = license.canonical();
+    let canonical = license.to_canonical();
     let doc = canon::parse(&canonical).unwrap().to_pretty();
     let sig = lic
         .sign_document(Kind::License, &canonical)

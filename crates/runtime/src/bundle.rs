@@ -751,9 +751,8 @@ impl<'a> TarReader<'a> {
             .take()
             .unwrap_or_else(|| PaeBuffer::new(canon::Kind::BundleManifest, 0));
         let sig = self.kept.remove(MANIFEST_SIG_PATH).unwrap_or_default();
-        let m = verify_bundle_manifest_buffered(self.opts.trust, &doc, &sig)
+        let m = verify_bundle_manifest_buffered(self.opts.trust, doc, &sig)
             .map_err(BundleError::Manifest)?;
-        drop(doc);
         // Required and optional members, with their size caps; everything else under payload/.
         let members = &m.manifest().members;
         for (p, cap) in REQUIRED {

@@ -135,6 +135,25 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
+impl From<format::SchemaError> for VerifyError {
+    fn from(e: format::SchemaError) -> VerifyError {
+        VerifyError::Schema {
+            what: e.what,
+            detail: e.detail,
+        }
+    }
+}
+
+impl From<format::ParseError> for VerifyError {
+    fn from(e: format::ParseError) -> VerifyError {
+        match e {
+            format::ParseError::TooLarge { what, limit } => VerifyError::TooLarge { what, limit },
+            format::ParseError::Json { what, error } => VerifyError::Json { what, error },
+            format::ParseError::Schema(e) => e.into(),
+        }
+    }
+}
+
 /// A short human name for an artifact kind.
 pub fn kind_name(k: Kind) -> &'static str {
     match k {

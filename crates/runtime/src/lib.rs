@@ -16,12 +16,13 @@
 //! use runtime::license::{date_state, verify_license, LegacyPolicy, DEFAULT_WARN_DAYS};
 //! use runtime::{Anchors, TrustStore};
 //! # use canon::{Kind, Role, Timestamp};
+//! # use runtime::Artifact;
 //! # let t = |s: &str| Timestamp::parse(s).unwrap();
 //! # let root = signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z")).unwrap();
 //! # let lic = signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z")).unwrap();
 //! # let entries: Vec<_> = [&root, &lic].iter().map(|k| signing::trust::TrustEntry {
 //! #     public_key: k.public_key(), name: k.name.clone(), roles: vec![k.role],
-//! #     not_before: t("2026-01-01T00:00:00Z"), not_after: t("2030-01-01T00:00:00Z"), status: "active" }).collect();
+//! #     not_before: t("2026-01-01T00:00:00Z"), not_after: t("2030-01-01T00:00:00Z"), status: runtime::KeyStatus::Active }).collect();
 //! # let trust_json = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
 //! # let license = runtime::license::License {
 //! #     schema_version: 3, license_id: "lic-1".into(), license_key: "ABCD-EFGH-JKMN-PQRS".into(),
@@ -31,7 +32,7 @@
 //! #     not_before: "2026-11-01T00:00:00Z".into(), expires_at: "2027-11-01T00:00:00Z".into(), grace_days: 14,
 //! #     features: vec!["gate".into()], limits: [("agents".to_string(), 50)].into_iter().collect(),
 //! #     production_use: true, data_residency: "eu".into(), renewal_of: None, lineage_id: "lin-1".into(), sequence: 1 };
-//! # let license_json = license.canonical();
+//! # let license_json = license.to_canonical();
 //! # let license_sig = lic.sign_document(Kind::License, &license_json).unwrap().to_bytes();
 //! // Trust: a trust file delivered out of band (or keys embedded at build time).
 //! let trust = TrustStore::from_trust_file(&trust_json, &Anchors::SelfSigned)?;
@@ -63,13 +64,10 @@ pub mod revocation;
 pub mod session;
 pub mod signed;
 pub mod state;
-pub mod text;
 pub mod trust;
 
 pub use check::Check;
 pub use error::VerifyError;
+pub use format::{text, Artifact, MAX_SAFE_INTEGER};
 pub use keys::PublicKey;
 pub use trust::{Anchors, KeyStatus, TrustStore, TrustedKey};
-
-/// Largest integer a schema field may hold (2^53 − 1): every JSON consumer reads it exactly.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;

@@ -1,291 +1,38 @@
-//! Product and bundle manifests (docs/FORMAT.md §13–§14): schemas, validation and signature
-//! verification. Both are signed by release keys.
+//! Product and bundle manifests (docs/FORMAT.md §13–§14): their verification. The schemas are
+//! `format::manifest`'s, re-exported here. Both are signed by release keys.
 
 use crate::error::VerifyError;
-use crate::license::{valid_id, Customer};
-use crate::signed::verify_document;
-use crate::trust::{ts, TrustStore};
-use crate::MAX_SAFE_INTEGER;
-use canon::path::SafePath;
-use canon::{enc, KeyId, Kind, Timestamp};
-use serde::{Deserialize, Serialize};
-
-/// Largest product manifest accepted.
-pub const MAX_PRODUCT_MANIFEST_BYTES: usize = 1 << 20;
-/// Largest bundle manifest accepted: 16 MiB of canonical JSON, about 100,000 members with
-/// short paths. It is the one member buffered before it is authenticated, so this cap is what
-/// a hostile bundle can make the verifier hold.
-pub const MAX_BUNDLE_MANIFEST_BYTES: usize = 16 << 20;
-/// Most members a bundle may have.
-pub const MAX_MEMBERS: usize = 100_000;
-
-/// One shipped component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Component {
-    /// Component name.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-}
-
-/// The vendor's product manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProductManifest {
-    /// Always `airlock-product-manifest`.
-    #[serde(rename = "type")]
-    pub doc_type: String,
-    /// Product id.
-    pub product: String,
-    /// Display name.
-    pub name: String,
-    /// Release version (`MAJOR.MINOR.PATCH`).
-    pub version: String,
-    /// The edition this release is.
-    pub edition: String,
-    /// Release time.
-    pub released_at: String,
-    /// What the release contains.
-    pub components: Vec<Component>,
-    /// Oldest runtime (`MAJOR.MINOR.PATCH`) that may install it.
-    pub min_runtime_version: String,
-    /// Features the content needs licensed.
-    pub requires_features: Vec<String>,
-}
-
-/// One archive member as listed in the bundle manifest. Fields are declared in canonical
-/// (sorted) order: serde writes this type in its RFC 8785 form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Member {
-    /// `420` (0644) or `493` (0755).
-    pub mode: u32,
-    /// Safe relative path.
-    pub path: String,
-    /// Lowercase hex SHA-256.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-/// The generated bundle manifest. Fields are declared in canonical (sorted) order: serde
-/// writes this type in its RFC 8785 form, which is how bundles store it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleManifest {
-    /// Built for air-gapped delivery.
-    pub airgap: bool,
-    /// Unique bundle id.
-    pub bundle_id: String,
-    /// Creation time: when the packager signed the bundle and its product manifest.
-    pub created_at: String,
-    /// The customer.
-    pub customer: Customer,
-    /// The bundled license.
-    pub license_id: String,
-    /// SHA-256 of the license's canonical form.
-    pub license_sha256: String,
-    /// Every archive member after the manifest and its signature, in archive order.
-    pub members: Vec<Member>,
-    /// Product id.
-    pub product: String,
-    /// SHA-256 of the product manifest's canonical form.
-    pub product_manifest_sha256: String,
-    /// Per product and customer channel, never decreasing.
-    pub sequence: u64,
-    /// Always `airlock-bundle-manifest`.
-    #[serde(rename = "type")]
-    pub doc_type: String,
-    /// Product version.
-    pub version: String,
-}
-
-/// File modes allowed in bundles.
-pub const MODES: [u32; 2] = [0o644, 0o755];
-
-/// Parses `MAJOR.MINOR.PATCH` (digits only).
-pub fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
-    let mut it = s.split('.');
-    let mut n = || -> Option<u64> {
-        let p = it.next()?;
-        if p.is_empty()
-            || p.len() > 9
-            || !p.bytes().all(|b| b.is_ascii_digit())
-            || (p.len() > 1 && p.starts_with('0'))
-        {
-            return None;
-        }
-        p.parse().ok()
-    };
-    let v = (n()?, n()?, n()?);
-    if it.next().is_some() {
-        return None;
-    }
-    Some(v)
-}
-
-impl ProductManifest {
-    /// Checks the schema rules; returns the release time.
-    pub fn validate(&self) -> Result<Timestamp, VerifyError> {
-        const W: &str = "product manifest";
-        let bad = |m: String| Err(VerifyError::schema(W, m));
-        if self.doc_type != "airlock-product-manifest" {
-            return bad("type must be \"airlock-product-manifest\"".into());
-        }
-        if !valid_id(&self.product) || !valid_id(&self.edition) {
-            return bad("product and edition must be ids".into());
-        }
-        if self.name.trim().is_empty() || self.name.len() > 256 {
-            return bad("name must be 1-256 characters".into());
-        }
-        if parse_version(&self.version).is_none()
-            || parse_version(&self.min_runtime_version).is_none()
-        {
-            return bad("version and min_runtime_version must be MAJOR.MINOR.PATCH".into());
-        }
-        if self.components.len() > 1024
-            || self
-                .components
-                .iter()
-                .any(|c| !valid_id(&c.name) || c.version.is_empty() || c.version.len() > 64)
-        {
-            return bad(
-                "components must be at most 1024 entries with an id name and a version".into(),
-            );
-        }
-        if self.requires_features.iter().any(|f| !valid_id(f)) {
-            return bad("requires_features must be ids".into());
-        }
-        ts(W, "released_at", &self.released_at)
-    }
-}
-
-/// A bundle id: `bnd-` and 16 lowercase hex digits (FORMAT.md §14).
-pub fn valid_bundle_id(s: &str) -> bool {
-    s.strip_prefix("bnd-").is_some_and(|h| {
-        h.len() == 16
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-impl BundleManifest {
-    /// Checks the schema rules; returns the creation time.
-    pub fn validate(&self) -> Result<Timestamp, VerifyError> {
-        const W: &str = "bundle manifest";
-        let bad = |m: String| Err(VerifyError::schema(W, m));
-        if self.doc_type != "airlock-bundle-manifest" {
-            return bad("type must be \"airlock-bundle-manifest\"".into());
-        }
-        for (n, v) in [
-            ("bundle_id", &self.bundle_id),
-            ("product", &self.product),
-            ("license_id", &self.license_id),
-            ("customer.id", &self.customer.id),
-        ] {
-            if !valid_id(v) {
-                return bad(format!("{n} {v:?} is not a valid id"));
-            }
-        }
-        if parse_version(&self.version).is_none() {
-            return bad("version must be MAJOR.MINOR.PATCH".into());
-        }
-        if !valid_bundle_id(&self.bundle_id) {
-            return bad(format!(
-                "bundle_id {:?} must be \"bnd-\" and 16 lowercase hex digits",
-                self.bundle_id
-            ));
-        }
-        for (n, h) in [
-            ("license_sha256", &self.license_sha256),
-            ("product_manifest_sha256", &self.product_manifest_sha256),
-        ] {
-            if enc::unhex::<32>(h).is_none() {
-                return bad(format!("{n} is not 64 lowercase hex characters"));
-            }
-        }
-        if self.sequence > MAX_SAFE_INTEGER {
-            return bad("sequence must be at most 2^53-1".into());
-        }
-        if self.members.len() > MAX_MEMBERS {
-            return bad(format!("more than {MAX_MEMBERS} members"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for m in &self.members {
-            let p = SafePath::new(&m.path)
-                .map_err(|e| VerifyError::schema(W, format!("member {:?}: {e}", m.path)))?;
-            if p.as_str().starts_with("manifests/bundle-manifest.") {
-                return bad("the bundle manifest cannot list itself".into());
-            }
-            if !seen.insert(p.as_str().to_string()) {
-                return bad(format!("member {} listed twice", m.path));
-            }
-            if m.size > MAX_SAFE_INTEGER
-                || enc::unhex::<32>(&m.sha256).is_none()
-                || !MODES.contains(&m.mode)
-            {
-                return bad(format!(
-                    "member {}: size, sha256 or mode (0644/0755) invalid",
-                    m.path
-                ));
-            }
-        }
-        // A file and a directory of the same name: "a" and "a/b".
-        for m in &self.members {
-            let p = SafePath::new(&m.path).map_err(|e| VerifyError::schema(W, e.to_string()))?;
-            let clash = p.parents().find(|d| seen.contains(*d)).map(str::to_string);
-            if let Some(parent) = clash {
-                return bad(format!("{parent} is both a file and a directory"));
-            }
-        }
-        ts(W, "created_at", &self.created_at)
-    }
-}
+use crate::signed::{verify, verify_buffered, PaeBuffer, Verified};
+use crate::trust::TrustStore;
+use canon::{enc, Timestamp};
+pub use format::manifest::*;
+use format::Artifact;
 
 /// A verified product manifest.
-#[derive(Debug, Clone)]
-pub struct VerifiedProductManifest {
-    manifest: ProductManifest,
-    sha256: String,
-    signer: KeyId,
-}
+pub type VerifiedProductManifest = Verified<ProductManifest>;
 
-impl VerifiedProductManifest {
+impl Verified<ProductManifest> {
     /// The manifest.
     pub fn manifest(&self) -> &ProductManifest {
-        &self.manifest
+        self.value()
     }
-    /// SHA-256 of its canonical form.
-    pub fn sha256(&self) -> &str {
-        &self.sha256
-    }
-    /// The signing key.
-    pub fn signer(&self) -> KeyId {
-        self.signer
+    /// Lowercase hex SHA-256 of its canonical form (what bundle manifests reference).
+    pub fn sha256(&self) -> String {
+        enc::sha256_hex(self.canonical())
     }
 }
 
 /// A verified bundle manifest.
-#[derive(Debug, Clone)]
-pub struct VerifiedBundleManifest {
-    manifest: BundleManifest,
-    created_at: Timestamp,
-    signer: KeyId,
-}
+pub type VerifiedBundleManifest = Verified<BundleManifest>;
 
-impl VerifiedBundleManifest {
+impl Verified<BundleManifest> {
     /// The manifest.
     pub fn manifest(&self) -> &BundleManifest {
-        &self.manifest
+        self.value()
     }
-    /// Its creation time.
+    /// Its creation time (when the packager signed it).
     pub fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    /// The signing key.
-    pub fn signer(&self) -> KeyId {
-        self.signer
+        self.facts()
     }
 }
 
@@ -298,23 +45,7 @@ pub fn verify_product_manifest(
     sig: &[u8],
     signed_at: Timestamp,
 ) -> Result<VerifiedProductManifest, VerifyError> {
-    let c = verify_document(
-        trust,
-        Kind::ProductManifest,
-        "product manifest",
-        doc,
-        MAX_PRODUCT_MANIFEST_BYTES,
-        sig,
-    )?;
-    let manifest: ProductManifest = serde_json::from_slice(c.canonical())
-        .map_err(|e| VerifyError::schema("product manifest", e.to_string()))?;
-    manifest.validate()?;
-    trust.check_window(c.signer(), signed_at)?;
-    Ok(VerifiedProductManifest {
-        sha256: enc::sha256_hex(c.canonical()),
-        manifest,
-        signer: c.signer(),
-    })
+    verify(trust, doc, sig, Some(signed_at))
 }
 
 /// Verifies a bundle manifest and its envelope. The stored bytes must be the manifest's
@@ -324,66 +55,21 @@ pub fn verify_bundle_manifest(
     doc: &[u8],
     sig: &[u8],
 ) -> Result<VerifiedBundleManifest, VerifyError> {
-    if doc.len() > MAX_BUNDLE_MANIFEST_BYTES {
-        return Err(VerifyError::TooLarge {
-            what: "bundle manifest",
-            limit: MAX_BUNDLE_MANIFEST_BYTES as u64,
-        });
-    }
-    verify_bundle_manifest_buffered(
-        trust,
-        &crate::signed::PaeBuffer::from_bytes(Kind::BundleManifest, doc),
-        sig,
-    )
+    verify(trust, doc, sig, None)
 }
 
 /// [`verify_bundle_manifest`] over a manifest buffered behind its PAE header as it streamed in.
 pub fn verify_bundle_manifest_buffered(
     trust: &TrustStore,
-    buffer: &crate::signed::PaeBuffer,
+    buffer: PaeBuffer,
     sig: &[u8],
 ) -> Result<VerifiedBundleManifest, VerifyError> {
-    const W: &str = "bundle manifest";
-    let doc = buffer.body();
-    let signer = crate::signed::verify_canonical_bytes(
-        trust,
-        Kind::BundleManifest,
-        W,
-        buffer,
-        MAX_BUNDLE_MANIFEST_BYTES,
-        sig,
-    )?;
-    let manifest: BundleManifest =
-        serde_json::from_slice(doc).map_err(|e| VerifyError::schema(W, e.to_string()))?;
-    if !crate::signed::serializes_to(&manifest, doc) {
-        return Err(VerifyError::schema(
-            W,
-            "not stored in its canonical (RFC 8785) form",
-        ));
-    }
-    let created_at = manifest.validate()?;
-    trust.check_window(signer, created_at)?;
-    Ok(VerifiedBundleManifest {
-        manifest,
-        created_at,
-        signer,
-    })
+    verify_buffered(trust, buffer, sig)
 }
 
-/// Parses a product manifest without a signature (the packager's input), strictly.
+/// Parses a product manifest without a signature (the packager's input), strictly; returns it
+/// with its canonical bytes.
 pub fn parse_product_manifest(doc: &[u8]) -> Result<(ProductManifest, Vec<u8>), VerifyError> {
-    if doc.len() > MAX_PRODUCT_MANIFEST_BYTES {
-        return Err(VerifyError::TooLarge {
-            what: "product manifest",
-            limit: MAX_PRODUCT_MANIFEST_BYTES as u64,
-        });
-    }
-    let canonical = canon::canonicalize(doc).map_err(|error| VerifyError::Json {
-        what: "product manifest",
-        error,
-    })?;
-    let m: ProductManifest = serde_json::from_slice(&canonical)
-        .map_err(|e| VerifyError::schema("product manifest", e.to_string()))?;
-    m.validate()?;
+    let (m, _, canonical) = ProductManifest::parse(doc)?;
     Ok((m, canonical))
 }

@@ -1,76 +1,46 @@
-//! Signed revocation lists (docs/FORMAT.md §11).
+//! Signed revocation lists (docs/FORMAT.md §11): their verification. The schema is
+//! `format::revocation`'s, re-exported here.
 
 use crate::error::VerifyError;
-use crate::license::valid_id;
-use crate::signed::verify_document;
-use crate::trust::{ts, TrustStore};
-use crate::MAX_SAFE_INTEGER;
-use canon::{Kind, Timestamp};
-use serde::Deserialize;
-
-/// Largest revocation list accepted.
-pub const MAX_REVOCATIONS_BYTES: usize = 8 << 20;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Doc {
-    #[serde(rename = "type")]
-    doc_type: String,
-    sequence: u64,
-    issued_at: String,
-    revoked: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    license_id: String,
-    reason: String,
-    revoked_at: String,
-}
+use crate::signed::{verify, Verified};
+use crate::trust::TrustStore;
+use canon::Timestamp;
+pub use format::revocation::*;
 
 /// A verified revocation list.
-#[derive(Debug, Clone)]
-pub struct Revocations {
-    sequence: u64,
-    issued_at: Timestamp,
-    sha256: [u8; 32],
-    revoked: Vec<(String, String, Timestamp)>,
-}
+pub type Revocations = Verified<RevocationList>;
 
-impl Revocations {
+impl Verified<RevocationList> {
     /// The list's sequence number.
     pub fn sequence(&self) -> u64 {
-        self.sequence
+        self.value().sequence
     }
     /// When it was issued.
     pub fn issued_at(&self) -> Timestamp {
-        self.issued_at
+        self.facts()
     }
     /// The reason a license was revoked, if it is listed.
     pub fn reason(&self, license_id: &str) -> Option<&str> {
-        self.revoked
-            .iter()
-            .find(|(id, _, _)| id == license_id)
-            .map(|(_, r, _)| r.as_str())
+        self.value().reason(license_id)
     }
     /// SHA-256 of the list's canonical form (two lists of one sequence must be the same list).
     pub fn sha256(&self) -> [u8; 32] {
-        self.sha256
+        self.digest()
     }
     /// Every entry: license id and reason.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.revoked
+        self.value()
+            .revoked
             .iter()
-            .map(|(id, r, _)| (id.as_str(), r.as_str()))
+            .map(|r| (r.license_id.as_str(), r.reason.as_str()))
     }
     /// Number of revoked licenses.
     pub fn len(&self) -> usize {
-        self.revoked.len()
+        self.value().revoked.len()
     }
     /// Whether nothing is revoked.
     pub fn is_empty(&self) -> bool {
-        self.revoked.is_empty()
+        self.value().revoked.is_empty()
     }
 }
 
@@ -80,35 +50,5 @@ pub fn verify_revocations(
     doc: &[u8],
     sig: &[u8],
 ) -> Result<Revocations, VerifyError> {
-    const W: &str = "revocation list";
-    let c = verify_document(trust, Kind::Revocations, W, doc, MAX_REVOCATIONS_BYTES, sig)?;
-    let d: Doc =
-        serde_json::from_slice(c.canonical()).map_err(|e| VerifyError::schema(W, e.to_string()))?;
-    if d.doc_type != "airlock-revocations" {
-        return Err(VerifyError::schema(
-            W,
-            "type must be \"airlock-revocations\"",
-        ));
-    }
-    if d.sequence == 0 || d.sequence > MAX_SAFE_INTEGER {
-        return Err(VerifyError::schema(W, "sequence must be from 1 to 2^53-1"));
-    }
-    let issued_at = ts(W, "issued_at", &d.issued_at)?;
-    trust.check_window(c.signer(), issued_at)?;
-    let mut revoked = Vec::with_capacity(d.revoked.len());
-    for e in d.revoked {
-        if !valid_id(&e.license_id) {
-            return Err(VerifyError::schema(
-                W,
-                format!("license_id {:?} is not an id", e.license_id),
-            ));
-        }
-        revoked.push((e.license_id, e.reason, ts(W, "revoked_at", &e.revoked_at)?));
-    }
-    Ok(Revocations {
-        sequence: d.sequence,
-        issued_at,
-        sha256: canon::enc::sha256(c.canonical()),
-        revoked,
-    })
+    verify(trust, doc, sig, None)
 }

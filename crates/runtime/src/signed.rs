@@ -10,7 +10,8 @@ use crate::keys::PublicKey;
 use crate::trust::TrustStore;
 use blake2::{Blake2b512, Digest};
 use canon::minisign::Signature as MinisignSig;
-use canon::{json, pae, Envelope, KeyId, Kind, Role, Value};
+use canon::{json, pae, Envelope, KeyId, Kind, Role, Timestamp, Value};
+use format::Artifact;
 
 /// A signed document whose signature verified under a trusted key of the right role.
 /// Only this module constructs it.
@@ -86,6 +87,105 @@ pub fn verify_document(
     })
 }
 
+/// An artifact whose signature verified under a trusted key of the role its kind needs, whose
+/// schema holds, and whose signer was inside its window when it was signed. Only [`verify`]
+/// and [`verify_buffered`] build one.
+#[derive(Debug, Clone)]
+pub struct Verified<A: Artifact> {
+    value: A,
+    facts: A::Facts,
+    canonical: Vec<u8>,
+    signer: KeyId,
+}
+
+impl<A: Artifact> Verified<A> {
+    /// The verified document.
+    pub fn value(&self) -> &A {
+        &self.value
+    }
+    /// What its schema check yielded (e.g. a license's times).
+    pub fn facts(&self) -> A::Facts {
+        self.facts
+    }
+    /// The canonical bytes that were signed.
+    pub fn canonical(&self) -> &[u8] {
+        &self.canonical
+    }
+    /// SHA-256 of the canonical bytes.
+    pub fn digest(&self) -> [u8; 32] {
+        canon::enc::sha256(&self.canonical)
+    }
+    /// The signing key.
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
+}
+
+/// Verifies an artifact of kind `A` against its detached envelope: size cap, strict parse (or,
+/// for kinds stored canonical, the signature over the raw bytes first), kind, key and role,
+/// signature, schema, then the signer's window at the artifact's signing time. `signed_at` is
+/// that time for kinds whose document does not carry it (a product manifest: its bundle's
+/// `created_at`); it is ignored for the others.
+pub fn verify<A: Artifact>(
+    trust: &TrustStore,
+    doc: &[u8],
+    envelope: &[u8],
+    signed_at: Option<Timestamp>,
+) -> Result<Verified<A>, VerifyError> {
+    if A::STORED_CANONICAL {
+        if doc.len() > A::MAX_BYTES {
+            return Err(VerifyError::TooLarge {
+                what: A::WHAT,
+                limit: A::MAX_BYTES as u64,
+            });
+        }
+        return verify_buffered(trust, PaeBuffer::from_bytes(A::KIND, doc), envelope);
+    }
+    let checked = verify_document(trust, A::KIND, A::WHAT, doc, A::MAX_BYTES, envelope)?;
+    let value = A::from_canonical(checked.canonical())?;
+    finish(trust, value, checked.canonical, checked.signer, signed_at)
+}
+
+/// [`verify`] for a kind stored in canonical form, over a document buffered behind its PAE
+/// header as it streamed in: the signature is checked over the raw bytes before they are
+/// parsed, then the bytes must be exactly the value's canonical form.
+pub fn verify_buffered<A: Artifact>(
+    trust: &TrustStore,
+    buffer: PaeBuffer,
+    envelope: &[u8],
+) -> Result<Verified<A>, VerifyError> {
+    let signer = verify_canonical_bytes(trust, A::KIND, A::WHAT, &buffer, A::MAX_BYTES, envelope)?;
+    let doc = buffer.into_body();
+    let value = A::from_canonical(&doc)?;
+    if !serializes_to(&value, &doc) {
+        return Err(VerifyError::schema(
+            A::WHAT,
+            "not stored in its canonical (RFC 8785) form",
+        ));
+    }
+    finish(trust, value, doc, signer, None)
+}
+
+fn finish<A: Artifact>(
+    trust: &TrustStore,
+    value: A,
+    canonical: Vec<u8>,
+    signer: KeyId,
+    signed_at: Option<Timestamp>,
+) -> Result<Verified<A>, VerifyError> {
+    let facts = value.validate()?;
+    let at = A::signed_at(&facts).or(signed_at).ok_or_else(|| {
+        VerifyError::schema(A::WHAT, "no signing time: its container must supply one")
+    })?;
+    trust.check_window(signer, at)?;
+    Ok(Verified {
+        value,
+        facts,
+        canonical,
+        signer,
+    })
+}
+
 /// A document buffered behind its PAE header (see [`canon::sig::pae`]), so that its signature
 /// is checked in place, without a second copy of a large document.
 #[derive(Debug, Clone)]
@@ -125,6 +225,12 @@ impl PaeBuffer {
     /// The document bytes received so far.
     pub fn body(&self) -> &[u8] {
         &self.buf[self.body_start..]
+    }
+
+    /// The document bytes, without the header (in place: no second copy).
+    pub fn into_body(mut self) -> Vec<u8> {
+        self.buf.drain(..self.body_start);
+        self.buf
     }
 
     fn message(&self) -> Option<&[u8]> {

@@ -219,7 +219,7 @@ fn members<'a>(v: &'a Value, want: &[&str], what: &str) -> Result<(), StateError
 
 fn object(v: Option<&Value>, what: &str) -> Result<Vec<(String, Value)>, StateError> {
     match v {
-        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(Value::Object(m)) => Ok(m.to_vec()),
         _ => Err(corrupt(format!("{what} is not an object"))),
     }
 }

@@ -9,32 +9,10 @@ use crate::error::VerifyError;
 use crate::keys::PublicKey;
 use crate::signed::verify_pae;
 use canon::{enc, json, KeyId, Kind, Role, Timestamp, Value};
-use serde::Deserialize;
+use format::trust::{TrustBody, MAX_TRUST_SIGNATURES};
+use format::Artifact;
 
-/// Largest trust file accepted, in bytes.
-pub const MAX_TRUST_BYTES: usize = 256 * 1024;
-
-/// A key's status in the trust file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyStatus {
-    /// Verifies artifacts signed inside its window.
-    Active,
-    /// Verifies artifacts signed inside its window; signing tools refuse to use it.
-    Retired,
-    /// Verifies nothing.
-    Revoked,
-}
-
-impl KeyStatus {
-    /// The status's name in the trust file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyStatus::Active => "active",
-            KeyStatus::Retired => "retired",
-            KeyStatus::Revoked => "revoked",
-        }
-    }
-}
+pub use format::trust::{KeyStatus, MAX_TRUST_BYTES};
 
 /// One trusted key.
 #[derive(Debug, Clone)]
@@ -79,38 +57,6 @@ pub struct TrustStore {
     version: u64,
     issued_at: Timestamp,
     sha256: [u8; 32],
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustDoc {
-    #[serde(rename = "type")]
-    doc_type: String,
-    version: u64,
-    issued_at: String,
-    keys: Vec<KeyDoc>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyDoc {
-    key_id: String,
-    name: String,
-    public_key: String,
-    roles: Vec<String>,
-    not_before: String,
-    not_after: String,
-    status: String,
-}
-
-/// Parses a timestamp field or reports which one is malformed.
-pub(crate) fn ts(what: &'static str, field: &str, s: &str) -> Result<Timestamp, VerifyError> {
-    Timestamp::parse(s).ok_or_else(|| {
-        VerifyError::schema(
-            what,
-            format!("{field} {s:?} is not a YYYY-MM-DDTHH:MM:SSZ timestamp"),
-        )
-    })
 }
 
 impl TrustStore {
@@ -207,116 +153,25 @@ impl TrustStore {
             .get("signed")
             .ok_or_else(|| VerifyError::schema(WHAT, "missing signed"))?;
         let canonical = signed.to_canonical();
-        let doc: TrustDoc = serde_json::from_slice(&canonical)
-            .map_err(|e| VerifyError::schema(WHAT, e.to_string()))?;
-        if doc.doc_type != "airlock-trust" {
-            return Err(VerifyError::schema(
-                WHAT,
-                format!("type {:?} is not \"airlock-trust\"", doc.doc_type),
-            ));
-        }
-        if doc.version == 0 || doc.version > crate::MAX_SAFE_INTEGER {
-            return Err(VerifyError::schema(
-                WHAT,
-                "version must be an integer from 1 to 2^53-1",
-            ));
-        }
-        let issued_at = ts(WHAT, "issued_at", &doc.issued_at)?;
-        let mut keys: Vec<TrustedKey> = Vec::with_capacity(doc.keys.len());
-        for k in &doc.keys {
-            if !canon::sig::valid_key_name(&k.name) {
-                return Err(VerifyError::schema(
-                    WHAT,
-                    format!(
-                        "key name {:?} must be 1-64 of A-Z a-z 0-9 . _ - (not starting with .)",
-                        crate::text::escape(&k.name)
-                    ),
-                ));
-            }
-            let raw = enc::unb64_exact::<32>(&k.public_key).ok_or_else(|| {
-                VerifyError::schema(
-                    WHAT,
-                    format!("key {:?}: public_key is not base64 of 32 bytes", k.name),
-                )
-            })?;
-            let key = PublicKey::from_bytes(&raw)
+        let body = TrustBody::from_canonical(&canonical)?;
+        let issued_at = body.validate()?;
+        let mut keys: Vec<TrustedKey> = Vec::with_capacity(body.keys.len());
+        for k in &body.keys {
+            let p = k.parse()?;
+            let key = PublicKey::from_bytes(&p.public_key)
                 .map_err(|e| VerifyError::schema(WHAT, format!("key {:?}: {e}", k.name)))?;
-            if KeyId::parse(&k.key_id) != Some(key.key_id()) {
-                return Err(VerifyError::schema(
-                    WHAT,
-                    format!(
-                        "key {:?}: key_id {} is not the id derived from its public key ({})",
-                        k.name,
-                        k.key_id,
-                        key.key_id()
-                    ),
-                ));
-            }
-            if keys.iter().any(|e| e.key.key_id() == key.key_id()) {
-                return Err(VerifyError::schema(
-                    WHAT,
-                    format!("key {} listed twice", key.key_id()),
-                ));
-            }
-            let mut roles = Vec::new();
-            for r in &k.roles {
-                let role = Role::parse(r).ok_or_else(|| {
-                    VerifyError::schema(WHAT, format!("key {:?}: unknown role {r:?}", k.name))
-                })?;
-                if roles.contains(&role) {
-                    return Err(VerifyError::schema(
-                        WHAT,
-                        format!("key {:?}: role {r} listed twice", k.name),
-                    ));
-                }
-                roles.push(role);
-            }
-            if roles.is_empty() {
-                return Err(VerifyError::schema(
-                    WHAT,
-                    format!("key {:?} has no role", k.name),
-                ));
-            }
-            let status = match k.status.as_str() {
-                "active" => KeyStatus::Active,
-                "retired" => KeyStatus::Retired,
-                "revoked" => KeyStatus::Revoked,
-                s => {
-                    return Err(VerifyError::schema(
-                        WHAT,
-                        format!("key {:?}: unknown status {s:?}", k.name),
-                    ))
-                }
-            };
-            let not_before = ts(WHAT, "not_before", &k.not_before)?;
-            let not_after = ts(WHAT, "not_after", &k.not_after)?;
-            if not_after < not_before {
-                return Err(VerifyError::schema(
-                    WHAT,
-                    format!("key {:?}: not_after is before not_before", k.name),
-                ));
-            }
             keys.push(TrustedKey {
                 key,
                 name: k.name.clone(),
-                roles,
-                not_before,
-                not_after,
-                status,
+                roles: p.roles,
+                not_before: p.not_before,
+                not_after: p.not_after,
+                status: k.status,
             });
-        }
-        if !keys
-            .iter()
-            .any(|k| k.status == KeyStatus::Active && k.roles.contains(&Role::Root))
-        {
-            return Err(VerifyError::schema(
-                WHAT,
-                "lists no active root key (the next trust file could not be anchored)",
-            ));
         }
         let store = TrustStore {
             keys,
-            version: doc.version,
+            version: body.version,
             issued_at,
             sha256: enc::sha256(&canonical),
         };
@@ -324,7 +179,7 @@ impl TrustStore {
         let Some(Value::Array(sigs)) = v.get("signatures") else {
             return Err(VerifyError::schema(WHAT, "signatures must be an array"));
         };
-        if sigs.is_empty() || sigs.len() > 16 {
+        if sigs.is_empty() || sigs.len() > MAX_TRUST_SIGNATURES {
             return Err(VerifyError::schema(
                 WHAT,
                 "signatures must hold 1 to 16 envelopes",

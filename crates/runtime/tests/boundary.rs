@@ -71,7 +71,9 @@ fn dependency_tree_has_no_signing_path_and_no_networking() {
 
 #[test]
 fn source_has_no_clock_socket_or_signing_calls() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The runtime's own source and the format crate it reads artifacts with.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let srcs = [here.join("src"), here.join("../format/src")];
     let banned = [
         "SystemTime::now",
         "Instant::now",
@@ -85,7 +87,7 @@ fn source_has_no_clock_socket_or_signing_calls() {
         "generate(",
     ];
     let mut files = 0;
-    let mut stack = vec![src];
+    let mut stack = srcs.to_vec();
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -108,7 +110,7 @@ fn source_has_no_clock_socket_or_signing_calls() {
             files += 1;
         }
     }
-    assert!(files >= 4);
+    assert!(files >= 20, "scanned only {files} files");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Test kit: deterministic keys and trust files built with the signing crate.
 
 use canon::{Role, Timestamp};
+use runtime::KeyStatus;
 use signing::trust::{sign_trust_file, TrustEntry};
 use signing::SecretKey;
 
@@ -12,7 +13,7 @@ pub fn key(n: u8, role: Role) -> SecretKey {
     SecretKey::from_seed(&[n; 32], &format!("k{n}"), role, t("2026-01-01")).unwrap()
 }
 
-pub fn entry(k: &SecretKey, roles: &[Role], status: &'static str) -> TrustEntry {
+pub fn entry(k: &SecretKey, roles: &[Role], status: KeyStatus) -> TrustEntry {
     TrustEntry {
         public_key: k.public_key(),
         name: k.name.clone(),
@@ -41,9 +42,9 @@ impl Kit {
 
     pub fn entries(&self) -> Vec<TrustEntry> {
         vec![
-            entry(&self.root, &[Role::Root], "active"),
-            entry(&self.license, &[Role::License], "active"),
-            entry(&self.release, &[Role::Release], "active"),
+            entry(&self.root, &[Role::Root], KeyStatus::Active),
+            entry(&self.license, &[Role::License], KeyStatus::Active),
+            entry(&self.release, &[Role::Release], KeyStatus::Active),
         ]
     }
 

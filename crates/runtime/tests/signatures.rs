@@ -4,6 +4,7 @@
 use crate::kit::{entry, key, t, Kit};
 use canon::{Envelope, KeyId, Kind, Role};
 use runtime::signed::{verify_document, MinisignCheck};
+use runtime::KeyStatus;
 use runtime::{Anchors, TrustStore, VerifyError};
 
 const DOC: &[u8] = br#"{"b": 2, "a": [1, "x"]}"#;
@@ -194,7 +195,7 @@ fn key_compromise_rows() {
 
     // Revoked key: verifies nothing.
     let mut entries = kit.entries();
-    entries[1].status = "revoked";
+    entries[1].status = KeyStatus::Revoked;
     let store =
         TrustStore::from_trust_file(&kit.trust_bytes(2, &entries), &Anchors::SelfSigned).unwrap();
     assert_eq!(
@@ -236,7 +237,7 @@ fn key_compromise_rows() {
 
     // Retired: still verifies artifacts from inside its window.
     let mut entries = kit.entries();
-    entries[1].status = "retired";
+    entries[1].status = KeyStatus::Retired;
     let store =
         TrustStore::from_trust_file(&kit.trust_bytes(3, &entries), &Anchors::SelfSigned).unwrap();
     assert!(verify(&store, Kind::License, DOC, &env).is_ok());
@@ -278,9 +279,9 @@ fn trust_file_checks() {
 
     // Signed by a key without the root role (another key is the file's active root).
     let entries = vec![
-        entry(&kit.root, &[Role::License], "active"),
-        entry(&kit.license, &[Role::License], "active"),
-        entry(&key(8, Role::Root), &[Role::Root], "active"),
+        entry(&kit.root, &[Role::License], KeyStatus::Active),
+        entry(&kit.license, &[Role::License], KeyStatus::Active),
+        entry(&key(8, Role::Root), &[Role::Root], KeyStatus::Active),
     ];
     let by_non_root =
         signing::trust::sign_trust_file(&key(1, Role::Root), 1, t("2026-06-01"), &entries).unwrap();
@@ -294,8 +295,8 @@ fn trust_file_checks() {
 
     // Self-signed by a revoked root (another key is the file's active root).
     let mut entries = kit.entries();
-    entries[0].status = "revoked";
-    entries.push(entry(&key(8, Role::Root), &[Role::Root], "active"));
+    entries[0].status = KeyStatus::Revoked;
+    entries.push(entry(&key(8, Role::Root), &[Role::Root], KeyStatus::Active));
     assert_eq!(
         TrustStore::from_trust_file(&kit.trust_bytes(1, &entries), &Anchors::SelfSigned)
             .unwrap_err(),

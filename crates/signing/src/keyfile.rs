@@ -271,7 +271,7 @@ impl SecretKey {
     /// The private key file's bytes (write them with mode 0600).
     pub fn to_file_bytes(&self) -> Vec<u8> {
         let mut seed = enc::b64(self.signing.as_bytes());
-        let v = Value::Object(vec![
+        let v = Value::object(vec![
             ("airlock_private_key".into(), Value::Number(1.0)),
             (
                 "created_at".into(),
@@ -281,7 +281,8 @@ impl SecretKey {
             ("name".into(), Value::String(self.name.clone())),
             ("role".into(), Value::String(self.role.as_str().into())),
             ("seed".into(), Value::String(seed.clone())),
-        ]);
+        ])
+        .expect("distinct member names");
         seed.zeroize();
         let mut out = v.to_canonical();
         out.push(b'\n');
@@ -441,7 +442,7 @@ impl PublicKeyFile {
 
     /// The file's bytes.
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        let v = Value::Object(vec![
+        let v = Value::object(vec![
             ("airlock_public_key".into(), Value::Number(1.0)),
             (
                 "created_at".into(),
@@ -454,7 +455,8 @@ impl PublicKeyFile {
                 Value::String(enc::b64(&self.public_key)),
             ),
             ("role".into(), Value::String(self.role.as_str().into())),
-        ]);
+        ])
+        .expect("distinct member names");
         let mut out = v.to_canonical();
         out.push(b'\n');
         out

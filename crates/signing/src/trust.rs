@@ -1,8 +1,11 @@
-//! Building and signing trust files (`trust.json`). The format is specified in
-//! `docs/FORMAT.md`; the verifier is `runtime::TrustStore::from_trust_file`.
+//! Building and signing trust files (`trust.json`). The format is `format::trust`'s (one type
+//! for writing and reading); the verifier is `runtime::TrustStore::from_trust_file`.
 
 use crate::keyfile::{KeyError, SecretKey};
-use canon::{enc, KeyId, Kind, Role, Timestamp, Value};
+use canon::{KeyId, Kind, Role, Timestamp};
+pub use format::trust::KeyStatus;
+use format::trust::{trust_file, KeyEntry, TrustBody};
+use format::Artifact;
 
 /// One key entry of a trust file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +20,8 @@ pub struct TrustEntry {
     pub not_before: Timestamp,
     /// Window end.
     pub not_after: Timestamp,
-    /// `active`, `retired` or `revoked`.
-    pub status: &'static str,
+    /// Active, retired or revoked.
+    pub status: KeyStatus,
 }
 
 impl TrustEntry {
@@ -27,54 +30,25 @@ impl TrustEntry {
         KeyId::of(&self.public_key)
     }
 
-    fn to_value(&self) -> Value {
-        let mut roles = self.roles.clone();
-        roles.sort();
-        roles.dedup();
-        Value::object(vec![
-            ("key_id".into(), Value::String(self.key_id().to_string())),
-            ("name".into(), Value::String(self.name.clone())),
-            (
-                "not_after".into(),
-                Value::String(self.not_after.to_string()),
-            ),
-            (
-                "not_before".into(),
-                Value::String(self.not_before.to_string()),
-            ),
-            (
-                "public_key".into(),
-                Value::String(enc::b64(&self.public_key)),
-            ),
-            (
-                "roles".into(),
-                Value::Array(
-                    roles
-                        .iter()
-                        .map(|r| Value::String(r.as_str().into()))
-                        .collect(),
-                ),
-            ),
-            ("status".into(), Value::String(self.status.into())),
-        ])
-        .expect("distinct member names")
+    fn to_entry(&self) -> KeyEntry {
+        KeyEntry::new(
+            self.public_key,
+            &self.name,
+            &self.roles,
+            self.not_before,
+            self.not_after,
+            self.status,
+        )
     }
 }
 
 /// The `signed` part of a trust file.
-pub fn signed_value(version: u64, issued_at: Timestamp, entries: &[TrustEntry]) -> Value {
-    let mut sorted: Vec<&TrustEntry> = entries.iter().collect();
-    sorted.sort_by_key(|e| e.key_id());
-    Value::object(vec![
-        ("type".into(), Value::String("airlock-trust".into())),
-        ("version".into(), Value::Number(version as f64)),
-        ("issued_at".into(), Value::String(issued_at.to_string())),
-        (
-            "keys".into(),
-            Value::Array(sorted.iter().map(|e| e.to_value()).collect()),
-        ),
-    ])
-    .expect("distinct member names")
+pub fn signed_body(version: u64, issued_at: Timestamp, entries: &[TrustEntry]) -> TrustBody {
+    TrustBody::new(
+        version,
+        issued_at,
+        entries.iter().map(TrustEntry::to_entry).collect(),
+    )
 }
 
 /// Signs a trust file with a root key and returns its pretty-printed bytes.
@@ -95,17 +69,11 @@ pub fn sign_trust_file_by(
     issued_at: Timestamp,
     entries: &[TrustEntry],
 ) -> Result<Vec<u8>, KeyError> {
-    let signed = signed_value(version, issued_at, entries);
-    let canonical = signed.to_canonical();
+    let body = signed_body(version, issued_at, entries);
+    let canonical = body.to_canonical();
     let mut sigs = Vec::with_capacity(roots.len());
     for root in roots {
-        let env = root.sign_document(Kind::Trust, &canonical)?;
-        sigs.push(canon::parse(&env.to_bytes()).expect("envelope is valid JSON"));
+        sigs.push(root.sign_document(Kind::Trust, &canonical)?);
     }
-    let doc = Value::object(vec![
-        ("signed".into(), signed),
-        ("signatures".into(), Value::Array(sigs)),
-    ])
-    .expect("distinct member names");
-    Ok(doc.to_pretty())
+    Ok(trust_file(&body, &sigs))
 }

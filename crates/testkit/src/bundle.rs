@@ -7,6 +7,8 @@ use runtime::bundle::{verify_bundle, BundleError, Options, Verdict};
 use runtime::license::{Customer, License, Tier};
 pub use runtime::manifest::BundleManifest;
 use runtime::manifest::{Member, ProductManifest};
+use runtime::Artifact;
+use runtime::KeyStatus;
 use runtime::{Anchors, TrustStore};
 use signing::trust::{sign_trust_file, TrustEntry};
 use signing::SecretKey;
@@ -28,7 +30,7 @@ pub fn key(n: u8, role: Role) -> SecretKey {
     SecretKey::from_seed(&[n; 32], &format!("k{n}"), role, t("2026-01-01")).unwrap()
 }
 
-pub fn entry(k: &SecretKey, status: &'static str) -> TrustEntry {
+pub fn entry(k: &SecretKey, status: KeyStatus) -> TrustEntry {
     TrustEntry {
         public_key: k.public_key(),
         name: k.name.clone(),
@@ -55,9 +57,9 @@ impl Keys {
     }
     pub fn entries(&self) -> Vec<TrustEntry> {
         vec![
-            entry(&self.root, "active"),
-            entry(&self.license, "active"),
-            entry(&self.release, "active"),
+            entry(&self.root, KeyStatus::Active),
+            entry(&self.license, KeyStatus::Active),
+            entry(&self.release, KeyStatus::Active),
         ]
     }
     pub fn trust_with(&self, version: u64, entries: &[TrustEntry]) -> Vec<u8> {
@@ -240,7 +242,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
     });
     let mut members = vec![("CHECKSUMS.txt".to_string(), sums, 0o644)];
     members.extend(rest);
-    let lic_canonical = spec.license.canonical();
+    let lic_canonical = spec.license.to_canonical();
     let pm_canonical = canon::canonicalize(&serde_json::to_vec(&spec.pm).unwrap()).unwrap();
     let mut manifest = BundleManifest {
         doc_type: "airlock-bundle-manifest".into(),

@@ -12,6 +12,8 @@ use factory::issue::{self, RenewFrom, Request};
 use factory::registry::{Registry, View};
 use factory::report as book;
 use runtime::license::{verify_license, LegacyPolicy};
+use runtime::revocation::RevocationList;
+use runtime::Artifact;
 use runtime::TrustStore;
 use signing::clock;
 use signing::{PublicKeyFile, SecretKey};
@@ -510,7 +512,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             let revoked = reg.revoked()?;
             let count = revoked.len();
             let (seq, doc, sig) = reg.publish_revocations(now, |seq| {
-                let v = factory::issue::revocation_list(seq, now, &revoked);
+                let v = RevocationList::new(seq, now, revoked.iter().cloned());
                 let canonical = v.to_canonical();
                 let env = key.sign_document(canon::Kind::Revocations, &canonical)?;
                 Ok((v.to_pretty(), env.to_bytes()))

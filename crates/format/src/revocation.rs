@@ -1,0 +1,102 @@
+//! Signed revocation lists (docs/FORMAT.md §11).
+
+use crate::{ts, valid_id, Artifact, SchemaError, MAX_SAFE_INTEGER};
+use canon::{Kind, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Largest revocation list accepted.
+pub const MAX_REVOCATIONS_BYTES: usize = 8 << 20;
+/// The list's `type` member.
+pub const REVOCATIONS_TYPE: &str = "airlock-revocations";
+
+/// A revocation list: every license the vendor revoked, under a sequence number that only
+/// grows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationList {
+    /// Always `airlock-revocations`.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    /// From 1; a runtime never accepts a lower one than it has seen.
+    pub sequence: u64,
+    /// When it was issued (and signed).
+    pub issued_at: String,
+    /// The revoked licenses.
+    pub revoked: Vec<Revocation>,
+}
+
+/// One revoked license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// The license id.
+    pub license_id: String,
+    /// Why (free text, shown to the customer).
+    pub reason: String,
+    /// When it was revoked.
+    pub revoked_at: String,
+}
+
+impl RevocationList {
+    /// A list issued at `issued_at` (entries in the order given).
+    pub fn new(
+        sequence: u64,
+        issued_at: Timestamp,
+        revoked: impl IntoIterator<Item = (String, String, Timestamp)>,
+    ) -> RevocationList {
+        RevocationList {
+            doc_type: REVOCATIONS_TYPE.into(),
+            sequence,
+            issued_at: issued_at.to_string(),
+            revoked: revoked
+                .into_iter()
+                .map(|(license_id, reason, at)| Revocation {
+                    license_id,
+                    reason,
+                    revoked_at: at.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The reason a license was revoked, if it is listed.
+    pub fn reason(&self, license_id: &str) -> Option<&str> {
+        self.revoked
+            .iter()
+            .find(|r| r.license_id == license_id)
+            .map(|r| r.reason.as_str())
+    }
+}
+
+impl Artifact for RevocationList {
+    const KIND: Kind = Kind::Revocations;
+    const WHAT: &'static str = "revocation list";
+    const MAX_BYTES: usize = MAX_REVOCATIONS_BYTES;
+    /// The issue time.
+    type Facts = Timestamp;
+
+    fn signed_at(issued_at: &Timestamp) -> Option<Timestamp> {
+        Some(*issued_at)
+    }
+
+    fn validate(&self) -> Result<Timestamp, SchemaError> {
+        let w = Self::WHAT;
+        if self.doc_type != REVOCATIONS_TYPE {
+            return Err(SchemaError::new(w, "type must be \"airlock-revocations\""));
+        }
+        if self.sequence == 0 || self.sequence > MAX_SAFE_INTEGER {
+            return Err(SchemaError::new(w, "sequence must be from 1 to 2^53-1"));
+        }
+        let issued_at = ts(w, "issued_at", &self.issued_at)?;
+        for e in &self.revoked {
+            if !valid_id(&e.license_id) {
+                return Err(SchemaError::new(
+                    w,
+                    format!("license_id {:?} is not an id", e.license_id),
+                ));
+            }
+            ts(w, "revoked_at", &e.revoked_at)?;
+        }
+        Ok(issued_at)
+    }
+}
