@@ -29,5 +29,5 @@ pub fn store() -> runtime::TrustStore {
         })
         .collect();
     let bytes = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
-    runtime::TrustStore::from_trust_file(&bytes, &runtime::Anchors::SelfSigned).unwrap()
+    runtime::TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap()
 }

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use canon::Timestamp;
 use runtime::session::Clock;
+use runtime::trust::RootSpec;
 use runtime::{Anchors, TrustStore, VerifyError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,8 +55,51 @@ pub fn sig_path(file: &Path, sig: Option<PathBuf>) -> PathBuf {
 /// the vendor holds those keys. Customers anchor theirs (`runtime::session`).
 pub fn vendor_trust(path: &Path) -> Result<TrustStore> {
     let bytes = read_capped(path, runtime::trust::MAX_TRUST_BYTES as u64)?;
-    TrustStore::from_trust_file(&bytes, &Anchors::SelfSigned)
+    TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use())
         .with_context(|| format!("{}", path.display()))
+}
+
+/// The anchors for a customer's first trust file, in this order: every `--root` (a public key
+/// in base64, a key id, or a NAME.pub / NAME.minisign.pub file), then `AIRLOCK_ROOT`
+/// (comma-separated, same forms), then `STATE/root.pub`. With none, trust on first use when
+/// `first_use` (the operator's explicit `--trust-on-first-use`, with a warning), else `None`.
+/// A malformed root is a usage error (exit 2), not a rejected artifact.
+pub fn root_anchors(
+    roots: &[String],
+    state: Option<&Path>,
+    first_use: bool,
+) -> Result<Option<Anchors>> {
+    let mut specs: Vec<RootSpec> = Vec::new();
+    let env = crate::env::var_os("AIRLOCK_ROOT").unwrap_or_default();
+    let env = env.to_string_lossy();
+    let values = roots.iter().map(|r| ("--root", r.as_str())).chain(
+        env.split(',')
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| ("AIRLOCK_ROOT", v.trim())),
+    );
+    for (source, v) in values {
+        let p = Path::new(v);
+        let text = if p.is_file() {
+            read_capped(p, 4096)?
+        } else {
+            v.as_bytes().to_vec()
+        };
+        specs.push(RootSpec::parse(&text).map_err(|e| anyhow::anyhow!("{source} {v:?}: {e}"))?);
+    }
+    if let Some(dir) = state {
+        let p = dir.join("root.pub");
+        if let Some(b) = read_optional(&p, 4096)? {
+            specs.push(RootSpec::parse(&b).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+        }
+    }
+    if !specs.is_empty() {
+        return Ok(Some(RootSpec::anchors(&specs)));
+    }
+    if first_use {
+        eprintln!("warning: trust on first use: the trust file is accepted on the word of a root key it names itself; anyone who can replace the delivery can replace it (pass --root with the vendor's root key)");
+        return Ok(Some(runtime::danger::trust_on_first_use()));
+    }
+    Ok(None)
 }
 
 /// The customer's clock: a preview at `--at` (RFC 3339 UTC or a date, meaning its midnight),

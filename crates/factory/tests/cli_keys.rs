@@ -67,7 +67,8 @@ fn trust_file_versions_retire_and_revoke() {
     let d = tempfile::tempdir().unwrap();
     keys_and_trust(d.path());
     let t1 = fs::read(d.path().join("trust.json")).unwrap();
-    let store = runtime::TrustStore::from_trust_file(&t1, &runtime::Anchors::SelfSigned).unwrap();
+    let store =
+        runtime::TrustStore::from_trust_file(&t1, &runtime::danger::trust_on_first_use()).unwrap();
     assert_eq!(store.version(), 1);
     assert_eq!(store.keys().len(), 3);
     // Refuses to overwrite without --from/--force.
@@ -103,7 +104,8 @@ fn trust_file_versions_retire_and_revoke() {
         ],
     ));
     let t2 = fs::read(d.path().join("trust.json")).unwrap();
-    let store = runtime::TrustStore::from_trust_file(&t2, &runtime::Anchors::SelfSigned).unwrap();
+    let store =
+        runtime::TrustStore::from_trust_file(&t2, &runtime::danger::trust_on_first_use()).unwrap();
     assert_eq!(store.version(), 2);
     let k = store.get(canon::KeyId::parse(&lic_id).unwrap()).unwrap();
     assert_eq!(k.status, runtime::KeyStatus::Retired);

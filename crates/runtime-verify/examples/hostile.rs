@@ -187,7 +187,8 @@ fn main() {
     )
     .unwrap();
     let store =
-        runtime::TrustStore::from_trust_file(&trust, &runtime::Anchors::SelfSigned).unwrap();
+        runtime::TrustStore::from_trust_file(&trust, &runtime::danger::trust_on_first_use())
+            .unwrap();
     let req = packager::bundle::Request {
         license_dir: &lic_dir,
         payload: &payload,

@@ -11,8 +11,6 @@ use runtime::bundle::{verify_bundle, Options, Verdict};
 use runtime::license::{date_state, verify_license, LegacyPolicy, State};
 use runtime::session::{Clock, Session};
 use runtime::signed::MinisignCheck;
-use runtime::trust::RootSpec;
-use runtime::Anchors;
 use runtime::Check;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -166,43 +164,6 @@ mod remind_code {
     pub const TAMPER: u8 = 9;
 }
 
-/// The vendor roots for a first use: --root values (a file path or the text itself),
-/// $AIRLOCK_ROOT (comma-separated, same forms), then STATE/root.pub; or trust on first use
-/// when explicitly asked for.
-fn first_use_anchors(t: &TrustArgs, state: Option<&Path>) -> Result<Option<Anchors>> {
-    let mut specs: Vec<RootSpec> = Vec::new();
-    let env = std::env::var("AIRLOCK_ROOT").unwrap_or_default();
-    let values = t.root.iter().map(|r| ("--root", r.as_str())).chain(
-        env.split(',')
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| ("AIRLOCK_ROOT", v.trim())),
-    );
-    for (source, v) in values {
-        let p = Path::new(v);
-        let text = if p.is_file() {
-            read_capped(p, 4096)?
-        } else {
-            v.as_bytes().to_vec()
-        };
-        // A malformed root is a usage error (exit 2), not a rejected artifact.
-        specs.push(RootSpec::parse(&text).map_err(|e| anyhow::anyhow!("{source} {v:?}: {e}"))?);
-    }
-    if let Some(dir) = state {
-        let p = dir.join("root.pub");
-        if let Some(b) = read_optional(&p, 4096)? {
-            specs.push(RootSpec::parse(&b).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
-        }
-    }
-    if !specs.is_empty() {
-        return Ok(Some(RootSpec::anchors(&specs)));
-    }
-    if t.trust_on_first_use {
-        eprintln!("warning: trust on first use: the trust file is accepted on the word of a root key it names itself; anyone who can replace the delivery can replace it (pass --root with the vendor's root key)");
-        return Ok(Some(Anchors::SelfSigned));
-    }
-    Ok(None)
-}
-
 /// Opens the state (if any), checks the clock and verifies the trust chain, anchored by the
 /// state's pinned roots or, the first time, by the vendor's root.
 fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Session> {
@@ -215,7 +176,7 @@ fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -> Result<Se
         .map(|p| read_capped(p, runtime::trust::MAX_TRUST_BYTES as u64))
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-    let anchors = first_use_anchors(t, state)?;
+    let anchors = clikit::input::root_anchors(&t.root, state, t.trust_on_first_use)?;
     let names = t
         .trust
         .iter()

@@ -31,7 +31,8 @@ fn bench(c: &mut Criterion) {
     let trust_bytes =
         signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
     let trust =
-        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::Anchors::SelfSigned).unwrap();
+        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::danger::trust_on_first_use())
+            .unwrap();
     let features: Vec<String> = [
         "gate",
         "chron",

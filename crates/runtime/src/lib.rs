@@ -35,7 +35,7 @@
 //! # let license_json = license.to_canonical();
 //! # let license_sig = lic.sign_document(Kind::License, &license_json).unwrap().to_bytes();
 //! // Trust: a trust file delivered out of band (or keys embedded at build time).
-//! let trust = TrustStore::from_trust_file(&trust_json, &Anchors::SelfSigned)?;
+//! let trust = TrustStore::from_trust_file(&trust_json, &runtime::danger::trust_on_first_use())?;
 //! // Time is a parameter: the product's glue reads the clock, the library never does.
 //! let now = canon::Timestamp::parse("2026-11-22T00:00:00Z").unwrap();
 //! let verified = verify_license(&trust, &license_json, Some(&license_sig), &LegacyPolicy::default(), now)?;
@@ -54,6 +54,7 @@
 
 pub mod bundle;
 pub mod check;
+pub mod danger;
 pub mod enforce;
 pub mod error;
 pub mod keys;

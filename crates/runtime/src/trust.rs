@@ -46,8 +46,9 @@ pub enum Anchors {
     /// new file's `issued_at`.
     Pinned(Vec<TrustedKey>),
     /// Any active root key the file itself lists (trust on first use: whoever can swap the
-    /// delivery can swap the trust file with it). Weaker; only on an explicit operator request.
-    SelfSigned,
+    /// delivery can swap the trust file with it). Weaker; made only by
+    /// [`crate::danger::trust_on_first_use`].
+    SelfSigned(crate::danger::FirstUse),
 }
 
 /// A set of trusted keys.
@@ -261,7 +262,7 @@ impl TrustStore {
                 }
                 None => false,
             },
-            Anchors::SelfSigned => true,
+            Anchors::SelfSigned(_) => true,
         };
         if !anchored {
             return Err(VerifyError::Trust(format!(

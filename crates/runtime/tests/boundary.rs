@@ -149,3 +149,42 @@ fn no_source_trusts_dev_keys_implicitly() {
         }
     }
 }
+
+#[test]
+fn trust_on_first_use_is_reached_only_through_its_corner() {
+    // The weak anchor is made only by runtime::danger::trust_on_first_use; production code may
+    // call it in two places: the vendor's own trust file and the customer's explicit
+    // --trust-on-first-use (both in clikit::input). Tests, benches, examples and the dev-only
+    // test kit may use it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let allowed = [
+        "runtime/src/danger.rs",
+        "runtime/src/lib.rs",
+        "clikit/src/input.rs",
+        "testkit/src/bundle.rs",
+    ];
+    let mut found = Vec::new();
+    let mut stack = vec![root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs")
+                && p.components().any(|c| c.as_os_str() == "src")
+            {
+                let text = std::fs::read_to_string(&p).unwrap();
+                if text.contains("trust_on_first_use()") {
+                    found.push(p.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+    }
+    assert!(!found.is_empty(), "the scan found nothing: wrong root?");
+    for f in &found {
+        assert!(
+            allowed.iter().any(|a| f.ends_with(a)),
+            "{f} reaches trust on first use outside its corner"
+        );
+    }
+}

@@ -54,6 +54,7 @@ impl Kit {
 
     pub fn store(&self) -> runtime::TrustStore {
         let bytes = self.trust_bytes(1, &self.entries());
-        runtime::TrustStore::from_trust_file(&bytes, &runtime::Anchors::SelfSigned).unwrap()
+        runtime::TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use())
+            .unwrap()
     }
 }

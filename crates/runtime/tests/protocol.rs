@@ -319,7 +319,7 @@ fn first_use_needs_the_vendor_root_and_a_file_without_an_active_root_is_refused(
         d2.path(),
         real("2026-11-22"),
         &[&v1],
-        Some(&Anchors::SelfSigned)
+        Some(&runtime::danger::trust_on_first_use())
     )
     .is_ok());
 }
@@ -337,7 +337,8 @@ fn extra_signature_entries_must_be_well_formed_trust_envelopes() {
         .sign_document(Kind::License, b"{}")
         .unwrap();
     list.push(canon::parse(&other.to_bytes()).unwrap());
-    let e = TrustStore::from_trust_file(&doc.to_pretty(), &Anchors::SelfSigned).unwrap_err();
+    let e = TrustStore::from_trust_file(&doc.to_pretty(), &runtime::danger::trust_on_first_use())
+        .unwrap_err();
     assert_eq!(e.code(), "signature_wrong_kind", "{e}");
 }
 

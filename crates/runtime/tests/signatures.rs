@@ -196,8 +196,11 @@ fn key_compromise_rows() {
     // Revoked key: verifies nothing.
     let mut entries = kit.entries();
     entries[1].status = KeyStatus::Revoked;
-    let store =
-        TrustStore::from_trust_file(&kit.trust_bytes(2, &entries), &Anchors::SelfSigned).unwrap();
+    let store = TrustStore::from_trust_file(
+        &kit.trust_bytes(2, &entries),
+        &runtime::danger::trust_on_first_use(),
+    )
+    .unwrap();
     assert_eq!(
         verify(&store, Kind::License, DOC, &env),
         Err(VerifyError::KeyRevoked(kit.license.key_id()))
@@ -238,8 +241,11 @@ fn key_compromise_rows() {
     // Retired: still verifies artifacts from inside its window.
     let mut entries = kit.entries();
     entries[1].status = KeyStatus::Retired;
-    let store =
-        TrustStore::from_trust_file(&kit.trust_bytes(3, &entries), &Anchors::SelfSigned).unwrap();
+    let store = TrustStore::from_trust_file(
+        &kit.trust_bytes(3, &entries),
+        &runtime::danger::trust_on_first_use(),
+    )
+    .unwrap();
     assert!(verify(&store, Kind::License, DOC, &env).is_ok());
 }
 
@@ -247,7 +253,8 @@ fn key_compromise_rows() {
 fn trust_file_checks() {
     let kit = Kit::new();
     let bytes = kit.trust_bytes(4, &kit.entries());
-    let store = TrustStore::from_trust_file(&bytes, &Anchors::SelfSigned).unwrap();
+    let store =
+        TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap();
     assert_eq!(store.version(), 4);
     assert_eq!(store.keys().len(), 3);
 
@@ -263,8 +270,11 @@ fn trust_file_checks() {
     for bad in ["", "has space", ".hidden", "x/y"] {
         let mut entries = kit.entries();
         entries[1].name = bad.to_string();
-        let e = TrustStore::from_trust_file(&kit.trust_bytes(4, &entries), &Anchors::SelfSigned)
-            .unwrap_err();
+        let e = TrustStore::from_trust_file(
+            &kit.trust_bytes(4, &entries),
+            &runtime::danger::trust_on_first_use(),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "schema_invalid", "{bad:?}: {e}");
         assert!(e.to_string().contains("key name"), "{e}");
     }
@@ -273,7 +283,7 @@ fn trust_file_checks() {
     let text = String::from_utf8(bytes.clone()).unwrap();
     let tampered = text.replace("\"version\": 4", "\"version\": 5");
     assert!(matches!(
-        TrustStore::from_trust_file(tampered.as_bytes(), &Anchors::SelfSigned),
+        TrustStore::from_trust_file(tampered.as_bytes(), &runtime::danger::trust_on_first_use()),
         Err(VerifyError::BadSignature { .. })
     ));
 
@@ -286,7 +296,8 @@ fn trust_file_checks() {
     let by_non_root =
         signing::trust::sign_trust_file(&key(1, Role::Root), 1, t("2026-06-01"), &entries).unwrap();
     assert_eq!(
-        TrustStore::from_trust_file(&by_non_root, &Anchors::SelfSigned).unwrap_err(),
+        TrustStore::from_trust_file(&by_non_root, &runtime::danger::trust_on_first_use())
+            .unwrap_err(),
         VerifyError::WrongRole {
             key_id: kit.root.key_id(),
             needed: Role::Root
@@ -298,8 +309,11 @@ fn trust_file_checks() {
     entries[0].status = KeyStatus::Revoked;
     entries.push(entry(&key(8, Role::Root), &[Role::Root], KeyStatus::Active));
     assert_eq!(
-        TrustStore::from_trust_file(&kit.trust_bytes(1, &entries), &Anchors::SelfSigned)
-            .unwrap_err(),
+        TrustStore::from_trust_file(
+            &kit.trust_bytes(1, &entries),
+            &runtime::danger::trust_on_first_use()
+        )
+        .unwrap_err(),
         VerifyError::KeyRevoked(kit.root.key_id())
     );
 
@@ -310,7 +324,7 @@ fn trust_file_checks() {
         1,
     );
     assert_eq!(
-        TrustStore::from_trust_file(wrong_id.as_bytes(), &Anchors::SelfSigned)
+        TrustStore::from_trust_file(wrong_id.as_bytes(), &runtime::danger::trust_on_first_use())
             .unwrap_err()
             .code(),
         "schema_invalid"
@@ -319,7 +333,7 @@ fn trust_file_checks() {
     // Duplicate member names anywhere are JSON errors, not last-one-wins.
     let dup = text.replacen("\"signed\": {", "\"signed\": {\"version\": 9,", 1);
     assert_eq!(
-        TrustStore::from_trust_file(dup.as_bytes(), &Anchors::SelfSigned)
+        TrustStore::from_trust_file(dup.as_bytes(), &runtime::danger::trust_on_first_use())
             .unwrap_err()
             .code(),
         "json_invalid"
@@ -333,8 +347,11 @@ fn trust_file_checks() {
         public_key: weak,
         ..entries[1].clone()
     });
-    let e = TrustStore::from_trust_file(&kit.trust_bytes(1, &entries), &Anchors::SelfSigned)
-        .unwrap_err();
+    let e = TrustStore::from_trust_file(
+        &kit.trust_bytes(1, &entries),
+        &runtime::danger::trust_on_first_use(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("weak"), "{e}");
 }
 

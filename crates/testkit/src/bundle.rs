@@ -9,7 +9,7 @@ pub use runtime::manifest::BundleManifest;
 use runtime::manifest::{Member, ProductManifest};
 use runtime::Artifact;
 use runtime::KeyStatus;
-use runtime::{Anchors, TrustStore};
+use runtime::TrustStore;
 use signing::trust::{sign_trust_file, TrustEntry};
 use signing::SecretKey;
 use std::io::Write;
@@ -66,7 +66,11 @@ impl Keys {
         sign_trust_file(&self.root, version, t("2026-06-01"), entries).unwrap()
     }
     pub fn store_with(&self, entries: &[TrustEntry]) -> TrustStore {
-        TrustStore::from_trust_file(&self.trust_with(1, entries), &Anchors::SelfSigned).unwrap()
+        TrustStore::from_trust_file(
+            &self.trust_with(1, entries),
+            &runtime::danger::trust_on_first_use(),
+        )
+        .unwrap()
     }
     pub fn store(&self) -> TrustStore {
         self.store_with(&self.entries())
