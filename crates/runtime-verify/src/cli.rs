@@ -191,13 +191,6 @@ fn safe(v: &str) -> std::borrow::Cow<'_, str> {
     runtime::text::escape(v)
 }
 
-fn legacy(allow: bool) -> LegacyPolicy {
-    LegacyPolicy {
-        allow_after_cutoff: allow,
-        ..LegacyPolicy::default()
-    }
-}
-
 /// Prints a failure (JSON on stdout when asked, a line on stderr always); returns its exit code.
 fn reject(json: bool, subject_key: &str, subject: &Path, e: &anyhow::Error) -> Result<ExitCode> {
     report::fail("runtime-verify", json, subject_key, &subject.display(), e)
@@ -253,16 +246,11 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
     let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
     let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let opts = Options {
-        trust: session.trust(),
-        now: session.now(),
-        edition: a.edition.as_deref(),
-        runtime_version: env!("CARGO_PKG_VERSION"),
-        known: Some(session.known()),
-        legacy: legacy(a.common.allow_legacy),
-        warn_days: runtime::license::DEFAULT_WARN_DAYS,
-        extract: a.extract.as_deref(),
-    };
+    let opts = Options::new(session.trust(), session.now(), env!("CARGO_PKG_VERSION"))
+        .with_edition(a.edition.as_deref())
+        .with_known(session.known())
+        .with_legacy(LegacyPolicy::allowing_after_cutoff(a.common.allow_legacy))
+        .with_extract(a.extract.as_deref());
     let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
@@ -297,7 +285,7 @@ fn check_license(
         session.trust(),
         &doc,
         sig.as_deref(),
-        &legacy(allow_legacy),
+        &LegacyPolicy::allowing_after_cutoff(allow_legacy),
         session.now(),
     )
     .with_context(|| format!("{}", license.display()))?;

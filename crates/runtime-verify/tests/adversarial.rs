@@ -3,7 +3,6 @@
 
 use crate::kit::*;
 use canon::{Kind, Role};
-use runtime::bundle::Options;
 
 fn insert_before_end(extra: Vec<u8>) -> BytesEdit {
     Box::new(move |tar: &mut Vec<u8>| {
@@ -23,10 +22,7 @@ fn a_valid_bundle_verifies_and_extracts() {
     assert_eq!(v.members, 2 + 1 + 4 + 3);
     let d = tempfile::tempdir().unwrap();
     let dest = d.path().join("installed");
-    let o = Options {
-        extract: Some(&dest),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_extract(Some(&dest));
     let mut v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
     assert!(!dest.exists(), "nothing is in place before install");
     v.install().unwrap();
@@ -242,10 +238,7 @@ fn rollback() {
     let mut seen = runtime::state::State::default();
     seen.bundle_sequences
         .insert("gateway/acme".to_string(), 6u64);
-    let o = Options {
-        known: Some(&seen),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_known(&seen);
     expect(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
         "rollback",
@@ -253,10 +246,7 @@ fn rollback() {
     );
     seen.bundle_sequences
         .insert("gateway/acme".to_string(), 5u64);
-    let o = Options {
-        known: Some(&seen),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_known(&seen);
     assert!(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).is_ok(),
         "the same sequence reinstalls"
@@ -273,10 +263,7 @@ fn rollback() {
         }),
         ..Default::default()
     };
-    let o = Options {
-        known: Some(&seen),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_known(&seen);
     expect(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
         "rollback",
@@ -471,10 +458,7 @@ fn wrong_software() {
     let keys = Keys::new();
     let store = keys.store();
     let b = build(&keys, &Spec::new(&keys));
-    let o = Options {
-        edition: Some("standard"),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_edition(Some("standard"));
     expect(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
         "wrong_edition",
@@ -822,10 +806,7 @@ fn a_license_revoked_by_an_accepted_list_is_refused_without_the_list() {
     known
         .revoked
         .insert("lic-test-0001".into(), "contract ended".into());
-    let o = Options {
-        known: Some(&known),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_known(&known);
     expect(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
         "license_revoked",
@@ -876,10 +857,7 @@ fn a_clock_behind_the_bundle_or_license_signing_time_is_tamper() {
     let keys = Keys::new();
     let store = keys.store();
     let b = build(&keys, &Spec::new(&keys)); // created 2026-11-20, license issued 2026-11-01
-    let o = Options {
-        now: t("2026-11-19T00:00:00Z"),
-        ..opts(&store)
-    };
+    let o = opts(&store).at(t("2026-11-19T00:00:00Z"));
     expect(
         runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
         "tamper_suspected",
@@ -914,10 +892,7 @@ fn staging_is_removed_unless_installed_and_needs_a_private_parent() {
     let b = build(&keys, &Spec::new(&keys));
     let d = tempfile::tempdir().unwrap();
     let dest = d.path().join("x");
-    let o = Options {
-        extract: Some(&dest),
-        ..opts(&store)
-    };
+    let o = opts(&store).with_extract(Some(&dest));
     let v = runtime::bundle::verify_bundle(&b.0[..], &b.1, &o).unwrap();
     assert_eq!(
         std::fs::read_dir(d.path()).unwrap().count(),
@@ -933,10 +908,7 @@ fn staging_is_removed_unless_installed_and_needs_a_private_parent() {
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         let dest = open.join("x");
-        let o = Options {
-            extract: Some(&dest),
-            ..opts(&store)
-        };
+        let o = opts(&store).with_extract(Some(&dest));
         expect(
             runtime::bundle::verify_bundle(&b.0[..], &b.1, &o),
             "io_error",

@@ -19,13 +19,25 @@ pub const DEFAULT_WARN_DAYS: i64 = 30;
 /// from this instant on, unless explicitly allowed.
 pub const DEFAULT_LEGACY_CUTOFF: &str = "2027-01-01T00:00:00Z";
 
-/// Legacy (schema 2) policy.
+/// Legacy (schema 2) policy: [`LegacyPolicy::default`], or
+/// [`LegacyPolicy::allowing_after_cutoff`] on an operator's explicit decision.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct LegacyPolicy {
     /// From this instant on, schema-2 licenses are refused...
     pub cutoff: Timestamp,
     /// ...unless this is set (an explicit operator decision).
     pub allow_after_cutoff: bool,
+}
+
+impl LegacyPolicy {
+    /// The default cut-off, overridden when `allow` (an explicit operator decision).
+    pub fn allowing_after_cutoff(allow: bool) -> LegacyPolicy {
+        LegacyPolicy {
+            allow_after_cutoff: allow,
+            ..LegacyPolicy::default()
+        }
+    }
 }
 
 impl Default for LegacyPolicy {

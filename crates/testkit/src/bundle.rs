@@ -331,10 +331,7 @@ pub fn verify_extract(
 ) -> Result<Verdict, BundleError> {
     let d = tempfile::tempdir().unwrap();
     let dest = d.path().join("x");
-    let o = Options {
-        extract: Some(&dest),
-        ..opts(store)
-    };
+    let o = opts(store).with_extract(Some(&dest));
     let r = verify_bundle(&bundle.0[..], &bundle.1, &o);
     if r.is_err() {
         let left: Vec<_> = std::fs::read_dir(d.path())

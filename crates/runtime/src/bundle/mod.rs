@@ -79,8 +79,10 @@ pub const MAX_TRAILING_ZEROS: u64 = 20 * BLOCK as u64;
 
 const CHUNK: usize = 1 << 20;
 
-/// What the verifier knows besides the bundle.
+/// What the verifier knows besides the bundle. Built with [`Options::new`] and the `with_`
+/// methods (new fields may come; their defaults will be the safe ones).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options<'a> {
     /// Trusted keys.
     pub trust: &'a TrustStore,
@@ -115,6 +117,42 @@ impl<'a> Options<'a> {
             warn_days: crate::license::DEFAULT_WARN_DAYS,
             extract: None,
         }
+    }
+
+    /// Judges at `now` instead.
+    pub fn at(mut self, now: Timestamp) -> Options<'a> {
+        self.now = now;
+        self
+    }
+
+    /// The runtime's edition: the bundle must be for it.
+    pub fn with_edition(mut self, edition: Option<&'a str>) -> Options<'a> {
+        self.edition = edition;
+        self
+    }
+
+    /// What the state directory knows (sequences, revocations) is enforced too.
+    pub fn with_known(mut self, known: &'a Known) -> Options<'a> {
+        self.known = Some(known);
+        self
+    }
+
+    /// Another legacy-license policy.
+    pub fn with_legacy(mut self, legacy: LegacyPolicy) -> Options<'a> {
+        self.legacy = legacy;
+        self
+    }
+
+    /// Another expiry warning window, in days.
+    pub fn with_warn_days(mut self, days: i64) -> Options<'a> {
+        self.warn_days = days;
+        self
+    }
+
+    /// Extracts the verified bundle into `dest`, a directory that must not exist yet.
+    pub fn with_extract(mut self, dest: Option<&'a Path>) -> Options<'a> {
+        self.extract = dest;
+        self
     }
 }
 

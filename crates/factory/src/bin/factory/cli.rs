@@ -713,10 +713,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             let trust = common.trust()?.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
             let key = factory::keys::load_signing_key(&key, Role::License, Some(&trust), now)?;
             let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
-            let policy = LegacyPolicy {
-                allow_after_cutoff: true,
-                ..LegacyPolicy::default()
-            };
+            let policy = LegacyPolicy::allowing_after_cutoff(true);
             let old = verify_license(&trust, &doc, None, &policy, now)
                 .with_context(|| format!("{}", license.display()))?;
             if !old.is_legacy() {
