@@ -13,10 +13,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let dest = dir.join("x");
-        let opts = runtime::bundle::Options {
-            extract: Some(&dest),
-            ..runtime::bundle::Options::new(store, common::t("2026-11-22T00:00:00Z"), "0.1.0")
-        };
+        let opts =
+            runtime::bundle::Options::new(store, common::t("2026-11-22T00:00:00Z"), "0.1.0")
+                .with_extract(Some(&dest));
         let mut gz = flate2_like_gzip(data);
         for input in [data.to_vec(), std::mem::take(&mut gz)] {
             let sig = rel.sign_minisign(&input[..], "fuzz").unwrap();

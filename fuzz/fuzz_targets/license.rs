@@ -6,7 +6,7 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     thread_local!(static STORE: runtime::TrustStore = common::store());
-    let policy = runtime::license::LegacyPolicy { allow_after_cutoff: true, ..Default::default() };
+    let policy = runtime::license::LegacyPolicy::allowing_after_cutoff(true);
     let now = common::t("2026-11-22T00:00:00Z");
     let mid = data.len() / 2;
     STORE.with(|s| {
