@@ -98,6 +98,41 @@ pub struct BundleManifest {
     pub version: String,
 }
 
+/// Where the product's own files live in a bundle; every other member is a named Airlock file.
+pub const PAYLOAD_DIR: &str = "payload/";
+/// The first member of every bundle: the bundle manifest, stored canonical.
+pub const MANIFEST_PATH: &str = "manifests/bundle-manifest.json";
+/// The second member: the manifest's envelope.
+pub const MANIFEST_SIG_PATH: &str = "manifests/bundle-manifest.sig";
+/// The bundle's `sha256sum -c` list of its payload.
+pub const CHECKSUMS_PATH: &str = "CHECKSUMS.txt";
+/// The license, as delivered.
+pub const LICENSE_PATH: &str = "license.json";
+/// The license's envelope.
+pub const LICENSE_SIG_PATH: &str = "license.sig";
+/// The product manifest, pretty-printed.
+pub const PRODUCT_MANIFEST_PATH: &str = "manifests/product-manifest.json";
+/// The product manifest's envelope.
+pub const PRODUCT_MANIFEST_SIG_PATH: &str = "manifests/product-manifest.sig";
+/// The revocation list, when shipped.
+pub const REVOCATIONS_PATH: &str = "revocations.json";
+/// The revocation list's envelope.
+pub const REVOCATIONS_SIG_PATH: &str = "revocations.sig";
+
+/// Required members after the manifest pair, in archive order, with their size caps.
+pub const REQUIRED: [(&str, usize); 5] = [
+    (CHECKSUMS_PATH, canon::checksums::MAX_CHECKSUMS_BYTES),
+    (LICENSE_PATH, crate::license::MAX_LICENSE_BYTES),
+    (LICENSE_SIG_PATH, canon::sig::MAX_ENVELOPE_BYTES),
+    (PRODUCT_MANIFEST_PATH, MAX_PRODUCT_MANIFEST_BYTES),
+    (PRODUCT_MANIFEST_SIG_PATH, canon::sig::MAX_ENVELOPE_BYTES),
+];
+/// Optional members (both or neither), after the required ones, with their caps.
+pub const OPTIONAL: [(&str, usize); 2] = [
+    (REVOCATIONS_PATH, crate::revocation::MAX_REVOCATIONS_BYTES),
+    (REVOCATIONS_SIG_PATH, canon::sig::MAX_ENVELOPE_BYTES),
+];
+
 /// File modes allowed in bundles.
 pub const MODES: [u32; 2] = [0o644, 0o755];
 
@@ -257,6 +292,41 @@ impl Artifact for BundleManifest {
             if let Some(parent) = clash {
                 return bad(format!("{parent} is both a file and a directory"));
             }
+        }
+        // One order (FORMAT.md §15): the metadata files in table order, then the payload
+        // sorted by path bytes, so two writers of the same content write the same archive.
+        // (A member that is neither is refused by the archive reader, `member_mismatch`.)
+        let named: Vec<&str> = REQUIRED
+            .iter()
+            .chain(OPTIONAL.iter())
+            .map(|(p, _)| *p)
+            .filter(|p| seen.contains(*p))
+            .collect();
+        let head = self
+            .members
+            .iter()
+            .take(named.len())
+            .map(|m| m.path.as_str());
+        if !head.eq(named.iter().copied()) {
+            return bad(format!(
+                "members must start with {} in that order",
+                named.join(", ")
+            ));
+        }
+        let payload: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.path.as_str())
+            .filter(|p| p.starts_with(PAYLOAD_DIR))
+            .collect();
+        if let Some(w) = payload
+            .windows(2)
+            .find(|w| w[0].as_bytes() >= w[1].as_bytes())
+        {
+            return bad(format!(
+                "payload members must be sorted by path bytes: {} comes before {}",
+                w[0], w[1]
+            ));
         }
         ts(W, "created_at", &self.created_at)
     }

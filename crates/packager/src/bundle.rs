@@ -317,13 +317,17 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         });
         Ok(())
     };
-    bytes("license.json", lic_json)?;
-    bytes("license.sig", lic_sig)?;
-    bytes("manifests/product-manifest.json", pm_pretty)?;
-    bytes("manifests/product-manifest.sig", pm_env.to_bytes())?;
+    use runtime::manifest::{
+        LICENSE_PATH, LICENSE_SIG_PATH, PRODUCT_MANIFEST_PATH, PRODUCT_MANIFEST_SIG_PATH,
+        REVOCATIONS_PATH, REVOCATIONS_SIG_PATH,
+    };
+    bytes(LICENSE_PATH, lic_json)?;
+    bytes(LICENSE_SIG_PATH, lic_sig)?;
+    bytes(PRODUCT_MANIFEST_PATH, pm_pretty)?;
+    bytes(PRODUCT_MANIFEST_SIG_PATH, pm_env.to_bytes())?;
     if let Some((doc, sig)) = revocations {
-        bytes("revocations.json", doc)?;
-        bytes("revocations.sig", sig)?;
+        bytes(REVOCATIONS_PATH, doc)?;
+        bytes(REVOCATIONS_SIG_PATH, sig)?;
     }
     let payload_bytes: u64 = payload.iter().map(|p| p.2).sum();
     for (safe, path, size, mode) in payload {
@@ -401,7 +405,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
             .collect::<Result<_>>()?;
         let inner_sums = checksums::write(&sums).into_bytes();
         let mut all_members = vec![Member {
-            path: "CHECKSUMS.txt".into(),
+            path: runtime::manifest::CHECKSUMS_PATH.into(),
             size: inner_sums.len() as u64,
             sha256: enc::sha256_hex(&inner_sums),
             mode: 0o644,
@@ -452,7 +456,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
             // Stored canonical: the runtime checks its signature over these raw bytes first.
             (runtime::bundle::MANIFEST_PATH, &manifest_canonical),
             (runtime::bundle::MANIFEST_SIG_PATH, &manifest_env.to_bytes()),
-            ("CHECKSUMS.txt", &inner_sums),
+            (runtime::manifest::CHECKSUMS_PATH, &inner_sums),
         ] {
             head.extend_from_slice(&ustar::encode(&SafePath::new(p)?, b.len() as u64, 0o644)?);
             head.extend_from_slice(b);

@@ -11,6 +11,25 @@ fn insert_before_end(extra: Vec<u8>) -> BytesEdit {
     })
 }
 
+/// Swaps the byte ranges (header, data, padding) of the archive's last two members.
+fn swap_last_two_members(tar: &mut Vec<u8>) {
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while tar[at..at + 512].iter().any(|&b| b != 0) {
+        let size = std::str::from_utf8(&tar[at + 124..at + 135]).unwrap();
+        let size = usize::from_str_radix(size, 8).unwrap();
+        let end = at + 512 + size.div_ceil(512) * 512;
+        spans.push(at..end);
+        at = end;
+    }
+    let (a, b) = (
+        spans[spans.len() - 2].clone(),
+        spans[spans.len() - 1].clone(),
+    );
+    let (first, second) = (tar[a.clone()].to_vec(), tar[b.clone()].to_vec());
+    tar.splice(a.start..b.end, second.into_iter().chain(first));
+}
+
 #[test]
 fn a_valid_bundle_verifies_and_extracts() {
     let keys = Keys::new();
@@ -431,12 +450,9 @@ fn extraneous_content() {
         "manifest_invalid",
         "payload/app is both a file and a directory",
     );
-    // Out of order.
+    // Out of order: the archive's last two members swapped (the manifest keeps the one order).
     let mut spec = Spec::new(&keys);
-    spec.edit_manifest = Some(Box::new(|m| {
-        let n = m.members.len();
-        m.members.swap(n - 1, n - 2);
-    }));
+    spec.edit_tar = Some(Box::new(swap_last_two_members));
     expect(
         verify_extract(&store, &build(&keys, &spec)),
         "member_mismatch",

@@ -166,16 +166,17 @@ impl Spec {
                 .unwrap(),
             pm: product_manifest(),
             payload: vec![
+                // Sorted by path bytes, as FORMAT.md §15 requires.
                 ("payload/app/readme.txt".into(), b"hello".to_vec(), 0o644),
-                (
-                    "payload/bin/install.sh".into(),
-                    b"#!/bin/sh\necho ok\n".to_vec(),
-                    0o755,
-                ),
                 (
                     "payload/big.bin".into(),
                     (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect(),
                     0o644,
+                ),
+                (
+                    "payload/bin/install.sh".into(),
+                    b"#!/bin/sh\necho ok\n".to_vec(),
+                    0o755,
                 ),
             ],
             revocations: None,

@@ -55,11 +55,11 @@ pub fn bundle_cases(keys: &Keys) -> Vec<Case> {
         case(keys, "genuine", None, |_| {}),
         case(
             keys,
-            "deflate_byte_flipped_after_signing",
+            "gzip_crc_flipped_after_signing",
             Some("gzip_invalid"),
             |s| {
                 s.edit_gz = Some(Box::new(|g| {
-                    let i = g.len() / 2;
+                    let i = g.len() - 8;
                     g[i] ^= 1;
                 }))
             },
@@ -156,6 +156,18 @@ pub fn bundle_cases(keys: &Keys) -> Vec<Case> {
                 s.license.expires_at = "2026-11-20T12:00:00Z".into();
                 s.license.grace_days = 0;
             },
+        ),
+        case(
+            keys,
+            "trailing_zeros_not_whole_blocks",
+            Some("archive_invalid"),
+            |s| s.edit_tar = Some(Box::new(|t| t.extend_from_slice(&[0u8; 100]))),
+        ),
+        case(
+            keys,
+            "payload_not_sorted_by_path",
+            Some("manifest_invalid"),
+            |s| s.payload.reverse(),
         ),
         case(
             keys,

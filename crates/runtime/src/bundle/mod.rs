@@ -23,10 +23,10 @@ use crate::error::VerifyError;
 use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
 use crate::manifest::{
     verify_bundle_manifest_buffered, verify_product_manifest, VerifiedBundleManifest,
-    MAX_BUNDLE_MANIFEST_BYTES, MAX_PRODUCT_MANIFEST_BYTES,
+    MAX_BUNDLE_MANIFEST_BYTES,
 };
 use crate::policy::{self, Release};
-use crate::revocation::{verify_revocations, Revocations, MAX_REVOCATIONS_BYTES};
+use crate::revocation::{verify_revocations, Revocations};
 use crate::session::{check_revocation_order, check_signed_time};
 use crate::signed::MinisignCheck;
 use crate::signed::PaeBuffer;
@@ -54,26 +54,7 @@ use gzip::{inflate, GzFail};
 use staging::Staging;
 use tar::TarReader;
 
-/// The first two members of every bundle.
-pub const MANIFEST_PATH: &str = "manifests/bundle-manifest.json";
-/// The manifest's envelope.
-pub const MANIFEST_SIG_PATH: &str = "manifests/bundle-manifest.sig";
-/// Required members and their size caps (besides the manifest pair).
-pub const REQUIRED: [(&str, usize); 5] = [
-    ("CHECKSUMS.txt", canon::checksums::MAX_CHECKSUMS_BYTES),
-    ("license.json", crate::license::MAX_LICENSE_BYTES),
-    ("license.sig", MAX_ENVELOPE_BYTES),
-    (
-        "manifests/product-manifest.json",
-        MAX_PRODUCT_MANIFEST_BYTES,
-    ),
-    ("manifests/product-manifest.sig", MAX_ENVELOPE_BYTES),
-];
-/// Optional members (both or neither) and their caps.
-pub const OPTIONAL: [(&str, usize); 2] = [
-    ("revocations.json", MAX_REVOCATIONS_BYTES),
-    ("revocations.sig", MAX_ENVELOPE_BYTES),
-];
+pub use format::manifest::{MANIFEST_PATH, MANIFEST_SIG_PATH, OPTIONAL, REQUIRED};
 /// Zero bytes allowed after the end-of-archive marker (GNU tar pads to 10 KiB records).
 pub const MAX_TRAILING_ZEROS: u64 = 20 * BLOCK as u64;
 
