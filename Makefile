@@ -9,7 +9,7 @@ export BIN
 PREFIX ?= $(HOME)/.local
 
 .PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check bench compare keys-dev \
-	install-docs clean
+	install-docs vectors clean
 
 all: build
 
@@ -44,6 +44,11 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench --workspace --locked
+
+# Rewrites the language-neutral vectors (vectors/README.md) from the test kit; a test fails
+# when the committed ones differ from what this writes.
+vectors:
+	$(CARGO) run --locked -q -p testkit --example gen_vectors -- vectors
 
 # Shell completions (bash, zsh, fish) and man pages, generated from the clap definitions.
 install-docs: build

@@ -6,4 +6,5 @@
 mod kit;
 mod runbooks;
 mod surface;
+mod vectors;
 mod verifiers;

@@ -171,6 +171,23 @@ pub fn bundle_cases(keys: &Keys) -> Vec<Case> {
         ),
         case(
             keys,
+            "metadata_members_out_of_their_order",
+            Some("manifest_invalid"),
+            |s| s.edit_manifest = Some(Box::new(|m| m.members.swap(1, 2))),
+        ),
+        case(
+            keys,
+            "deflate_byte_flipped_inside_a_member",
+            Some("member_mismatch"),
+            |s| {
+                s.edit_gz = Some(Box::new(|g| {
+                    let i = g.len() / 2;
+                    g[i] ^= 1;
+                }))
+            },
+        ),
+        case(
+            keys,
             "checksums_disagree_with_the_manifest",
             Some("checksums_mismatch"),
             |s| {

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"Y2pDGKoeYWrKGORPsdbBFNS+4uIEt9Gq3mlqrPYlFwjcfQXl0GKxf8IokESP2sChVR/tuhQPNt+LeTe/alLxCA=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"hqiAk5aws2Wr9KTZOnjrCHJ4ny5z+gr0qm8yVr3peF9i+YWUdD8s8a9QARvYsufrl2Oa0MwySBQL/fO7Ol1WDg=="}

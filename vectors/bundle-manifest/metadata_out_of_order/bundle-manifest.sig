@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"IjnPW9X/sHMuw+5SDXAEKkcxqtYucTwwWS9ZRlT8WGh9vN3h4fyjlJfktL2s+4E1H7kJzQKUrdHT6AZsgYVZDg=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"ixgMW/ztcYkxap3rTV/P8i0SdQhtw+ZeLZiUfY5WKZoJR/1q4SzhaiFy7/5ySrQqDob/vXT6qPACNeQvjYo5AA=="}

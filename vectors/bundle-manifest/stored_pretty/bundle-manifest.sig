@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"nBUTrRN3y573IwhiurNiapPbV7n8Lj+Tep/sB6qGh52mBX/OMtqqvL7S3RlNljPZ7//uvmx8Yzgy0sjkl0BSCg=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.bundle-manifest+json; version=1","sig":"qmv84Xq/QesMIqdHwGVRZdQUcbtVaYStHk3poMXnB3m6CqnZM6BLSaWCJ1S8+iDNUst/Na+P1iMDQaclvbDsCw=="}

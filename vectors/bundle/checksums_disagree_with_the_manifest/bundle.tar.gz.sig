@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/lEwFXnmzuPFRY02cv4JCFvJ+o79kPOG60sMQ27so0kKWxlAcuEHhMXmaRgta6BZiepX6c8mm8uTXQl9GB6QoQM=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+KvXLkMfwbTm+bIqTGGD5OFZYZEo629XHkdh3vTHRQlUzWg2j3A4wspV0vlGwrEaaFS2rO8LxUQlWX4V0EorzBQ==

@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/srEmqGKwn0oKN8if8lC31sf2kYxCBWPOfH+4TzruyAMygxjVfOMngQ8IGiQycRinjN1a2UJvKLOqoP1Q8JrawM=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+E+zJIEkAqnP4/ZhcBEYUXCWmKAS0wPOSIGxGaXkXHTmLdknX/pOkPNXwvOuHufc9g8IvF5Cn7tOI6zzJIR2CDA==

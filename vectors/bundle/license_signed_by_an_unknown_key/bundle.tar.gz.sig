@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/jwOvagnDb7i5gZ4gpKyxqOLS4eL5/0nCvIcs0TR8oWLoEyoG1AmqaL6FVExw7mf4euaaYBOJbo4gi9+Ai2G3wc=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+ldMjj5LZgkB34nrqQQ67um8eoZLA4EQpSYJ6aSBKfSJwyJq6+MTPHF0IlxvsAgNr8LlTVFO5SJtIIhK8/8RTCw==

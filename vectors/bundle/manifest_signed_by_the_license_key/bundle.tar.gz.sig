@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/k6pUCetERVPr7dKjQ96Qd4EonCLLRx4TaXOiLUXnygBdCG/FIs7mnhXZkvT0XEi2HbyA1cSLI86BNn8q6mevgc=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+YjSYlxvd01Xybd/j0cZhecBeOvDlXb3DbTtj/wNSUR5QqqLH7KVSu9Kwi+zRvrvWTthKTzP27qZI58fjZVyLCQ==

@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/tivOvPZawl+MIFil8Oj4h1MFC6lOFykCEIBAgnekkUuDmuAYjOo2UyMIDY7zAID5E98v3xKnGSz+x9UnXFhFwI=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+kT1J7ERhNTioSh4MdHiIIxQIelFG1X1XELbuJ8ZHSVhcdSykfPY0DqlPVV3SHCTni2ublAQVRZUwZowXzzmVAQ==

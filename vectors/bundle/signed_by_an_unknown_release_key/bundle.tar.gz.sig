@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key 5c29b78f10a35a49
+RURcKbePEKNaSQSTf4Rw2b6CfyXbNIlfpf4femdzcPjHVG/isi2GD6T6lgnWPLJBDuTpuz7gqciIbWt0ci+Pd0tsWeScMv9bfA8=
+trusted comment: bundle_id:bnd-00000000000000aa
+MafWIT6YyB0bV+5zNT79lN7/AgJ9E3QjdBrO7/VhSOjwRKtLp198GICgRT+nPsH0n0dqQX/ssboSWPh2q8H/Bg==

@@ -1,0 +1,4 @@
+untrusted comment: signature from airlock key b62e867fa2f33afe
+RUS2LoZ/ovM6/lP/Q9ymshGTMvftegxFZu/nUE0HAdvC17twhKKaHvicf1VNsOGWvPZyf2eqiqx8fejWTBL+PdIXx5MTFrkKzAU=
+trusted comment: bundle_id:bnd-00000000000000aa	product:gateway	version:1.0.0	key_id:b62e867fa2f33afe	timestamp:1795132800	file:b.tar.gz
+qeFrIYgMR910uM0IGjpbIbPsq0KhyF6g2gb6E1bKG72fV7NflR7xkhlv4mkK3cCrJcsop3UmIUcF3D4Tiw65AQ==

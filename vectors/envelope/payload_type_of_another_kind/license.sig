@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.revocations+json; version=1","sig":"77aXqGZXkLK91tAoHQhqRQbYkqVgIr8Wev70w2cTLMaAdBLzJ9Fn9bcSGKTBjpOJ1D7Dw23AOYQbQW+4SEZzAA=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"2PCQfXZmgICDGs+/lrU4Q86V3J+y+3tQENQMI5Frd/o8kwMesEmZkXroQ/P2EUXUxtxxCZTBs5tBu0G9z5yLDA=="}

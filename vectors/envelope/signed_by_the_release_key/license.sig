@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.license+json; version=3","sig":"P6yWVXLqI6A1sip/TejFfEKXHOSvi3R/YCuDI9V1acPkWXgXb9CYMxTnYQygXwlOGrolORQlNINTL3iqbwKwDQ=="}

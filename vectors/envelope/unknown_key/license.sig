@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"dbc298251c51321b","payload_type":"application/vnd.airlock.license+json; version=3","sig":"JA85WAU8cb4AWhRzDGEyDMyIGyTanWkEiyyfVr8r5W8kgK8rlFTnVNHmrJjelZa8sYPloLFexXxhBJwpE7gtCg=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"yv2XABCz2+V6En520tZSV4rsAHZ+fKTA+hvq+oGQzsRl751/njVICVGUiIKsy27pWkU3Qe5udts/wSsbSboqAQ=="}

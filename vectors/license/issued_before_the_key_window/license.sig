@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"0vlOMBx++uPqjq/kj2gDg8k/xZocJ0c/g4uoOAUlWhfHmvS1jUvVfdSO2cjQa+SSLSrwtLvrYlgr5vHg6VNzCQ=="}

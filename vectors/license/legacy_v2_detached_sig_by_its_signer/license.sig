@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"s+I6IrWPIF9GnsnDlNH70GqvuFcrOuIl10YfcWXA332+R4tmmv93wnFKxfe2bYtb2cNcvTNi9viMc45ss1HJBw=="}

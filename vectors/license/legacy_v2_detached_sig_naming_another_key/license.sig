@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.license+json; version=3","sig":"s+I6IrWPIF9GnsnDlNH70GqvuFcrOuIl10YfcWXA332+R4tmmv93wnFKxfe2bYtb2cNcvTNi9viMc45ss1HJBw=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"t5N+gQQpPcIS0iXf3jHCBP4MzFHpZJMg7XEaodXj8j6VS+BaJ74wAgmzfM9asqevcVz+4nHJ+r4yoAqtZ6AsDA=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"oMCvrfCzKMDxnPe50gXrgfUhY1sjdwcuhBZlXSx23qGYfzxjRkfoqCRZmgh5XcCNhpyaF7kPhZG5vUCrNnKPAQ=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.license+json; version=3","sig":"zPo44h6V+t13KyB+fNV/zhehojhzge6G3qN0iFeJOGb2AzYYhETzDwNpH8AARE0aI+HNz4I14TjtQ2fZ1Jq6Ag=="}

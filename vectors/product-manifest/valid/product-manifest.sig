@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.product-manifest+json; version=1","sig":"rwij8KL+pYX4L0irvBw1mJ5H1PhIJ+lzK550XWmWaostqkGJRUBIgVUQ5S5AwBKul4K2Nxh30sc28iN+AIpcBA=="}

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"b62e867fa2f33afe","payload_type":"application/vnd.airlock.product-manifest+json; version=1","sig":"Wsw8bkMyW3wqjX36b8dLhh4KdVzBRod9UV8D/AG6n+Mx0+ElUXzdI2NffakB4t08xoiD8fZCBWWXdywG2OhLBA=="}
