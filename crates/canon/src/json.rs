@@ -508,36 +508,16 @@ impl Value {
     }
 
     fn write_pretty(&self, out: &mut Vec<u8>, indent: usize) {
-        let pad = |out: &mut Vec<u8>, n: usize| out.extend(std::iter::repeat_n(b' ', n * 2));
         match self {
             Value::Array(items) if !items.is_empty() => {
-                out.extend_from_slice(b"[\n");
-                for (i, v) in items.iter().enumerate() {
-                    pad(out, indent + 1);
-                    v.write_pretty(out, indent + 1);
-                    if i + 1 < items.len() {
-                        out.push(b',');
-                    }
-                    out.push(b'\n');
-                }
-                pad(out, indent);
-                out.push(b']');
+                write_pretty_block(out, indent, *b"[]", items.iter().map(|v| (None, v)))
             }
-            Value::Object(members) if !members.is_empty() => {
-                out.extend_from_slice(b"{\n");
-                for (i, (k, v)) in members.iter().enumerate() {
-                    pad(out, indent + 1);
-                    write_string(k, out);
-                    out.extend_from_slice(b": ");
-                    v.write_pretty(out, indent + 1);
-                    if i + 1 < members.len() {
-                        out.push(b',');
-                    }
-                    out.push(b'\n');
-                }
-                pad(out, indent);
-                out.push(b'}');
-            }
+            Value::Object(members) if !members.is_empty() => write_pretty_block(
+                out,
+                indent,
+                *b"{}",
+                members.iter().map(|(k, v)| (Some(k.as_str()), v)),
+            ),
             other => other.write_canonical(out),
         }
     }
@@ -582,6 +562,32 @@ impl Value {
             _ => None,
         }
     }
+}
+
+/// An array's items or an object's members, one per line, indented by two spaces a level.
+fn write_pretty_block<'a>(
+    out: &mut Vec<u8>,
+    indent: usize,
+    brackets: [u8; 2],
+    items: impl ExactSizeIterator<Item = (Option<&'a str>, &'a Value)>,
+) {
+    let pad = |out: &mut Vec<u8>, n: usize| out.extend(std::iter::repeat_n(b' ', n * 2));
+    out.extend_from_slice(&[brackets[0], b'\n']);
+    let n = items.len();
+    for (i, (name, v)) in items.enumerate() {
+        pad(out, indent + 1);
+        if let Some(k) = name {
+            write_string(k, out);
+            out.extend_from_slice(b": ");
+        }
+        v.write_pretty(out, indent + 1);
+        if i + 1 < n {
+            out.push(b',');
+        }
+        out.push(b'\n');
+    }
+    pad(out, indent);
+    out.push(brackets[1]);
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) {

@@ -60,23 +60,13 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {}
 
-/// Why [`Artifact::parse`] refused a document.
+/// Why [`Artifact::parse`] refused a document (each names the artifact).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
-    /// Larger than [`Artifact::MAX_BYTES`]; nothing was parsed.
-    TooLarge {
-        /// Which artifact.
-        what: &'static str,
-        /// The cap in bytes.
-        limit: u64,
-    },
-    /// Not strict JSON.
-    Json {
-        /// Which artifact.
-        what: &'static str,
-        /// The parser's error with its offset.
-        error: canon::ParseError,
-    },
+    /// Larger than its cap (in bytes); nothing was parsed.
+    TooLarge(&'static str, u64),
+    /// Not strict JSON (the parser's error carries the offset).
+    Json(&'static str, canon::ParseError),
     /// Valid JSON that breaks the schema.
     Schema(SchemaError),
 }
@@ -84,10 +74,8 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::TooLarge { what, limit } => {
-                write!(f, "{what} is larger than {limit} bytes")
-            }
-            ParseError::Json { what, error } => write!(f, "{what}: {error}"),
+            ParseError::TooLarge(what, limit) => write!(f, "{what} is larger than {limit} bytes"),
+            ParseError::Json(what, error) => write!(f, "{what}: {error}"),
             ParseError::Schema(e) => write!(f, "{e}"),
         }
     }
@@ -149,15 +137,10 @@ pub trait Artifact: Serialize + DeserializeOwned + Sized {
     /// writing tool does with its input. Returns the value, its facts and its canonical bytes.
     fn parse(doc: &[u8]) -> Result<(Self, Self::Facts, Vec<u8>), ParseError> {
         if doc.len() > Self::MAX_BYTES {
-            return Err(ParseError::TooLarge {
-                what: Self::WHAT,
-                limit: Self::MAX_BYTES as u64,
-            });
+            return Err(ParseError::TooLarge(Self::WHAT, Self::MAX_BYTES as u64));
         }
-        let canonical = canon::canonicalize(doc).map_err(|error| ParseError::Json {
-            what: Self::WHAT,
-            error,
-        })?;
+        let canonical =
+            canon::canonicalize(doc).map_err(|error| ParseError::Json(Self::WHAT, error))?;
         let value = Self::from_canonical(&canonical)?;
         let facts = value.validate()?;
         Ok((value, facts, canonical))

@@ -160,9 +160,9 @@ fn parse_refuses_with_the_failing_rule() {
     let big = vec![b' '; License::MAX_BYTES + 1];
     assert!(matches!(
         License::parse(&big),
-        Err(ParseError::TooLarge { .. })
+        Err(ParseError::TooLarge(..))
     ));
-    assert!(matches!(License::parse(b"{"), Err(ParseError::Json { .. })));
+    assert!(matches!(License::parse(b"{"), Err(ParseError::Json(..))));
     let mut l = license();
     l.sequence = 2;
     let e = License::parse(&l.to_canonical()).unwrap_err();

@@ -147,8 +147,8 @@ impl From<format::SchemaError> for VerifyError {
 impl From<format::ParseError> for VerifyError {
     fn from(e: format::ParseError) -> VerifyError {
         match e {
-            format::ParseError::TooLarge { what, limit } => VerifyError::TooLarge { what, limit },
-            format::ParseError::Json { what, error } => VerifyError::Json { what, error },
+            format::ParseError::TooLarge(what, limit) => VerifyError::TooLarge { what, limit },
+            format::ParseError::Json(what, error) => VerifyError::Json { what, error },
             format::ParseError::Schema(e) => e.into(),
         }
     }
