@@ -194,6 +194,25 @@ impl Spec {
     }
 }
 
+/// The bundle manifest `build` makes for `spec`, without hashes and members: what the
+/// trusted comment names.
+pub fn manifest_of(spec: &Spec) -> BundleManifest {
+    BundleManifest {
+        doc_type: "airlock-bundle-manifest".into(),
+        bundle_id: BUNDLE_ID.into(),
+        created_at: spec.created_at.clone(),
+        airgap: spec.airgap,
+        product: spec.pm.product.clone(),
+        version: spec.pm.version.clone(),
+        customer: spec.license.customer.clone(),
+        license_id: spec.license.license_id.clone(),
+        license_sha256: String::new(),
+        product_manifest_sha256: String::new(),
+        sequence: spec.sequence,
+        members: vec![],
+    }
+}
+
 pub fn tar_entry(path: &str, data: &[u8], mode: u32) -> Vec<u8> {
     let mut v = ustar::encode(&SafePath::new(path).unwrap(), data.len() as u64, mode)
         .unwrap()
@@ -250,17 +269,8 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
     let lic_canonical = spec.license.to_canonical();
     let pm_canonical = canon::canonicalize(&serde_json::to_vec(&spec.pm).unwrap()).unwrap();
     let mut manifest = BundleManifest {
-        doc_type: "airlock-bundle-manifest".into(),
-        bundle_id: BUNDLE_ID.into(),
-        created_at: spec.created_at.clone(),
-        airgap: spec.airgap,
-        product: spec.pm.product.clone(),
-        version: spec.pm.version.clone(),
-        customer: spec.license.customer.clone(),
-        license_id: spec.license.license_id.clone(),
         license_sha256: enc::sha256_hex(&lic_canonical),
         product_manifest_sha256: enc::sha256_hex(&pm_canonical),
-        sequence: spec.sequence,
         members: members
             .iter()
             .map(|(p, b, m)| Member {
@@ -270,6 +280,7 @@ pub fn build(keys: &Keys, spec: &Spec) -> (Vec<u8>, Vec<u8>) {
                 mode: *m,
             })
             .collect(),
+        ..manifest_of(spec)
     };
     if let Some(f) = &spec.edit_manifest {
         f(&mut manifest);

@@ -1,7 +1,7 @@
 //! Named bundles, genuine and hostile, replayed by every suite that must agree on them (the
 //! two verifiers' CLIs, the library). Each case says which check must refuse it.
 
-use crate::bundle::{build, key, trusted_comment, Keys, Spec};
+use crate::bundle::{build, key, manifest_of, trusted_comment, Keys, Spec};
 use canon::Role;
 use runtime::license::License;
 use runtime::manifest::ProductManifest;
@@ -210,24 +210,6 @@ fn signed_by_an_unknown_release_key(keys: &Keys) -> Case {
         spec,
         (gz, sig),
     )
-}
-
-/// The manifest fields the trusted comment names, as `build` makes them.
-fn manifest_of(spec: &Spec) -> crate::bundle::BundleManifest {
-    crate::bundle::BundleManifest {
-        doc_type: "airlock-bundle-manifest".into(),
-        bundle_id: crate::bundle::BUNDLE_ID.into(),
-        created_at: spec.created_at.clone(),
-        airgap: spec.airgap,
-        product: spec.pm.product.clone(),
-        version: spec.pm.version.clone(),
-        customer: spec.license.customer.clone(),
-        license_id: spec.license.license_id.clone(),
-        license_sha256: String::new(),
-        product_manifest_sha256: String::new(),
-        sequence: spec.sequence,
-        members: vec![],
-    }
 }
 
 /// The genuine bundle with its outer signature replaced by `sign(spec, gz)`.
