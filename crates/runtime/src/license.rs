@@ -5,7 +5,7 @@
 //! signature verified under a trusted license key valid at its issue time.
 
 use crate::error::VerifyError;
-use crate::signed::verify;
+use crate::signed::verify_keeping;
 use crate::trust::TrustStore;
 use canon::{enc, json, KeyId, Kind, Role, Timestamp, Value};
 pub use format::license::*;
@@ -119,10 +119,10 @@ pub fn verify_license(
                     "license.sig is missing (schema 3 needs a detached signature)",
                 )
             })?;
-            let v = verify::<License>(trust, document, sig, None)?;
+            let (v, canonical) = verify_keeping::<License>(trust, document, sig, None)?;
             Ok(VerifiedLicense {
                 times: v.facts(),
-                canonical: v.canonical().to_vec(),
+                canonical,
                 signer: v.signer(),
                 license: v.value().clone(),
                 legacy: false,

@@ -18,7 +18,7 @@ impl Verified<ProductManifest> {
     }
     /// Lowercase hex SHA-256 of its canonical form (what bundle manifests reference).
     pub fn sha256(&self) -> String {
-        enc::sha256_hex(self.canonical())
+        enc::hex(&self.digest())
     }
 }
 

@@ -94,7 +94,7 @@ pub fn verify_document(
 pub struct Verified<A: Artifact> {
     value: A,
     facts: A::Facts,
-    canonical: Vec<u8>,
+    digest: [u8; 32],
     signer: KeyId,
 }
 
@@ -107,13 +107,10 @@ impl<A: Artifact> Verified<A> {
     pub fn facts(&self) -> A::Facts {
         self.facts
     }
-    /// The canonical bytes that were signed.
-    pub fn canonical(&self) -> &[u8] {
-        &self.canonical
-    }
-    /// SHA-256 of the canonical bytes.
+    /// SHA-256 of the canonical bytes that were signed (the bytes themselves are not kept: a
+    /// bundle manifest may be 16 MiB).
     pub fn digest(&self) -> [u8; 32] {
-        canon::enc::sha256(&self.canonical)
+        self.digest
     }
     /// The signing key.
     pub fn signer(&self) -> KeyId {
@@ -141,9 +138,21 @@ pub fn verify<A: Artifact>(
         }
         return verify_buffered(trust, PaeBuffer::from_bytes(A::KIND, doc), envelope);
     }
+    verify_keeping(trust, doc, envelope, signed_at).map(|(v, _)| v)
+}
+
+/// [`verify`] for a kind not stored canonical, also returning the canonical bytes that were
+/// signed (a license keeps them: bundle manifests reference their hash, tools write them).
+pub(crate) fn verify_keeping<A: Artifact>(
+    trust: &TrustStore,
+    doc: &[u8],
+    envelope: &[u8],
+    signed_at: Option<Timestamp>,
+) -> Result<(Verified<A>, Vec<u8>), VerifyError> {
     let checked = verify_document(trust, A::KIND, A::WHAT, doc, A::MAX_BYTES, envelope)?;
     let value = A::from_canonical(checked.canonical())?;
-    finish(trust, value, checked.canonical, checked.signer, signed_at)
+    let v = finish(trust, value, checked.canonical(), checked.signer, signed_at)?;
+    Ok((v, checked.canonical))
 }
 
 /// [`verify`] for a kind stored in canonical form, over a document buffered behind its PAE
@@ -163,13 +172,13 @@ pub fn verify_buffered<A: Artifact>(
             "not stored in its canonical (RFC 8785) form",
         ));
     }
-    finish(trust, value, doc, signer, None)
+    finish(trust, value, &doc, signer, None)
 }
 
 fn finish<A: Artifact>(
     trust: &TrustStore,
     value: A,
-    canonical: Vec<u8>,
+    canonical: &[u8],
     signer: KeyId,
     signed_at: Option<Timestamp>,
 ) -> Result<Verified<A>, VerifyError> {
@@ -181,7 +190,7 @@ fn finish<A: Artifact>(
     Ok(Verified {
         value,
         facts,
-        canonical,
+        digest: canon::enc::sha256(canonical),
         signer,
     })
 }
