@@ -16,8 +16,11 @@ use anyhow::{bail, Context, Result};
 use canon::{enc, Timestamp, Value};
 use runtime::revocation::RevocationList;
 use runtime::Artifact;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::Path;
+
+/// How long a command waits for another process holding the registry.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Default database path when neither `--db` nor `AIRLOCK_DB` (old name `FACTORY_DB`) is given.
 pub const DEFAULT_DB: &str = "factory.db";
@@ -356,12 +359,49 @@ fn audit_with(
 }
 
 impl Registry {
-    /// Opens (creating and migrating as needed) the registry at `path`.
+    /// Opens (creating and migrating as needed) the registry at `path`: for the commands that
+    /// record new licenses (`issue`, `migrate`).
     pub fn open(path: &Path) -> Result<Registry> {
-        let conn =
-            Connection::open(path).with_context(|| format!("registry {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Registry::open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// Opens the registry at `path`, which must exist: for every command that reads or changes
+    /// recorded licenses. A mistyped path is an error, never a new empty registry (a cron audit
+    /// pointed at the wrong file must fail, not pass).
+    pub fn open_existing(path: &Path) -> Result<Registry> {
+        if !path.is_file() {
+            bail!(
+                "no registry at {} (give --db or AIRLOCK_DB; `factory issue` creates one)",
+                path.display()
+            );
+        }
+        Registry::open_with(path, OpenFlags::empty())
+    }
+
+    fn open_with(path: &Path, create: OpenFlags) -> Result<Registry> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create;
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("registry {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Switching a fresh file to WAL takes an exclusive lock and SQLite does not call the
+        // busy handler for it: several processes creating one registry at once retry here.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => {
+                    r.with_context(|| format!("registry {}: WAL mode", path.display()))?;
+                    break;
+                }
+            }
+        }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut reg = Registry { conn };

@@ -264,13 +264,21 @@ struct IssueArgs {
 }
 
 impl Common {
-    fn registry(&self) -> Result<Registry> {
-        let path = self
-            .db
+    fn db_path(&self) -> PathBuf {
+        self.db
             .clone()
             .or_else(|| clikit::env::path("AIRLOCK_DB"))
-            .unwrap_or_else(|| PathBuf::from(factory::registry::DEFAULT_DB));
-        Registry::open(&path)
+            .unwrap_or_else(|| PathBuf::from(factory::registry::DEFAULT_DB))
+    }
+
+    /// The registry, created when missing: only for commands that record new licenses.
+    fn registry(&self) -> Result<Registry> {
+        Registry::open(&self.db_path())
+    }
+
+    /// The registry, which must exist: every other command.
+    fn existing_registry(&self) -> Result<Registry> {
+        Registry::open_existing(&self.db_path())
     }
 
     fn trust(&self) -> Result<Option<TrustStore>> {
@@ -463,7 +471,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         } => {
             let now = clock::now()?;
             let key = common.license_key(&key, now)?;
-            let mut reg = common.registry()?;
+            let mut reg = common.existing_registry()?;
             let old = reg
                 .get(&license_id)?
                 .with_context(|| format!("no license {license_id} in the registry"))?;
@@ -487,7 +495,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             if reason.trim().is_empty() {
                 anyhow::bail!("--reason must not be empty");
             }
-            let mut reg = common.registry()?;
+            let mut reg = common.existing_registry()?;
             reg.revoke(&license_id, &reason, now)?;
             if common.json {
                 let r = reg.get(&license_id)?.context("revoked license vanished")?;
@@ -500,7 +508,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Revocations { key, out, common } => {
             let now = clock::now()?;
             let key = common.license_key(&key, now)?;
-            let mut reg = common.registry()?;
+            let mut reg = common.existing_registry()?;
             // Publish only from a registry whose rows match the audit chain: a revocation
             // undone with plain SQL must not silently drop out of the list.
             reg.verify_audit()
@@ -546,7 +554,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             common,
         } => {
             let now = clock::now()?;
-            let reg = common.registry()?;
+            let reg = common.existing_registry()?;
             let views: Vec<View> = match view {
                 Some(v) => vec![v],
                 None => View::ALL.to_vec(),
@@ -595,7 +603,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             common,
         } => {
             let now = clock::now()?;
-            let reg = common.registry()?;
+            let reg = common.existing_registry()?;
             let r = reg
                 .get(&license_id)?
                 .with_context(|| format!("no license {license_id} in the registry"))?;
@@ -734,7 +742,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             out,
             common,
         } => {
-            let reg = common.registry()?;
+            let reg = common.existing_registry()?;
             let r = reg
                 .get(&license_id)?
                 .with_context(|| format!("no license {license_id} in the registry"))?;
@@ -760,7 +768,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Audit {
             cmd: AuditCmd::Verify { head, common },
         } => {
-            let reg = common.registry()?;
+            let reg = common.existing_registry()?;
             let (n, current) = reg
                 .verify_audit()
                 .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
