@@ -682,3 +682,47 @@ fn a_legacy_license_sig_must_name_the_key_that_signed() {
     assert_eq!(e.code(), "schema_invalid", "{e}");
     assert!(e.to_string().contains("names another key"), "{e}");
 }
+
+#[test]
+fn list_limit_counts_rows_of_the_whole_listing() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    // Two active licenses, one future and one about to expire: three views have rows.
+    issue(p, &["--tier", "professional", "--out", "a1"]);
+    issue(p, &["--tier", "professional", "--out", "a2"]);
+    issue(
+        p,
+        &[
+            "--tier",
+            "professional",
+            "--not-before",
+            "2027-01-01",
+            "--out",
+            "f1",
+        ],
+    );
+    issue(
+        p,
+        &[
+            "--tier",
+            "professional",
+            "--expires",
+            "2026-12-01",
+            "--out",
+            "e1",
+        ],
+    );
+    let rows = |args: &[&str]| {
+        let mut a = vec!["list", "--json"];
+        a.extend_from_slice(args);
+        json(&fac(p, &a)).as_array().unwrap().len()
+    };
+    assert!(rows(&[]) >= 4);
+    for n in [1usize, 2, 3] {
+        let limit = n.to_string();
+        assert_eq!(rows(&["--limit", &limit]), n, "--limit {n}");
+    }
+    let text = ok(&fac(p, &["list", "--limit", "2"]));
+    assert_eq!(text.lines().count(), 1 + 2, "header and two rows:\n{text}");
+}

@@ -144,7 +144,7 @@ enum Cmd {
         /// Warning window in days for expiring-soon
         #[arg(long, default_value_t = 30)]
         within: i64,
-        /// At most this many rows (0 = all)
+        /// At most this many rows in all, across views (0 = all)
         #[arg(long, default_value_t = 0)]
         limit: u64,
         #[command(flatten)]
@@ -569,8 +569,16 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                     writeln!(w, "{}", book::HEADER)?;
                 }
                 let mut first = true;
+                // --limit counts rows of the whole listing, across views.
+                let mut printed: u64 = 0;
                 for v in views {
-                    reg.for_each(v, now, within, limit, |r| {
+                    let room = match limit {
+                        0 => 0,
+                        n if printed >= n => break,
+                        n => n - printed,
+                    };
+                    reg.for_each(v, now, within, room, |r| {
+                        printed += 1;
                         if common.json {
                             w.write_all(if first { b"\n" } else { b",\n" })?;
                             w.write_all(&book::record_json(&r, now, within).to_canonical())?;
