@@ -128,24 +128,13 @@ fn no_source_trusts_dev_keys_implicitly() {
         }
     }
     assert_eq!(needles.len(), 6, "three dev keys");
-    let mut stack = vec![root.join("crates")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs")
-                && p.components().any(|c| c.as_os_str() == "src")
-            {
-                let text = std::fs::read_to_string(&p).unwrap();
-                for n in &needles {
-                    assert!(
-                        !text.contains(n.as_str()),
-                        "{} names dev key material {n}",
-                        p.display()
-                    );
-                }
-            }
+    for (p, text) in workspace_sources(&root) {
+        for n in &needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "{} names dev key material {n}",
+                p.display()
+            );
         }
     }
 }
@@ -163,7 +152,23 @@ fn trust_on_first_use_is_reached_only_through_its_corner() {
         "clikit/src/input.rs",
         "testkit/src/bundle.rs",
     ];
-    let mut found = Vec::new();
+    let found: Vec<String> = workspace_sources(&root)
+        .into_iter()
+        .filter(|(_, text)| text.contains("trust_on_first_use()"))
+        .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert!(!found.is_empty(), "the scan found nothing: wrong root?");
+    for f in &found {
+        assert!(
+            allowed.iter().any(|a| f.ends_with(a)),
+            "{f} reaches trust on first use outside its corner"
+        );
+    }
+}
+
+/// Every Rust file under a `src` directory of the workspace's crates, with its text.
+fn workspace_sources(root: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
     let mut stack = vec![root.join("crates")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -174,17 +179,9 @@ fn trust_on_first_use_is_reached_only_through_its_corner() {
                 && p.components().any(|c| c.as_os_str() == "src")
             {
                 let text = std::fs::read_to_string(&p).unwrap();
-                if text.contains("trust_on_first_use()") {
-                    found.push(p.to_string_lossy().replace('\\', "/"));
-                }
+                out.push((p, text));
             }
         }
     }
-    assert!(!found.is_empty(), "the scan found nothing: wrong root?");
-    for f in &found {
-        assert!(
-            allowed.iter().any(|a| f.ends_with(a)),
-            "{f} reaches trust on first use outside its corner"
-        );
-    }
+    out
 }
