@@ -116,16 +116,13 @@ pub trait Artifact: Serialize + DeserializeOwned + Sized {
 
     /// The canonical (RFC 8785) bytes of this value: what is signed and what is written.
     fn to_canonical(&self) -> Vec<u8> {
-        let raw = serde_json::to_vec(self).expect("artifact types serialize");
-        canon::canonicalize(&raw).expect("serde_json writes strict JSON")
+        json_value(self).to_canonical()
     }
 
     /// The canonical form, pretty-printed (members in canonical order, two-space indent, final
     /// newline): how tools write artifacts meant to be read by people too.
     fn to_pretty(&self) -> Vec<u8> {
-        canon::parse(&self.to_canonical())
-            .expect("canonical JSON parses")
-            .to_pretty()
+        json_value(self).to_pretty()
     }
 
     /// The value from canonical bytes whose JSON shape is not yet known (no schema check).
@@ -145,6 +142,13 @@ pub trait Artifact: Serialize + DeserializeOwned + Sized {
         let facts = value.validate()?;
         Ok((value, facts, canonical))
     }
+}
+
+/// A value of one of this crate's types as a canonical JSON value (plain structs of strings,
+/// booleans, integers up to 2^53 and lists: serde_json writes strict JSON for them).
+pub(crate) fn json_value<T: serde::Serialize>(v: &T) -> canon::Value {
+    let raw = serde_json::to_vec(v).expect("artifact types serialize");
+    canon::parse(&raw).expect("serde_json writes strict JSON")
 }
 
 /// Parses a timestamp member or names the one that is malformed.

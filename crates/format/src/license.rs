@@ -276,20 +276,15 @@ pub struct LicenseV2 {
 impl LicenseV2 {
     /// The canonical bytes its inline signature covers: every member but `signature`.
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let mut v = serde_json::to_value(self).expect("artifact types serialize");
-        if let Some(members) = v.as_object_mut() {
-            members.remove("signature");
+        match crate::json_value(self) {
+            canon::Value::Object(m) => canon::Value::Object(m.without("signature")).to_canonical(),
+            other => other.to_canonical(),
         }
-        let raw = serde_json::to_vec(&v).expect("artifact types serialize");
-        canon::canonicalize(&raw).expect("serde_json writes strict JSON")
     }
 
     /// The document, pretty-printed in canonical member order (how it is written).
     pub fn to_pretty(&self) -> Vec<u8> {
-        let raw = serde_json::to_vec(self).expect("artifact types serialize");
-        canon::parse(&raw)
-            .expect("serde_json writes strict JSON")
-            .to_pretty()
+        crate::json_value(self).to_pretty()
     }
 
     /// Checks the schema and returns the schema-3 view every later check reads: one edition
