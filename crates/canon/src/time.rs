@@ -53,6 +53,18 @@ impl Timestamp {
         }
     }
 
+    /// Parses the instant a `--at DATE` preview judges: a full timestamp, or a date
+    /// `YYYY-MM-DD` meaning the last second of that day (`23:59:59Z`), so that "at that date"
+    /// covers the whole day: a license issued that day is valid, one expiring that day has
+    /// expired.
+    pub fn parse_day_end_or_time(s: &str) -> Option<Timestamp> {
+        if s.len() == 10 {
+            Timestamp::parse(&format!("{s}T23:59:59Z"))
+        } else {
+            Timestamp::parse(s)
+        }
+    }
+
     /// Adds whole days (saturating).
     pub fn plus_days(self, days: i64) -> Timestamp {
         Timestamp(self.0.saturating_add(days.saturating_mul(DAY)))

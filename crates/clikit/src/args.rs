@@ -11,7 +11,8 @@ pub struct Judge {
     /// Detached signature (default: beside the file: FILE.sig, or license.sig for a license)
     #[arg(long)]
     pub sig: Option<PathBuf>,
-    /// Judge at this time, RFC 3339 UTC or YYYY-MM-DD (default: now, or $AIRLOCK_NOW)
+    /// Judge at this time: RFC 3339 UTC, or YYYY-MM-DD meaning the end of that day (default:
+    /// now, or $AIRLOCK_NOW)
     #[arg(long)]
     pub at: Option<String>,
     /// Print the report as JSON on stdout, for every outcome

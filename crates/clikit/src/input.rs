@@ -102,11 +102,12 @@ pub fn root_anchors(
     Ok(None)
 }
 
-/// The customer's clock: a preview at `--at` (RFC 3339 UTC or a date, meaning its midnight),
+/// The customer's clock: a preview at `--at` (RFC 3339 UTC, or a date meaning its last
+/// second, [`Timestamp::parse_day_end_or_time`]),
 /// else the system clock, read here once.
 pub fn clock(at: Option<&str>) -> Result<Clock> {
     match at {
-        Some(s) => Timestamp::parse_date_or_time(s)
+        Some(s) => Timestamp::parse_day_end_or_time(s)
             .map(Clock::Preview)
             .with_context(|| format!("--at {s:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")),
         None => Ok(Clock::System(Timestamp(

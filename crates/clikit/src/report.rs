@@ -10,10 +10,64 @@ use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use canon::Value;
 use runtime::bundle::Verdict;
+use runtime::license::{Standing, State, VerifiedLicense};
+use runtime::Check;
 use std::fmt::Display;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+
+/// The report on a license whose signature verified (`runtime-verify license`, `factory
+/// verify`): refused by its date check when it is not usable at the instant judged, with the
+/// same facts either way.
+pub fn license(path: &Path, v: &VerifiedLicense, st: &Standing) -> Result<Value> {
+    let l = v.license();
+    let check = match st.state {
+        State::NotYetValid => s(Check::LicenseNotYetValid),
+        State::Expired => s(Check::LicenseExpired),
+        _ => Value::Null,
+    };
+    let error = if st.usable() {
+        Value::Null
+    } else {
+        s(st.describe())
+    };
+    object(vec![
+        ("valid", Value::Bool(st.usable())),
+        ("check", check),
+        ("error", error),
+        ("license", s(path.display())),
+        ("license_id", s(&l.license_id)),
+        ("customer", s(&l.customer.name)),
+        ("product", s(&l.product)),
+        ("tier", s(l.tier)),
+        ("state", s(st.state)),
+        ("not_before", s(&l.not_before)),
+        ("expires_at", s(&l.expires_at)),
+        ("grace_ends_at", s(st.grace_end)),
+        ("days_remaining", Value::Number(st.days_remaining() as f64)),
+        ("legacy", Value::Bool(v.is_legacy())),
+        ("signed_by", s(v.signer())),
+        ("sha256", s(v.sha256())),
+    ])
+}
+
+/// The human line for the same: `PATH: VALID — license ID (product tier for customer), active,
+/// expires ... (in N days)`, or `NOT VALID YET`, `EXPIRED`, ... with the dates that say why.
+pub fn license_line(path: &Path, v: &VerifiedLicense, st: &Standing) -> String {
+    let l = v.license();
+    format!(
+        "{}: {} — license {} ({} {} for {}, signed by {}), {}",
+        path.display(),
+        st.verdict(),
+        l.license_id,
+        l.product,
+        l.tier,
+        runtime::text::escape(&l.customer.name),
+        v.signer(),
+        st.describe()
+    )
+}
 
 /// A JSON string.
 pub fn s(v: impl ToString) -> Value {

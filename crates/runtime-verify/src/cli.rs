@@ -8,7 +8,7 @@ use clikit::input::{clock, read_capped, read_optional, sig_path};
 use clikit::report::{self, n, s};
 use clikit::Outcome;
 use runtime::bundle::{verify_bundle, Options, Verdict};
-use runtime::license::{date_state, verify_license, LegacyPolicy, State};
+use runtime::license::{verify_license, LegacyPolicy, Standing, State};
 use runtime::session::{Clock, Session};
 use runtime::signed::MinisignCheck;
 use runtime::Check;
@@ -68,8 +68,8 @@ struct TrustArgs {
 struct Common {
     #[command(flatten)]
     trust: TrustArgs,
-    /// Preview at this time (RFC 3339 UTC or YYYY-MM-DD) instead of the system clock: checked
-    /// against the state, never recorded, never installs
+    /// Preview at this time instead of the system clock (RFC 3339 UTC, or YYYY-MM-DD meaning
+    /// the end of that day): checked against the state, never recorded, never installs
     #[arg(long)]
     at: Option<String>,
     /// State directory: pinned roots, rollback, revocations and clock-tamper detection
@@ -91,8 +91,12 @@ enum Cmd {
         license: PathBuf,
         #[command(flatten)]
         common: Common,
+        /// The warning window: the state is expiring_soon this many days before expiry
+        #[arg(long, default_value_t = runtime::license::DEFAULT_WARN_DAYS, value_name = "DAYS")]
+        warn_days: i64,
     },
     /// Cron reminder: prints only when the license needs attention; exit code per state
+    #[command(after_help = REMIND_EXIT_CODES)]
     Remind {
         /// license.json (license.sig beside it)
         #[arg(long)]
@@ -105,9 +109,13 @@ enum Cmd {
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Preview at this time instead of the system clock (never recorded)
+        /// Preview at this time instead of the system clock (RFC 3339 UTC, or YYYY-MM-DD
+        /// meaning the end of that day); never recorded
         #[arg(long)]
         at: Option<String>,
+        /// The warning window: the state is expiring_soon this many days before expiry
+        #[arg(long, default_value_t = runtime::license::DEFAULT_WARN_DAYS, value_name = "DAYS")]
+        warn_days: i64,
         /// State directory (pinned roots, revocations, clock)
         #[arg(long)]
         state: Option<PathBuf>,
@@ -151,6 +159,18 @@ enum Format {
     Json,
     Prometheus,
 }
+
+/// `remind --help`'s exit-code table (docs/CLI.md has the same; a test compares them).
+const REMIND_EXIT_CODES: &str = "Exit codes:
+  0  nothing to do (no reminder today)
+  2  usage or local error
+  3  reminder: a threshold day was reached (or fewer days remain than the smallest)
+  4  grace: expired, still running; renew now
+  5  expired: new activations, updates and growth stopped (data kept)
+  6  not yet valid
+  7  revoked (by a list the state accepted)
+  8  invalid (signature, trust, unreadable license, state rollback)
+  9  tamper suspected (clock earlier than the state directory has seen, or than a signed time)";
 
 /// Exit codes of `remind` (docs/CLI.md).
 mod remind_code {
@@ -199,7 +219,11 @@ fn reject(json: bool, subject_key: &str, subject: &Path, e: &anyhow::Error) -> R
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.cmd {
         None => bundle_cmd(args.bundle),
-        Some(Cmd::License { license, common }) => license_cmd(&license, common),
+        Some(Cmd::License {
+            license,
+            common,
+            warn_days,
+        }) => license_cmd(&license, common, warn_days),
         Some(Cmd::Remind {
             license,
             trust,
@@ -207,7 +231,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             format,
             at,
             state,
-        }) => remind_cmd(&license, &trust, &thresholds, format, &at, &state),
+            warn_days,
+        }) => remind_cmd(
+            &license,
+            &trust,
+            &Remind {
+                thresholds,
+                format,
+                warn_days,
+            },
+            &at,
+            &state,
+        ),
         Some(Cmd::Sig { file, trust, sig }) => sig_cmd(&file, &trust, sig),
         Some(Cmd::Revocations {
             cmd: RevocationsCmd::Import { file, sig, common },
@@ -241,6 +276,10 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
     if a.extract.is_some() && matches!(clock, Clock::Preview(_)) {
         bail!("--extract installs the bundle; a preview (--at) never installs");
     }
+    if let Some(dest) = &a.extract {
+        // A local path problem is found before the state is opened or the bundle read.
+        runtime::bundle::check_destination(dest)?;
+    }
     let mut session = begin_session(&a.common.trust, a.common.state.as_deref(), clock)?;
     let sig = sig_path(bundle, a.sig.clone());
     let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
@@ -269,13 +308,13 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
 }
 
 /// Verifies a license inside a session: signature, clock against its issue time, revocations
-/// the state already accepted. Returns the verified license and its date state.
+/// the state already accepted. Returns the verified license and its standing.
 fn check_license(
     session: &Session,
     license: &Path,
     allow_legacy: bool,
     warn_days: i64,
-) -> Result<(runtime::license::VerifiedLicense, State)> {
+) -> Result<(runtime::license::VerifiedLicense, Standing)> {
     let doc = read_capped(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
     let sig = read_optional(
         &license.with_file_name("license.sig"),
@@ -291,75 +330,48 @@ fn check_license(
     .with_context(|| format!("{}", license.display()))?;
     session.check_signed_time(v.times().issued_at, "the license's issued_at")?;
     session.check_not_revoked(&v.license().license_id)?;
-    let st = date_state(v.times(), v.license().grace_days, session.now(), warn_days);
+    let st = Standing::of(&v, session.now(), warn_days);
     Ok((v, st))
 }
 
-fn license_cmd(license: &Path, c: Common) -> Result<ExitCode> {
+fn license_cmd(license: &Path, c: Common, warn_days: i64) -> Result<ExitCode> {
     let result = (|| {
         let session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
-        let (v, st) = check_license(
-            &session,
-            license,
-            c.allow_legacy,
-            runtime::license::DEFAULT_WARN_DAYS,
-        )?;
-        let days = session.now().days_until(v.times().expires_at);
+        let (v, st) = check_license(&session, license, c.allow_legacy, warn_days)?;
         // The license verified: the (real) time is recorded whatever its date state.
         session.commit()?;
-        Ok::<_, anyhow::Error>((v, st, days))
+        Ok::<_, anyhow::Error>((v, st))
     })();
-    let (v, st, days) = match result {
+    let (v, st) = match result {
         Ok(x) => x,
         Err(e) => return reject(c.json, "license", license, &e),
     };
-    let l = v.license();
     if c.json {
-        report::print_json(&report::valid(
-            "license",
-            &license.display(),
-            vec![
-                ("license_id", s(&l.license_id)),
-                ("customer", s(&l.customer.name)),
-                ("product", s(&l.product)),
-                ("tier", s(l.tier)),
-                ("state", s(st)),
-                ("expires_at", s(&l.expires_at)),
-                ("days_remaining", Value::Number(days as f64)),
-                ("legacy", Value::Bool(v.is_legacy())),
-                ("signed_by", s(v.signer())),
-            ],
-        )?);
+        report::print_json(&report::license(license, &v, &st)?);
     } else {
         if v.is_legacy() {
             eprintln!("warning: deprecated schema-2 license; ask the vendor for a migrated (schema 3) license");
         }
-        println!(
-            "{}: VALID — license {} ({} {} for {}), {st}, expires {} ({days} days)",
-            license.display(),
-            l.license_id,
-            l.product,
-            l.tier,
-            safe(&l.customer.name),
-            l.expires_at
-        );
+        println!("{}", report::license_line(license, &v, &st));
     }
-    Ok(match st {
-        State::NotYetValid | State::Expired => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
+    Ok(if st.usable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(clikit::outcome::EXIT_REJECTED)
     })
 }
 
-fn remind_cmd(
-    license: &Path,
-    trust: &TrustArgs,
-    thresholds: &str,
+/// `remind`'s options beyond the license and its trust.
+struct Remind {
+    thresholds: String,
     format: Format,
-    at: &Option<String>,
-    state: &Option<PathBuf>,
-) -> Result<ExitCode> {
+    warn_days: i64,
+}
+
+/// `--thresholds`: whole days, largest first.
+fn thresholds(list: &str) -> Result<Vec<i64>> {
     let mut th: Vec<i64> = Vec::new();
-    for t in thresholds.split(',') {
+    for t in list.split(',') {
         let n: i64 = t
             .trim()
             .parse()
@@ -370,11 +382,22 @@ fn remind_cmd(
         th.push(n);
     }
     th.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(th)
+}
+
+fn remind_cmd(
+    license: &Path,
+    trust: &TrustArgs,
+    o: &Remind,
+    at: &Option<String>,
+    state: &Option<PathBuf>,
+) -> Result<ExitCode> {
+    let th = thresholds(&o.thresholds)?;
     let clock = clock(at.as_deref())?;
     let now = clock.now();
     // The same session as every other command: pinned roots, trust version, revocations, and
     // the clock; the time is recorded only for a real run that verified the license.
-    let outcome: Result<(State, runtime::license::VerifiedLicense), (State, String)> = (|| {
+    let outcome: Result<Standing, (State, String)> = (|| {
         let classify = |e: anyhow::Error| {
             let st = match runtime::check::of(e.as_ref()) {
                 Some(Check::TamperSuspected) => State::TamperSuspected,
@@ -384,36 +407,34 @@ fn remind_cmd(
             (st, format!("{e:#}"))
         };
         let session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
-        let (v, st) = check_license(&session, license, false, th.first().copied().unwrap_or(30))
-            .map_err(classify)?;
+        let (_, st) = check_license(&session, license, false, o.warn_days).map_err(classify)?;
         session.commit().map_err(|e| classify(e.into()))?;
-        Ok((st, v))
+        Ok(st)
     })();
-    let (st, lic, detail) = match outcome {
-        Ok((st, v)) => (st, Some(v), String::new()),
+    let (st, standing, detail) = match outcome {
+        Ok(x) => (x.state, Some(x), String::new()),
         Err((st, why)) => (st, None, why),
     };
-    let days = lic.as_ref().map(|v| now.days_until(v.times().expires_at));
-    let hit = days.is_some_and(|d| th.contains(&d));
+    let days = standing.map(|x| x.days_remaining());
+    // The state is the license's (one definition, the same as `license`); the reminder days
+    // are this command's own question: a threshold day, or fewer days left than the smallest.
+    let reminder_day = days.is_some_and(|d| th.contains(&d) || d < th.last().copied().unwrap_or(0));
+    let described = standing.map(|x| x.describe()).unwrap_or_default();
     let (code, attention, message) = match st {
-        State::Active => (remind_code::OK, false, String::new()),
-        State::ExpiringSoon if hit => (remind_code::REMINDER, true, format!("license expires in {} days: renew it", days.unwrap_or(0))),
-        State::ExpiringSoon if days.is_some_and(|d| d < th.last().copied().unwrap_or(0)) => {
-            (remind_code::REMINDER, true, format!("license expires in {} days: renew it now", days.unwrap_or(0)))
-        }
-        State::ExpiringSoon => (remind_code::OK, false, String::new()),
-        State::Grace => (remind_code::GRACE, true, "license expired; running in the grace period: new activations are stopped soon, renew now".into()),
-        State::Expired => (remind_code::EXPIRED, true, "license expired: new activations, updates and growth are stopped (data is kept); renew it".into()),
-        State::NotYetValid => (remind_code::NOT_YET_VALID, true, "license is not valid yet".into()),
+        State::Active | State::ExpiringSoon if reminder_day => (remind_code::REMINDER, true, described),
+        State::Active | State::ExpiringSoon => (remind_code::OK, false, described),
+        State::Grace => (remind_code::GRACE, true, format!("{described}; new activations stop when it ends")),
+        State::Expired => (remind_code::EXPIRED, true, format!("{described}: new activations, updates and growth are stopped (data is kept); renew it")),
+        State::NotYetValid => (remind_code::NOT_YET_VALID, true, described),
         State::Revoked => (remind_code::REVOKED, true, format!("license revoked: {detail}")),
         State::TamperSuspected => (remind_code::TAMPER, true, detail.clone()),
         _ => (remind_code::INVALID, true, format!("license cannot be verified: {detail}")),
     };
     let mut out = std::io::stdout().lock();
-    match format {
+    match o.format {
         Format::Prometheus => {
             // Always written: node_exporter's textfile collector expects a complete file.
-            let expiry = lic.as_ref().map(|v| v.times().expires_at);
+            let expiry = standing.map(|x| x.times.expires_at);
             let _ = out.write_all(prometheus(license, st, now, expiry).as_bytes());
         }
         Format::Json if attention => {

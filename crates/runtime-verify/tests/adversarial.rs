@@ -300,7 +300,7 @@ fn indefinite_freeze_and_expiry() {
     expect(
         verify_extract(&store, &build(&keys, &spec)),
         "license_expired",
-        "expired at 2026-11-21",
+        "expired 2026-11-21T00:00:00Z",
     );
     let mut spec = Spec::new(&keys);
     spec.license.not_before = "2026-12-01T00:00:00Z".into();
@@ -308,7 +308,7 @@ fn indefinite_freeze_and_expiry() {
     expect(
         verify_extract(&store, &build(&keys, &spec)),
         "license_not_yet_valid",
-        "valid from 2026-12-01",
+        "not valid until 2026-12-01T00:00:00Z",
     );
     let mut spec = Spec::new(&keys);
     spec.created_at = "2026-10-01T00:00:00Z".into();

@@ -218,7 +218,8 @@ fn license_and_remind() {
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["state"], "active");
-    // Expires 2027-11-01; thresholds 90,60,30,14,7,1.
+    // Expires 2027-11-01T00:00:00Z; thresholds 90,60,30,14,7,1. `--at DATE` is the end of
+    // that day, as a cron run that day would see it: 2027-10-01 has 30 whole days left.
     let remind = |at: &str, fmt: &str| {
         rv(
             p,
@@ -241,12 +242,25 @@ fn license_and_remind() {
         quiet.stdout.is_empty(),
         "nothing to say: no output for cron"
     );
-    let between = remind("2027-09-01", "text");
+    let between = remind("2027-09-02", "text");
     assert_eq!(between.status.code(), Some(0));
     assert!(between.stdout.is_empty());
-    let hit = remind("2027-10-02", "text");
+    let hit = remind("2027-10-01", "text");
     assert_eq!(hit.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&hit.stdout).contains("expires in 30 days"));
+    assert!(
+        String::from_utf8_lossy(&hit.stdout).contains("(in 30 days)"),
+        "{}",
+        String::from_utf8_lossy(&hit.stdout)
+    );
+    // 60 days out is a threshold day too, while the state is still active (the warning
+    // window is 30 days, the same as `license` reports).
+    let early = remind("2027-09-01", "json");
+    assert_eq!(early.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&early.stdout).unwrap();
+    assert_eq!(
+        (v["state"].as_str(), v["days_remaining"].as_i64()),
+        (Some("active"), Some(60))
+    );
     let grace = remind("2027-11-10", "json");
     assert_eq!(grace.status.code(), Some(4));
     let v: serde_json::Value = serde_json::from_slice(&grace.stdout).unwrap();
@@ -289,9 +303,10 @@ fn license_and_remind() {
         "{text}"
     );
     assert!(text.contains("# TYPE airlock_license_remaining_seconds gauge"));
-    // 2027-06-01 to the expiry 2027-11-01: 153 days, in seconds (a base unit).
+    // The end of 2027-06-01 to the expiry 2027-11-01: 152 days and one second, in seconds
+    // (a base unit).
     assert!(text
-        .contains("airlock_license_remaining_seconds{license_file=\"lic/license.json\"} 13219200"));
+        .contains("airlock_license_remaining_seconds{license_file=\"lic/license.json\"} 13132801"));
     let series = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| !l.starts_with('#'))
@@ -551,7 +566,7 @@ fn remind_and_license_follow_the_state_protocol() {
             "--state",
             "st",
             "--at",
-            "2027-10-02",
+            "2027-10-01",
         ],
     );
     assert_eq!(o.status.code(), Some(3));

@@ -255,7 +255,8 @@ impl fmt::Display for State {
 }
 
 /// The date-driven state of a license at `now` (revocation and clock tampering are decided by
-/// the caller, who holds the revocation list and the state directory).
+/// the caller, who holds the revocation list and the state directory). The one definition of
+/// the date states; [`Standing`] is the same answer with its wording.
 pub fn date_state(times: Times, grace_days: u64, now: Timestamp, warn_days: i64) -> State {
     if now < times.not_before {
         State::NotYetValid
@@ -265,9 +266,187 @@ pub fn date_state(times: Times, grace_days: u64, now: Timestamp, warn_days: i64)
         } else {
             State::Active
         }
-    } else if now < times.expires_at.plus_days(grace_days.min(3650) as i64) {
+    } else if now < grace_end(times, grace_days) {
         State::Grace
     } else {
         State::Expired
+    }
+}
+
+/// The end of a license's grace period (`grace_days` is capped at ten years).
+pub fn grace_end(times: Times, grace_days: u64) -> Timestamp {
+    times.expires_at.plus_days(grace_days.min(3650) as i64)
+}
+
+/// A license's standing at an instant: its date state and the one sentence every command
+/// (`runtime-verify license`, `remind`, `factory verify`) prints for it, so that no two of
+/// them can answer the same question differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// The date state ([`date_state`]).
+    pub state: State,
+    /// The instant judged.
+    pub now: Timestamp,
+    /// The license's times.
+    pub times: Times,
+    /// The end of its grace period.
+    pub grace_end: Timestamp,
+}
+
+impl Standing {
+    /// The standing of a license with these times at `now`, warning `warn_days` before expiry.
+    pub fn at(times: Times, grace_days: u64, now: Timestamp, warn_days: i64) -> Standing {
+        Standing {
+            state: date_state(times, grace_days, now, warn_days),
+            now,
+            times,
+            grace_end: grace_end(times, grace_days),
+        }
+    }
+
+    /// The standing of a verified license.
+    pub fn of(license: &VerifiedLicense, now: Timestamp, warn_days: i64) -> Standing {
+        Standing::at(
+            license.times(),
+            license.license().grace_days,
+            now,
+            warn_days,
+        )
+    }
+
+    /// Whether the product may run under it: active, expiring soon, or in grace (where it keeps
+    /// running and operators are warned).
+    pub fn usable(&self) -> bool {
+        matches!(
+            self.state,
+            State::Active | State::ExpiringSoon | State::Grace
+        )
+    }
+
+    /// Whole days until expiry, rounded down (negative once expired).
+    pub fn days_remaining(&self) -> i64 {
+        self.now.days_until(self.times.expires_at)
+    }
+
+    /// The verdict word: `VALID` when usable, else what it is.
+    pub fn verdict(&self) -> &'static str {
+        match self.state {
+            State::Active | State::ExpiringSoon => "VALID",
+            State::Grace => "VALID (GRACE PERIOD)",
+            State::NotYetValid => "NOT VALID YET",
+            State::Expired => "EXPIRED",
+            _ => "NOT VALID",
+        }
+    }
+
+    /// One sentence on the dates, e.g. `expires 2027-01-01T00:00:00Z (in 40 days)` or
+    /// `not valid until 2027-01-01T00:00:00Z (in 3 days); expires ...`.
+    pub fn describe(&self) -> String {
+        let t = self.times;
+        let exp = t.expires_at;
+        let end = self.grace_end;
+        match self.state {
+            State::NotYetValid => format!(
+                "not valid until {} ({}); then valid until {exp}",
+                t.not_before,
+                relative(self.now, t.not_before)
+            ),
+            State::Active => format!("active, expires {exp} ({})", relative(self.now, exp)),
+            State::ExpiringSoon => format!(
+                "expiring soon: expires {exp} ({}); renew it",
+                relative(self.now, exp)
+            ),
+            State::Grace => format!(
+                "expired {exp} ({}), in its grace period until {end} ({}); renew now",
+                relative(self.now, exp),
+                relative(self.now, end)
+            ),
+            _ if end == exp => format!(
+                "expired {exp} ({}), no grace period",
+                relative(self.now, exp)
+            ),
+            _ => format!(
+                "expired {exp} ({}), grace period ended {end}",
+                relative(self.now, exp)
+            ),
+        }
+    }
+}
+
+/// `in N days` / `N days ago`, in whole days rounded toward `now` (`in less than a day`, ...).
+pub fn relative(now: Timestamp, then: Timestamp) -> String {
+    const DAY: i64 = 86_400;
+    let secs = then.0.saturating_sub(now.0);
+    let days = secs.unsigned_abs() / DAY as u64;
+    let unit = if days == 1 { "day" } else { "days" };
+    match (secs >= 0, days) {
+        _ if secs == 0 => "this very second".into(),
+        (true, 0) => "in less than a day".into(),
+        (false, 0) => "less than a day ago".into(),
+        (true, d) => format!("in {d} {unit}"),
+        (false, d) => format!("{d} {unit} ago"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn one_standing_per_instant_with_its_boundaries() {
+        let times = Times {
+            issued_at: t("2026-01-01T10:00:00Z"),
+            not_before: t("2026-01-01T10:00:00Z"),
+            expires_at: t("2027-01-01T10:00:00Z"),
+        };
+        let at = |s: &str| Standing::at(times, 14, t(s), 30);
+        let cases = [
+            ("2026-01-01T09:59:59Z", State::NotYetValid, false),
+            ("2026-01-01T10:00:00Z", State::Active, true),
+            ("2026-12-02T09:59:59Z", State::Active, true),
+            ("2026-12-02T10:00:00Z", State::ExpiringSoon, true),
+            ("2027-01-01T09:59:59Z", State::ExpiringSoon, true),
+            ("2027-01-01T10:00:00Z", State::Grace, true),
+            ("2027-01-15T09:59:59Z", State::Grace, true),
+            ("2027-01-15T10:00:00Z", State::Expired, false),
+        ];
+        for (now, state, usable) in cases {
+            let st = at(now);
+            assert_eq!((st.state, st.usable()), (state, usable), "{now}");
+            assert_eq!(st.state, date_state(times, 14, t(now), 30));
+            assert!(!st.describe().is_empty());
+        }
+        assert_eq!(at("2026-01-01T09:59:59Z").verdict(), "NOT VALID YET");
+        assert_eq!(at("2027-01-02T00:00:00Z").verdict(), "VALID (GRACE PERIOD)");
+        assert_eq!(
+            at("2026-12-31T10:00:00Z").describe(),
+            "expiring soon: expires 2027-01-01T10:00:00Z (in 1 day); renew it"
+        );
+        assert_eq!(
+            at("2027-01-03T10:00:01Z").describe(),
+            "expired 2027-01-01T10:00:00Z (2 days ago), in its grace period until 2027-01-15T10:00:00Z (in 11 days); renew now"
+        );
+        assert_eq!(
+            Standing::at(times, 0, t("2027-01-01T10:00:00Z"), 30).describe(),
+            "expired 2027-01-01T10:00:00Z (this very second), no grace period"
+        );
+        assert_eq!(at("2027-02-01T10:00:00Z").days_remaining(), -31);
+    }
+
+    #[test]
+    fn a_date_preview_is_the_end_of_that_day() {
+        assert_eq!(
+            Timestamp::parse_day_end_or_time("2026-11-22"),
+            Timestamp::parse("2026-11-22T23:59:59Z")
+        );
+        assert_eq!(
+            Timestamp::parse_day_end_or_time("2026-11-22T10:00:00Z"),
+            Timestamp::parse("2026-11-22T10:00:00Z")
+        );
+        assert_eq!(Timestamp::parse_day_end_or_time("2026-02-30"), None);
     }
 }

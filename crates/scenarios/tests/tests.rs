@@ -4,6 +4,7 @@
 //! executable; run through that, not `-p scenarios` alone.
 
 mod cmd;
+mod journey;
 mod kit;
 mod runbooks;
 mod surface;

@@ -27,10 +27,15 @@ pub fn parse_time(flag: &str, s: &str) -> anyhow::Result<Timestamp> {
     })
 }
 
-/// `--at` when given (parsed as [`parse_time`]), else [`now`].
+/// `--at` when given (a timestamp, or a date meaning the last second of that day:
+/// [`Timestamp::parse_day_end_or_time`]), else [`now`].
 pub fn at_or_now(at: Option<&str>) -> anyhow::Result<Timestamp> {
     match at {
-        Some(a) => parse_time("--at", a),
+        Some(a) => Timestamp::parse_day_end_or_time(a).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--at {a:?} is not a date (YYYY-MM-DD, the end of that day) or timestamp (YYYY-MM-DDTHH:MM:SSZ)"
+            )
+        }),
         None => now(),
     }
 }

@@ -77,26 +77,15 @@ impl TarReader<'_> {
         let release = Release::new(p, m.airgap, bm.created_at())
             .for_runtime(opts.edition, opts.runtime_version);
         policy::coherence(l, t, &release)?;
-        let state = date_state(t, l.grace_days, opts.now, opts.warn_days);
-        match state {
-            State::NotYetValid => {
-                return Err(BundleError::LicenseState(
-                    state,
-                    format!("valid from {}", t.not_before),
-                ))
-            }
-            State::Expired => {
-                return Err(BundleError::LicenseState(
-                    state,
-                    format!("expired at {} (grace {} days)", t.expires_at, l.grace_days),
-                ))
-            }
-            State::Grace => warnings.push(format!(
-                "license expired at {}; in grace for {} days: renew now",
-                t.expires_at, l.grace_days
-            )),
-            State::ExpiringSoon => warnings.push(format!("license expires at {}", t.expires_at)),
-            _ => {}
+        let standing = Standing::at(t, l.grace_days, opts.now, opts.warn_days);
+        if !standing.usable() {
+            return Err(BundleError::LicenseState(
+                standing.state,
+                standing.describe(),
+            ));
+        }
+        if matches!(standing.state, State::Grace | State::ExpiringSoon) {
+            warnings.push(format!("license {}", standing.describe()));
         }
         // Signed times bound the clock from below (a clock set back before the vendor signed).
         let state_err = BundleError::State;
@@ -174,7 +163,7 @@ impl TarReader<'_> {
             edition: p.edition.clone(),
             customer: (l.customer.id.clone(), l.customer.name.clone()),
             license_id: l.license_id.clone(),
-            license_state: state,
+            license_state: standing.state,
             sequence: m.sequence,
             created_at: bm.created_at(),
             members: self.index,

@@ -20,7 +20,7 @@
 
 use crate::check::Check;
 use crate::error::VerifyError;
-use crate::license::{date_state, verify_license, LegacyPolicy, State, VerifiedLicense};
+use crate::license::{verify_license, LegacyPolicy, Standing, State, VerifiedLicense};
 use crate::manifest::{
     verify_bundle_manifest_buffered, verify_product_manifest, VerifiedBundleManifest,
     MAX_BUNDLE_MANIFEST_BYTES,
@@ -265,6 +265,30 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
+/// Whether `dest` can receive an extraction: it must not exist and its parent must be a
+/// directory. Local path problems (`io_error`), never a verdict on the bundle; callers may run
+/// it before reading anything, [`verify_bundle`] runs it again.
+pub fn check_destination(dest: &Path) -> Result<(), BundleError> {
+    if dest.exists() {
+        return Err(BundleError::Io(format!(
+            "{}: already exists; extraction needs a new directory",
+            dest.display()
+        )));
+    }
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(BundleError::Io(format!(
+            "{}: the destination's parent directory {} does not exist; create it first (nothing was read or installed)",
+            dest.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Verifies `bundle` (the `.tar.gz` bytes as a reader) against its minisign `signature`.
 pub fn verify_bundle(
     bundle: impl Read + Send,
@@ -273,12 +297,7 @@ pub fn verify_bundle(
 ) -> Result<Verdict, BundleError> {
     let mut check = MinisignCheck::new(signature).map_err(BundleError::Signature)?;
     if let Some(dest) = opts.extract {
-        if dest.exists() {
-            return Err(BundleError::Io(format!(
-                "{}: already exists; extraction needs a new directory",
-                dest.display()
-            )));
-        }
+        check_destination(dest)?;
     }
     let staging = match opts.extract {
         Some(dest) => Some(Staging::create(dest)?),

@@ -684,39 +684,17 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 now,
             )
             .with_context(|| format!("{}", license.display()))?;
-            let l = v.license();
-            let state = runtime::license::date_state(
-                v.times(),
-                l.grace_days,
-                now,
-                runtime::license::DEFAULT_WARN_DAYS,
-            );
+            let st = runtime::license::Standing::of(&v, now, runtime::license::DEFAULT_WARN_DAYS);
             if json {
-                print_json(
-                    &canon::Value::object(vec![
-                        ("valid".into(), canon::Value::Bool(true)),
-                        ("license_id".into(), s(&l.license_id)),
-                        ("signed_by".into(), s(v.signer())),
-                        ("state".into(), s(state)),
-                        ("legacy".into(), canon::Value::Bool(v.is_legacy())),
-                        ("expires_at".into(), s(&l.expires_at)),
-                        ("sha256".into(), s(v.sha256())),
-                    ])
-                    .context("json")?,
-                );
+                print_json(&clikit::report::license(&license, &v, &st)?);
             } else {
                 if v.is_legacy() {
                     eprintln!("warning: {} is a deprecated schema-2 license; migrate it with `factory migrate`", license.display());
                 }
-                println!(
-                    "{}: signature OK (license key {}), license {} for {} — {} until {}",
-                    license.display(),
-                    v.signer(),
-                    l.license_id,
-                    l.customer.name,
-                    state,
-                    l.expires_at
-                );
+                println!("{}", clikit::report::license_line(&license, &v, &st));
+            }
+            if !st.usable() {
+                return Ok(ExitCode::from(clikit::outcome::EXIT_REJECTED));
             }
         }
         Cmd::Migrate {

@@ -1,0 +1,501 @@
+//! A vendor's first real day and a customer's first install (issue 10), through the real
+//! binaries: freshly generated keys (never the development keys), the vendor's own catalog,
+//! product manifest and payload, a vendor home, and an air-gapped customer with a state
+//! directory and stock tools. Each test is one question a user asks, or one mistake a user
+//! makes; each failed before its fix.
+
+use crate::kit::{have_tool, ok};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The vendor's day one.
+const T0: &str = "2026-11-22T10:00:00Z";
+
+/// The vendor's own catalog: a phone system, not the example gateway.
+const CATALOG: &str = r#"{
+  "catalog_version": 1,
+  "issuer": "Northwind Telephony",
+  "products": {
+    "pbx": {
+      "name": "Northwind PBX",
+      "editions": ["standard", "sovereign"],
+      "features": ["calls", "voicemail", "recording", "airgap_bundle"],
+      "limits": ["extensions", "trunks"],
+      "tiers": {
+        "evaluation": {
+          "editions": ["standard"],
+          "features": ["calls", "voicemail"],
+          "limits": {"extensions": 5, "trunks": 1},
+          "validity_days": 21,
+          "grace_days": 0,
+          "production_use": false
+        },
+        "professional": {
+          "editions": ["standard"],
+          "features": ["calls", "voicemail", "airgap_bundle"],
+          "limits": {"extensions": 200, "trunks": 8},
+          "validity_days": 365,
+          "grace_days": 14,
+          "production_use": true
+        },
+        "sovereign": {
+          "editions": ["standard", "sovereign"],
+          "validity_days": 365,
+          "grace_days": 30,
+          "production_use": true
+        }
+      }
+    }
+  }
+}
+"#;
+
+/// One vendor and one customer, each in a directory of their own.
+pub struct World {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    /// The vendor's working directory (keys, catalog, product, deliveries).
+    pub v: PathBuf,
+    /// The customer's machine.
+    pub c: PathBuf,
+}
+
+impl World {
+    /// Keys generated today, trust v1, the vendor's catalog, a product released today with a
+    /// payload, and the vendor's home in `v/home`.
+    pub fn new() -> World {
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (v, c) = (dirs.0.path().to_path_buf(), dirs.1.path().to_path_buf());
+        let w = World { _dirs: dirs, v, c };
+        for role in ["root", "license", "release"] {
+            ok(w.fac(&["keygen", "--role", role, "--name", role, "--out", "keys"]));
+        }
+        ok(w.fac(&[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--add",
+            "keys/license.pub",
+            "keys/release.pub",
+            "--out",
+            "trust.json",
+        ]));
+        std::fs::write(w.v.join("catalog.json"), CATALOG).unwrap();
+        std::fs::create_dir_all(w.v.join("payload/bin")).unwrap();
+        std::fs::write(w.v.join("payload/bin/pbxd"), b"#!/bin/sh\necho pbx\n").unwrap();
+        std::fs::write(w.v.join("payload/README"), b"Northwind PBX 4.2\n").unwrap();
+        std::fs::write(
+            w.v.join("pm.json"),
+            format!(
+                r#"{{"type":"airlock-product-manifest","product":"pbx","name":"Northwind PBX","version":"4.2.0","edition":"sovereign","released_at":"{T0}","components":[],"min_runtime_version":"0.1.0","requires_features":["calls"]}}"#
+            ),
+        )
+        .unwrap();
+        w
+    }
+
+    /// A vendor command at the vendor's clock `now`, in the vendor's directory.
+    pub fn vendor_at(&self, tool: &str, now: &str, args: &[&str]) -> Output {
+        Command::new(testkit::bin(tool))
+            .args(args)
+            .current_dir(&self.v)
+            .env("AIRLOCK_NOW", now)
+            .env("AIRLOCK_HOME", self.v.join("home"))
+            .env("AIRLOCK_CATALOG", self.v.join("catalog.json"))
+            .env("AIRLOCK_TRUST", self.v.join("trust.json"))
+            .env_remove("AIRLOCK_DB")
+            .env_remove("FACTORY_DB")
+            .env_remove("AIRLOCK_PACKAGER_STATE")
+            .env_remove("PACKAGER_STATE")
+            .env_remove("FACTORY_TRUST")
+            .env_remove("FACTORY_CATALOG")
+            .output()
+            .unwrap()
+    }
+
+    /// `factory` on day one.
+    pub fn fac(&self, args: &[&str]) -> Output {
+        self.vendor_at("factory", T0, args)
+    }
+
+    /// `factory` at `now`.
+    pub fn fac_at(&self, now: &str, args: &[&str]) -> Output {
+        self.vendor_at("factory", now, args)
+    }
+
+    /// `packager` on day one.
+    pub fn pkg(&self, args: &[&str]) -> Output {
+        self.vendor_at("packager", T0, args)
+    }
+
+    /// Issues a license for `customer` on day one (`extra` adds flags); returns its id.
+    pub fn issue(&self, customer: &str, tier: &str, out: &str, extra: &[&str]) -> String {
+        let mut a = vec![
+            "issue",
+            "--tier",
+            tier,
+            "--customer",
+            customer,
+            "--product",
+            "pbx",
+            "--key",
+            "keys/license.key",
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        ok(self.fac(&a)).trim().to_string()
+    }
+
+    /// Copies a vendor file or directory to the customer's machine (the hand-carried media).
+    pub fn carry(&self, what: &str) {
+        copy(&self.v.join(what), &self.c.join(what));
+    }
+
+    /// `runtime-verify` on the customer's machine with its system clock at `now`.
+    pub fn customer(&self, now: &str, args: &[&str]) -> Output {
+        Command::new("faketime")
+            .arg("-f")
+            .arg(now.replace('T', " ").trim_end_matches('Z'))
+            .arg(testkit::bin("runtime-verify"))
+            .args(args)
+            .current_dir(&self.c)
+            .env("TZ", "UTC")
+            .env_remove("AIRLOCK_ROOT")
+            .output()
+            .unwrap()
+    }
+
+    /// `runtime-verify` on the customer's machine, with no fake clock (previews use `--at`).
+    pub fn rv(&self, args: &[&str]) -> Output {
+        Command::new(testkit::bin("runtime-verify"))
+            .args(args)
+            .current_dir(&self.c)
+            .env_remove("AIRLOCK_ROOT")
+            .output()
+            .unwrap()
+    }
+}
+
+/// Copies a file or a directory tree.
+pub fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// Exit code and both streams, as one string.
+fn all(o: &Output) -> (Option<i32>, String) {
+    (
+        o.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", all(o)))
+}
+
+/// Item 1: one definition of each state, the same answer from every command.
+#[test]
+fn every_command_gives_one_answer_per_question() {
+    let w = World::new();
+    let id = w.issue("Acme Telecom", "sovereign", "lic", &[]);
+    w.carry("lic");
+    w.carry("trust.json");
+    let root = crate::kit::key_id(&w.v, "keys/root.pub");
+    let license = |at: &str, extra: &[&str]| {
+        let mut a = vec![
+            "license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--root",
+            &root,
+            "--at",
+            at,
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        w.rv(&a)
+    };
+    let remind = |at: &str| {
+        w.rv(&[
+            "remind",
+            "--license",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--root",
+            &root,
+            "--at",
+            at,
+            "--format",
+            "json",
+        ])
+    };
+    // The day it was issued (at 10:00), a date preview covers that whole day: valid.
+    let o = license("2026-11-22", &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "active");
+    // 60 days before expiry (2027-11-22T10:00): remind reminds, and both call it active.
+    let o = remind("2027-09-22");
+    assert_eq!(o.status.code(), Some(3), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "active");
+    assert_eq!(json(&o)["days_remaining"], 60);
+    assert_eq!(json(&license("2027-09-22", &[]))["state"], "active");
+    // Inside the 30-day window both say expiring_soon, and `--warn-days` moves it for both.
+    assert_eq!(json(&license("2027-11-07", &[]))["state"], "expiring_soon");
+    assert_eq!(json(&remind("2027-11-07"))["state"], "expiring_soon");
+    // Between threshold days remind keeps quiet (cron mails only on output).
+    let o = remind("2027-11-01");
+    assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
+    assert_eq!(
+        json(&license("2027-09-22", &["--warn-days", "90"]))["state"],
+        "expiring_soon"
+    );
+    // In grace: usable (exit 0), and said so in words, not "(0 days)".
+    let o = w.rv(&[
+        "license",
+        "lic/license.json",
+        "--trust",
+        "trust.json",
+        "--root",
+        &root,
+        "--at",
+        "2027-11-30",
+    ]);
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("VALID (GRACE PERIOD)") && text.contains("(8 days ago)"),
+        "{text}"
+    );
+    // Past grace: every command says expired and exits 1, the vendor's `factory verify` too.
+    for o in [
+        license("2028-01-01", &[]),
+        w.fac(&[
+            "verify",
+            "lic/license.json",
+            "--trust",
+            "trust.json",
+            "--at",
+            "2028-01-01",
+        ]),
+    ] {
+        let (code, text) = all(&o);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.contains("license_expired") || text.contains("EXPIRED"),
+            "{text}"
+        );
+    }
+    assert_eq!(remind("2028-01-01").status.code(), Some(5));
+    // An early renewal (30 days before expiry) starts at the old expiry: not valid yet, and
+    // said so, never `VALID ... not_yet_valid`.
+    let o = w.fac_at(
+        "2027-10-23T10:00:00Z",
+        &[
+            "renew",
+            &id,
+            "--expires",
+            "2028-11-22",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "lic2",
+        ],
+    );
+    ok(o);
+    w.carry("lic2");
+    let o = w.rv(&[
+        "license",
+        "lic2/license.json",
+        "--trust",
+        "trust.json",
+        "--root",
+        &root,
+        "--at",
+        "2027-10-23",
+    ]);
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT VALID YET") && !text.contains(": VALID"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not valid until 2027-11-22T10:00:00Z"),
+        "{text}"
+    );
+    // ...and the same renewal on the day it starts is valid.
+    let o = w.rv(&[
+        "license",
+        "lic2/license.json",
+        "--trust",
+        "trust.json",
+        "--root",
+        &root,
+        "--at",
+        "2027-11-22",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", all(&o));
+}
+
+/// Builds the customer's air-gap delivery `d1/b1.tar.gz` on day one from license `lic`.
+fn bundle(w: &World, lic: &str, out: &str) -> Output {
+    w.pkg(&[
+        "bundle",
+        "--license",
+        lic,
+        "--payload",
+        "payload",
+        "--product-manifest",
+        "pm.json",
+        "--key",
+        "keys/release.key",
+        "--airgap",
+        "--name",
+        "b1",
+        "--out",
+        out,
+    ])
+}
+
+/// The whole first day: the vendor's own catalog and product, issue, bundle, the customer's
+/// checks with stock tools, install, and reminders in every format around expiry.
+#[test]
+fn a_vendor_and_a_customer_first_day() {
+    if !have_tool("minisign") || !have_tool("faketime") {
+        return;
+    }
+    let w = World::new();
+    w.issue("Acme Telecom", "sovereign", "lic", &[]);
+    ok(bundle(&w, "lic", "d1"));
+    for f in [
+        "d1",
+        "keys/root.pub",
+        "keys/release.minisign.pub",
+        "trust.json",
+    ] {
+        w.carry(f);
+    }
+    // Stock tools on the customer's side: checksums, then the bundle's minisign signature.
+    let o = Command::new("sha256sum")
+        .args(["-c", "CHECKSUMS.txt"])
+        .current_dir(w.c.join("d1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", all(&o));
+    let o = Command::new("minisign")
+        .args(["-V", "-P"])
+        .arg(
+            std::fs::read_to_string(w.c.join("keys/release.minisign.pub"))
+                .unwrap()
+                .lines()
+                .nth(1)
+                .unwrap(),
+        )
+        .args(["-m", "d1/b1.tar.gz", "-x", "d1/b1.tar.gz.sig"])
+        .current_dir(&w.c)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", all(&o));
+    // Install, anchored by the vendor's root, with a state directory. A destination whose
+    // parent is missing is a local path problem (exit 2, before anything is read), not a
+    // verdict on the bundle; nothing is left behind and the retry installs.
+    let install = || {
+        w.customer(
+            "2026-11-23T09:00:00Z",
+            &[
+                "d1/b1.tar.gz",
+                "--trust",
+                "trust.json",
+                "--root",
+                "keys/root.pub",
+                "--state",
+                "st",
+                "--extract",
+                "opt/pbx",
+            ],
+        )
+    };
+    let (code, text) = all(&install());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("parent directory opt does not exist") && !text.contains("REJECTED"),
+        "{text}"
+    );
+    assert!(!w.c.join("opt").exists() && !w.c.join("st").exists());
+    std::fs::create_dir(w.c.join("opt")).unwrap();
+    let o = w.customer(
+        "2026-11-23T09:00:00Z",
+        &[
+            "d1/b1.tar.gz",
+            "--trust",
+            "trust.json",
+            "--root",
+            "keys/root.pub",
+            "--state",
+            "st",
+            "--extract",
+            "opt/pbx",
+        ],
+    );
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        std::fs::read(w.c.join("opt/pbx/payload/bin/pbxd")).unwrap(),
+        b"#!/bin/sh\necho pbx\n"
+    );
+    // Cron on the customer's machine: silent while nothing is due, then each format speaks.
+    let remind = |now: &str, format: &str| {
+        w.customer(
+            now,
+            &[
+                "remind",
+                "--license",
+                "opt/pbx/license.json",
+                "--trust",
+                "trust.json",
+                "--state",
+                "st",
+                "--format",
+                format,
+            ],
+        )
+    };
+    let o = remind("2027-03-01T09:00:00Z", "text");
+    assert_eq!(
+        (o.status.code(), o.stdout.len()),
+        (Some(0), 0),
+        "{:?}",
+        all(&o)
+    );
+    let o = remind("2027-10-23T09:00:00Z", "text");
+    assert_eq!(o.status.code(), Some(3), "{:?}", all(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(in 30 days)"));
+    let o = remind("2027-11-30T09:00:00Z", "json");
+    assert_eq!(o.status.code(), Some(4), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "grace");
+    let o = remind("2027-12-01T09:00:00Z", "prometheus");
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("state=\"grace\"} 1"));
+    let o = remind("2028-01-01T09:00:00Z", "text");
+    assert_eq!(o.status.code(), Some(5));
+    // The cron run recorded that time: a clock wound back afterwards is caught.
+    let o = remind("2027-06-01T09:00:00Z", "text");
+    assert_eq!(o.status.code(), Some(9), "{:?}", all(&o));
+}
