@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// Every variable and its old aliases, for the documentation and the tests.
 pub const VARS: &[(&str, &[&str])] = &[
+    ("AIRLOCK_HOME", &[]),
     ("AIRLOCK_DB", &["FACTORY_DB"]),
     ("AIRLOCK_CATALOG", &["FACTORY_CATALOG"]),
     ("AIRLOCK_TRUST", &["FACTORY_TRUST"]),

@@ -20,6 +20,7 @@
 pub mod args;
 pub mod env;
 pub mod generate;
+pub mod home;
 pub mod input;
 pub mod outcome;
 pub mod report;

@@ -6,10 +6,10 @@ use anyhow::{bail, Context, Result};
 use runtime::license::{valid_id, Tier};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Where the catalog comes from when `--catalog` is not given.
-pub const DEFAULT_CATALOG: &str = "fixtures/catalog.json";
+/// The catalog's file name in the vendor home (when neither `--catalog` nor `AIRLOCK_CATALOG`).
+pub const HOME_CATALOG: &str = "catalog.json";
 
 /// The whole catalog.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,12 +77,22 @@ pub struct Resolved {
     pub production_use: bool,
 }
 
-/// Finds the catalog path: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`),
-/// else [`DEFAULT_CATALOG`].
-pub fn locate(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| clikit::env::path("AIRLOCK_CATALOG"))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CATALOG))
+/// Finds the catalog: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`), else
+/// [`HOME_CATALOG`] in the vendor home.
+pub fn locate(flag: Option<&Path>) -> Result<clikit::home::Located> {
+    clikit::home::locate(flag, "--catalog", "AIRLOCK_CATALOG", HOME_CATALOG)
+}
+
+/// Loads the located catalog; a missing one says where it was looked for and how to give it.
+pub fn load_located(l: &clikit::home::Located) -> Result<Catalog> {
+    if !l.path.exists() {
+        bail!(
+            "no catalog at {} ({}): pass --catalog FILE, set AIRLOCK_CATALOG, or put your catalog there (fixtures/catalog.json is an example)",
+            l.path.display(),
+            l.source
+        );
+    }
+    Catalog::load(&l.path)
 }
 
 impl Catalog {

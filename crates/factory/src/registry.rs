@@ -22,8 +22,9 @@ use std::path::Path;
 /// How long a command waits for another process holding the registry.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Default database path when neither `--db` nor `AIRLOCK_DB` (old name `FACTORY_DB`) is given.
-pub const DEFAULT_DB: &str = "factory.db";
+/// The registry's file name in the vendor home, when neither `--db` nor `AIRLOCK_DB` (old name
+/// `FACTORY_DB`) is given.
+pub const HOME_DB: &str = "factory.db";
 
 const MIGRATIONS: &[&str] = &[
     // 1: licenses, audit, revocation lists.
@@ -371,7 +372,7 @@ impl Registry {
     pub fn open_existing(path: &Path) -> Result<Registry> {
         if !path.is_file() {
             bail!(
-                "no registry at {} (give --db or AIRLOCK_DB; `factory issue` creates one)",
+                "no registry at {} (give --db or AIRLOCK_DB, or set AIRLOCK_HOME; `factory home` shows where the registry is looked for, `factory issue` creates one)",
                 path.display()
             );
         }

@@ -79,7 +79,9 @@ impl World {
             "--out",
             "trust.json",
         ]));
-        std::fs::write(w.v.join("catalog.json"), CATALOG).unwrap();
+        // The vendor's catalog lives in the vendor home, where every command finds it.
+        std::fs::create_dir_all(w.v.join("home")).unwrap();
+        std::fs::write(w.v.join("home/catalog.json"), CATALOG).unwrap();
         std::fs::create_dir_all(w.v.join("payload/bin")).unwrap();
         std::fs::write(w.v.join("payload/bin/pbxd"), b"#!/bin/sh\necho pbx\n").unwrap();
         std::fs::write(w.v.join("payload/README"), b"Northwind PBX 4.2\n").unwrap();
@@ -95,21 +97,25 @@ impl World {
 
     /// A vendor command at the vendor's clock `now`, in the vendor's directory.
     pub fn vendor_at(&self, tool: &str, now: &str, args: &[&str]) -> Output {
-        Command::new(testkit::bin(tool))
-            .args(args)
-            .current_dir(&self.v)
+        self.vendor_in(&self.v, tool, now, args).output().unwrap()
+    }
+
+    /// A vendor command run from `cwd`, its vendor home `v/home` (nothing else set).
+    pub fn vendor_in(&self, cwd: &Path, tool: &str, now: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(testkit::bin(tool));
+        c.args(args)
+            .current_dir(cwd)
             .env("AIRLOCK_NOW", now)
             .env("AIRLOCK_HOME", self.v.join("home"))
-            .env("AIRLOCK_CATALOG", self.v.join("catalog.json"))
             .env("AIRLOCK_TRUST", self.v.join("trust.json"))
+            .env_remove("AIRLOCK_CATALOG")
             .env_remove("AIRLOCK_DB")
             .env_remove("FACTORY_DB")
             .env_remove("AIRLOCK_PACKAGER_STATE")
             .env_remove("PACKAGER_STATE")
             .env_remove("FACTORY_TRUST")
-            .env_remove("FACTORY_CATALOG")
-            .output()
-            .unwrap()
+            .env_remove("FACTORY_CATALOG");
+        c
     }
 
     /// `factory` on day one.
@@ -498,4 +504,143 @@ fn a_vendor_and_a_customer_first_day() {
     // The cron run recorded that time: a clock wound back afterwards is caught.
     let o = remind("2027-06-01T09:00:00Z", "text");
     assert_eq!(o.status.code(), Some(9), "{:?}", all(&o));
+}
+
+/// Item 6: one vendor home. Run from any directory, the commands find the same registry,
+/// catalog and sequence state, say where a new one is created, and `factory home` names them.
+#[test]
+fn the_vendor_home_is_found_from_any_directory() {
+    let w = World::new();
+    let home = w.v.join("home");
+    let o = json(&w.fac(&["home", "--json"]));
+    assert_eq!(o["home"]["path"], home.display().to_string());
+    assert_eq!(o["home"]["source"], "from $AIRLOCK_HOME");
+    assert_eq!(o["registry"]["exists"], false);
+    assert_eq!(o["catalog"]["exists"], true);
+    // The first license creates the registry in the home, and says so.
+    let o = w.fac(&[
+        "issue",
+        "--tier",
+        "sovereign",
+        "--customer",
+        "Acme",
+        "--product",
+        "pbx",
+        "--key",
+        "keys/license.key",
+        "--out",
+        "lic-a",
+    ]);
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "new registry at {}",
+            home.join("factory.db").display()
+        )),
+        "{text}"
+    );
+    // From another directory: the same registry (no second one, no note), the same catalog.
+    let elsewhere = w.v.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let key = w.v.join("keys/license.key");
+    let o = w
+        .vendor_in(
+            &elsewhere,
+            "factory",
+            T0,
+            &[
+                "issue",
+                "--tier",
+                "professional",
+                "--customer",
+                "Beta",
+                "--product",
+                "pbx",
+                "--key",
+                key.to_str().unwrap(),
+                "--out",
+                "lic-b",
+            ],
+        )
+        .output()
+        .unwrap();
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("new registry"), "{text}");
+    assert!(!elsewhere.join("factory.db").exists() && !w.v.join("factory.db").exists());
+    let o = w
+        .vendor_in(&elsewhere, "factory", T0, &["list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&o).as_array().map(Vec::len), Some(2), "{:?}", all(&o));
+    // The packager's sequence lives there too: bundles from two directories count on.
+    let seq = |cwd: &Path, out: &str| {
+        let o = w
+            .vendor_in(
+                cwd,
+                "packager",
+                T0,
+                &[
+                    "bundle",
+                    "--license",
+                    w.v.join("lic-a").to_str().unwrap(),
+                    "--payload",
+                    w.v.join("payload").to_str().unwrap(),
+                    "--product-manifest",
+                    w.v.join("pm.json").to_str().unwrap(),
+                    "--key",
+                    w.v.join("keys/release.key").to_str().unwrap(),
+                    "--out",
+                    out,
+                    "--json",
+                ],
+            )
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{:?}", all(&o));
+        json(&o)["sequence"].as_u64()
+    };
+    assert_eq!(seq(&w.v, "d1"), Some(1));
+    assert_eq!(seq(&elsewhere, "d2"), Some(2));
+    assert!(home.join("packager-state.json").exists());
+    // Without AIRLOCK_HOME: $XDG_DATA_HOME/airlock, else $HOME/.local/share/airlock.
+    let o = w
+        .vendor_in(&w.v, "factory", T0, &["home", "--json"])
+        .env_remove("AIRLOCK_HOME")
+        .env("XDG_DATA_HOME", w.v.join("xdg"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&o)["home"]["path"],
+        w.v.join("xdg/airlock").display().to_string()
+    );
+    let o = w
+        .vendor_in(&w.v, "factory", T0, &["home"])
+        .env_remove("AIRLOCK_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", w.v.join("h"))
+        .output()
+        .unwrap();
+    assert!(ok(o).contains(&w.v.join("h/.local/share/airlock").display().to_string()),);
+    // A catalog missing from the home is named, with the ways to give one.
+    std::fs::remove_file(home.join("catalog.json")).unwrap();
+    let (code, text) = all(&w.fac(&[
+        "issue",
+        "--tier",
+        "professional",
+        "--customer",
+        "Gamma",
+        "--product",
+        "pbx",
+        "--key",
+        "keys/license.key",
+        "--out",
+        "lic-c",
+    ]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("no catalog at") && text.contains("--catalog"),
+        "{text}"
+    );
 }

@@ -7,7 +7,6 @@ use clikit::args::Judge;
 use clikit::generate::GenerateCmd;
 use clikit::input::vendor_trust;
 use clikit::report::{self, print_json, s};
-use factory::catalog::Catalog;
 use factory::issue::{self, RenewFrom, Request};
 use factory::registry::{Registry, View};
 use factory::report as book;
@@ -186,6 +185,12 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the vendor home and where the registry, catalog and packager state are found
+    Home {
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the audit log's hash chain
     Audit {
         #[command(subcommand)]
@@ -211,7 +216,8 @@ enum AuditCmd {
 /// Options every registry command takes.
 #[derive(clap::Args)]
 struct Common {
-    /// Registry database (default: $AIRLOCK_DB, else factory.db)
+    /// Registry database (default: $AIRLOCK_DB, else factory.db in the vendor home: `factory
+    /// home`)
     #[arg(long)]
     db: Option<PathBuf>,
     /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
@@ -239,7 +245,7 @@ struct IssueArgs {
     key: PathBuf,
     #[arg(long)]
     out: PathBuf,
-    /// Product catalog (default: $AIRLOCK_CATALOG, else fixtures/catalog.json)
+    /// Product catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home)
     #[arg(long)]
     catalog: Option<PathBuf>,
     /// Add a feature of the product (repeatable)
@@ -263,22 +269,31 @@ struct IssueArgs {
     common: Common,
 }
 
+/// The registry: `--db`, else `AIRLOCK_DB`, else `factory.db` in the vendor home.
+fn locate_db(flag: Option<&Path>) -> Result<clikit::home::Located> {
+    clikit::home::locate(flag, "--db", "AIRLOCK_DB", factory::registry::HOME_DB)
+}
+
 impl Common {
-    fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .or_else(|| clikit::env::path("AIRLOCK_DB"))
-            .unwrap_or_else(|| PathBuf::from(factory::registry::DEFAULT_DB))
+    fn db(&self) -> Result<clikit::home::Located> {
+        locate_db(self.db.as_deref())
     }
 
-    /// The registry, created when missing: only for commands that record new licenses.
+    /// The registry, created when missing (and said so): only for commands that record new
+    /// licenses.
     fn registry(&self) -> Result<Registry> {
-        Registry::open(&self.db_path())
+        let l = self.db()?;
+        let fresh = clikit::home::prepare(&l)?;
+        let reg = Registry::open(&l.path)?;
+        if fresh {
+            clikit::home::announce(&l, "registry");
+        }
+        Ok(reg)
     }
 
     /// The registry, which must exist: every other command.
     fn existing_registry(&self) -> Result<Registry> {
-        Registry::open_existing(&self.db_path())
+        Registry::open_existing(&self.db()?.path)
     }
 
     fn trust(&self) -> Result<Option<TrustStore>> {
@@ -313,6 +328,7 @@ impl Cmd {
             Cmd::Audit {
                 cmd: AuditCmd::Verify { common, .. },
             } => ("audit verify", common.json),
+            Cmd::Home { json } => ("home", *json),
             Cmd::Canon { .. } | Cmd::Generate(_) => ("", false),
         };
         json.then_some(name)
@@ -660,6 +676,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 }
             }
         }
+        Cmd::Home { json } => home(json)?,
         Cmd::Verify { license, judge } => {
             let Judge {
                 trust,
@@ -805,7 +822,7 @@ fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: c
 fn issue_cmd(a: IssueArgs) -> Result<()> {
     let now = clock::now()?;
     let key = a.common.license_key(&a.key, now)?;
-    let catalog = Catalog::load(&factory::catalog::locate(a.catalog.as_deref()))?;
+    let catalog = factory::catalog::load_located(&factory::catalog::locate(a.catalog.as_deref())?)?;
     let mut reg = a.common.registry()?;
     if let Some(batch) = &a.batch {
         let text =
@@ -895,4 +912,60 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
+}
+
+/// `factory home`: the vendor home and the three files the vendor commands find through it.
+fn home(json: bool) -> Result<()> {
+    let (dir, how) = clikit::home::vendor_home()?;
+    let files = [
+        ("registry", locate_db(None)?),
+        ("catalog", factory::catalog::locate(None)?),
+        (
+            "packager_state",
+            clikit::home::locate(
+                None,
+                "--state",
+                "AIRLOCK_PACKAGER_STATE",
+                clikit::home::PACKAGER_STATE,
+            )?,
+        ),
+    ];
+    if json {
+        let mut m = vec![(
+            "home".to_string(),
+            canon::Value::object(vec![
+                ("path".into(), s(dir.display())),
+                ("source".into(), s(&how)),
+            ])
+            .context("json")?,
+        )];
+        for (name, l) in &files {
+            m.push((
+                name.to_string(),
+                canon::Value::object(vec![
+                    ("path".into(), s(l.path.display())),
+                    ("source".into(), s(&l.source)),
+                    ("exists".into(), canon::Value::Bool(l.path.exists())),
+                ])
+                .context("json")?,
+            ));
+        }
+        print_json(&canon::Value::object(m).context("json")?);
+    } else {
+        println!("vendor home     {} ({how})", dir.display());
+        for (name, l) in &files {
+            let missing = if l.path.exists() {
+                ""
+            } else {
+                ", not there yet"
+            };
+            println!(
+                "{:<15} {} ({}{missing})",
+                name.replace('_', " "),
+                l.path.display(),
+                l.source
+            );
+        }
+    }
+    Ok(())
 }

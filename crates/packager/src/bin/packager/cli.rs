@@ -63,7 +63,8 @@ enum Cmd {
         /// Compression threads (default: all cores)
         #[arg(long)]
         threads: Option<usize>,
-        /// Sequence state file (default: $AIRLOCK_PACKAGER_STATE, else packager-state.json)
+        /// Sequence state file (default: $AIRLOCK_PACKAGER_STATE, else packager-state.json in the
+        /// vendor home)
         #[arg(long)]
         state: Option<PathBuf>,
         #[arg(long)]
@@ -147,9 +148,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                     "packager: warning: no --trust given: the license signature is not checked"
                 );
             }
-            let state = state
-                .or_else(|| clikit::env::path("AIRLOCK_PACKAGER_STATE"))
-                .unwrap_or_else(|| PathBuf::from("packager-state.json"));
+            let state = clikit::home::locate(
+                state.as_deref(),
+                "--state",
+                "AIRLOCK_PACKAGER_STATE",
+                clikit::home::PACKAGER_STATE,
+            )?;
+            let fresh_state = clikit::home::prepare(&state)?;
+            let (state_at, state) = (state.clone(), state.path);
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let total: u64 = packager::bundle::scan_payload(&payload)?
@@ -182,6 +188,9 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             let progress = bar.clone();
             let built = packager::bundle::build(&req, move |n| progress.inc(n))?;
             bar.finish_and_clear();
+            if fresh_state {
+                clikit::home::announce(&state_at, "packager sequence state");
+            }
             if json {
                 use report::{n, s};
                 report::print_json(&report::valid(
