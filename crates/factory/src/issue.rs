@@ -266,8 +266,56 @@ pub fn record_then_write(
     reg.insert(rows, event, now)?;
     files
         .iter()
-        .map(|(dir, s)| write_files_with(dir, &s.json, &s.sig, durable))
+        .map(|(dir, s)| {
+            write_files_with(dir, &s.json, &s.sig, durable).with_context(|| {
+                format!(
+                    "license {id} is recorded, but its files could not be written to {}; re-create them with `factory export {id} --out DIR` (or `factory export --missing`)",
+                    dir.display(),
+                    id = s.license.license_id
+                )
+            })
+        })
         .collect()
+}
+
+/// An exclusive claim on a license directory while one process checks it is free, records
+/// the license and writes its files: two processes given the same `--out` at once cannot both
+/// record a license (the second is refused before recording anything). The claim is an
+/// advisory lock on `DIR/.license.lock`, released (and the file removed) when dropped, and
+/// released by the system if the process dies.
+pub struct Claim {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Claim {
+    /// Claims `dir` (created when missing).
+    pub fn take(dir: &Path) -> Result<Claim> {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+        let path = dir.join(".license.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("{}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Claim { path, _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "{}: another factory process is writing a license there right now; nothing was recorded (choose another --out)",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Records one signed license (after `before`, e.g. the legacy row of a migration) and writes
@@ -284,6 +332,7 @@ pub fn record_one(
         .into_iter()
         .chain(std::iter::once(signed.record.clone()))
         .collect();
+    let _claim = Claim::take(out)?;
     let mut paths =
         record_then_write(reg, &rows, event, now, &[(out.to_path_buf(), signed)], true)?;
     Ok(paths.remove(0))

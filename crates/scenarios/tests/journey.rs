@@ -644,3 +644,72 @@ fn the_vendor_home_is_found_from_any_directory() {
         "{text}"
     );
 }
+
+/// Item 2: several `factory issue` at once to the same `--out` record exactly one license;
+/// the others are refused before recording, and say why.
+#[test]
+fn concurrent_issues_to_one_directory_record_one_license() {
+    let w = World::new();
+    for round in 0..3 {
+        let out = format!("same-{round}");
+        let kids: Vec<_> = (0..6)
+            .map(|i| {
+                let customer = format!("Racer {i}");
+                w.vendor_in(
+                    &w.v,
+                    "factory",
+                    T0,
+                    &[
+                        "issue",
+                        "--tier",
+                        "sovereign",
+                        "--customer",
+                        &customer,
+                        "--product",
+                        "pbx",
+                        "--key",
+                        "keys/license.key",
+                        "--out",
+                        &out,
+                    ],
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> = kids
+            .into_iter()
+            .map(|k| k.wait_with_output().unwrap())
+            .collect();
+        let won: Vec<&Output> = outs.iter().filter(|o| o.status.success()).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{:?}",
+            outs.iter().map(all).collect::<Vec<_>>()
+        );
+        for o in outs.iter().filter(|o| !o.status.success()) {
+            let (code, text) = all(o);
+            assert_eq!(code, Some(2), "{text}");
+            assert!(
+                text.contains("another factory process is writing a license there")
+                    || text.contains("already exists; refusing to overwrite"),
+                "{text}"
+            );
+        }
+        let id = String::from_utf8_lossy(&won[0].stdout).trim().to_string();
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(w.v.join(&out).join("license.json")).unwrap())
+                .unwrap();
+        assert_eq!(written["license_id"], id.as_str());
+        assert!(!w.v.join(&out).join(".license.lock").exists());
+    }
+    let book = json(&w.fac(&["list", "--json"]));
+    assert_eq!(
+        book.as_array().map(Vec::len),
+        Some(3),
+        "one license per round"
+    );
+}
