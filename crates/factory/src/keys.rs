@@ -189,28 +189,8 @@ pub fn load_signing_key(
         );
     }
     if let Some(t) = trust {
-        let k = t.get(key.key_id()).with_context(|| {
-            format!(
-                "{}: key {} is not in the trust file",
-                path.display(),
-                key.key_id()
-            )
-        })?;
-        match k.status {
-            KeyStatus::Active => {}
-            KeyStatus::Retired => bail!(
-                "{}: key {} is retired in the trust file; sign with its successor",
-                path.display(),
-                key.key_id()
-            ),
-            KeyStatus::Revoked => bail!(
-                "{}: key {} is revoked in the trust file; it must not sign anything",
-                path.display(),
-                key.key_id()
-            ),
-        }
-        t.check_window(key.key_id(), now)
-            .with_context(|| format!("{}: key {} cannot sign now", path.display(), key.key_id()))?;
+        t.may_sign(key.key_id(), role, now)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     Ok(key)
 }

@@ -604,6 +604,16 @@ impl Registry {
         Ok(n as u64)
     }
 
+    /// The sequence of the last published revocation list (0 when none was).
+    pub fn last_revocations_sequence(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT coalesce(max(sequence), 0) FROM revocation_lists",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// Refuses when a license named by the last published revocation list is no longer revoked.
     /// Published lists are signed and customers keep what they revoke, so an un-revocation can
     /// only come from an edit outside factory (an unkeyed audit chain cannot rule out a forged

@@ -335,7 +335,7 @@ fn retired_revoked_and_expired_keys_are_refused() {
                 "a",
             ],
         ),
-        1,
+        2,
         "cannot sign now",
     );
 }

@@ -118,6 +118,18 @@ pub fn scan_payload(root: &Path) -> Result<Vec<(SafePath, PathBuf, u64, u32)>> {
         let path = entry.path();
         let ft = entry.file_type();
         if ft.is_dir() {
+            // Bundles hold files only: an empty directory would silently not reach the
+            // customer, so it is refused rather than dropped.
+            let empty = fs::read_dir(path)
+                .with_context(|| format!("payload {}: cannot read", path.display()))?
+                .next()
+                .is_none();
+            if empty {
+                bail!(
+                    "payload {} is an empty directory; bundles hold files only, so it would not reach the customer: put a file in it (e.g. .keep) or remove it",
+                    path.display()
+                );
+            }
             continue;
         }
         if !ft.is_file() {
@@ -292,6 +304,19 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     let sequence = req.sequence.unwrap_or_else(|| stored.map_or(1, |s| s + 1));
     if sequence == 0 || sequence > runtime::MAX_SAFE_INTEGER {
         bail!("--sequence must be from 1 to 2^53-1");
+    }
+    if let (Some(asked), Some(last)) = (req.sequence, stored) {
+        // The same sequence is a rebuild (a customer may reinstall it); a lower one is refused
+        // by every customer who installed the last as a rollback.
+        if asked < last {
+            bail!(
+                "--sequence {asked} is below the last bundle for {} / {} ({last}, in {}): every customer who installed it would refuse this one as a rollback; omit --sequence to use {}",
+                license.product,
+                license.customer.id,
+                req.state.display(),
+                last + 1
+            );
+        }
     }
     // Sources of the rest section, in archive order.
     let payload = scan_payload(req.payload)?;

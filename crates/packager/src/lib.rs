@@ -28,18 +28,25 @@ pub fn file_comment(file_name: &str, key: &SecretKey, now: Timestamp) -> String 
     )
 }
 
-/// Signs `path` with minisign's prehashed algorithm and writes `path.sig` atomically.
-pub fn sign_file(path: &Path, key: &SecretKey, now: Timestamp) -> Result<PathBuf> {
+/// Signs `path` with minisign's prehashed algorithm and writes `path.sig` atomically; an
+/// existing `path.sig` is replaced only when `overwrite` (checked before reading the file).
+pub fn sign_file(path: &Path, key: &SecretKey, now: Timestamp, overwrite: bool) -> Result<PathBuf> {
+    let mut out = path.as_os_str().to_owned();
+    out.push(".sig");
+    let out = PathBuf::from(out);
+    if !overwrite && out.exists() {
+        anyhow::bail!(
+            "{} already exists; refusing to replace a signature (pass --force to re-sign)",
+            out.display()
+        );
+    }
     let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let sig = key.sign_minisign(std::io::BufReader::new(f), &file_comment(&name, key, now))?;
-    let mut out = path.as_os_str().to_owned();
-    out.push(".sig");
-    let out = PathBuf::from(out);
-    signing::fsutil::write_atomic(&out, sig.as_bytes(), 0o644, true)
+    signing::fsutil::write_atomic(&out, sig.as_bytes(), 0o644, overwrite)
         .with_context(|| format!("{}", out.display()))?;
     Ok(out)
 }

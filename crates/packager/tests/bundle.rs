@@ -197,9 +197,17 @@ fn reproducible_and_checked_by_stock_tools() {
     // Default sequence: one more than the highest built for this product and customer.
     ok(&pk(p, &bundle_args("out3", &["--airgap"])));
     assert!(p.join("out3/gateway-1.0.0-acme-4.tar.gz").exists());
-    // Never overwrites.
+    // A sequence below the last is refused: customers would refuse it as a rollback.
     fails(
-        &pk(p, &bundle_args("out1", &fixed)),
+        &pk(p, &bundle_args("out5", &fixed)),
+        2,
+        "is below the last bundle",
+    );
+    // Never overwrites.
+    let mut again = fixed;
+    again[4] = "4";
+    fails(
+        &pk(p, &bundle_args("out1", &again)),
         2,
         "refusing to overwrite",
     );

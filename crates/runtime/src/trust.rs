@@ -127,6 +127,39 @@ impl TrustStore {
         Ok(())
     }
 
+    /// Whether `id` may make a *new* signature needing `role` at `at`: listed with that role,
+    /// active (a retired key still verifies what it signed before, but signs nothing new; a
+    /// revoked key verifies nothing), and inside its window. The vendor's tools ask this
+    /// before signing anything, so that nothing is made that every customer would refuse.
+    pub fn may_sign(&self, id: KeyId, role: Role, at: Timestamp) -> Result<(), String> {
+        let k = self
+            .get(id)
+            .ok_or_else(|| format!("key {id} is not in the trust file"))?;
+        if !k.roles.contains(&role) {
+            return Err(format!("key {id} is not a {role} key in the trust file"));
+        }
+        match k.status {
+            KeyStatus::Active => {}
+            KeyStatus::Retired => {
+                return Err(format!(
+                    "key {id} is retired in the trust file; sign with its successor"
+                ))
+            }
+            KeyStatus::Revoked => {
+                return Err(format!(
+                    "key {id} is revoked in the trust file; it must not sign anything"
+                ))
+            }
+        }
+        if at < k.not_before || at > k.not_after {
+            return Err(format!(
+                "key {id} cannot sign now ({at}): its window is {} to {}",
+                k.not_before, k.not_after
+            ));
+        }
+        Ok(())
+    }
+
     /// Parses and verifies a signed trust file.
     ///
     /// The `signed` object is canonicalized from the parsed value and must carry at least one

@@ -713,3 +713,125 @@ fn concurrent_issues_to_one_directory_record_one_license() {
         "one license per round"
     );
 }
+
+/// Item 2: the vendor's mistakes are refused before anything is lost or made that customers
+/// would refuse: re-signing over a signature, signing with a retired key, publishing over a
+/// list that is not older, a bundle sequence below the last, an empty payload directory.
+#[test]
+fn vendor_mistakes_are_refused_and_lose_nothing() {
+    let w = World::new();
+    let lic = w.issue("Acme Telecom", "sovereign", "lic", &[]);
+    // packager sign: never over an existing signature without --force.
+    std::fs::write(w.v.join("notes.txt"), b"release notes\n").unwrap();
+    ok(w.pkg(&["sign", "notes.txt", "--key", "keys/release.key"]));
+    let first = std::fs::read(w.v.join("notes.txt.sig")).unwrap();
+    let (code, text) = all(&w.pkg(&["sign", "notes.txt", "--key", "keys/release.key"]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("already exists") && text.contains("--force"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(w.v.join("notes.txt.sig")).unwrap(), first);
+    // Rotation: a new release key, the old one retired. The retired key signs nothing new,
+    // neither files nor bundles (the trust file comes from $AIRLOCK_TRUST).
+    ok(w.fac(&[
+        "keygen", "--role", "release", "--name", "release2", "--out", "keys",
+    ]));
+    let old = crate::kit::key_id(&w.v, "keys/release.pub");
+    ok(w.fac(&[
+        "trust",
+        "--root-key",
+        "keys/root.key",
+        "--from",
+        "trust.json",
+        "--add",
+        "keys/release2.pub",
+        "--retire",
+        &old,
+        "--out",
+        "trust.json",
+    ]));
+    let (code, text) = all(&w.pkg(&["sign", "notes.txt", "--key", "keys/release.key", "--force"]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("is retired in the trust file"), "{text}");
+    assert_eq!(std::fs::read(w.v.join("notes.txt.sig")).unwrap(), first);
+    ok(w.pkg(&["sign", "notes.txt", "--key", "keys/release2.key", "--force"]));
+    assert_ne!(std::fs::read(w.v.join("notes.txt.sig")).unwrap(), first);
+    // Revocation lists: an older list in --out is replaced (and said so); anything else is not.
+    let other = w.issue("Beta Telecom", "sovereign", "lic-beta", &[]);
+    ok(w.fac(&["revoke", &other, "--reason", "contract ended"]));
+    ok(w.fac(&["revocations", "--key", "keys/license.key", "--out", "pub"]));
+    let gamma = w.issue("Gamma Telecom", "sovereign", "lic-gamma", &[]);
+    ok(w.fac(&["revoke", &gamma, "--reason", "unpaid"]));
+    let o = ok(w.fac(&["revocations", "--key", "keys/license.key", "--out", "pub"]));
+    assert!(
+        o.contains("sequence 2") && o.contains("replaces sequence 1"),
+        "{o}"
+    );
+    std::fs::create_dir(w.v.join("mine")).unwrap();
+    std::fs::write(w.v.join("mine/revocations.json"), b"my own notes").unwrap();
+    let (code, text) = all(&w.fac(&["revocations", "--key", "keys/license.key", "--out", "mine"]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("is not a revocation list"), "{text}");
+    assert_eq!(
+        std::fs::read(w.v.join("mine/revocations.json")).unwrap(),
+        b"my own notes"
+    );
+    // A list newer than this registry's (another registry's) is not replaced either.
+    let published = std::fs::read_to_string(w.v.join("pub/revocations.json")).unwrap();
+    std::fs::create_dir(w.v.join("newer")).unwrap();
+    std::fs::write(
+        w.v.join("newer/revocations.json"),
+        published.replace("\"sequence\": 2", "\"sequence\": 9"),
+    )
+    .unwrap();
+    let (code, text) = all(&w.fac(&["revocations", "--key", "keys/license.key", "--out", "newer"]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("#9, newer than this registry's last"),
+        "{text}"
+    );
+    // Bundles: the sequence counts on; one below the last is refused, the same is a rebuild.
+    let bundle = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "bundle",
+            "--license",
+            "lic",
+            "--payload",
+            "payload",
+            "--product-manifest",
+            "pm.json",
+            "--key",
+            "keys/release2.key",
+            "--out",
+            out,
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        w.pkg(&a)
+    };
+    assert_eq!(json(&bundle("b1", &[]))["sequence"], 1);
+    assert_eq!(json(&bundle("b2", &[]))["sequence"], 2);
+    let (code, text) = all(&bundle("b3", &["--sequence", "1"]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("below the last bundle") && text.contains("rollback"),
+        "{text}"
+    );
+    assert!(!w.v.join("b3").exists());
+    assert_eq!(
+        json(&bundle("b2-again", &["--sequence", "2"]))["sequence"],
+        2
+    );
+    assert_eq!(json(&bundle("b4", &[]))["sequence"], 3);
+    // An empty payload directory would not reach the customer: refused, nothing written.
+    std::fs::create_dir_all(w.v.join("payload/var/log")).unwrap();
+    let (code, text) = all(&bundle("b5", &[]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("payload/var/log is an empty directory"),
+        "{text}"
+    );
+    assert!(!w.v.join("b5").exists());
+    let _ = lic;
+}

@@ -130,9 +130,12 @@ enum Cmd {
         /// A license key (NAME.key): revocation lists are signed with the license role
         #[arg(long)]
         key: PathBuf,
-        /// Directory for revocations.json and revocations.sig
+        /// Directory for revocations.json and revocations.sig (an older list there is replaced)
         #[arg(long)]
         out: PathBuf,
+        /// Replace whatever revocations.json is in --out (by default only an older list is)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -521,10 +524,16 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 println!("publish it: factory revocations --key <license key> --out <dir>");
             }
         }
-        Cmd::Revocations { key, out, common } => {
+        Cmd::Revocations {
+            key,
+            out,
+            force,
+            common,
+        } => {
             let now = clock::now()?;
             let key = common.license_key(&key, now)?;
             let mut reg = common.existing_registry()?;
+            let replaces = previous_list(&out, force, reg.last_revocations_sequence()?)?;
             // Publish only from a registry whose rows match the audit chain: a revocation
             // undone with plain SQL must not silently drop out of the list.
             reg.verify_audit()
@@ -557,8 +566,10 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                     .context("json")?,
                 );
             } else {
+                let replaced =
+                    replaces.map_or(String::new(), |p| format!("; replaces sequence {p}"));
                 println!(
-                    "wrote {}/revocations.json (sequence {seq}, {count} revoked)",
+                    "wrote {}/revocations.json (sequence {seq}, {count} revoked{replaced})",
                     out.display()
                 );
             }
@@ -968,4 +979,32 @@ fn home(json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The sequence of the revocation list already in `out`, which a new list will replace. Only
+/// an older list is replaced: a file that is not a revocation list, or a list as new as the
+/// registry's next one (from another registry, or copied there by hand), is refused unless
+/// `force`, so that publishing never silently destroys a list.
+fn previous_list(out: &Path, force: bool, last: u64) -> Result<Option<u64>> {
+    let p = out.join("revocations.json");
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("{}", p.display())),
+    };
+    if force {
+        return Ok(None);
+    }
+    let seq = RevocationList::parse(&bytes).ok().map(|l| l.0.sequence);
+    match seq {
+        Some(n) if n <= last => Ok(Some(n)),
+        Some(n) => anyhow::bail!(
+            "{} is revocation list #{n}, newer than this registry's last (#{last}): it was not published from this registry; refusing to replace it (choose another --out, or pass --force)",
+            p.display()
+        ),
+        None => anyhow::bail!(
+            "{} exists and is not a revocation list; refusing to replace it (choose another --out, or pass --force)",
+            p.display()
+        ),
+    }
 }

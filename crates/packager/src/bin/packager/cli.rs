@@ -81,10 +81,18 @@ enum Cmd {
     Generate(GenerateCmd),
     /// Sign a file: writes FILE.sig, a minisign prehashed signature (`minisign -Vm FILE -p KEY.minisign.pub`)
     Sign {
+        /// The file to sign
         file: PathBuf,
         /// A release key (NAME.key)
         #[arg(long)]
         key: PathBuf,
+        /// Trust file: refuse a key it marks retired or revoked, or outside its window
+        /// (default: $AIRLOCK_TRUST)
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// Replace an existing FILE.sig
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -128,22 +136,8 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 .unwrap_or(now);
             let trust_path = trust.or_else(|| clikit::env::path("AIRLOCK_TRUST"));
             let trust = trust_path.as_deref().map(vendor_trust).transpose()?;
-            let key = signing::SecretKey::load(&key)?;
-            if let Some(t) = &trust {
-                match t.get(key.key_id()) {
-                    None => anyhow::bail!("release key {} is not in the trust file", key.key_id()),
-                    Some(k) if k.status != runtime::KeyStatus::Active => {
-                        anyhow::bail!(
-                            "release key {} is {} in the trust file; sign with its successor",
-                            key.key_id(),
-                            k.status.as_str()
-                        )
-                    }
-                    _ => t
-                        .check_window(key.key_id(), created_at)
-                        .context("release key")?,
-                }
-            } else {
+            let key = release_key(&key, trust.as_ref(), created_at)?;
+            if trust.is_none() {
                 eprintln!(
                     "packager: warning: no --trust given: the license signature is not checked"
                 );
@@ -226,19 +220,46 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             Err(e) => return report::fail("packager", judge.json, "bundle", &bundle.display(), &e),
         },
         Cmd::Generate(g) => return g.run(Args::command()),
-        Cmd::Sign { file, key } => {
-            let key = signing::SecretKey::load(&key)?;
-            if key.role != Role::Release {
-                anyhow::bail!(
-                    "this is a {} key; files and bundles are signed with a release key",
-                    key.role
-                );
+        Cmd::Sign {
+            file,
+            key,
+            trust,
+            force,
+        } => {
+            let now = signing::clock::now()?;
+            let trust_path = trust.or_else(|| clikit::env::path("AIRLOCK_TRUST"));
+            let trust = trust_path.as_deref().map(vendor_trust).transpose()?;
+            let key = release_key(&key, trust.as_ref(), now)?;
+            if trust.is_none() {
+                eprintln!("packager: warning: no --trust given: whether the key may still sign is not checked");
             }
-            let out = packager::sign_file(&file, &key, signing::clock::now()?)?;
+            let out = packager::sign_file(&file, &key, now, force)?;
             println!("wrote {} (key id {})", out.display(), key.key_id());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads a release key; with a trust file, refuses one that may not sign at `at` (retired,
+/// revoked, outside its window, not a release key there).
+fn release_key(
+    path: &Path,
+    trust: Option<&runtime::TrustStore>,
+    at: canon::Timestamp,
+) -> Result<signing::SecretKey> {
+    let key = signing::SecretKey::load(path)?;
+    if key.role != Role::Release {
+        anyhow::bail!(
+            "{}: this is a {} key; files and bundles are signed with a release key",
+            path.display(),
+            key.role
+        );
+    }
+    if let Some(t) = trust {
+        t.may_sign(key.key_id(), Role::Release, at)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(key)
 }
 
 /// The vendor's check before shipping: the runtime's own verifier, no state, the vendor's
