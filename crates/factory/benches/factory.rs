@@ -54,7 +54,7 @@ fn batch(c: &mut Criterion) {
                     |_| {},
                 )
                 .unwrap();
-                assert_eq!(done.len(), n);
+                assert_eq!(done.issued.len(), n);
                 d
             },
         )

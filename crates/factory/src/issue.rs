@@ -51,6 +51,18 @@ pub struct Request {
     /// Data residency.
     #[serde(default)]
     pub data_residency: Option<String>,
+    /// Idempotency key: a request whose key is already recorded is not issued again (a batch
+    /// line without one gets the batch file's digest and its line number).
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// Checks a request id: 1 to 128 printable ASCII characters.
+pub fn check_request_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        bail!("request_id {id:?} must be 1 to 128 printable ASCII characters without spaces");
+    }
+    Ok(())
 }
 
 /// A signed license ready to record and write.
@@ -64,6 +76,8 @@ pub struct Signed {
     pub sig: Vec<u8>,
     /// The registry row.
     pub record: Record,
+    /// The request's idempotency key, recorded with it.
+    pub request_id: Option<String>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -238,6 +252,7 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
         json,
         sig,
         record,
+        request_id: None,
     })
 }
 
@@ -249,6 +264,7 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
 pub fn record_then_write(
     reg: &mut Registry,
     rows: &[Record],
+    requests: &[(String, String)],
     event: &str,
     now: Timestamp,
     files: &[(PathBuf, &Signed)],
@@ -263,13 +279,13 @@ pub fn record_then_write(
             );
         }
     }
-    reg.insert(rows, event, now)?;
+    reg.insert_requested(rows, requests, event, now)?;
     files
         .iter()
         .map(|(dir, s)| {
             write_files_with(dir, &s.json, &s.sig, durable).with_context(|| {
                 format!(
-                    "license {id} is recorded, but its files could not be written to {}; re-create them with `factory export {id} --out DIR` (or `factory export --missing`)",
+                    "license {id} is recorded, but its files could not be written to {}; re-create them with `factory export {id} --out DIR` (or `factory export --all --out DIR`)",
                     dir.display(),
                     id = s.license.license_id
                 )
@@ -332,10 +348,58 @@ pub fn record_one(
         .into_iter()
         .chain(std::iter::once(signed.record.clone()))
         .collect();
+    let requests: Vec<(String, String)> = signed
+        .request_id
+        .iter()
+        .map(|k| (k.clone(), signed.license.license_id.clone()))
+        .collect();
     let _claim = Claim::take(out)?;
-    let mut paths =
-        record_then_write(reg, &rows, event, now, &[(out.to_path_buf(), signed)], true)?;
+    let mut paths = record_then_write(
+        reg,
+        &rows,
+        &requests,
+        event,
+        now,
+        &[(out.to_path_buf(), signed)],
+        true,
+    )?;
     Ok(paths.remove(0))
+}
+
+/// The `license.json` (pretty) and `license.sig` bytes of a recorded license, exactly as
+/// `issue` wrote them.
+pub fn files_of(r: &Record) -> Result<(Vec<u8>, Vec<u8>)> {
+    let json = canon::parse(&r.document)
+        .with_context(|| format!("stored document of {}", r.license_id))?
+        .to_pretty();
+    Ok((json, r.signature.clone()))
+}
+
+/// Makes sure `dir` holds the files of recorded license `r`: writes each that is missing (an
+/// interrupted run may have left `license.json` without `license.sig`), accepts each that
+/// holds the recorded bytes, refuses anything else. Returns whether it wrote anything.
+pub fn restore_files(r: &Record, dir: &Path, durable: bool) -> Result<bool> {
+    let (json, sig) = files_of(r)?;
+    let mut wrote = false;
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    for (name, bytes) in [("license.json", &json), ("license.sig", &sig)] {
+        let p = dir.join(name);
+        match std::fs::read(&p) {
+            Ok(found) if found == *bytes => {}
+            Ok(_) => bail!(
+                "{} is not the recorded license {}; move it away and run again",
+                p.display(),
+                r.license_id
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                signing::fsutil::write_atomic_with(&p, bytes, 0o644, false, durable)
+                    .with_context(|| format!("{}", p.display()))?;
+                wrote = true;
+            }
+            Err(e) => return Err(e).with_context(|| format!("{}", p.display())),
+        }
+    }
+    Ok(wrote)
 }
 
 /// Writes `license.json` and `license.sig` into `dir` atomically and durably (never replacing
@@ -370,9 +434,24 @@ pub fn write_files_with(
 /// Licenses committed to the registry per transaction in a batch.
 pub const BATCH_CHUNK: usize = 500;
 
+/// What a batch did: every license of the batch in its order, and what was new.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Every line's license id, in batch order.
+    pub ids: Vec<String>,
+    /// The licenses issued by this run.
+    pub issued: Vec<Signed>,
+    /// Lines whose request was already recorded (by an earlier, interrupted run).
+    pub already: usize,
+    /// Of those, how many had their files written again because they were missing.
+    pub restored: usize,
+}
+
 /// Issues, records and writes a batch: one directory per license under `out`
 /// (`out/<license_id>/`). Commits to the registry in chunks of [`BATCH_CHUNK`] licenses before
-/// writing that chunk's files. Returns the signed licenses.
+/// writing that chunk's files. A request whose `request_id` is already recorded is not issued
+/// again: its files are written when missing, so an interrupted batch run again finishes the
+/// rest and issues nothing twice.
 pub fn issue_batch(
     reg: &mut Registry,
     catalog: &Catalog,
@@ -381,29 +460,91 @@ pub fn issue_batch(
     out: &Path,
     now: Timestamp,
     mut progress: impl FnMut(usize),
-) -> Result<Vec<Signed>> {
+) -> Result<BatchOutcome> {
     // Validate every request before anything is recorded: a bad line fails the whole batch.
     let mut licenses = Vec::with_capacity(requests.len());
+    let mut seen = std::collections::HashSet::new();
     for (i, r) in requests.iter().enumerate() {
+        if let Some(id) = &r.request_id {
+            check_request_id(id).with_context(|| format!("request {}", i + 1))?;
+            if !seen.insert(id.as_str()) {
+                bail!(
+                    "request {}: request_id {id} appears twice in the batch",
+                    i + 1
+                );
+            }
+        }
         licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
     }
-    let mut done = Vec::with_capacity(licenses.len());
-    for part in licenses.chunks(BATCH_CHUNK) {
+    let keys: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r.request_id.as_deref())
+        .collect();
+    let recorded = reg.recorded_requests(&keys)?;
+    let mut outcome = BatchOutcome::default();
+    // Lines already recorded: make sure their files are there.
+    for r in requests {
+        if let Some(id) = r.request_id.as_ref().and_then(|k| recorded.get(k)) {
+            let rec = reg.get(id)?.with_context(|| {
+                format!(
+                    "request {}: license {id} is missing from the registry",
+                    r.request_id.as_deref().unwrap_or("")
+                )
+            })?;
+            if restore_files(&rec, &out.join(id), false)? {
+                outcome.restored += 1;
+            }
+            outcome.already += 1;
+            progress(1);
+        }
+    }
+    let fresh: Vec<(License, Option<String>)> = licenses
+        .into_iter()
+        .zip(requests)
+        .filter(|(_, r)| {
+            !r.request_id
+                .as_ref()
+                .is_some_and(|k| recorded.contains_key(k))
+        })
+        .map(|(l, r)| (l, r.request_id.clone()))
+        .collect();
+    for part in fresh.chunks(BATCH_CHUNK) {
         let signed: Vec<Signed> = part
             .iter()
             .cloned()
-            .map(|l| sign(l, key))
+            .map(|(l, k)| {
+                sign(l, key).map(|mut s| {
+                    s.request_id = k;
+                    s
+                })
+            })
             .collect::<Result<_>>()?;
         let records: Vec<Record> = signed.iter().map(|s| s.record.clone()).collect();
+        let pairs: Vec<(String, String)> = signed
+            .iter()
+            .filter_map(|s| {
+                s.request_id
+                    .clone()
+                    .map(|k| (k, s.license.license_id.clone()))
+            })
+            .collect();
         let files: Vec<(PathBuf, &Signed)> = signed
             .iter()
             .map(|s| (out.join(&s.license.license_id), s))
             .collect();
-        record_then_write(reg, &records, "issued", now, &files, false)?;
+        record_then_write(reg, &records, &pairs, "issued", now, &files, false)?;
         progress(signed.len());
-        done.extend(signed);
+        outcome.issued.extend(signed);
     }
-    Ok(done)
+    // Every line's id, in batch order.
+    let mut new_ids = outcome.issued.iter().map(|s| s.license.license_id.clone());
+    for r in requests {
+        match r.request_id.as_ref().and_then(|k| recorded.get(k)) {
+            Some(id) => outcome.ids.push(id.clone()),
+            None => outcome.ids.extend(new_ids.next()),
+        }
+    }
+    Ok(outcome)
 }
 
 /// Checks a stored license before anything is built from it: its signed bytes must verify

@@ -17,6 +17,7 @@ use canon::{enc, Timestamp, Value};
 use runtime::revocation::RevocationList;
 use runtime::Artifact;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// How long a command waits for another process holding the registry.
@@ -83,6 +84,12 @@ const MIGRATIONS: &[&str] = &[
     // anchored by one `anchored` event each (appended by `migrate`).
     "ALTER TABLE audit ADD COLUMN row_hash TEXT;
     CREATE INDEX audit_subject ON audit(subject, seq) WHERE row_hash IS NOT NULL;",
+    // 3: idempotency keys of issue requests (batch lines, `issue --request-id`): a re-run
+    // issues only what was not recorded.
+    "CREATE TABLE issue_requests (
+        request_key TEXT PRIMARY KEY,
+        license_id  TEXT NOT NULL UNIQUE REFERENCES licenses(license_id)
+    );",
 ];
 
 /// The registry handle.
@@ -441,6 +448,19 @@ impl Registry {
     /// Inserts licenses (and marks predecessors renewed) in one transaction with one audit
     /// event each. `event` is `issued`, `renewed` or `migrated`.
     pub fn insert(&mut self, records: &[Record], event: &str, at: Timestamp) -> Result<()> {
+        self.insert_requested(records, &[], event, at)
+    }
+
+    /// [`Registry::insert`], recording in the same transaction the idempotency keys of the
+    /// requests that asked for them (`(request key, license id)`): a key already recorded
+    /// refuses the whole transaction, so two runs of one batch never issue a line twice.
+    pub fn insert_requested(
+        &mut self,
+        records: &[Record],
+        requests: &[(String, String)],
+        event: &str,
+        at: Timestamp,
+    ) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -510,8 +530,44 @@ impl Registry {
                 }
             }
         }
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO issue_requests (request_key, license_id) VALUES (?1, ?2)
+                 ON CONFLICT (request_key) DO NOTHING",
+            )?;
+            for (key, id) in requests {
+                if ins.execute(params![key, id])? == 0 {
+                    bail!("request {key} was recorded by another run meanwhile; run the batch again to write its files");
+                }
+            }
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The licenses already recorded for these request keys (`key -> license id`).
+    pub fn recorded_requests(&self, keys: &[&str]) -> Result<HashMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT license_id FROM issue_requests WHERE request_key = ?1")?;
+        let mut out = HashMap::new();
+        for k in keys {
+            if let Some(id) = st.query_row([k], |r| r.get::<_, String>(0)).optional()? {
+                out.insert((*k).to_string(), id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every license id, in order.
+    pub fn license_ids(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT license_id FROM licenses ORDER BY license_id")?;
+        let ids = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
     }
 
     /// One license.

@@ -835,3 +835,128 @@ fn vendor_mistakes_are_refused_and_lose_nothing() {
     assert!(!w.v.join("b5").exists());
     let _ = lic;
 }
+
+/// Item 2: a batch killed part-way, run again, issues only the lines not recorded and writes
+/// the files that are missing; `factory export --all` restores every missing file too.
+#[test]
+fn an_interrupted_batch_run_again_issues_nothing_twice() {
+    let w = World::new();
+    let n = 3000;
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"tier\":\"professional\",\"customer\":\"Customer {i}\",\"product\":\"pbx\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(w.v.join("batch.jsonl"), lines).unwrap();
+    let args = [
+        "issue",
+        "--batch",
+        "batch.jsonl",
+        "--key",
+        "keys/license.key",
+        "--out",
+        "out",
+    ];
+    let mut kid = w
+        .vendor_in(&w.v, "factory", T0, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a first chunk is on disk (if it finishes first, the re-run has nothing
+    // to do, which the assertions below accept as well).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let written = std::fs::read_dir(w.v.join("out")).map_or(0, |d| d.count());
+        if written >= 600
+            || kid.try_wait().unwrap().is_some()
+            || std::time::Instant::now() > deadline
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = kid.kill();
+    let _ = kid.wait();
+    let recorded_before = json(&w.fac(&["list", "--json"])).as_array().unwrap().len();
+    // Run the same file again: it finishes the rest.
+    let o = w.fac(&args);
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids.len(), n, "every line's license id, in order");
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        n
+    );
+    if recorded_before > 0 {
+        assert!(
+            text.contains("already recorded by an earlier run"),
+            "{text}"
+        );
+    }
+    let book = json(&w.fac(&["list", "--json"]));
+    assert_eq!(book.as_array().unwrap().len(), n, "no line issued twice");
+    for id in &ids {
+        assert!(
+            w.v.join("out").join(id).join("license.sig").exists(),
+            "{id}"
+        );
+    }
+    // A third run changes nothing.
+    let o = w.fac(&args);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), n);
+    assert!(all(&o).1.contains("issued 0 licenses"), "{:?}", all(&o));
+    assert_eq!(
+        json(&w.fac(&["list", "--json"])).as_array().unwrap().len(),
+        n
+    );
+    // Lost files: export --all writes back exactly the missing ones, byte for byte.
+    let keep = std::fs::read(w.v.join("out").join(&ids[7]).join("license.json")).unwrap();
+    for id in &ids[..10] {
+        std::fs::remove_dir_all(w.v.join("out").join(id)).unwrap();
+    }
+    let o = ok(w.fac(&["export", "--all", "--out", "out"]));
+    assert!(o.contains("wrote the files of 10 that were missing"), "{o}");
+    assert_eq!(
+        std::fs::read(w.v.join("out").join(&ids[7]).join("license.json")).unwrap(),
+        keep
+    );
+    // The same for one command-line issue with --request-id: a retry is the same license.
+    let one = |out: &str| {
+        w.fac(&[
+            "issue",
+            "--tier",
+            "sovereign",
+            "--customer",
+            "Solo",
+            "--product",
+            "pbx",
+            "--key",
+            "keys/license.key",
+            "--out",
+            out,
+            "--request-id",
+            "crm-4711",
+        ])
+    };
+    let first = ok(one("solo"));
+    std::fs::remove_dir_all(w.v.join("solo")).unwrap();
+    let o = one("solo");
+    let (code, text) = all(&o);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), first);
+    assert!(
+        text.contains("already recorded as license") && text.contains("written again"),
+        "{text}"
+    );
+    assert_eq!(
+        json(&w.fac(&["list", "--json"])).as_array().unwrap().len(),
+        n + 1
+    );
+}

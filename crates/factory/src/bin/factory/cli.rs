@@ -182,7 +182,14 @@ enum Cmd {
     },
     /// Re-write a recorded license's files from the registry (after a crash or loss)
     Export {
-        license_id: String,
+        /// The license to write (or --all)
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        license_id: Option<String>,
+        /// Every recorded license whose files are missing from OUT/<license_id>/ (the layout
+        /// of `issue --batch`); files already there must be the recorded bytes
+        #[arg(long)]
+        all: bool,
+        /// Directory for license.json and license.sig (with --all: one directory per license)
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -265,9 +272,14 @@ struct IssueArgs {
     workspace: Option<String>,
     #[arg(long)]
     data_residency: Option<String>,
-    /// JSON Lines file of requests; writes one directory per license under --out
-    #[arg(long, conflicts_with_all = ["tier", "customer", "product"])]
+    /// JSON Lines file of requests; writes one directory per license under --out. Run again
+    /// after an interruption, it issues only the lines not recorded yet
+    #[arg(long, conflicts_with_all = ["tier", "customer", "product", "request_id"])]
     batch: Option<PathBuf>,
+    /// Idempotency key: run again with the same key, the recorded license is returned (its
+    /// files written again when missing), never a second one
+    #[arg(long)]
+    request_id: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -753,17 +765,47 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         }
         Cmd::Export {
             license_id,
+            all,
             out,
             common,
         } => {
             let reg = common.existing_registry()?;
+            if all {
+                let ids = reg.license_ids()?;
+                let mut restored = 0u64;
+                for id in &ids {
+                    let r = reg
+                        .get(id)?
+                        .with_context(|| format!("license {id} vanished from the registry"))?;
+                    if issue::restore_files(&r, &out.join(id), true)? {
+                        restored += 1;
+                    }
+                }
+                if common.json {
+                    print_json(&report::valid(
+                        "command",
+                        &"export",
+                        vec![
+                            ("licenses", report::n(ids.len() as u64)),
+                            ("restored", report::n(restored)),
+                            ("out", s(out.display())),
+                        ],
+                    )?);
+                } else {
+                    println!(
+                        "{} licenses in the registry; wrote the files of {restored} that were missing under {}",
+                        ids.len(),
+                        out.display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let license_id = license_id.context("a license id or --all is required")?;
             let r = reg
                 .get(&license_id)?
                 .with_context(|| format!("no license {license_id} in the registry"))?;
-            let json = canon::parse(&r.document)
-                .context("stored document")?
-                .to_pretty();
-            let paths = issue::write_files(&out, &json, &r.signature)?;
+            let (json, sig) = issue::files_of(&r)?;
+            let paths = issue::write_files(&out, &json, &sig)?;
             if common.json {
                 print_json(&report::valid(
                     "command",
@@ -836,8 +878,12 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
     let catalog = factory::catalog::load_located(&factory::catalog::locate(a.catalog.as_deref())?)?;
     let mut reg = a.common.registry()?;
     if let Some(batch) = &a.batch {
-        let text =
-            std::fs::read_to_string(batch).with_context(|| format!("{}", batch.display()))?;
+        let bytes = std::fs::read(batch).with_context(|| format!("{}", batch.display()))?;
+        let text = std::str::from_utf8(&bytes)
+            .with_context(|| format!("{}: not UTF-8", batch.display()))?;
+        // A line without its own request_id is keyed by the file's digest and its line
+        // number: the same file run again resumes it (docs/CLI.md).
+        let digest = &canon::enc::sha256_hex(&bytes)[..16];
         let mut reqs = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -845,8 +891,11 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
             }
             let canonical = canon::canonicalize(line.as_bytes())
                 .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
-            let r: Request = serde_json::from_slice(&canonical)
+            let mut r: Request = serde_json::from_slice(&canonical)
                 .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
+            if r.request_id.is_none() {
+                r.request_id = Some(format!("batch-{digest}-line-{}", i + 1));
+            }
             reqs.push(r);
         }
         let bar = indicatif::ProgressBar::new(reqs.len() as u64);
@@ -859,17 +908,34 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
         })?;
         bar.finish_and_clear();
         if a.common.json {
-            print_json(&canon::Value::Array(
-                done.iter()
-                    .map(|s| book::record_json(&s.record, now, 30))
-                    .collect(),
-            ));
-        } else {
-            for s in &done {
-                println!("{}", s.license.license_id);
+            let mut rows = Vec::with_capacity(done.ids.len());
+            for id in &done.ids {
+                let r = reg
+                    .get(id)?
+                    .with_context(|| format!("license {id} is missing from the registry"))?;
+                rows.push(book::record_json(&r, now, 30));
             }
-            eprintln!("issued {} licenses into {}", done.len(), a.out.display());
+            print_json(&canon::Value::Array(rows));
+        } else {
+            let out = std::io::stdout();
+            let mut w = std::io::BufWriter::new(out.lock());
+            for id in &done.ids {
+                let _ = writeln!(w, "{id}");
+            }
         }
+        eprintln!(
+            "issued {} licenses into {}{}",
+            done.issued.len(),
+            a.out.display(),
+            if done.already > 0 {
+                format!(
+                    "; {} lines were already recorded by an earlier run (not issued again; {} had their files written again)",
+                    done.already, done.restored
+                )
+            } else {
+                String::new()
+            }
+        );
         return Ok(());
     }
     let need = |v: &Option<String>, flag: &str| {
@@ -898,8 +964,36 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
         grace_days: a.grace_days,
         workspace: a.workspace.clone(),
         data_residency: a.data_residency.clone(),
+        request_id: a.request_id.clone(),
     };
-    let signed = issue::sign(issue::build(&catalog, &req, now)?, &key)?;
+    let license = issue::build(&catalog, &req, now)?;
+    if let Some(k) = &req.request_id {
+        issue::check_request_id(k)?;
+        // Already recorded (an earlier run was interrupted, or this is a retry): the same
+        // license, its files written again when missing; never a second license.
+        if let Some(id) = reg.recorded_requests(&[k.as_str()])?.remove(k) {
+            let r = reg
+                .get(&id)?
+                .with_context(|| format!("license {id} is missing from the registry"))?;
+            let restored = issue::restore_files(&r, &a.out, true)?;
+            eprintln!(
+                "request {k} was already recorded as license {id}; not issued again{}",
+                if restored {
+                    " (its files were written again)"
+                } else {
+                    ""
+                }
+            );
+            if a.common.json {
+                print_json(&book::record_json(&r, now, 30));
+            } else {
+                println!("{id}");
+            }
+            return Ok(());
+        }
+    }
+    let mut signed = issue::sign(license, &key)?;
+    signed.request_id = req.request_id.clone();
     let paths = issue::record_one(&mut reg, None, &signed, "issued", &a.out, now)?;
     print_issued(&signed, &paths, a.common.json, now);
     Ok(())
