@@ -76,6 +76,40 @@ pub fn main(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitC
     }
 }
 
+/// What the customer should do about a refused check: one sentence per family of checks, so
+/// that a rollback, a revocation, an expiry and a damaged download each get their own advice
+/// (not one catch-all "ask the vendor").
+pub fn advice(check: Check) -> &'static str {
+    use Check::*;
+    match check {
+        Rollback => "this is older than what this machine already accepted: install the newer delivery you have, or ask the vendor for the current one",
+        Conflict => "another delivery with the same version or sequence was accepted before: ask the vendor which one is genuine",
+        LicenseRevoked => "the vendor revoked this license: contact the vendor; a new bundle for it will not help",
+        LicenseExpired => "the license has expired: ask the vendor to renew it, then install the renewal",
+        LicenseNotYetValid => "the license starts later: install on or after its start date, or check this machine's clock",
+        ManifestOutsideLicenseWindow => "the bundle was made outside the license's validity: ask the vendor for a bundle built for the current license",
+        TamperSuspected => "this machine's clock is earlier than a time it has already seen or than a signed time: correct the clock (nothing was changed)",
+        StateIo | StateCorrupt | StateMissing | StateRolledBack | StateUnsafe => {
+            "the state directory is damaged, replaced or unsafe: restore it from backup (docs/OPERATIONS.md), do not delete it"
+        }
+        KeyUnknown | KeyWrongRole | KeyRevoked | KeyOutsideValidity | TrustInvalid => {
+            "it is not signed by a key this trust file accepts: get the vendor's current trust file through your trusted channel"
+        }
+        WrongProduct | EditionNotLicensed | WrongEdition | FeatureNotLicensed
+        | AirgapNotLicensed | LicenseMismatch | CustomerMismatch => {
+            "the delivery does not fit this license or this installation: ask the vendor for a bundle made for your license and edition"
+        }
+        RuntimeTooOld => "the release needs a newer Airlock runtime: update the runtime first",
+        InputTooLarge | JsonInvalid | SignatureEnvelopeInvalid | MinisignInvalid
+        | SignatureWrongKind | SignatureInvalid | SchemaInvalid | BundleSignatureInvalid
+        | GzipInvalid | ArchiveInvalid | MemberMismatch | ChecksumsMismatch | ManifestInvalid
+        | ProductManifestMismatch | LicenseInvalid => {
+            "the files were altered or damaged: get a fresh copy from the vendor and check it against CHECKSUMS.txt first"
+        }
+        _ => "do not use it: the failing check above names what is wrong",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,9 +104,11 @@ impl Catalog {
                 path.display()
             )
         })?;
-        let canonical =
-            canon::canonicalize(&bytes).with_context(|| format!("catalog {}", path.display()))?;
-        let c: Catalog = serde_json::from_slice(&canonical)
+        // The strict parser first (duplicate members, bad numbers, ...: byte offsets in the
+        // file), then the typed parse of the file itself, so that its errors (an unknown
+        // member, a missing one) carry the line and column of the vendor's own file.
+        canon::canonicalize(&bytes).with_context(|| format!("catalog {}", path.display()))?;
+        let c: Catalog = serde_json::from_slice(&bytes)
             .with_context(|| format!("catalog {}", path.display()))?;
         c.validate()
             .with_context(|| format!("catalog {}", path.display()))?;

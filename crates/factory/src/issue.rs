@@ -212,9 +212,12 @@ pub fn build(catalog: &Catalog, req: &Request, now: Timestamp) -> Result<License
         lineage_id: format!("lin-{}", random_hex(8)),
         sequence: 1,
     };
-    license
-        .validate()
-        .context("the built license does not pass its own schema")?;
+    // What the request asked for must make a valid license (names of 1 to 256 characters,
+    // counted as characters, not bytes, ...). The error names the license field; it is a
+    // usage error (exit 2), nothing was recorded.
+    if let Err(e) = license.validate() {
+        bail!("this request cannot make a valid license: {e}");
+    }
     Ok(license)
 }
 

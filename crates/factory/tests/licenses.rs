@@ -627,6 +627,35 @@ fn verify_rejects_tampering_and_migrate_reissues_legacy() {
     let rec = json(&o);
     assert_eq!(rec["renewal_of"], "lic-legacy-0001");
     assert_eq!(rec["sequence"], 2);
+    // Twice: the successor is named, not a raw UNIQUE constraint error.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
+        .args([
+            "migrate",
+            root.join("fixtures/legacy-v2/license.json")
+                .to_str()
+                .unwrap(),
+            "--key",
+            "dev-license.key",
+            "--out",
+            "mig2",
+            "--trust",
+            devtrust.to_str().unwrap(),
+        ])
+        .current_dir(p)
+        .env("AIRLOCK_NOW", NOW)
+        .env("FACTORY_DB", p.join("factory.db"))
+        .output()
+        .unwrap();
+    fails(
+        &again,
+        2,
+        &format!(
+            "already migrated: its schema-3 successor is {}",
+            rec["license_id"].as_str().unwrap()
+        ),
+    );
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("UNIQUE"));
+    assert!(!p.join("mig2").exists());
     let v = json(&fac(
         p,
         &[

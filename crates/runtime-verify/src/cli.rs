@@ -212,8 +212,19 @@ fn safe(v: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Prints a failure (JSON on stdout when asked, a line on stderr always); returns its exit code.
+/// A refusal is followed by what to do about it (`clikit::outcome::advice`, one sentence per
+/// family of checks).
 fn reject(json: bool, subject_key: &str, subject: &Path, e: &anyhow::Error) -> Result<ExitCode> {
-    report::fail("runtime-verify", json, subject_key, &subject.display(), e)
+    let code = report::fail("runtime-verify", json, subject_key, &subject.display(), e)?;
+    if let Outcome::Rejected(check) = Outcome::of(e) {
+        let what = match subject_key {
+            "bundle" => "do not install this bundle",
+            "license" => "do not rely on this license",
+            _ => "not accepted",
+        };
+        eprintln!("{what}: {}", clikit::outcome::advice(check));
+    }
+    Ok(code)
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -259,13 +270,7 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
             report::print_bundle(&v, &bundle, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            let code = reject(json, "bundle", &bundle, &e)?;
-            if Outcome::of(&e).exit_code() == clikit::outcome::EXIT_REJECTED {
-                eprintln!("do not install this bundle; the failing check names what to fix or what to ask the vendor for");
-            }
-            Ok(code)
-        }
+        Err(e) => reject(json, "bundle", &bundle, &e),
     }
 }
 
@@ -283,6 +288,12 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
     let mut session = begin_session(&a.common.trust, a.common.state.as_deref(), clock)?;
     let sig = sig_path(bundle, a.sig.clone());
     let f = std::fs::File::open(bundle).with_context(|| format!("{}", bundle.display()))?;
+    if !sig.exists() {
+        bail!(
+            "{}: the bundle's signature is missing (the delivery ships it beside the bundle; copy it too, or pass --sig FILE)",
+            sig.display()
+        );
+    }
     let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let opts = Options::new(session.trust(), session.now(), env!("CARGO_PKG_VERSION"))

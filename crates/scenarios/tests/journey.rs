@@ -960,3 +960,90 @@ fn an_interrupted_batch_run_again_issues_nothing_twice() {
         n + 1
     );
 }
+
+/// Item 3: input is checked the way users count and errors point where users look: names in
+/// characters (not bytes) with the usage exit code, catalog errors at the line of the vendor's
+/// own file, a missing bundle or signature named as such, and each refusal with its own advice.
+#[test]
+fn input_is_checked_the_way_users_count() {
+    let w = World::new();
+    let issue = |name: &str, out: &str| {
+        w.fac(&[
+            "issue",
+            "--tier",
+            "sovereign",
+            "--customer",
+            name,
+            "--product",
+            "pbx",
+            "--key",
+            "keys/license.key",
+            "--out",
+            out,
+        ])
+    };
+    // 129 × "ü" is 129 characters (258 bytes): accepted; 257 characters: a usage error.
+    ok(issue(&"ü".repeat(129), "u129"));
+    let (code, text) = all(&issue(&"ü".repeat(257), "u257"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("customer.name must be 1-256 characters"),
+        "{text}"
+    );
+    assert!(!w.v.join("u257").exists());
+    // A catalog mistake on line 31 of the vendor's file is reported at line 31.
+    let bad = CATALOG.replace(
+        "\"grace_days\": 14,",
+        "\"grace_days\": 14, \"colour\": \"red\",",
+    );
+    let line = bad.lines().position(|l| l.contains("colour")).unwrap() + 1;
+    std::fs::write(w.v.join("home/catalog.json"), bad).unwrap();
+    let (code, text) = all(&issue("Acme", "bad-cat"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("unknown field `colour`") && text.contains(&format!("at line {line} column")),
+        "{text}"
+    );
+    std::fs::write(w.v.join("home/catalog.json"), CATALOG).unwrap();
+    // The customer: a missing bundle and a missing signature are each named.
+    w.issue("Acme Telecom", "sovereign", "lic", &[]);
+    ok(bundle(&w, "lic", "d1"));
+    w.carry("d1");
+    w.carry("trust.json");
+    let root = crate::kit::key_id(&w.v, "keys/root.pub");
+    let verify = |b: &str| w.rv(&[b, "--trust", "trust.json", "--root", &root]);
+    let (code, text) = all(&verify("d1/b2.tar.gz"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("d1/b2.tar.gz: No such file"), "{text}");
+    std::fs::rename(w.c.join("d1/b1.tar.gz.sig"), w.c.join("b1.sig")).unwrap();
+    let (code, text) = all(&verify("d1/b1.tar.gz"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("the bundle's signature is missing"), "{text}");
+    std::fs::rename(w.c.join("b1.sig"), w.c.join("d1/b1.tar.gz.sig")).unwrap();
+    // Each refusal says what to do about it, in its own words.
+    let mut damaged = std::fs::read(w.c.join("d1/b1.tar.gz")).unwrap();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x40;
+    std::fs::write(w.c.join("d1/bad.tar.gz"), damaged).unwrap();
+    std::fs::copy(w.c.join("d1/b1.tar.gz.sig"), w.c.join("d1/bad.tar.gz.sig")).unwrap();
+    let (code, text) = all(&verify("d1/bad.tar.gz"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("altered or damaged: get a fresh copy"),
+        "{text}"
+    );
+    let (code, text) = all(&w.rv(&[
+        "d1/b1.tar.gz",
+        "--trust",
+        "trust.json",
+        "--root",
+        &root,
+        "--at",
+        "2029-01-01",
+    ]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("[license_expired]") && text.contains("ask the vendor to renew it"),
+        "{text}"
+    );
+}

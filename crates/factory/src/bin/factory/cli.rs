@@ -757,6 +757,19 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 );
             }
             let mut reg = common.registry()?;
+            // Migrated once already: name its successor instead of a raw constraint error.
+            if let Some(done) = reg.get(&old.license().license_id)? {
+                match &done.renewed_by {
+                    Some(by) => anyhow::bail!(
+                        "legacy license {} was already migrated: its schema-3 successor is {by} (write its files again with `factory export {by} --out DIR`)",
+                        done.license_id
+                    ),
+                    None => anyhow::bail!(
+                        "license {} is already in the registry; nothing to migrate",
+                        done.license_id
+                    ),
+                }
+            }
             let (legacy_row, new) = issue::migration(&old, &doc, now)?;
             let signed = issue::sign(new, &key)?;
             let paths =
