@@ -24,7 +24,7 @@ pub fn license(path: &Path, v: &VerifiedLicense, st: &Standing) -> Result<Value>
     let l = v.license();
     let check = match st.state {
         State::NotYetValid => s(Check::LicenseNotYetValid),
-        State::Expired => s(Check::LicenseExpired),
+        State::Expired | State::EvaluationExpired => s(Check::LicenseExpired),
         _ => Value::Null,
     };
     let error = if st.usable() {

@@ -95,6 +95,14 @@ enum Cmd {
         #[arg(long, default_value_t = runtime::license::DEFAULT_WARN_DAYS, value_name = "DAYS")]
         warn_days: i64,
     },
+    /// Start or show the evaluation: the vendor's signed evaluation terms (an evaluation-tier
+    /// license), counted from the first start recorded in the state directory
+    Evaluation {
+        /// The evaluation terms' license.json (license.sig beside it)
+        terms: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Cron reminder: prints only when the license needs attention; exit code per state
     #[command(after_help = REMIND_EXIT_CODES)]
     Remind {
@@ -235,6 +243,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             common,
             warn_days,
         }) => license_cmd(&license, common, warn_days),
+        Some(Cmd::Evaluation { terms, common }) => evaluation_cmd(&terms, common),
         Some(Cmd::Remind {
             license,
             trust,
@@ -372,6 +381,48 @@ fn license_cmd(license: &Path, c: Common, warn_days: i64) -> Result<ExitCode> {
     })
 }
 
+fn evaluation_cmd(terms: &Path, c: Common) -> Result<ExitCode> {
+    let result = (|| {
+        if c.state.is_none() {
+            bail!("--state is required: the evaluation counts from the first start it records");
+        }
+        let mut session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
+        let (v, _) = check_license(&session, terms, false, runtime::license::DEFAULT_WARN_DAYS)?;
+        if v.license().tier != runtime::license::Tier::Evaluation {
+            bail!(
+                "{} is a {} license, not evaluation terms; check it with `runtime-verify license`",
+                terms.display(),
+                v.license().tier
+            );
+        }
+        // The first real run starts the evaluation (a preview never records it).
+        let started = session.evaluation_start(&v.license().product);
+        let st = Standing::evaluation(
+            &v,
+            started,
+            session.now(),
+            runtime::license::DEFAULT_WARN_DAYS,
+        )
+        .context("evaluation terms")?;
+        session.commit()?;
+        Ok::<_, anyhow::Error>((v, st))
+    })();
+    let (v, st) = match result {
+        Ok(x) => x,
+        Err(e) => return reject(c.json, "license", terms, &e),
+    };
+    if c.json {
+        report::print_json(&report::license(terms, &v, &st)?);
+    } else {
+        println!("{}", report::license_line(terms, &v, &st));
+    }
+    Ok(if st.usable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(clikit::outcome::EXIT_REJECTED)
+    })
+}
+
 /// `remind`'s options beyond the license and its trust.
 struct Remind {
     thresholds: String,
@@ -418,7 +469,13 @@ fn remind_cmd(
             (st, format!("{e:#}"))
         };
         let session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
-        let (_, st) = check_license(&session, license, false, o.warn_days).map_err(classify)?;
+        let (v, mut st) = check_license(&session, license, false, o.warn_days).map_err(classify)?;
+        // Evaluation terms whose evaluation started here: remind about the evaluation's end.
+        if let Some(started) = session.evaluation_started(&v.license().product) {
+            if let Some(e) = Standing::evaluation(&v, started, session.now(), o.warn_days) {
+                st = e;
+            }
+        }
         session.commit().map_err(|e| classify(e.into()))?;
         Ok(st)
     })();
@@ -432,8 +489,9 @@ fn remind_cmd(
     let reminder_day = days.is_some_and(|d| th.contains(&d) || d < th.last().copied().unwrap_or(0));
     let described = standing.map(|x| x.describe()).unwrap_or_default();
     let (code, attention, message) = match st {
-        State::Active | State::ExpiringSoon if reminder_day => (remind_code::REMINDER, true, described),
-        State::Active | State::ExpiringSoon => (remind_code::OK, false, described),
+        State::Active | State::ExpiringSoon | State::Evaluation if reminder_day => (remind_code::REMINDER, true, described),
+        State::Active | State::ExpiringSoon | State::Evaluation => (remind_code::OK, false, described),
+        State::EvaluationExpired => (remind_code::EXPIRED, true, described),
         State::Grace => (remind_code::GRACE, true, format!("{described}; new activations stop when it ends")),
         State::Expired => (remind_code::EXPIRED, true, format!("{described}: new activations, updates and growth are stopped (data is kept); renew it")),
         State::NotYetValid => (remind_code::NOT_YET_VALID, true, described),
@@ -556,7 +614,7 @@ fn revocations_import_cmd(file: &Path, sig: Option<PathBuf>, c: Common) -> Resul
 }
 
 /// Every state `remind` can report, in the order the Prometheus output lists them.
-const STATES: [State; 8] = [
+const STATES: [State; 10] = [
     State::NotYetValid,
     State::Active,
     State::ExpiringSoon,
@@ -565,6 +623,8 @@ const STATES: [State; 8] = [
     State::Revoked,
     State::Invalid,
     State::TamperSuspected,
+    State::Evaluation,
+    State::EvaluationExpired,
 ];
 
 /// The textfile-collector metrics: the same series with the same labels in every state (alert

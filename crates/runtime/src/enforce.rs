@@ -86,14 +86,15 @@ impl Entitlements {
         )
     }
 
-    /// The built-in evaluation entitlements (no license): the catalog's evaluation template.
+    /// The evaluation entitlements: the features and limits of the vendor's signed evaluation
+    /// terms (the catalog's evaluation tier), open while `standing` (see
+    /// [`crate::license::Standing::evaluation`]) is `evaluation`.
     pub fn evaluation(
-        started: canon::Timestamp,
-        now: canon::Timestamp,
+        standing: &crate::license::Standing,
         features: &[&str],
         limits: &[(&str, u64)],
     ) -> Self {
-        let gate = if now < started.plus_days(crate::state::EVALUATION_DAYS) {
+        let gate = if standing.state == State::Evaluation {
             Gate::Open
         } else {
             Gate::EvaluationExpired

@@ -314,12 +314,44 @@ impl Standing {
         )
     }
 
+    /// The standing of an evaluation on this machine: the vendor's signed evaluation terms (a
+    /// license of tier `evaluation`, issued from the catalog's evaluation tier, whose length
+    /// `expires_at - not_before` is the tier's `validity_days`) counted from `started`, the
+    /// first start recorded in the state directory (never before the terms' own start). No
+    /// grace: once over, the state is `evaluation_expired`. `None` when the license is not an
+    /// evaluation.
+    pub fn evaluation(
+        terms: &VerifiedLicense,
+        started: Timestamp,
+        now: Timestamp,
+        warn_days: i64,
+    ) -> Option<Standing> {
+        if terms.license().tier != Tier::Evaluation {
+            return None;
+        }
+        let t = terms.times();
+        let length = t.expires_at.0.saturating_sub(t.not_before.0);
+        let start = started.max(t.not_before);
+        let times = Times {
+            issued_at: t.issued_at,
+            not_before: start,
+            expires_at: Timestamp(start.0.saturating_add(length)),
+        };
+        let mut st = Standing::at(times, 0, now, warn_days);
+        st.state = match st.state {
+            State::Active | State::ExpiringSoon => State::Evaluation,
+            State::Grace | State::Expired => State::EvaluationExpired,
+            other => other,
+        };
+        Some(st)
+    }
+
     /// Whether the product may run under it: active, expiring soon, or in grace (where it keeps
     /// running and operators are warned).
     pub fn usable(&self) -> bool {
         matches!(
             self.state,
-            State::Active | State::ExpiringSoon | State::Grace
+            State::Active | State::ExpiringSoon | State::Grace | State::Evaluation
         )
     }
 
@@ -335,6 +367,8 @@ impl Standing {
             State::Grace => "VALID (GRACE PERIOD)",
             State::NotYetValid => "NOT VALID YET",
             State::Expired => "EXPIRED",
+            State::Evaluation => "EVALUATION",
+            State::EvaluationExpired => "EVALUATION OVER",
             _ => "NOT VALID",
         }
     }
@@ -360,6 +394,16 @@ impl Standing {
                 "expired {exp} ({}), in its grace period until {end} ({}); renew now",
                 relative(self.now, exp),
                 relative(self.now, end)
+            ),
+            State::Evaluation => format!(
+                "evaluation started {}, ends {exp} ({})",
+                t.not_before,
+                relative(self.now, exp)
+            ),
+            State::EvaluationExpired => format!(
+                "evaluation started {}, ended {exp} ({}); ask the vendor for a license",
+                t.not_before,
+                relative(self.now, exp)
             ),
             _ if end == exp => format!(
                 "expired {exp} ({}), no grace period",

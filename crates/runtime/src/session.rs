@@ -369,6 +369,11 @@ impl Session {
         Ok(())
     }
 
+    /// The evaluation start for `product` if it started (nothing is recorded).
+    pub fn evaluation_started(&self, product: &str) -> Option<Timestamp> {
+        self.next.evaluation_started.get(product).copied()
+    }
+
     /// The evaluation start for `product`, starting it now on first use.
     pub fn evaluation_start(&mut self, product: &str) -> Timestamp {
         let now = self.now();

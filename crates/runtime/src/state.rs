@@ -30,8 +30,6 @@ pub const SEAL: &str = "state.seal";
 pub const PENDING: &str = "state.json.pending";
 /// The lock file's name inside the directory.
 pub const LOCK: &str = ".lock";
-/// Evaluation length in days.
-pub const EVALUATION_DAYS: i64 = 60;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 64 << 20;
 

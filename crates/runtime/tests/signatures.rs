@@ -400,33 +400,68 @@ fn minisign_signatures() {
 }
 
 #[test]
-fn evaluation_mode_persists_its_start_and_expires_after_60_days() {
+fn evaluation_mode_persists_its_start_and_lasts_as_long_as_its_signed_terms() {
     use runtime::enforce::{Entitlements, Gate};
+    use runtime::license::{verify_license, LegacyPolicy, Standing, State, Tier};
     use runtime::session::{Clock, Session};
     let d = std::env::temp_dir().join(format!("airlock-eval-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
+    // The vendor's evaluation terms: the catalog's evaluation tier, 21 days.
+    let kit = Kit::new();
+    let signed = |tier: Tier| {
+        let doc = serde_json::json!({
+            "schema_version": 3, "license_id": "lic-eval-0001", "license_key": "ABCD-EFGH-JKMN-PQRS",
+            "issuer": "Test Vendor", "customer": {"id": "evaluation", "name": "Evaluation"},
+            "workspace": "default", "product": "gateway", "tier": tier, "editions": ["standard"],
+            "issued_at": "2026-11-01T00:00:00Z", "not_before": "2026-11-01T00:00:00Z",
+            "expires_at": "2026-11-22T00:00:00Z", "grace_days": 0, "features": ["gate"],
+            "limits": {"agents": 3}, "production_use": false, "data_residency": "eu",
+            "renewal_of": null, "lineage_id": "lin-eval-0001", "sequence": 1
+        });
+        let canonical = canon::canonicalize(doc.to_string().as_bytes()).unwrap();
+        let env = kit
+            .license
+            .sign_document(Kind::License, &canonical)
+            .unwrap();
+        (canonical, env.to_bytes())
+    };
+    let (doc, sig) = signed(Tier::Evaluation);
+    let store = kit.store();
     let first = t("2026-11-22");
-    let store = TrustStore::embedded(vec![]);
+    let terms = verify_license(&store, &doc, Some(&sig), &LegacyPolicy::default(), first).unwrap();
     let mut st = Session::with_store(Some(&d), Clock::System(first), store.clone()).unwrap();
     assert_eq!(st.evaluation_start("gateway"), first);
     st.commit().unwrap();
     // A later start (process restart) keeps the first start.
-    let later = t("2027-01-10");
+    let later = t("2026-12-10");
     let mut st = Session::with_store(Some(&d), Clock::System(later), store.clone()).unwrap();
     assert_eq!(st.evaluation_start("gateway"), first);
     st.commit().unwrap();
     let limits = [("agents", 3u64), ("aiorgs", 1)];
-    let e = Entitlements::evaluation(first, later, &["gate"], &limits);
+    let now = Standing::evaluation(&terms, first, later, 30).unwrap();
+    assert_eq!(now.state, State::Evaluation);
+    assert_eq!(
+        now.times.expires_at,
+        t("2026-12-13"),
+        "21 days from the first start"
+    );
+    let e = Entitlements::evaluation(&now, &["gate"], &limits);
     assert_eq!(e.gate_state(), Gate::Open);
     assert_eq!(
         e.check_limit("agents", 3).unwrap_err().code,
         "agent_limit_reached"
     );
-    let e = Entitlements::evaluation(first, t("2027-01-21"), &["gate"], &limits);
+    let over = Standing::evaluation(&terms, first, t("2026-12-13"), 30).unwrap();
+    assert_eq!(over.state, State::EvaluationExpired);
+    let e = Entitlements::evaluation(&over, &["gate"], &limits);
     assert_eq!(
         e.check_feature("gate").unwrap_err().code,
         "evaluation_expired"
     );
+    // A license of another tier is not evaluation terms.
+    let (doc, sig) = signed(Tier::Professional);
+    let paid = verify_license(&store, &doc, Some(&sig), &LegacyPolicy::default(), first).unwrap();
+    assert!(Standing::evaluation(&paid, first, later, 30).is_none());
     // The clock going back below what was seen is tamper.
     let e = Session::with_store(Some(&d), Clock::System(t("2026-11-21")), store).unwrap_err();
     assert_eq!(e.code(), "tamper_suspected");

@@ -1047,3 +1047,108 @@ fn input_is_checked_the_way_users_count() {
         "{text}"
     );
 }
+
+/// Item 4: evaluation is a real feature: the vendor's catalog sets its terms (21 days, 5
+/// extensions), the customer's first start begins it, `remind` follows it, and it ends.
+#[test]
+fn an_evaluation_follows_the_catalog_from_the_first_start() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let w = World::new();
+    w.issue("Evaluation", "evaluation", "eval", &[]);
+    w.issue("Acme Telecom", "professional", "paid", &[]);
+    w.carry("eval");
+    w.carry("paid");
+    w.carry("trust.json");
+    w.carry("keys/root.pub");
+    let eval = |now: &str, extra: &[&str]| {
+        let mut a = vec![
+            "evaluation",
+            "eval/license.json",
+            "--trust",
+            "trust.json",
+            "--root",
+            "keys/root.pub",
+            "--state",
+            "st",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        w.customer(now, &a)
+    };
+    // A preview writes nothing: the evaluation has not started.
+    let o = eval("2026-12-01T09:00:00Z", &["--at", "2026-12-01T09:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", all(&o));
+    assert!(
+        !w.c.join("st/state.json").exists()
+            || !std::fs::read_to_string(w.c.join("st/state.json"))
+                .unwrap()
+                .contains("\"pbx\"")
+    );
+    // The first real start, ten days after the terms were signed: 21 days from now.
+    let o = eval("2026-12-02T09:00:00Z", &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", all(&o));
+    let v = json(&o);
+    assert_eq!(v["state"], "evaluation");
+    assert_eq!(v["tier"], "evaluation");
+    let text = all(&w.customer(
+        "2026-12-03T09:00:00Z",
+        &[
+            "evaluation",
+            "eval/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    ))
+    .1;
+    assert!(
+        text.contains("EVALUATION")
+            && text.contains("evaluation started 2026-12-02T09:00:00Z, ends 2026-12-23T09:00:00Z"),
+        "{text}"
+    );
+    // remind follows the evaluation, not the terms' own dates.
+    let remind = |now: &str| {
+        w.customer(
+            now,
+            &[
+                "remind",
+                "--license",
+                "eval/license.json",
+                "--trust",
+                "trust.json",
+                "--state",
+                "st",
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let o = remind("2026-12-16T08:00:00Z");
+    assert_eq!(o.status.code(), Some(3), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "evaluation");
+    assert_eq!(json(&o)["days_remaining"], 7);
+    let o = remind("2026-12-24T09:00:00Z");
+    assert_eq!(o.status.code(), Some(5), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "evaluation_expired");
+    // Over: exit 1, said so; restarting the product does not restart it.
+    let o = eval("2026-12-25T09:00:00Z", &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", all(&o));
+    assert_eq!(json(&o)["state"], "evaluation_expired");
+    // A paid license is not evaluation terms.
+    let (code, text) = all(&w.customer(
+        "2026-12-25T09:00:00Z",
+        &[
+            "evaluation",
+            "paid/license.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "st",
+        ],
+    ));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not evaluation terms"), "{text}");
+}
