@@ -55,12 +55,17 @@ impl From<RoleArg> for Role {
 enum Cmd {
     /// Generate a key: NAME.key (0600), NAME.pub and NAME.minisign.pub
     Keygen {
+        /// What the key signs: root (trust files), license (licenses, revocation lists) or
+        /// release (bundles, files)
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// The key's name: its files are NAME.key, NAME.pub and NAME.minisign.pub
         #[arg(long)]
         name: String,
+        /// Directory for the key files (created; an existing file is never replaced)
         #[arg(long)]
         out: PathBuf,
+        /// Print the key id and paths as JSON
         #[arg(long)]
         json: bool,
     },
@@ -72,6 +77,7 @@ enum Cmd {
         /// Public key files (NAME.pub) to trust
         #[arg(long, num_args = 1..)]
         add: Vec<PathBuf>,
+        /// The trust file to write
         #[arg(long)]
         out: PathBuf,
         /// Previous trust file: its keys carry over and the version goes up by one
@@ -92,6 +98,7 @@ enum Cmd {
         /// Replace an existing --out file that is not the --from file
         #[arg(long)]
         force: bool,
+        /// Print the version and key ids as JSON
         #[arg(long)]
         json: bool,
     },
@@ -101,25 +108,36 @@ enum Cmd {
         file: Option<PathBuf>,
     },
     /// Issue a license from the catalog's tier template (or a batch from a JSON Lines file)
+    #[command(
+        override_usage = "factory issue --tier <TIER> --customer <NAME> --product <ID> --key <KEY> --out <DIR> [OPTIONS]\n       factory issue --batch <FILE> --key <KEY> --out <DIR> [OPTIONS]"
+    )]
     Issue(Box<IssueArgs>),
     /// Renew a license: a successor in the same lineage (renewal_of, sequence + 1)
     Renew {
+        /// The license to renew (the latest of its lineage)
         license_id: String,
+        /// The renewal's expiry: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ
         #[arg(long)]
         expires: String,
+        /// A license key (NAME.key) to sign the renewal
         #[arg(long)]
         key: PathBuf,
+        /// New directory for the renewal's license.json and license.sig
         #[arg(long)]
         out: PathBuf,
         /// Start the renewal now (for a license that already expired) instead of at the old expiry
         #[arg(long)]
         from_now: bool,
         #[command(flatten)]
+        signer: Signer,
+        #[command(flatten)]
         common: Common,
     },
     /// Revoke a license
     Revoke {
+        /// The license to revoke
         license_id: String,
+        /// Why (recorded in the registry and the audit log; not published)
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -136,6 +154,8 @@ enum Cmd {
         /// Replace whatever revocations.json is in --out (by default only an older list is)
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        signer: Signer,
         #[command(flatten)]
         common: Common,
     },
@@ -154,7 +174,9 @@ enum Cmd {
     },
     /// Show one license with its whole lineage
     Show {
+        /// The license to show
         license_id: String,
+        /// Warning window in days for expiring-soon
         #[arg(long, default_value_t = 30)]
         within: i64,
         #[command(flatten)]
@@ -177,6 +199,8 @@ enum Cmd {
         /// New directory for the migrated license.json and license.sig
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        signer: Signer,
         #[command(flatten)]
         common: Common,
     },
@@ -230,29 +254,42 @@ struct Common {
     /// home`)
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
-    #[arg(long)]
-    trust: Option<PathBuf>,
+    /// Print the result as JSON on stdout (failures too, as the report schema)
     #[arg(long)]
     json: bool,
 }
 
+/// The trust file of the commands that sign: a signing key it marks retired or revoked, or
+/// outside its window, is refused.
+#[derive(clap::Args)]
+struct Signer {
+    /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
+    #[arg(long)]
+    trust: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct IssueArgs {
+    /// The catalog tier: evaluation, professional or sovereign (required without --batch)
     #[arg(long)]
     tier: Option<String>,
+    /// Customer name, 1 to 256 characters (required without --batch)
     #[arg(long)]
     customer: Option<String>,
     /// Customer id (default: derived from the name)
     #[arg(long)]
     customer_id: Option<String>,
+    /// Product id from the catalog (required without --batch)
     #[arg(long)]
     product: Option<String>,
     /// Expiry date or time (default: the tier's validity)
     #[arg(long)]
     expires: Option<String>,
+    /// A license key (NAME.key) to sign with
     #[arg(long)]
     key: PathBuf,
+    /// New directory for license.json and license.sig (with --batch: one directory per
+    /// license under it)
     #[arg(long)]
     out: PathBuf,
     /// Product catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home)
@@ -264,12 +301,16 @@ struct IssueArgs {
     /// Override a limit: NAME=N, 0 = unlimited (repeatable)
     #[arg(long = "limit")]
     limits: Vec<String>,
+    /// Days the license keeps working after its expiry (default: the tier's)
     #[arg(long)]
     grace_days: Option<u64>,
+    /// Start of validity: date or time (default: now)
     #[arg(long)]
     not_before: Option<String>,
+    /// The customer's workspace the license binds to (default: "default")
     #[arg(long)]
     workspace: Option<String>,
+    /// Where the customer's data must stay, e.g. "eu" (recorded in the license)
     #[arg(long)]
     data_residency: Option<String>,
     /// JSON Lines file of requests; writes one directory per license under --out. Run again
@@ -280,6 +321,8 @@ struct IssueArgs {
     /// files written again when missing), never a second one
     #[arg(long)]
     request_id: Option<String>,
+    #[command(flatten)]
+    signer: Signer,
     #[command(flatten)]
     common: Common,
 }
@@ -310,7 +353,9 @@ impl Common {
     fn existing_registry(&self) -> Result<Registry> {
         Registry::open_existing(&self.db()?.path)
     }
+}
 
+impl Signer {
     fn trust(&self) -> Result<Option<TrustStore>> {
         let path = self
             .trust
@@ -498,10 +543,11 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             key,
             out,
             from_now,
+            signer,
             common,
         } => {
             let now = clock::now()?;
-            let key = common.license_key(&key, now)?;
+            let key = signer.license_key(&key, now)?;
             let mut reg = common.existing_registry()?;
             let old = reg
                 .get(&license_id)?
@@ -512,7 +558,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             } else {
                 RenewFrom::OldExpiry
             };
-            issue::check_stored(&old, &key, common.trust()?.as_ref())?;
+            issue::check_stored(&old, &key, signer.trust()?.as_ref())?;
             let signed = issue::sign(issue::renewal(&old, expires, from, now)?, &key)?;
             let paths = issue::record_one(&mut reg, None, &signed, "renewed", &out, now)?;
             print_issued(&signed, &paths, common.json, now);
@@ -540,10 +586,11 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             key,
             out,
             force,
+            signer,
             common,
         } => {
             let now = clock::now()?;
-            let key = common.license_key(&key, now)?;
+            let key = signer.license_key(&key, now)?;
             let mut reg = common.existing_registry()?;
             let replaces = previous_list(&out, force, reg.last_revocations_sequence()?)?;
             // Publish only from a registry whose rows match the audit chain: a revocation
@@ -741,10 +788,11 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             license,
             key,
             out,
+            signer,
             common,
         } => {
             let now = clock::now()?;
-            let trust = common.trust()?.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
+            let trust = signer.trust()?.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
             let key = factory::keys::load_signing_key(&key, Role::License, Some(&trust), now)?;
             let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
             let policy = LegacyPolicy::allowing_after_cutoff(true);
@@ -887,7 +935,7 @@ fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: c
 
 fn issue_cmd(a: IssueArgs) -> Result<()> {
     let now = clock::now()?;
-    let key = a.common.license_key(&a.key, now)?;
+    let key = a.signer.license_key(&a.key, now)?;
     let catalog = factory::catalog::load_located(&factory::catalog::locate(a.catalog.as_deref())?)?;
     let mut reg = a.common.registry()?;
     if let Some(batch) = &a.batch {

@@ -37,6 +37,7 @@ enum Cmd {
         /// A release key
         #[arg(long)]
         key: PathBuf,
+        /// Directory for the delivery files (created; existing files are never replaced)
         #[arg(long)]
         out: PathBuf,
         /// Air-gap delivery (the license must grant airgap_bundle)
@@ -67,6 +68,7 @@ enum Cmd {
         /// vendor home)
         #[arg(long)]
         state: Option<PathBuf>,
+        /// Print the report as JSON on stdout, for every outcome
         #[arg(long)]
         json: bool,
     },
