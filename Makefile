@@ -1,5 +1,5 @@
 # Airlock: two commands on a fresh machine with only the Rust toolchain.
-#   make demo   the whole job end to end on the embedded defaults (dev keys, fixtures)
+#   make demo   the whole job end to end: keys generated now, example catalog and payload
 #   make test   every test plus the lint gates (what .ci/run runs)
 CARGO ?= cargo
 # Honour CARGO_TARGET_DIR (a shared build cache): the binaries are where cargo puts them.

@@ -489,7 +489,9 @@ fn remind_cmd(
     let reminder_day = days.is_some_and(|d| th.contains(&d) || d < th.last().copied().unwrap_or(0));
     let described = standing.map(|x| x.describe()).unwrap_or_default();
     let (code, attention, message) = match st {
-        State::Active | State::ExpiringSoon | State::Evaluation if reminder_day => (remind_code::REMINDER, true, described),
+        State::Active if reminder_day => (remind_code::REMINDER, true, format!("{described}; renew it in time")),
+        State::ExpiringSoon if reminder_day => (remind_code::REMINDER, true, described),
+        State::Evaluation if reminder_day => (remind_code::REMINDER, true, format!("{described}; ask the vendor for a license")),
         State::Active | State::ExpiringSoon | State::Evaluation => (remind_code::OK, false, described),
         State::EvaluationExpired => (remind_code::EXPIRED, true, described),
         State::Grace => (remind_code::GRACE, true, format!("{described}; new activations stop when it ends")),
