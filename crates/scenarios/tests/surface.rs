@@ -296,3 +296,22 @@ fn the_documented_exit_codes_are_the_binaries_codes() {
         "a bundle judged and refused"
     );
 }
+
+/// `make demo` runs on keys it generates: it must never lean on the development keys.
+#[test]
+fn the_demo_never_uses_the_development_keys() {
+    let demo = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo.sh"),
+    )
+    .unwrap();
+    let code: String = demo
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!code.contains("keys-dev"), "scripts/demo.sh uses keys-dev/");
+    assert!(
+        code.contains("factory keygen"),
+        "the demo generates its keys"
+    );
+}
