@@ -4,7 +4,7 @@
 //! directory and stock tools. Each test is one question a user asks, or one mistake a user
 //! makes; each failed before its fix.
 
-use crate::kit::{have_tool, ok};
+use crate::kit::{copy, have_tool, ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -179,22 +179,6 @@ impl World {
             .env_remove("AIRLOCK_ROOT")
             .output()
             .unwrap()
-    }
-}
-
-/// Copies a file or a directory tree.
-pub fn copy(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        if let Some(p) = to.parent() {
-            std::fs::create_dir_all(p).unwrap();
-        }
-        std::fs::copy(from, to).unwrap();
     }
 }
 

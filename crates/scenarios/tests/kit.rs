@@ -64,3 +64,19 @@ pub fn product(dir: &Path, released_at: &str, version: &str) {
     )
     .unwrap();
 }
+
+/// Copies a file or a directory tree.
+pub fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::copy(from, to).unwrap();
+    }
+}

@@ -109,18 +109,6 @@ fn day_one(v: &Path, c: &Path) -> String {
     lic
 }
 
-fn copy(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
-}
-
 fn state(c: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(c.join("st/state.json")).unwrap()).unwrap()
 }
