@@ -4,7 +4,7 @@
 use canon::{Role, Timestamp};
 use criterion::{criterion_group, criterion_main, Criterion};
 use factory::catalog::Catalog;
-use factory::issue::{issue_batch, Request};
+use factory::issue::{build_batch, issue_batch, Request};
 use factory::registry::{Registry, View};
 use std::path::Path;
 
@@ -44,11 +44,12 @@ fn batch(c: &mut Criterion) {
             || tempfile::tempdir().unwrap(),
             |d| {
                 let mut reg = Registry::open(&d.path().join("f.db")).unwrap();
+                let licenses = build_batch(&cat, &reqs, now()).unwrap();
                 let done = issue_batch(
                     &mut reg,
-                    &cat,
                     &key,
                     &reqs,
+                    licenses,
                     &d.path().join("out"),
                     now(),
                     |_| {},

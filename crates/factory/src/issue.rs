@@ -304,12 +304,15 @@ pub fn record_then_write(
 /// released by the system if the process dies.
 pub struct Claim {
     path: PathBuf,
+    /// The directory, when this claim created it (removed again if nothing was written).
+    created: Option<PathBuf>,
     _file: std::fs::File,
 }
 
 impl Claim {
     /// Claims `dir` (created when missing).
     pub fn take(dir: &Path) -> Result<Claim> {
+        let created = (!dir.exists()).then(|| dir.to_path_buf());
         std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
         let path = dir.join(".license.lock");
         let file = std::fs::OpenOptions::new()
@@ -319,7 +322,11 @@ impl Claim {
             .open(&path)
             .with_context(|| format!("{}", path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(Claim { path, _file: file }),
+            Ok(()) => Ok(Claim {
+                path,
+                created,
+                _file: file,
+            }),
             Err(std::fs::TryLockError::WouldBlock) => bail!(
                 "{}: another factory process is writing a license there right now; nothing was recorded (choose another --out)",
                 dir.display()
@@ -334,6 +341,11 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        // A refused request leaves no empty directory behind (fails harmlessly when the
+        // license files are in it).
+        if let Some(dir) = &self.created {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
@@ -437,6 +449,31 @@ pub fn write_files_with(
 /// Licenses committed to the registry per transaction in a batch.
 pub const BATCH_CHUNK: usize = 500;
 
+/// Validates a whole batch before anything is opened or recorded (a bad line fails the whole
+/// batch): request ids, and every request built against the catalog. The licenses are what
+/// [`issue_batch`] signs for the requests not recorded yet.
+pub fn build_batch(
+    catalog: &Catalog,
+    requests: &[Request],
+    now: Timestamp,
+) -> Result<Vec<License>> {
+    let mut licenses = Vec::with_capacity(requests.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in requests.iter().enumerate() {
+        if let Some(id) = &r.request_id {
+            check_request_id(id).with_context(|| format!("request {}", i + 1))?;
+            if !seen.insert(id.as_str()) {
+                bail!(
+                    "request {}: request_id {id} appears twice in the batch",
+                    i + 1
+                );
+            }
+        }
+        licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
+    }
+    Ok(licenses)
+}
+
 /// What a batch did: every license of the batch in its order, and what was new.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
@@ -457,27 +494,19 @@ pub struct BatchOutcome {
 /// rest and issues nothing twice.
 pub fn issue_batch(
     reg: &mut Registry,
-    catalog: &Catalog,
     key: &SecretKey,
     requests: &[Request],
+    licenses: Vec<License>,
     out: &Path,
     now: Timestamp,
     mut progress: impl FnMut(usize),
 ) -> Result<BatchOutcome> {
-    // Validate every request before anything is recorded: a bad line fails the whole batch.
-    let mut licenses = Vec::with_capacity(requests.len());
-    let mut seen = std::collections::HashSet::new();
-    for (i, r) in requests.iter().enumerate() {
-        if let Some(id) = &r.request_id {
-            check_request_id(id).with_context(|| format!("request {}", i + 1))?;
-            if !seen.insert(id.as_str()) {
-                bail!(
-                    "request {}: request_id {id} appears twice in the batch",
-                    i + 1
-                );
-            }
-        }
-        licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
+    if licenses.len() != requests.len() {
+        bail!(
+            "a batch needs one built license per request ({} for {})",
+            licenses.len(),
+            requests.len()
+        );
     }
     let keys: Vec<&str> = requests
         .iter()

@@ -537,7 +537,7 @@ impl Registry {
             )?;
             for (key, id) in requests {
                 if ins.execute(params![key, id])? == 0 {
-                    bail!("request {key} was recorded by another run meanwhile; run the batch again to write its files");
+                    bail!("request {key} was recorded by another process meanwhile; nothing of this transaction was recorded: run the same command again to get that license and write its files");
                 }
             }
         }

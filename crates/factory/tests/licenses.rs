@@ -208,9 +208,12 @@ fn issue_refusals() {
         );
         fs::set_permissions(p.join("keys/lic.key"), fs::Permissions::from_mode(0o600)).unwrap();
     }
-    // Nothing was recorded by any refusal.
-    let list = json(&fac(p, &["list", "--json"]));
-    assert_eq!(list.as_array().unwrap().len(), 0);
+    // Nothing recorded: refused requests never even create the registry.
+    assert!(
+        !p.join("factory.db").exists(),
+        "a refused request created a registry"
+    );
+    fails(&fac(p, &["list", "--json"]), 2, "no registry at");
 }
 
 #[test]

@@ -501,6 +501,25 @@ fn the_vendor_home_is_found_from_any_directory() {
     assert_eq!(o["home"]["source"], "from $AIRLOCK_HOME");
     assert_eq!(o["registry"]["exists"], false);
     assert_eq!(o["catalog"]["exists"], true);
+    // A mistyped first request is refused before any registry exists.
+    let (code, text) = all(&w.fac(&[
+        "issue",
+        "--tier",
+        "platinum",
+        "--customer",
+        "Acme",
+        "--product",
+        "pbx",
+        "--key",
+        "keys/license.key",
+        "--out",
+        "lic-typo",
+    ]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        !text.contains("new registry") && !home.join("factory.db").exists(),
+        "{text}"
+    );
     // The first license creates the registry in the home, and says so.
     let o = w.fac(&[
         "issue",
@@ -745,6 +764,20 @@ fn vendor_mistakes_are_refused_and_lose_nothing() {
     let other = w.issue("Beta Telecom", "sovereign", "lic-beta", &[]);
     ok(w.fac(&["revoke", &other, "--reason", "contract ended"]));
     ok(w.fac(&["revocations", "--key", "keys/license.key", "--out", "pub"]));
+    // A revoked license cannot be renewed: refused, and no empty --out directory is left.
+    let (code, text) = all(&w.fac(&[
+        "renew",
+        &other,
+        "--expires",
+        "2028-01-01",
+        "--key",
+        "keys/license.key",
+        "--out",
+        "renew-revoked",
+    ]));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("revoked"), "{text}");
+    assert!(!w.v.join("renew-revoked").exists());
     let gamma = w.issue("Gamma Telecom", "sovereign", "lic-gamma", &[]);
     ok(w.fac(&["revoke", &gamma, "--reason", "unpaid"]));
     let o = ok(w.fac(&["revocations", "--key", "keys/license.key", "--out", "pub"]));

@@ -937,7 +937,8 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
     let now = clock::now()?;
     let key = a.signer.license_key(&a.key, now)?;
     let catalog = factory::catalog::load_located(&factory::catalog::locate(a.catalog.as_deref())?)?;
-    let mut reg = a.common.registry()?;
+    // Every request is validated before the registry is opened: a mistyped first request
+    // never leaves a new, empty registry behind.
     if let Some(batch) = &a.batch {
         let bytes = std::fs::read(batch).with_context(|| format!("{}", batch.display()))?;
         let text = std::str::from_utf8(&bytes)
@@ -964,7 +965,9 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses {per_sec}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let done = issue::issue_batch(&mut reg, &catalog, &key, &reqs, &a.out, now, |n| {
+        let licenses = issue::build_batch(&catalog, &reqs, now)?;
+        let mut reg = a.common.registry()?;
+        let done = issue::issue_batch(&mut reg, &key, &reqs, licenses, &a.out, now, |n| {
             bar.inc(n as u64)
         })?;
         bar.finish_and_clear();
@@ -1030,6 +1033,9 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
     let license = issue::build(&catalog, &req, now)?;
     if let Some(k) = &req.request_id {
         issue::check_request_id(k)?;
+    }
+    let mut reg = a.common.registry()?;
+    if let Some(k) = &req.request_id {
         // Already recorded (an earlier run was interrupted, or this is a retry): the same
         // license, its files written again when missing; never a second license.
         if let Some(id) = reg.recorded_requests(&[k.as_str()])?.remove(k) {
