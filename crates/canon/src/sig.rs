@@ -57,6 +57,12 @@ pub enum Role {
     License,
     /// Signs product manifests, bundle manifests and bundles.
     Release,
+    /// Signs activation leases (a service that activates never holds a license key).
+    Activation,
+    /// A customer machine's own key (made by `airlock-agent`): signs activation requests and
+    /// deactivation receipts. Never trusted by a trust file; verified against the public key
+    /// the document carries (proof of possession).
+    Instance,
 }
 
 impl Role {
@@ -66,6 +72,8 @@ impl Role {
             Role::Root => "root",
             Role::License => "license",
             Role::Release => "release",
+            Role::Activation => "activation",
+            Role::Instance => "instance",
         }
     }
 
@@ -75,6 +83,8 @@ impl Role {
             "root" => Some(Role::Root),
             "license" => Some(Role::License),
             "release" => Some(Role::Release),
+            "activation" => Some(Role::Activation),
+            "instance" => Some(Role::Instance),
             _ => None,
         }
     }
@@ -100,16 +110,25 @@ pub enum Kind {
     Revocations,
     /// `trust.json`.
     Trust,
+    /// `activation-request.json`: a machine asks for a seat (signed by its instance key).
+    ActivationRequest,
+    /// `activation.json`: a signed lease binding a license to one machine.
+    Activation,
+    /// `deactivation.json`: a machine's receipt that it gave its seat back (instance key).
+    Deactivation,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 8] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
         Kind::Revocations,
         Kind::Trust,
+        Kind::ActivationRequest,
+        Kind::Activation,
+        Kind::Deactivation,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -120,6 +139,11 @@ impl Kind {
             Kind::BundleManifest => "application/vnd.airlock.bundle-manifest+json; version=1",
             Kind::Revocations => "application/vnd.airlock.revocations+json; version=1",
             Kind::Trust => "application/vnd.airlock.trust+json; version=1",
+            Kind::ActivationRequest => {
+                "application/vnd.airlock.activation-request+json; version=1"
+            }
+            Kind::Activation => "application/vnd.airlock.activation+json; version=1",
+            Kind::Deactivation => "application/vnd.airlock.deactivation+json; version=1",
         }
     }
 
@@ -134,6 +158,8 @@ impl Kind {
             Kind::License | Kind::Revocations => Role::License,
             Kind::ProductManifest | Kind::BundleManifest => Role::Release,
             Kind::Trust => Role::Root,
+            Kind::Activation => Role::Activation,
+            Kind::ActivationRequest | Kind::Deactivation => Role::Instance,
         }
     }
 }

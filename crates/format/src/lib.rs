@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod license;
 pub mod manifest;
 pub mod revocation;
@@ -23,7 +24,8 @@ pub mod trust;
 pub use canon::{Kind, Timestamp};
 pub use license::{Customer, License, LicenseV2, Tier, Times};
 pub use manifest::{BundleManifest, Component, Member, ProductManifest};
-pub use revocation::{Revocation, RevocationList};
+pub use activation::{Activation, ActivationRequest, Deactivation, LeaseTimes, SignedFile};
+pub use revocation::{ActivationEpoch, Revocation, RevocationList, RevokedActivation};
 pub use trust::{KeyEntry, KeyStatus, TrustBody};
 
 use serde::de::DeserializeOwned;

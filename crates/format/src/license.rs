@@ -111,6 +111,39 @@ pub struct License {
     pub sequence: u64,
 }
 
+/// The limit naming a license's device limit (seats), 1 to 10,000.
+pub const LIMIT_ACTIVATIONS: &str = "activations";
+/// The limit that, at 1, makes activation required before the product runs licensed work.
+pub const LIMIT_ACTIVATION_REQUIRED: &str = "activation_required";
+/// The limit naming the percentage of seats allowed over the device limit (0 to 100).
+pub const LIMIT_ACTIVATION_OVERAGE: &str = "activation_overage_percent";
+
+impl License {
+    /// Whether the product must be activated on a machine before it runs licensed work.
+    pub fn activation_required(&self) -> bool {
+        self.limits.get(LIMIT_ACTIVATION_REQUIRED) == Some(&1)
+    }
+
+    /// The device limit: `limits.activations`, 1 when the license does not say.
+    pub fn device_limit(&self) -> u64 {
+        self.limits.get(LIMIT_ACTIVATIONS).copied().unwrap_or(1)
+    }
+
+    /// The overage the tier allows, in percent of the device limit.
+    pub fn overage_percent(&self) -> u64 {
+        self.limits
+            .get(LIMIT_ACTIVATION_OVERAGE)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The most seats that may be held: the limit plus its overage, rounded down.
+    pub fn max_seats(&self) -> u64 {
+        let limit = self.device_limit();
+        limit + limit * self.overage_percent() / 100
+    }
+}
+
 /// Checks a human license key.
 pub fn valid_license_key(s: &str) -> bool {
     let b = s.as_bytes();
@@ -211,6 +244,17 @@ impl Artifact for License {
                     "limit {k:?} must be an id with a value from 0 to 2^53-1"
                 ));
             }
+        }
+        if let Some(n) = self.limits.get(LIMIT_ACTIVATIONS) {
+            if *n == 0 || *n > crate::activation::MAX_DEVICE_LIMIT {
+                return bad("limit activations (the device limit) must be from 1 to 10000".into());
+            }
+        }
+        if self.limits.get(LIMIT_ACTIVATION_REQUIRED).is_some_and(|v| *v > 1) {
+            return bad("limit activation_required must be 0 or 1".into());
+        }
+        if self.limits.get(LIMIT_ACTIVATION_OVERAGE).is_some_and(|v| *v > 100) {
+            return bad("limit activation_overage_percent must be from 0 to 100".into());
         }
         if self.grace_days > 3650 {
             return bad("grace_days must be at most 3650".into());

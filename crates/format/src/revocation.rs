@@ -23,6 +23,39 @@ pub struct RevocationList {
     pub issued_at: String,
     /// The revoked licenses.
     pub revoked: Vec<Revocation>,
+    /// Activations the vendor released without the machine's receipt (a dead or lost machine):
+    /// their leases stop verifying. Absent when empty (lists without activations keep the
+    /// version-1 shape byte for byte).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_activations: Vec<RevokedActivation>,
+    /// Per lineage, the lowest activation epoch still valid: a reset raises it, and every lease
+    /// of an earlier epoch stops verifying. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activation_epochs: Vec<ActivationEpoch>,
+}
+
+/// One activation released by the vendor without a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedActivation {
+    /// The activation id.
+    pub activation_id: String,
+    /// Its license lineage.
+    pub lineage_id: String,
+    /// Why (shown to the customer).
+    pub reason: String,
+    /// When it was released.
+    pub revoked_at: String,
+}
+
+/// The lowest valid activation epoch of a lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationEpoch {
+    /// The lineage.
+    pub lineage_id: String,
+    /// Leases with a lower epoch are void.
+    pub min_epoch: u64,
 }
 
 /// One revoked license.
@@ -56,7 +89,17 @@ impl RevocationList {
                     revoked_at: at.to_string(),
                 })
                 .collect(),
+            revoked_activations: Vec::new(),
+            activation_epochs: Vec::new(),
         }
+    }
+
+    /// The minimum activation epoch of `lineage_id` (1 when the list does not name it).
+    pub fn min_epoch(&self, lineage_id: &str) -> u64 {
+        self.activation_epochs
+            .iter()
+            .find(|e| e.lineage_id == lineage_id)
+            .map_or(1, |e| e.min_epoch)
     }
 
     /// The reason a license was revoked, if it is listed.
@@ -96,6 +139,40 @@ impl Artifact for RevocationList {
                 ));
             }
             ts(w, "revoked_at", &e.revoked_at)?;
+        }
+        let mut ids = std::collections::HashSet::new();
+        for a in &self.revoked_activations {
+            if !valid_id(&a.activation_id) || !valid_id(&a.lineage_id) {
+                return Err(SchemaError::new(
+                    w,
+                    format!("revoked activation {:?} has a malformed id", a.activation_id),
+                ));
+            }
+            if !ids.insert(a.activation_id.as_str()) {
+                return Err(SchemaError::new(
+                    w,
+                    format!("activation {:?} is listed twice", a.activation_id),
+                ));
+            }
+            ts(w, "revoked_activations revoked_at", &a.revoked_at)?;
+        }
+        let mut lineages = std::collections::HashSet::new();
+        for e in &self.activation_epochs {
+            if !valid_id(&e.lineage_id) || !lineages.insert(e.lineage_id.as_str()) {
+                return Err(SchemaError::new(
+                    w,
+                    format!(
+                        "activation_epochs: lineage {:?} is malformed or listed twice",
+                        e.lineage_id
+                    ),
+                ));
+            }
+            if e.min_epoch == 0 || e.min_epoch > MAX_SAFE_INTEGER {
+                return Err(SchemaError::new(
+                    w,
+                    "activation_epochs: min_epoch must be from 1 to 2^53-1",
+                ));
+            }
         }
         Ok(issued_at)
     }

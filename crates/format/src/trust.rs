@@ -139,6 +139,11 @@ impl KeyEntry {
             let Some(role) = Role::parse(r) else {
                 return bad(format!("key {name:?}: unknown role {r:?}"));
             };
+            if role == Role::Instance {
+                return bad(format!(
+                    "key {name:?}: instance keys belong to one machine and are never trusted"
+                ));
+            }
             if roles.contains(&role) {
                 return bad(format!("key {name:?}: role {r} listed twice"));
             }

@@ -123,6 +123,20 @@ checks! {
     Rollback = "rollback", true;
     /// The same version or sequence as one already accepted, with other content.
     Conflict = "conflict", true;
+    /// The activation names another product or license lineage.
+    ActivationMismatch = "activation_mismatch", true;
+    /// The activation is bound to another machine.
+    ActivationOtherMachine = "activation_other_machine", true;
+    /// The activation's lease has not started.
+    ActivationNotYetValid = "activation_not_yet_valid", true;
+    /// The activation's lease ended: new activations and growth stop, data is kept.
+    LeaseExpired = "lease_expired", true;
+    /// The activation was revoked, reset or deactivated.
+    ActivationRevoked = "activation_revoked", true;
+    /// The license requires activation and none is installed.
+    ActivationMissing = "activation_missing", true;
+    /// This machine has no stable id to make its fingerprint from.
+    FingerprintUnavailable = "fingerprint_unavailable", false;
 }
 
 impl fmt::Display for Check {
@@ -159,6 +173,12 @@ pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<Check> {
         }
         if let Some(x) = c.downcast_ref::<crate::bundle::BundleError>() {
             return Some(x.code());
+        }
+        if let Some(x) = c.downcast_ref::<crate::activation::ActivationError>() {
+            return Some(x.code());
+        }
+        if c.is::<crate::fingerprint::FingerprintError>() {
+            return Some(Check::FingerprintUnavailable);
         }
         if c.is::<canon::ParseError>() {
             return Some(Check::JsonInvalid);

@@ -21,12 +21,17 @@ pub enum Gate {
     LicenseExpired,
     /// The evaluation period is over.
     EvaluationExpired,
+    /// The license requires activation and this machine holds no valid lease.
+    NotActivated,
+    /// This machine's lease ended: existing data stays usable, nothing new starts.
+    LeaseExpired,
 }
 
 /// A denial: a stable code and an HTTP status hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denial<'a> {
-    /// `feature_not_licensed`, `<limit>_limit_reached`, `license_expired`, `evaluation_expired`.
+    /// `feature_not_licensed`, `<limit>_limit_reached`, `license_expired`, `evaluation_expired`,
+    /// `activation_required`, `lease_expired`.
     pub code: &'a str,
     /// 402 Payment Required for every denial.
     pub http_status: u16,
@@ -113,6 +118,14 @@ impl Entitlements {
                 code: "evaluation_expired",
                 http_status: DENY,
             }),
+            Gate::NotActivated => Err(Denial {
+                code: "activation_required",
+                http_status: DENY,
+            }),
+            Gate::LeaseExpired => Err(Denial {
+                code: "lease_expired",
+                http_status: DENY,
+            }),
         }
     }
 
@@ -149,6 +162,12 @@ impl Entitlements {
                 http_status: DENY,
             }),
         }
+    }
+
+    /// The same entitlements behind another gate (the facade closes it for activation).
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// The gate.

@@ -162,5 +162,8 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::BundleManifest => "bundle manifest",
         Kind::Revocations => "revocation list",
         Kind::Trust => "trust file",
+        Kind::ActivationRequest => "activation request",
+        Kind::Activation => "activation",
+        Kind::Deactivation => "deactivation receipt",
     }
 }

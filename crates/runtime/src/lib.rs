@@ -52,15 +52,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod bundle;
 pub mod check;
 pub mod danger;
 pub mod enforce;
 pub mod error;
+pub mod fingerprint;
 pub mod keys;
 pub mod license;
 pub mod manifest;
 pub mod policy;
+pub mod product;
 pub mod revocation;
 pub mod session;
 pub mod signed;

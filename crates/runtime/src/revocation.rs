@@ -34,6 +34,20 @@ impl Verified<RevocationList> {
             .iter()
             .map(|r| (r.license_id.as_str(), r.reason.as_str()))
     }
+    /// Every activation released without a receipt: activation id and reason.
+    pub fn activation_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.value()
+            .revoked_activations
+            .iter()
+            .map(|r| (r.activation_id.as_str(), r.reason.as_str()))
+    }
+    /// Every lineage's minimum activation epoch.
+    pub fn epochs(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.value()
+            .activation_epochs
+            .iter()
+            .map(|e| (e.lineage_id.as_str(), e.min_epoch))
+    }
     /// Number of revoked licenses.
     pub fn len(&self) -> usize {
         self.value().revoked.len()

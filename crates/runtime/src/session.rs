@@ -331,6 +331,20 @@ impl Session {
                 .entry(id.to_string())
                 .or_insert_with(|| reason.to_string());
         }
+        for (id, reason) in r.activation_entries() {
+            self.next
+                .revoked_activations
+                .entry(id.to_string())
+                .or_insert_with(|| format!("released by the vendor: {reason}"));
+        }
+        for (lineage, min) in r.epochs() {
+            let e = self
+                .next
+                .activation_epochs
+                .entry(lineage.to_string())
+                .or_insert(min);
+            *e = (*e).max(min);
+        }
         if self
             .next
             .revocations
@@ -367,6 +381,32 @@ impl Session {
         }
         *e = sequence;
         Ok(())
+    }
+
+    /// Records an installed lease: its lineage's sequence never goes down.
+    pub fn record_activation(&mut self, lineage_id: &str, sequence: u64) -> Result<(), StateError> {
+        let e = self
+            .next
+            .activation_sequences
+            .entry(lineage_id.to_string())
+            .or_insert(0);
+        if sequence < *e {
+            return Err(StateError::Rollback {
+                what: "activation lease sequence",
+                found: sequence,
+                seen: *e,
+            });
+        }
+        *e = sequence;
+        Ok(())
+    }
+
+    /// Remembers that an activation was deactivated on this machine: it is never taken again.
+    pub fn record_deactivation(&mut self, activation_id: &str, why: &str) {
+        self.next
+            .revoked_activations
+            .entry(activation_id.to_string())
+            .or_insert_with(|| why.to_string());
     }
 
     /// The evaluation start for `product` if it started (nothing is recorded).

@@ -161,6 +161,13 @@ pub struct State {
     pub bundle_sequences: BTreeMap<String, u64>,
     /// Evaluation start per product.
     pub evaluation_started: BTreeMap<String, Timestamp>,
+    /// Activations never to be taken again, with why: revoked by an accepted list, or
+    /// deactivated on this machine (format 3).
+    pub revoked_activations: BTreeMap<String, String>,
+    /// The lowest valid activation epoch per license lineage, from accepted lists (format 3).
+    pub activation_epochs: BTreeMap<String, u64>,
+    /// The highest lease sequence installed per license lineage (format 3).
+    pub activation_sequences: BTreeMap<String, u64>,
 }
 
 /// The key of a product and customer channel in [`State::bundle_sequences`].
@@ -222,7 +229,7 @@ fn object(v: Option<&Value>, what: &str) -> Result<Vec<(String, Value)>, StateEr
     }
 }
 
-/// Parses `state.json` (format 2, or format 1 written by runtime 0.1, converted).
+/// Parses `state.json` (format 3, or formats 2 and 1 written by earlier runtimes, converted).
 pub fn parse(b: &[u8]) -> Result<State, StateError> {
     parse_format(b).map(|(s, _)| s)
 }
@@ -230,10 +237,48 @@ pub fn parse(b: &[u8]) -> Result<State, StateError> {
 fn parse_format(b: &[u8]) -> Result<(State, u64), StateError> {
     let v = canon::parse(b).map_err(|e| corrupt(e.to_string()))?;
     match int(v.get("airlock_state"), "airlock_state")? {
+        3 => Ok((parse_v3(&v)?, 3)),
         2 => Ok((parse_v2(&v)?, 2)),
         1 => Ok((parse_v1(&v)?, 1)),
         n => Err(corrupt(format!("unknown airlock_state version {n}"))),
     }
+}
+
+/// Format 3: format 2 and the activation members.
+fn parse_v3(v: &Value) -> Result<State, StateError> {
+    members(
+        v,
+        &[
+            "activation_epochs",
+            "activation_sequences",
+            "airlock_state",
+            "bundle_sequences",
+            "evaluation_started",
+            "generation",
+            "highest_time_seen",
+            "revocations",
+            "revoked",
+            "revoked_activations",
+            "trust",
+        ],
+        "state",
+    )?;
+    let mut s = parse_common(v)?;
+    for (k, r) in object(v.get("revoked_activations"), "revoked_activations")? {
+        let reason = r
+            .as_str()
+            .ok_or_else(|| corrupt("revoked_activations reasons must be strings"))?;
+        s.revoked_activations.insert(k, reason.to_string());
+    }
+    for (k, n) in object(v.get("activation_epochs"), "activation_epochs")? {
+        s.activation_epochs
+            .insert(k, int(Some(&n), "activation epoch")?);
+    }
+    for (k, n) in object(v.get("activation_sequences"), "activation_sequences")? {
+        s.activation_sequences
+            .insert(k, int(Some(&n), "activation sequence")?);
+    }
+    Ok(s)
 }
 
 fn parse_v2(v: &Value) -> Result<State, StateError> {
@@ -251,6 +296,11 @@ fn parse_v2(v: &Value) -> Result<State, StateError> {
         ],
         "state",
     )?;
+    parse_common(v)
+}
+
+/// The members formats 2 and 3 share.
+fn parse_common(v: &Value) -> Result<State, StateError> {
     let mut s = State {
         generation: int(v.get("generation"), "generation")?,
         highest_time_seen: match v.get("highest_time_seen") {
@@ -398,7 +448,7 @@ fn obj(m: Vec<(String, Value)>) -> Value {
 pub fn to_bytes(st: &State) -> Vec<u8> {
     let num = |n: u64| Value::Number(n as f64);
     obj(vec![
-        ("airlock_state".into(), num(2)),
+        ("airlock_state".into(), num(3)),
         ("generation".into(), num(st.generation)),
         (
             "highest_time_seen".into(),
@@ -457,6 +507,30 @@ pub fn to_bytes(st: &State) -> Vec<u8> {
                 .evaluation_started
                 .iter()
                 .map(|(k, t)| (k.clone(), s(t)))
+                .collect()),
+        ),
+        (
+            "revoked_activations".into(),
+            obj(st
+                .revoked_activations
+                .iter()
+                .map(|(k, r)| (k.clone(), s(r)))
+                .collect()),
+        ),
+        (
+            "activation_epochs".into(),
+            obj(st
+                .activation_epochs
+                .iter()
+                .map(|(k, n)| (k.clone(), num(*n)))
+                .collect()),
+        ),
+        (
+            "activation_sequences".into(),
+            obj(st
+                .activation_sequences
+                .iter()
+                .map(|(k, n)| (k.clone(), num(*n)))
                 .collect()),
         ),
     ])

@@ -29,6 +29,9 @@ pub struct Kit {
     pub root: SecretKey,
     pub license: SecretKey,
     pub release: SecretKey,
+    pub activation: SecretKey,
+    /// A machine's own key: never in a trust file.
+    pub instance: SecretKey,
 }
 
 impl Kit {
@@ -37,6 +40,8 @@ impl Kit {
             root: key(1, Role::Root),
             license: key(2, Role::License),
             release: key(3, Role::Release),
+            activation: key(4, Role::Activation),
+            instance: key(5, Role::Instance),
         }
     }
 
@@ -45,6 +50,7 @@ impl Kit {
             entry(&self.root, &[Role::Root], KeyStatus::Active),
             entry(&self.license, &[Role::License], KeyStatus::Active),
             entry(&self.release, &[Role::Release], KeyStatus::Active),
+            entry(&self.activation, &[Role::Activation], KeyStatus::Active),
         ]
     }
 

@@ -18,6 +18,8 @@ fn signer_for(kit: &Kit, kind: Kind) -> &signing::SecretKey {
         Role::Root => &kit.root,
         Role::License => &kit.license,
         Role::Release => &kit.release,
+        Role::Activation => &kit.activation,
+        Role::Instance => &kit.instance,
     }
 }
 
@@ -79,7 +81,13 @@ fn cross_type_substitution_fails_for_every_pair() {
                 ..env.clone()
             };
             let err = verify(&store, b, DOC, &relabelled).unwrap_err();
-            if a.signer_role() == b.signer_role() {
+            if a.signer_role() == Role::Instance {
+                // A machine's own key is in no trust file: never a trusted signer.
+                assert!(
+                    matches!(err, VerifyError::UnknownKey(_)),
+                    "{a:?} as {b:?}: {err}"
+                );
+            } else if a.signer_role() == b.signer_role() {
                 assert!(
                     matches!(err, VerifyError::BadSignature { .. }),
                     "{a:?} as {b:?}: {err}"
@@ -256,7 +264,7 @@ fn trust_file_checks() {
     let store =
         TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap();
     assert_eq!(store.version(), 4);
-    assert_eq!(store.keys().len(), 3);
+    assert_eq!(store.keys().len(), 4);
 
     // Pinned to the right root: fine. Pinned to another root: unknown key.
     let roots: Vec<_> = store.active_roots().into_iter().map(|k| k.key).collect();

@@ -1,0 +1,276 @@
+//! Activations: verifying a lease (docs/FORMAT.md §15) against this machine and the state,
+//! and verifying documents a machine signs with its own instance key (requests, receipts).
+//!
+//! The lease checks run cheapest first: envelope, kind and key role, signature, schema and
+//! the signer's window ([`crate::signed::verify`]); then the license or lineage it names; the
+//! binding to this machine's fingerprint; its window at `now`; its signing time against the
+//! clock; the state's revocations, minimum epoch and highest sequence. `now` is a parameter.
+
+use crate::check::Check;
+use crate::error::VerifyError;
+use crate::keys::PublicKey;
+use crate::license::relative;
+use crate::signed::{verify, verify_pae, Verified};
+use crate::state::State;
+use crate::trust::TrustStore;
+use canon::{KeyId, Timestamp};
+pub use format::activation::*;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The directory of a state directory holding installed activations, one per product.
+pub const DIR: &str = "activation";
+/// The lease file name.
+pub const LEASE_FILE: &str = "activation.json";
+/// The lease signature file name.
+pub const LEASE_SIG: &str = "activation.sig";
+
+/// A verified lease.
+pub type Lease = Verified<Activation>;
+
+/// Where the lease of `product` is installed in a state directory.
+pub fn installed_dir(state: &Path, product: &str) -> PathBuf {
+    state.join(DIR).join(product)
+}
+
+/// Why a lease, request or receipt was refused (signature failures are [`VerifyError`]s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivationError {
+    /// The signature, schema or key of the document failed.
+    Verify(VerifyError),
+    /// The lease names another product or license lineage.
+    Mismatch(String),
+    /// The lease is bound to another machine (fingerprint or instance key).
+    OtherMachine(String),
+    /// The lease starts later.
+    NotYetValid(Timestamp),
+    /// The lease ended.
+    Expired(Timestamp),
+    /// Revoked by an accepted list, below the lineage's minimum epoch, or deactivated here.
+    Revoked(String),
+    /// A lower sequence than one already installed.
+    Rollback {
+        /// The lease's sequence.
+        found: u64,
+        /// The highest installed.
+        seen: u64,
+    },
+    /// The clock is behind the lease's signing time.
+    ClockBehind(Timestamp),
+    /// The license requires activation and none is installed.
+    Missing(PathBuf),
+}
+
+impl ActivationError {
+    /// The check this error stands for.
+    pub fn code(&self) -> Check {
+        match self {
+            ActivationError::Verify(e) => e.code(),
+            ActivationError::Mismatch(_) => Check::ActivationMismatch,
+            ActivationError::OtherMachine(_) => Check::ActivationOtherMachine,
+            ActivationError::NotYetValid(_) => Check::ActivationNotYetValid,
+            ActivationError::Expired(_) => Check::LeaseExpired,
+            ActivationError::Revoked(_) => Check::ActivationRevoked,
+            ActivationError::Rollback { .. } => Check::Rollback,
+            ActivationError::ClockBehind(_) => Check::TamperSuspected,
+            ActivationError::Missing(_) => Check::ActivationMissing,
+        }
+    }
+}
+
+impl fmt::Display for ActivationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActivationError::Verify(e) => write!(f, "{e}"),
+            ActivationError::Mismatch(m) | ActivationError::OtherMachine(m) => f.write_str(m),
+            ActivationError::NotYetValid(t) => write!(f, "the lease starts at {t}"),
+            ActivationError::Expired(t) => write!(f, "the lease ended at {t}"),
+            ActivationError::Revoked(m) => f.write_str(m),
+            ActivationError::Rollback { found, seen } => write!(
+                f,
+                "rollback: lease sequence {found} is lower than {seen}, already installed"
+            ),
+            ActivationError::ClockBehind(t) => write!(
+                f,
+                "the clock is behind the lease's issued_at {t} (more than 5 minutes): clock set back?"
+            ),
+            ActivationError::Missing(p) => write!(
+                f,
+                "this license requires activation and none is installed ({} is missing); run `airlock-agent request`",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ActivationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ActivationError::Verify(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<VerifyError> for ActivationError {
+    fn from(e: VerifyError) -> ActivationError {
+        ActivationError::Verify(e)
+    }
+}
+
+/// What a lease must be bound to: this machine and the license in use.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    /// The license's product.
+    pub product: &'a str,
+    /// The license's lineage (a renewal keeps its activations).
+    pub lineage_id: &'a str,
+    /// This machine's fingerprint for the product.
+    pub fingerprint: &'a str,
+    /// The instance key the agent holds, when known (the agent checks it; a product need not).
+    pub instance_key: Option<&'a str>,
+}
+
+/// Verifies a lease's signature (an `activation` key inside its window), then its binding, its
+/// window at `now`, and the state's facts. `known` is what the state accepted.
+pub fn verify_lease(
+    trust: &TrustStore,
+    doc: &[u8],
+    sig: &[u8],
+    binding: &Binding<'_>,
+    known: &State,
+    now: Timestamp,
+) -> Result<Lease, ActivationError> {
+    let lease: Lease = verify(trust, doc, sig, None)?;
+    check_lease(&lease, binding, known, now)?;
+    Ok(lease)
+}
+
+/// The checks of [`verify_lease`] after the signature, in order.
+pub fn check_lease(
+    lease: &Lease,
+    b: &Binding<'_>,
+    known: &State,
+    now: Timestamp,
+) -> Result<(), ActivationError> {
+    let a = lease.value();
+    let t = lease.facts();
+    if a.product != b.product || a.lineage_id != b.lineage_id {
+        return Err(ActivationError::Mismatch(format!(
+            "the lease is for product {} lineage {}, not product {} lineage {}",
+            a.product, a.lineage_id, b.product, b.lineage_id
+        )));
+    }
+    if a.fingerprint != b.fingerprint {
+        return Err(ActivationError::OtherMachine(format!(
+            "the lease is bound to another machine (fingerprint {}, this machine is {})",
+            a.fingerprint, b.fingerprint
+        )));
+    }
+    if b.instance_key.is_some_and(|k| k != a.instance_public_key) {
+        return Err(ActivationError::OtherMachine(
+            "the lease names another instance key than this machine's agent holds".into(),
+        ));
+    }
+    if now < t.not_before {
+        return Err(ActivationError::NotYetValid(t.not_before));
+    }
+    if now > t.not_after {
+        return Err(ActivationError::Expired(t.not_after));
+    }
+    if now.0.saturating_add(crate::session::SIGNED_TIME_SKEW_SECS) < t.issued_at.0 {
+        return Err(ActivationError::ClockBehind(t.issued_at));
+    }
+    if let Some(why) = known.revoked_activations.get(&a.activation_id) {
+        return Err(ActivationError::Revoked(format!(
+            "activation {} is void: {}",
+            a.activation_id,
+            crate::text::escape(why)
+        )));
+    }
+    if let Some(min) = known.activation_epochs.get(&a.lineage_id) {
+        if a.epoch < *min {
+            return Err(ActivationError::Revoked(format!(
+                "activation {} is from before a reset of its license's seats (epoch {} < {min})",
+                a.activation_id, a.epoch
+            )));
+        }
+    }
+    if let Some(seen) = known.activation_sequences.get(&a.lineage_id) {
+        if a.sequence < *seen {
+            return Err(ActivationError::Rollback {
+                found: a.sequence,
+                seen: *seen,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where a valid lease stands at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Valid, renewal not due.
+    Active,
+    /// Valid, past `renew_after`.
+    RenewDue,
+}
+
+impl Verified<Activation> {
+    /// The lease's state at `now` (the caller verified it at `now`).
+    pub fn state_at(&self, now: Timestamp) -> LeaseState {
+        if now >= self.facts().renew_after {
+            LeaseState::RenewDue
+        } else {
+            LeaseState::Active
+        }
+    }
+
+    /// Whole days until the lease ends (negative once it ended).
+    pub fn days_remaining(&self, now: Timestamp) -> i64 {
+        (self.facts().not_after.0 - now.0).div_euclid(86_400)
+    }
+
+    /// One sentence about the lease.
+    pub fn describe(&self, now: Timestamp) -> String {
+        let a = self.value();
+        format!(
+            "activation {} (seat {} of {}{}) valid until {} ({})",
+            a.activation_id,
+            a.sequence,
+            a.device_limit,
+            if a.overage { ", over the limit" } else { "" },
+            self.facts().not_after,
+            relative(now, self.facts().not_after)
+        )
+    }
+}
+
+/// Verifies a document signed by a machine's own key: the envelope's kind, the key id of the
+/// key the document carries, the signature over its canonical bytes, then its schema. Returns
+/// the document, its facts and its canonical bytes.
+pub fn verify_instance_signed<A: InstanceSigned>(
+    file: &[u8],
+) -> Result<(A, A::Facts, Vec<u8>), VerifyError> {
+    let f = SignedFile::parse(A::WHAT, file)?;
+    if f.envelope.kind != A::KIND {
+        return Err(VerifyError::WrongKind {
+            expected: A::KIND,
+            found: f.envelope.kind,
+        });
+    }
+    let value = A::from_canonical(&f.canonical)?;
+    let key_bytes = instance_key_bytes(A::WHAT, value.instance_public_key())?;
+    let key_id = KeyId::of(&key_bytes);
+    if f.envelope.key_id != key_id {
+        return Err(VerifyError::BadSignature {
+            key_id: f.envelope.key_id,
+            what: A::WHAT,
+        });
+    }
+    let key = PublicKey::from_bytes(&key_bytes)
+        .map_err(|e| VerifyError::schema(A::WHAT, format!("instance_public_key: {e}")))?;
+    verify_pae(&key, A::KIND, &f.canonical, &f.envelope.sig, A::WHAT)?;
+    let facts = value.validate()?;
+    Ok((value, facts, f.canonical))
+}

@@ -1,0 +1,286 @@
+//! The one call a product makes: trust, license, state directory and `now` in; entitlements,
+//! the combined state (license, evaluation, activation lease) and the warnings to show out.
+//!
+//! ```no_run
+//! use runtime::product::{check, Inputs};
+//! use runtime::session::Clock;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let state = std::path::Path::new("/var/lib/gateway/airlock");
+//! let trust = std::fs::read("/etc/gateway/trust.json")?;
+//! let now = canon::Timestamp(1_790_000_000); // the product's glue reads the clock
+//! let status = check(&Inputs::new(&[&trust], "/etc/gateway/license".as_ref(), state, Clock::System(now)))?;
+//! for w in &status.warnings {
+//!     eprintln!("license: {w}");
+//! }
+//! if status.entitlements.check_feature("recording").is_ok() { /* start it */ }
+//! # Ok(()) }
+//! ```
+
+use crate::activation::{self, Binding, Lease, LeaseState};
+use crate::check::Check;
+use crate::enforce::{Entitlements, Gate};
+use crate::fingerprint::{self, Sources};
+use crate::license::{verify_license, LegacyPolicy, Standing, State, VerifiedLicense};
+use crate::session::{Clock, Session};
+use crate::trust::Anchors;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// Days before a lease ends at which the operator is warned.
+pub const LEASE_WARN_DAYS: i64 = 14;
+
+/// What [`check`] needs.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    /// The trust file (or a chain of versions).
+    pub trust: &'a [&'a [u8]],
+    /// The vendor's root for the first use of a state directory (later uses pin it).
+    pub anchors: Option<&'a Anchors>,
+    /// The directory holding `license.json` and `license.sig`.
+    pub license_dir: &'a Path,
+    /// The state directory (pinned roots, clock, revocations, evaluation, activation).
+    pub state: &'a Path,
+    /// Where this machine's stable id comes from.
+    pub sources: Sources,
+    /// `now`: the system time (recorded) or a preview (never recorded).
+    pub clock: Clock,
+    /// Days before expiry at which the license is `expiring_soon`.
+    pub warn_days: i64,
+}
+
+impl<'a> Inputs<'a> {
+    /// Inputs with the system's id sources and the default warning window.
+    pub fn new(trust: &'a [&'a [u8]], license_dir: &'a Path, state: &'a Path, clock: Clock) -> Self {
+        Inputs {
+            trust,
+            anchors: None,
+            license_dir,
+            state,
+            sources: Sources::system(Some(state)),
+            clock,
+            warn_days: crate::license::DEFAULT_WARN_DAYS,
+        }
+    }
+}
+
+/// Where this machine's activation stands.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    /// The license does not require activation and none is installed.
+    NotRequired,
+    /// A lease verified.
+    Leased(Box<Lease>, LeaseState),
+    /// The license requires activation and none is installed.
+    Missing,
+    /// An installed lease was refused (expired, other machine, revoked, ...).
+    Refused(Check, String),
+}
+
+/// The answer of [`check`].
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The verified license (or evaluation terms).
+    pub license: VerifiedLicense,
+    /// Its standing: the license's dates, or the evaluation's on this machine.
+    pub standing: Standing,
+    /// The activation.
+    pub activation: Activation,
+    /// What may be used, behind the combined gate.
+    pub entitlements: Entitlements,
+    /// Sentences to show the operator (empty when all is well).
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    /// The combined state word: the license's (or evaluation's) unless it is usable and the
+    /// activation is not, then `activation_required`, `lease_expired` or the lease's refusal.
+    pub fn state(&self) -> &'static str {
+        if !self.standing.usable() {
+            return self.standing.state.as_str();
+        }
+        match (&self.activation, self.license.license().activation_required()) {
+            (Activation::Missing, _) => "activation_required",
+            (Activation::Refused(Check::LeaseExpired, _), true) => "lease_expired",
+            (Activation::Refused(_, _), true) => "activation_invalid",
+            _ => self.standing.state.as_str(),
+        }
+    }
+}
+
+/// Why [`check`] could not judge at all (trust, license or state): the check and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The failing check, when it is one of the runtime's.
+    pub check: Option<Check>,
+    /// What failed.
+    pub message: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn refusal(context: &str, e: &(dyn std::error::Error + 'static)) -> Refusal {
+    Refusal {
+        check: crate::check::of(e),
+        message: format!("{context}: {e}"),
+    }
+}
+
+fn read(p: &Path, cap: usize) -> Result<Option<Vec<u8>>, Refusal> {
+    match std::fs::File::open(p) {
+        Ok(f) => {
+            let mut b = Vec::new();
+            f.take(cap as u64 + 1)
+                .read_to_end(&mut b)
+                .map_err(|e| refusal(&p.display().to_string(), &e))?;
+            if b.len() > cap {
+                return Err(Refusal {
+                    check: Some(Check::InputTooLarge),
+                    message: format!("{}: larger than {cap} bytes", p.display()),
+                });
+            }
+            Ok(Some(b))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(refusal(&p.display().to_string(), &e)),
+    }
+}
+
+/// Verifies the trust, the license and this machine's activation, records what a real run
+/// saw, and returns what the product may do. A lease problem never fails the call: it closes
+/// the gate (when the license requires activation) and is reported in `warnings`.
+pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
+    let mut session = Session::begin(Some(i.state), i.clock, i.trust, i.anchors)
+        .map_err(|e| refusal("trust", &e))?;
+    let lic_path = i.license_dir.join("license.json");
+    let doc = read(&lic_path, crate::license::MAX_LICENSE_BYTES)?.ok_or_else(|| Refusal {
+        check: Some(Check::IoError),
+        message: format!("{}: no license file", lic_path.display()),
+    })?;
+    let sig = read(&i.license_dir.join("license.sig"), canon::sig::MAX_ENVELOPE_BYTES)?;
+    let now = session.now();
+    let license = verify_license(
+        session.trust(),
+        &doc,
+        sig.as_deref(),
+        &LegacyPolicy::default(),
+        now,
+    )
+    .map_err(|e| refusal(&lic_path.display().to_string(), &e))?;
+    session
+        .check_signed_time(license.times().issued_at, "the license's issued_at")
+        .map_err(|e| refusal("clock", &e))?;
+    session
+        .check_not_revoked(&license.license().license_id)
+        .map_err(|e| refusal("license", &e))?;
+    let l = license.license().clone();
+    let mut standing = Standing::of(&license, now, i.warn_days);
+    if l.tier == crate::license::Tier::Evaluation {
+        let started = session.evaluation_start(&l.product);
+        if let Some(e) = Standing::evaluation(&license, started, now, i.warn_days) {
+            standing = e;
+        }
+    }
+    let activation = lease_of(&mut session, i, &l, now);
+    session.commit().map_err(|e| refusal("state", &e))?;
+
+    let mut warnings = Vec::new();
+    if standing.state != State::Active {
+        warnings.push(format!("license {}: {}", l.license_id, standing.describe()));
+    }
+    let required = l.activation_required();
+    let mut gate = match standing.state {
+        s if standing.usable() && s != State::EvaluationExpired => Gate::Open,
+        State::EvaluationExpired => Gate::EvaluationExpired,
+        _ => Gate::LicenseExpired,
+    };
+    match &activation {
+        Activation::Leased(lease, st) => {
+            let days = lease.days_remaining(now);
+            if *st == LeaseState::RenewDue || days <= LEASE_WARN_DAYS {
+                warnings.push(format!(
+                    "{}; ask the vendor for a fresh lease (`airlock-agent request`)",
+                    lease.describe(now)
+                ));
+            }
+        }
+        Activation::Missing => {
+            warnings.push("this license requires activation on this machine: run `airlock-agent request`, send the request to the vendor, then `airlock-agent install`".into());
+        }
+        Activation::Refused(code, why) => warnings.push(format!("activation refused ({code}): {why}")),
+        Activation::NotRequired => {}
+    }
+    if gate == Gate::Open && required {
+        gate = match &activation {
+            Activation::Leased(..) => Gate::Open,
+            Activation::Refused(Check::LeaseExpired, _) => Gate::LeaseExpired,
+            _ => Gate::NotActivated,
+        };
+    }
+    let entitlements = Entitlements::new(
+        gate,
+        l.features.iter().map(String::as_str),
+        l.limits.iter().map(|(k, v)| (k.as_str(), *v)),
+    );
+    Ok(Status {
+        license,
+        standing,
+        activation,
+        entitlements,
+        warnings,
+    })
+}
+
+/// The installed lease for the license's product, verified and recorded.
+fn lease_of(
+    session: &mut Session,
+    i: &Inputs<'_>,
+    l: &crate::license::License,
+    now: canon::Timestamp,
+) -> Activation {
+    let dir = activation::installed_dir(i.state, &l.product);
+    let lease_path = dir.join(activation::LEASE_FILE);
+    let doc = match read(&lease_path, activation::MAX_ACTIVATION_BYTES) {
+        Ok(Some(d)) => d,
+        Ok(None) if l.activation_required() => return Activation::Missing,
+        Ok(None) => return Activation::NotRequired,
+        Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
+    };
+    let sig = match read(&dir.join(activation::LEASE_SIG), canon::sig::MAX_ENVELOPE_BYTES) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Activation::Refused(
+                Check::SignatureEnvelopeInvalid,
+                format!("{}: its signature activation.sig is missing", lease_path.display()),
+            )
+        }
+        Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
+    };
+    let fp = match fingerprint::of(&l.product, &i.sources) {
+        Ok(f) => f,
+        Err(e) => return Activation::Refused(Check::FingerprintUnavailable, e.to_string()),
+    };
+    let binding = Binding {
+        product: &l.product,
+        lineage_id: &l.lineage_id,
+        fingerprint: &fp.value,
+        instance_key: None,
+    };
+    match activation::verify_lease(session.trust(), &doc, &sig, &binding, session.known(), now) {
+        Ok(lease) => {
+            if let Err(e) = session.record_activation(&lease.value().lineage_id, lease.value().sequence)
+            {
+                return Activation::Refused(e.code(), e.to_string());
+            }
+            let st = lease.state_at(now);
+            Activation::Leased(Box::new(lease), st)
+        }
+        Err(e) => Activation::Refused(e.code(), e.to_string()),
+    }
+}
