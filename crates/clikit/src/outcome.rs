@@ -100,6 +100,12 @@ pub fn advice(check: Check) -> &'static str {
             "the delivery does not fit this license or this installation: ask the vendor for a bundle made for your license and edition"
         }
         RuntimeTooOld => "the release needs a newer Airlock runtime: update the runtime first",
+        LeaseExpired => "this machine's lease ended (licensed growth is stopped, data is kept): make a new request with `airlock-agent request` and send it to the vendor",
+        ActivationMissing => "this license must be activated on this machine: `airlock-agent request`, send the file to the vendor, then `airlock-agent install`",
+        ActivationOtherMachine | ActivationMismatch => "this activation was made for another machine or license: make a request on this machine (`airlock-agent request`) for the license installed here",
+        ActivationRevoked => "the vendor released this seat (or it was deactivated here): make a new request with `airlock-agent request`",
+        ActivationNotYetValid => "the lease starts later: check this machine's clock, or install it on or after its start",
+        FingerprintUnavailable => "this machine has no stable id: set AIRLOCK_INSTANCE_ID (containers), or run `airlock-agent id --state DIR` once",
         InputTooLarge | JsonInvalid | SignatureEnvelopeInvalid | MinisignInvalid
         | SignatureWrongKind | SignatureInvalid | SchemaInvalid | BundleSignatureInvalid
         | GzipInvalid | ArchiveInvalid | MemberMismatch | ChecksumsMismatch | ManifestInvalid

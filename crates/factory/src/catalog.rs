@@ -58,6 +58,41 @@ pub struct Template {
     pub grace_days: u64,
     /// Whether production use is allowed.
     pub production_use: bool,
+    /// Device activation terms (absent: the license runs on any number of machines).
+    #[serde(default)]
+    pub activation: Option<ActivationTerms>,
+}
+
+/// A tier's activation terms, written into the license as limits (`activation_required`,
+/// `activations`, `activation_overage_percent`): signed, so the customer cannot change them.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationTerms {
+    /// Whether the product must be activated on a machine before it runs licensed work.
+    pub required: bool,
+    /// Seats per license, 1 to 10,000 (default 1).
+    #[serde(default = "one")]
+    pub device_limit: u64,
+    /// Seats allowed over the limit, in percent (0 to 100; default 0), recorded as overage.
+    #[serde(default)]
+    pub overage_percent: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl ActivationTerms {
+    /// The limits these terms put into a license.
+    pub fn limits(&self) -> impl Iterator<Item = (String, u64)> {
+        use runtime::license::{LIMIT_ACTIVATIONS, LIMIT_ACTIVATION_OVERAGE, LIMIT_ACTIVATION_REQUIRED};
+        [
+            (LIMIT_ACTIVATION_REQUIRED.to_string(), u64::from(self.required)),
+            (LIMIT_ACTIVATIONS.to_string(), self.device_limit),
+        ]
+        .into_iter()
+        .chain((self.overage_percent > 0).then(|| (LIMIT_ACTIVATION_OVERAGE.to_string(), self.overage_percent)))
+    }
 }
 
 /// The resolved defaults for one product and tier.
@@ -148,6 +183,22 @@ impl Catalog {
                         bail!("product {id}, tier {tier}: unknown limit {l:?}");
                     }
                 }
+                if let Some(a) = &t.activation {
+                    if a.device_limit == 0 || a.device_limit > runtime::activation::MAX_DEVICE_LIMIT {
+                        bail!("product {id}, tier {tier}: activation.device_limit must be from 1 to 10000");
+                    }
+                    if a.overage_percent > 100 {
+                        bail!("product {id}, tier {tier}: activation.overage_percent must be from 0 to 100");
+                    }
+                }
+                let reserved = [
+                    runtime::license::LIMIT_ACTIVATIONS,
+                    runtime::license::LIMIT_ACTIVATION_REQUIRED,
+                    runtime::license::LIMIT_ACTIVATION_OVERAGE,
+                ];
+                if let Some(l) = p.limits.iter().find(|l| reserved.contains(&l.as_str())) {
+                    bail!("product {id}: limit {l:?} is reserved for activation terms; use the tier's \"activation\" member");
+                }
             }
         }
         Ok(())
@@ -170,7 +221,7 @@ impl Catalog {
             .tiers
             .get(&tier)
             .with_context(|| format!("product {product:?} has no {tier} tier in the catalog"))?;
-        let (features, limits) = if tier == Tier::Sovereign {
+        let (features, mut limits): (Vec<String>, BTreeMap<String, u64>) = if tier == Tier::Sovereign {
             (
                 p.features.clone(),
                 p.limits.iter().map(|l| (l.clone(), 0)).collect(),
@@ -181,6 +232,9 @@ impl Catalog {
                 t.limits.clone().unwrap_or_default(),
             )
         };
+        if let Some(a) = &t.activation {
+            limits.extend(a.limits());
+        }
         Ok(Resolved {
             editions: t.editions.clone(),
             features,

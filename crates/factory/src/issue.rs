@@ -45,6 +45,9 @@ pub struct Request {
     /// Grace days override.
     #[serde(default)]
     pub grace_days: Option<u64>,
+    /// Device limit override (seats, 1 to 10,000): the license's `activations` limit.
+    #[serde(default)]
+    pub device_limit: Option<u64>,
     /// Workspace name.
     #[serde(default)]
     pub workspace: Option<String>,
@@ -162,6 +165,12 @@ pub fn build(catalog: &Catalog, req: &Request, now: Timestamp) -> Result<License
             bail!("limit {name}={v} is larger than 2^53-1");
         }
         limits.insert(name.clone(), *v);
+    }
+    if let Some(n) = req.device_limit {
+        if n == 0 || n > runtime::activation::MAX_DEVICE_LIMIT {
+            bail!("--device-limit {n} must be from 1 to 10000");
+        }
+        limits.insert(runtime::license::LIMIT_ACTIVATIONS.to_string(), n);
     }
     let not_before = match &req.not_before {
         Some(s) => signing::clock::parse_time("--not-before", s)?,

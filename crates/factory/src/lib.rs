@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod catalog;
 pub mod fixtures;
 pub mod issue;

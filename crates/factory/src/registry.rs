@@ -90,11 +90,44 @@ const MIGRATIONS: &[&str] = &[
         request_key TEXT PRIMARY KEY,
         license_id  TEXT NOT NULL UNIQUE REFERENCES licenses(license_id)
     );",
+    // 4: activations (seats), the requests that made them, and per lineage the reset epoch
+    // and the lease counter. At most one live seat per lineage and fingerprint.
+    "CREATE TABLE activations (
+        activation_id   TEXT PRIMARY KEY,
+        lineage_id      TEXT NOT NULL,
+        license_id      TEXT NOT NULL REFERENCES licenses(license_id),
+        fingerprint     TEXT NOT NULL,
+        instance_key    TEXT NOT NULL,
+        label           TEXT NOT NULL,
+        epoch           INTEGER NOT NULL,
+        overage         INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        lease_sequence  INTEGER NOT NULL,
+        lease_issued_at INTEGER NOT NULL,
+        lease_not_after INTEGER NOT NULL,
+        released_at     INTEGER,
+        release_kind    TEXT,
+        release_reason  TEXT
+    );
+    CREATE UNIQUE INDEX activations_seat ON activations(lineage_id, fingerprint)
+        WHERE released_at IS NULL;
+    CREATE INDEX activations_license ON activations(license_id);
+    CREATE TABLE activation_requests (
+        request_id    TEXT PRIMARY KEY,
+        activation_id TEXT NOT NULL REFERENCES activations(activation_id),
+        at            INTEGER NOT NULL
+    );
+    CREATE TABLE activation_lineages (
+        lineage_id     TEXT PRIMARY KEY,
+        epoch          INTEGER NOT NULL,
+        lease_sequence INTEGER NOT NULL,
+        last_reset_at  INTEGER
+    );",
 ];
 
 /// The registry handle.
 pub struct Registry {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 /// One license row.
@@ -305,7 +338,7 @@ pub fn row_hash(r: &Record) -> String {
     enc::sha256_hex(&v.to_canonical())
 }
 
-fn get_in(tx: &Connection, id: &str) -> Result<Option<Record>> {
+pub(crate) fn get_in(tx: &Connection, id: &str) -> Result<Option<Record>> {
     Ok(tx
         .query_row(
             &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
@@ -339,7 +372,7 @@ fn audit(
     audit_with(tx, at, event, subject, detail, None)
 }
 
-fn audit_with(
+pub(crate) fn audit_with(
     tx: &rusqlite::Transaction<'_>,
     at: Timestamp,
     event: &str,
@@ -808,6 +841,7 @@ impl Registry {
             expect_seq += 1;
         }
         self.verify_rows()?;
+        self.verify_activation_rows()?;
         Ok(((expect_seq - 1) as u64, prev))
     }
 
@@ -815,7 +849,7 @@ impl Registry {
     fn verify_rows(&self) -> Result<()> {
         let mut ev = self.conn.prepare(
             "SELECT a.subject, a.row_hash FROM audit a
-             WHERE a.row_hash IS NOT NULL
+             WHERE a.row_hash IS NOT NULL AND a.subject NOT LIKE 'activation:%'
                AND a.seq = (SELECT max(b.seq) FROM audit b WHERE b.subject = a.subject AND b.row_hash IS NOT NULL)
              ORDER BY a.subject",
         )?;

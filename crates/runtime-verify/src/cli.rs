@@ -128,6 +128,15 @@ enum Cmd {
         #[arg(long)]
         state: Option<PathBuf>,
     },
+    /// Verify this machine's installed activations (leases) and print their verdict
+    Activation {
+        #[command(flatten)]
+        common: Common,
+        /// The license directory (license.json + license.sig): the lease must be for its
+        /// lineage, and the verdict combines both (default: each lease's own lineage)
+        #[arg(long)]
+        license: Option<PathBuf>,
+    },
     /// Verify FILE against its minisign signature FILE.sig made by a trusted release key
     Sig {
         /// The signed file
@@ -264,6 +273,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &state,
         ),
         Some(Cmd::Sig { file, trust, sig }) => sig_cmd(&file, &trust, sig),
+        Some(Cmd::Activation { common, license }) => activation_cmd(common, license.as_deref()),
         Some(Cmd::Revocations {
             cmd: RevocationsCmd::Import { file, sig, common },
         }) => revocations_import_cmd(&file, sig, common),
@@ -528,6 +538,166 @@ fn remind_cmd(
         _ => {}
     }
     Ok(ExitCode::from(code))
+}
+
+/// One installed lease's verdict.
+struct LeaseVerdict {
+    product: String,
+    result: Result<runtime::activation::Lease>,
+}
+
+/// Verifies every lease installed in the state directory against this machine.
+fn check_leases(session: &mut Session, state: &Path, lineage: Option<&str>) -> Result<Vec<LeaseVerdict>> {
+    let root = state.join(runtime::activation::DIR);
+    let mut products: Vec<String> = match std::fs::read_dir(&root) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join(runtime::activation::LEASE_FILE).exists())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    products.sort();
+    let mut out = Vec::new();
+    for product in products {
+        let dir = root.join(&product);
+        let result = (|| {
+            let doc = read_capped(
+                &dir.join(runtime::activation::LEASE_FILE),
+                runtime::activation::MAX_ACTIVATION_BYTES as u64,
+            )?;
+            let sig = read_optional(
+                &dir.join(runtime::activation::LEASE_SIG),
+                canon::sig::MAX_ENVELOPE_BYTES as u64,
+            )?
+            .context("its signature activation.sig is missing")?;
+            let (unverified, _, _) = <runtime::activation::Activation as runtime::Artifact>::parse(&doc)
+                .map_err(runtime::VerifyError::from)?;
+            let fp = runtime::fingerprint::of(&product, &runtime::fingerprint::Sources::system(Some(state)))?;
+            let binding = runtime::activation::Binding {
+                product: &product,
+                lineage_id: lineage.unwrap_or(&unverified.lineage_id),
+                fingerprint: &fp.value,
+                instance_key: None,
+            };
+            let lease = runtime::activation::verify_lease(
+                session.trust(),
+                &doc,
+                &sig,
+                &binding,
+                session.known(),
+                session.now(),
+            )?;
+            session.record_activation(&lease.value().lineage_id, lease.value().sequence)?;
+            Ok::<_, anyhow::Error>(lease)
+        })()
+        .with_context(|| format!("{}", dir.join(runtime::activation::LEASE_FILE).display()));
+        out.push(LeaseVerdict { product, result });
+    }
+    Ok(out)
+}
+
+fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
+    let state = c
+        .state
+        .clone()
+        .context("--state is required: activations are installed in the state directory")?;
+    let result = (|| {
+        let mut session = begin_session(&c.trust, Some(&state), clock(c.at.as_deref())?)?;
+        let lic = match license {
+            Some(dir) => Some(check_license(
+                &session,
+                &dir.join("license.json"),
+                c.allow_legacy,
+                runtime::license::DEFAULT_WARN_DAYS,
+            )?),
+            None => None,
+        };
+        let lineage = lic.as_ref().map(|(v, _)| v.license().lineage_id.clone());
+        let verdicts = check_leases(&mut session, &state, lineage.as_deref())?;
+        session.commit()?;
+        Ok::<_, anyhow::Error>((lic, verdicts, session_now(&c)?))
+    })();
+    let (lic, verdicts, now) = match result {
+        Ok(x) => x,
+        Err(e) => return reject(c.json, "state", &state, &e),
+    };
+    let required = lic
+        .as_ref()
+        .is_some_and(|(v, _)| v.license().activation_required());
+    let mut ok = verdicts.iter().all(|v| v.result.is_ok());
+    let missing = verdicts.is_empty();
+    if missing && (required || lic.is_none()) {
+        ok = false;
+    }
+    if c.json {
+        let items = verdicts
+            .iter()
+            .map(|v| match &v.result {
+                Ok(l) => report::object(vec![
+                    ("product", s(&v.product)),
+                    ("valid", Value::Bool(true)),
+                    ("check", Value::Null),
+                    ("error", Value::Null),
+                    ("activation_id", s(&l.value().activation_id)),
+                    ("license_id", s(&l.value().license_id)),
+                    ("sequence", n(l.value().sequence)),
+                    ("not_after", s(&l.value().not_after)),
+                    ("renew_due", Value::Bool(l.state_at(now) == runtime::activation::LeaseState::RenewDue)),
+                    ("days_remaining", Value::Number(l.days_remaining(now) as f64)),
+                ]),
+                Err(e) => report::object(vec![
+                    ("product", s(&v.product)),
+                    ("valid", Value::Bool(false)),
+                    ("check", Outcome::of(e).code().map_or(Value::Null, s)),
+                    ("error", s(format!("{e:#}"))),
+                ]),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        report::print_json(&report::object(vec![
+            ("valid", Value::Bool(ok)),
+            (
+                "check",
+                if missing && !ok { s(Check::ActivationMissing) } else { Value::Null },
+            ),
+            ("state", s(state.display())),
+            ("activations", Value::Array(items)),
+        ])?);
+    }
+    if missing {
+        if !c.json {
+            println!(
+                "{}: no activation installed{}",
+                state.display(),
+                if ok { " (this license does not require one)" } else { "" }
+            );
+        }
+        if !ok {
+            eprintln!("runtime-verify: {}: REJECTED [{}]: no activation is installed; run `airlock-agent request`", state.display(), Check::ActivationMissing);
+        }
+    }
+    for v in &verdicts {
+        match &v.result {
+            Ok(l) if !c.json => println!("{}: VALID — {}", v.product, l.describe(now)),
+            Ok(_) => {}
+            Err(e) => {
+                let code = Outcome::of(e);
+                eprintln!("runtime-verify: {}: REJECTED [{}]: {e:#}", v.product, code.code().unwrap_or("error"));
+                if let Outcome::Rejected(check) = code {
+                    eprintln!("activation not accepted: {}", clikit::outcome::advice(check));
+                }
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(clikit::outcome::EXIT_REJECTED)
+    })
+}
+
+fn session_now(c: &Common) -> Result<Timestamp> {
+    Ok(clock(c.at.as_deref())?.now())
 }
 
 fn sig_cmd(file: &Path, trust: &TrustArgs, sig: Option<PathBuf>) -> Result<ExitCode> {

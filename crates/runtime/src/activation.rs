@@ -235,11 +235,12 @@ impl Verified<Activation> {
     pub fn describe(&self, now: Timestamp) -> String {
         let a = self.value();
         format!(
-            "activation {} (seat {} of {}{}) valid until {} ({})",
+            "activation {} of license {} (device limit {}{}), lease #{} valid until {} ({})",
             a.activation_id,
-            a.sequence,
+            a.license_id,
             a.device_limit,
-            if a.overage { ", over the limit" } else { "" },
+            if a.overage { ", this seat over the limit" } else { "" },
+            a.sequence,
             self.facts().not_after,
             relative(now, self.facts().not_after)
         )

@@ -39,6 +39,7 @@ enum RoleArg {
     Root,
     License,
     Release,
+    Activation,
 }
 
 impl From<RoleArg> for Role {
@@ -47,6 +48,7 @@ impl From<RoleArg> for Role {
             RoleArg::Root => Role::Root,
             RoleArg::License => Role::License,
             RoleArg::Release => Role::Release,
+            RoleArg::Activation => Role::Activation,
         }
     }
 }
@@ -55,8 +57,8 @@ impl From<RoleArg> for Role {
 enum Cmd {
     /// Generate a key: NAME.key (0600), NAME.pub and NAME.minisign.pub
     Keygen {
-        /// What the key signs: root (trust files), license (licenses, revocation lists) or
-        /// release (bundles, files)
+        /// What the key signs: root (trust files), license (licenses, revocation lists),
+        /// release (bundles, files) or activation (activation leases)
         #[arg(long, value_enum)]
         role: RoleArg,
         /// The key's name: its files are NAME.key, NAME.pub and NAME.minisign.pub
@@ -225,6 +227,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Activations: fulfil requests, list, release and reset seats
+    Activation {
+        #[command(subcommand)]
+        cmd: crate::activation::ActivationCmd,
+    },
     /// Check the audit log's hash chain
     Audit {
         #[command(subcommand)]
@@ -249,20 +256,20 @@ enum AuditCmd {
 
 /// Options every registry command takes.
 #[derive(clap::Args)]
-struct Common {
+pub(crate) struct Common {
     /// Registry database (default: $AIRLOCK_DB, else factory.db in the vendor home: `factory
     /// home`)
     #[arg(long)]
     db: Option<PathBuf>,
     /// Print the result as JSON on stdout (failures too, as the report schema)
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The trust file of the commands that sign: a signing key it marks retired or revoked, or
 /// outside its window, is refused.
 #[derive(clap::Args)]
-struct Signer {
+pub(crate) struct Signer {
     /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
     #[arg(long)]
     trust: Option<PathBuf>,
@@ -304,6 +311,9 @@ struct IssueArgs {
     /// Days the license keeps working after its expiry (default: the tier's)
     #[arg(long)]
     grace_days: Option<u64>,
+    /// Seats: how many machines may activate the license, 1 to 10000 (default: the tier's)
+    #[arg(long, value_name = "N")]
+    device_limit: Option<u64>,
     /// Start of validity: date or time (default: now)
     #[arg(long)]
     not_before: Option<String>,
@@ -350,13 +360,13 @@ impl Common {
     }
 
     /// The registry, which must exist: every other command.
-    fn existing_registry(&self) -> Result<Registry> {
+    pub(crate) fn existing_registry(&self) -> Result<Registry> {
         Registry::open_existing(&self.db()?.path)
     }
 }
 
 impl Signer {
-    fn trust(&self) -> Result<Option<TrustStore>> {
+    pub(crate) fn trust(&self) -> Result<Option<TrustStore>> {
         let path = self
             .trust
             .clone()
@@ -389,6 +399,7 @@ impl Cmd {
                 cmd: AuditCmd::Verify { common, .. },
             } => ("audit verify", common.json),
             Cmd::Home { json } => ("home", *json),
+            Cmd::Activation { cmd } => cmd.json(),
             Cmd::Canon { .. } | Cmd::Generate(_) => ("", false),
         };
         json.then_some(name)
@@ -603,8 +614,25 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 )?;
             let revoked = reg.revoked()?;
             let count = revoked.len();
+            let (void_leases, epochs) = factory::activation::revocation_entries(&reg, now)?;
             let (seq, doc, sig) = reg.publish_revocations(now, |seq| {
-                let v = RevocationList::new(seq, now, revoked.iter().cloned());
+                let mut v = RevocationList::new(seq, now, revoked.iter().cloned());
+                v.revoked_activations = void_leases
+                    .iter()
+                    .map(|(id, lineage, reason, at)| runtime::revocation::RevokedActivation {
+                        activation_id: id.clone(),
+                        lineage_id: lineage.clone(),
+                        reason: reason.clone(),
+                        revoked_at: at.to_string(),
+                    })
+                    .collect();
+                v.activation_epochs = epochs
+                    .iter()
+                    .map(|(lineage, min)| runtime::revocation::ActivationEpoch {
+                        lineage_id: lineage.clone(),
+                        min_epoch: *min,
+                    })
+                    .collect();
                 let canonical = v.to_canonical();
                 let env = key.sign_document(canon::Kind::Revocations, &canonical)?;
                 Ok((v.to_pretty(), env.to_bytes()))
@@ -747,6 +775,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             }
         }
         Cmd::Home { json } => home(json)?,
+        Cmd::Activation { cmd } => return crate::activation::run(cmd),
         Cmd::Verify { license, judge } => {
             let Judge {
                 trust,
@@ -1026,6 +1055,7 @@ fn issue_cmd(a: IssueArgs) -> Result<()> {
         features: a.features.clone(),
         limits,
         grace_days: a.grace_days,
+        device_limit: a.device_limit,
         workspace: a.workspace.clone(),
         data_residency: a.data_residency.clone(),
         request_id: a.request_id.clone(),

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod activation;
 mod cli;
 
 use clap::Parser;

@@ -1,0 +1,18 @@
+//! `airlock-agent`: the customer machine's side of activation. See docs/CLI.md.
+//!
+//! It holds the machine's instance key (made at first use, 0600 in the state directory) and
+//! signs with it only what a machine says about itself: activation requests and deactivation
+//! receipts. Leases are verified with the verify-only `runtime` before they are installed.
+//! Exit codes: 0 done, 1 rejected (a lease or input refused by a named check), 2 usage or
+//! local error.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    clikit::main("airlock-agent", || cli::run(cli::Args::parse()))
+}

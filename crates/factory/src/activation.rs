@@ -1,0 +1,855 @@
+//! Activations on the vendor side: the seat decision ([`decide`], one function for files and,
+//! later, the service), and the registry operations around it (fulfil, list, release, reset),
+//! each one `BEGIN IMMEDIATE` transaction with its hash-chained audit events.
+//!
+//! Order of effects in [`fulfill`]: verify the request → in one transaction: the license's
+//! standing, the seats, the decision, the lease counter, the signed lease, the rows and the
+//! audit event → commit → the caller writes the files. Concurrent fulfils serialize on the
+//! write lock, so the count and the insert can never interleave.
+
+use crate::registry::{audit_with, get_in, Registry};
+use anyhow::{Context, Result};
+use canon::{enc, Kind, Timestamp, Value};
+use rand_core::{OsRng, RngCore};
+use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, Deactivation};
+use runtime::license::{License, Standing, State};
+use runtime::Artifact;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use signing::SecretKey;
+use std::collections::HashMap;
+
+/// Stable refusal codes (docs/CLI.md): scripts and the service match on them.
+pub mod code {
+    /// The request's signature or schema failed (forged or damaged).
+    pub const REQUEST_INVALID: &str = "REQUEST_INVALID";
+    /// The request was made more than 5 minutes in the future.
+    pub const REQUEST_FROM_FUTURE: &str = "REQUEST_FROM_FUTURE";
+    /// The request is older than [`super::MAX_REQUEST_AGE_DAYS`].
+    pub const REQUEST_STALE: &str = "REQUEST_STALE";
+    /// The request's activation was released since: a replayed request.
+    pub const REQUEST_REPLAYED: &str = "REQUEST_REPLAYED";
+    /// No such license in the registry.
+    pub const LICENSE_NOT_FOUND: &str = "LICENSE_NOT_FOUND";
+    /// The request's license key, product or lineage is not the license's.
+    pub const LICENSE_MISMATCH: &str = "LICENSE_MISMATCH";
+    /// The license is revoked.
+    pub const LICENSE_REVOKED: &str = "LICENSE_REVOKED";
+    /// The license was renewed: activate with its successor.
+    pub const LICENSE_RENEWED: &str = "LICENSE_RENEWED";
+    /// The license is past its expiry and grace.
+    pub const LICENSE_EXPIRED: &str = "LICENSE_EXPIRED";
+    /// The license is in its grace period: existing seats get fresh leases, new ones are refused.
+    pub const LICENSE_IN_GRACE: &str = "LICENSE_IN_GRACE";
+    /// Every seat (and the overage) is taken.
+    pub const DEVICE_LIMIT_EXCEEDED: &str = "DEVICE_LIMIT_EXCEEDED";
+    /// No such activation.
+    pub const ACTIVATION_NOT_FOUND: &str = "ACTIVATION_NOT_FOUND";
+    /// The activation was released already (by other means).
+    pub const ALREADY_RELEASED: &str = "ALREADY_RELEASED";
+    /// The receipt's signature or schema failed.
+    pub const RECEIPT_INVALID: &str = "RECEIPT_INVALID";
+    /// The receipt is not from the machine holding the seat (key, fingerprint or lineage).
+    pub const RECEIPT_MISMATCH: &str = "RECEIPT_MISMATCH";
+    /// Forced releases of this license used up their budget for 90 days.
+    pub const RELEASE_BUDGET_EXHAUSTED: &str = "RELEASE_BUDGET_EXHAUSTED";
+    /// The license's seats were reset less than 30 days ago.
+    pub const RESET_TOO_SOON: &str = "RESET_TOO_SOON";
+}
+
+/// The oldest request `fulfill` accepts, in days (a file carried by hand may take a while).
+pub const MAX_REQUEST_AGE_DAYS: i64 = 30;
+/// Clock skew tolerated on a request's `created_at`, in seconds.
+pub const REQUEST_SKEW_SECS: i64 = 300;
+/// Forced releases allowed per license lineage in [`RELEASE_WINDOW_DAYS`]: its device limit.
+pub const RELEASE_WINDOW_DAYS: i64 = 90;
+/// Days between two resets of one license lineage.
+pub const RESET_INTERVAL_DAYS: i64 = 30;
+
+/// A refusal: a stable code and what to tell the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The code ([`code`]).
+    pub code: &'static str,
+    /// The message, naming the license, seat or request.
+    pub message: String,
+}
+
+fn refuse<T>(code: &'static str, message: impl Into<String>) -> Result<Result<T, Refusal>> {
+    Ok(Err(Refusal {
+        code,
+        message: message.into(),
+    }))
+}
+
+/// A live seat, as [`decide`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The activation id.
+    pub activation_id: String,
+    /// The machine's fingerprint.
+    pub fingerprint: String,
+    /// Whether it is over the device limit.
+    pub overage: bool,
+}
+
+/// What the license allows at the time of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// The device limit.
+    pub device_limit: u64,
+    /// The limit plus its overage.
+    pub max_seats: u64,
+    /// Whether new seats may be made (not in grace).
+    pub new_seats: bool,
+}
+
+/// The seat decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The fingerprint holds this seat already: a fresh lease for it, never a second seat.
+    Existing(String),
+    /// A new seat (over the limit when `overage`).
+    New {
+        /// Beyond the device limit, inside the tier's overage.
+        overage: bool,
+    },
+    /// Refused, with its code.
+    Refused(&'static str),
+}
+
+/// The one seat decision: the same fingerprint keeps its seat; a new one gets a seat while
+/// fewer than the limit are live, an overage seat while fewer than the limit plus overage are,
+/// and [`code::DEVICE_LIMIT_EXCEEDED`] after that.
+pub fn decide(terms: &Terms, live: &[Seat], fingerprint: &str) -> Decision {
+    if let Some(s) = live.iter().find(|s| s.fingerprint == fingerprint) {
+        return Decision::Existing(s.activation_id.clone());
+    }
+    if !terms.new_seats {
+        return Decision::Refused(code::LICENSE_IN_GRACE);
+    }
+    let n = live.len() as u64;
+    if n < terms.device_limit {
+        Decision::New { overage: false }
+    } else if n < terms.max_seats {
+        Decision::New { overage: true }
+    } else {
+        Decision::Refused(code::DEVICE_LIMIT_EXCEEDED)
+    }
+}
+
+/// A fulfilled request.
+#[derive(Debug, Clone)]
+pub struct Fulfilled {
+    /// The signed lease.
+    pub activation: Activation,
+    /// Its canonical bytes (`activation.json`).
+    pub document: Vec<u8>,
+    /// Its envelope (`activation.sig`).
+    pub signature: Vec<u8>,
+    /// Whether a new seat was taken (else a fresh lease for the machine's seat).
+    pub new_seat: bool,
+    /// Live seats of the lineage after this one.
+    pub seats_in_use: u64,
+}
+
+/// One activation row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Activation id.
+    pub activation_id: String,
+    /// Lineage.
+    pub lineage_id: String,
+    /// The license of its last lease.
+    pub license_id: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// Instance public key (base64).
+    pub instance_key: String,
+    /// Operator's label.
+    pub label: String,
+    /// Reset epoch.
+    pub epoch: u64,
+    /// Over the device limit.
+    pub overage: bool,
+    /// When the seat was taken.
+    pub created_at: Timestamp,
+    /// Its last lease's sequence.
+    pub lease_sequence: u64,
+    /// When its last lease was signed.
+    pub lease_issued_at: Timestamp,
+    /// When its last lease ends.
+    pub lease_not_after: Timestamp,
+    /// When it was released.
+    pub released_at: Option<Timestamp>,
+    /// How: `receipt`, `force`, `reset` or `expired`.
+    pub release_kind: Option<String>,
+    /// Why.
+    pub release_reason: Option<String>,
+}
+
+impl Row {
+    /// `active`, `lease_expired` or `released`.
+    pub fn status(&self, now: Timestamp) -> &'static str {
+        if self.released_at.is_some() {
+            "released"
+        } else if self.lease_not_after <= now {
+            "lease_expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+const ROW_COLUMNS: &str = "activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, released_at, release_kind, release_reason";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        activation_id: r.get(0)?,
+        lineage_id: r.get(1)?,
+        license_id: r.get(2)?,
+        fingerprint: r.get(3)?,
+        instance_key: r.get(4)?,
+        label: r.get(5)?,
+        epoch: r.get::<_, i64>(6)? as u64,
+        overage: r.get::<_, i64>(7)? != 0,
+        created_at: Timestamp(r.get(8)?),
+        lease_sequence: r.get::<_, i64>(9)? as u64,
+        lease_issued_at: Timestamp(r.get(10)?),
+        lease_not_after: Timestamp(r.get(11)?),
+        released_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        release_kind: r.get(13)?,
+        release_reason: r.get(14)?,
+    })
+}
+
+/// SHA-256 of a row's canonical JSON: what its latest audit event records.
+pub fn row_hash(r: &Row) -> String {
+    let s = |v: &str| Value::String(v.to_string());
+    let n = |v: u64| Value::Number(v as f64);
+    let t = |v: Timestamp| Value::Number(v.0 as f64);
+    let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
+    let v = Value::object(vec![
+        ("activation_id".into(), s(&r.activation_id)),
+        ("lineage_id".into(), s(&r.lineage_id)),
+        ("license_id".into(), s(&r.license_id)),
+        ("fingerprint".into(), s(&r.fingerprint)),
+        ("instance_key".into(), s(&r.instance_key)),
+        ("label".into(), s(&r.label)),
+        ("epoch".into(), n(r.epoch)),
+        ("overage".into(), Value::Bool(r.overage)),
+        ("created_at".into(), t(r.created_at)),
+        ("lease_sequence".into(), n(r.lease_sequence)),
+        ("lease_issued_at".into(), t(r.lease_issued_at)),
+        ("lease_not_after".into(), t(r.lease_not_after)),
+        ("released_at".into(), r.released_at.map_or(Value::Null, t)),
+        ("release_kind".into(), opt(&r.release_kind)),
+        ("release_reason".into(), opt(&r.release_reason)),
+    ])
+    .expect("distinct names");
+    enc::sha256_hex(&v.to_canonical())
+}
+
+fn get_row(tx: &rusqlite::Connection, id: &str) -> Result<Option<Row>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {ROW_COLUMNS} FROM activations WHERE activation_id = ?1"),
+            [id],
+            read_row,
+        )
+        .optional()?)
+}
+
+/// Appends an event for an activation row as it now stands.
+fn audit_seat(
+    tx: &rusqlite::Transaction<'_>,
+    at: Timestamp,
+    event: &str,
+    id: &str,
+    detail: &str,
+) -> Result<()> {
+    let r = get_row(tx, id)?.with_context(|| format!("activation {id} vanished"))?;
+    audit_with(
+        tx,
+        at,
+        event,
+        &format!("activation:{id}"),
+        detail,
+        Some(&row_hash(&r)),
+    )
+}
+
+/// The license's terms and standing at `now`, from its signed document.
+fn license_terms(doc: &[u8], now: Timestamp) -> Result<(License, Standing)> {
+    let (l, times, _) = License::parse(doc)
+        .map_err(anyhow::Error::new)
+        .context("stored license")?;
+    let st = Standing::at(times, l.grace_days, now, 0);
+    Ok((l, st))
+}
+
+/// Frees the seats of `lineage` whose lease ended (they come back on their own).
+fn expire_leases(tx: &rusqlite::Transaction<'_>, lineage: &str, now: Timestamp) -> Result<()> {
+    let ids: Vec<String> = tx
+        .prepare_cached(
+            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
+        )?
+        .query_map(params![lineage, now.0], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        tx.execute(
+            "UPDATE activations SET released_at = ?1, release_kind = 'expired', release_reason = 'lease ended' WHERE activation_id = ?2",
+            params![now.0, id],
+        )?;
+        audit_seat(tx, now, "lease_expired", &id, "seat freed: its lease ended")?;
+    }
+    Ok(())
+}
+
+fn live_seats(tx: &rusqlite::Transaction<'_>, lineage: &str) -> Result<Vec<Seat>> {
+    let rows = tx
+        .prepare_cached(
+            "SELECT activation_id, fingerprint, overage FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id",
+        )?
+        .query_map([lineage], |r| {
+            Ok(Seat {
+                activation_id: r.get(0)?,
+                fingerprint: r.get(1)?,
+                overage: r.get::<_, i64>(2)? != 0,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 8];
+    OsRng.fill_bytes(&mut b);
+    format!("act-{}", enc::hex(&b))
+}
+
+/// Verifies a request file (signature by the instance key it carries, schema) and its age.
+pub fn check_request(file: &[u8], now: Timestamp) -> Result<ActivationRequest, Refusal> {
+    let (req, created, _) = verify_instance_signed::<ActivationRequest>(file).map_err(|e| Refusal {
+        code: code::REQUEST_INVALID,
+        message: format!("the activation request does not verify: {e}"),
+    })?;
+    if created.0 > now.0 + REQUEST_SKEW_SECS {
+        return Err(Refusal {
+            code: code::REQUEST_FROM_FUTURE,
+            message: format!("the request was made at {created}, after now ({now}): check the clocks"),
+        });
+    }
+    if created < now.plus_days(-MAX_REQUEST_AGE_DAYS) {
+        return Err(Refusal {
+            code: code::REQUEST_STALE,
+            message: format!(
+                "the request was made at {created}, more than {MAX_REQUEST_AGE_DAYS} days ago: make a new one with `airlock-agent request`"
+            ),
+        });
+    }
+    Ok(req)
+}
+
+/// Fulfils a verified request: the seat decision and a signed lease, recorded in one
+/// transaction. `lease_days` caps the lease (default: to the license's expiry plus grace).
+pub fn fulfill(
+    reg: &mut Registry,
+    req: &ActivationRequest,
+    key: &SecretKey,
+    now: Timestamp,
+    lease_days: Option<u64>,
+) -> Result<Result<Fulfilled, Refusal>> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(rec) = get_in(&tx, &req.license_id)? else {
+        return refuse(
+            code::LICENSE_NOT_FOUND,
+            format!("no license {} in the registry", req.license_id),
+        );
+    };
+    if rec.license_key != req.license_key
+        || rec.product != req.product
+        || rec.lineage_id != req.lineage_id
+    {
+        return refuse(
+            code::LICENSE_MISMATCH,
+            format!(
+                "the request's license key, product or lineage is not license {}'s",
+                rec.license_id
+            ),
+        );
+    }
+    if let Some(at) = rec.revoked_at {
+        return refuse(
+            code::LICENSE_REVOKED,
+            format!("license {} was revoked at {at}", rec.license_id),
+        );
+    }
+    if let Some(next) = &rec.renewed_by {
+        return refuse(
+            code::LICENSE_RENEWED,
+            format!(
+                "license {} was renewed by {next}: install the renewal and request again (its seats carry over)",
+                rec.license_id
+            ),
+        );
+    }
+    let (license, standing) = license_terms(&rec.document, now)?;
+    if standing.state == State::Expired {
+        return refuse(
+            code::LICENSE_EXPIRED,
+            format!(
+                "license {} expired at {} and its grace period ended at {}",
+                rec.license_id, standing.times.expires_at, standing.grace_end
+            ),
+        );
+    }
+    let replayed: Option<(String, Option<i64>)> = tx
+        .query_row(
+            "SELECT r.activation_id, a.released_at FROM activation_requests r JOIN activations a USING (activation_id) WHERE r.request_id = ?1",
+            [&req.request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((id, Some(at))) = &replayed {
+        return refuse(
+            code::REQUEST_REPLAYED,
+            format!(
+                "request {} made activation {id}, released at {}: a released seat is never brought back by its old request; make a new request",
+                req.request_id,
+                Timestamp(*at)
+            ),
+        );
+    }
+    expire_leases(&tx, &rec.lineage_id, now)?;
+    let live = live_seats(&tx, &rec.lineage_id)?;
+    let terms = Terms {
+        device_limit: license.device_limit(),
+        max_seats: license.max_seats(),
+        new_seats: standing.state != State::Grace,
+    };
+    let decision = decide(&terms, &live, &req.fingerprint);
+    let (activation_id, overage, new_seat) = match decision {
+        Decision::Existing(id) => {
+            let overage = live.iter().any(|s| s.activation_id == id && s.overage);
+            (id, overage, false)
+        }
+        Decision::New { overage } => (random_id(), overage, true),
+        Decision::Refused(c) if c == code::LICENSE_IN_GRACE => {
+            return refuse(
+                c,
+                format!(
+                    "license {} is in its grace period (expired {}): existing seats get fresh leases, new machines cannot activate until it is renewed",
+                    rec.license_id, standing.times.expires_at
+                ),
+            )
+        }
+        Decision::Refused(c) => {
+            return refuse(
+                c,
+                format!(
+                    "license {} allows {} device(s){}; {} in use: {}. Release one (`factory activation release`) or raise the limit",
+                    rec.license_id,
+                    terms.device_limit,
+                    if terms.max_seats > terms.device_limit {
+                        format!(" plus {} over the limit", terms.max_seats - terms.device_limit)
+                    } else {
+                        String::new()
+                    },
+                    live.len(),
+                    live.iter()
+                        .map(|s| s.activation_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        }
+    };
+    tx.execute(
+        "INSERT OR IGNORE INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0)",
+        [&rec.lineage_id],
+    )?;
+    let (epoch, last_seq): (i64, i64) = tx.query_row(
+        "SELECT epoch, lease_sequence FROM activation_lineages WHERE lineage_id = ?1",
+        [&rec.lineage_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let sequence = last_seq as u64 + 1;
+    tx.execute(
+        "UPDATE activation_lineages SET lease_sequence = ?1 WHERE lineage_id = ?2",
+        params![sequence as i64, rec.lineage_id],
+    )?;
+    let end = standing.grace_end;
+    let not_after = match lease_days {
+        Some(d) => end.min(now.plus_days(d as i64)),
+        None => end,
+    };
+    let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * 85 / 100);
+    let activation = Activation {
+        doc_type: runtime::activation::ACTIVATION_TYPE.into(),
+        activation_id: activation_id.clone(),
+        request_id: req.request_id.clone(),
+        license_id: rec.license_id.clone(),
+        lineage_id: rec.lineage_id.clone(),
+        product: rec.product.clone(),
+        customer_id: rec.customer_id.clone(),
+        workspace: req.workspace.clone(),
+        fingerprint: req.fingerprint.clone(),
+        instance_public_key: req.instance_public_key.clone(),
+        label: req.label.clone(),
+        device_limit: terms.device_limit,
+        overage,
+        epoch: epoch as u64,
+        sequence,
+        issued_at: now.to_string(),
+        not_before: now.to_string(),
+        not_after: not_after.to_string(),
+        renew_after: renew_after.to_string(),
+    };
+    activation
+        .validate()
+        .map_err(anyhow::Error::new)
+        .context("the lease built")?;
+    let document = activation.to_canonical();
+    let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
+    if new_seat {
+        tx.execute(
+            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
+            params![activation_id, rec.lineage_id, rec.license_id, req.fingerprint, req.instance_public_key, req.label, epoch, i64::from(overage), now.0, sequence as i64, not_after.0],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE activations SET license_id = ?1, instance_key = ?2, label = ?3, lease_sequence = ?4, lease_issued_at = ?5, lease_not_after = ?6 WHERE activation_id = ?7",
+            params![rec.license_id, req.instance_public_key, req.label, sequence as i64, now.0, not_after.0, activation_id],
+        )?;
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3)",
+        params![req.request_id, activation_id, now.0],
+    )?;
+    let event = match (new_seat, overage) {
+        (true, false) => "activated",
+        (true, true) => "activated_over_limit",
+        (false, _) => "lease_renewed",
+    };
+    audit_seat(
+        &tx,
+        now,
+        event,
+        &activation_id,
+        &format!(
+            "license={} fingerprint={} request={} sequence={sequence} not_after={not_after}",
+            rec.license_id, req.fingerprint, req.request_id
+        ),
+    )?;
+    let seats_in_use = live.len() as u64 + u64::from(new_seat);
+    tx.commit()?;
+    Ok(Ok(Fulfilled {
+        activation,
+        document,
+        signature,
+        new_seat,
+        seats_in_use,
+    }))
+}
+
+/// What a release did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The activation.
+    pub row: Row,
+    /// `false` when the same receipt had released it already (nothing done twice).
+    pub changed: bool,
+}
+
+/// Verifies a deactivation receipt (signature by the instance key it carries).
+pub fn check_receipt(file: &[u8]) -> Result<Deactivation, Refusal> {
+    verify_instance_signed::<Deactivation>(file)
+        .map(|(d, _, _)| d)
+        .map_err(|e| Refusal {
+            code: code::RECEIPT_INVALID,
+            message: format!("the deactivation receipt does not verify: {e}"),
+        })
+}
+
+/// Frees a seat on the machine's signed receipt: the receipt must come from the key and
+/// fingerprint the seat was given to.
+pub fn release_with_receipt(
+    reg: &mut Registry,
+    receipt: &Deactivation,
+    now: Timestamp,
+) -> Result<Result<Released, Refusal>> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(row) = get_row(&tx, &receipt.activation_id)? else {
+        return refuse(
+            code::ACTIVATION_NOT_FOUND,
+            format!("no activation {} in the registry", receipt.activation_id),
+        );
+    };
+    if row.instance_key != receipt.instance_public_key
+        || row.fingerprint != receipt.fingerprint
+        || row.lineage_id != receipt.lineage_id
+    {
+        return refuse(
+            code::RECEIPT_MISMATCH,
+            format!(
+                "the receipt is not from the machine holding activation {} (its key, fingerprint or license differ)",
+                row.activation_id
+            ),
+        );
+    }
+    if row.released_at.is_some() {
+        if row.release_kind.as_deref() == Some("receipt") {
+            return Ok(Ok(Released {
+                row,
+                changed: false,
+            }));
+        }
+        return refuse(
+            code::ALREADY_RELEASED,
+            format!(
+                "activation {} was released already ({}, {})",
+                row.activation_id,
+                row.release_kind.as_deref().unwrap_or("?"),
+                row.released_at.map(|t| t.to_string()).unwrap_or_default()
+            ),
+        );
+    }
+    let why = format!(
+        "deactivated on the machine at {} (last lease #{})",
+        receipt.deactivated_at, receipt.last_sequence
+    );
+    release_in(&tx, &row.activation_id, "receipt", &why, now)?;
+    audit_seat(&tx, now, "released", &row.activation_id, &why)?;
+    let row = get_row(&tx, &row.activation_id)?.context("released row")?;
+    tx.commit()?;
+    Ok(Ok(Released { row, changed: true }))
+}
+
+fn release_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    kind: &str,
+    why: &str,
+    now: Timestamp,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE activations SET released_at = ?1, release_kind = ?2, release_reason = ?3 WHERE activation_id = ?4",
+        params![now.0, kind, why, id],
+    )?;
+    Ok(())
+}
+
+/// Frees the seat of a dead or lost machine without its receipt. The lease is revoked in the
+/// next revocation list. At most the license's device limit per 90 days.
+pub fn release_force(
+    reg: &mut Registry,
+    id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Result<Released, Refusal>> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(row) = get_row(&tx, id)? else {
+        return refuse(
+            code::ACTIVATION_NOT_FOUND,
+            format!("no activation {id} in the registry"),
+        );
+    };
+    if row.released_at.is_some() {
+        return refuse(
+            code::ALREADY_RELEASED,
+            format!(
+                "activation {id} was released already ({})",
+                row.release_kind.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    let rec = get_in(&tx, &row.license_id)?.context("the activation's license")?;
+    let (license, _) = license_terms(&rec.document, now)?;
+    let used: i64 = tx.query_row(
+        "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND release_kind = 'force' AND released_at > ?2",
+        params![row.lineage_id, now.plus_days(-RELEASE_WINDOW_DAYS).0],
+        |r| r.get(0),
+    )?;
+    if used as u64 >= license.device_limit() {
+        return refuse(
+            code::RELEASE_BUDGET_EXHAUSTED,
+            format!(
+                "{used} seats of license {} were released without a receipt in the last {RELEASE_WINDOW_DAYS} days (the budget is its device limit, {}): ask the customer for deactivation receipts, or reset the license's seats",
+                row.license_id,
+                license.device_limit()
+            ),
+        );
+    }
+    release_in(&tx, id, "force", reason, now)?;
+    audit_seat(&tx, now, "released_force", id, reason)?;
+    let row = get_row(&tx, id)?.context("released row")?;
+    tx.commit()?;
+    Ok(Ok(Released { row, changed: true }))
+}
+
+/// What a reset did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reset {
+    /// The lineage reset.
+    pub lineage_id: String,
+    /// Its new epoch: leases of earlier epochs stop verifying once the customer has the next
+    /// revocation list.
+    pub epoch: u64,
+    /// Seats freed.
+    pub released: u64,
+}
+
+/// Frees every seat of a license's lineage and raises its epoch. Once per 30 days.
+pub fn reset(
+    reg: &mut Registry,
+    license_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Result<Reset, Refusal>> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(rec) = get_in(&tx, license_id)? else {
+        return refuse(
+            code::LICENSE_NOT_FOUND,
+            format!("no license {license_id} in the registry"),
+        );
+    };
+    let lineage = rec.lineage_id.clone();
+    tx.execute(
+        "INSERT OR IGNORE INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0)",
+        [&lineage],
+    )?;
+    let (epoch, last): (i64, Option<i64>) = tx.query_row(
+        "SELECT epoch, last_reset_at FROM activation_lineages WHERE lineage_id = ?1",
+        [&lineage],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if let Some(last) = last {
+        let next = Timestamp(last).plus_days(RESET_INTERVAL_DAYS);
+        if now < next {
+            return refuse(
+                code::RESET_TOO_SOON,
+                format!(
+                    "the seats of license {license_id} were reset at {}; the next reset is allowed from {next}. Release single seats with `factory activation release` meanwhile",
+                    Timestamp(last)
+                ),
+            );
+        }
+    }
+    let ids: Vec<String> = tx
+        .prepare("SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY activation_id")?
+        .query_map([&lineage], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        release_in(&tx, id, "reset", reason, now)?;
+        audit_seat(&tx, now, "released_reset", id, reason)?;
+    }
+    let epoch = epoch as u64 + 1;
+    tx.execute(
+        "UPDATE activation_lineages SET epoch = ?1, last_reset_at = ?2 WHERE lineage_id = ?3",
+        params![epoch as i64, now.0, lineage],
+    )?;
+    audit_with(
+        &tx,
+        now,
+        "seats_reset",
+        &format!("lineage:{lineage}"),
+        &format!("license={license_id} epoch={epoch} released={} reason={reason}", ids.len()),
+        None,
+    )?;
+    tx.commit()?;
+    Ok(Ok(Reset {
+        lineage_id: lineage,
+        epoch,
+        released: ids.len() as u64,
+    }))
+}
+
+/// Activation rows, of one license's lineage or all, ordered by lineage and creation.
+pub fn list(reg: &Registry, license_id: Option<&str>) -> Result<Vec<Row>> {
+    let sql = match license_id {
+        Some(_) => format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = (SELECT lineage_id FROM licenses WHERE license_id = ?1) ORDER BY created_at, activation_id"),
+        None => format!("SELECT {ROW_COLUMNS} FROM activations ORDER BY lineage_id, created_at, activation_id"),
+    };
+    let mut st = reg.conn.prepare(&sql)?;
+    let rows = match license_id {
+        Some(id) => {
+            if get_in(&reg.conn, id)?.is_none() {
+                anyhow::bail!("no license {id} in the registry");
+            }
+            st.query_map([id], read_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        None => st.query_map([], read_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    Ok(rows)
+}
+
+/// What the next revocation list must carry for activations: leases released without a
+/// receipt that have not ended (activation id, lineage, reason, time), and each reset
+/// lineage's minimum epoch.
+pub type ListEntries = (Vec<(String, String, String, Timestamp)>, Vec<(String, u64)>);
+
+/// The activation entries of the next revocation list at `now`.
+pub fn revocation_entries(reg: &Registry, now: Timestamp) -> Result<ListEntries> {
+    let revoked = reg
+        .conn
+        .prepare("SELECT activation_id, lineage_id, coalesce(release_reason, ''), released_at FROM activations WHERE release_kind = 'force' AND lease_not_after > ?1 ORDER BY activation_id")?
+        .query_map([now.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, Timestamp(r.get(3)?)))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let epochs = reg
+        .conn
+        .prepare("SELECT lineage_id, epoch FROM activation_lineages WHERE epoch > 1 ORDER BY lineage_id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((revoked, epochs))
+}
+
+impl Registry {
+    /// Checks every activation row against the row hash of its latest audit event.
+    pub(crate) fn verify_activation_rows(&self) -> Result<()> {
+        let mut want: HashMap<String, String> = HashMap::new();
+        let mut ev = self.conn.prepare(
+            "SELECT subject, row_hash FROM audit WHERE row_hash IS NOT NULL AND subject LIKE 'activation:%' ORDER BY seq",
+        )?;
+        let mut rows = ev.query([])?;
+        while let Some(r) = rows.next()? {
+            let subject: String = r.get(0)?;
+            let id = subject.trim_start_matches("activation:").to_string();
+            want.insert(id, r.get(1)?);
+        }
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM activations"))?;
+        let mut rows = st.query([])?;
+        let mut seen = 0usize;
+        while let Some(r) = rows.next()? {
+            let row = read_row(r)?;
+            seen += 1;
+            match want.get(&row.activation_id) {
+                None => anyhow::bail!(
+                    "registry altered: activation {} has no audit event for its current row",
+                    row.activation_id
+                ),
+                Some(h) if *h != row_hash(&row) => anyhow::bail!(
+                    "registry altered: activation {}'s row differs from what its last audit event recorded (edited outside factory)",
+                    row.activation_id
+                ),
+                Some(_) => {}
+            }
+        }
+        if seen != want.len() {
+            anyhow::bail!("registry altered: an activation in the audit log is missing from the registry");
+        }
+        Ok(())
+    }
+}
