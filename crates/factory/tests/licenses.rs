@@ -39,7 +39,14 @@ fn issue_sovereign_and_verify() {
     let lic: serde_json::Value =
         serde_json::from_slice(&fs::read(p.join("l1/license.json")).unwrap()).unwrap();
     assert_eq!(lic["features"].as_array().unwrap().len(), 14);
-    assert!(lic["limits"].as_object().unwrap().values().all(|v| v == 0));
+    // Every product limit unlimited; the tier's activation terms are signed beside them.
+    let limits = lic["limits"].as_object().unwrap();
+    for l in ["agents", "aiorgs", "instances"] {
+        assert_eq!(limits[l], 0, "{l}");
+    }
+    assert_eq!(limits["activation_required"], 1);
+    assert_eq!(limits["activations"], 3);
+    assert_eq!(limits["activation_overage_percent"], 34);
     assert_eq!(lic["renewal_of"], serde_json::Value::Null);
     let key = lic["license_key"].as_str().unwrap();
     assert!(runtime::license::valid_license_key(key), "{key}");

@@ -1,5 +1,6 @@
 //! Runtime integration tests, compiled as one binary.
 
+mod activation;
 mod boundary;
 mod kit;
 mod protocol;
