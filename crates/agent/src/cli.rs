@@ -335,7 +335,12 @@ fn read_lease(dir: &Path) -> Result<(Activation, Vec<u8>, Vec<u8>)> {
     let json = dir.join(LEASE_FILE);
     let doc = read_capped(&json, activation::MAX_ACTIVATION_BYTES as u64)?;
     let sig = read_optional(&dir.join(LEASE_SIG), canon::sig::MAX_ENVELOPE_BYTES as u64)?
-        .with_context(|| format!("{}: its signature activation.sig is missing", json.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: its signature activation.sig is missing",
+                json.display()
+            )
+        })?;
     let (a, _, _) = Activation::parse(&doc)
         .map_err(runtime::VerifyError::from)
         .with_context(|| format!("{}", json.display()))?;
@@ -401,9 +406,8 @@ fn install_cmd(
         }
     }
     std::fs::create_dir_all(&target).with_context(|| format!("{}", target.display()))?;
-    let same = |name: &str, bytes: &[u8]| {
-        std::fs::read(target.join(name)).is_ok_and(|b| b == bytes)
-    };
+    let same =
+        |name: &str, bytes: &[u8]| std::fs::read(target.join(name)).is_ok_and(|b| b == bytes);
     if !(same(LEASE_FILE, &doc) && same(LEASE_SIG, &sig)) {
         signing::fsutil::write_atomic(&target.join(LEASE_SIG), &sig, 0o644, true)
             .with_context(|| format!("{}", target.display()))?;
@@ -459,7 +463,9 @@ fn installed(state: &Path) -> Result<Vec<(String, Activation)>> {
 fn status_cmd(state: &Path, json: bool) -> Result<ExitCode> {
     let now = now()?;
     let list = installed(state)?;
-    let key = instance_key(state, false).ok().map(|k| enc::b64(&k.public_key()));
+    let key = instance_key(state, false)
+        .ok()
+        .map(|k| enc::b64(&k.public_key()));
     let mut rows = Vec::new();
     for (product, a) in &list {
         let fp = fingerprint::of(product, &Sources::system(Some(state))).ok();
@@ -507,23 +513,22 @@ fn status_cmd(state: &Path, json: bool) -> Result<ExitCode> {
                 runtime::license::relative(now, *end)
             );
         }
-        println!("(as installed; `runtime-verify activation --state DIR --trust trust.json` verifies)");
+        println!(
+            "(as installed; `runtime-verify activation --state DIR --trust trust.json` verifies)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn deactivate_cmd(
-    state: &Path,
-    out: &Path,
-    product: Option<&str>,
-    json: bool,
-) -> Result<ExitCode> {
+fn deactivate_cmd(state: &Path, out: &Path, product: Option<&str>, json: bool) -> Result<ExitCode> {
     let list = installed(state)?;
     let (product, lease) = match product {
-        Some(p) => list
-            .into_iter()
-            .find(|(q, _)| q == p)
-            .with_context(|| format!("no activation of product {p} is installed in {}", state.display()))?,
+        Some(p) => list.into_iter().find(|(q, _)| q == p).with_context(|| {
+            format!(
+                "no activation of product {p} is installed in {}",
+                state.display()
+            )
+        })?,
         None => {
             let mut it = list.into_iter();
             match (it.next(), it.next()) {
@@ -547,7 +552,12 @@ fn deactivate_cmd(
     let bytes = match existing {
         Some(b) => {
             let (d, _, _) = runtime::activation::verify_instance_signed::<Deactivation>(&b)
-                .with_context(|| format!("{} exists and is not a receipt of this machine (choose another --out)", out.display()))?;
+                .with_context(|| {
+                    format!(
+                        "{} exists and is not a receipt of this machine (choose another --out)",
+                        out.display()
+                    )
+                })?;
             if d.activation_id != lease.activation_id || d.instance_public_key != mine {
                 bail!(
                     "{} holds a receipt for activation {}; choose another --out",

@@ -139,9 +139,7 @@ impl Kind {
             Kind::BundleManifest => "application/vnd.airlock.bundle-manifest+json; version=1",
             Kind::Revocations => "application/vnd.airlock.revocations+json; version=1",
             Kind::Trust => "application/vnd.airlock.trust+json; version=1",
-            Kind::ActivationRequest => {
-                "application/vnd.airlock.activation-request+json; version=1"
-            }
+            Kind::ActivationRequest => "application/vnd.airlock.activation-request+json; version=1",
             Kind::Activation => "application/vnd.airlock.activation+json; version=1",
             Kind::Deactivation => "application/vnd.airlock.deactivation+json; version=1",
         }

@@ -329,14 +329,17 @@ fn random_id() -> String {
 
 /// Verifies a request file (signature by the instance key it carries, schema) and its age.
 pub fn check_request(file: &[u8], now: Timestamp) -> Result<ActivationRequest, Refusal> {
-    let (req, created, _) = verify_instance_signed::<ActivationRequest>(file).map_err(|e| Refusal {
-        code: code::REQUEST_INVALID,
-        message: format!("the activation request does not verify: {e}"),
-    })?;
+    let (req, created, _) =
+        verify_instance_signed::<ActivationRequest>(file).map_err(|e| Refusal {
+            code: code::REQUEST_INVALID,
+            message: format!("the activation request does not verify: {e}"),
+        })?;
     if created.0 > now.0 + REQUEST_SKEW_SECS {
         return Err(Refusal {
             code: code::REQUEST_FROM_FUTURE,
-            message: format!("the request was made at {created}, after now ({now}): check the clocks"),
+            message: format!(
+                "the request was made at {created}, after now ({now}): check the clocks"
+            ),
         });
     }
     if created < now.plus_days(-MAX_REQUEST_AGE_DAYS) {
@@ -761,7 +764,10 @@ pub fn reset(
         now,
         "seats_reset",
         &format!("lineage:{lineage}"),
-        &format!("license={license_id} epoch={epoch} released={} reason={reason}", ids.len()),
+        &format!(
+            "license={license_id} epoch={epoch} released={} reason={reason}",
+            ids.len()
+        ),
         None,
     )?;
     tx.commit()?;
@@ -787,7 +793,9 @@ pub fn list(reg: &Registry, license_id: Option<&str>) -> Result<Vec<Row>> {
             st.query_map([id], read_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         }
-        None => st.query_map([], read_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        None => st
+            .query_map([], read_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
     };
     Ok(rows)
 }
@@ -808,7 +816,9 @@ pub fn revocation_entries(reg: &Registry, now: Timestamp) -> Result<ListEntries>
         .collect::<rusqlite::Result<_>>()?;
     let epochs = reg
         .conn
-        .prepare("SELECT lineage_id, epoch FROM activation_lineages WHERE epoch > 1 ORDER BY lineage_id")?
+        .prepare(
+            "SELECT lineage_id, epoch FROM activation_lineages WHERE epoch > 1 ORDER BY lineage_id",
+        )?
         .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok((revoked, epochs))
@@ -848,7 +858,9 @@ impl Registry {
             }
         }
         if seen != want.len() {
-            anyhow::bail!("registry altered: an activation in the audit log is missing from the registry");
+            anyhow::bail!(
+                "registry altered: an activation in the audit log is missing from the registry"
+            );
         }
         Ok(())
     }

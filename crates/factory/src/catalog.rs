@@ -85,13 +85,21 @@ fn one() -> u64 {
 impl ActivationTerms {
     /// The limits these terms put into a license.
     pub fn limits(&self) -> impl Iterator<Item = (String, u64)> {
-        use runtime::license::{LIMIT_ACTIVATIONS, LIMIT_ACTIVATION_OVERAGE, LIMIT_ACTIVATION_REQUIRED};
+        use runtime::license::{
+            LIMIT_ACTIVATIONS, LIMIT_ACTIVATION_OVERAGE, LIMIT_ACTIVATION_REQUIRED,
+        };
         [
-            (LIMIT_ACTIVATION_REQUIRED.to_string(), u64::from(self.required)),
+            (
+                LIMIT_ACTIVATION_REQUIRED.to_string(),
+                u64::from(self.required),
+            ),
             (LIMIT_ACTIVATIONS.to_string(), self.device_limit),
         ]
         .into_iter()
-        .chain((self.overage_percent > 0).then(|| (LIMIT_ACTIVATION_OVERAGE.to_string(), self.overage_percent)))
+        .chain(
+            (self.overage_percent > 0)
+                .then(|| (LIMIT_ACTIVATION_OVERAGE.to_string(), self.overage_percent)),
+        )
     }
 }
 
@@ -184,7 +192,8 @@ impl Catalog {
                     }
                 }
                 if let Some(a) = &t.activation {
-                    if a.device_limit == 0 || a.device_limit > runtime::activation::MAX_DEVICE_LIMIT {
+                    if a.device_limit == 0 || a.device_limit > runtime::activation::MAX_DEVICE_LIMIT
+                    {
                         bail!("product {id}, tier {tier}: activation.device_limit must be from 1 to 10000");
                     }
                     if a.overage_percent > 100 {
@@ -221,17 +230,18 @@ impl Catalog {
             .tiers
             .get(&tier)
             .with_context(|| format!("product {product:?} has no {tier} tier in the catalog"))?;
-        let (features, mut limits): (Vec<String>, BTreeMap<String, u64>) = if tier == Tier::Sovereign {
-            (
-                p.features.clone(),
-                p.limits.iter().map(|l| (l.clone(), 0)).collect(),
-            )
-        } else {
-            (
-                t.features.clone().unwrap_or_default(),
-                t.limits.clone().unwrap_or_default(),
-            )
-        };
+        let (features, mut limits): (Vec<String>, BTreeMap<String, u64>) =
+            if tier == Tier::Sovereign {
+                (
+                    p.features.clone(),
+                    p.limits.iter().map(|l| (l.clone(), 0)).collect(),
+                )
+            } else {
+                (
+                    t.features.clone().unwrap_or_default(),
+                    t.limits.clone().unwrap_or_default(),
+                )
+            };
         if let Some(a) = &t.activation {
             limits.extend(a.limits());
         }

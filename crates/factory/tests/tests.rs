@@ -1,5 +1,6 @@
 //! Factory integration tests (one binary): they drive the real `factory` executable.
 
+mod activations;
 mod cli_keys;
 mod common;
 mod integrity;

@@ -140,10 +140,16 @@ impl Artifact for ActivationRequest {
     fn validate(&self) -> Result<Timestamp, SchemaError> {
         let w = Self::WHAT;
         if self.doc_type != REQUEST_TYPE {
-            return Err(SchemaError::new(w, format!("type must be {REQUEST_TYPE:?}")));
+            return Err(SchemaError::new(
+                w,
+                format!("type must be {REQUEST_TYPE:?}"),
+            ));
         }
         if !valid_nonce(&self.request_id) {
-            return Err(SchemaError::new(w, "request_id must be 32 lowercase hex digits"));
+            return Err(SchemaError::new(
+                w,
+                "request_id must be 32 lowercase hex digits",
+            ));
         }
         check_ids(
             w,
@@ -154,7 +160,10 @@ impl Artifact for ActivationRequest {
             ],
         )?;
         if !crate::license::valid_license_key(&self.license_key) {
-            return Err(SchemaError::new(w, "license_key is not XXXX-XXXX-XXXX-XXXX"));
+            return Err(SchemaError::new(
+                w,
+                "license_key is not XXXX-XXXX-XXXX-XXXX",
+            ));
         }
         if !FINGERPRINT_SOURCES.contains(&self.fingerprint_source.as_str()) {
             return Err(SchemaError::new(
@@ -344,7 +353,10 @@ impl Artifact for Deactivation {
         )?;
         check_binding(w, &self.fingerprint, &self.instance_public_key)?;
         if self.last_sequence == 0 || self.last_sequence > MAX_SAFE_INTEGER {
-            return Err(SchemaError::new(w, "last_sequence must be from 1 to 2^53-1"));
+            return Err(SchemaError::new(
+                w,
+                "last_sequence must be from 1 to 2^53-1",
+            ));
         }
         ts(w, "deactivated_at", &self.deactivated_at)
     }
@@ -389,7 +401,12 @@ impl SignedFile {
             ));
         }
         let v = canon::parse(bytes).map_err(|e| crate::ParseError::Json(what, e))?;
-        let shape = || SchemaError::new(what, "must be an object with exactly the members signature and signed");
+        let shape = || {
+            SchemaError::new(
+                what,
+                "must be an object with exactly the members signature and signed",
+            )
+        };
         let Value::Object(m) = &v else {
             return Err(shape().into());
         };

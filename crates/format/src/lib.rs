@@ -21,10 +21,10 @@ pub mod revocation;
 pub mod text;
 pub mod trust;
 
+pub use activation::{Activation, ActivationRequest, Deactivation, LeaseTimes, SignedFile};
 pub use canon::{Kind, Timestamp};
 pub use license::{Customer, License, LicenseV2, Tier, Times};
 pub use manifest::{BundleManifest, Component, Member, ProductManifest};
-pub use activation::{Activation, ActivationRequest, Deactivation, LeaseTimes, SignedFile};
 pub use revocation::{ActivationEpoch, Revocation, RevocationList, RevokedActivation};
 pub use trust::{KeyEntry, KeyStatus, TrustBody};
 

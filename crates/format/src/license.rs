@@ -250,10 +250,18 @@ impl Artifact for License {
                 return bad("limit activations (the device limit) must be from 1 to 10000".into());
             }
         }
-        if self.limits.get(LIMIT_ACTIVATION_REQUIRED).is_some_and(|v| *v > 1) {
+        if self
+            .limits
+            .get(LIMIT_ACTIVATION_REQUIRED)
+            .is_some_and(|v| *v > 1)
+        {
             return bad("limit activation_required must be 0 or 1".into());
         }
-        if self.limits.get(LIMIT_ACTIVATION_OVERAGE).is_some_and(|v| *v > 100) {
+        if self
+            .limits
+            .get(LIMIT_ACTIVATION_OVERAGE)
+            .is_some_and(|v| *v > 100)
+        {
             return bad("limit activation_overage_percent must be from 0 to 100".into());
         }
         if self.grace_days > 3650 {

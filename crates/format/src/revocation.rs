@@ -145,7 +145,10 @@ impl Artifact for RevocationList {
             if !valid_id(&a.activation_id) || !valid_id(&a.lineage_id) {
                 return Err(SchemaError::new(
                     w,
-                    format!("revoked activation {:?} has a malformed id", a.activation_id),
+                    format!(
+                        "revoked activation {:?} has a malformed id",
+                        a.activation_id
+                    ),
                 ));
             }
             if !ids.insert(a.activation_id.as_str()) {

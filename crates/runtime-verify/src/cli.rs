@@ -547,7 +547,11 @@ struct LeaseVerdict {
 }
 
 /// Verifies every lease installed in the state directory against this machine.
-fn check_leases(session: &mut Session, state: &Path, lineage: Option<&str>) -> Result<Vec<LeaseVerdict>> {
+fn check_leases(
+    session: &mut Session,
+    state: &Path,
+    lineage: Option<&str>,
+) -> Result<Vec<LeaseVerdict>> {
     let root = state.join(runtime::activation::DIR);
     let mut products: Vec<String> = match std::fs::read_dir(&root) {
         Ok(rd) => rd
@@ -571,9 +575,13 @@ fn check_leases(session: &mut Session, state: &Path, lineage: Option<&str>) -> R
                 canon::sig::MAX_ENVELOPE_BYTES as u64,
             )?
             .context("its signature activation.sig is missing")?;
-            let (unverified, _, _) = <runtime::activation::Activation as runtime::Artifact>::parse(&doc)
-                .map_err(runtime::VerifyError::from)?;
-            let fp = runtime::fingerprint::of(&product, &runtime::fingerprint::Sources::system(Some(state)))?;
+            let (unverified, _, _) =
+                <runtime::activation::Activation as runtime::Artifact>::parse(&doc)
+                    .map_err(runtime::VerifyError::from)?;
+            let fp = runtime::fingerprint::of(
+                &product,
+                &runtime::fingerprint::Sources::system(Some(state)),
+            )?;
             let binding = runtime::activation::Binding {
                 product: &product,
                 lineage_id: lineage.unwrap_or(&unverified.lineage_id),
@@ -643,8 +651,14 @@ fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
                     ("license_id", s(&l.value().license_id)),
                     ("sequence", n(l.value().sequence)),
                     ("not_after", s(&l.value().not_after)),
-                    ("renew_due", Value::Bool(l.state_at(now) == runtime::activation::LeaseState::RenewDue)),
-                    ("days_remaining", Value::Number(l.days_remaining(now) as f64)),
+                    (
+                        "renew_due",
+                        Value::Bool(l.state_at(now) == runtime::activation::LeaseState::RenewDue),
+                    ),
+                    (
+                        "days_remaining",
+                        Value::Number(l.days_remaining(now) as f64),
+                    ),
                 ]),
                 Err(e) => report::object(vec![
                     ("product", s(&v.product)),
@@ -658,7 +672,11 @@ fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
             ("valid", Value::Bool(ok)),
             (
                 "check",
-                if missing && !ok { s(Check::ActivationMissing) } else { Value::Null },
+                if missing && !ok {
+                    s(Check::ActivationMissing)
+                } else {
+                    Value::Null
+                },
             ),
             ("state", s(state.display())),
             ("activations", Value::Array(items)),
@@ -669,7 +687,11 @@ fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
             println!(
                 "{}: no activation installed{}",
                 state.display(),
-                if ok { " (this license does not require one)" } else { "" }
+                if ok {
+                    " (this license does not require one)"
+                } else {
+                    ""
+                }
             );
         }
         if !ok {
@@ -682,9 +704,16 @@ fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
             Ok(_) => {}
             Err(e) => {
                 let code = Outcome::of(e);
-                eprintln!("runtime-verify: {}: REJECTED [{}]: {e:#}", v.product, code.code().unwrap_or("error"));
+                eprintln!(
+                    "runtime-verify: {}: REJECTED [{}]: {e:#}",
+                    v.product,
+                    code.code().unwrap_or("error")
+                );
                 if let Outcome::Rejected(check) = code {
-                    eprintln!("activation not accepted: {}", clikit::outcome::advice(check));
+                    eprintln!(
+                        "activation not accepted: {}",
+                        clikit::outcome::advice(check)
+                    );
                 }
             }
         }

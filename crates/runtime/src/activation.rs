@@ -239,7 +239,11 @@ impl Verified<Activation> {
             a.activation_id,
             a.license_id,
             a.device_limit,
-            if a.overage { ", this seat over the limit" } else { "" },
+            if a.overage {
+                ", this seat over the limit"
+            } else {
+                ""
+            },
             a.sequence,
             self.facts().not_after,
             relative(now, self.facts().not_after)

@@ -118,7 +118,9 @@ fn read_small(p: &Path) -> Option<String> {
     use std::io::Read;
     let f = std::fs::File::open(p).ok()?;
     let mut s = String::new();
-    f.take(MAX_ID_BYTES as u64 + 64).read_to_string(&mut s).ok()?;
+    f.take(MAX_ID_BYTES as u64 + 64)
+        .read_to_string(&mut s)
+        .ok()?;
     Some(s)
 }
 
@@ -131,7 +133,8 @@ fn machine_id(raw: &str) -> Option<&str> {
 fn dmi_uuid(raw: &str) -> Option<&str> {
     let t = raw.trim();
     let hex: Vec<u8> = t.bytes().filter(|b| *b != b'-').collect();
-    let placeholder = hex.iter().all(|b| *b == b'0') || hex.iter().all(|b| b.eq_ignore_ascii_case(&b'f'));
+    let placeholder =
+        hex.iter().all(|b| *b == b'0') || hex.iter().all(|b| b.eq_ignore_ascii_case(&b'f'));
     (hex.len() == 32 && hex.iter().all(u8::is_ascii_hexdigit) && !placeholder).then_some(t)
 }
 
@@ -141,8 +144,7 @@ pub fn stable_id(s: &Sources) -> Result<(String, &'static str), FingerprintError
         return match usable_id(e) {
             Some(id) => Ok((id.to_string(), "instance-id")),
             None => Err(FingerprintError::Unusable(
-                "AIRLOCK_INSTANCE_ID is set but empty, too long or holds control characters"
-                    .into(),
+                "AIRLOCK_INSTANCE_ID is set but empty, too long or holds control characters".into(),
             )),
         };
     }
@@ -230,7 +232,11 @@ mod tests {
         // A container's empty machine id is no id.
         s.machine_id = Some(files(d.path(), "empty-mid", "\n"));
         assert_eq!(of("p", &s).unwrap().source, "dmi-product-uuid");
-        s.dmi = Some(files(d.path(), "zero", "00000000-0000-0000-0000-000000000000"));
+        s.dmi = Some(files(
+            d.path(),
+            "zero",
+            "00000000-0000-0000-0000-000000000000",
+        ));
         assert_eq!(of("p", &s).unwrap().source, "state");
         s.state = None;
         assert_eq!(of("p", &s), Err(FingerprintError::NoSource));

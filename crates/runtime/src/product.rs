@@ -51,7 +51,12 @@ pub struct Inputs<'a> {
 
 impl<'a> Inputs<'a> {
     /// Inputs with the system's id sources and the default warning window.
-    pub fn new(trust: &'a [&'a [u8]], license_dir: &'a Path, state: &'a Path, clock: Clock) -> Self {
+    pub fn new(
+        trust: &'a [&'a [u8]],
+        license_dir: &'a Path,
+        state: &'a Path,
+        clock: Clock,
+    ) -> Self {
         Inputs {
             trust,
             anchors: None,
@@ -99,7 +104,10 @@ impl Status {
         if !self.standing.usable() {
             return self.standing.state.as_str();
         }
-        match (&self.activation, self.license.license().activation_required()) {
+        match (
+            &self.activation,
+            self.license.license().activation_required(),
+        ) {
             (Activation::Missing, _) => "activation_required",
             (Activation::Refused(Check::LeaseExpired, _), true) => "lease_expired",
             (Activation::Refused(_, _), true) => "activation_invalid",
@@ -163,7 +171,10 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         check: Some(Check::IoError),
         message: format!("{}: no license file", lic_path.display()),
     })?;
-    let sig = read(&i.license_dir.join("license.sig"), canon::sig::MAX_ENVELOPE_BYTES)?;
+    let sig = read(
+        &i.license_dir.join("license.sig"),
+        canon::sig::MAX_ENVELOPE_BYTES,
+    )?;
     let now = session.now();
     let license = verify_license(
         session.trust(),
@@ -213,7 +224,9 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         Activation::Missing => {
             warnings.push("this license requires activation on this machine: run `airlock-agent request`, send the request to the vendor, then `airlock-agent install`".into());
         }
-        Activation::Refused(code, why) => warnings.push(format!("activation refused ({code}): {why}")),
+        Activation::Refused(code, why) => {
+            warnings.push(format!("activation refused ({code}): {why}"))
+        }
         Activation::NotRequired => {}
     }
     if gate == Gate::Open && required {
@@ -252,12 +265,18 @@ fn lease_of(
         Ok(None) => return Activation::NotRequired,
         Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
     };
-    let sig = match read(&dir.join(activation::LEASE_SIG), canon::sig::MAX_ENVELOPE_BYTES) {
+    let sig = match read(
+        &dir.join(activation::LEASE_SIG),
+        canon::sig::MAX_ENVELOPE_BYTES,
+    ) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Activation::Refused(
                 Check::SignatureEnvelopeInvalid,
-                format!("{}: its signature activation.sig is missing", lease_path.display()),
+                format!(
+                    "{}: its signature activation.sig is missing",
+                    lease_path.display()
+                ),
             )
         }
         Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
@@ -274,7 +293,8 @@ fn lease_of(
     };
     match activation::verify_lease(session.trust(), &doc, &sig, &binding, session.known(), now) {
         Ok(lease) => {
-            if let Err(e) = session.record_activation(&lease.value().lineage_id, lease.value().sequence)
+            if let Err(e) =
+                session.record_activation(&lease.value().lineage_id, lease.value().sequence)
             {
                 return Activation::Refused(e.code(), e.to_string());
             }

@@ -57,7 +57,8 @@ fn signed(k: &SecretKey, a: &Activation) -> (Vec<u8>, Vec<u8>) {
 
 /// An envelope over `doc` by `k` whatever its role (what an attacker holding a key can make).
 fn forge(k: &SecretKey, kind: Kind, doc: &[u8]) -> Vec<u8> {
-    let twin = SecretKey::from_seed(&seed_of(k), &k.name, kind.signer_role(), t("2026-01-01")).unwrap();
+    let twin =
+        SecretKey::from_seed(&seed_of(k), &k.name, kind.signer_role(), t("2026-01-01")).unwrap();
     twin.sign_document(kind, doc).unwrap().to_bytes()
 }
 
@@ -99,10 +100,23 @@ fn a_valid_lease_verifies_and_says_when_to_renew() {
     let kit = Kit::new();
     let (doc, sig) = signed(&kit.activation, &lease(&kit, &here(), 1, 1));
     let me = here();
-    let l = verify_lease(&kit.store(), &doc, &sig, &binding(&me), &State::default(), t("2026-12-01"))
-        .unwrap();
-    assert_eq!(l.state_at(t("2026-12-01")), runtime::activation::LeaseState::Active);
-    assert_eq!(l.state_at(t("2027-01-25")), runtime::activation::LeaseState::RenewDue);
+    let l = verify_lease(
+        &kit.store(),
+        &doc,
+        &sig,
+        &binding(&me),
+        &State::default(),
+        t("2026-12-01"),
+    )
+    .unwrap();
+    assert_eq!(
+        l.state_at(t("2026-12-01")),
+        runtime::activation::LeaseState::Active
+    );
+    assert_eq!(
+        l.state_at(t("2027-01-25")),
+        runtime::activation::LeaseState::RenewDue
+    );
     assert!(l.describe(t("2026-12-01")).contains("act-1"));
 }
 
@@ -111,19 +125,31 @@ fn leases_for_another_machine_product_or_lineage_are_refused() {
     let kit = Kit::new();
     let st = State::default();
     let (doc, sig) = signed(&kit.activation, &lease(&kit, &fp("machine-b"), 1, 1));
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::ActivationOtherMachine));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-12-01"),
+        Err(Check::ActivationOtherMachine)
+    );
     // The same machine id for another product is another fingerprint.
     let other_product = derive(b"machine-a", "pbx");
     let (doc, sig) = signed(&kit.activation, &lease(&kit, &other_product, 1, 1));
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::ActivationOtherMachine));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-12-01"),
+        Err(Check::ActivationOtherMachine)
+    );
     let mut a = lease(&kit, &here(), 1, 1);
     a.product = "pbx".into();
     let (doc, sig) = signed(&kit.activation, &a);
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::ActivationMismatch));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-12-01"),
+        Err(Check::ActivationMismatch)
+    );
     let mut a = lease(&kit, &here(), 1, 1);
     a.lineage_id = "lin-2".into();
     let (doc, sig) = signed(&kit.activation, &a);
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::ActivationMismatch));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-12-01"),
+        Err(Check::ActivationMismatch)
+    );
     // The agent also checks its own instance key.
     let (doc, sig) = signed(&kit.activation, &lease(&kit, &here(), 1, 1));
     let me = here();
@@ -143,11 +169,19 @@ fn only_an_activation_key_signs_a_lease() {
     let a = lease(&kit, &here(), 1, 1);
     for k in [&kit.license, &kit.release, &kit.root] {
         let (doc, sig) = signed(k, &a);
-        assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::KeyWrongRole), "{}", k.name);
+        assert_eq!(
+            check(&kit, &doc, &sig, &st, "2026-12-01"),
+            Err(Check::KeyWrongRole),
+            "{}",
+            k.name
+        );
     }
     // The machine's own key is no signer of leases (an attacker holding the machine has it).
     let (doc, sig) = signed(&kit.instance, &a);
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-12-01"), Err(Check::KeyUnknown));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-12-01"),
+        Err(Check::KeyUnknown)
+    );
     // A lease edited after signing (a longer lease, more seats) fails the signature.
     let (doc, sig) = signed(&kit.activation, &a);
     let longer = String::from_utf8(doc)
@@ -171,25 +205,40 @@ fn window_clock_and_state_rules() {
     let kit = Kit::new();
     let (doc, sig) = signed(&kit.activation, &lease(&kit, &here(), 5, 2));
     let st = State::default();
-    assert_eq!(check(&kit, &doc, &sig, &st, "2027-02-01"), Err(Check::LeaseExpired));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2027-02-01"),
+        Err(Check::LeaseExpired)
+    );
     // Before its start: the clock set back before the lease was signed.
-    assert_eq!(check(&kit, &doc, &sig, &st, "2026-11-21"), Err(Check::ActivationNotYetValid));
+    assert_eq!(
+        check(&kit, &doc, &sig, &st, "2026-11-21"),
+        Err(Check::ActivationNotYetValid)
+    );
     // Deactivated here, or revoked by an accepted list: never taken again.
     let mut known = State::default();
     known
         .revoked_activations
         .insert("act-1".into(), "deactivated on this machine".into());
-    assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Err(Check::ActivationRevoked));
+    assert_eq!(
+        check(&kit, &doc, &sig, &known, "2026-12-01"),
+        Err(Check::ActivationRevoked)
+    );
     // A reset raised the lineage's epoch: leases of earlier epochs are void.
     let mut known = State::default();
     known.activation_epochs.insert(LINEAGE.into(), 3);
-    assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Err(Check::ActivationRevoked));
+    assert_eq!(
+        check(&kit, &doc, &sig, &known, "2026-12-01"),
+        Err(Check::ActivationRevoked)
+    );
     known.activation_epochs.insert(LINEAGE.into(), 2);
     assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Ok(()));
     // An older lease after a newer one was installed.
     let mut known = State::default();
     known.activation_sequences.insert(LINEAGE.into(), 6);
-    assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Err(Check::Rollback));
+    assert_eq!(
+        check(&kit, &doc, &sig, &known, "2026-12-01"),
+        Err(Check::Rollback)
+    );
     known.activation_sequences.insert(LINEAGE.into(), 5);
     assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Ok(()));
 }
@@ -201,7 +250,10 @@ fn a_lease_signed_in_the_future_means_the_clock_is_behind() {
     a.issued_at = "2026-11-25T00:00:00Z".into();
     let (doc, sig) = signed(&kit.activation, &a);
     // Within its window but before it was signed (more than 5 minutes): tamper.
-    assert_eq!(check(&kit, &doc, &sig, &State::default(), "2026-11-24"), Err(Check::TamperSuspected));
+    assert_eq!(
+        check(&kit, &doc, &sig, &State::default(), "2026-11-24"),
+        Err(Check::TamperSuspected)
+    );
 }
 
 #[test]
@@ -325,7 +377,10 @@ fn instance_signed_documents_prove_possession_of_the_key_they_carry() {
         "[]".to_string(),
         String::new(),
     ] {
-        assert!(verify_instance_signed::<ActivationRequest>(bad.as_bytes()).is_err(), "{bad}");
+        assert!(
+            verify_instance_signed::<ActivationRequest>(bad.as_bytes()).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -334,14 +389,27 @@ fn schema_rules_of_the_activation_artifacts() {
     let kit = Kit::new();
     let good = lease(&kit, &here(), 1, 1);
     assert!(good.validate().is_ok());
-    let cases: Vec<(&str, Box<dyn Fn(&mut Activation)>)> = vec![
-        ("fingerprint", Box::new(|a| a.fingerprint = "fp1:XYZ".into())),
+    type Edit = Box<dyn Fn(&mut Activation)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "fingerprint",
+            Box::new(|a| a.fingerprint = "fp1:XYZ".into()),
+        ),
         ("device_limit", Box::new(|a| a.device_limit = 0)),
         ("device_limit", Box::new(|a| a.device_limit = 10_001)),
         ("sequence", Box::new(|a| a.sequence = 0)),
-        ("not_after", Box::new(|a| a.not_after = a.not_before.clone())),
-        ("renew_after", Box::new(|a| a.renew_after = "2028-01-01T00:00:00Z".into())),
-        ("instance_public_key", Box::new(|a| a.instance_public_key = "AAAA".into())),
+        (
+            "not_after",
+            Box::new(|a| a.not_after = a.not_before.clone()),
+        ),
+        (
+            "renew_after",
+            Box::new(|a| a.renew_after = "2028-01-01T00:00:00Z".into()),
+        ),
+        (
+            "instance_public_key",
+            Box::new(|a| a.instance_public_key = "AAAA".into()),
+        ),
         ("type", Box::new(|a| a.doc_type = "airlock-license".into())),
         ("label", Box::new(|a| a.label = "a\u{202e}b".into())),
     ];

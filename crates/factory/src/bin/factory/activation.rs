@@ -4,10 +4,10 @@
 use anyhow::{bail, Context, Result};
 use canon::{Role, Timestamp, Value};
 use clap::Subcommand;
-use runtime::Artifact;
 use clikit::input::read_capped;
 use clikit::report::{n, object, print_json, s};
 use factory::activation::{self as seats, Refusal, Row};
+use runtime::Artifact;
 use signing::clock;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,8 +137,13 @@ fn write_lease(out: &Path, f: &seats::Fulfilled) -> Result<()> {
     // The signature first: a reader never sees the new lease beside the old signature's
     // absence; a crash between the two leaves a pair that fails verification, and a re-run
     // (same request: the same seat) writes both again.
-    signing::fsutil::write_atomic(&out.join(runtime::activation::LEASE_SIG), &f.signature, 0o644, true)
-        .with_context(|| format!("{}", out.display()))?;
+    signing::fsutil::write_atomic(
+        &out.join(runtime::activation::LEASE_SIG),
+        &f.signature,
+        0o644,
+        true,
+    )
+    .with_context(|| format!("{}", out.display()))?;
     signing::fsutil::write_atomic(&json, &doc, 0o644, true)
         .with_context(|| format!("{}", json.display()))?;
     Ok(())
@@ -158,7 +163,12 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             if lease_days == Some(0) {
                 bail!("--lease-days must be at least 1");
             }
-            let key = factory::keys::load_signing_key(&key, Role::Activation, signer.trust()?.as_ref(), now)?;
+            let key = factory::keys::load_signing_key(
+                &key,
+                Role::Activation,
+                signer.trust()?.as_ref(),
+                now,
+            )?;
             let file = read_capped(
                 &request,
                 (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -200,12 +210,20 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             } else {
                 println!(
                     "{} {} for license {} ({} of {} seats in use{}), lease #{} until {}",
-                    if f.new_seat { "activated" } else { "fresh lease for" },
+                    if f.new_seat {
+                        "activated"
+                    } else {
+                        "fresh lease for"
+                    },
                     a.activation_id,
                     a.license_id,
                     f.seats_in_use,
                     a.device_limit,
-                    if a.overage { ", this one over the limit" } else { "" },
+                    if a.overage {
+                        ", this one over the limit"
+                    } else {
+                        ""
+                    },
                     a.sequence,
                     a.not_after
                 );
@@ -222,7 +240,9 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             let reg = common.existing_registry()?;
             let rows = seats::list(&reg, license_id.as_deref())?;
             if common.json {
-                print_json(&Value::Array(rows.iter().map(|r| row_json(r, now)).collect()));
+                print_json(&Value::Array(
+                    rows.iter().map(|r| row_json(r, now)).collect(),
+                ));
             } else if rows.is_empty() {
                 println!("no activations");
             } else {
@@ -257,7 +277,8 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                 (Some(path), false) => {
                     let file = read_capped(
                         path,
-                        (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
+                        (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES)
+                            as u64,
                     )?;
                     let d = match seats::check_receipt(&file) {
                         Ok(d) => d,
@@ -270,7 +291,10 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                                 subject,
                                 &Refusal {
                                     code: seats::code::RECEIPT_MISMATCH,
-                                    message: format!("the receipt is for activation {}, not {id}", d.activation_id),
+                                    message: format!(
+                                        "the receipt is for activation {}, not {id}",
+                                        d.activation_id
+                                    ),
                                 },
                             );
                         }
@@ -300,7 +324,10 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                     ],
                 )?);
             } else if !r.changed {
-                println!("activation {} was released by this receipt already; nothing to do", r.row.activation_id);
+                println!(
+                    "activation {} was released by this receipt already; nothing to do",
+                    r.row.activation_id
+                );
             } else {
                 println!(
                     "released {} of license {} ({})",

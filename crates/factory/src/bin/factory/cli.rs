@@ -619,12 +619,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 let mut v = RevocationList::new(seq, now, revoked.iter().cloned());
                 v.revoked_activations = void_leases
                     .iter()
-                    .map(|(id, lineage, reason, at)| runtime::revocation::RevokedActivation {
-                        activation_id: id.clone(),
-                        lineage_id: lineage.clone(),
-                        reason: reason.clone(),
-                        revoked_at: at.to_string(),
-                    })
+                    .map(
+                        |(id, lineage, reason, at)| runtime::revocation::RevokedActivation {
+                            activation_id: id.clone(),
+                            lineage_id: lineage.clone(),
+                            reason: reason.clone(),
+                            revoked_at: at.to_string(),
+                        },
+                    )
                     .collect();
                 v.activation_epochs = epochs
                     .iter()
