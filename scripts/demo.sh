@@ -19,11 +19,11 @@ mkdir -p "$AIRLOCK_HOME" && cp fixtures/catalog.json "$AIRLOCK_HOME/catalog.json
 unset AIRLOCK_DB AIRLOCK_CATALOG AIRLOCK_PACKAGER_STATE AIRLOCK_TRUST AIRLOCK_NOW AIRLOCK_ROOT
 
 step "1. the vendor's keys, generated now, and trust file v1 signed by the root"
-for role in root license release; do
+for role in root license release activation; do
   $BIN/factory keygen --role $role --name $role --out "$OUT/keys"
 done
 $BIN/factory trust --root-key "$OUT/keys/root.key" --add "$OUT/keys/license.pub" "$OUT/keys/release.pub" \
-  --out "$OUT/trust.json"
+  "$OUT/keys/activation.pub" --out "$OUT/trust.json"
 export AIRLOCK_TRUST=$OUT/trust.json   # the signing commands refuse retired or revoked keys
 $BIN/factory home
 
@@ -114,6 +114,53 @@ $BIN/factory issue --tier evaluation --customer Evaluation --product gateway \
   --key "$OUT/keys/license.key" --out "$OUT/evaluation" >/dev/null
 $BIN/runtime-verify evaluation "$OUT/evaluation/license.json" --trust "$OUT/trust.json" \
   --state "$OUT/runtime-state"
+
+step "14. activation, air-gap first: a professional license (1 device) bound to machine A"
+PRO=$($BIN/factory issue --tier professional --customer "Globex" --product gateway \
+  --key "$OUT/keys/license.key" --out "$OUT/pro")
+# Two machines, each with its own state directory and explicit instance id (as containers
+# and Kubernetes set it); on a real host the agent uses /etc/machine-id.
+A="env AIRLOCK_INSTANCE_ID=demo-machine-a"
+B="env AIRLOCK_INSTANCE_ID=demo-machine-b"
+$A $BIN/airlock-agent id --product gateway
+$A $BIN/airlock-agent request --license "$OUT/pro" --state "$OUT/machine-a" --out "$OUT/request-a.json" --label "machine A"
+echo "  (the request travels to the vendor by hand: USB stick, paste, QR code)"
+$BIN/factory activation fulfill "$OUT/request-a.json" --key "$OUT/keys/activation.key" --out "$OUT/activation-a"
+$A $BIN/airlock-agent install "$OUT/activation-a" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub" --state "$OUT/machine-a"
+$A $BIN/airlock-agent status --state "$OUT/machine-a"
+$A $BIN/runtime-verify activation --state "$OUT/machine-a" --trust "$OUT/trust.json" --license "$OUT/pro"
+echo "  the product asks one call what it may do:"
+$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a" gate helm_chart
+
+step "15. machine B is refused at the device limit"
+$B $BIN/airlock-agent request --license "$OUT/pro" --state "$OUT/machine-b" --out "$OUT/request-b.json" --label "machine B"
+set +e
+$BIN/factory activation fulfill "$OUT/request-b.json" --key "$OUT/keys/activation.key" --out "$OUT/activation-b"
+echo "  exit $? (1 = refused: DEVICE_LIMIT_EXCEEDED)"
+set -e
+
+step "16. machine A is retired: deactivate, carry the receipt back, release the seat"
+$A $BIN/airlock-agent deactivate --state "$OUT/machine-a" --out "$OUT/receipt-a.json"
+$BIN/factory activation release --receipt "$OUT/receipt-a.json"
+set +e
+$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a"
+echo "  exit $? on machine A (3 = licensed work denied, data kept)"
+set -e
+
+step "17. machine B activates now"
+$BIN/factory activation fulfill "$OUT/request-b.json" --key "$OUT/keys/activation.key" --out "$OUT/activation-b"
+$B $BIN/airlock-agent install "$OUT/activation-b" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub" --state "$OUT/machine-b"
+$B $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-b"
+$BIN/factory activation list "$PRO"
+
+step "18. hardware replaced: reset the license's seats; the next revocation list voids old leases"
+$BIN/factory activation reset "$PRO" --reason "hardware replaced"
+$BIN/factory revocations --key "$OUT/keys/license.key" --out "$OUT/revocations"
+$B $BIN/runtime-verify revocations import "$OUT/revocations/revocations.json" --trust "$OUT/trust.json" --state "$OUT/machine-b"
+set +e
+$B $BIN/runtime-verify activation --state "$OUT/machine-b" --trust "$OUT/trust.json" --license "$OUT/pro"
+echo "  exit $? (1 = the old lease no longer verifies; machine B makes a new request)"
+set -e
 
 echo
 echo "demo complete: everything is in $OUT (keys generated at $NOW)"

@@ -650,6 +650,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                     &canon::Value::object(vec![
                         ("sequence".into(), canon::Value::Number(seq as f64)),
                         ("revoked".into(), canon::Value::Number(count as f64)),
+                        (
+                            "revoked_activations".into(),
+                            canon::Value::Number(void_leases.len() as f64),
+                        ),
+                        (
+                            "activation_epochs".into(),
+                            canon::Value::Number(epochs.len() as f64),
+                        ),
                         ("path".into(), s(out.join("revocations.json").display())),
                     ])
                     .context("json")?,
@@ -658,8 +666,17 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
                 let replaced =
                     replaces.map_or(String::new(), |p| format!("; replaces sequence {p}"));
                 println!(
-                    "wrote {}/revocations.json (sequence {seq}, {count} revoked{replaced})",
-                    out.display()
+                    "wrote {}/revocations.json (sequence {seq}, {count} revoked{}{replaced})",
+                    out.display(),
+                    if void_leases.is_empty() && epochs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} activation leases void, {} license seat resets",
+                            void_leases.len(),
+                            epochs.len()
+                        )
+                    }
                 );
             }
         }

@@ -1,0 +1,148 @@
+//! `example-product`: how a product gates its features with Airlock, in one call.
+//!
+//! ```text
+//! example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub] [FEATURE...]
+//! ```
+//! It reads the clock once, calls `runtime::product::check` (trust, license, evaluation,
+//! activation lease, clock and revocations from the state directory), prints the warnings
+//! the operator must see, then asks for each FEATURE (default: `gate`) and for one more agent.
+//! Exit codes: 0 every feature asked for may be used, 3 something is denied (the product
+//! keeps serving existing data), 2 the license or trust cannot be judged.
+
+#![forbid(unsafe_code)]
+
+use runtime::product::{check, Activation, Inputs};
+use runtime::session::Clock;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+struct Opts {
+    trust: PathBuf,
+    license: PathBuf,
+    state: PathBuf,
+    root: Option<PathBuf>,
+    features: Vec<String>,
+}
+
+fn opts() -> Result<Opts, String> {
+    let mut it = std::env::args().skip(1);
+    let (mut trust, mut license, mut state, mut root, mut features) =
+        (None, None, None, None, Vec::new());
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--trust" => trust = Some(PathBuf::from(value()?)),
+            "--license" => license = Some(PathBuf::from(value()?)),
+            "--state" => state = Some(PathBuf::from(value()?)),
+            "--root" => root = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                return Err("usage: example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub] [FEATURE...]".into())
+            }
+            f if !f.starts_with('-') => features.push(f.to_string()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if features.is_empty() {
+        features.push("gate".into());
+    }
+    Ok(Opts {
+        trust: trust.ok_or("--trust is required")?,
+        license: license.ok_or("--license is required")?,
+        state: state.ok_or("--state is required")?,
+        root,
+        features,
+    })
+}
+
+fn main() -> ExitCode {
+    let o = match opts() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("example-product: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let trust = match std::fs::read(&o.trust) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("example-product: {}: {e}", o.trust.display());
+            return ExitCode::from(2);
+        }
+    };
+    let anchors = match o.root.as_ref().map(std::fs::read).transpose() {
+        Ok(Some(text)) => match runtime::trust::RootSpec::parse(&text) {
+            Ok(spec) => Some(runtime::trust::RootSpec::anchors(&[spec])),
+            Err(e) => {
+                eprintln!("example-product: --root: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("example-product: --root: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The product's glue reads the clock, once; the runtime never does.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let files = [trust.as_slice()];
+    let mut inputs = Inputs::new(
+        &files,
+        &o.license,
+        &o.state,
+        Clock::System(canon::Timestamp(now)),
+    );
+    inputs.anchors = anchors.as_ref();
+    let status = match check(&inputs) {
+        Ok(s) => s,
+        Err(r) => {
+            eprintln!(
+                "example-product: cannot judge the license [{}]: {r}",
+                r.check.map_or("error", |c| c.as_str())
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let l = status.license.license();
+    println!(
+        "license {} ({} {}): {}",
+        l.license_id,
+        l.product,
+        l.tier,
+        status.state()
+    );
+    match &status.activation {
+        Activation::Leased(lease, _) => {
+            println!("activation: {}", lease.describe(canon::Timestamp(now)))
+        }
+        Activation::NotRequired => println!("activation: not required by this license"),
+        Activation::Missing => println!("activation: missing"),
+        Activation::Refused(code, _) => println!("activation: refused ({code})"),
+    }
+    for w in &status.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut denied = false;
+    for f in &o.features {
+        match status.entitlements.check_feature(f) {
+            Ok(()) => println!("feature {f}: allowed"),
+            Err(d) => {
+                denied = true;
+                println!("feature {f}: denied ({}, HTTP {})", d.code, d.http_status);
+            }
+        }
+    }
+    match status.entitlements.check_limit("agents", 0) {
+        Ok(()) => println!("one more agent: allowed"),
+        Err(d) => println!("one more agent: denied ({})", d.code),
+    }
+    println!("existing data and configuration: always available");
+    if denied {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
