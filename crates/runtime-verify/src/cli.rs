@@ -469,6 +469,10 @@ fn remind_cmd(
     let now = clock.now();
     // The same session as every other command: pinned roots, trust version, revocations, and
     // the clock; the time is recorded only for a real run that verified the license.
+    // The lease of this machine's activation, when the state directory holds one: its end
+    // (when before the license's), or its refusal.
+    let mut lease: Option<std::result::Result<(Timestamp, String), (Check, String)>> = None;
+    let mut activation_required = false;
     let outcome: Result<Standing, (State, String)> = (|| {
         let classify = |e: anyhow::Error| {
             let st = match runtime::check::of(e.as_ref()) {
@@ -478,8 +482,23 @@ fn remind_cmd(
             };
             (st, format!("{e:#}"))
         };
-        let session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
+        let mut session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
         let (v, mut st) = check_license(&session, license, false, o.warn_days).map_err(classify)?;
+        activation_required = v.license().activation_required();
+        if let Some(dir) = state.as_deref() {
+            let lineage = v.license().lineage_id.clone();
+            let verdicts = check_leases(&mut session, dir, Some(&lineage)).map_err(classify)?;
+            lease = verdicts
+                .into_iter()
+                .find(|l| l.product == v.license().product)
+                .map(|l| match l.result {
+                    Ok(x) => Ok((x.facts().not_after, x.describe(session.now()))),
+                    Err(e) => Err((
+                        runtime::check::of(e.as_ref()).unwrap_or(Check::IoError),
+                        format!("{e:#}"),
+                    )),
+                });
+        }
         // Evaluation terms whose evaluation started here: remind about the evaluation's end.
         if let Some(started) = session.evaluation_started(&v.license().product) {
             if let Some(e) = Standing::evaluation(&v, started, session.now(), o.warn_days) {
@@ -510,6 +529,25 @@ fn remind_cmd(
         State::Revoked => (remind_code::REVOKED, true, format!("license revoked: {detail}")),
         State::TamperSuspected => (remind_code::TAMPER, true, detail.clone()),
         _ => (remind_code::INVALID, true, format!("license cannot be verified: {detail}")),
+    };
+    // The lease: it ends before the license does (remind on the same days), or it ended.
+    let (code, attention, message) = match (&lease, code) {
+        (Some(Ok((end, text))), remind_code::OK | remind_code::REMINDER)
+            if standing.is_some_and(|x| *end < x.times.expires_at) =>
+        {
+            let d = now.days_until(*end);
+            if th.contains(&d) || d < th.last().copied().unwrap_or(0) {
+                (remind_code::REMINDER, true, format!("{text}; before it ends, make a new request with `airlock-agent request` and send it to the vendor"))
+            } else {
+                (code, attention, message)
+            }
+        }
+        (Some(Err((Check::LeaseExpired, why))), remind_code::OK | remind_code::REMINDER | remind_code::GRACE)
+            if activation_required =>
+        {
+            (remind_code::EXPIRED, true, format!("activation lease ended: {why}: licensed growth is stopped (data is kept); make a new request with `airlock-agent request`"))
+        }
+        _ => (code, attention, message),
     };
     let mut out = std::io::stdout().lock();
     match o.format {

@@ -3,6 +3,7 @@
 //! The binaries are the ones `cargo test --workspace` (`make test`) builds beside this test
 //! executable; run through that, not `-p scenarios` alone.
 
+mod activation;
 mod cmd;
 mod journey;
 mod kit;
