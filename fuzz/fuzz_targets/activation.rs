@@ -1,0 +1,36 @@
+#![no_main]
+// Activation artifacts: the machine-signed request and receipt files (any bytes), the lease
+// with its detached signature (any bytes, and the same bytes signed by a trusted activation
+// key, so that the schema and binding checks behind the signature are reached), and the
+// revocation list with its activation entries. Nothing may panic.
+use libfuzzer_sys::fuzz_target;
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    thread_local!(static CTX: (runtime::TrustStore, signing::SecretKey) = common::activation_store());
+    let now = common::t("2026-11-22T00:00:00Z");
+    let _ = runtime::activation::verify_instance_signed::<runtime::activation::ActivationRequest>(data);
+    let _ = runtime::activation::verify_instance_signed::<runtime::activation::Deactivation>(data);
+    let _ = <runtime::revocation::RevocationList as runtime::Artifact>::parse(data);
+    let fp = runtime::fingerprint::derive(b"fuzz-machine", "gateway");
+    let binding = runtime::activation::Binding {
+        product: "gateway",
+        lineage_id: "lin-1",
+        fingerprint: &fp,
+        instance_key: None,
+    };
+    let mut known = runtime::state::State::default();
+    known.activation_sequences.insert("lin-1".into(), 2);
+    known.activation_epochs.insert("lin-1".into(), 2);
+    CTX.with(|(store, key)| {
+        let mid = data.len() / 2;
+        let _ = runtime::activation::verify_lease(store, &data[..mid], &data[mid..], &binding, &known, now);
+        if let Ok(canonical) = canon::canonicalize(data) {
+            let sig = key
+                .sign_document(canon::Kind::Activation, &canonical)
+                .unwrap()
+                .to_bytes();
+            let _ = runtime::activation::verify_lease(store, data, &sig, &binding, &known, now);
+        }
+    });
+});
