@@ -98,5 +98,101 @@ fn views(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batch, views);
+/// `factory activation fulfill`'s work without the process: verify each machine's signed
+/// request, then the seat decision, the signed lease and the audit event in one transaction
+/// per activation (SQLite WAL, synchronous=FULL), into one license of 10,000 seats.
+fn fulfil(c: &mut Criterion) {
+    use canon::{enc, Kind};
+    use runtime::activation::{ActivationRequest, SignedFile};
+    use runtime::Artifact;
+    let n = if full() { 1_000 } else { 20 };
+    let lic_key = signing::SecretKey::from_seed(&[7; 32], "lic", Role::License, now()).unwrap();
+    let act_key = signing::SecretKey::from_seed(&[8; 32], "act", Role::Activation, now()).unwrap();
+    let cat = catalog();
+    let req = Request {
+        tier: "professional".into(),
+        customer: "Bench".into(),
+        product: "gateway".into(),
+        expires: Some("2027-11-22".into()),
+        device_limit: Some(10_000),
+        ..Request::default()
+    };
+    // One instance key per machine, from a seed (key generation is not what is measured).
+    let machines: Vec<signing::SecretKey> = (0..n)
+        .map(|i| {
+            let mut seed = [1u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            signing::SecretKey::from_seed(&seed, "instance", Role::Instance, now()).unwrap()
+        })
+        .collect();
+    let mut g = c.benchmark_group("activation");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Elements(n as u64));
+    g.bench_function("fulfil_1000", |b| {
+        b.iter_with_setup(
+            || {
+                let d = tempfile::tempdir().unwrap();
+                let mut reg = Registry::open(&d.path().join("f.db")).unwrap();
+                let reqs = vec![req.clone()];
+                let licenses = build_batch(&cat, &reqs, now()).unwrap();
+                let l = licenses[0].clone();
+                issue_batch(
+                    &mut reg,
+                    &lic_key,
+                    &reqs,
+                    licenses,
+                    &d.path().join("out"),
+                    now(),
+                    |_| {},
+                )
+                .unwrap();
+                let signed: Vec<Vec<u8>> = machines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        let rid = enc::hex(&(i as u128).to_be_bytes());
+                        let r = ActivationRequest {
+                            doc_type: "airlock-activation-request".into(),
+                            request_id: rid,
+                            license_id: l.license_id.clone(),
+                            license_key: l.license_key.clone(),
+                            lineage_id: l.lineage_id.clone(),
+                            product: "gateway".into(),
+                            workspace: l.workspace.clone(),
+                            fingerprint: runtime::fingerprint::derive(
+                                format!("m{i}").as_bytes(),
+                                "gateway",
+                            ),
+                            fingerprint_source: "machine-id".into(),
+                            instance_public_key: enc::b64(&k.public_key()),
+                            label: String::new(),
+                            created_at: now().to_string(),
+                        };
+                        let canonical = r.to_canonical();
+                        SignedFile {
+                            envelope: k
+                                .sign_document(Kind::ActivationRequest, &canonical)
+                                .unwrap(),
+                            canonical,
+                        }
+                        .to_bytes()
+                    })
+                    .collect();
+                (d, reg, signed)
+            },
+            |(d, mut reg, signed)| {
+                for f in &signed {
+                    let r = factory::activation::check_request(f, now()).unwrap();
+                    factory::activation::fulfill(&mut reg, &r, &act_key, now(), None)
+                        .unwrap()
+                        .unwrap();
+                }
+                d
+            },
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batch, views, fulfil);
 criterion_main!(benches);

@@ -122,5 +122,88 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// An activation lease verified the way a product does at start: signature (activation role),
+/// schema, binding to this machine's fingerprint, window, clock and the state's facts.
+fn lease(c: &mut Criterion) {
+    let t = |s: &str| Timestamp::parse(s).unwrap();
+    let created = t("2026-01-01T00:00:00Z");
+    let root = signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, created).unwrap();
+    let act = signing::SecretKey::from_seed(&[4; 32], "act", Role::Activation, created).unwrap();
+    let entries: Vec<_> = [&root, &act]
+        .iter()
+        .map(|k| signing::trust::TrustEntry {
+            public_key: k.public_key(),
+            name: k.name.clone(),
+            roles: vec![k.role],
+            not_before: created,
+            not_after: t("2030-01-01T00:00:00Z"),
+            status: KeyStatus::Active,
+        })
+        .collect();
+    let trust_bytes =
+        signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
+    let trust =
+        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::danger::trust_on_first_use())
+            .unwrap();
+    let fp = runtime::fingerprint::derive(b"0123456789abcdef0123456789abcdef", "gateway");
+    let a = runtime::activation::Activation {
+        doc_type: "airlock-activation".into(),
+        activation_id: "act-0123456789abcdef".into(),
+        request_id: "0123456789abcdef0123456789abcdef".into(),
+        license_id: "lic-0123456789abcdef".into(),
+        lineage_id: "lin-0123456789abcdef".into(),
+        product: "gateway".into(),
+        customer_id: "acme-corp".into(),
+        workspace: "default".into(),
+        fingerprint: fp.clone(),
+        instance_public_key: canon::enc::b64(&[9; 32]),
+        label: "node a".into(),
+        device_limit: 3,
+        overage: false,
+        epoch: 1,
+        sequence: 7,
+        issued_at: "2026-11-20T00:00:00Z".into(),
+        not_before: "2026-11-20T00:00:00Z".into(),
+        not_after: "2027-11-01T00:00:00Z".into(),
+        renew_after: "2027-09-01T00:00:00Z".into(),
+    };
+    let canonical = a.to_canonical();
+    let doc = canon::parse(&canonical).unwrap().to_pretty();
+    let sig = act
+        .sign_document(Kind::Activation, &canonical)
+        .unwrap()
+        .to_bytes();
+    let mut known = runtime::state::State::default();
+    known
+        .activation_sequences
+        .insert("lin-0123456789abcdef".into(), 6);
+    let binding = runtime::activation::Binding {
+        product: "gateway",
+        lineage_id: "lin-0123456789abcdef",
+        fingerprint: &fp,
+        instance_key: None,
+    };
+    let now = t("2026-11-22T00:00:00Z");
+    let mut g = c.benchmark_group("activation");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify_lease", |b| {
+        b.iter(|| {
+            runtime::activation::verify_lease(
+                black_box(&trust),
+                black_box(&doc),
+                black_box(&sig),
+                &binding,
+                &known,
+                now,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("fingerprint", |b| {
+        b.iter(|| runtime::fingerprint::derive(black_box(b"0123456789abcdef"), "gateway"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, lease);
 criterion_main!(benches);
