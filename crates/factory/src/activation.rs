@@ -121,16 +121,26 @@ pub enum Decision {
 /// fewer than the limit are live, an overage seat while fewer than the limit plus overage are,
 /// and [`code::DEVICE_LIMIT_EXCEEDED`] after that.
 pub fn decide(terms: &Terms, live: &[Seat], fingerprint: &str) -> Decision {
-    if let Some(s) = live.iter().find(|s| s.fingerprint == fingerprint) {
-        return Decision::Existing(s.activation_id.clone());
+    let mine = live.iter().find(|s| s.fingerprint == fingerprint);
+    decide_counted(
+        terms,
+        mine.map(|s| s.activation_id.as_str()),
+        live.len() as u64,
+    )
+}
+
+/// [`decide`] from what the registry answers with two indexed lookups: the fingerprint's live
+/// seat, if any, and how many seats are live (the same decision, without loading every seat).
+pub fn decide_counted(terms: &Terms, mine: Option<&str>, live: u64) -> Decision {
+    if let Some(id) = mine {
+        return Decision::Existing(id.to_string());
     }
     if !terms.new_seats {
         return Decision::Refused(code::LICENSE_IN_GRACE);
     }
-    let n = live.len() as u64;
-    if n < terms.device_limit {
+    if live < terms.device_limit {
         Decision::New { overage: false }
-    } else if n < terms.max_seats {
+    } else if live < terms.max_seats {
         Decision::New { overage: true }
     } else {
         Decision::Refused(code::DEVICE_LIMIT_EXCEEDED)
@@ -305,20 +315,38 @@ fn expire_leases(tx: &rusqlite::Transaction<'_>, lineage: &str, now: Timestamp) 
     Ok(())
 }
 
-fn live_seats(tx: &rusqlite::Transaction<'_>, lineage: &str) -> Result<Vec<Seat>> {
-    let rows = tx
+/// The fingerprint's live seat of `lineage` (activation id, overage) and the number of live
+/// seats: two lookups on the partial index of live seats.
+fn seat_facts(
+    tx: &rusqlite::Transaction<'_>,
+    lineage: &str,
+    fingerprint: &str,
+) -> Result<(Option<(String, bool)>, u64)> {
+    let mine = tx
         .prepare_cached(
-            "SELECT activation_id, fingerprint, overage FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id",
+            "SELECT activation_id, overage FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL",
         )?
-        .query_map([lineage], |r| {
-            Ok(Seat {
-                activation_id: r.get(0)?,
-                fingerprint: r.get(1)?,
-                overage: r.get::<_, i64>(2)? != 0,
-            })
-        })?
+        .query_row(params![lineage, fingerprint], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? != 0))
+        })
+        .optional()?;
+    let live: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND released_at IS NULL",
+        )?
+        .query_row([lineage], |r| r.get(0))?;
+    Ok((mine, live as u64))
+}
+
+/// The ids of the live seats of `lineage` (for messages).
+fn live_ids(tx: &rusqlite::Transaction<'_>, lineage: &str, max: usize) -> Result<Vec<String>> {
+    let ids = tx
+        .prepare_cached(
+            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id LIMIT ?2",
+        )?
+        .query_map(params![lineage, max as i64], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    Ok(ids)
 }
 
 fn random_id() -> String {
@@ -426,18 +454,15 @@ pub fn fulfill(
         );
     }
     expire_leases(&tx, &rec.lineage_id, now)?;
-    let live = live_seats(&tx, &rec.lineage_id)?;
+    let (mine, live) = seat_facts(&tx, &rec.lineage_id, &req.fingerprint)?;
     let terms = Terms {
         device_limit: license.device_limit(),
         max_seats: license.max_seats(),
         new_seats: standing.state != State::Grace,
     };
-    let decision = decide(&terms, &live, &req.fingerprint);
+    let decision = decide_counted(&terms, mine.as_ref().map(|(id, _)| id.as_str()), live);
     let (activation_id, overage, new_seat) = match decision {
-        Decision::Existing(id) => {
-            let overage = live.iter().any(|s| s.activation_id == id && s.overage);
-            (id, overage, false)
-        }
+        Decision::Existing(id) => (id, mine.is_some_and(|(_, o)| o), false),
         Decision::New { overage } => (random_id(), overage, true),
         Decision::Refused(c) if c == code::LICENSE_IN_GRACE => {
             return refuse(
@@ -449,10 +474,11 @@ pub fn fulfill(
             )
         }
         Decision::Refused(c) => {
+            let ids = live_ids(&tx, &rec.lineage_id, 10)?;
             return refuse(
                 c,
                 format!(
-                    "license {} allows {} device(s){}; {} in use: {}. Release one (`factory activation release`) or raise the limit",
+                    "license {} allows {} device(s){}; {live} in use: {}{}. Release one (`factory activation release`) or raise the limit",
                     rec.license_id,
                     terms.device_limit,
                     if terms.max_seats > terms.device_limit {
@@ -460,13 +486,10 @@ pub fn fulfill(
                     } else {
                         String::new()
                     },
-                    live.len(),
-                    live.iter()
-                        .map(|s| s.activation_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    ids.join(", "),
+                    if live > ids.len() as u64 { ", ..." } else { "" }
                 ),
-            )
+            );
         }
     };
     tx.execute(
@@ -546,7 +569,7 @@ pub fn fulfill(
             rec.license_id, req.fingerprint, req.request_id
         ),
     )?;
-    let seats_in_use = live.len() as u64 + u64::from(new_seat);
+    let seats_in_use = live + u64::from(new_seat);
     tx.commit()?;
     Ok(Ok(Fulfilled {
         activation,

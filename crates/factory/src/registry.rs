@@ -111,6 +111,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX activations_seat ON activations(lineage_id, fingerprint)
         WHERE released_at IS NULL;
+    CREATE INDEX activations_lease_end ON activations(lineage_id, lease_not_after)
+        WHERE released_at IS NULL;
     CREATE INDEX activations_license ON activations(license_id);
     CREATE TABLE activation_requests (
         request_id    TEXT PRIMARY KEY,

@@ -199,6 +199,13 @@ fn lease(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // The floor: one Ed25519 verify_strict over the lease's PAE, nothing else.
+    let key = runtime::PublicKey::from_bytes(&act.public_key()).unwrap();
+    let pae = canon::pae(Kind::Activation.payload_type(), &canonical);
+    let raw = canon::Envelope::parse(&sig).unwrap().sig;
+    g.bench_function("ed25519_verify_strict_floor", |b| {
+        b.iter(|| key.verify(black_box(&pae), black_box(&raw)))
+    });
     g.bench_function("fingerprint", |b| {
         b.iter(|| runtime::fingerprint::derive(black_box(b"0123456789abcdef"), "gateway"))
     });
