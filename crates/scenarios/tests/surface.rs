@@ -27,7 +27,7 @@ fn run(dir: &Path, tool: &str, args: &[&str], env: &[(&str, &Path)]) -> Output {
 #[test]
 fn every_binary_generates_its_completions_and_man_pages() {
     let d = tempfile::tempdir().unwrap();
-    for tool in ["factory", "packager", "runtime-verify"] {
+    for tool in ["factory", "packager", "runtime-verify", "airlock-agent"] {
         for shell in ["bash", "zsh", "fish"] {
             let script = ok(run(d.path(), tool, &["completions", shell], &[]));
             assert!(script.contains(tool), "{tool} {shell}: {script}");
@@ -120,7 +120,7 @@ fn subcommands(tool: &str, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, S
 #[test]
 fn every_option_of_every_command_has_help() {
     let mut missing = Vec::new();
-    for tool in ["factory", "packager", "runtime-verify"] {
+    for tool in ["factory", "packager", "runtime-verify", "airlock-agent"] {
         let mut all = Vec::new();
         subcommands(tool, &mut Vec::new(), &mut all);
         assert!(all.len() > 3, "{tool}: {} commands", all.len());
