@@ -427,6 +427,15 @@ pub fn fulfill(
         );
     }
     let (license, standing) = license_terms(&rec.document, now)?;
+    if license.workspace != req.workspace {
+        return refuse(
+            code::LICENSE_MISMATCH,
+            format!(
+                "the request names workspace {:?}; license {} is for workspace {:?}",
+                req.workspace, rec.license_id, license.workspace
+            ),
+        );
+    }
     if standing.state == State::Expired {
         return refuse(
             code::LICENSE_EXPIRED,
@@ -520,7 +529,7 @@ pub fn fulfill(
         lineage_id: rec.lineage_id.clone(),
         product: rec.product.clone(),
         customer_id: rec.customer_id.clone(),
-        workspace: req.workspace.clone(),
+        workspace: license.workspace.clone(),
         fingerprint: req.fingerprint.clone(),
         instance_public_key: req.instance_public_key.clone(),
         label: req.label.clone(),

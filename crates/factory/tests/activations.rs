@@ -304,6 +304,29 @@ fn racing_fulfils_take_exactly_the_free_seats() {
         .filter(|r| r["status"] == "active")
         .count();
     assert_eq!(active, 3);
+    // A winner's request answered into another winner's directory: refused before anything
+    // is recorded (no fresh lease, nothing overwritten).
+    let won: Vec<usize> = (0..outs.len())
+        .filter(|i| outs[*i].status.success())
+        .collect();
+    let before = std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap();
+    let o = fac(
+        p,
+        &[
+            "activation",
+            "fulfill",
+            reqs[won[0]].to_str().unwrap(),
+            "--key",
+            "keys/act.key",
+            "--out",
+            &format!("out-{}", won[1]),
+        ],
+    );
+    fails(&o, 2, "another machine's activation");
+    assert_eq!(
+        std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap(),
+        before
+    );
     ok(&fac(p, &["audit", "verify"]));
 }
 
@@ -512,7 +535,6 @@ fn every_fulfil_refusal_names_its_code() {
     ok(&fac(p, &["revoke", &l.license_id, "--reason", "unpaid"]));
     let o = fulfil(p, NOW, &good, "x");
     fails(&o, 1, "LICENSE_REVOKED");
-    // A fulfil into a directory holding another seat's lease is refused.
     ok(&fac(p, &["audit", "verify"]));
 }
 

@@ -117,26 +117,33 @@ fn row_json(r: &Row, now: Timestamp) -> Value {
     .unwrap_or(Value::Null)
 }
 
-/// Writes the lease files into `out`, replacing only a lease of the same seat.
-fn write_lease(out: &Path, f: &seats::Fulfilled) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+/// Refuses an `out` directory holding another machine's lease (checked before anything is
+/// recorded): a lease there for the same machine and lineage is the one being renewed.
+fn check_out(out: &Path, fingerprint: &str, lineage: &str) -> Result<()> {
     let json = out.join(runtime::activation::LEASE_FILE);
     if json.exists() {
         let old = read_capped(&json, runtime::activation::MAX_ACTIVATION_BYTES as u64)?;
-        let same_seat = runtime::activation::Activation::parse(&old)
-            .is_ok_and(|(a, _, _)| a.activation_id == f.activation.activation_id);
-        if !same_seat {
+        let same_machine = runtime::activation::Activation::parse(&old)
+            .is_ok_and(|(a, _, _)| a.fingerprint == fingerprint && a.lineage_id == lineage);
+        if !same_machine {
             bail!(
-                "{} holds another activation; refusing to overwrite (choose another --out)",
+                "{} holds another machine's activation; refusing to overwrite (choose another --out); nothing was recorded",
                 json.display()
             );
         }
     }
+    Ok(())
+}
+
+/// Writes the lease files into `out` (checked by [`check_out`]).
+fn write_lease(out: &Path, f: &seats::Fulfilled) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+    let json = out.join(runtime::activation::LEASE_FILE);
     let mut doc = f.document.clone();
     doc.push(b'\n');
-    // The signature first: a reader never sees the new lease beside the old signature's
-    // absence; a crash between the two leaves a pair that fails verification, and a re-run
-    // (same request: the same seat) writes both again.
+    // The signature first, then the lease: a crash between the two leaves a pair that fails
+    // verification (never a forged-looking success), and a re-run of the same request (the
+    // same seat, a fresh lease) writes both again.
     signing::fsutil::write_atomic(
         &out.join(runtime::activation::LEASE_SIG),
         &f.signature,
@@ -178,6 +185,7 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                 Ok(r) => r,
                 Err(r) => return refused(common.json, subject, &r),
             };
+            check_out(&out, &req.fingerprint, &req.lineage_id)?;
             let mut reg = common.existing_registry()?;
             let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
                 Ok(f) => f,
