@@ -557,3 +557,63 @@ fn activation_key_rotation() {
     let (code, v) = s.verify("machine-b", day2, &[]);
     assert_eq!(code, 0, "{v}");
 }
+
+#[test]
+fn the_fingerprint_is_stable_per_product_and_says_where_it_comes_from() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let id = |env: &[(&str, &str)], product: &str| {
+        let mut c = Command::new(testkit::bin("airlock-agent"));
+        c.args(["id", "--product", product, "--state", "s", "--json"])
+            .current_dir(p)
+            .env_remove("AIRLOCK_INSTANCE_ID")
+            .env_remove("AIRLOCK_INSTANCE_ID_FILE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let v: serde_json::Value = serde_json::from_str(&ok(c.output().unwrap())).unwrap();
+        (
+            v["fingerprint"].as_str().unwrap().to_string(),
+            v["source"].as_str().unwrap().to_string(),
+        )
+    };
+    // An explicit id (containers): stable across runs, per product, never the raw id.
+    let a = id(&[("AIRLOCK_INSTANCE_ID", "gateway-0")], "gateway");
+    assert_eq!(a.1, "instance-id");
+    assert_eq!(a, id(&[("AIRLOCK_INSTANCE_ID", "gateway-0")], "gateway"));
+    assert_ne!(a.0, id(&[("AIRLOCK_INSTANCE_ID", "gateway-0")], "pbx").0);
+    assert_ne!(
+        a.0,
+        id(&[("AIRLOCK_INSTANCE_ID", "gateway-1")], "gateway").0
+    );
+    assert!(!a.0.contains("gateway-0"));
+    // A configuration file (a mounted ConfigMap): the same id gives the same fingerprint.
+    std::fs::write(p.join("instance-id"), "gateway-0\n").unwrap();
+    let f = p.join("instance-id");
+    let b = id(
+        &[("AIRLOCK_INSTANCE_ID_FILE", f.to_str().unwrap())],
+        "gateway",
+    );
+    assert_eq!((b.0.as_str(), b.1.as_str()), (a.0.as_str(), "config"));
+    // Without either: the machine's own id (or, on a machine without one, a random id the
+    // agent keeps in the state directory): the same on every run.
+    let c1 = id(&[], "gateway");
+    assert_eq!(c1, id(&[], "gateway"));
+    assert!(
+        ["machine-id", "dmi-product-uuid", "state"].contains(&c1.1.as_str()),
+        "{c1:?}"
+    );
+    // An explicit id that is set but empty is an error, never a silent fallback.
+    let o = Command::new(testkit::bin("airlock-agent"))
+        .args(["id", "--product", "gateway"])
+        .current_dir(p)
+        .env("AIRLOCK_INSTANCE_ID", " ")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
