@@ -29,7 +29,10 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# The scenario tests drive every binary, also those of packages without tests of their own
+# (airlock-agent, example-product): build them all first.
 unit:
+	$(CARGO) build --workspace --locked --bins
 	$(CARGO) test --workspace --locked
 
 # Every criterion benchmark once, in test mode (small sizes, debug build): a broken
