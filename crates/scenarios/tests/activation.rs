@@ -279,6 +279,28 @@ fn the_offline_round_trip_between_two_machines() {
         (1, "activation_missing"),
         "{v}"
     );
+    // Interrupted after the receipt, before the lease was removed: run again, it finishes
+    // with the same receipt (nothing twice).
+    let receipt = std::fs::read(s.c.join("receipt-a.json")).unwrap();
+    crate::kit::copy(
+        &s.c.join("act-machine-a"),
+        &s.c.join("state-machine-a/activation/gateway"),
+    );
+    ok(s.on(
+        "machine-a",
+        day1,
+        "airlock-agent",
+        &[
+            "deactivate",
+            "--state",
+            "state-machine-a",
+            "--out",
+            "receipt-a.json",
+        ],
+    ));
+    assert_eq!(std::fs::read(s.c.join("receipt-a.json")).unwrap(), receipt);
+    let (code, _) = s.verify("machine-a", day1, &[]);
+    assert_eq!(code, 1);
     // The old lease put back by hand on A: deactivated here, never taken again.
     s.carry("act-machine-a", "replay");
     let o = s.on(
