@@ -13,20 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn at(dir: &Path, now: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_factory"))
-        .args(args)
-        .current_dir(dir)
-        .env("AIRLOCK_NOW", now)
-        .env("AIRLOCK_DB", dir.join("factory.db"))
-        .env("AIRLOCK_TRUST", dir.join("trust.json"))
-        .env(
-            "AIRLOCK_CATALOG",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),
-        )
-        .env_remove("FACTORY_DB")
-        .env_remove("FACTORY_TRUST")
-        .output()
-        .expect("run factory")
+    crate::common::fac_at(dir, now, args)
 }
 
 fn fac(dir: &Path, args: &[&str]) -> Output {
@@ -279,8 +266,8 @@ fn racing_fulfils_take_exactly_the_free_seats() {
                 .args(["--out", &format!("out-{i}")])
                 .current_dir(p)
                 .env("AIRLOCK_NOW", NOW)
-                .env("AIRLOCK_DB", p.join("factory.db"))
-                .env_remove("AIRLOCK_TRUST")
+                .env("FACTORY_DB", p.join("factory.db"))
+                .env_remove("AIRLOCK_DB")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

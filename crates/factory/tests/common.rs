@@ -59,10 +59,15 @@ pub fn keys_and_trust(dir: &Path) {
 
 /// Runs factory with a registry and trust file in `dir`.
 pub fn fac(dir: &Path, args: &[&str]) -> Output {
+    fac_at(dir, NOW, args)
+}
+
+/// [`fac`] with the vendor's clock at `now`.
+pub fn fac_at(dir: &Path, now: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_factory"))
         .args(args)
         .current_dir(dir)
-        .env("AIRLOCK_NOW", NOW)
+        .env("AIRLOCK_NOW", now)
         // The old names (documented aliases of AIRLOCK_DB, AIRLOCK_TRUST, AIRLOCK_CATALOG) on
         // purpose: every factory test proves the aliases still work; the scenarios use the
         // new names.

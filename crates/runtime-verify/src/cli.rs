@@ -600,44 +600,24 @@ fn check_leases(
         Err(_) => Vec::new(),
     };
     products.sort();
+    let sources = runtime::fingerprint::Sources::system(Some(state));
     let mut out = Vec::new();
     for product in products {
-        let dir = root.join(&product);
-        let result = (|| {
-            let doc = read_capped(
-                &dir.join(runtime::activation::LEASE_FILE),
-                runtime::activation::MAX_ACTIVATION_BYTES as u64,
-            )?;
-            let sig = read_optional(
-                &dir.join(runtime::activation::LEASE_SIG),
-                canon::sig::MAX_ENVELOPE_BYTES as u64,
-            )?
-            .context("its signature activation.sig is missing")?;
-            let (unverified, _, _) =
-                <runtime::activation::Activation as runtime::Artifact>::parse(&doc)
-                    .map_err(runtime::VerifyError::from)?;
-            let fp = runtime::fingerprint::of(
-                &product,
-                &runtime::fingerprint::Sources::system(Some(state)),
-            )?;
-            let binding = runtime::activation::Binding {
-                product: &product,
-                lineage_id: lineage.unwrap_or(&unverified.lineage_id),
-                fingerprint: &fp.value,
-                instance_key: None,
-            };
-            let lease = runtime::activation::verify_lease(
-                session.trust(),
-                &doc,
-                &sig,
-                &binding,
-                session.known(),
-                session.now(),
-            )?;
+        let result = runtime::activation::verify_installed(
+            session.trust(),
+            state,
+            &product,
+            lineage,
+            &sources,
+            session.known(),
+            session.now(),
+        )
+        .map_err(anyhow::Error::new)
+        .and_then(|lease| {
+            let lease = lease.context("the lease vanished while it was read")?;
             session.record_activation(&lease.value().lineage_id, lease.value().sequence)?;
-            Ok::<_, anyhow::Error>(lease)
-        })()
-        .with_context(|| format!("{}", dir.join(runtime::activation::LEASE_FILE).display()));
+            Ok(lease)
+        });
         out.push(LeaseVerdict { product, result });
     }
     Ok(out)

@@ -251,6 +251,59 @@ impl Verified<Activation> {
     }
 }
 
+/// Verifies the lease installed in `state` for `product` against this machine (its
+/// fingerprint from `sources`), the trust, the state's facts and `now`: the one place that
+/// reads an installed lease, for the product facade and `runtime-verify activation` alike.
+/// `lineage`: the license's, when known (else the lease's own). `Ok(None)`: none installed.
+pub fn verify_installed(
+    trust: &TrustStore,
+    state: &Path,
+    product: &str,
+    lineage: Option<&str>,
+    sources: &crate::fingerprint::Sources,
+    known: &State,
+    now: Timestamp,
+) -> Result<Option<Lease>, crate::product::Refusal> {
+    use crate::product::{read_capped, Refusal};
+    let dir = installed_dir(state, product);
+    let lease_path = dir.join(LEASE_FILE);
+    let refuse = |check: Check, message: String| Refusal {
+        check: Some(check),
+        message: format!("{}: {message}", lease_path.display()),
+    };
+    let Some(doc) = read_capped(&lease_path, MAX_ACTIVATION_BYTES)? else {
+        return Ok(None);
+    };
+    let sig =
+        read_capped(&dir.join(LEASE_SIG), canon::sig::MAX_ENVELOPE_BYTES)?.ok_or_else(|| {
+            refuse(
+                Check::SignatureEnvelopeInvalid,
+                "its signature activation.sig is missing".into(),
+            )
+        })?;
+    let own_lineage;
+    let lineage = match lineage {
+        Some(l) => l,
+        None => {
+            let (a, _, _) = <Activation as format::Artifact>::parse(&doc)
+                .map_err(|e| refuse(VerifyError::from(e).code(), "not a lease".into()))?;
+            own_lineage = a.lineage_id;
+            &own_lineage
+        }
+    };
+    let fp = crate::fingerprint::of(product, sources)
+        .map_err(|e| refuse(Check::FingerprintUnavailable, e.to_string()))?;
+    let binding = Binding {
+        product,
+        lineage_id: lineage,
+        fingerprint: &fp.value,
+        instance_key: None,
+    };
+    verify_lease(trust, &doc, &sig, &binding, known, now)
+        .map(Some)
+        .map_err(|e| refuse(e.code(), e.to_string()))
+}
+
 /// Verifies a document signed by a machine's own key: the envelope's kind, the key id of the
 /// key the document carries, the signature over its canonical bytes, then its schema. Returns
 /// the document, its facts and its canonical bytes.

@@ -177,6 +177,11 @@ pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<Check> {
         if let Some(x) = c.downcast_ref::<crate::activation::ActivationError>() {
             return Some(x.code());
         }
+        if let Some(x) = c.downcast_ref::<crate::product::Refusal>() {
+            if let Some(check) = x.check {
+                return Some(check);
+            }
+        }
         if c.is::<crate::fingerprint::FingerprintError>() {
             return Some(Check::FingerprintUnavailable);
         }

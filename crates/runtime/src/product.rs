@@ -16,10 +16,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::activation::{self, Binding, Lease, LeaseState};
+use crate::activation::{self, Lease, LeaseState};
 use crate::check::Check;
 use crate::enforce::{Entitlements, Gate};
-use crate::fingerprint::{self, Sources};
+use crate::fingerprint::Sources;
 use crate::license::{verify_license, LegacyPolicy, Standing, State, VerifiedLicense};
 use crate::session::{Clock, Session};
 use crate::trust::Anchors;
@@ -140,7 +140,8 @@ fn refusal(context: &str, e: &(dyn std::error::Error + 'static)) -> Refusal {
     }
 }
 
-fn read(p: &Path, cap: usize) -> Result<Option<Vec<u8>>, Refusal> {
+/// Reads at most `cap` bytes of `p`; `None` when it does not exist.
+pub(crate) fn read_capped(p: &Path, cap: usize) -> Result<Option<Vec<u8>>, Refusal> {
     match std::fs::File::open(p) {
         Ok(f) => {
             let mut b = Vec::new();
@@ -167,11 +168,12 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
     let mut session = Session::begin(Some(i.state), i.clock, i.trust, i.anchors)
         .map_err(|e| refusal("trust", &e))?;
     let lic_path = i.license_dir.join("license.json");
-    let doc = read(&lic_path, crate::license::MAX_LICENSE_BYTES)?.ok_or_else(|| Refusal {
-        check: Some(Check::IoError),
-        message: format!("{}: no license file", lic_path.display()),
-    })?;
-    let sig = read(
+    let doc =
+        read_capped(&lic_path, crate::license::MAX_LICENSE_BYTES)?.ok_or_else(|| Refusal {
+            check: Some(Check::IoError),
+            message: format!("{}: no license file", lic_path.display()),
+        })?;
+    let sig = read_capped(
         &i.license_dir.join("license.sig"),
         canon::sig::MAX_ENVELOPE_BYTES,
     )?;
@@ -257,42 +259,19 @@ fn lease_of(
     l: &crate::license::License,
     now: canon::Timestamp,
 ) -> Activation {
-    let dir = activation::installed_dir(i.state, &l.product);
-    let lease_path = dir.join(activation::LEASE_FILE);
-    let doc = match read(&lease_path, activation::MAX_ACTIVATION_BYTES) {
-        Ok(Some(d)) => d,
-        Ok(None) if l.activation_required() => return Activation::Missing,
-        Ok(None) => return Activation::NotRequired,
-        Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
-    };
-    let sig = match read(
-        &dir.join(activation::LEASE_SIG),
-        canon::sig::MAX_ENVELOPE_BYTES,
-    ) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Activation::Refused(
-                Check::SignatureEnvelopeInvalid,
-                format!(
-                    "{}: its signature activation.sig is missing",
-                    lease_path.display()
-                ),
-            )
-        }
-        Err(r) => return Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
-    };
-    let fp = match fingerprint::of(&l.product, &i.sources) {
-        Ok(f) => f,
-        Err(e) => return Activation::Refused(Check::FingerprintUnavailable, e.to_string()),
-    };
-    let binding = Binding {
-        product: &l.product,
-        lineage_id: &l.lineage_id,
-        fingerprint: &fp.value,
-        instance_key: None,
-    };
-    match activation::verify_lease(session.trust(), &doc, &sig, &binding, session.known(), now) {
-        Ok(lease) => {
+    let verified = activation::verify_installed(
+        session.trust(),
+        i.state,
+        &l.product,
+        Some(&l.lineage_id),
+        &i.sources,
+        session.known(),
+        now,
+    );
+    match verified {
+        Ok(None) if l.activation_required() => Activation::Missing,
+        Ok(None) => Activation::NotRequired,
+        Ok(Some(lease)) => {
             if let Err(e) =
                 session.record_activation(&lease.value().lineage_id, lease.value().sequence)
             {
@@ -301,6 +280,6 @@ fn lease_of(
             let st = lease.state_at(now);
             Activation::Leased(Box::new(lease), st)
         }
-        Err(e) => Activation::Refused(e.code(), e.to_string()),
+        Err(r) => Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
     }
 }
