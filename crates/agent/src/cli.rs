@@ -548,8 +548,7 @@ fn deactivate_cmd(state: &Path, out: &Path, product: Option<&str>, json: bool) -
     }
     let now = now()?;
     // A receipt already written for this activation (an interrupted run) is kept as it is.
-    let existing = read_optional(out, 64 * 1024)?;
-    let bytes = match existing {
+    match read_optional(out, 64 * 1024)? {
         Some(b) => {
             let (d, _, _) = runtime::activation::verify_instance_signed::<Deactivation>(&b)
                 .with_context(|| {
@@ -565,7 +564,6 @@ fn deactivate_cmd(state: &Path, out: &Path, product: Option<&str>, json: bool) -
                     d.activation_id
                 );
             }
-            b
         }
         None => {
             let d = Deactivation {
@@ -585,10 +583,8 @@ fn deactivate_cmd(state: &Path, out: &Path, product: Option<&str>, json: bool) -
             let b = signed_file(&key, Kind::Deactivation, d.to_canonical())?;
             signing::fsutil::write_atomic(out, &b, 0o644, true)
                 .with_context(|| format!("{}", out.display()))?;
-            b
         }
-    };
-    drop(bytes);
+    }
     // Remembered before the files go: this activation is never taken again here.
     let mut session = Session::with_store(
         Some(state),

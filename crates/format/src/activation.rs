@@ -9,7 +9,7 @@
 //! license.
 
 use crate::{ts, valid_id, Artifact, SchemaError, MAX_SAFE_INTEGER};
-use canon::{enc, Envelope, KeyId, Kind, Timestamp, Value};
+use canon::{enc, Envelope, Kind, Timestamp, Value};
 use serde::{Deserialize, Serialize};
 
 /// Largest request, lease or receipt accepted, in bytes.
@@ -445,10 +445,5 @@ impl SignedFile {
             out.push(b'\n');
         }
         out
-    }
-
-    /// The key id an instance-signed document must name: the id of the key it carries.
-    pub fn expected_key_id(key: &[u8; 32]) -> KeyId {
-        KeyId::of(key)
     }
 }

@@ -57,8 +57,6 @@ pub enum ActivationError {
     },
     /// The clock is behind the lease's signing time.
     ClockBehind(Timestamp),
-    /// The license requires activation and none is installed.
-    Missing(PathBuf),
 }
 
 impl ActivationError {
@@ -73,7 +71,6 @@ impl ActivationError {
             ActivationError::Revoked(_) => Check::ActivationRevoked,
             ActivationError::Rollback { .. } => Check::Rollback,
             ActivationError::ClockBehind(_) => Check::TamperSuspected,
-            ActivationError::Missing(_) => Check::ActivationMissing,
         }
     }
 }
@@ -93,11 +90,6 @@ impl fmt::Display for ActivationError {
             ActivationError::ClockBehind(t) => write!(
                 f,
                 "the clock is behind the lease's issued_at {t} (more than 5 minutes): clock set back?"
-            ),
-            ActivationError::Missing(p) => write!(
-                f,
-                "this license requires activation and none is installed ({} is missing); run `airlock-agent request`",
-                p.display()
             ),
         }
     }
