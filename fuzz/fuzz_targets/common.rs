@@ -17,7 +17,12 @@ pub fn keys() -> (signing::SecretKey, signing::SecretKey, signing::SecretKey) {
 
 pub fn store() -> runtime::TrustStore {
     let (root, lic, rel) = keys();
-    let entries: Vec<_> = [&root, &lic, &rel]
+    store_of(&root, &[&root, &lic, &rel])
+}
+
+/// A trust store signed by `root` listing `keys`, each for its own role.
+fn store_of(root: &signing::SecretKey, keys: &[&signing::SecretKey]) -> runtime::TrustStore {
+    let entries: Vec<_> = keys
         .iter()
         .map(|k| signing::trust::TrustEntry {
             public_key: k.public_key(),
@@ -28,7 +33,7 @@ pub fn store() -> runtime::TrustStore {
             status: runtime::KeyStatus::Active,
         })
         .collect();
-    let bytes = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
+    let bytes = signing::trust::sign_trust_file(root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
     runtime::TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap()
 }
 
@@ -36,18 +41,5 @@ pub fn store() -> runtime::TrustStore {
 pub fn activation_store() -> (runtime::TrustStore, signing::SecretKey) {
     let (root, lic, rel) = keys();
     let act = signing::SecretKey::from_seed(&[4; 32], "act", Role::Activation, t("2026-01-01T00:00:00Z")).unwrap();
-    let entries: Vec<_> = [&root, &lic, &rel, &act]
-        .iter()
-        .map(|k| signing::trust::TrustEntry {
-            public_key: k.public_key(),
-            name: k.name.clone(),
-            roles: vec![k.role],
-            not_before: t("2026-01-01T00:00:00Z"),
-            not_after: t("2030-01-01T00:00:00Z"),
-            status: runtime::KeyStatus::Active,
-        })
-        .collect();
-    let bytes = signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
-    let store = runtime::TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap();
-    (store, act)
+    (store_of(&root, &[&root, &lic, &rel, &act]), act)
 }

@@ -9,15 +9,10 @@ use runtime::Artifact;
 use runtime::KeyStatus;
 use std::hint::black_box;
 
-fn bench(c: &mut Criterion) {
+/// A trust store signed by `root` listing `keys`, each for its own role.
+fn trust_of(root: &signing::SecretKey, keys: &[&signing::SecretKey]) -> runtime::TrustStore {
     let t = |s: &str| Timestamp::parse(s).unwrap();
-    let root =
-        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z"))
-            .unwrap();
-    let lic =
-        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z"))
-            .unwrap();
-    let entries: Vec<_> = [&root, &lic]
+    let entries: Vec<_> = keys
         .iter()
         .map(|k| signing::trust::TrustEntry {
             public_key: k.public_key(),
@@ -28,11 +23,20 @@ fn bench(c: &mut Criterion) {
             status: KeyStatus::Active,
         })
         .collect();
-    let trust_bytes =
-        signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
-    let trust =
-        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::danger::trust_on_first_use())
+    let bytes =
+        signing::trust::sign_trust_file(root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
+    runtime::TrustStore::from_trust_file(&bytes, &runtime::danger::trust_on_first_use()).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let t = |s: &str| Timestamp::parse(s).unwrap();
+    let root =
+        signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, t("2026-01-01T00:00:00Z"))
             .unwrap();
+    let lic =
+        signing::SecretKey::from_seed(&[2; 32], "lic", Role::License, t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    let trust = trust_of(&root, &[&root, &lic]);
     let features: Vec<String> = [
         "gate",
         "chron",
@@ -129,22 +133,7 @@ fn lease(c: &mut Criterion) {
     let created = t("2026-01-01T00:00:00Z");
     let root = signing::SecretKey::from_seed(&[1; 32], "root", Role::Root, created).unwrap();
     let act = signing::SecretKey::from_seed(&[4; 32], "act", Role::Activation, created).unwrap();
-    let entries: Vec<_> = [&root, &act]
-        .iter()
-        .map(|k| signing::trust::TrustEntry {
-            public_key: k.public_key(),
-            name: k.name.clone(),
-            roles: vec![k.role],
-            not_before: created,
-            not_after: t("2030-01-01T00:00:00Z"),
-            status: KeyStatus::Active,
-        })
-        .collect();
-    let trust_bytes =
-        signing::trust::sign_trust_file(&root, 1, t("2026-06-01T00:00:00Z"), &entries).unwrap();
-    let trust =
-        runtime::TrustStore::from_trust_file(&trust_bytes, &runtime::danger::trust_on_first_use())
-            .unwrap();
+    let trust = trust_of(&root, &[&root, &act]);
     let fp = runtime::fingerprint::derive(b"0123456789abcdef0123456789abcdef", "gateway");
     let a = runtime::activation::Activation {
         doc_type: "airlock-activation".into(),
