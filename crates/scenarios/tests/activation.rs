@@ -536,10 +536,17 @@ fn activation_key_rotation() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // The new key's leases verify on the machine that pinned trust v1 and now sees v2.
-    s.activate("machine-b", day2, &["--trust", "trust.json"])
-        .map_err(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+    assert!(String::from_utf8_lossy(&o.stderr).contains("retired"));
+    // Machine B's request, answered with the retired key: refused for that reason.
+    let refused = s
+        .activate("machine-b", day2, &["--trust", "trust.json"])
         .unwrap_err();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("retired"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // The new key's lease verifies on machine B (first use, trust v2).
     let b = {
         let req = "req-machine-b.json";
         let o = s.factory(

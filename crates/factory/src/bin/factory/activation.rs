@@ -21,8 +21,9 @@ pub enum ActivationCmd {
         /// An activation key (NAME.key, role activation) to sign the lease
         #[arg(long)]
         key: PathBuf,
-        /// Directory for activation.json and activation.sig (a lease of the same seat there
-        /// is replaced; anything else is refused)
+        /// Directory for activation.json and activation.sig (a lease there for the same
+        /// machine and license lineage is replaced; another machine's is refused before
+        /// anything is recorded)
         #[arg(long)]
         out: PathBuf,
         /// Lease length in days (default: to the license's expiry plus grace)
