@@ -293,6 +293,7 @@ fn request_cmd(
         instance_public_key: enc::b64(&key.public_key()),
         label: label.to_string(),
         created_at: now.to_string(),
+        install_token_id: None,
     };
     req.validate()
         .map_err(anyhow::Error::new)

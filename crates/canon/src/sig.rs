@@ -116,11 +116,13 @@ pub enum Kind {
     Activation,
     /// `deactivation.json`: a machine's receipt that it gave its seat back (instance key).
     Deactivation,
+    /// An install token: the vendor's one-time, short-lived permission to activate.
+    InstallToken,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
@@ -129,6 +131,7 @@ impl Kind {
         Kind::ActivationRequest,
         Kind::Activation,
         Kind::Deactivation,
+        Kind::InstallToken,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -142,6 +145,7 @@ impl Kind {
             Kind::ActivationRequest => "application/vnd.airlock.activation-request+json; version=1",
             Kind::Activation => "application/vnd.airlock.activation+json; version=1",
             Kind::Deactivation => "application/vnd.airlock.deactivation+json; version=1",
+            Kind::InstallToken => "application/vnd.airlock.install-token+json; version=1",
         }
     }
 
@@ -156,7 +160,7 @@ impl Kind {
             Kind::License | Kind::Revocations => Role::License,
             Kind::ProductManifest | Kind::BundleManifest => Role::Release,
             Kind::Trust => Role::Root,
-            Kind::Activation => Role::Activation,
+            Kind::Activation | Kind::InstallToken => Role::Activation,
             Kind::ActivationRequest | Kind::Deactivation => Role::Instance,
         }
     }

@@ -167,6 +167,7 @@ fn fulfil(c: &mut Criterion) {
                             instance_public_key: enc::b64(&k.public_key()),
                             label: String::new(),
                             created_at: now().to_string(),
+                            install_token_id: None,
                         };
                         let canonical = r.to_canonical();
                         SignedFile {

@@ -11,10 +11,16 @@ use crate::registry::{audit_with, get_in, Registry};
 use anyhow::{Context, Result};
 use canon::{enc, Kind, Timestamp, Value};
 use rand_core::{OsRng, RngCore};
-use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, Deactivation};
+use runtime::activation::{
+    verify_instance_signed, Activation, ActivationRequest, Deactivation, InstallToken,
+};
 use runtime::license::{License, Standing, State};
+use runtime::signed::Verified;
 use runtime::Artifact;
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+/// What one activation operation answers: done, refused with a code, or failed.
+pub type Outcome<T> = Result<Result<T, Refusal>>;
 use signing::SecretKey;
 use std::collections::HashMap;
 
@@ -54,6 +60,18 @@ pub mod code {
     pub const RELEASE_BUDGET_EXHAUSTED: &str = "RELEASE_BUDGET_EXHAUSTED";
     /// The license's seats were reset less than 30 days ago.
     pub const RESET_TOO_SOON: &str = "RESET_TOO_SOON";
+    /// The install token does not verify (signature, signer, schema).
+    pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
+    /// The install token's time is over.
+    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
+    /// The install token is for another license, or the request names another token.
+    pub const TOKEN_MISMATCH: &str = "TOKEN_MISMATCH";
+    /// The install token was spent already (every seat it allows was made).
+    pub const TOKEN_USED: &str = "TOKEN_USED";
+    /// A renewal signed by another instance key or fingerprint than the seat's.
+    pub const INSTANCE_MISMATCH: &str = "INSTANCE_MISMATCH";
+    /// A renewal of a seat that was released or whose lease ended: activate again.
+    pub const ACTIVATION_ENDED: &str = "ACTIVATION_ENDED";
 }
 
 /// The oldest request `fulfill` accepts, in days (a file carried by hand may take a while).
@@ -270,13 +288,7 @@ fn get_row(tx: &rusqlite::Connection, id: &str) -> Result<Option<Row>> {
 }
 
 /// Appends an event for an activation row as it now stands.
-fn audit_seat(
-    tx: &rusqlite::Transaction<'_>,
-    at: Timestamp,
-    event: &str,
-    id: &str,
-    detail: &str,
-) -> Result<()> {
+fn audit_seat(tx: &Connection, at: Timestamp, event: &str, id: &str, detail: &str) -> Result<()> {
     let r = get_row(tx, id)?.with_context(|| format!("activation {id} vanished"))?;
     audit_with(
         tx,
@@ -298,7 +310,7 @@ fn license_terms(doc: &[u8], now: Timestamp) -> Result<(License, Standing)> {
 }
 
 /// Frees the seats of `lineage` whose lease ended (they come back on their own).
-fn expire_leases(tx: &rusqlite::Transaction<'_>, lineage: &str, now: Timestamp) -> Result<()> {
+fn expire_leases(tx: &Connection, lineage: &str, now: Timestamp) -> Result<()> {
     let ids: Vec<String> = tx
         .prepare_cached(
             "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
@@ -318,7 +330,7 @@ fn expire_leases(tx: &rusqlite::Transaction<'_>, lineage: &str, now: Timestamp) 
 /// The fingerprint's live seat of `lineage` (activation id, overage) and the number of live
 /// seats: two lookups on the partial index of live seats.
 fn seat_facts(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     lineage: &str,
     fingerprint: &str,
 ) -> Result<(Option<(String, bool)>, u64)> {
@@ -339,7 +351,7 @@ fn seat_facts(
 }
 
 /// The ids of the live seats of `lineage` (for messages).
-fn live_ids(tx: &rusqlite::Transaction<'_>, lineage: &str, max: usize) -> Result<Vec<String>> {
+fn live_ids(tx: &Connection, lineage: &str, max: usize) -> Result<Vec<String>> {
     let ids = tx
         .prepare_cached(
             "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id LIMIT ?2",
@@ -381,8 +393,132 @@ pub fn check_request(file: &[u8], now: Timestamp) -> Result<ActivationRequest, R
     Ok(req)
 }
 
-/// Fulfils a verified request: the seat decision and a signed lease, recorded in one
-/// transaction. `lease_days` caps the lease (default: to the license's expiry plus grace).
+/// How a request reaches the seat decision.
+#[derive(Debug, Clone, Copy)]
+pub enum How<'a> {
+    /// With the license key it carries (a file carried by hand, or online with the key).
+    Key,
+    /// Online with an install token the caller verified against its trust store: the token
+    /// stands in for the key and is spent, in the same transaction, by a new seat.
+    Token(&'a Verified<InstallToken>),
+    /// A renewal of the seat `activation_id` by its machine: the request is the proof of
+    /// possession (signed by the seat's instance key, for its fingerprint).
+    Renew {
+        /// The seat.
+        activation_id: &'a str,
+        /// What the machine reported, recorded with the renewal.
+        heartbeat: Option<&'a Heartbeat>,
+    },
+}
+
+/// How long a lease runs and when its machine should renew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTerms {
+    /// The longest lease, in days (`None`: to the license's expiry plus grace).
+    pub days: Option<u64>,
+    /// Seconds instead of days, for short online leases (wins over `days`).
+    pub seconds: Option<u64>,
+    /// When to renew, in percent of the lease's life.
+    pub renew_percent: i64,
+}
+
+impl LeaseTerms {
+    /// Files carried by hand: long leases, renewed late (85 %).
+    pub fn offline(days: Option<u64>) -> LeaseTerms {
+        LeaseTerms {
+            days,
+            seconds: None,
+            renew_percent: 85,
+        }
+    }
+
+    /// The service's leases: `days` long, renewed at half their life, so a machine rides out
+    /// an outage of half a lease.
+    pub fn online(days: u64) -> LeaseTerms {
+        LeaseTerms {
+            days: Some(days),
+            seconds: None,
+            renew_percent: 50,
+        }
+    }
+
+    fn end(&self, now: Timestamp, cap: Timestamp) -> Timestamp {
+        match (self.seconds, self.days) {
+            (Some(s), _) => cap.min(Timestamp(now.0.saturating_add(s as i64))),
+            (None, Some(d)) => cap.min(now.plus_days(d as i64)),
+            (None, None) => cap,
+        }
+    }
+}
+
+/// Most counts one heartbeat may carry.
+pub const MAX_HEARTBEAT_COUNTS: usize = 32;
+
+/// What a renewing machine may report: its product version, its uptime and counts the product
+/// chooses to report (e.g. `calls_today`). Nothing else: no content, no addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The product's version.
+    #[serde(default)]
+    pub product_version: Option<String>,
+    /// Seconds since the product started.
+    #[serde(default)]
+    pub uptime_seconds: Option<u64>,
+    /// Named counts.
+    #[serde(default)]
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+impl Heartbeat {
+    /// Checks the bounds: a version of at most 64 printable characters, at most 32 counts
+    /// named like identifiers (at most 64 characters), every number at most 2^53-1.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(v) = &self.product_version {
+            if v.is_empty()
+                || v.chars().count() > 64
+                || runtime::text::first_unprintable(v).is_some()
+            {
+                return Err("product_version must be 1-64 printable characters".into());
+            }
+        }
+        if self
+            .uptime_seconds
+            .is_some_and(|u| u > runtime::MAX_SAFE_INTEGER)
+        {
+            return Err("uptime_seconds must be at most 2^53-1".into());
+        }
+        if self.counts.len() > MAX_HEARTBEAT_COUNTS {
+            return Err(format!("at most {MAX_HEARTBEAT_COUNTS} counts"));
+        }
+        for (k, v) in &self.counts {
+            if k.len() > 64 || !runtime::license::valid_id(k) {
+                return Err(format!(
+                    "count name {k:?} must be 1-64 characters of A-Z a-z 0-9 . _ : -"
+                ));
+            }
+            if *v > runtime::MAX_SAFE_INTEGER {
+                return Err(format!("count {k} must be at most 2^53-1"));
+            }
+        }
+        Ok(())
+    }
+
+    fn counts_json(&self) -> String {
+        let v = Value::object(
+            self.counts
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Number(*v as f64)))
+                .collect(),
+        )
+        .expect("distinct names");
+        String::from_utf8(v.to_canonical()).expect("canonical JSON is UTF-8")
+    }
+}
+
+/// Fulfils a verified request carried by hand: [`fulfill_in`] with the license key, in one
+/// `BEGIN IMMEDIATE` transaction. `lease_days` caps the lease (default: to the license's
+/// expiry plus grace).
 pub fn fulfill(
     reg: &mut Registry,
     req: &ActivationRequest,
@@ -390,19 +526,79 @@ pub fn fulfill(
     now: Timestamp,
     lease_days: Option<u64>,
 ) -> Result<Result<Fulfilled, Refusal>> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(rec) = get_in(&tx, &req.license_id)? else {
+    reg.immediate(|tx| {
+        fulfill_in(
+            tx,
+            req,
+            How::Key,
+            key,
+            now,
+            &LeaseTerms::offline(lease_days),
+        )
+    })
+}
+
+/// The seat decision and a signed lease for a verified request, recorded inside the caller's
+/// transaction (the registry's write lock held): the license's standing, the token or the
+/// seat being renewed, the seats, the decision, the lease counter, the signed lease, the rows
+/// and the audit event.
+pub fn fulfill_in(
+    tx: &Connection,
+    req: &ActivationRequest,
+    how: How<'_>,
+    key: &SecretKey,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Result<Result<Fulfilled, Refusal>> {
+    let Some(rec) = get_in(tx, &req.license_id)? else {
         return refuse(
             code::LICENSE_NOT_FOUND,
             format!("no license {} in the registry", req.license_id),
         );
     };
-    if rec.license_key != req.license_key
-        || rec.product != req.product
-        || rec.lineage_id != req.lineage_id
-    {
+    match how {
+        How::Token(t) => {
+            let t = t.value();
+            if req.install_token_id.as_deref() != Some(t.token_id.as_str())
+                || t.license_id != req.license_id
+                || t.lineage_id != req.lineage_id
+                || t.product != req.product
+                || t.workspace != req.workspace
+            {
+                return refuse(
+                    code::TOKEN_MISMATCH,
+                    format!(
+                        "install token {} is for license {}; the request names license {} and token {}",
+                        t.token_id,
+                        t.license_id,
+                        req.license_id,
+                        req.install_token_id.as_deref().unwrap_or("(none)")
+                    ),
+                );
+            }
+            let expires = Timestamp::parse(&t.expires_at).context("verified token")?;
+            if now >= expires {
+                return refuse(
+                    code::TOKEN_EXPIRED,
+                    format!(
+                        "install token {} expired at {expires}: ask the vendor for a new one",
+                        t.token_id
+                    ),
+                );
+            }
+        }
+        How::Key | How::Renew { .. } => {
+            if req.install_token_id.is_some() {
+                return refuse(
+                    code::TOKEN_MISMATCH,
+                    "the request names an install token: send it with that token",
+                );
+            }
+        }
+    }
+    let key_ok = matches!(how, How::Token(_)) && req.license_key.is_empty()
+        || rec.license_key == req.license_key;
+    if !key_ok || rec.product != req.product || rec.lineage_id != req.lineage_id {
         return refuse(
             code::LICENSE_MISMATCH,
             format!(
@@ -462,8 +658,37 @@ pub fn fulfill(
             ),
         );
     }
-    expire_leases(&tx, &rec.lineage_id, now)?;
-    let (mine, live) = seat_facts(&tx, &rec.lineage_id, &req.fingerprint)?;
+    expire_leases(tx, &rec.lineage_id, now)?;
+    let (mine, live) = seat_facts(tx, &rec.lineage_id, &req.fingerprint)?;
+    if let How::Renew { activation_id, .. } = how {
+        let Some(row) = get_row(tx, activation_id)? else {
+            return refuse(
+                code::ACTIVATION_NOT_FOUND,
+                format!("no activation {activation_id} in the registry"),
+            );
+        };
+        if row.fingerprint != req.fingerprint
+            || row.instance_key != req.instance_public_key
+            || row.lineage_id != req.lineage_id
+        {
+            return refuse(
+                code::INSTANCE_MISMATCH,
+                format!(
+                    "the renewal is not signed by the machine holding activation {activation_id} (its key, fingerprint or license differ)"
+                ),
+            );
+        }
+        if row.released_at.is_some() {
+            return refuse(
+                code::ACTIVATION_ENDED,
+                format!(
+                    "activation {activation_id} was released ({}) at {}: activate again",
+                    row.release_kind.as_deref().unwrap_or("?"),
+                    row.released_at.map(|t| t.to_string()).unwrap_or_default()
+                ),
+            );
+        }
+    }
     let terms = Terms {
         device_limit: license.device_limit(),
         max_seats: license.max_seats(),
@@ -483,7 +708,7 @@ pub fn fulfill(
             )
         }
         Decision::Refused(c) => {
-            let ids = live_ids(&tx, &rec.lineage_id, 10)?;
+            let ids = live_ids(tx, &rec.lineage_id, 10)?;
             return refuse(
                 c,
                 format!(
@@ -501,6 +726,32 @@ pub fn fulfill(
             );
         }
     };
+    if let (How::Token(t), true) = (how, new_seat) {
+        let t = t.value();
+        let spent: i64 = tx
+            .prepare_cached("SELECT count(*) FROM install_token_uses WHERE token_id = ?1")?
+            .query_row([&t.token_id], |r| r.get(0))?;
+        if spent as u64 >= t.allowance {
+            audit_with(
+                tx,
+                now,
+                "token_reuse_refused",
+                &format!("token:{}", t.token_id),
+                &format!(
+                    "license={} fingerprint={} request={} spent={spent} allowance={}",
+                    rec.license_id, req.fingerprint, req.request_id, t.allowance
+                ),
+                None,
+            )?;
+            return refuse(
+                code::TOKEN_USED,
+                format!(
+                    "install token {} was spent already ({spent} of {} activation(s)): ask the vendor for a new one",
+                    t.token_id, t.allowance
+                ),
+            );
+        }
+    }
     tx.execute(
         "INSERT OR IGNORE INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0)",
         [&rec.lineage_id],
@@ -515,12 +766,8 @@ pub fn fulfill(
         "UPDATE activation_lineages SET lease_sequence = ?1 WHERE lineage_id = ?2",
         params![sequence as i64, rec.lineage_id],
     )?;
-    let end = standing.grace_end;
-    let not_after = match lease_days {
-        Some(d) => end.min(now.plus_days(d as i64)),
-        None => end,
-    };
-    let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * 85 / 100);
+    let not_after = lease.end(now, standing.grace_end);
+    let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * lease.renew_percent / 100);
     let activation = Activation {
         doc_type: runtime::activation::ACTIVATION_TYPE.into(),
         activation_id: activation_id.clone(),
@@ -563,23 +810,50 @@ pub fn fulfill(
         "INSERT OR IGNORE INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3)",
         params![req.request_id, activation_id, now.0],
     )?;
+    let via = match how {
+        How::Token(t) => {
+            if new_seat {
+                tx.execute(
+                    "INSERT INTO install_token_uses (token_id, activation_id, at) VALUES (?1, ?2, ?3)",
+                    params![t.value().token_id, activation_id, now.0],
+                )?;
+            }
+            format!(" token={}", t.value().token_id)
+        }
+        How::Renew { heartbeat, .. } => {
+            if let Some(h) = heartbeat {
+                tx.prepare_cached(
+                    "INSERT INTO activation_heartbeats (activation_id, at, product_version, uptime_seconds, counts) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (activation_id) DO UPDATE SET at = excluded.at, product_version = excluded.product_version, uptime_seconds = excluded.uptime_seconds, counts = excluded.counts",
+                )?
+                .execute(params![
+                    activation_id,
+                    now.0,
+                    h.product_version,
+                    h.uptime_seconds.map(|u| u as i64),
+                    h.counts_json()
+                ])?;
+            }
+            String::new()
+        }
+        How::Key => String::new(),
+    };
     let event = match (new_seat, overage) {
         (true, false) => "activated",
         (true, true) => "activated_over_limit",
         (false, _) => "lease_renewed",
     };
     audit_seat(
-        &tx,
+        tx,
         now,
         event,
         &activation_id,
         &format!(
-            "license={} fingerprint={} request={} sequence={sequence} not_after={not_after}",
+            "license={} fingerprint={} request={} sequence={sequence} not_after={not_after}{via}",
             rec.license_id, req.fingerprint, req.request_id
         ),
     )?;
     let seats_in_use = live + u64::from(new_seat);
-    tx.commit()?;
     Ok(Ok(Fulfilled {
         activation,
         document,
@@ -587,6 +861,105 @@ pub fn fulfill(
         new_seat,
         seats_in_use,
     }))
+}
+
+/// A signed install token (`factory token create`).
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The token.
+    pub token: InstallToken,
+    /// Its text form ([`runtime::activation::TOKEN_PREFIX`] + base64): what the customer's
+    /// installer is given. A bearer secret until it is spent or expires.
+    pub text: String,
+}
+
+/// Signs an install token for `license_id` allowing `allowance` activations for `ttl_secs`
+/// (at most 72 hours), and records its creation in the audit log. The license must be live or
+/// not yet valid (not revoked, renewed, in grace or expired).
+pub fn token_create(
+    reg: &mut Registry,
+    license_id: &str,
+    allowance: u64,
+    ttl_secs: i64,
+    key: &SecretKey,
+    now: Timestamp,
+) -> Outcome<Token> {
+    reg.immediate(|tx| {
+        let Some(rec) = get_in(tx, license_id)? else {
+            return refuse(
+                code::LICENSE_NOT_FOUND,
+                format!("no license {license_id} in the registry"),
+            );
+        };
+        if rec.revoked_at.is_some() {
+            return refuse(
+                code::LICENSE_REVOKED,
+                format!("license {license_id} is revoked"),
+            );
+        }
+        if let Some(next) = &rec.renewed_by {
+            return refuse(
+                code::LICENSE_RENEWED,
+                format!("license {license_id} was renewed by {next}: make the token for {next}"),
+            );
+        }
+        let (license, standing) = license_terms(&rec.document, now)?;
+        match standing.state {
+            State::Expired => {
+                return refuse(
+                    code::LICENSE_EXPIRED,
+                    format!("license {license_id} has expired"),
+                )
+            }
+            State::Grace => {
+                return refuse(
+                    code::LICENSE_IN_GRACE,
+                    format!(
+                        "license {license_id} is in its grace period: new machines cannot activate"
+                    ),
+                )
+            }
+            _ => {}
+        }
+        let mut b = [0u8; 16];
+        OsRng.fill_bytes(&mut b);
+        let token = InstallToken {
+            doc_type: runtime::activation::INSTALL_TOKEN_TYPE.into(),
+            token_id: enc::hex(&b),
+            license_id: rec.license_id.clone(),
+            lineage_id: rec.lineage_id.clone(),
+            product: rec.product.clone(),
+            workspace: license.workspace.clone(),
+            allowance,
+            issued_at: now.to_string(),
+            expires_at: Timestamp(now.0 + ttl_secs).to_string(),
+        };
+        token
+            .validate()
+            .map_err(anyhow::Error::new)
+            .context("the token built")?;
+        let canonical = token.to_canonical();
+        let envelope = key.sign_document(Kind::InstallToken, &canonical)?;
+        let text = runtime::activation::SignedFile {
+            canonical,
+            envelope,
+        }
+        .to_token();
+        audit_with(
+            tx,
+            now,
+            "token_created",
+            &format!("token:{}", token.token_id),
+            &format!(
+                "license={} allowance={allowance} expires_at={} key={}",
+                rec.license_id,
+                token.expires_at,
+                key.key_id()
+            ),
+            None,
+        )?;
+        Ok(Ok(Token { token, text }))
+    })
 }
 
 /// What a release did.
@@ -615,10 +988,16 @@ pub fn release_with_receipt(
     receipt: &Deactivation,
     now: Timestamp,
 ) -> Result<Result<Released, Refusal>> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(row) = get_row(&tx, &receipt.activation_id)? else {
+    reg.immediate(|tx| release_with_receipt_in(tx, receipt, now))
+}
+
+/// [`release_with_receipt`] inside the caller's transaction.
+pub fn release_with_receipt_in(
+    tx: &Connection,
+    receipt: &Deactivation,
+    now: Timestamp,
+) -> Result<Result<Released, Refusal>> {
+    let Some(row) = get_row(tx, &receipt.activation_id)? else {
         return refuse(
             code::ACTIVATION_NOT_FOUND,
             format!("no activation {} in the registry", receipt.activation_id),
@@ -657,20 +1036,13 @@ pub fn release_with_receipt(
         "deactivated on the machine at {} (last lease #{})",
         receipt.deactivated_at, receipt.last_sequence
     );
-    release_in(&tx, &row.activation_id, "receipt", &why, now)?;
-    audit_seat(&tx, now, "released", &row.activation_id, &why)?;
-    let row = get_row(&tx, &row.activation_id)?.context("released row")?;
-    tx.commit()?;
+    release_in(tx, &row.activation_id, "receipt", &why, now)?;
+    audit_seat(tx, now, "released", &row.activation_id, &why)?;
+    let row = get_row(tx, &row.activation_id)?.context("released row")?;
     Ok(Ok(Released { row, changed: true }))
 }
 
-fn release_in(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    kind: &str,
-    why: &str,
-    now: Timestamp,
-) -> Result<()> {
+fn release_in(tx: &Connection, id: &str, kind: &str, why: &str, now: Timestamp) -> Result<()> {
     tx.execute(
         "UPDATE activations SET released_at = ?1, release_kind = ?2, release_reason = ?3 WHERE activation_id = ?4",
         params![now.0, kind, why, id],
@@ -686,10 +1058,17 @@ pub fn release_force(
     reason: &str,
     now: Timestamp,
 ) -> Result<Result<Released, Refusal>> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(row) = get_row(&tx, id)? else {
+    reg.immediate(|tx| release_force_in(tx, id, reason, now))
+}
+
+/// [`release_force`] inside the caller's transaction.
+pub fn release_force_in(
+    tx: &Connection,
+    id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Result<Released, Refusal>> {
+    let Some(row) = get_row(tx, id)? else {
         return refuse(
             code::ACTIVATION_NOT_FOUND,
             format!("no activation {id} in the registry"),
@@ -704,7 +1083,7 @@ pub fn release_force(
             ),
         );
     }
-    let rec = get_in(&tx, &row.license_id)?.context("the activation's license")?;
+    let rec = get_in(tx, &row.license_id)?.context("the activation's license")?;
     let (license, _) = license_terms(&rec.document, now)?;
     let used: i64 = tx.query_row(
         "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND release_kind = 'force' AND released_at > ?2",
@@ -721,10 +1100,9 @@ pub fn release_force(
             ),
         );
     }
-    release_in(&tx, id, "force", reason, now)?;
-    audit_seat(&tx, now, "released_force", id, reason)?;
-    let row = get_row(&tx, id)?.context("released row")?;
-    tx.commit()?;
+    release_in(tx, id, "force", reason, now)?;
+    audit_seat(tx, now, "released_force", id, reason)?;
+    let row = get_row(tx, id)?.context("released row")?;
     Ok(Ok(Released { row, changed: true }))
 }
 
@@ -747,10 +1125,17 @@ pub fn reset(
     reason: &str,
     now: Timestamp,
 ) -> Result<Result<Reset, Refusal>> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(rec) = get_in(&tx, license_id)? else {
+    reg.immediate(|tx| reset_in(tx, license_id, reason, now))
+}
+
+/// [`reset`] inside the caller's transaction.
+pub fn reset_in(
+    tx: &Connection,
+    license_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Result<Reset, Refusal>> {
+    let Some(rec) = get_in(tx, license_id)? else {
         return refuse(
             code::LICENSE_NOT_FOUND,
             format!("no license {license_id} in the registry"),
@@ -783,8 +1168,8 @@ pub fn reset(
         .query_map([&lineage], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in &ids {
-        release_in(&tx, id, "reset", reason, now)?;
-        audit_seat(&tx, now, "released_reset", id, reason)?;
+        release_in(tx, id, "reset", reason, now)?;
+        audit_seat(tx, now, "released_reset", id, reason)?;
     }
     let epoch = epoch as u64 + 1;
     tx.execute(
@@ -792,7 +1177,7 @@ pub fn reset(
         params![epoch as i64, now.0, lineage],
     )?;
     audit_with(
-        &tx,
+        tx,
         now,
         "seats_reset",
         &format!("lineage:{lineage}"),
@@ -802,7 +1187,6 @@ pub fn reset(
         ),
         None,
     )?;
-    tx.commit()?;
     Ok(Ok(Reset {
         lineage_id: lineage,
         epoch,
@@ -857,6 +1241,42 @@ pub fn revocation_entries(reg: &Registry, now: Timestamp) -> Result<ListEntries>
 }
 
 impl Registry {
+    /// Runs one activation operation in a `BEGIN IMMEDIATE` transaction: committed when it
+    /// answers (done or refused: a refusal may leave an audit event, e.g. a spent token),
+    /// rolled back when it fails.
+    pub fn immediate<T>(&mut self, op: impl FnOnce(&Connection) -> Outcome<T>) -> Outcome<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = op(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs several operations in one `BEGIN IMMEDIATE` transaction, each in a savepoint of
+    /// its own (group commit: one durable write for many answers). An operation that fails is
+    /// rolled back to its savepoint and fails alone; the others commit together. Nothing is
+    /// answered before the commit: if it fails, every operation fails.
+    pub fn group<T>(
+        &mut self,
+        ops: Vec<Box<dyn FnOnce(&Connection) -> Outcome<T> + '_>>,
+    ) -> Result<Vec<Outcome<T>>> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            let sp = tx.savepoint()?;
+            let r = op(&sp);
+            if r.is_ok() {
+                sp.commit()?;
+            } // else dropped: rolled back to the savepoint
+            out.push(r);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Checks every activation row against the row hash of its latest audit event.
     pub(crate) fn verify_activation_rows(&self) -> Result<()> {
         let mut want: HashMap<String, String> = HashMap::new();

@@ -125,6 +125,21 @@ const MIGRATIONS: &[&str] = &[
         lease_sequence INTEGER NOT NULL,
         last_reset_at  INTEGER
     );",
+    // 5: the online service: install tokens spent (one row per seat a token made), and the
+    // last heartbeat each seat reported when it renewed.
+    "CREATE TABLE install_token_uses (
+        token_id      TEXT NOT NULL,
+        activation_id TEXT NOT NULL REFERENCES activations(activation_id),
+        at            INTEGER NOT NULL,
+        PRIMARY KEY (token_id, activation_id)
+    );
+    CREATE TABLE activation_heartbeats (
+        activation_id   TEXT PRIMARY KEY REFERENCES activations(activation_id),
+        at              INTEGER NOT NULL,
+        product_version TEXT,
+        uptime_seconds  INTEGER,
+        counts          TEXT NOT NULL
+    );",
 ];
 
 /// The registry handle.
@@ -375,7 +390,7 @@ fn audit(
 }
 
 pub(crate) fn audit_with(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     at: Timestamp,
     event: &str,
     subject: &str,

@@ -128,6 +128,7 @@ fn request_of(l: &License, m: &Machine, created: &str) -> ActivationRequest {
         instance_public_key: enc::b64(&m.key.public_key()),
         label: "node".into(),
         created_at: created.into(),
+        install_token_id: None,
     }
 }
 

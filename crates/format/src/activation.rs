@@ -20,6 +20,12 @@ pub const REQUEST_TYPE: &str = "airlock-activation-request";
 pub const ACTIVATION_TYPE: &str = "airlock-activation";
 /// The receipt's `type` member.
 pub const DEACTIVATION_TYPE: &str = "airlock-deactivation";
+/// The install token's `type` member.
+pub const INSTALL_TOKEN_TYPE: &str = "airlock-install-token";
+/// The longest an install token may live: 72 hours.
+pub const MAX_TOKEN_SECONDS: i64 = 72 * 3600;
+/// The prefix of an install token's text form.
+pub const TOKEN_PREFIX: &str = "airlock-token:";
 /// The most seats one license may have.
 pub const MAX_DEVICE_LIMIT: u64 = 10_000;
 /// The prefix of every fingerprint (the construction's version).
@@ -125,6 +131,10 @@ pub struct ActivationRequest {
     pub label: String,
     /// When the request was made.
     pub created_at: String,
+    /// The install token this request spends (online activation with a token; absent
+    /// otherwise). With it, `license_key` may be empty: the token stands in for the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_token_id: Option<String>,
 }
 
 impl Artifact for ActivationRequest {
@@ -159,10 +169,19 @@ impl Artifact for ActivationRequest {
                 ("product", &self.product),
             ],
         )?;
-        if !crate::license::valid_license_key(&self.license_key) {
+        if let Some(t) = &self.install_token_id {
+            if !valid_nonce(t) {
+                return Err(SchemaError::new(
+                    w,
+                    "install_token_id must be 32 lowercase hex digits",
+                ));
+            }
+        }
+        let keyless = self.license_key.is_empty() && self.install_token_id.is_some();
+        if !keyless && !crate::license::valid_license_key(&self.license_key) {
             return Err(SchemaError::new(
                 w,
-                "license_key is not XXXX-XXXX-XXXX-XXXX",
+                "license_key is not XXXX-XXXX-XXXX-XXXX (it may be empty only with an install_token_id)",
             ));
         }
         if !FINGERPRINT_SOURCES.contains(&self.fingerprint_source.as_str()) {
@@ -362,6 +381,94 @@ impl Artifact for Deactivation {
     }
 }
 
+/// The vendor's signed, short-lived permission for `allowance` machines to activate one
+/// license without its key (`factory token create`). It travels as a [`SignedFile`] in text
+/// form, [`TOKEN_PREFIX`] + base64 of the file's canonical bytes; the activation service
+/// verifies it against the trust file (role `activation`) and spends it in the transaction
+/// that makes the seat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallToken {
+    /// Always `airlock-install-token`.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    /// 32 hex digits, random: what a request names and the service records as spent.
+    pub token_id: String,
+    /// The license it activates.
+    pub license_id: String,
+    /// Its lineage.
+    pub lineage_id: String,
+    /// Its product.
+    pub product: String,
+    /// Its workspace.
+    pub workspace: String,
+    /// How many machines may activate with it (1 = one-time).
+    pub allowance: u64,
+    /// When it was signed.
+    pub issued_at: String,
+    /// When it stops being accepted: at most 72 hours after `issued_at`.
+    pub expires_at: String,
+}
+
+/// The times of an install token, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// When it was signed.
+    pub issued_at: Timestamp,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
+}
+
+impl Artifact for InstallToken {
+    const KIND: Kind = Kind::InstallToken;
+    const WHAT: &'static str = "install token";
+    const MAX_BYTES: usize = MAX_ACTIVATION_BYTES;
+    type Facts = TokenTimes;
+
+    fn signed_at(t: &TokenTimes) -> Option<Timestamp> {
+        Some(t.issued_at)
+    }
+
+    fn validate(&self) -> Result<TokenTimes, SchemaError> {
+        let w = Self::WHAT;
+        if self.doc_type != INSTALL_TOKEN_TYPE {
+            return Err(SchemaError::new(
+                w,
+                format!("type must be {INSTALL_TOKEN_TYPE:?}"),
+            ));
+        }
+        if !valid_nonce(&self.token_id) {
+            return Err(SchemaError::new(
+                w,
+                "token_id must be 32 lowercase hex digits",
+            ));
+        }
+        check_ids(
+            w,
+            &[
+                ("license_id", &self.license_id),
+                ("lineage_id", &self.lineage_id),
+                ("product", &self.product),
+            ],
+        )?;
+        check_text(w, "workspace", &self.workspace, 256)?;
+        if self.allowance == 0 || self.allowance > MAX_DEVICE_LIMIT {
+            return Err(SchemaError::new(w, "allowance must be from 1 to 10000"));
+        }
+        let t = TokenTimes {
+            issued_at: ts(w, "issued_at", &self.issued_at)?,
+            expires_at: ts(w, "expires_at", &self.expires_at)?,
+        };
+        if t.expires_at <= t.issued_at || t.expires_at.0 - t.issued_at.0 > MAX_TOKEN_SECONDS {
+            return Err(SchemaError::new(
+                w,
+                "expires_at must be after issued_at and at most 72 hours later",
+            ));
+        }
+        Ok(t)
+    }
+}
+
 /// A document signed by the machine's own key: the public key it carries.
 pub trait InstanceSigned: Artifact {
     /// The base64 instance public key member.
@@ -425,6 +532,25 @@ impl SignedFile {
             canonical: signed.to_canonical(),
             envelope,
         })
+    }
+
+    /// The text form of a signed file (an install token): [`TOKEN_PREFIX`] + base64 of the
+    /// file's canonical bytes, one line a command line can carry.
+    pub fn to_token(&self) -> String {
+        let v = canon::parse(&self.to_bytes()).expect("a signed file parses");
+        format!("{TOKEN_PREFIX}{}", enc::b64(&v.to_canonical()))
+    }
+
+    /// Reads [`SignedFile::to_token`]'s text form back (shape only, like [`SignedFile::parse`]).
+    pub fn from_token(text: &str) -> Result<SignedFile, crate::ParseError> {
+        let what = InstallToken::WHAT;
+        let body = text
+            .trim()
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or_else(|| SchemaError::new(what, format!("does not start with {TOKEN_PREFIX}")))?;
+        let bytes = enc::unb64(body)
+            .ok_or_else(|| SchemaError::new(what, "is not base64 after its prefix"))?;
+        SignedFile::parse(what, &bytes)
     }
 
     /// The file's bytes.

@@ -21,7 +21,9 @@ pub mod revocation;
 pub mod text;
 pub mod trust;
 
-pub use activation::{Activation, ActivationRequest, Deactivation, LeaseTimes, SignedFile};
+pub use activation::{
+    Activation, ActivationRequest, Deactivation, InstallToken, LeaseTimes, SignedFile,
+};
 pub use canon::{Kind, Timestamp};
 pub use license::{Customer, License, LicenseV2, Tier, Times};
 pub use manifest::{BundleManifest, Component, Member, ProductManifest};

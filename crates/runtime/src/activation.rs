@@ -296,6 +296,17 @@ pub fn verify_installed(
         .map_err(|e| refuse(e.code(), e.to_string()))
 }
 
+/// Verifies an install token's text form against the trust store: shape, kind, an
+/// `activation` key, signature, schema, the signer's window at `issued_at`. Whether it has
+/// expired or was spent is the service's question (it has the clock and the registry).
+pub fn verify_token(
+    trust: &TrustStore,
+    text: &str,
+) -> Result<crate::signed::Verified<InstallToken>, VerifyError> {
+    let f = SignedFile::from_token(text)?;
+    crate::signed::verify::<InstallToken>(trust, &f.canonical, &f.envelope.to_bytes(), None)
+}
+
 /// Verifies a document signed by a machine's own key: the envelope's kind, the key id of the
 /// key the document carries, the signature over its canonical bytes, then its schema. Returns
 /// the document, its facts and its canonical bytes.

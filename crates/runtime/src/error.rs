@@ -165,5 +165,6 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::ActivationRequest => "activation request",
         Kind::Activation => "activation",
         Kind::Deactivation => "deactivation receipt",
+        Kind::InstallToken => "install token",
     }
 }

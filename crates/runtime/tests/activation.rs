@@ -332,6 +332,7 @@ fn request(k: &SecretKey) -> ActivationRequest {
         instance_public_key: enc::b64(&k.public_key()),
         label: String::new(),
         created_at: "2026-11-22T00:00:00Z".into(),
+        install_token_id: None,
     }
 }
 

@@ -232,6 +232,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::activation::ActivationCmd,
     },
+    /// Install tokens: one-time permissions to activate online without the license key
+    Token {
+        #[command(subcommand)]
+        cmd: crate::activation::TokenCmd,
+    },
     /// Check the audit log's hash chain
     Audit {
         #[command(subcommand)]
@@ -400,6 +405,7 @@ impl Cmd {
             } => ("audit verify", common.json),
             Cmd::Home { json } => ("home", *json),
             Cmd::Activation { cmd } => cmd.json(),
+            Cmd::Token { cmd } => cmd.json(),
             Cmd::Canon { .. } | Cmd::Generate(_) => ("", false),
         };
         json.then_some(name)
@@ -795,6 +801,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         }
         Cmd::Home { json } => home(json)?,
         Cmd::Activation { cmd } => return crate::activation::run(cmd),
+        Cmd::Token { cmd } => return crate::activation::token(cmd),
         Cmd::Verify { license, judge } => {
             let Judge {
                 trust,
