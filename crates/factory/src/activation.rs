@@ -21,6 +21,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// What one activation operation answers: done, refused with a code, or failed.
 pub type Outcome<T> = Result<Result<T, Refusal>>;
+
+/// One operation of a [`Registry::group`].
+pub type GroupOp<'a, T> = Box<dyn FnOnce(&Connection) -> Outcome<T> + 'a>;
 use signing::SecretKey;
 use std::collections::HashMap;
 
@@ -1259,7 +1262,7 @@ impl Registry {
     /// answered before the commit: if it fails, every operation fails.
     pub fn group<T>(
         &mut self,
-        ops: Vec<Box<dyn FnOnce(&Connection) -> Outcome<T> + '_>>,
+        ops: Vec<GroupOp<'_, T>>,
     ) -> Result<Vec<Outcome<T>>> {
         let mut tx = self
             .conn
