@@ -162,5 +162,74 @@ $B $BIN/runtime-verify activation --state "$OUT/machine-b" --trust "$OUT/trust.j
 echo "  exit $? (1 = the old lease no longer verifies; machine B makes a new request)"
 set -e
 
+step "19. online: the activation service on the loopback (SQLite registry, the same seat rules)"
+SOV=$($BIN/factory issue --tier sovereign --customer "Initech" --product gateway \
+  --key "$OUT/keys/license.key" --out "$OUT/sov")
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$OUT/admin-token" && chmod 600 "$OUT/admin-token"
+$BIN/airlock-server --listen 127.0.0.1:0 --db "$AIRLOCK_HOME/factory.db" \
+  --key "$OUT/keys/activation.key" --trust "$OUT/trust.json" --admin-token-file "$OUT/admin-token" \
+  --license-rate 60/min,burst=3 > "$OUT/server.out" 2> "$OUT/server.log" &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q listening "$OUT/server.out" 2>/dev/null && break
+  kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
+  sleep 0.1
+done
+cat "$OUT/server.out"
+URL=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$OUT/server.out")
+curl -s "$URL/healthz" 2>/dev/null && echo || echo "  (curl not installed: skipping the health probe)"
+
+step "20. an install token activates two machines with no license key; the third is refused"
+$BIN/factory token create --license "$SOV" --instances 2 --ttl 24h \
+  --key "$OUT/keys/activation.key" --out "$OUT/token"
+for m in c d; do
+  env AIRLOCK_INSTANCE_ID=demo-machine-$m $BIN/airlock-agent activate --server "$URL" \
+    --token @"$OUT/token" --license "$OUT/machine-$m-license" --label "machine $m" \
+    --state "$OUT/machine-$m" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+done
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/example-product --trust "$OUT/trust.json" \
+  --license "$OUT/machine-c-license" --state "$OUT/machine-c"
+set +e
+env AIRLOCK_INSTANCE_ID=demo-machine-e $BIN/airlock-agent activate --server "$URL" \
+  --token @"$OUT/token" --license "$OUT/machine-e-license" \
+  --state "$OUT/machine-e" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+echo "  exit $? (1 = refused: TOKEN_USED, audited)"
+set -e
+echo "  the sovereign tier allows 3 devices plus 34 %: machine E with the license key gets the third seat"
+env AIRLOCK_INSTANCE_ID=demo-machine-e $BIN/airlock-agent activate --server "$URL" \
+  --license "$OUT/sov" --state "$OUT/machine-e" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+env AIRLOCK_INSTANCE_ID=demo-machine-f $BIN/airlock-agent activate --server "$URL" \
+  --license "$OUT/sov" --state "$OUT/machine-f" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+set +e
+env AIRLOCK_INSTANCE_ID=demo-machine-g $BIN/airlock-agent activate --server "$URL" \
+  --license "$OUT/sov" --state "$OUT/machine-g" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+echo "  exit $? (1 = refused: 409 DEVICE_LIMIT_EXCEEDED)"
+set -e
+
+step "21. a renewal: the local agent renews at renew_after (here at once, with --force)"
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent run --once --force \
+  --state "$OUT/machine-c" --trust "$OUT/trust.json"
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent status --state "$OUT/machine-c"
+
+step "22. a burst of activations for one license is answered 429 with Retry-After"
+set +e
+for i in 1 2 3 4 5; do
+  env AIRLOCK_INSTANCE_ID=demo-burst-$i $BIN/airlock-agent activate --server "$URL" \
+    --license "$OUT/sov" --state "$OUT/burst-$i" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub" 2>&1 | tail -1
+done
+set -e
+curl -s "$URL/metrics" 2>/dev/null | grep -E '^airlock_(rate_limited|operations)_total' || true
+
+step "23. the server stops; the machines keep working on their leases"
+kill $SERVER_PID && wait $SERVER_PID || true
+trap - EXIT
+env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/example-product --trust "$OUT/trust.json" \
+  --license "$OUT/machine-d-license" --state "$OUT/machine-d"
+set +e
+env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/airlock-agent run --once --state "$OUT/machine-d" --trust "$OUT/trust.json"
+echo "  exit $? (0 = nothing due yet; 4 = due, the service unreachable, the lease still holds)"
+set -e
+
 echo
 echo "demo complete: everything is in $OUT (keys generated at $NOW)"

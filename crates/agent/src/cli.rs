@@ -34,7 +34,7 @@ const REQUEST_FILE: &str = "request.json";
 #[command(
     name = "airlock-agent",
     version,
-    about = "Airlock: activate this machine offline (request, install, status, deactivate)"
+    about = "Airlock: activate this machine offline (request, install, deactivate) or online (activate, run, update)"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -118,8 +118,86 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Activate this machine online: a signed request to the service, the lease verified and
+    /// installed (with --token, the license too)
+    Activate {
+        /// The service, e.g. https://activation.example.com
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The license directory: read (license.json); with --token, where the license the
+        /// service sends is written
+        #[arg(long)]
+        license: PathBuf,
+        /// An install token (airlock-token:...), or @FILE holding one
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+        /// A name for this machine, shown in the vendor's seat list
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep online leases fresh: renew each at its renew_after; back off with jitter (and
+    /// Retry-After) while the service is unreachable. Exit (--once): 0 fine, 4 due but the
+    /// service did not answer, 5 a lease ended, 1 refused
+    Run {
+        /// One pass, then exit (for cron or a systemd timer)
+        #[arg(long)]
+        once: bool,
+        /// Renew every online lease now, due or not (after the vendor changed the license)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        online: OnlineArgs,
+    },
+    /// Fetch the newest bundle the license allows from the service, verify it with the
+    /// runtime and (with --extract) install it
+    Update {
+        /// The product (needed when several are activated here)
+        #[arg(long)]
+        product: Option<String>,
+        /// Extract the verified bundle into this new directory
+        #[arg(long, value_name = "DIR")]
+        extract: Option<PathBuf>,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     #[command(flatten)]
     Generate(GenerateCmd),
+}
+
+/// What every online command needs.
+#[derive(clap::Args)]
+struct OnlineArgs {
+    /// State directory
+    #[arg(long)]
+    state: PathBuf,
+    /// Trust file (trust.json); repeat it to pass a chain
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// The vendor's root key for a first use of the state directory
+    #[arg(long, value_name = "KEY_ID_OR_PUB")]
+    root: Vec<String>,
+    /// A CA certificate (PEM) to trust for an https service (instead of none)
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+impl OnlineArgs {
+    fn online(&self) -> crate::online::Online<'_> {
+        crate::online::Online {
+            state: &self.state,
+            trust: &self.trust,
+            roots: &self.root,
+            ca: self.ca.as_deref(),
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -151,11 +229,45 @@ pub fn run(args: Args) -> Result<ExitCode> {
             product,
             json,
         } => deactivate_cmd(&state, &out, product.as_deref(), json),
+        Cmd::Activate {
+            server,
+            license,
+            token,
+            label,
+            online,
+            json,
+        } => {
+            crate::cli::ensure_state(&online.state)?;
+            crate::online::activate_cmd(
+                &online.online(),
+                &server,
+                &license,
+                token.as_deref(),
+                &label,
+                json,
+            )
+        }
+        Cmd::Run {
+            once,
+            force,
+            online,
+        } => crate::online::run_cmd(&online.online(), once, force),
+        Cmd::Update {
+            product,
+            extract,
+            online,
+            json,
+        } => crate::online::update_cmd(
+            &online.online(),
+            product.as_deref(),
+            extract.as_deref(),
+            json,
+        ),
         Cmd::Generate(g) => g.run(Args::command()),
     }
 }
 
-fn now() -> Result<Timestamp> {
+pub(crate) fn now() -> Result<Timestamp> {
     Ok(clikit::input::clock(None)?.now())
 }
 
@@ -167,7 +279,7 @@ fn check_product(product: &str) -> Result<()> {
 }
 
 /// Creates the state directory as the runtime expects it (0700), if missing.
-fn ensure_state(state: &Path) -> Result<()> {
+pub(crate) fn ensure_state(state: &Path) -> Result<()> {
     if !state.exists() {
         std::fs::create_dir_all(state).with_context(|| format!("{}", state.display()))?;
         #[cfg(unix)]
@@ -182,7 +294,7 @@ fn ensure_state(state: &Path) -> Result<()> {
 
 /// This machine's fingerprint; with a state directory and no other source, a random id is
 /// created there once (and kept: the same fingerprint ever after).
-fn fingerprint_of(product: &str, state: Option<&Path>) -> Result<Fingerprint> {
+pub(crate) fn fingerprint_of(product: &str, state: Option<&Path>) -> Result<Fingerprint> {
     let sources = Sources::system(state);
     match fingerprint::of(product, &sources) {
         Err(runtime::fingerprint::FingerprintError::NoSource) if state.is_some() => {
@@ -209,7 +321,7 @@ fn fingerprint_of(product: &str, state: Option<&Path>) -> Result<Fingerprint> {
 }
 
 /// The instance key, made at first use (0600; never replaced).
-fn instance_key(state: &Path, create: bool) -> Result<SecretKey> {
+pub(crate) fn instance_key(state: &Path, create: bool) -> Result<SecretKey> {
     let path = state.join(KEY_FILE);
     if path.exists() {
         return SecretKey::load(&path).with_context(|| "the instance key".to_string());
@@ -232,7 +344,7 @@ fn instance_key(state: &Path, create: bool) -> Result<SecretKey> {
     }
 }
 
-fn signed_file(key: &SecretKey, kind: Kind, canonical: Vec<u8>) -> Result<Vec<u8>> {
+pub(crate) fn signed_file(key: &SecretKey, kind: Kind, canonical: Vec<u8>) -> Result<Vec<u8>> {
     let envelope = key.sign_document(kind, &canonical)?;
     Ok(SignedFile {
         canonical,
@@ -332,7 +444,7 @@ fn request_cmd(
 }
 
 /// The lease in `dir` (json and signature bytes), parsed without verification.
-fn read_lease(dir: &Path) -> Result<(Activation, Vec<u8>, Vec<u8>)> {
+pub(crate) fn read_lease(dir: &Path) -> Result<(Activation, Vec<u8>, Vec<u8>)> {
     let json = dir.join(LEASE_FILE);
     let doc = read_capped(&json, activation::MAX_ACTIVATION_BYTES as u64)?;
     let sig = read_optional(&dir.join(LEASE_SIG), canon::sig::MAX_ENVELOPE_BYTES as u64)?
@@ -356,6 +468,31 @@ fn install_cmd(
     json: bool,
 ) -> Result<ExitCode> {
     let (lease, doc, sig) = read_lease(dir)?;
+    let (a, described) = install_lease(&lease, &doc, &sig, trust, roots, state)
+        .with_context(|| format!("{}", dir.join(LEASE_FILE).display()))?;
+    let target = activation::installed_dir(state, &a.product);
+    if json {
+        print_json(&clikit::report::valid(
+            "dir",
+            &dir.display(),
+            vec![
+                ("activation_id", s(&a.activation_id)),
+                ("license_id", s(&a.license_id)),
+                ("product", s(&a.product)),
+                ("sequence", n(a.sequence)),
+                ("not_after", s(&a.not_after)),
+                ("installed", s(target.display())),
+            ],
+        )?);
+    } else {
+        println!("installed {described}");
+        println!("  {}", target.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens a session on the state directory with the trust files (and roots for a first use).
+pub(crate) fn session(trust: &[PathBuf], roots: &[String], state: &Path) -> Result<Session> {
     let files = trust
         .iter()
         .map(|p| read_capped(p, runtime::trust::MAX_TRUST_BYTES as u64))
@@ -363,8 +500,20 @@ fn install_cmd(
     let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
     let anchors = clikit::input::root_anchors(roots, Some(state), false)?;
     let clock = Clock::System(now()?);
-    let mut session = Session::begin(Some(state), clock, &refs, anchors.as_ref())
-        .with_context(|| "trust".to_string())?;
+    Session::begin(Some(state), clock, &refs, anchors.as_ref()).with_context(|| "trust".to_string())
+}
+
+/// Verifies a lease for this machine with the runtime and installs it (never an older one,
+/// never another machine's or lineage's). Returns it and its description.
+pub(crate) fn install_lease(
+    lease: &Activation,
+    doc: &[u8],
+    sig: &[u8],
+    trust: &[PathBuf],
+    roots: &[String],
+    state: &Path,
+) -> Result<(Activation, String)> {
+    let mut session = session(trust, roots, state)?;
     let key = instance_key(state, false)?;
     let mine = enc::b64(&key.public_key());
     let fp = fingerprint_of(&lease.product, Some(state))?;
@@ -390,57 +539,39 @@ fn install_cmd(
     };
     let verified = activation::verify_lease(
         session.trust(),
-        &doc,
-        &sig,
+        doc,
+        sig,
         &binding,
         session.known(),
         session.now(),
-    )
-    .with_context(|| format!("{}", dir.join(LEASE_FILE).display()))?;
+    )?;
     if let Some(a) = &installed {
         if verified.value().sequence < a.sequence {
             return Err(runtime::activation::ActivationError::Rollback {
                 found: verified.value().sequence,
                 seen: a.sequence,
-            })
-            .with_context(|| format!("{}", dir.join(LEASE_FILE).display()));
+            }
+            .into());
         }
     }
     std::fs::create_dir_all(&target).with_context(|| format!("{}", target.display()))?;
     let same =
         |name: &str, bytes: &[u8]| std::fs::read(target.join(name)).is_ok_and(|b| b == bytes);
-    if !(same(LEASE_FILE, &doc) && same(LEASE_SIG, &sig)) {
-        signing::fsutil::write_atomic(&target.join(LEASE_SIG), &sig, 0o644, true)
+    if !(same(LEASE_FILE, doc) && same(LEASE_SIG, sig)) {
+        signing::fsutil::write_atomic(&target.join(LEASE_SIG), sig, 0o644, true)
             .with_context(|| format!("{}", target.display()))?;
-        signing::fsutil::write_atomic(&target.join(LEASE_FILE), &doc, 0o644, true)
+        signing::fsutil::write_atomic(&target.join(LEASE_FILE), doc, 0o644, true)
             .with_context(|| format!("{}", target.display()))?;
     }
     let a = verified.value().clone();
     session.record_activation(&a.lineage_id, a.sequence)?;
+    let when = session.now();
     session.commit()?;
-    let when = clock.now();
-    if json {
-        print_json(&clikit::report::valid(
-            "dir",
-            &dir.display(),
-            vec![
-                ("activation_id", s(&a.activation_id)),
-                ("license_id", s(&a.license_id)),
-                ("product", s(&a.product)),
-                ("sequence", n(a.sequence)),
-                ("not_after", s(&a.not_after)),
-                ("installed", s(target.display())),
-            ],
-        )?);
-    } else {
-        println!("installed {}", verified.describe(when));
-        println!("  {}", target.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((a, verified.describe(when)))
 }
 
 /// The installed activations: product and lease (parsed, not verified).
-fn installed(state: &Path) -> Result<Vec<(String, Activation)>> {
+pub(crate) fn installed(state: &Path) -> Result<Vec<(String, Activation)>> {
     let root = state.join(activation::DIR);
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(&root) else {

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod online;
 
 use clap::Parser;
 use std::process::ExitCode;

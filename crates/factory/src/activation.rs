@@ -181,6 +181,11 @@ pub struct Fulfilled {
     pub new_seat: bool,
     /// Live seats of the lineage after this one.
     pub seats_in_use: u64,
+    /// The license the lease is for: its signed document (as stored) and envelope bytes, for
+    /// a machine that activated with a token and has no license files yet.
+    pub license_document: Vec<u8>,
+    /// Its envelope bytes (`license.sig`).
+    pub license_signature: Vec<u8>,
 }
 
 /// One activation row.
@@ -863,6 +868,8 @@ pub fn fulfill_in(
         signature,
         new_seat,
         seats_in_use,
+        license_document: rec.document,
+        license_signature: rec.signature,
     }))
 }
 
@@ -1260,10 +1267,7 @@ impl Registry {
     /// its own (group commit: one durable write for many answers). An operation that fails is
     /// rolled back to its savepoint and fails alone; the others commit together. Nothing is
     /// answered before the commit: if it fails, every operation fails.
-    pub fn group<T>(
-        &mut self,
-        ops: Vec<GroupOp<'_, T>>,
-    ) -> Result<Vec<Outcome<T>>> {
+    pub fn group<T>(&mut self, ops: Vec<GroupOp<'_, T>>) -> Result<Vec<Outcome<T>>> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

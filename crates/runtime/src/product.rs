@@ -30,6 +30,13 @@ use std::path::Path;
 /// Days before a lease ends at which the operator is warned.
 pub const LEASE_WARN_DAYS: i64 = 14;
 
+/// Whether a lease is longer than the warning window (an offline lease): a short online lease
+/// is always "ending soon" and is warned about only once its renewal is due.
+fn lease_is_long(lease: &crate::signed::Verified<crate::activation::Activation>) -> bool {
+    let f = lease.facts();
+    f.not_after.0 - f.not_before.0 > LEASE_WARN_DAYS * 86_400
+}
+
 /// What [`check`] needs.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
@@ -215,10 +222,12 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
     };
     match &activation {
         Activation::Leased(lease, st) => {
+            // Past renew_after (85 % of an offline lease, half of an online one): the agent
+            // should have renewed it by now. A short online lease that is not due is no news.
             let days = lease.days_remaining(now);
-            if *st == LeaseState::RenewDue || days <= LEASE_WARN_DAYS {
+            if *st == LeaseState::RenewDue || (days <= LEASE_WARN_DAYS && lease_is_long(lease)) {
                 warnings.push(format!(
-                    "{}; ask the vendor for a fresh lease (`airlock-agent request`)",
+                    "{}; renew it: `airlock-agent run` (online) or a new `airlock-agent request` (offline)",
                     lease.describe(now)
                 ));
             }

@@ -1,0 +1,742 @@
+//! # activation-server — the optional online path of activation (`airlock-server`)
+//!
+//! One decision, two transports: the seat decision, the lease and the registry rules are the
+//! factory's (`factory::activation`), the same as for request files carried by hand. This
+//! crate adds HTTP (axum on tokio), install tokens spent in the transaction that makes the
+//! seat, renewal with heartbeats, updates, rate limits, metrics and health.
+//!
+//! Layout: [`store`] (the registry behind one interface: SQLite, or PostgreSQL for several
+//! nodes; one writer thread with group commit), [`limit`] (governor keyed limiters),
+//! [`metrics`] (Prometheus text), [`updates`] (the bundle index), and here the routes and
+//! their errors. docs/HTTP.md is the API reference.
+
+#![forbid(unsafe_code)]
+
+pub mod limit;
+pub mod metrics;
+pub mod store;
+pub mod updates;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use canon::{Timestamp, Value};
+use factory::activation::{self as seats, code, Fulfilled, Heartbeat, Refusal, Row};
+use limit::{Limiters, Scope};
+use metrics::Metrics;
+use runtime::TrustStore;
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::{Answer, Clock, Op, Store};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How old an update request may be, in seconds (it is made for each call).
+pub const UPDATE_REQUEST_AGE_SECS: i64 = 300;
+
+/// Everything a running service shares.
+pub struct App {
+    /// The registry.
+    pub store: Store,
+    /// The vendor's trust (verifies install tokens and bundles).
+    pub trust: TrustStore,
+    /// Rate limits.
+    pub limiters: Limiters,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// SHA-256 of the admin credential; `None`: the admin API is off.
+    pub admin: Option<[u8; 32]>,
+    /// The bundles offered as updates.
+    pub updates: Option<updates::Index>,
+    /// The clock.
+    pub clock: Clock,
+    /// Take the client address from `X-Forwarded-For` (behind a reverse proxy).
+    pub behind_proxy: bool,
+}
+
+/// An error answer: a status, a stable code, a message, maybe `Retry-After`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    fn internal(e: anyhow::Error) -> ApiError {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "the service failed; nothing was changed by this request unless it answered success",
+        )
+    }
+}
+
+/// The HTTP status of a refusal code (docs/HTTP.md).
+pub fn status_of(c: &str) -> StatusCode {
+    match c {
+        code::REQUEST_INVALID
+        | code::REQUEST_STALE
+        | code::REQUEST_FROM_FUTURE
+        | code::RECEIPT_INVALID
+        | code::TOKEN_INVALID => StatusCode::BAD_REQUEST,
+        code::LICENSE_NOT_FOUND | code::ACTIVATION_NOT_FOUND => StatusCode::NOT_FOUND,
+        code::LICENSE_MISMATCH
+        | code::LICENSE_REVOKED
+        | code::LICENSE_RENEWED
+        | code::LICENSE_EXPIRED
+        | code::LICENSE_IN_GRACE
+        | code::TOKEN_MISMATCH
+        | code::TOKEN_EXPIRED
+        | code::INSTANCE_MISMATCH
+        | code::RECEIPT_MISMATCH => StatusCode::FORBIDDEN,
+        code::ACTIVATION_ENDED => StatusCode::GONE,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::new(status_of(r.code), r.code, r.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp.extensions_mut().insert(ErrorCode(self.code));
+        resp
+    }
+}
+
+/// The code of an error answer, for the request log.
+#[derive(Clone, Copy)]
+struct ErrorCode(&'static str);
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/activations", post(activate))
+        .route("/v1/activations/{id}/renew", post(renew))
+        .route("/v1/activations/{id}/deactivate", post(deactivate))
+        .route("/v1/updates", get(updates_list))
+        .route("/v1/updates/files/{file}", get(updates_file))
+        .route("/v1/admin/activations", get(admin_list))
+        .route("/v1/admin/activations/{id}/release", post(admin_release))
+        .route("/v1/admin/licenses/{id}/reset", post(admin_reset))
+        .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+        })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "the service failed",
+                )
+                .into_response()
+            },
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(app)
+}
+
+/// Metrics and one structured log line per request (never a body, a token or a key).
+async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let resp = next.run(req).await;
+    let took = started.elapsed();
+    let status = resp.status().as_u16();
+    app.metrics.request(&route, status, took);
+    let code = resp.extensions().get::<ErrorCode>().map_or("", |c| c.0);
+    tracing::info!(
+        target: "airlock_server::http",
+        method = %method,
+        route = %route,
+        status,
+        code,
+        micros = took.as_micros() as u64,
+        client = %client,
+    );
+    resp
+}
+
+impl App {
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// The client's address: the peer, or behind a proxy the last `X-Forwarded-For` hop.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        if self.behind_proxy {
+            if let Some(ip) = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                return ip;
+            }
+        }
+        peer.ip()
+    }
+
+    fn limit(&self, scope: Scope, key: &[u8]) -> Result<(), ApiError> {
+        self.limiters.check(scope, key).map_err(|secs| {
+            self.metrics.rate_limited(scope.as_str());
+            ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "RATE_LIMITED",
+                message: format!(
+                    "too many requests (per {} limit): retry after {secs} s",
+                    scope.as_str()
+                ),
+                retry_after: Some(secs),
+            }
+        })
+    }
+
+    async fn call(&self, op_name: &'static str, op: Op) -> Result<Answer, ApiError> {
+        match self.store.call(op).await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(r)) => {
+                self.metrics.outcome(op_name, r.code);
+                Err(r.into())
+            }
+            Err(e) => {
+                self.metrics.outcome(op_name, "error");
+                Err(ApiError::internal(e))
+            }
+        }
+    }
+}
+
+/// A JSON body: one object, strict (RFC 8259, no duplicate names), only the members named.
+fn body_object(body: &[u8], allowed: &[&str]) -> Result<Value, ApiError> {
+    let v = canon::parse(body).map_err(|e| ApiError::bad(format!("the body is not JSON: {e}")))?;
+    let Value::Object(m) = &v else {
+        return Err(ApiError::bad("the body must be a JSON object"));
+    };
+    if let Some((k, _)) = m.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad(format!(
+            "unknown member {k:?} (allowed: {})",
+            allowed.join(", ")
+        )));
+    }
+    Ok(v)
+}
+
+/// A signed-file member (`request`, `receipt`) as the bytes its verifier reads.
+fn signed_member(v: &Value, name: &str) -> Result<Vec<u8>, ApiError> {
+    match v.get(name) {
+        Some(m @ Value::Object(_)) => Ok(m.to_canonical()),
+        Some(_) => Err(ApiError::bad(format!(
+            "{name} must be an object (the signed file)"
+        ))),
+        None => Err(ApiError::bad(format!("the body has no {name}"))),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn lease_body(f: &Fulfilled) -> serde_json::Value {
+    let a = &f.activation;
+    let mut doc = f.document.clone();
+    doc.push(b'\n');
+    json!({
+        "activation_id": a.activation_id,
+        "license_id": a.license_id,
+        "new_seat": f.new_seat,
+        "seats_in_use": f.seats_in_use,
+        "device_limit": a.device_limit,
+        "overage": a.overage,
+        "sequence": a.sequence,
+        "not_after": a.not_after,
+        "renew_after": a.renew_after,
+        "files": {
+            "activation.json": text(&doc),
+            "activation.sig": text(&f.signature),
+            "license.json": text(&f.license_document),
+            "license.sig": text(&f.license_signature),
+        }
+    })
+}
+
+fn verified_request(
+    bytes: &[u8],
+    now: Timestamp,
+) -> Result<runtime::activation::ActivationRequest, ApiError> {
+    seats::check_request(bytes, now).map_err(ApiError::from)
+}
+
+async fn activate(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let client = app.client(peer, &headers);
+    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    let v = body_object(&body, &["request", "token"])?;
+    let now = app.now();
+    let req = verified_request(&signed_member(&v, "request")?, now)?;
+    let token = match v.get("token") {
+        None => None,
+        Some(Value::String(t)) => Some(runtime::activation::verify_token(&app.trust, t).map_err(
+            |e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code::TOKEN_INVALID,
+                    format!("the install token does not verify: {e}"),
+                )
+            },
+        )?),
+        Some(_) => return Err(ApiError::bad("token must be a string")),
+    };
+    // Per license: the key, or (keyless, with a token) the license id.
+    let license_key = if req.license_key.is_empty() {
+        format!("id:{}", req.license_id)
+    } else {
+        format!("key:{}", req.license_key)
+    };
+    app.limit(Scope::License, license_key.as_bytes())?;
+    let op = Op::Activate {
+        req: Box::new(req),
+        token: token.map(Box::new),
+    };
+    let Answer::Lease(f) = app.call("activate", op).await? else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    app.metrics.outcome(
+        "activate",
+        if f.new_seat {
+            "new_seat"
+        } else {
+            "existing_seat"
+        },
+    );
+    let status = if f.new_seat {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(lease_body(&f))).into_response())
+}
+
+async fn renew(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let client = app.client(peer, &headers);
+    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    let v = body_object(&body, &["request", "heartbeat"])?;
+    let now = app.now();
+    let req = verified_request(&signed_member(&v, "request")?, now)?;
+    let heartbeat = match v.get("heartbeat") {
+        None => None,
+        Some(h) => {
+            let hb: Heartbeat = serde_json::from_slice(&h.to_canonical()).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "HEARTBEAT_INVALID", e.to_string())
+            })?;
+            hb.check()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "HEARTBEAT_INVALID", e))?;
+            Some(hb)
+        }
+    };
+    let op = Op::Renew {
+        id,
+        req: Box::new(req),
+        heartbeat,
+    };
+    let Answer::Lease(f) = app.call("renew", op).await? else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    app.metrics.outcome("renew", "renewed");
+    Ok((StatusCode::OK, axum::Json(lease_body(&f))).into_response())
+}
+
+async fn deactivate(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let client = app.client(peer, &headers);
+    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    let v = body_object(&body, &["receipt"])?;
+    let receipt = seats::check_receipt(&signed_member(&v, "receipt")?)?;
+    if receipt.activation_id != id {
+        return Err(Refusal {
+            code: code::RECEIPT_MISMATCH,
+            message: format!(
+                "the receipt is for activation {}, not {id}",
+                receipt.activation_id
+            ),
+        }
+        .into());
+    }
+    let op = Op::Deactivate {
+        receipt: Box::new(receipt),
+    };
+    let Answer::Released(r) = app.call("deactivate", op).await? else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    app.metrics.outcome("deactivate", "released");
+    Ok(axum::Json(json!({
+        "activation_id": r.row.activation_id,
+        "released": true,
+        "changed": r.changed,
+    }))
+    .into_response())
+}
+
+/// The machine behind an update call: `Authorization: Airlock-Request <base64 request file>`,
+/// a request made for this call (at most 5 minutes old) by a machine holding a live seat.
+async fn update_seat(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(runtime::activation::ActivationRequest, Vec<String>), ApiError> {
+    let client = app.client(peer, headers);
+    app.limit(Scope::Download, client.to_string().as_bytes())?;
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Airlock-Request "))
+        .ok_or_else(|| {
+            unauthorized("send Authorization: Airlock-Request <base64 of a fresh signed request>")
+        })?;
+    let bytes = canon::enc::unb64(auth.trim())
+        .ok_or_else(|| unauthorized("the Airlock-Request credential is not base64"))?;
+    let now = app.now();
+    let req = verified_request(&bytes, now)?;
+    let created = Timestamp::parse(&req.created_at).unwrap_or(Timestamp(0));
+    if created.0 < now.0 - UPDATE_REQUEST_AGE_SECS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::REQUEST_STALE,
+            "an update request must be made for the call (at most 5 minutes old)",
+        ));
+    }
+    app.limit(
+        Scope::Download,
+        format!("license:{}", req.lineage_id).as_bytes(),
+    )?;
+    let Answer::Seat(_, ids) = app
+        .call(
+            "updates",
+            Op::Seat {
+                req: Box::new(req.clone()),
+            },
+        )
+        .await?
+    else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    Ok((req, ids))
+}
+
+fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
+    app.updates.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UPDATES_DISABLED",
+            "this service offers no updates (started without --bundles)",
+        )
+    })
+}
+
+async fn updates_list(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let index = updates_index(&app)?;
+    let (req, ids) = update_seat(&app, peer, &headers).await?;
+    let now = app.now();
+    let newest = {
+        let (ids, product) = (ids.clone(), req.product.clone());
+        let idx = index;
+        idx.newest(&ids, &product, now)
+    };
+    let bundles: Vec<serde_json::Value> = newest
+        .iter()
+        .map(|b| {
+            json!({
+                "bundle_id": b.bundle_id,
+                "license_id": b.license_id,
+                "product": b.product,
+                "version": b.version,
+                "sequence": b.sequence,
+                "created_at": b.created_at.to_string(),
+                "size": b.size,
+                "sha256": b.sha256,
+                "file": format!("/v1/updates/files/{}", b.file),
+                "signature": format!("/v1/updates/files/{}", b.signature),
+            })
+        })
+        .collect();
+    app.metrics.outcome("updates", "listed");
+    Ok(axum::Json(json!({ "bundles": bundles })).into_response())
+}
+
+async fn updates_file(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let index = updates_index(&app)?;
+    let (req, ids) = update_seat(&app, peer, &headers).await?;
+    let now = app.now();
+    let bundles: Vec<updates::Bundle> = index
+        .bundles(now)
+        .into_iter()
+        .filter(|b| b.product == req.product && ids.contains(&b.license_id))
+        .collect();
+    let Some(path) = index.path_of(&bundles, &file) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such update for this machine",
+        ));
+    };
+    let f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?;
+    let len = f
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?
+        .len();
+    app.metrics.outcome("updates", "downloaded");
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(want) = app.admin else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ADMIN_DISABLED",
+            "the admin API is off (start the service with --admin-token-file)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| canon::enc::sha256(t.trim().as_bytes()));
+    // Digests compared in full, whatever differs first.
+    let same = given.is_some_and(|g| {
+        g.iter()
+            .zip(want.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    });
+    if !same {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "the admin API needs Authorization: Bearer <admin credential>",
+        ));
+    }
+    Ok(())
+}
+
+fn row_json(r: &Row, now: Timestamp) -> serde_json::Value {
+    json!({
+        "activation_id": r.activation_id,
+        "license_id": r.license_id,
+        "lineage_id": r.lineage_id,
+        "fingerprint": r.fingerprint,
+        "label": r.label,
+        "status": r.status(now),
+        "overage": r.overage,
+        "epoch": r.epoch,
+        "created_at": r.created_at.to_string(),
+        "lease_sequence": r.lease_sequence,
+        "lease_not_after": r.lease_not_after.to_string(),
+        "released_at": r.released_at.map(|t| t.to_string()),
+        "release_kind": r.release_kind,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    license: Option<String>,
+}
+
+async fn admin_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let Answer::Rows(rows) = app
+        .call(
+            "list",
+            Op::List {
+                license_id: q.license,
+            },
+        )
+        .await?
+    else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    let now = app.now();
+    let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
+    Ok(axum::Json(json!({ "activations": rows })).into_response())
+}
+
+fn reason(body: &[u8]) -> Result<String, ApiError> {
+    let v = body_object(body, &["reason"])?;
+    match v.get("reason") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 512 => Ok(s.clone()),
+        _ => Err(ApiError::bad(
+            "reason must be a non-empty string of at most 512 characters",
+        )),
+    }
+}
+
+async fn admin_release(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let Answer::Released(r) = app.call("release", Op::Release { id, reason }).await? else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    app.metrics.outcome("release", "released");
+    Ok(axum::Json(json!({"activation": row_json(&r.row, app.now())})).into_response())
+}
+
+async fn admin_reset(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let Answer::Reset(r) = app.call("reset", Op::Reset { license_id, reason }).await? else {
+        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+    };
+    app.metrics.outcome("reset", "reset");
+    Ok(
+        axum::Json(json!({"lineage_id": r.lineage_id, "epoch": r.epoch, "released": r.released}))
+            .into_response(),
+    )
+}
+
+async fn admin_revoke(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    app.call(
+        "revoke",
+        Op::Revoke {
+            license_id: license_id.clone(),
+            reason,
+        },
+    )
+    .await?;
+    app.metrics.outcome("revoke", "revoked");
+    Ok(axum::Json(json!({"license_id": license_id, "revoked": true})).into_response())
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> ApiResult {
+    match app.store.call(Op::Ping).await {
+        Ok(Ok(_)) => {
+            Ok(axum::Json(json!({"status": "ok", "backend": app.store.backend()})).into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "the registry does not answer",
+        )),
+    }
+}
+
+async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        app.metrics.render(app.store.backend()),
+    )
+        .into_response()
+}

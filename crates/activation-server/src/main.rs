@@ -1,0 +1,323 @@
+//! `airlock-server`: the optional online activation service. See docs/HTTP.md (the API) and
+//! docs/OPERATIONS.md (running it).
+//!
+//! Started as `airlock-server --listen ADDR --db REGISTRY --key ACTIVATION_KEY --trust
+//! trust.json`, or `airlock-server --config FILE` (the same settings as JSON; flags win).
+//! It prints one line, `airlock-server listening on <url> (backend <name>)`, once it accepts
+//! connections; logs are JSON lines on stderr. SIGTERM or Ctrl-C stops it gracefully: requests
+//! in flight are answered, nothing committed is lost (and nothing is answered uncommitted).
+//! Exit codes: 0 stopped, 2 configuration or startup error.
+
+#![forbid(unsafe_code)]
+
+use activation_server::limit::{Limiters, Limits, Rate};
+use activation_server::store::{Backend, Clock, Sqlite, Store};
+use activation_server::{router, updates, App};
+use anyhow::{bail, Context, Result};
+use canon::Role;
+use clap::{CommandFactory, Parser, Subcommand};
+use clikit::generate::GenerateCmd;
+use factory::activation::LeaseTerms;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "airlock-server",
+    version,
+    about = "Airlock: the online activation service (install tokens, seats, lease renewal, updates)",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    #[command(flatten)]
+    Generate(GenerateCmd),
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// A JSON config file with the settings below (flags given here win)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8443 (port 0: any free port)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// The registry: the factory's SQLite file, or postgres://... for several nodes
+    #[arg(long, value_name = "PATH_OR_URL")]
+    db: Option<String>,
+    /// The activation key (NAME.key, role activation) that signs leases
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The vendor's trust file: verifies install tokens and bundles, refuses a retired key
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key. Without both: plain HTTP (behind a proxy)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A file holding the admin credential (at least 32 characters); without it the admin API
+    /// is off
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// A directory of the packager's bundles (NAME.tar.gz + .sig) offered as updates
+    #[arg(long, value_name = "DIR")]
+    bundles: Option<PathBuf>,
+    /// Lease length in days (renewed at half its life) [default: 7]
+    #[arg(long, value_name = "N")]
+    lease_days: Option<u64>,
+    /// Activations per license key, e.g. 10/min,burst=5 [default: 10/min,burst=5]
+    #[arg(long, value_name = "RATE", value_parser = Rate::parse)]
+    license_rate: Option<Rate>,
+    /// Activation, renewal and deactivation requests per client address
+    /// [default: 600/min,burst=100]
+    #[arg(long, value_name = "RATE", value_parser = Rate::parse)]
+    address_rate: Option<Rate>,
+    /// Update listings and downloads per client address [default: 30/min,burst=10]
+    #[arg(long, value_name = "RATE", value_parser = Rate::parse)]
+    download_rate: Option<Rate>,
+    /// Behind a reverse proxy: take the client address from X-Forwarded-For (its last hop)
+    #[arg(long)]
+    behind_proxy: bool,
+}
+
+/// The config file: the same settings; relative paths are relative to the file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    db: Option<String>,
+    key: Option<PathBuf>,
+    trust: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
+    bundles: Option<PathBuf>,
+    lease_days: Option<u64>,
+    limits: Option<Limits>,
+    behind_proxy: Option<bool>,
+}
+
+fn main() -> ExitCode {
+    clikit::main("airlock-server", || {
+        let args = Args::parse();
+        match args.cmd {
+            Some(Cmd::Generate(g)) => g.run(Args::command()),
+            None => serve(args.serve),
+        }
+    })
+}
+
+fn rel(base: &Path, p: Option<PathBuf>) -> Option<PathBuf> {
+    p.map(|p| if p.is_absolute() { p } else { base.join(p) })
+}
+
+fn read_admin(path: &Path) -> Result<[u8; 32]> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let t = text.trim();
+    if t.len() < 32 {
+        bail!(
+            "{}: the admin credential must be at least 32 characters",
+            path.display()
+        );
+    }
+    Ok(canon::enc::sha256(t.as_bytes()))
+}
+
+fn serve(a: ServeArgs) -> Result<ExitCode> {
+    let file: FileConfig = match &a.config {
+        Some(p) => {
+            let bytes = clikit::input::read_capped(p, 1 << 20)?;
+            serde_json::from_slice(&bytes).with_context(|| format!("{}", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let base = a
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let listen = a
+        .listen
+        .or(file.listen)
+        .context("give --listen ADDR (or \"listen\" in --config)")?;
+    let db =
+        a.db.or(file.db.map(|d| {
+            if d.starts_with("postgres://") || d.starts_with("postgresql://") {
+                d
+            } else {
+                rel(&base, Some(PathBuf::from(d)))
+                    .expect("some")
+                    .display()
+                    .to_string()
+            }
+        }))
+        .context("give --db REGISTRY (the factory's registry, or postgres://...)")?;
+    let key_path = a
+        .key
+        .or(rel(&base, file.key))
+        .context("give --key ACTIVATION_KEY")?;
+    let trust_path = a
+        .trust
+        .or(rel(&base, file.trust))
+        .context("give --trust trust.json")?;
+    let tls = match (
+        a.tls_cert.or(rel(&base, file.tls_cert)),
+        a.tls_key.or(rel(&base, file.tls_key)),
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => bail!("give both --tls-cert and --tls-key, or neither"),
+    };
+    let lease_days = a.lease_days.or(file.lease_days).unwrap_or(7);
+    if !(1..=366).contains(&lease_days) {
+        bail!("--lease-days must be from 1 to 366");
+    }
+    let mut limits = file.limits.unwrap_or_default();
+    if let Some(r) = a.license_rate {
+        limits.activations_per_license = r;
+    }
+    if let Some(r) = a.address_rate {
+        limits.requests_per_address = r;
+    }
+    if let Some(r) = a.download_rate {
+        limits.downloads_per_address = r;
+    }
+    let admin = a
+        .admin_token_file
+        .or(rel(&base, file.admin_token_file))
+        .map(|p| read_admin(&p))
+        .transpose()?;
+    let behind_proxy = a.behind_proxy || file.behind_proxy.unwrap_or(false);
+
+    let trust = clikit::input::vendor_trust(&trust_path)?;
+    let now = signing::clock::now()?;
+    let key = factory::keys::load_signing_key(&key_path, Role::Activation, Some(&trust), now)?;
+    let backend: Box<dyn Backend> =
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            bail!("--db {db}: the PostgreSQL backend is not in this build yet")
+        } else {
+            Box::new(Sqlite::open(Path::new(&db))?)
+        };
+    let clock: Clock = Arc::new(|| signing::clock::now().unwrap_or(canon::Timestamp(0)));
+    let store = Store::start(backend, key, LeaseTerms::online(lease_days), clock.clone());
+    let updates =
+        rel(&base, a.bundles.or(file.bundles)).map(|d| updates::Index::new(d, trust.clone()));
+    let app = Arc::new(App {
+        store,
+        trust,
+        limiters: Limiters::new(&limits),
+        metrics: Default::default(),
+        admin,
+        updates,
+        clock,
+        behind_proxy,
+    });
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("the async runtime")?;
+    rt.block_on(run(app, listen, tls))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(app: Arc<App>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>) -> Result<()> {
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    {
+        let (handle, limiters) = (handle.clone(), app.limiters.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => limiters.retain_recent(),
+                    _ = shutdown_signal() => {
+                        tracing::info!("stopping: answering requests in flight");
+                        handle.graceful_shutdown(Some(Duration::from_secs(10)));
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let backend = app.store.backend();
+    let announce = move || {
+        println!("airlock-server listening on {scheme}://{addr} (backend {backend})");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    };
+    match tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            announce();
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(make)
+                .await?;
+        }
+        None => {
+            announce();
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(make)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,352 @@
+//! The service's storage behind one interface ([`Backend`]): SQLite (the factory's registry,
+//! embedded, nothing to set up) or PostgreSQL (several service nodes sharing one database).
+//!
+//! Every write goes through one writer thread per process. It takes the operations waiting in
+//! its queue, runs them in one transaction with a savepoint each (group commit: one durable
+//! write answers many requests) and answers nobody before the commit. The seat decision and
+//! the lease are the factory's (`factory::activation`), the same as for files carried by hand.
+
+use anyhow::{anyhow, Result};
+use canon::Timestamp;
+use factory::activation::{
+    self as seats, Fulfilled, Heartbeat, How, LeaseTerms, Outcome, Refusal, Released, Reset, Row,
+};
+use factory::registry::Registry;
+use runtime::activation::{ActivationRequest, Deactivation, InstallToken};
+use runtime::signed::Verified;
+use signing::SecretKey;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+/// The most operations one transaction carries.
+pub const MAX_GROUP: usize = 256;
+
+/// One operation on the registry.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// A new or known machine asks for a seat (with the license key in its request, or a
+    /// verified token).
+    Activate {
+        /// The verified request.
+        req: Box<ActivationRequest>,
+        /// The verified install token, if the request came with one.
+        token: Option<Box<Verified<InstallToken>>>,
+    },
+    /// A machine renews its seat.
+    Renew {
+        /// The seat.
+        id: String,
+        /// The verified request (proof of possession).
+        req: Box<ActivationRequest>,
+        /// What it reported.
+        heartbeat: Option<Heartbeat>,
+    },
+    /// A machine gives its seat back.
+    Deactivate {
+        /// The verified receipt.
+        receipt: Box<Deactivation>,
+    },
+    /// The live seat of a verified request's machine (for updates).
+    Seat {
+        /// The verified request.
+        req: Box<ActivationRequest>,
+    },
+    /// Admin: free a seat without a receipt.
+    Release {
+        /// The seat.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Admin: free every seat of a license and raise its epoch.
+    Reset {
+        /// The license.
+        license_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Admin: revoke a license.
+    Revoke {
+        /// The license.
+        license_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Admin: the seats of a license's lineage, or all.
+    List {
+        /// The license.
+        license_id: Option<String>,
+    },
+    /// Is the database there?
+    Ping,
+}
+
+/// What an operation answers.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A signed lease.
+    Lease(Box<Fulfilled>),
+    /// A released seat.
+    Released(Box<Released>),
+    /// A reset lineage.
+    Reset(Reset),
+    /// A revoked license.
+    Revoked,
+    /// Seats.
+    Rows(Vec<Row>),
+    /// A machine's live seat and the license ids of its lineage.
+    Seat(Box<Row>, Vec<String>),
+    /// The database answered.
+    Pong,
+}
+
+/// What every operation needs besides itself.
+pub struct Context<'a> {
+    /// The activation key that signs leases.
+    pub key: &'a SecretKey,
+    /// The lease terms of the service.
+    pub lease: LeaseTerms,
+    /// The time of this group.
+    pub now: Timestamp,
+}
+
+/// A storage backend: runs a group of operations in one transaction.
+pub trait Backend: Send + 'static {
+    /// Runs `ops` in one transaction, each on its own; answers in order. `Err` only when the
+    /// transaction as a whole failed (then nothing of it was committed).
+    fn run(&mut self, ops: Vec<Op>, cx: &Context<'_>) -> Result<Vec<Outcome<Answer>>>;
+    /// Which backend this is (`sqlite`, `postgres`), for health and metrics.
+    fn name(&self) -> &'static str;
+}
+
+fn refusal<T>(code: &'static str, message: String) -> Outcome<T> {
+    Ok(Err(Refusal { code, message }))
+}
+
+/// The embedded backend: the factory's SQLite registry.
+pub struct Sqlite {
+    reg: Registry,
+}
+
+impl Sqlite {
+    /// Opens the registry at `path` (it must exist: the factory made it).
+    pub fn open(path: &std::path::Path) -> Result<Sqlite> {
+        Ok(Sqlite {
+            reg: Registry::open_existing(path)?,
+        })
+    }
+}
+
+/// A machine's live seat for a verified request, and the license ids of its lineage.
+fn seat_of(reg: &Registry, req: &ActivationRequest) -> Outcome<Answer> {
+    let rows = seats::list(reg, Some(&req.license_id));
+    let rows = match rows {
+        Ok(r) => r,
+        Err(_) => {
+            return refusal(
+                seats::code::LICENSE_NOT_FOUND,
+                format!("no license {} in the registry", req.license_id),
+            )
+        }
+    };
+    let Some(row) = rows.into_iter().find(|r| {
+        r.released_at.is_none()
+            && r.fingerprint == req.fingerprint
+            && r.instance_key == req.instance_public_key
+    }) else {
+        return refusal(
+            seats::code::ACTIVATION_NOT_FOUND,
+            "this machine holds no live seat of the license: activate first".into(),
+        );
+    };
+    let ids = reg
+        .lineage(&row.lineage_id)?
+        .into_iter()
+        .map(|r| r.license_id)
+        .collect();
+    Ok(Ok(Answer::Seat(Box::new(row), ids)))
+}
+
+impl Backend for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn run(&mut self, ops: Vec<Op>, cx: &Context<'_>) -> Result<Vec<Outcome<Answer>>> {
+        let (now, key, lease) = (cx.now, cx.key, cx.lease);
+        // Reads and admin operations run alone; seat operations share one transaction.
+        let mut out: Vec<Option<Outcome<Answer>>> = Vec::with_capacity(ops.len());
+        let mut grouped = Vec::new();
+        let mut slots = Vec::new();
+        for op in ops {
+            let single = match &op {
+                Op::Seat { req } => Some(seat_of(&self.reg, req)),
+                Op::List { license_id } => {
+                    Some(seats::list(&self.reg, license_id.as_deref()).map(|r| Ok(Answer::Rows(r))))
+                }
+                Op::Ping => Some(
+                    self.reg
+                        .connection()
+                        .query_row("SELECT 1", [], |_| Ok(()))
+                        .map(|_| Ok(Answer::Pong))
+                        .map_err(anyhow::Error::from),
+                ),
+                Op::Release { id, reason } => Some(
+                    seats::release_force(&mut self.reg, id, reason, now)
+                        .map(|r| r.map(|x| Answer::Released(Box::new(x)))),
+                ),
+                Op::Reset { license_id, reason } => Some(
+                    seats::reset(&mut self.reg, license_id, reason, now)
+                        .map(|r| r.map(Answer::Reset)),
+                ),
+                Op::Revoke { license_id, reason } => Some(match self.reg.get(license_id)? {
+                    None => refusal(
+                        seats::code::LICENSE_NOT_FOUND,
+                        format!("no license {license_id} in the registry"),
+                    ),
+                    Some(r) if r.revoked_at.is_some() => refusal(
+                        seats::code::LICENSE_REVOKED,
+                        format!("license {license_id} is revoked already"),
+                    ),
+                    Some(_) => self
+                        .reg
+                        .revoke(license_id, reason, now)
+                        .map(|()| Ok(Answer::Revoked)),
+                }),
+                Op::Activate { .. } | Op::Renew { .. } | Op::Deactivate { .. } => None,
+            };
+            match single {
+                Some(r) => out.push(Some(r)),
+                None => {
+                    slots.push(out.len());
+                    out.push(None);
+                    grouped.push(op);
+                }
+            }
+        }
+        if !grouped.is_empty() {
+            let group: Vec<seats::GroupOp<'_, Answer>> = grouped
+                .into_iter()
+                .map(|op| -> seats::GroupOp<'_, Answer> {
+                    Box::new(move |tx: &rusqlite::Connection| seat_op(tx, op, key, now, &lease))
+                })
+                .collect();
+            let answers = self.reg.group(group)?;
+            for (slot, a) in slots.into_iter().zip(answers) {
+                out[slot] = Some(a);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(anyhow!("operation not run"))))
+            .collect())
+    }
+}
+
+/// One seat operation inside the group's transaction.
+fn seat_op(
+    tx: &rusqlite::Connection,
+    op: Op,
+    key: &SecretKey,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Outcome<Answer> {
+    match op {
+        Op::Activate { req, token } => {
+            let how = match &token {
+                Some(t) => How::Token(t),
+                None => How::Key,
+            };
+            Ok(seats::fulfill_in(tx, &req, how, key, now, lease)?
+                .map(|f| Answer::Lease(Box::new(f))))
+        }
+        Op::Renew { id, req, heartbeat } => {
+            let how = How::Renew {
+                activation_id: &id,
+                heartbeat: heartbeat.as_ref(),
+            };
+            Ok(seats::fulfill_in(tx, &req, how, key, now, lease)?
+                .map(|f| Answer::Lease(Box::new(f))))
+        }
+        Op::Deactivate { receipt } => Ok(seats::release_with_receipt_in(tx, &receipt, now)?
+            .map(|x| Answer::Released(Box::new(x)))),
+        _ => Err(anyhow!("not a seat operation")),
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Outcome<Answer>>;
+
+/// The handle the HTTP handlers hold: sends operations to the writer thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::SyncSender<(Op, Reply)>,
+    name: &'static str,
+}
+
+/// The clock of the service (the system clock; tests move it).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+impl Store {
+    /// Starts the writer thread over `backend`. It stops when every handle is dropped.
+    pub fn start(
+        mut backend: Box<dyn Backend>,
+        key: SecretKey,
+        lease: LeaseTerms,
+        clock: Clock,
+    ) -> Store {
+        let name = backend.name();
+        let (tx, rx) = mpsc::sync_channel::<(Op, Reply)>(4 * MAX_GROUP);
+        std::thread::Builder::new()
+            .name("airlock-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
+                    let cx = Context {
+                        key: &key,
+                        lease,
+                        now: clock(),
+                    };
+                    match backend.run(ops, &cx) {
+                        Ok(answers) => {
+                            for (reply, a) in replies.into_iter().zip(answers) {
+                                let _ = reply.send(a);
+                            }
+                        }
+                        Err(e) => {
+                            let msg = format!("{e:#}");
+                            for reply in replies {
+                                let _ = reply.send(Err(anyhow!("the registry failed: {msg}")));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawn the writer thread");
+        Store { tx, name }
+    }
+
+    /// Runs one operation (queued behind the others; answered after its group commits).
+    pub async fn call(&self, op: Op) -> Outcome<Answer> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let tx = self.tx.clone();
+        // The queue is bounded: a full queue blocks this task's thread briefly, never the
+        // runtime's other tasks (block_in_place).
+        tokio::task::block_in_place(|| tx.send((op, reply)))
+            .map_err(|_| anyhow!("the writer thread stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the writer thread stopped"))?
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.name
+    }
+}

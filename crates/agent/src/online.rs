@@ -1,0 +1,619 @@
+//! The agent's online commands: `activate --server`, `run` (lease renewal) and `update`.
+//!
+//! The service is a convenience, never a dependency: every lease is verified with the runtime
+//! before it is installed, the product keeps working on the installed lease while the service
+//! is unreachable, and `run` backs off (with jitter, honouring `Retry-After`) until it answers.
+//!
+//! Per product, `STATE/activation/<product>/online.json` records the service and the license
+//! directory an online activation used, so that `run` and `update` need no arguments.
+
+use crate::cli::{
+    fingerprint_of, install_lease, installed, instance_key, now, session, signed_file,
+};
+use anyhow::{bail, Context, Result};
+use canon::{enc, Kind, Timestamp};
+use clikit::input::read_capped;
+use rand_core::{OsRng, RngCore};
+use runtime::activation::{self, Activation, ActivationRequest, InstallToken};
+use runtime::license::License;
+use runtime::Artifact;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The per-product record of an online activation.
+const ONLINE_FILE: &str = "online.json";
+/// Largest answer read from the service (a lease and a license), in bytes.
+const MAX_ANSWER_BYTES: u64 = 256 * 1024;
+/// Largest bundle downloaded, in bytes.
+const MAX_BUNDLE_BYTES: u64 = 8 << 30;
+/// Exit code of `run --once` when a renewal is due and the service did not answer (the lease
+/// still holds).
+pub const EXIT_UNREACHABLE: u8 = 4;
+/// Exit code when a lease has ended.
+pub const EXIT_LEASE_ENDED: u8 = 5;
+
+/// What the service answered, or why it did not.
+#[derive(Debug)]
+pub enum Failure {
+    /// It refused, with its code (a 4xx other than 429).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The stable code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// Rate-limited: retry after this many seconds.
+    RateLimited(u64),
+    /// Unreachable, timed out, or a 5xx: try again later.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused {
+                status,
+                code,
+                message,
+            } => write!(f, "the service refused ({status} {code}): {message}"),
+            Failure::RateLimited(s) => write!(f, "the service is rate-limiting: retry after {s} s"),
+            Failure::Unavailable(m) => write!(f, "the service is unavailable: {m}"),
+        }
+    }
+}
+
+/// An HTTP client for one service.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Client {
+    /// A client for `base` (`http://` or `https://`), trusting `ca` (PEM) besides the system
+    /// roots' place (with `ca`, only it).
+    pub fn new(base: &str, ca: Option<&Path>) -> Result<Client> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--server {base:?} must start with http:// or https://");
+        }
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .user_agent(concat!("airlock-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = ca {
+            let pem = read_capped(ca, 1 << 20)?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|i| match i {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                bail!("{}: no PEM certificate in it", ca.display());
+            }
+            cfg = cfg.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                    .build(),
+            );
+        }
+        Ok(Client {
+            agent: cfg.build().into(),
+            base,
+        })
+    }
+
+    fn answer(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: u64,
+    ) -> Result<Vec<u8>, Failure> {
+        let mut resp = resp.map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| Failure::Unavailable(format!("reading the answer: {e}")))?;
+        match status {
+            200..=299 => Ok(body),
+            429 => Err(Failure::RateLimited(retry.unwrap_or(60).max(1))),
+            400..=499 => {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let e = &v["error"];
+                Err(Failure::Refused {
+                    status,
+                    code: e["code"].as_str().unwrap_or("UNKNOWN").to_string(),
+                    message: e["message"].as_str().unwrap_or("").to_string(),
+                })
+            }
+            _ => Err(Failure::Unavailable(format!("HTTP {status}"))),
+        }
+    }
+
+    /// POSTs a JSON body; the answer's JSON.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+        let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .send(&bytes[..]);
+        let b = Self::answer(resp, MAX_ANSWER_BYTES)?;
+        serde_json::from_slice(&b).map_err(|e| Failure::Unavailable(format!("not JSON: {e}")))
+    }
+
+    /// GETs `path` with an update credential; the raw answer.
+    pub fn get(&self, path: &str, credential: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("authorization", format!("Airlock-Request {credential}"))
+            .call();
+        Self::answer(resp, limit)
+    }
+}
+
+/// The license fields a request names.
+struct For {
+    license_id: String,
+    license_key: String,
+    lineage_id: String,
+    product: String,
+    workspace: String,
+    token_id: Option<String>,
+}
+
+impl For {
+    fn license(l: &License) -> For {
+        For {
+            license_id: l.license_id.clone(),
+            license_key: l.license_key.clone(),
+            lineage_id: l.lineage_id.clone(),
+            product: l.product.clone(),
+            workspace: l.workspace.clone(),
+            token_id: None,
+        }
+    }
+}
+
+/// A fresh request signed by this machine's instance key: the proof of possession of every
+/// online call.
+fn fresh_request(state: &Path, f: &For, label: &str) -> Result<(ActivationRequest, Vec<u8>)> {
+    let fp = fingerprint_of(&f.product, Some(state))?;
+    let key = instance_key(state, true)?;
+    let mut rid = [0u8; 16];
+    OsRng.fill_bytes(&mut rid);
+    let req = ActivationRequest {
+        doc_type: activation::REQUEST_TYPE.into(),
+        request_id: enc::hex(&rid),
+        license_id: f.license_id.clone(),
+        license_key: f.license_key.clone(),
+        lineage_id: f.lineage_id.clone(),
+        product: f.product.clone(),
+        workspace: f.workspace.clone(),
+        fingerprint: fp.value,
+        fingerprint_source: fp.source.into(),
+        instance_public_key: enc::b64(&key.public_key()),
+        label: label.to_string(),
+        created_at: now()?.to_string(),
+        install_token_id: f.token_id.clone(),
+    };
+    req.validate()
+        .map_err(anyhow::Error::new)
+        .context("the request")?;
+    let bytes = signed_file(&key, Kind::ActivationRequest, req.to_canonical())?;
+    Ok((req, bytes))
+}
+
+fn json_of(bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).context("a signed file is JSON")
+}
+
+fn file_member<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
+    answer["files"][name]
+        .as_str()
+        .with_context(|| format!("the service's answer has no files.{name}"))
+}
+
+fn read_license(dir: &Path) -> Result<License> {
+    let p = dir.join("license.json");
+    let doc = read_capped(&p, runtime::license::MAX_LICENSE_BYTES as u64)?;
+    let (l, _, _) = License::parse(&doc)
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("{}", p.display()))?;
+    Ok(l)
+}
+
+fn online_path(state: &Path, product: &str) -> PathBuf {
+    activation::installed_dir(state, product).join(ONLINE_FILE)
+}
+
+fn read_online(state: &Path, product: &str) -> Result<Option<(String, PathBuf)>> {
+    let p = online_path(state, product);
+    let Some(b) = clikit::input::read_optional(&p, 64 * 1024)? else {
+        return Ok(None);
+    };
+    let v: Value = serde_json::from_slice(&b).with_context(|| format!("{}", p.display()))?;
+    let (Some(server), Some(dir)) = (v["server"].as_str(), v["license_dir"].as_str()) else {
+        bail!("{}: needs server and license_dir", p.display());
+    };
+    Ok(Some((server.to_string(), PathBuf::from(dir))))
+}
+
+/// Where an online call failed, as the command's outcome.
+fn failed(what: &str, f: &Failure) -> Result<ExitCode> {
+    eprintln!("airlock-agent: {what}: {f}");
+    Ok(ExitCode::from(match f {
+        Failure::Refused { .. } => clikit::outcome::EXIT_REJECTED,
+        Failure::RateLimited(_) | Failure::Unavailable(_) => EXIT_UNREACHABLE,
+    }))
+}
+
+/// The arguments every online command shares.
+pub struct Online<'a> {
+    /// State directory.
+    pub state: &'a Path,
+    /// Trust files.
+    pub trust: &'a [PathBuf],
+    /// Roots for a first use.
+    pub roots: &'a [String],
+    /// A CA certificate (PEM) for an https service with a private CA.
+    pub ca: Option<&'a Path>,
+}
+
+/// `airlock-agent activate --server URL --license DIR [--token T]`.
+pub fn activate_cmd(
+    o: &Online<'_>,
+    server: &str,
+    license_dir: &Path,
+    token: Option<&str>,
+    label: &str,
+    json: bool,
+) -> Result<ExitCode> {
+    let client = Client::new(server, o.ca)?;
+    let token = match token {
+        Some(t) => Some(match t.strip_prefix('@') {
+            Some(path) => String::from_utf8(read_capped(Path::new(path), 64 * 1024)?)
+                .context("the token file is not UTF-8")?
+                .trim()
+                .to_string(),
+            None => t.trim().to_string(),
+        }),
+        None => None,
+    };
+    let target = match &token {
+        Some(t) => {
+            // Verified here too: a mistyped or foreign token fails before anything is sent.
+            let s = session(o.trust, o.roots, o.state)?;
+            let v = activation::verify_token(s.trust(), t).context("the install token")?;
+            let tk: &InstallToken = v.value();
+            For {
+                license_id: tk.license_id.clone(),
+                license_key: String::new(),
+                lineage_id: tk.lineage_id.clone(),
+                product: tk.product.clone(),
+                workspace: tk.workspace.clone(),
+                token_id: Some(tk.token_id.clone()),
+            }
+        }
+        None => For::license(&read_license(license_dir)?),
+    };
+    let (_, req_bytes) = fresh_request(o.state, &target, label)?;
+    // Pending, as with a request carried by hand: the lease that answers must be for it.
+    let dir = activation::installed_dir(o.state, &target.product);
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
+    signing::fsutil::write_atomic(&dir.join("request.json"), &req_bytes, 0o600, true)
+        .with_context(|| format!("{}", dir.display()))?;
+    let mut body = json!({ "request": json_of(&req_bytes)? });
+    if let Some(t) = &token {
+        body["token"] = Value::String(t.clone());
+    }
+    let answer = match client.post("/v1/activations", &body) {
+        Ok(a) => a,
+        Err(f) => return failed("activate", &f),
+    };
+    if token.is_some() {
+        write_license(o, license_dir, &answer)?;
+    }
+    let (a, described) = install_answer(o, &answer)?;
+    let record = json!({
+        "server": client.base,
+        "license_dir": std::path::absolute(license_dir)?.display().to_string(),
+    });
+    signing::fsutil::write_atomic(
+        &online_path(o.state, &a.product),
+        format!("{record}\n").as_bytes(),
+        0o644,
+        true,
+    )?;
+    let new_seat = answer["new_seat"].as_bool().unwrap_or(false);
+    if json {
+        println!(
+            "{}",
+            json!({
+                "valid": true,
+                "activation_id": a.activation_id,
+                "license_id": a.license_id,
+                "new_seat": new_seat,
+                "seats_in_use": answer["seats_in_use"],
+                "device_limit": a.device_limit,
+                "sequence": a.sequence,
+                "not_after": a.not_after,
+                "renew_after": a.renew_after,
+            })
+        );
+    } else {
+        println!(
+            "{} online: {described}",
+            if new_seat {
+                "activated"
+            } else {
+                "re-activated (same seat)"
+            }
+        );
+        println!(
+            "  renew with `airlock-agent run --state {}` (keeps the lease fresh; renews after {})",
+            o.state.display(),
+            a.renew_after
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Verifies the license the service sent (a token activation has none yet) and writes it.
+fn write_license(o: &Online<'_>, dir: &Path, answer: &Value) -> Result<()> {
+    let doc = file_member(answer, "license.json")?.as_bytes().to_vec();
+    let sig = file_member(answer, "license.sig")?.as_bytes().to_vec();
+    let s = session(o.trust, o.roots, o.state)?;
+    runtime::signed::verify::<License>(s.trust(), &doc, &sig, None)
+        .context("the license the service sent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let mut d = doc;
+    if d.last() != Some(&b'\n') {
+        d.push(b'\n');
+    }
+    signing::fsutil::write_atomic(&dir.join("license.sig"), &sig, 0o644, true)?;
+    signing::fsutil::write_atomic(&dir.join("license.json"), &d, 0o644, true)?;
+    Ok(())
+}
+
+fn install_answer(o: &Online<'_>, answer: &Value) -> Result<(Activation, String)> {
+    let doc = file_member(answer, "activation.json")?.as_bytes().to_vec();
+    let sig = file_member(answer, "activation.sig")?.as_bytes().to_vec();
+    let (lease, _, _) = Activation::parse(&doc)
+        .map_err(runtime::VerifyError::from)
+        .context("the lease the service sent")?;
+    install_lease(&lease, &doc, &sig, o.trust, o.roots, o.state)
+        .context("the lease the service sent")
+}
+
+/// One renewal of the installed lease of `product`.
+fn renew_one(
+    o: &Online<'_>,
+    product: &str,
+    lease: &Activation,
+) -> Result<Result<Activation, Failure>> {
+    let Some((server, license_dir)) = read_online(o.state, product)? else {
+        bail!("product {product} was not activated online here (no {ONLINE_FILE})");
+    };
+    let client = Client::new(&server, o.ca)?;
+    let license = read_license(&license_dir)?;
+    let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
+    let mut body = json!({ "request": json_of(&req)? });
+    if let Some(h) = heartbeat(o.state, product)? {
+        body["heartbeat"] = h;
+    }
+    let path = format!("/v1/activations/{}/renew", lease.activation_id);
+    match client.post(&path, &body) {
+        Ok(answer) => Ok(Ok(install_answer(o, &answer)?.0)),
+        Err(f) => Ok(Err(f)),
+    }
+}
+
+/// What the product chose to report (`activation/<product>/heartbeat.json`, written by the
+/// product): forwarded as it is; the service checks its bounds.
+fn heartbeat(state: &Path, product: &str) -> Result<Option<Value>> {
+    let p = activation::installed_dir(state, product).join("heartbeat.json");
+    match clikit::input::read_optional(&p, 4096)? {
+        None => Ok(None),
+        Some(b) => match serde_json::from_slice::<Value>(&b) {
+            Ok(v @ Value::Object(_)) => Ok(Some(v)),
+            _ => {
+                eprintln!(
+                    "airlock-agent: {}: not a JSON object; not sent",
+                    p.display()
+                );
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// The delay before attempt `n` (from 0) after failures: 30 s doubling to at most an hour,
+/// with full jitter over its upper half, never shorter than the service's `Retry-After`.
+pub fn backoff(n: u32, retry_after: Option<u64>) -> Duration {
+    let cap = 30u64.saturating_mul(1 << n.min(7)).min(3600);
+    let jitter = OsRng.next_u64() % (cap / 2 + 1);
+    let d = cap / 2 + jitter;
+    Duration::from_secs(d.max(retry_after.unwrap_or(0)))
+}
+
+/// `airlock-agent run`: renews every online lease at its `renew_after` (with `force`, at once);
+/// with `once`, one pass.
+pub fn run_cmd(o: &Online<'_>, once: bool, force: bool) -> Result<ExitCode> {
+    let mut failures: u32 = 0;
+    let mut force = force;
+    loop {
+        let now = now()?;
+        let list: Vec<(String, Activation)> = installed(o.state)?
+            .into_iter()
+            .filter(|(p, _)| online_path(o.state, p).exists())
+            .collect();
+        if list.is_empty() {
+            bail!(
+                "no online activation in {} (activate with `airlock-agent activate --server URL`)",
+                o.state.display()
+            );
+        }
+        let mut next = now.0 + 3600;
+        let mut worst = 0u8;
+        let mut retry_after = None;
+        for (product, lease) in &list {
+            let renew_at = Timestamp::parse(&lease.renew_after).unwrap_or(now);
+            let end = Timestamp::parse(&lease.not_after).unwrap_or(now);
+            if now < renew_at && !force {
+                next = next.min(renew_at.0);
+                continue;
+            }
+            match renew_one(o, product, lease)? {
+                Ok(a) => {
+                    failures = 0;
+                    println!(
+                        "{product}: renewed {} (lease #{} until {}, next renewal after {})",
+                        a.activation_id, a.sequence, a.not_after, a.renew_after
+                    );
+                    if let Some(t) = Timestamp::parse(&a.renew_after) {
+                        next = next.min(t.0);
+                    }
+                }
+                Err(f) => {
+                    let ended = now >= end;
+                    eprintln!(
+                        "airlock-agent: {product}: renewal failed: {f}; {}",
+                        if ended {
+                            format!(
+                                "the lease ended at {end}: the product is no longer activated here"
+                            )
+                        } else {
+                            format!("the product keeps working on the installed lease until {end}")
+                        }
+                    );
+                    if let Failure::RateLimited(s) = f {
+                        retry_after = Some(s);
+                    }
+                    let code = match (&f, ended) {
+                        (_, true) => EXIT_LEASE_ENDED,
+                        (Failure::Refused { .. }, false) => clikit::outcome::EXIT_REJECTED,
+                        _ => EXIT_UNREACHABLE,
+                    };
+                    worst = worst.max(code);
+                    next = now.0;
+                }
+            }
+        }
+        if once {
+            return Ok(ExitCode::from(worst));
+        }
+        force = false;
+        let wait = if worst > 0 {
+            failures = failures.saturating_add(1);
+            backoff(failures - 1, retry_after)
+        } else {
+            Duration::from_secs((next - now.0).clamp(1, 3600) as u64)
+        };
+        std::thread::sleep(wait);
+    }
+}
+
+/// `airlock-agent update`: asks the service for the newest bundle this machine's license
+/// allows, downloads it, verifies it with the runtime and (with `extract`) installs it.
+pub fn update_cmd(
+    o: &Online<'_>,
+    product: Option<&str>,
+    extract: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
+    let list = installed(o.state)?;
+    let (product, lease) = match product {
+        Some(p) => list
+            .into_iter()
+            .find(|(q, _)| q == p)
+            .with_context(|| format!("no activation of product {p} is installed"))?,
+        None => {
+            let mut it = list.into_iter();
+            match (it.next(), it.next()) {
+                (Some(one), None) => one,
+                (None, _) => bail!("no activation is installed in {}", o.state.display()),
+                (Some(_), Some(_)) => bail!("several products are activated here; pass --product"),
+            }
+        }
+    };
+    let Some((server, license_dir)) = read_online(o.state, &product)? else {
+        bail!("product {product} was not activated online here (no {ONLINE_FILE})");
+    };
+    if let Some(dest) = extract {
+        runtime::bundle::check_destination(dest)?;
+    }
+    let client = Client::new(&server, o.ca)?;
+    let license = read_license(&license_dir)?;
+    let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
+    let cred = enc::b64(&req);
+    let listing = match client.get("/v1/updates", &cred, MAX_ANSWER_BYTES) {
+        Ok(b) => serde_json::from_slice::<Value>(&b).context("the update listing")?,
+        Err(f) => return failed("update", &f),
+    };
+    let Some(b) = listing["bundles"].as_array().and_then(|a| a.first()) else {
+        println!("no update offered for {product}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (Some(file), Some(sig), Some(seq)) = (
+        b["file"].as_str(),
+        b["signature"].as_str(),
+        b["sequence"].as_u64(),
+    ) else {
+        bail!("the update listing is malformed");
+    };
+    let mut s = session(o.trust, o.roots, o.state)?;
+    if s.known().bundle_sequence(&product, &lease.customer_id) >= Some(seq) {
+        println!("{product} is up to date (bundle #{seq} installed)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bundle = match client.get(file, &cred, MAX_BUNDLE_BYTES) {
+        Ok(b) => b,
+        Err(f) => return failed("update download", &f),
+    };
+    let signature = match client.get(sig, &cred, 64 * 1024) {
+        Ok(b) => b,
+        Err(f) => return failed("update download", &f),
+    };
+    let opts = runtime::bundle::Options::new(s.trust(), s.now(), env!("CARGO_PKG_VERSION"))
+        .with_known(s.known())
+        .with_extract(extract);
+    let mut v = runtime::bundle::verify_bundle(bundle.as_slice(), &signature, &opts)
+        .map_err(|e| anyhow::anyhow!("REJECTED [{}]: {e}", e.code().as_str()))
+        .context("the update bundle")?;
+    if let Some(r) = &v.revocations {
+        s.accept_revocations(r)?;
+    }
+    s.record_bundle(&v.product, &v.customer.0, v.sequence)?;
+    s.commit()?;
+    let at = v.install()?.map(Path::to_path_buf);
+    if json {
+        println!(
+            "{}",
+            json!({"valid": true, "bundle_id": v.bundle_id, "version": v.version, "sequence": v.sequence,
+                   "installed": at.map(|p| p.display().to_string())})
+        );
+    } else {
+        println!(
+            "verified update {} ({} {}, bundle #{}){}",
+            v.bundle_id,
+            v.product,
+            v.version,
+            v.sequence,
+            at.map(|p| format!(", installed in {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
