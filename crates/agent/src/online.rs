@@ -414,7 +414,22 @@ fn renew_one(
         body["heartbeat"] = h;
     }
     let path = format!("/v1/activations/{}/renew", lease.activation_id);
-    match client.post(&path, &body) {
+    let answer = match client.post(&path, &body) {
+        // The seat was freed (its lease ended while the service was out of reach, or it was
+        // released): ask for a seat again with the license key, as a new machine would.
+        Err(Failure::Refused { code, .. }) if code == "ACTIVATION_ENDED" => {
+            eprintln!(
+                "airlock-agent: {product}: seat {} was freed; activating again",
+                lease.activation_id
+            );
+            client.post(
+                "/v1/activations",
+                &json!({ "request": body["request"].clone() }),
+            )
+        }
+        r => r,
+    };
+    match answer {
         Ok(answer) => Ok(Ok(install_answer(o, &answer)?.0)),
         Err(f) => Ok(Err(f)),
     }

@@ -7,21 +7,21 @@ use crate::kit::{have_tool, ok, vendor};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const DAY0: &str = "2026-11-22T10:00:00Z";
+pub(crate) const DAY0: &str = "2026-11-22T10:00:00Z";
 
-struct Site {
+pub(crate) struct Site {
     _dir: tempfile::TempDir,
     /// The vendor's working directory.
-    v: PathBuf,
+    pub(crate) v: PathBuf,
     /// Where the customer keeps deliveries and machines' state directories.
-    c: PathBuf,
-    license_id: String,
+    pub(crate) c: PathBuf,
+    pub(crate) license_id: String,
 }
 
 impl Site {
     /// Root, license, release and activation keys generated today, trust v1, and a
     /// professional license (device limit `limit`) in `c/lic`.
-    fn new(limit: u64) -> Site {
+    pub(crate) fn new(limit: u64) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let v = dir.path().join("vendor");
         let c = dir.path().join("customer");
@@ -82,12 +82,12 @@ impl Site {
         s
     }
 
-    fn factory(&self, now: &str, args: &[&str]) -> Output {
+    pub(crate) fn factory(&self, now: &str, args: &[&str]) -> Output {
         vendor(&self.v, "factory", now, args)
     }
 
     /// A customer-side binary on machine `machine` (its instance id), clock frozen at `now`.
-    fn on(&self, machine: &str, now: &str, tool: &str, args: &[&str]) -> Output {
+    pub(crate) fn on(&self, machine: &str, now: &str, tool: &str, args: &[&str]) -> Output {
         Command::new("faketime")
             .arg("-f")
             .arg(now.replace('T', " ").trim_end_matches('Z'))
@@ -101,16 +101,21 @@ impl Site {
             .unwrap()
     }
 
-    fn carry(&self, from_vendor: &str, to_customer: &str) {
+    pub(crate) fn carry(&self, from_vendor: &str, to_customer: &str) {
         crate::kit::copy(&self.v.join(from_vendor), &self.c.join(to_customer));
     }
 
-    fn carry_back(&self, from_customer: &str) {
+    pub(crate) fn carry_back(&self, from_customer: &str) {
         std::fs::copy(self.c.join(from_customer), self.v.join(from_customer)).unwrap();
     }
 
     /// request on `machine` → fulfil at the vendor → install: the activation id.
-    fn activate(&self, machine: &str, now: &str, extra: &[&str]) -> Result<String, Output> {
+    pub(crate) fn activate(
+        &self,
+        machine: &str,
+        now: &str,
+        extra: &[&str],
+    ) -> Result<String, Output> {
         let req = format!("req-{machine}.json");
         let state = format!("state-{machine}");
         ok(self.on(
@@ -169,7 +174,12 @@ impl Site {
         Ok(v["activation_id"].as_str().unwrap().to_string())
     }
 
-    fn verify(&self, machine: &str, now: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    pub(crate) fn verify(
+        &self,
+        machine: &str,
+        now: &str,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value) {
         let state = format!("state-{machine}");
         let mut args = vec![
             "activation",
@@ -193,7 +203,7 @@ impl Site {
         (o.status.code().unwrap(), v)
     }
 
-    fn product(&self, machine: &str, now: &str) -> (i32, String) {
+    pub(crate) fn product(&self, machine: &str, now: &str) -> (i32, String) {
         let state = format!("state-{machine}");
         let o = self.on(
             machine,

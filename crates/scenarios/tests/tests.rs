@@ -7,6 +7,7 @@ mod activation;
 mod cmd;
 mod journey;
 mod kit;
+mod online;
 mod runbooks;
 mod surface;
 mod vectors;
