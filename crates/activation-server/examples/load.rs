@@ -37,7 +37,9 @@ fn request(license: &License, now: Timestamp) -> Vec<u8> {
         install_token_id: None,
     };
     let canonical = req.to_canonical();
-    let envelope = key.sign_document(Kind::ActivationRequest, &canonical).unwrap();
+    let envelope = key
+        .sign_document(Kind::ActivationRequest, &canonical)
+        .unwrap();
     let file = SignedFile {
         canonical,
         envelope,
@@ -63,7 +65,10 @@ fn post(a: &ureq::Agent, url: &str, body: &[u8]) -> (u16, serde_json::Value) {
         .unwrap();
     let s = r.status().as_u16();
     let text = r.body_mut().read_to_string().unwrap();
-    (s, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn report(phase: &str, mut lat: Vec<Duration>, wall: Duration, errors: usize) {
@@ -172,11 +177,8 @@ fn main() {
                         let (i, id) = &seats[k % seats.len()];
                         k += threads;
                         let t0 = Instant::now();
-                        let (st, _) = post(
-                            &a,
-                            &format!("{url}/v1/activations/{id}/renew"),
-                            &bodies[*i],
-                        );
+                        let (st, _) =
+                            post(&a, &format!("{url}/v1/activations/{id}/renew"), &bodies[*i]);
                         lat.push(t0.elapsed());
                         if st != 200 {
                             errors += 1;
