@@ -49,6 +49,9 @@ fn request(license: &License, now: Timestamp) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "request": v })).unwrap()
 }
 
+/// One client's activations: latencies, the seats it got (machine index, id), errors.
+type Phase = (Vec<Duration>, Vec<(usize, String)>, usize);
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -116,7 +119,7 @@ fn main() {
     // Activations: THREADS clients, each a share of the machines.
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let results: Vec<(Vec<Duration>, Vec<(usize, String)>, usize)> = std::thread::scope(|s| {
+    let results: Vec<Phase> = std::thread::scope(|s| {
         (0..threads)
             .map(|_| {
                 s.spawn(|| {
