@@ -2,7 +2,8 @@
 // Activation artifacts: the machine-signed request and receipt files (any bytes), the lease
 // with its detached signature (any bytes, and the same bytes signed by a trusted activation
 // key, so that the schema and binding checks behind the signature are reached), and the
-// revocation list with its activation entries. Nothing may panic.
+// revocation list with its activation entries, and install tokens (any text, and any bytes
+// signed by the trusted activation key). Nothing may panic.
 use libfuzzer_sys::fuzz_target;
 mod common;
 
@@ -31,6 +32,14 @@ fuzz_target!(|data: &[u8]| {
                 .unwrap()
                 .to_bytes();
             let _ = runtime::activation::verify_lease(store, data, &sig, &binding, &known, now);
+            // The same bytes as a trusted install token, in its text form.
+            let envelope = key.sign_document(canon::Kind::InstallToken, &canonical).unwrap();
+            let text = runtime::activation::SignedFile { canonical, envelope }.to_token();
+            let _ = runtime::activation::verify_token(store, &text);
+        }
+        // Any text as a token.
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = runtime::activation::verify_token(store, text);
         }
     });
 });

@@ -425,3 +425,100 @@ fn schema_rules_of_the_activation_artifacts() {
     assert!(r.validate().is_err());
     let _ = ActivationError::Expired(Timestamp(0)).code();
 }
+
+fn token() -> runtime::activation::InstallToken {
+    runtime::activation::InstallToken {
+        doc_type: "airlock-install-token".into(),
+        token_id: "ffeeddccbbaa99887766554433221100".into(),
+        license_id: "lic-1".into(),
+        lineage_id: LINEAGE.into(),
+        product: PRODUCT.into(),
+        workspace: "default".into(),
+        allowance: 1,
+        issued_at: "2026-11-22T00:00:00Z".into(),
+        expires_at: "2026-11-23T00:00:00Z".into(),
+    }
+}
+
+fn token_text(k: &SecretKey, tk: &runtime::activation::InstallToken) -> String {
+    let canonical = tk.to_canonical();
+    let envelope = match k.sign_document(Kind::InstallToken, &canonical) {
+        Ok(e) => e,
+        Err(_) => canon::Envelope::parse(&forge(k, Kind::InstallToken, &canonical)).unwrap(),
+    };
+    SignedFile {
+        canonical,
+        envelope,
+    }
+    .to_token()
+}
+
+#[test]
+fn install_tokens_verify_only_from_a_trusted_activation_key() {
+    use runtime::activation::verify_token;
+    let kit = Kit::new();
+    let store = kit.store();
+    let v = verify_token(&store, &token_text(&kit.activation, &token())).unwrap();
+    assert_eq!(v.value().token_id, token().token_id);
+    // Another role's key, or the machine's own: refused by the trust file.
+    let code = |text: &str| verify_token(&store, text).map(|_| ()).map_err(|e| e.code());
+    assert_eq!(
+        code(&token_text(&kit.license, &token())),
+        Err(Check::KeyWrongRole)
+    );
+    assert_eq!(
+        code(&token_text(&kit.instance, &token())),
+        Err(Check::KeyUnknown)
+    );
+    // An edited token (more machines) fails its signature.
+    let text = token_text(&kit.activation, &token());
+    let f = SignedFile::from_token(&text).unwrap();
+    let mut more = token();
+    more.allowance = 1000;
+    let edited = SignedFile {
+        canonical: more.to_canonical(),
+        envelope: f.envelope,
+    }
+    .to_token();
+    assert_eq!(code(&edited), Err(Check::SignatureInvalid));
+    // Schema: at most 72 hours, an allowance of 1 to 10,000, a 128-bit id.
+    let mut long = token();
+    long.expires_at = "2026-11-25T00:00:01Z".into();
+    let mut none = token();
+    none.allowance = 0;
+    let mut short_id = token();
+    short_id.token_id = "abc".into();
+    for bad in [long, none, short_id] {
+        assert_eq!(
+            code(&token_text(&kit.activation, &bad)),
+            Err(Check::SchemaInvalid)
+        );
+    }
+    // Not a token at all.
+    for junk in [
+        "",
+        "airlock-token:",
+        "airlock-token:!!!",
+        "hello",
+        "airlock-token:e30=",
+    ] {
+        assert!(verify_token(&store, junk).is_err(), "{junk:?}");
+    }
+}
+
+#[test]
+fn a_request_may_omit_its_license_key_only_when_it_names_a_token() {
+    let k = key(9, Role::Instance);
+    let mut r = request(&k);
+    r.license_key = String::new();
+    assert!(r.validate().is_err(), "no key and no token");
+    r.install_token_id = Some("ffeeddccbbaa99887766554433221100".into());
+    assert!(r.validate().is_ok());
+    r.install_token_id = Some("not-hex".into());
+    assert!(r.validate().is_err());
+    // Without a token the request's canonical form is unchanged (no member added).
+    let plain = request(&k);
+    assert!(!String::from_utf8(plain.to_canonical())
+        .unwrap()
+        .contains("install_token_id"));
+}
