@@ -724,3 +724,86 @@ fn kill_9_mid_load_loses_nothing_the_service_acknowledged() {
         );
     }
 }
+
+#[test]
+fn updates_are_offered_to_activated_machines_and_verified_before_install() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(2);
+    crate::kit::product(&s.v, "2026-11-22T10:00:00Z", "4.3.0");
+    let pm = std::fs::read_to_string(s.v.join("pm-4.3.0.json"))
+        .unwrap()
+        .replace("\"sovereign\"", "\"standard\"");
+    std::fs::write(s.v.join("pm-4.3.0.json"), pm).unwrap();
+    ok(crate::kit::vendor(
+        &s.v,
+        "packager",
+        DAY1,
+        &[
+            "bundle",
+            "--license",
+            "lic",
+            "--payload",
+            "payload",
+            "--product-manifest",
+            "pm-4.3.0.json",
+            "--key",
+            "keys/release.key",
+            "--airgap",
+            "--name",
+            "gw-4.3.0",
+            "--out",
+            "bundles",
+        ],
+    ));
+    let svc = Service::start(&s, DAY1, &["--bundles", "bundles"]);
+    ok(agent(
+        &s,
+        "m1",
+        DAY1,
+        &[
+            "activate",
+            "--server",
+            &svc.url,
+            "--license",
+            "lic",
+            "--root",
+            "root.pub",
+        ],
+    ));
+    // Offered, downloaded, verified with the runtime, installed.
+    let o = agent(
+        &s,
+        "m1",
+        DAY1,
+        &["update", "--extract", "installed-4.3.0", "--json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], json!("4.3.0"));
+    assert!(s.c.join("installed-4.3.0").is_dir());
+    // Once installed, the same bundle is not offered again as news.
+    let o = agent(&s, "m1", DAY1, &["update"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
+    // Without a credential, or from a machine with no seat: refused.
+    let list = format!("{}/v1/updates", svc.url);
+    assert_eq!(get(&list, None).0, 401);
+    let other = request(&s, "m2", DAY1);
+    let cred = format!(
+        "Airlock-Request {}",
+        canon::enc::b64(other.to_string().as_bytes())
+    );
+    let (st, _, e) = get(&list, Some(&cred));
+    assert_eq!((st, code(&e)), (404, "ACTIVATION_NOT_FOUND"), "{e}");
+    // A file that is not an offered update is not served, whatever its name.
+    let mine = request(&s, "m1", DAY1);
+    let cred = format!(
+        "Airlock-Request {}",
+        canon::enc::b64(mine.to_string().as_bytes())
+    );
+    for f in ["..%2Ffactory.db", "factory.db", "gw-4.3.0.tar.gz.sig.x"] {
+        let (st, _, _) = get(&format!("{list}/files/{f}"), Some(&cred));
+        assert_eq!(st, 404, "{f}");
+    }
+}
