@@ -141,6 +141,13 @@ struct ErrorCode(&'static str);
 
 type ApiResult = Result<Response, ApiError>;
 
+/// The store answered an operation with another operation's kind of answer (a bug).
+fn unexpected() -> ApiError {
+    ApiError::internal(anyhow::anyhow!(
+        "the store answered with the wrong kind of answer"
+    ))
+}
+
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -354,7 +361,7 @@ async fn activate(
         token: token.map(Box::new),
     };
     let Answer::Lease(f) = app.call("activate", op).await? else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     app.metrics.outcome(
         "activate",
@@ -401,7 +408,7 @@ async fn renew(
         heartbeat,
     };
     let Answer::Lease(f) = app.call("renew", op).await? else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     app.metrics.outcome("renew", "renewed");
     Ok((StatusCode::OK, axum::Json(lease_body(&f))).into_response())
@@ -432,7 +439,7 @@ async fn deactivate(
         receipt: Box::new(receipt),
     };
     let Answer::Released(r) = app.call("deactivate", op).await? else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     app.metrics.outcome("deactivate", "released");
     Ok(axum::Json(json!({
@@ -485,7 +492,7 @@ async fn update_seat(
         )
         .await?
     else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     Ok((req, ids))
 }
@@ -508,11 +515,7 @@ async fn updates_list(
     let index = updates_index(&app)?;
     let (req, ids) = update_seat(&app, peer, &headers).await?;
     let now = app.now();
-    let newest = {
-        let (ids, product) = (ids.clone(), req.product.clone());
-        let idx = index;
-        idx.newest(&ids, &product, now)
-    };
+    let newest = index.newest(&ids, &req.product, now);
     let bundles: Vec<serde_json::Value> = newest
         .iter()
         .map(|b| {
@@ -647,7 +650,7 @@ async fn admin_list(
         )
         .await?
     else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     let now = app.now();
     let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
@@ -673,7 +676,7 @@ async fn admin_release(
     admin(&app, &headers)?;
     let reason = reason(&body)?;
     let Answer::Released(r) = app.call("release", Op::Release { id, reason }).await? else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     app.metrics.outcome("release", "released");
     Ok(axum::Json(json!({"activation": row_json(&r.row, app.now())})).into_response())
@@ -688,7 +691,7 @@ async fn admin_reset(
     admin(&app, &headers)?;
     let reason = reason(&body)?;
     let Answer::Reset(r) = app.call("reset", Op::Reset { license_id, reason }).await? else {
-        return Err(ApiError::internal(anyhow::anyhow!("unexpected answer")));
+        return Err(unexpected());
     };
     app.metrics.outcome("reset", "reset");
     Ok(
