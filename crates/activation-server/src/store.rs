@@ -137,23 +137,23 @@ impl Sqlite {
     }
 }
 
-/// A machine's live seat for a verified request, and the license ids of its lineage.
-fn seat_of(reg: &Registry, req: &ActivationRequest) -> Outcome<Answer> {
-    let rows = seats::list(reg, Some(&req.license_id));
-    let rows = match rows {
-        Ok(r) => r,
-        Err(_) => {
-            return refusal(
-                seats::code::LICENSE_NOT_FOUND,
-                format!("no license {} in the registry", req.license_id),
-            )
-        }
-    };
-    let Some(row) = rows.into_iter().find(|r| {
-        r.released_at.is_none()
-            && r.fingerprint == req.fingerprint
-            && r.instance_key == req.instance_public_key
-    }) else {
+/// A machine's live seat for a verified request at `now` (not released, lease not ended),
+/// and the license ids of its lineage.
+fn seat_of(reg: &Registry, req: &ActivationRequest, now: Timestamp) -> Outcome<Answer> {
+    if reg.get(&req.license_id)?.is_none() {
+        return refusal(
+            seats::code::LICENSE_NOT_FOUND,
+            format!("no license {} in the registry", req.license_id),
+        );
+    }
+    let Some(row) = seats::list(reg, Some(&req.license_id))?
+        .into_iter()
+        .find(|r| {
+            r.status(now) == "active"
+                && r.fingerprint == req.fingerprint
+                && r.instance_key == req.instance_public_key
+        })
+    else {
         return refusal(
             seats::code::ACTIVATION_NOT_FOUND,
             "this machine holds no live seat of the license: activate first".into(),
@@ -180,7 +180,7 @@ impl Backend for Sqlite {
         let mut slots = Vec::new();
         for op in ops {
             let single = match &op {
-                Op::Seat { req } => Some(seat_of(&self.reg, req)),
+                Op::Seat { req } => Some(seat_of(&self.reg, req, now)),
                 Op::List { license_id } => {
                     Some(seats::list(&self.reg, license_id.as_deref()).map(|r| Ok(Answer::Rows(r))))
                 }
