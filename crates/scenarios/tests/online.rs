@@ -811,7 +811,10 @@ fn updates_are_offered_to_activated_machines_and_verified_before_install() {
     let later = "2026-12-01T09:00:00Z";
     let svc = Service::start(&s, later, &["--bundles", "bundles"]);
     let late = request(&s, "m1", later);
-    let cred = format!("Airlock-Request {}", canon::enc::b64(late.to_string().as_bytes()));
+    let cred = format!(
+        "Airlock-Request {}",
+        canon::enc::b64(late.to_string().as_bytes())
+    );
     let (st, _, e) = get(&format!("{}/v1/updates", svc.url), Some(&cred));
     assert_eq!((st, code(&e)), (404, "ACTIVATION_NOT_FOUND"), "{e}");
 }
