@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use activation_server::limit::{Limiters, Limits, Rate};
-use activation_server::store::{Backend, Clock, Sqlite, Store};
+use activation_server::store::{Backend, Clock, RegistryBackend, Store};
 use activation_server::{router, updates, App};
 use anyhow::{bail, Context, Result};
 use canon::Role;
@@ -156,7 +156,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         .context("give --listen ADDR (or \"listen\" in --config)")?;
     let db =
         a.db.or(file.db.map(|d| {
-            if d.starts_with("postgres://") || d.starts_with("postgresql://") {
+            if factory::db::is_postgres_url(&d) {
                 d
             } else {
                 rel(&base, Some(PathBuf::from(d)))
@@ -206,12 +206,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     let trust = clikit::input::vendor_trust(&trust_path)?;
     let now = signing::clock::now()?;
     let key = factory::keys::load_signing_key(&key_path, Role::Activation, Some(&trust), now)?;
-    let backend: Box<dyn Backend> =
-        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            bail!("--db {db}: the PostgreSQL backend is not in this build yet")
-        } else {
-            Box::new(Sqlite::open(Path::new(&db))?)
-        };
+    let backend: Box<dyn Backend> = Box::new(RegistryBackend::open(&db)?);
     let clock: Clock = Arc::new(|| signing::clock::now().unwrap_or(canon::Timestamp(0)));
     let store = Store::start(backend, key, LeaseTerms::online(lease_days), clock.clone());
     let updates =

@@ -11,6 +11,7 @@ use canon::Timestamp;
 use factory::activation::{
     self as seats, Fulfilled, Heartbeat, How, LeaseTerms, Outcome, Refusal, Released, Reset, Row,
 };
+use factory::db::Sql;
 use factory::registry::Registry;
 use runtime::activation::{ActivationRequest, Deactivation, InstallToken};
 use runtime::signed::Verified;
@@ -123,16 +124,19 @@ fn refusal<T>(code: &'static str, message: String) -> Outcome<T> {
     Ok(Err(Refusal { code, message }))
 }
 
-/// The embedded backend: the factory's SQLite registry.
-pub struct Sqlite {
+/// The factory's registry as the service's backend: the embedded SQLite file, or a
+/// PostgreSQL database shared by several nodes (`postgres://...`). One code path for both: the
+/// registry's SQL seam (`factory::db`) runs the same statements on either.
+pub struct RegistryBackend {
     reg: Registry,
 }
 
-impl Sqlite {
-    /// Opens the registry at `path` (it must exist: the factory made it).
-    pub fn open(path: &std::path::Path) -> Result<Sqlite> {
-        Ok(Sqlite {
-            reg: Registry::open_existing(path)?,
+impl RegistryBackend {
+    /// Opens the registry at `location`: a SQLite file (it must exist: the factory made it) or
+    /// a `postgres://` URL (its schema is created when the database has none).
+    pub fn open(location: &str) -> Result<RegistryBackend> {
+        Ok(RegistryBackend {
+            reg: Registry::open_location(std::path::Path::new(location), false)?,
         })
     }
 }
@@ -167,9 +171,9 @@ fn seat_of(reg: &Registry, req: &ActivationRequest, now: Timestamp) -> Outcome<A
     Ok(Ok(Answer::Seat(Box::new(row), ids)))
 }
 
-impl Backend for Sqlite {
+impl Backend for RegistryBackend {
     fn name(&self) -> &'static str {
-        "sqlite"
+        self.reg.dialect().as_str()
     }
 
     fn run(&mut self, ops: Vec<Op>, cx: &Context<'_>) -> Result<Vec<Outcome<Answer>>> {
@@ -186,10 +190,9 @@ impl Backend for Sqlite {
                 }
                 Op::Ping => Some(
                     self.reg
-                        .connection()
-                        .query_row("SELECT 1", [], |_| Ok(()))
-                        .map(|_| Ok(Answer::Pong))
-                        .map_err(anyhow::Error::from),
+                        .sql()
+                        .int("SELECT 1", &[])
+                        .map(|_| Ok(Answer::Pong)),
                 ),
                 Op::Release { id, reason } => Some(
                     seats::release_force(&mut self.reg, id, reason, now)
@@ -228,7 +231,7 @@ impl Backend for Sqlite {
             let group: Vec<seats::GroupOp<'_, Answer>> = grouped
                 .into_iter()
                 .map(|op| -> seats::GroupOp<'_, Answer> {
-                    Box::new(move |tx: &rusqlite::Connection| seat_op(tx, op, key, now, &lease))
+                    Box::new(move |tx: &dyn Sql| seat_op(tx, op, key, now, &lease))
                 })
                 .collect();
             let answers = self.reg.group(group)?;
@@ -245,7 +248,7 @@ impl Backend for Sqlite {
 
 /// One seat operation inside the group's transaction.
 fn seat_op(
-    tx: &rusqlite::Connection,
+    tx: &dyn Sql,
     op: Op,
     key: &SecretKey,
     now: Timestamp,

@@ -67,7 +67,8 @@ fn views(c: &mut Criterion) {
     let d = tempfile::tempdir().unwrap();
     let reg = Registry::open(&d.path().join("big.db")).unwrap();
     // 1,000,000 rows spread over three years around `now`, some renewed and revoked.
-    reg.connection()
+    reg.sqlite()
+        .unwrap()
         .execute_batch(&format!(
             "BEGIN;
              WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last})

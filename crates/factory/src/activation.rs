@@ -7,6 +7,8 @@
 //! audit event → commit → the caller writes the files. Concurrent fulfils serialize on the
 //! write lock, so the count and the insert can never interleave.
 
+use crate::args;
+use crate::db::{Sql, SqlRow};
 use crate::registry::{audit_with, get_in, Registry};
 use anyhow::{Context, Result};
 use canon::{enc, Kind, Timestamp, Value};
@@ -17,13 +19,12 @@ use runtime::activation::{
 use runtime::license::{License, Standing, State};
 use runtime::signed::Verified;
 use runtime::Artifact;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// What one activation operation answers: done, refused with a code, or failed.
 pub type Outcome<T> = Result<Result<T, Refusal>>;
 
 /// One operation of a [`Registry::group`].
-pub type GroupOp<'a, T> = Box<dyn FnOnce(&Connection) -> Outcome<T> + 'a>;
+pub type GroupOp<'a, T> = Box<dyn FnOnce(&dyn Sql) -> Outcome<T> + 'a>;
 use signing::SecretKey;
 use std::collections::HashMap;
 
@@ -238,23 +239,23 @@ impl Row {
 
 const ROW_COLUMNS: &str = "activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, released_at, release_kind, release_reason";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+fn read_row(r: &dyn SqlRow) -> Result<Row> {
     Ok(Row {
-        activation_id: r.get(0)?,
-        lineage_id: r.get(1)?,
-        license_id: r.get(2)?,
-        fingerprint: r.get(3)?,
-        instance_key: r.get(4)?,
-        label: r.get(5)?,
-        epoch: r.get::<_, i64>(6)? as u64,
-        overage: r.get::<_, i64>(7)? != 0,
-        created_at: Timestamp(r.get(8)?),
-        lease_sequence: r.get::<_, i64>(9)? as u64,
-        lease_issued_at: Timestamp(r.get(10)?),
-        lease_not_after: Timestamp(r.get(11)?),
-        released_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
-        release_kind: r.get(13)?,
-        release_reason: r.get(14)?,
+        activation_id: r.text(0)?,
+        lineage_id: r.text(1)?,
+        license_id: r.text(2)?,
+        fingerprint: r.text(3)?,
+        instance_key: r.text(4)?,
+        label: r.text(5)?,
+        epoch: r.int(6)? as u64,
+        overage: r.int(7)? != 0,
+        created_at: Timestamp(r.int(8)?),
+        lease_sequence: r.int(9)? as u64,
+        lease_issued_at: Timestamp(r.int(10)?),
+        lease_not_after: Timestamp(r.int(11)?),
+        released_at: r.opt_int(12)?.map(Timestamp),
+        release_kind: r.opt_text(13)?,
+        release_reason: r.opt_text(14)?,
     })
 }
 
@@ -285,18 +286,16 @@ pub fn row_hash(r: &Row) -> String {
     enc::sha256_hex(&v.to_canonical())
 }
 
-fn get_row(tx: &rusqlite::Connection, id: &str) -> Result<Option<Row>> {
-    Ok(tx
-        .query_row(
-            &format!("SELECT {ROW_COLUMNS} FROM activations WHERE activation_id = ?1"),
-            [id],
-            read_row,
-        )
-        .optional()?)
+fn get_row(tx: &dyn Sql, id: &str) -> Result<Option<Row>> {
+    tx.opt(
+        &format!("SELECT {ROW_COLUMNS} FROM activations WHERE activation_id = ?1"),
+        args![id],
+        read_row,
+    )
 }
 
 /// Appends an event for an activation row as it now stands.
-fn audit_seat(tx: &Connection, at: Timestamp, event: &str, id: &str, detail: &str) -> Result<()> {
+fn audit_seat(tx: &dyn Sql, at: Timestamp, event: &str, id: &str, detail: &str) -> Result<()> {
     let r = get_row(tx, id)?.with_context(|| format!("activation {id} vanished"))?;
     audit_with(
         tx,
@@ -318,17 +317,16 @@ fn license_terms(doc: &[u8], now: Timestamp) -> Result<(License, Standing)> {
 }
 
 /// Frees the seats of `lineage` whose lease ended (they come back on their own).
-fn expire_leases(tx: &Connection, lineage: &str, now: Timestamp) -> Result<()> {
-    let ids: Vec<String> = tx
-        .prepare_cached(
-            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
-        )?
-        .query_map(params![lineage, now.0], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+fn expire_leases(tx: &dyn Sql, lineage: &str, now: Timestamp) -> Result<()> {
+    let ids = tx.all(
+        "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
+        args![lineage, now.0],
+        |r| r.text(0),
+    )?;
     for id in ids {
-        tx.execute(
+        tx.exec(
             "UPDATE activations SET released_at = ?1, release_kind = 'expired', release_reason = 'lease ended' WHERE activation_id = ?2",
-            params![now.0, id],
+            args![now.0, &id],
         )?;
         audit_seat(tx, now, "lease_expired", &id, "seat freed: its lease ended")?;
     }
@@ -338,35 +336,29 @@ fn expire_leases(tx: &Connection, lineage: &str, now: Timestamp) -> Result<()> {
 /// The fingerprint's live seat of `lineage` (activation id, overage) and the number of live
 /// seats: two lookups on the partial index of live seats.
 fn seat_facts(
-    tx: &Connection,
+    tx: &dyn Sql,
     lineage: &str,
     fingerprint: &str,
 ) -> Result<(Option<(String, bool)>, u64)> {
-    let mine = tx
-        .prepare_cached(
-            "SELECT activation_id, overage FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL",
-        )?
-        .query_row(params![lineage, fingerprint], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? != 0))
-        })
-        .optional()?;
-    let live: i64 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND released_at IS NULL",
-        )?
-        .query_row([lineage], |r| r.get(0))?;
+    let mine = tx.opt(
+        "SELECT activation_id, overage FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL",
+        args![lineage, fingerprint],
+        |r| Ok((r.text(0)?, r.int(1)? != 0)),
+    )?;
+    let live = tx.int(
+        "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND released_at IS NULL",
+        args![lineage],
+    )?;
     Ok((mine, live as u64))
 }
 
 /// The ids of the live seats of `lineage` (for messages).
-fn live_ids(tx: &Connection, lineage: &str, max: usize) -> Result<Vec<String>> {
-    let ids = tx
-        .prepare_cached(
-            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id LIMIT ?2",
-        )?
-        .query_map(params![lineage, max as i64], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ids)
+fn live_ids(tx: &dyn Sql, lineage: &str, max: usize) -> Result<Vec<String>> {
+    tx.all(
+        "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY created_at, activation_id LIMIT ?2",
+        args![lineage, max as i64],
+        |r| r.text(0),
+    )
 }
 
 fn random_id() -> String {
@@ -551,7 +543,7 @@ pub fn fulfill(
 /// seat being renewed, the seats, the decision, the lease counter, the signed lease, the rows
 /// and the audit event.
 pub fn fulfill_in(
-    tx: &Connection,
+    tx: &dyn Sql,
     req: &ActivationRequest,
     how: How<'_>,
     key: &SecretKey,
@@ -649,13 +641,11 @@ pub fn fulfill_in(
             ),
         );
     }
-    let replayed: Option<(String, Option<i64>)> = tx
-        .query_row(
-            "SELECT r.activation_id, a.released_at FROM activation_requests r JOIN activations a USING (activation_id) WHERE r.request_id = ?1",
-            [&req.request_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let replayed = tx.opt(
+        "SELECT r.activation_id, a.released_at FROM activation_requests r JOIN activations a USING (activation_id) WHERE r.request_id = ?1",
+        args![&req.request_id],
+        |r| Ok((r.text(0)?, r.opt_int(1)?)),
+    )?;
     if let Some((id, Some(at))) = &replayed {
         return refuse(
             code::REQUEST_REPLAYED,
@@ -736,9 +726,10 @@ pub fn fulfill_in(
     };
     if let (How::Token(t), true) = (how, new_seat) {
         let t = t.value();
-        let spent: i64 = tx
-            .prepare_cached("SELECT count(*) FROM install_token_uses WHERE token_id = ?1")?
-            .query_row([&t.token_id], |r| r.get(0))?;
+        let spent = tx.int(
+            "SELECT count(*) FROM install_token_uses WHERE token_id = ?1",
+            args![&t.token_id],
+        )?;
         if spent as u64 >= t.allowance {
             audit_with(
                 tx,
@@ -760,19 +751,19 @@ pub fn fulfill_in(
             );
         }
     }
-    tx.execute(
-        "INSERT OR IGNORE INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0)",
-        [&rec.lineage_id],
+    tx.exec(
+        "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0) ON CONFLICT (lineage_id) DO NOTHING",
+        args![&rec.lineage_id],
     )?;
-    let (epoch, last_seq): (i64, i64) = tx.query_row(
+    let (epoch, last_seq) = tx.one(
         "SELECT epoch, lease_sequence FROM activation_lineages WHERE lineage_id = ?1",
-        [&rec.lineage_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        args![&rec.lineage_id],
+        |r| Ok((r.int(0)?, r.int(1)?)),
     )?;
     let sequence = last_seq as u64 + 1;
-    tx.execute(
+    tx.exec(
         "UPDATE activation_lineages SET lease_sequence = ?1 WHERE lineage_id = ?2",
-        params![sequence as i64, rec.lineage_id],
+        args![sequence, &rec.lineage_id],
     )?;
     let not_after = lease.end(now, standing.grace_end);
     let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * lease.renew_percent / 100);
@@ -804,43 +795,43 @@ pub fn fulfill_in(
     let document = activation.to_canonical();
     let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
     if new_seat {
-        tx.execute(
+        tx.exec(
             "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
-            params![activation_id, rec.lineage_id, rec.license_id, req.fingerprint, req.instance_public_key, req.label, epoch, i64::from(overage), now.0, sequence as i64, not_after.0],
+            args![&activation_id, &rec.lineage_id, &rec.license_id, &req.fingerprint, &req.instance_public_key, &req.label, epoch, i64::from(overage), now.0, sequence, not_after.0],
         )?;
     } else {
-        tx.execute(
+        tx.exec(
             "UPDATE activations SET license_id = ?1, instance_key = ?2, label = ?3, lease_sequence = ?4, lease_issued_at = ?5, lease_not_after = ?6 WHERE activation_id = ?7",
-            params![rec.license_id, req.instance_public_key, req.label, sequence as i64, now.0, not_after.0, activation_id],
+            args![&rec.license_id, &req.instance_public_key, &req.label, sequence, now.0, not_after.0, &activation_id],
         )?;
     }
-    tx.execute(
-        "INSERT OR IGNORE INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3)",
-        params![req.request_id, activation_id, now.0],
+    tx.exec(
+        "INSERT INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (request_id) DO NOTHING",
+        args![&req.request_id, &activation_id, now.0],
     )?;
     let via = match how {
         How::Token(t) => {
             if new_seat {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO install_token_uses (token_id, activation_id, at) VALUES (?1, ?2, ?3)",
-                    params![t.value().token_id, activation_id, now.0],
+                    args![&t.value().token_id, &activation_id, now.0],
                 )?;
             }
             format!(" token={}", t.value().token_id)
         }
         How::Renew { heartbeat, .. } => {
             if let Some(h) = heartbeat {
-                tx.prepare_cached(
+                tx.exec(
                     "INSERT INTO activation_heartbeats (activation_id, at, product_version, uptime_seconds, counts) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (activation_id) DO UPDATE SET at = excluded.at, product_version = excluded.product_version, uptime_seconds = excluded.uptime_seconds, counts = excluded.counts",
-                )?
-                .execute(params![
-                    activation_id,
-                    now.0,
-                    h.product_version,
-                    h.uptime_seconds.map(|u| u as i64),
-                    h.counts_json()
-                ])?;
+                    args![
+                        &activation_id,
+                        now.0,
+                        &h.product_version,
+                        h.uptime_seconds.map(|u| u as i64),
+                        &h.counts_json()
+                    ],
+                )?;
             }
             String::new()
         }
@@ -1003,7 +994,7 @@ pub fn release_with_receipt(
 
 /// [`release_with_receipt`] inside the caller's transaction.
 pub fn release_with_receipt_in(
-    tx: &Connection,
+    tx: &dyn Sql,
     receipt: &Deactivation,
     now: Timestamp,
 ) -> Result<Result<Released, Refusal>> {
@@ -1052,10 +1043,10 @@ pub fn release_with_receipt_in(
     Ok(Ok(Released { row, changed: true }))
 }
 
-fn release_in(tx: &Connection, id: &str, kind: &str, why: &str, now: Timestamp) -> Result<()> {
-    tx.execute(
+fn release_in(tx: &dyn Sql, id: &str, kind: &str, why: &str, now: Timestamp) -> Result<()> {
+    tx.exec(
         "UPDATE activations SET released_at = ?1, release_kind = ?2, release_reason = ?3 WHERE activation_id = ?4",
-        params![now.0, kind, why, id],
+        args![now.0, kind, why, id],
     )?;
     Ok(())
 }
@@ -1073,7 +1064,7 @@ pub fn release_force(
 
 /// [`release_force`] inside the caller's transaction.
 pub fn release_force_in(
-    tx: &Connection,
+    tx: &dyn Sql,
     id: &str,
     reason: &str,
     now: Timestamp,
@@ -1095,10 +1086,9 @@ pub fn release_force_in(
     }
     let rec = get_in(tx, &row.license_id)?.context("the activation's license")?;
     let (license, _) = license_terms(&rec.document, now)?;
-    let used: i64 = tx.query_row(
+    let used = tx.int(
         "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND release_kind = 'force' AND released_at > ?2",
-        params![row.lineage_id, now.plus_days(-RELEASE_WINDOW_DAYS).0],
-        |r| r.get(0),
+        args![&row.lineage_id, now.plus_days(-RELEASE_WINDOW_DAYS).0],
     )?;
     if used as u64 >= license.device_limit() {
         return refuse(
@@ -1140,7 +1130,7 @@ pub fn reset(
 
 /// [`reset`] inside the caller's transaction.
 pub fn reset_in(
-    tx: &Connection,
+    tx: &dyn Sql,
     license_id: &str,
     reason: &str,
     now: Timestamp,
@@ -1152,14 +1142,14 @@ pub fn reset_in(
         );
     };
     let lineage = rec.lineage_id.clone();
-    tx.execute(
-        "INSERT OR IGNORE INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0)",
-        [&lineage],
+    tx.exec(
+        "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0) ON CONFLICT (lineage_id) DO NOTHING",
+        args![&lineage],
     )?;
-    let (epoch, last): (i64, Option<i64>) = tx.query_row(
+    let (epoch, last) = tx.one(
         "SELECT epoch, last_reset_at FROM activation_lineages WHERE lineage_id = ?1",
-        [&lineage],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        args![&lineage],
+        |r| Ok((r.int(0)?, r.opt_int(1)?)),
     )?;
     if let Some(last) = last {
         let next = Timestamp(last).plus_days(RESET_INTERVAL_DAYS);
@@ -1173,18 +1163,19 @@ pub fn reset_in(
             );
         }
     }
-    let ids: Vec<String> = tx
-        .prepare("SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY activation_id")?
-        .query_map([&lineage], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = tx.all(
+        "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL ORDER BY activation_id",
+        args![&lineage],
+        |r| r.text(0),
+    )?;
     for id in &ids {
         release_in(tx, id, "reset", reason, now)?;
         audit_seat(tx, now, "released_reset", id, reason)?;
     }
     let epoch = epoch as u64 + 1;
-    tx.execute(
+    tx.exec(
         "UPDATE activation_lineages SET epoch = ?1, last_reset_at = ?2 WHERE lineage_id = ?3",
-        params![epoch as i64, now.0, lineage],
+        args![epoch, now.0, &lineage],
     )?;
     audit_with(
         tx,
@@ -1206,24 +1197,24 @@ pub fn reset_in(
 
 /// Activation rows, of one license's lineage or all, ordered by lineage and creation.
 pub fn list(reg: &Registry, license_id: Option<&str>) -> Result<Vec<Row>> {
-    let sql = match license_id {
-        Some(_) => format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = (SELECT lineage_id FROM licenses WHERE license_id = ?1) ORDER BY created_at, activation_id"),
-        None => format!("SELECT {ROW_COLUMNS} FROM activations ORDER BY lineage_id, created_at, activation_id"),
-    };
-    let mut st = reg.conn.prepare(&sql)?;
-    let rows = match license_id {
+    let db = reg.sql();
+    match license_id {
         Some(id) => {
-            if get_in(&reg.conn, id)?.is_none() {
+            if get_in(db, id)?.is_none() {
                 anyhow::bail!("no license {id} in the registry");
             }
-            st.query_map([id], read_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            db.all(
+                &format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = (SELECT lineage_id FROM licenses WHERE license_id = ?1) ORDER BY created_at, activation_id"),
+                args![id],
+                read_row,
+            )
         }
-        None => st
-            .query_map([], read_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    Ok(rows)
+        None => db.all(
+            &format!("SELECT {ROW_COLUMNS} FROM activations ORDER BY lineage_id, created_at, activation_id"),
+            &[],
+            read_row,
+        ),
+    }
 }
 
 /// What the next revocation list must carry for activations: leases released without a
@@ -1233,89 +1224,81 @@ pub type ListEntries = (Vec<(String, String, String, Timestamp)>, Vec<(String, u
 
 /// The activation entries of the next revocation list at `now`.
 pub fn revocation_entries(reg: &Registry, now: Timestamp) -> Result<ListEntries> {
-    let revoked = reg
-        .conn
-        .prepare("SELECT activation_id, lineage_id, coalesce(release_reason, ''), released_at FROM activations WHERE release_kind = 'force' AND lease_not_after > ?1 ORDER BY activation_id")?
-        .query_map([now.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, Timestamp(r.get(3)?)))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let epochs = reg
-        .conn
-        .prepare(
-            "SELECT lineage_id, epoch FROM activation_lineages WHERE epoch > 1 ORDER BY lineage_id",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let db = reg.sql();
+    let revoked = db.all(
+        "SELECT activation_id, lineage_id, coalesce(release_reason, ''), released_at FROM activations WHERE release_kind = 'force' AND lease_not_after > ?1 ORDER BY activation_id",
+        args![now.0],
+        |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, Timestamp(r.int(3)?))),
+    )?;
+    let epochs = db.all(
+        "SELECT lineage_id, epoch FROM activation_lineages WHERE epoch > 1 ORDER BY lineage_id",
+        &[],
+        |r| Ok((r.text(0)?, r.int(1)? as u64)),
+    )?;
     Ok((revoked, epochs))
 }
 
 impl Registry {
-    /// Runs one activation operation in a `BEGIN IMMEDIATE` transaction: committed when it
-    /// answers (done or refused: a refusal may leave an audit event, e.g. a spent token),
-    /// rolled back when it fails.
-    pub fn immediate<T>(&mut self, op: impl FnOnce(&Connection) -> Outcome<T>) -> Outcome<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = op(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// Runs one activation operation in a write transaction: committed when it answers (done
+    /// or refused: a refusal may leave an audit event, e.g. a spent token), rolled back when
+    /// it fails.
+    pub fn immediate<T>(&mut self, op: impl FnOnce(&dyn Sql) -> Outcome<T>) -> Outcome<T> {
+        self.write(op)
     }
 
-    /// Runs several operations in one `BEGIN IMMEDIATE` transaction, each in a savepoint of
-    /// its own (group commit: one durable write for many answers). An operation that fails is
-    /// rolled back to its savepoint and fails alone; the others commit together. Nothing is
-    /// answered before the commit: if it fails, every operation fails.
+    /// Runs several operations in one write transaction, each in a savepoint of its own
+    /// (group commit: one durable write for many answers). An operation that fails is rolled
+    /// back to its savepoint and fails alone; the others commit together. Nothing is answered
+    /// before the commit: if it fails, every operation fails.
     pub fn group<T>(&mut self, ops: Vec<GroupOp<'_, T>>) -> Result<Vec<Outcome<T>>> {
-        let mut tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            let sp = tx.savepoint()?;
-            let r = op(&sp);
-            if r.is_ok() {
-                sp.commit()?;
-            } // else dropped: rolled back to the savepoint
-            out.push(r);
-        }
-        tx.commit()?;
-        Ok(out)
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                tx.exec("SAVEPOINT op", &[])?;
+                let r = op(tx);
+                if r.is_err() {
+                    tx.exec("ROLLBACK TO SAVEPOINT op", &[])?;
+                }
+                tx.exec("RELEASE SAVEPOINT op", &[])?;
+                out.push(r);
+            }
+            Ok(out)
+        })
     }
 
     /// Checks every activation row against the row hash of its latest audit event.
     pub(crate) fn verify_activation_rows(&self) -> Result<()> {
         let mut want: HashMap<String, String> = HashMap::new();
-        let mut ev = self.conn.prepare(
+        self.sql().each(
             "SELECT subject, row_hash FROM audit WHERE row_hash IS NOT NULL AND subject LIKE 'activation:%' ORDER BY seq",
+            &[],
+            &mut |r| {
+                let subject = r.text(0)?;
+                let id = subject.trim_start_matches("activation:").to_string();
+                want.insert(id, r.text(1)?);
+                Ok(())
+            },
         )?;
-        let mut rows = ev.query([])?;
-        while let Some(r) = rows.next()? {
-            let subject: String = r.get(0)?;
-            let id = subject.trim_start_matches("activation:").to_string();
-            want.insert(id, r.get(1)?);
-        }
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {ROW_COLUMNS} FROM activations"))?;
-        let mut rows = st.query([])?;
         let mut seen = 0usize;
-        while let Some(r) = rows.next()? {
-            let row = read_row(r)?;
-            seen += 1;
-            match want.get(&row.activation_id) {
-                None => anyhow::bail!(
-                    "registry altered: activation {} has no audit event for its current row",
-                    row.activation_id
-                ),
-                Some(h) if *h != row_hash(&row) => anyhow::bail!(
-                    "registry altered: activation {}'s row differs from what its last audit event recorded (edited outside factory)",
-                    row.activation_id
-                ),
-                Some(_) => {}
-            }
-        }
+        self.sql().each(
+            &format!("SELECT {ROW_COLUMNS} FROM activations"),
+            &[],
+            &mut |r| {
+                let row = read_row(r)?;
+                seen += 1;
+                match want.get(&row.activation_id) {
+                    None => anyhow::bail!(
+                        "registry altered: activation {} has no audit event for its current row",
+                        row.activation_id
+                    ),
+                    Some(h) if *h != row_hash(&row) => anyhow::bail!(
+                        "registry altered: activation {}'s row differs from what its last audit event recorded (edited outside factory)",
+                        row.activation_id
+                    ),
+                    Some(_) => Ok(()),
+                }
+            },
+        )?;
         if seen != want.len() {
             anyhow::bail!(
                 "registry altered: an activation in the audit log is missing from the registry"

@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod catalog;
+pub mod db;
 pub mod fixtures;
 pub mod issue;
 pub mod keys;

@@ -12,11 +12,13 @@
 //! plain SQL (`UPDATE licenses SET revoked_at = NULL`) breaks that match; cutting the chain's
 //! tail is caught by an operator-anchored head (`audit verify --head`).
 
+use crate::args;
+use crate::db::{Dialect, Pg, Sql, SqlRow};
 use anyhow::{bail, Context, Result};
 use canon::{enc, Timestamp, Value};
 use runtime::revocation::RevocationList;
 use runtime::Artifact;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -142,9 +144,33 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// The same schema as [`MIGRATIONS`] leaves behind, for PostgreSQL: created whole on a fresh
+/// database (its version is kept in `airlock_schema`). Integers are BIGINT, bytes BYTEA.
+const PG_SCHEMA: &str = include_str!("registry_pg.sql");
+
+/// Where the registry lives.
+enum Db {
+    Sqlite(Connection),
+    Postgres(Box<Pg>),
+}
+
 /// The registry handle.
 pub struct Registry {
-    pub(crate) conn: Connection,
+    db: Db,
+}
+
+/// Rolls an unfinished write transaction back (an error or a panic inside it).
+struct Rollback<'a> {
+    sql: &'a dyn Sql,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.sql.exec("ROLLBACK", &[]);
+        }
+    }
 }
 
 /// One license row.
@@ -269,28 +295,29 @@ const INSERT_COLUMNS: &str =
     issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason";
 
 const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, x'', x'', renewed_by, revoked_at, revoke_reason";
+    issued_at, not_before, expires_at, license_key, key_id, NULL, NULL, renewed_by, revoked_at, revoke_reason";
 
-fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
     Ok(Record {
-        license_id: r.get(0)?,
-        lineage_id: r.get(1)?,
-        sequence: r.get::<_, i64>(2)? as u64,
-        renewal_of: r.get(3)?,
-        customer_id: r.get(4)?,
-        customer_name: r.get(5)?,
-        product: r.get(6)?,
-        tier: r.get(7)?,
-        issued_at: Timestamp(r.get(8)?),
-        not_before: Timestamp(r.get(9)?),
-        expires_at: Timestamp(r.get(10)?),
-        license_key: r.get(11)?,
-        key_id: r.get(12)?,
-        document: r.get(13)?,
-        signature: r.get(14)?,
-        renewed_by: r.get(15)?,
-        revoked_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
-        revoke_reason: r.get(17)?,
+        license_id: r.text(0)?,
+        lineage_id: r.text(1)?,
+        sequence: r.int(2)? as u64,
+        renewal_of: r.opt_text(3)?,
+        customer_id: r.text(4)?,
+        customer_name: r.text(5)?,
+        product: r.text(6)?,
+        tier: r.text(7)?,
+        issued_at: Timestamp(r.int(8)?),
+        not_before: Timestamp(r.int(9)?),
+        expires_at: Timestamp(r.int(10)?),
+        license_key: r.text(11)?,
+        key_id: r.text(12)?,
+        // Listings select NULL here: they do not need the signed bytes.
+        document: r.opt_blob(13)?.unwrap_or_default(),
+        signature: r.opt_blob(14)?.unwrap_or_default(),
+        renewed_by: r.opt_text(15)?,
+        revoked_at: r.opt_int(16)?.map(Timestamp),
+        revoke_reason: r.opt_text(17)?,
     })
 }
 
@@ -355,19 +382,17 @@ pub fn row_hash(r: &Record) -> String {
     enc::sha256_hex(&v.to_canonical())
 }
 
-pub(crate) fn get_in(tx: &Connection, id: &str) -> Result<Option<Record>> {
-    Ok(tx
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
-            [id],
-            row_to_record,
-        )
-        .optional()?)
+pub(crate) fn get_in(tx: &dyn Sql, id: &str) -> Result<Option<Record>> {
+    tx.opt(
+        &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
+        args![id],
+        row_to_record,
+    )
 }
 
 /// Appends an event for a license row as it now stands (its row hash included).
 fn audit_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     at: Timestamp,
     event: &str,
     license_id: &str,
@@ -379,39 +404,31 @@ fn audit_row(
 }
 
 /// Appends an audit event inside the caller's transaction, chained to the previous one.
-fn audit(
-    tx: &rusqlite::Transaction<'_>,
-    at: Timestamp,
-    event: &str,
-    subject: &str,
-    detail: &str,
-) -> Result<()> {
+fn audit(tx: &dyn Sql, at: Timestamp, event: &str, subject: &str, detail: &str) -> Result<()> {
     audit_with(tx, at, event, subject, detail, None)
 }
 
 pub(crate) fn audit_with(
-    tx: &Connection,
+    tx: &dyn Sql,
     at: Timestamp,
     event: &str,
     subject: &str,
     detail: &str,
     row: Option<&str>,
 ) -> Result<()> {
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let last: Option<(i64, String)> = tx.opt(
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        &[],
+        |r| Ok((r.int(0)?, r.text(1)?)),
+    )?;
     let (seq, prev) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, "0".repeat(64)),
     };
     let hash = audit_hash(&prev, seq, at, event, subject, detail, row);
-    tx.execute(
+    tx.exec(
         "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq, at.0, event, subject, detail, prev, hash, row],
+        args![seq, at.0, event, subject, detail, &prev, &hash, row],
     )?;
     Ok(())
 }
@@ -434,6 +451,29 @@ impl Registry {
             );
         }
         Registry::open_with(path, OpenFlags::empty())
+    }
+
+    /// Opens the registry in a PostgreSQL database (`postgres://...`), creating its schema in
+    /// a database that has none: for vendors who run the activation service on more than one
+    /// node. Every rule, event and check is the same as on SQLite.
+    pub fn open_postgres(url: &str) -> Result<Registry> {
+        let pg = Pg::connect(url)?;
+        let mut reg = Registry {
+            db: Db::Postgres(Box::new(pg)),
+        };
+        reg.migrate_postgres()
+            .with_context(|| format!("registry {}: schema", crate::db::redact(url)))?;
+        Ok(reg)
+    }
+
+    /// [`Registry::open_postgres`] for a `postgres://` location, else
+    /// [`Registry::open`] (`create`) or [`Registry::open_existing`].
+    pub fn open_location(location: &Path, create: bool) -> Result<Registry> {
+        match location.to_str() {
+            Some(url) if crate::db::is_postgres_url(url) => Registry::open_postgres(url),
+            _ if create => Registry::open(location),
+            _ => Registry::open_existing(location),
+        }
     }
 
     fn open_with(path: &Path, create: OpenFlags) -> Result<Registry> {
@@ -462,37 +502,115 @@ impl Registry {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut reg = Registry { conn };
+        let mut reg = Registry {
+            db: Db::Sqlite(conn),
+        };
         reg.migrate()
             .with_context(|| format!("registry {}: migration", path.display()))?;
         Ok(reg)
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version as usize > MIGRATIONS.len() {
-            bail!("database schema version {version} is newer than this factory ({}); upgrade factory", MIGRATIONS.len());
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(m)?;
-            if i + 1 == 2 {
-                // Anchor every existing row in the chain as it stands at the upgrade.
-                let ids: Vec<String> = tx
-                    .prepare("SELECT license_id FROM licenses ORDER BY license_id")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                let now = signing::clock::now()?;
-                for id in ids {
-                    audit_row(&tx, now, "anchored", &id, "registry schema 2")?;
+        let Db::Sqlite(conn) = &self.db else {
+            bail!("not a SQLite registry");
+        };
+        self.write_shared(|tx| {
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version as usize > MIGRATIONS.len() {
+                bail!("database schema version {version} is newer than this factory ({}); upgrade factory", MIGRATIONS.len());
+            }
+            for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                conn.execute_batch(m)?;
+                if i + 1 == 2 {
+                    // Anchor every existing row in the chain as it stands at the upgrade.
+                    let ids = tx.all(
+                        "SELECT license_id FROM licenses ORDER BY license_id",
+                        &[],
+                        |r| r.text(0),
+                    )?;
+                    let now = signing::clock::now()?;
+                    for id in ids {
+                        audit_row(tx, now, "anchored", &id, "registry schema 2")?;
+                    }
+                }
+                conn.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Creates the whole schema in a fresh PostgreSQL database, under the write lock (two
+    /// nodes starting at once create it once).
+    fn migrate_postgres(&mut self) -> Result<()> {
+        let Db::Postgres(pg) = &self.db else {
+            bail!("not a PostgreSQL registry");
+        };
+        pg.batch("CREATE TABLE IF NOT EXISTS airlock_schema (version BIGINT NOT NULL)")?;
+        self.write_shared(|tx| {
+            match tx.opt("SELECT max(version) FROM airlock_schema", &[], |r| {
+                r.opt_int(0)
+            })? {
+                Some(Some(v)) if v as usize == MIGRATIONS.len() => {}
+                Some(Some(v)) if v as usize > MIGRATIONS.len() => bail!(
+                    "database schema version {v} is newer than this build ({}); upgrade",
+                    MIGRATIONS.len()
+                ),
+                Some(Some(v)) => bail!(
+                    "database schema version {v} is older than this build ({}) and PostgreSQL registries are created whole: migrate with a matching release first",
+                    MIGRATIONS.len()
+                ),
+                _ => {
+                    pg.batch(PG_SCHEMA)?;
+                    tx.exec(
+                        "INSERT INTO airlock_schema (version) VALUES (?1)",
+                        args![MIGRATIONS.len() as i64],
+                    )?;
                 }
             }
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            Ok(())
+        })
+    }
+
+    /// The connection, outside any transaction (reads).
+    pub fn sql(&self) -> &dyn Sql {
+        match &self.db {
+            Db::Sqlite(c) => c,
+            Db::Postgres(p) => &**p,
         }
-        tx.commit()?;
-        Ok(())
+    }
+
+    /// Which engine holds the registry.
+    pub fn dialect(&self) -> Dialect {
+        self.sql().dialect()
+    }
+
+    /// Runs `f` in one write transaction: committed when `f` returns `Ok`, rolled back when it
+    /// fails (or panics). Writers wait for each other: SQLite's `BEGIN IMMEDIATE`, or on
+    /// PostgreSQL the advisory lock [`crate::db::PG_WRITE_LOCK`], which every node takes.
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Sql) -> Result<T>) -> Result<T> {
+        self.write_shared(f)
+    }
+
+    fn write_shared<T>(&self, f: impl FnOnce(&dyn Sql) -> Result<T>) -> Result<T> {
+        let tx = self.sql();
+        match tx.dialect() {
+            Dialect::Sqlite => tx.exec("BEGIN IMMEDIATE", &[])?,
+            Dialect::Postgres => tx.exec("BEGIN", &[])?,
+        };
+        let mut guard = Rollback {
+            sql: tx,
+            armed: true,
+        };
+        if tx.dialect() == Dialect::Postgres {
+            tx.exec(
+                "SELECT pg_advisory_xact_lock(?1)",
+                args![crate::db::PG_WRITE_LOCK],
+            )?;
+        }
+        let out = f(tx)?;
+        tx.exec("COMMIT", &[])?;
+        guard.armed = false;
+        Ok(out)
     }
 
     /// Inserts licenses (and marks predecessors renewed) in one transaction with one audit
@@ -511,25 +629,14 @@ impl Registry {
         event: &str,
         at: Timestamp,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut ins = tx.prepare_cached(&format!(
-                "INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
-            ))?;
-            let mut ins_doc = tx.prepare_cached(
-                "INSERT INTO license_documents (license_id, document, signature) VALUES (?1, ?2, ?3)",
-            )?;
+        self.write(|tx| {
             for r in records {
                 if let Some(prev) = &r.renewal_of {
-                    let state: Option<(Option<String>, Option<i64>)> = tx
-                        .query_row(
-                            "SELECT renewed_by, revoked_at FROM licenses WHERE license_id = ?1",
-                            [prev],
-                            |x| Ok((x.get(0)?, x.get(1)?)),
-                        )
-                        .optional()?;
+                    let state = tx.opt(
+                        "SELECT renewed_by, revoked_at FROM licenses WHERE license_id = ?1",
+                        args![prev],
+                        |x| Ok((x.opt_text(0)?, x.opt_int(1)?)),
+                    )?;
                     match state {
                         Some((None, None)) => {}
                         Some((_, Some(_))) => bail!("license {prev} is revoked; a revoked license cannot be renewed"),
@@ -538,39 +645,45 @@ impl Registry {
                         None => bail!("license {prev} is not in the registry"),
                     }
                 }
-                ins.execute(params![
-                    r.license_id,
-                    r.lineage_id,
-                    r.sequence as i64,
-                    r.renewal_of,
-                    r.customer_id,
-                    r.customer_name,
-                    r.product,
-                    r.tier,
-                    r.issued_at.0,
-                    r.not_before.0,
-                    r.expires_at.0,
-                    r.license_key,
-                    r.key_id,
-                    r.renewed_by,
-                    r.revoked_at.map(|t| t.0),
-                    r.revoke_reason,
-                ])
+                tx.exec(
+                    &format!("INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"),
+                    args![
+                        &r.license_id,
+                        &r.lineage_id,
+                        r.sequence,
+                        &r.renewal_of,
+                        &r.customer_id,
+                        &r.customer_name,
+                        &r.product,
+                        &r.tier,
+                        r.issued_at.0,
+                        r.not_before.0,
+                        r.expires_at.0,
+                        &r.license_key,
+                        &r.key_id,
+                        &r.renewed_by,
+                        r.revoked_at.map(|t| t.0),
+                        &r.revoke_reason,
+                    ],
+                )
                 .with_context(|| format!("recording license {}", r.license_id))?;
-                ins_doc.execute(params![r.license_id, r.document, r.signature])?;
+                tx.exec(
+                    "INSERT INTO license_documents (license_id, document, signature) VALUES (?1, ?2, ?3)",
+                    args![&r.license_id, &r.document, &r.signature],
+                )?;
                 let detail = format!(
                     "customer={} product={} tier={} key={}",
                     r.customer_id, r.product, r.tier, r.key_id
                 );
-                audit_with(&tx, at, event, &r.license_id, &detail, Some(&row_hash(r)))?;
+                audit_with(tx, at, event, &r.license_id, &detail, Some(&row_hash(r)))?;
                 if let Some(prev) = &r.renewal_of {
-                    let n = tx.execute(
+                    let n = tx.exec(
                         "UPDATE licenses SET renewed_by = ?1 WHERE license_id = ?2",
-                        params![r.license_id, prev],
+                        args![&r.license_id, prev],
                     )?;
                     if n == 1 {
                         audit_row(
-                            &tx,
+                            tx,
                             at,
                             "superseded",
                             prev,
@@ -579,30 +692,29 @@ impl Registry {
                     }
                 }
             }
-        }
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO issue_requests (request_key, license_id) VALUES (?1, ?2)
-                 ON CONFLICT (request_key) DO NOTHING",
-            )?;
             for (key, id) in requests {
-                if ins.execute(params![key, id])? == 0 {
+                let n = tx.exec(
+                    "INSERT INTO issue_requests (request_key, license_id) VALUES (?1, ?2)
+                     ON CONFLICT (request_key) DO NOTHING",
+                    args![key, id],
+                )?;
+                if n == 0 {
                     bail!("request {key} was recorded by another process meanwhile; nothing of this transaction was recorded: run the same command again to get that license and write its files");
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The licenses already recorded for these request keys (`key -> license id`).
     pub fn recorded_requests(&self, keys: &[&str]) -> Result<HashMap<String, String>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT license_id FROM issue_requests WHERE request_key = ?1")?;
         let mut out = HashMap::new();
         for k in keys {
-            if let Some(id) = st.query_row([k], |r| r.get::<_, String>(0)).optional()? {
+            if let Some(id) = self.sql().opt(
+                "SELECT license_id FROM issue_requests WHERE request_key = ?1",
+                args![*k],
+                |r| r.text(0),
+            )? {
                 out.insert((*k).to_string(), id);
             }
         }
@@ -611,60 +723,46 @@ impl Registry {
 
     /// Every license id, in order.
     pub fn license_ids(&self) -> Result<Vec<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT license_id FROM licenses ORDER BY license_id")?;
-        let ids = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(ids)
+        self.sql().all(
+            "SELECT license_id FROM licenses ORDER BY license_id",
+            &[],
+            |r| r.text(0),
+        )
     }
 
     /// One license.
     pub fn get(&self, id: &str) -> Result<Option<Record>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"),
-                [id],
-                row_to_record,
-            )
-            .optional()?)
+        get_in(self.sql(), id)
     }
 
     /// The whole lineage of `lineage_id`, oldest first.
     pub fn lineage(&self, lineage_id: &str) -> Result<Vec<Record>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM {FROM_JOINED} WHERE lineage_id = ?1 ORDER BY sequence"
-        ))?;
-        let rows = st.query_map([lineage_id], row_to_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.sql().all(
+            &format!("SELECT {COLUMNS} FROM {FROM_JOINED} WHERE lineage_id = ?1 ORDER BY sequence"),
+            args![lineage_id],
+            row_to_record,
+        )
     }
 
     /// Revokes a license.
     pub fn revoke(&mut self, id: &str, reason: &str, at: Timestamp) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let cur: Option<Option<i64>> = tx
-            .query_row(
+        self.write(|tx| {
+            let cur = tx.opt(
                 "SELECT revoked_at FROM licenses WHERE license_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match cur {
-            None => bail!("no license {id} in the registry"),
-            Some(Some(_)) => bail!("license {id} is already revoked"),
-            Some(None) => {}
-        }
-        tx.execute(
-            "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2 WHERE license_id = ?3",
-            params![at.0, reason, id],
-        )?;
-        audit_row(&tx, at, "revoked", id, reason)?;
-        tx.commit()?;
-        Ok(())
+                args![id],
+                |r| r.opt_int(0),
+            )?;
+            match cur {
+                None => bail!("no license {id} in the registry"),
+                Some(Some(_)) => bail!("license {id} is already revoked"),
+                Some(None) => {}
+            }
+            tx.exec(
+                "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2 WHERE license_id = ?3",
+                args![at.0, reason, id],
+            )?;
+            audit_row(tx, at, "revoked", id, reason)
+        })
     }
 
     /// Licenses in `view` at `now` (window `within` days), ordered by expiry, without their
@@ -688,34 +786,33 @@ impl Registry {
         limit: u64,
         mut f: impl FnMut(Record) -> Result<()>,
     ) -> Result<()> {
-        let lim = if limit == 0 { -1 } else { limit as i64 };
+        let lim = if limit == 0 { i64::MAX } else { limit as i64 };
         // The signed bytes are not needed for listings (and are the bulk of each row).
         let sql = format!(
             "SELECT {LIST_COLUMNS} FROM licenses WHERE {} ORDER BY expires_at, license_id LIMIT ?3",
             view.predicate()
         );
-        let mut st = self.conn.prepare(&sql)?;
-        let mut rows = st.query(params![now.0, now.plus_days(within).0, lim])?;
-        while let Some(row) = rows.next()? {
-            f(row_to_record(row)?)?;
-        }
-        Ok(())
+        self.sql().each(
+            &sql,
+            args![now.0, now.plus_days(within).0, lim],
+            &mut |row| f(row_to_record(row)?),
+        )
     }
 
     /// Counts the licenses in `view`.
     pub fn count(&self, view: View, now: Timestamp, within: i64) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM licenses WHERE {}", view.predicate());
-        let mut st = self.conn.prepare(&sql)?;
-        let n: i64 = st.query_row(params![now.0, now.plus_days(within).0], |r| r.get(0))?;
+        let n = self
+            .sql()
+            .int(&sql, args![now.0, now.plus_days(within).0])?;
         Ok(n as u64)
     }
 
     /// The sequence of the last published revocation list (0 when none was).
     pub fn last_revocations_sequence(&self) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
+        let n = self.sql().int(
             "SELECT coalesce(max(sequence), 0) FROM revocation_lists",
-            [],
-            |r| r.get(0),
+            &[],
         )?;
         Ok(n as u64)
     }
@@ -725,26 +822,24 @@ impl Registry {
     /// only come from an edit outside factory (an unkeyed audit chain cannot rule out a forged
     /// event appended after such an edit; the signed list can).
     pub fn check_published_still_revoked(&self) -> Result<()> {
-        let last: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT sequence, document FROM revocation_lists ORDER BY sequence DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let last = self.sql().opt(
+            "SELECT sequence, document FROM revocation_lists ORDER BY sequence DESC LIMIT 1",
+            &[],
+            |r| Ok((r.int(0)?, r.opt_blob(1)?.unwrap_or_default())),
+        )?;
         let Some((seq, doc)) = last else {
             return Ok(());
         };
         let (list, _, _) = RevocationList::parse(&doc)
             .map_err(anyhow::Error::new)
             .with_context(|| format!("published revocation list #{seq}"))?;
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT revoked_at FROM licenses WHERE license_id = ?1")?;
         for e in &list.revoked {
             let id = e.license_id.as_str();
-            let revoked: Option<Option<i64>> = st.query_row([id], |r| r.get(0)).optional()?;
+            let revoked = self.sql().opt(
+                "SELECT revoked_at FROM licenses WHERE license_id = ?1",
+                args![id],
+                |r| r.opt_int(0),
+            )?;
             if !matches!(revoked, Some(Some(_))) {
                 bail!(
                     "registry altered: license {id} was revoked in published list #{seq} but is not revoked in the registry"
@@ -756,17 +851,17 @@ impl Registry {
 
     /// Every revoked license: (id, reason, time).
     pub fn revoked(&self) -> Result<Vec<(String, String, Timestamp)>> {
-        let mut st = self.conn.prepare(
+        self.sql().all(
             "SELECT license_id, revoke_reason, revoked_at FROM licenses WHERE revoked_at IS NOT NULL ORDER BY license_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                Timestamp(r.get(2)?),
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            &[],
+            |r| {
+                Ok((
+                    r.text(0)?,
+                    r.opt_text(1)?.unwrap_or_default(),
+                    Timestamp(r.int(2)?),
+                ))
+            },
+        )
     }
 
     /// Records a signed revocation list; `build` gets the next sequence number and returns
@@ -776,29 +871,26 @@ impl Registry {
         at: Timestamp,
         build: impl FnOnce(u64) -> Result<(Vec<u8>, Vec<u8>)>,
     ) -> Result<(u64, Vec<u8>, Vec<u8>)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last: i64 = tx.query_row(
-            "SELECT coalesce(max(sequence), 0) FROM revocation_lists",
-            [],
-            |r| r.get(0),
-        )?;
-        let seq = last as u64 + 1;
-        let (doc, sig) = build(seq)?;
-        tx.execute(
-            "INSERT INTO revocation_lists (sequence, issued_at, document, signature) VALUES (?1, ?2, ?3, ?4)",
-            params![seq as i64, at.0, doc, sig],
-        )?;
-        audit(
-            &tx,
-            at,
-            "revocations_published",
-            &format!("revocations#{seq}"),
-            "",
-        )?;
-        tx.commit()?;
-        Ok((seq, doc, sig))
+        self.write(|tx| {
+            let last = tx.int(
+                "SELECT coalesce(max(sequence), 0) FROM revocation_lists",
+                &[],
+            )?;
+            let seq = last as u64 + 1;
+            let (doc, sig) = build(seq)?;
+            tx.exec(
+                "INSERT INTO revocation_lists (sequence, issued_at, document, signature) VALUES (?1, ?2, ?3, ?4)",
+                args![seq, at.0, &doc, &sig],
+            )?;
+            audit(
+                tx,
+                at,
+                "revocations_published",
+                &format!("revocations#{seq}"),
+                "",
+            )?;
+            Ok((seq, doc, sig))
+        })
     }
 
     /// Records a key event (trust changes, ...) in the audit log.
@@ -809,122 +901,110 @@ impl Registry {
         subject: &str,
         detail: &str,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        audit(&tx, at, event, subject, detail)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| audit(tx, at, event, subject, detail))
     }
 
     /// Recomputes the audit chain, then checks every license row against the row hash of its
     /// latest event (and that every license the log speaks of still exists). Returns the number
     /// of events and the head hash, or names the first break.
     pub fn verify_audit(&self) -> Result<(u64, String)> {
-        let mut st = self.conn.prepare(
-            "SELECT seq, at, event, subject, detail, prev_hash, hash, row_hash FROM audit ORDER BY seq",
-        )?;
-        let mut rows = st.query([])?;
         let mut prev = "0".repeat(64);
         let mut expect_seq = 1i64;
-        while let Some(r) = rows.next()? {
-            let (seq, at): (i64, i64) = (r.get(0)?, r.get(1)?);
-            let (event, subject, detail): (String, String, String) =
-                (r.get(2)?, r.get(3)?, r.get(4)?);
-            let (p, h): (String, String) = (r.get(5)?, r.get(6)?);
-            let row: Option<String> = r.get(7)?;
-            if seq != expect_seq {
-                bail!("audit chain broken: event {expect_seq} is missing (found {seq})");
-            }
-            if p != prev {
-                bail!(
-                    "audit chain broken at event {seq}: prev_hash does not match event {}",
-                    seq - 1
-                );
-            }
-            if audit_hash(
-                &p,
-                seq,
-                Timestamp(at),
-                &event,
-                &subject,
-                &detail,
-                row.as_deref(),
-            ) != h
-            {
-                bail!("audit chain broken at event {seq}: its content does not match its hash");
-            }
-            prev = h;
-            expect_seq += 1;
-        }
+        self.sql().each(
+            "SELECT seq, at, event, subject, detail, prev_hash, hash, row_hash FROM audit ORDER BY seq",
+            &[],
+            &mut |r| {
+                let (seq, at) = (r.int(0)?, r.int(1)?);
+                let (event, subject, detail) = (r.text(2)?, r.text(3)?, r.text(4)?);
+                let (p, h) = (r.text(5)?, r.text(6)?);
+                let row = r.opt_text(7)?;
+                if seq != expect_seq {
+                    bail!("audit chain broken: event {expect_seq} is missing (found {seq})");
+                }
+                if p != prev {
+                    bail!(
+                        "audit chain broken at event {seq}: prev_hash does not match event {}",
+                        seq - 1
+                    );
+                }
+                if audit_hash(
+                    &p,
+                    seq,
+                    Timestamp(at),
+                    &event,
+                    &subject,
+                    &detail,
+                    row.as_deref(),
+                ) != h
+                {
+                    bail!("audit chain broken at event {seq}: its content does not match its hash");
+                }
+                prev = h;
+                expect_seq += 1;
+                Ok(())
+            },
+        )?;
         self.verify_rows()?;
         self.verify_activation_rows()?;
         Ok(((expect_seq - 1) as u64, prev))
     }
 
-    /// Merges the licenses (by id) with the latest row-carrying event of each subject.
+    /// Checks every license row against the latest row-carrying event of its subject, and
+    /// that every license the log speaks of still exists.
     fn verify_rows(&self) -> Result<()> {
-        let mut ev = self.conn.prepare(
-            "SELECT a.subject, a.row_hash FROM audit a
-             WHERE a.row_hash IS NOT NULL AND a.subject NOT LIKE 'activation:%'
-               AND a.seq = (SELECT max(b.seq) FROM audit b WHERE b.subject = a.subject AND b.row_hash IS NOT NULL)
-             ORDER BY a.subject",
-        )?;
-        let mut events = ev.query([])?;
-        let mut lic = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM {FROM_JOINED} ORDER BY l.license_id"
-        ))?;
-        let mut licenses = lic.query([])?;
-        let mut e = events
-            .next()?
-            .map(|r| Ok::<_, rusqlite::Error>((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .transpose()?;
-        let mut l = licenses.next()?.map(row_to_record).transpose()?;
-        loop {
-            match (&e, &l) {
-                (None, None) => return Ok(()),
-                (Some((subject, _)), None) => bail!(
-                    "registry altered: license {subject} is in the audit log but not in the registry"
-                ),
-                (None, Some(r)) => bail!(
-                    "registry altered: license {} has no audit event for its current row",
-                    r.license_id
-                ),
-                (Some((subject, want)), Some(r)) => match subject.as_str().cmp(r.license_id.as_str()) {
-                    std::cmp::Ordering::Less => bail!(
-                        "registry altered: license {subject} is in the audit log but not in the registry"
-                    ),
-                    std::cmp::Ordering::Greater => bail!(
+        let mut events: std::collections::BTreeMap<String, String> = self
+            .sql()
+            .all(
+                "SELECT a.subject, a.row_hash FROM audit a
+                 WHERE a.row_hash IS NOT NULL AND a.subject NOT LIKE 'activation:%'
+                   AND a.seq = (SELECT max(b.seq) FROM audit b WHERE b.subject = a.subject AND b.row_hash IS NOT NULL)",
+                &[],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        self.sql().each(
+            &format!("SELECT {COLUMNS} FROM {FROM_JOINED} ORDER BY l.license_id"),
+            &[],
+            &mut |row| {
+                let r = row_to_record(row)?;
+                match events.remove(&r.license_id) {
+                    None => bail!(
                         "registry altered: license {} has no audit event for its current row",
                         r.license_id
                     ),
-                    std::cmp::Ordering::Equal => {
-                        if row_hash(r) != *want {
-                            bail!(
-                                "registry altered: license {}'s row differs from what its last audit event recorded (edited outside factory)",
-                                r.license_id
-                            );
-                        }
-                        e = events.next()?.map(|r| Ok::<_, rusqlite::Error>((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).transpose()?;
-                        l = licenses.next()?.map(row_to_record).transpose()?;
-                    }
-                },
-            }
+                    Some(want) if row_hash(&r) != want => bail!(
+                        "registry altered: license {}'s row differs from what its last audit event recorded (edited outside factory)",
+                        r.license_id
+                    ),
+                    Some(_) => Ok(()),
+                }
+            },
+        )?;
+        if let Some(subject) = events.keys().next() {
+            bail!(
+                "registry altered: license {subject} is in the audit log but not in the registry"
+            );
         }
+        Ok(())
     }
 
     /// Whether `head` is the hash of an event in the chain (an operator's earlier record of the
     /// head): a chain cut below it, or rewritten up to it, no longer holds it.
     pub fn has_audit_hash(&self, head: &str) -> Result<bool> {
         Ok(self
-            .conn
-            .query_row("SELECT 1 FROM audit WHERE hash = ?1", [head], |_| Ok(()))
-            .optional()?
+            .sql()
+            .opt("SELECT 1 FROM audit WHERE hash = ?1", args![head], |_| {
+                Ok(())
+            })?
             .is_some())
     }
 
-    /// The raw connection (tests, benchmarks).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// The raw SQLite connection (tests, benchmarks); `None` on PostgreSQL.
+    pub fn sqlite(&self) -> Option<&Connection> {
+        match &self.db {
+            Db::Sqlite(c) => Some(c),
+            Db::Postgres(_) => None,
+        }
     }
 }

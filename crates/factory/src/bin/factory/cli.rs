@@ -356,6 +356,9 @@ impl Common {
     /// licenses.
     fn registry(&self) -> Result<Registry> {
         let l = self.db()?;
+        if let Some(url) = postgres_url(&l) {
+            return Registry::open_postgres(url);
+        }
         let fresh = clikit::home::prepare(&l)?;
         let reg = Registry::open(&l.path)?;
         if fresh {
@@ -366,8 +369,13 @@ impl Common {
 
     /// The registry, which must exist: every other command.
     pub(crate) fn existing_registry(&self) -> Result<Registry> {
-        Registry::open_existing(&self.db()?.path)
+        Registry::open_location(&self.db()?.path, false)
     }
+}
+
+/// The registry location when it is a PostgreSQL URL rather than a file.
+fn postgres_url(l: &clikit::home::Located) -> Option<&str> {
+    l.path.to_str().filter(|s| factory::db::is_postgres_url(s))
 }
 
 impl Signer {
