@@ -338,7 +338,19 @@ impl SqlRow for PgRow {
         Ok(self.0.try_get(i)?)
     }
     fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.try_get(i)?)
+        let bytea = self
+            .0
+            .columns()
+            .get(i)
+            .is_some_and(|c| *c.type_() == postgres::types::Type::BYTEA);
+        if bytea {
+            return Ok(self.0.try_get(i)?);
+        }
+        // A bare `NULL` in a select list is text to PostgreSQL.
+        match self.0.try_get::<_, Option<String>>(i)? {
+            None => Ok(None),
+            Some(_) => bail!("column {i} is not bytes"),
+        }
     }
 }
 
@@ -366,14 +378,31 @@ impl Pg {
         Ok(())
     }
 
-    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
+    /// The prepared statement for `sql`. PostgreSQL infers each parameter's type from where
+    /// it is used; one that a statement does not use (a view that ignores the time) is
+    /// declared from the argument given.
+    fn statement(&self, sql: &str, args: &[Arg<'_>]) -> Result<postgres::Statement> {
+        use postgres::types::Type;
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let st = self
-            .client()?
-            .prepare(&to_dollar(sql))
-            .with_context(|| format!("preparing {sql}"))?;
+        let text = to_dollar(sql);
+        let first = self.client()?.prepare(&text);
+        let st = match first {
+            Ok(st) => st,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INDETERMINATE_DATATYPE) => {
+                let types: Vec<Type> = args
+                    .iter()
+                    .map(|a| match a {
+                        Arg::Int(_) => Type::INT8,
+                        Arg::Blob(_) => Type::BYTEA,
+                        Arg::Text(_) | Arg::Null => Type::TEXT,
+                    })
+                    .collect();
+                self.client()?.prepare_typed(&text, &types)?
+            }
+            Err(e) => return Err(e).with_context(|| format!("preparing {sql}")),
+        };
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), st.clone());
@@ -397,7 +426,7 @@ pub fn redact(url: &str) -> String {
 
 impl Sql for Pg {
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
-        let st = self.statement(sql)?;
+        let st = self.statement(sql, args)?;
         let params: Vec<PgArg<'_>> = args.iter().map(|a| PgArg(*a)).collect();
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
             .iter()
@@ -412,7 +441,7 @@ impl Sql for Pg {
         args: &[Arg<'_>],
         f: &mut dyn FnMut(&dyn SqlRow) -> Result<()>,
     ) -> Result<()> {
-        let st = self.statement(sql)?;
+        let st = self.statement(sql, args)?;
         let params: Vec<PgArg<'_>> = args.iter().map(|a| PgArg(*a)).collect();
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
             .iter()

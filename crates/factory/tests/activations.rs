@@ -242,445 +242,444 @@ proptest! {
 
 #[test]
 fn racing_fulfils_take_exactly_the_free_seats() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let l = vendor(p, 3);
-    let reqs: Vec<PathBuf> = (1..=10u8)
-        .map(|n| {
-            let m = machine(n);
-            write_request(p, &format!("req-{n}.json"), &m, &request_of(&l, &m, NOW))
-        })
-        .collect();
-    // Ten processes at once, each for another machine.
-    let children: Vec<_> = reqs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            Command::new(env!("CARGO_BIN_EXE_factory"))
-                .args([
-                    "activation",
-                    "fulfill",
-                    r.to_str().unwrap(),
-                    "--key",
-                    "keys/act.key",
-                ])
-                .args(["--out", &format!("out-{i}")])
-                .current_dir(p)
-                .env("AIRLOCK_NOW", NOW)
-                .env("FACTORY_DB", p.join("factory.db"))
-                .env_remove("AIRLOCK_DB")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    let won = outs.iter().filter(|o| o.status.success()).count();
-    assert_eq!(won, 3, "exactly the limit succeeds");
-    for o in outs.iter().filter(|o| !o.status.success()) {
-        fails(o, 1, "DEVICE_LIMIT_EXCEEDED");
-    }
-    let list = json(&fac(p, &["activation", "list", &l.license_id, "--json"]));
-    let active = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] == "active")
-        .count();
-    assert_eq!(active, 3);
-    // A winner's request answered into another winner's directory: refused before anything
-    // is recorded (no fresh lease, nothing overwritten).
-    let won: Vec<usize> = (0..outs.len())
-        .filter(|i| outs[*i].status.success())
-        .collect();
-    let before = std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap();
-    let o = fac(
-        p,
-        &[
-            "activation",
-            "fulfill",
-            reqs[won[0]].to_str().unwrap(),
-            "--key",
-            "keys/act.key",
-            "--out",
-            &format!("out-{}", won[1]),
-        ],
-    );
-    fails(&o, 2, "another machine's activation");
-    assert_eq!(
-        std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap(),
-        before
-    );
-    ok(&fac(p, &["audit", "verify"]));
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 3);
+        let reqs: Vec<PathBuf> = (1..=10u8)
+            .map(|n| {
+                let m = machine(n);
+                write_request(p, &format!("req-{n}.json"), &m, &request_of(&l, &m, NOW))
+            })
+            .collect();
+        // Ten processes at once, each for another machine.
+        let children: Vec<_> = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Command::new(env!("CARGO_BIN_EXE_factory"))
+                    .args([
+                        "activation",
+                        "fulfill",
+                        r.to_str().unwrap(),
+                        "--key",
+                        "keys/act.key",
+                    ])
+                    .args(["--out", &format!("out-{i}")])
+                    .current_dir(p)
+                    .env("AIRLOCK_NOW", NOW)
+                    .env("FACTORY_DB", crate::common::db_of(p))
+                    .env_remove("AIRLOCK_DB")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let won = outs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(won, 3, "exactly the limit succeeds");
+        for o in outs.iter().filter(|o| !o.status.success()) {
+            fails(o, 1, "DEVICE_LIMIT_EXCEEDED");
+        }
+        let list = json(&fac(p, &["activation", "list", &l.license_id, "--json"]));
+        let active = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "active")
+            .count();
+        assert_eq!(active, 3);
+        // A winner's request answered into another winner's directory: refused before anything
+        // is recorded (no fresh lease, nothing overwritten).
+        let won: Vec<usize> = (0..outs.len())
+            .filter(|i| outs[*i].status.success())
+            .collect();
+        let before = std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap();
+        let o = fac(
+            p,
+            &[
+                "activation",
+                "fulfill",
+                reqs[won[0]].to_str().unwrap(),
+                "--key",
+                "keys/act.key",
+                "--out",
+                &format!("out-{}", won[1]),
+            ],
+        );
+        fails(&o, 2, "another machine's activation");
+        assert_eq!(
+            std::fs::read(p.join(format!("out-{}/activation.json", won[1]))).unwrap(),
+            before
+        );
+        ok(&fac(p, &["audit", "verify"]));
+    });
 }
 
 #[test]
 fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let l = vendor(p, 1);
-    let m = machine(1);
-    let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
-    let first = json(&fulfil(p, NOW, &r1, "a1"));
-    assert_eq!(first["new_seat"], true);
-    // The machine reinstalled: a new instance key, the same fingerprint, a new request.
-    let again = Machine {
-        key: SecretKey::from_seed(&[77; 32], "instance", Role::Instance, Timestamp(0)).unwrap(),
-        fingerprint: m.fingerprint.clone(),
-    };
-    let r2 = write_request(p, "r2.json", &again, &request_of(&l, &again, NOW));
-    let second = json(&fulfil(p, "2026-11-23T10:00:00Z", &r2, "a2"));
-    assert_eq!(second["activation_id"], first["activation_id"]);
-    assert_eq!(second["new_seat"], false);
-    assert_eq!(second["seats_in_use"], 1);
-    assert!(second["sequence"].as_u64() > first["sequence"].as_u64());
-    // The same request file again (a retry): still that seat, never a second.
-    let third = json(&fulfil(p, "2026-11-23T11:00:00Z", &r1, "a1"));
-    assert_eq!(third["activation_id"], first["activation_id"]);
-    // A lease never outlives the license's expiry plus grace (14 days), whatever is asked.
-    let long = json(&at(
-        p,
-        NOW,
-        &[
-            "activation",
-            "fulfill",
-            r1.to_str().unwrap(),
-            "--key",
-            "keys/act.key",
-            "--out",
-            "a3",
-            "--lease-days",
-            "3650",
-            "--json",
-        ],
-    ));
-    assert_eq!(long["not_after"], "2027-06-15T00:00:00Z");
-    let short = json(&at(
-        p,
-        NOW,
-        &[
-            "activation",
-            "fulfill",
-            r1.to_str().unwrap(),
-            "--key",
-            "keys/act.key",
-            "--out",
-            "a4",
-            "--lease-days",
-            "7",
-            "--json",
-        ],
-    ));
-    assert_eq!(short["not_after"], "2026-11-29T10:00:00Z");
-    let list = json(&fac(p, &["activation", "list", "--json"]));
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 1);
+        let m = machine(1);
+        let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
+        let first = json(&fulfil(p, NOW, &r1, "a1"));
+        assert_eq!(first["new_seat"], true);
+        // The machine reinstalled: a new instance key, the same fingerprint, a new request.
+        let again = Machine {
+            key: SecretKey::from_seed(&[77; 32], "instance", Role::Instance, Timestamp(0)).unwrap(),
+            fingerprint: m.fingerprint.clone(),
+        };
+        let r2 = write_request(p, "r2.json", &again, &request_of(&l, &again, NOW));
+        let second = json(&fulfil(p, "2026-11-23T10:00:00Z", &r2, "a2"));
+        assert_eq!(second["activation_id"], first["activation_id"]);
+        assert_eq!(second["new_seat"], false);
+        assert_eq!(second["seats_in_use"], 1);
+        assert!(second["sequence"].as_u64() > first["sequence"].as_u64());
+        // The same request file again (a retry): still that seat, never a second.
+        let third = json(&fulfil(p, "2026-11-23T11:00:00Z", &r1, "a1"));
+        assert_eq!(third["activation_id"], first["activation_id"]);
+        // A lease never outlives the license's expiry plus grace (14 days), whatever is asked.
+        let long = json(&at(
+            p,
+            NOW,
+            &[
+                "activation",
+                "fulfill",
+                r1.to_str().unwrap(),
+                "--key",
+                "keys/act.key",
+                "--out",
+                "a3",
+                "--lease-days",
+                "3650",
+                "--json",
+            ],
+        ));
+        assert_eq!(long["not_after"], "2027-06-15T00:00:00Z");
+        let short = json(&at(
+            p,
+            NOW,
+            &[
+                "activation",
+                "fulfill",
+                r1.to_str().unwrap(),
+                "--key",
+                "keys/act.key",
+                "--out",
+                "a4",
+                "--lease-days",
+                "7",
+                "--json",
+            ],
+        ));
+        assert_eq!(short["not_after"], "2026-11-29T10:00:00Z");
+        let list = json(&fac(p, &["activation", "list", "--json"]));
+        assert_eq!(list.as_array().unwrap().len(), 1);
+    });
 }
 
 #[test]
 fn a_renewal_keeps_its_seats() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let l = vendor(p, 1);
-    let m = machine(1);
-    let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
-    let first = json(&fulfil(p, NOW, &r1, "a1"));
-    ok(&fac(
-        p,
-        &[
-            "renew",
-            &l.license_id,
-            "--expires",
-            "2028-06-01",
-            "--key",
-            "keys/lic.key",
-            "--out",
-            "ren",
-        ],
-    ));
-    let renewed = License::parse(&std::fs::read(p.join("ren/license.json")).unwrap())
-        .unwrap()
-        .0;
-    // The old license's request: refused, naming the successor.
-    let old = write_request(p, "old.json", &m, &request_of(&l, &m, NOW));
-    let o = fulfil(p, NOW, &old, "x");
-    fails(&o, 1, "LICENSE_RENEWED");
-    let r2 = write_request(p, "r2.json", &m, &request_of(&renewed, &m, NOW));
-    let second = json(&fulfil(p, NOW, &r2, "a2"));
-    assert_eq!(second["activation_id"], first["activation_id"]);
-    assert_eq!(second["license_id"], renewed.license_id.as_str());
-    assert_eq!(second["not_after"], "2028-06-15T00:00:00Z");
-    // Another machine: still one seat for the lineage.
-    let other = machine(2);
-    let r3 = write_request(p, "r3.json", &other, &request_of(&renewed, &other, NOW));
-    fails(&fulfil(p, NOW, &r3, "a3"), 1, "DEVICE_LIMIT_EXCEEDED");
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 1);
+        let m = machine(1);
+        let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
+        let first = json(&fulfil(p, NOW, &r1, "a1"));
+        ok(&fac(
+            p,
+            &[
+                "renew",
+                &l.license_id,
+                "--expires",
+                "2028-06-01",
+                "--key",
+                "keys/lic.key",
+                "--out",
+                "ren",
+            ],
+        ));
+        let renewed = License::parse(&std::fs::read(p.join("ren/license.json")).unwrap())
+            .unwrap()
+            .0;
+        // The old license's request: refused, naming the successor.
+        let old = write_request(p, "old.json", &m, &request_of(&l, &m, NOW));
+        let o = fulfil(p, NOW, &old, "x");
+        fails(&o, 1, "LICENSE_RENEWED");
+        let r2 = write_request(p, "r2.json", &m, &request_of(&renewed, &m, NOW));
+        let second = json(&fulfil(p, NOW, &r2, "a2"));
+        assert_eq!(second["activation_id"], first["activation_id"]);
+        assert_eq!(second["license_id"], renewed.license_id.as_str());
+        assert_eq!(second["not_after"], "2028-06-15T00:00:00Z");
+        // Another machine: still one seat for the lineage.
+        let other = machine(2);
+        let r3 = write_request(p, "r3.json", &other, &request_of(&renewed, &other, NOW));
+        fails(&fulfil(p, NOW, &r3, "a3"), 1, "DEVICE_LIMIT_EXCEEDED");
+    });
 }
 
 #[test]
 fn every_fulfil_refusal_names_its_code() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let l = vendor(p, 1);
-    let m = machine(1);
-    let req = |name: &str, f: &dyn Fn(&mut ActivationRequest)| {
-        let mut r = request_of(&l, &m, NOW);
-        f(&mut r);
-        write_request(p, name, &m, &r)
-    };
-    let cases: Vec<(PathBuf, &str)> = vec![
-        (
-            req("unknown.json", &|r| r.license_id = "lic-nope".into()),
-            "LICENSE_NOT_FOUND",
-        ),
-        (
-            req("key.json", &|r| {
-                r.license_key = "2222-2222-2222-2222".into()
-            }),
-            "LICENSE_MISMATCH",
-        ),
-        (
-            req("product.json", &|r| r.product = "pbx".into()),
-            "LICENSE_MISMATCH",
-        ),
-        (
-            req("stale.json", &|r| {
-                r.created_at = "2026-10-01T00:00:00Z".into()
-            }),
-            "REQUEST_STALE",
-        ),
-        (
-            req("future.json", &|r| {
-                r.created_at = "2026-11-22T11:00:00Z".into()
-            }),
-            "REQUEST_FROM_FUTURE",
-        ),
-    ];
-    for (file, code) in cases {
-        let o = fulfil(p, NOW, &file, "out");
-        fails(&o, 1, code);
-        assert_eq!(json(&o)["check"], code);
-    }
-    // Forged: signed by another key than the one it names (someone else's request).
-    let thief = machine(9);
-    let forged = p.join("forged.json");
-    std::fs::write(
-        &forged,
-        sign_file(
-            &thief.key,
-            Kind::ActivationRequest,
-            &request_of(&l, &m, NOW),
-        ),
-    )
-    .unwrap();
-    fails(&fulfil(p, NOW, &forged, "out"), 1, "REQUEST_INVALID");
-    // Edited after signing (the label, say).
-    let good = req("good.json", &|_| {});
-    let text = std::fs::read_to_string(&good).unwrap();
-    let edited = p.join("edited.json");
-    std::fs::write(&edited, text.replace("\"node\"", "\"evil\"")).unwrap();
-    fails(&fulfil(p, NOW, &edited, "out"), 1, "REQUEST_INVALID");
-    std::fs::write(p.join("garbage.json"), b"{\"signed\":").unwrap();
-    fails(
-        &fulfil(p, NOW, &p.join("garbage.json"), "out"),
-        1,
-        "REQUEST_INVALID",
-    );
-    // The license key is not an activation key (exit 2: nothing judged).
-    let o = at(
-        p,
-        NOW,
-        &[
-            "activation",
-            "fulfill",
-            good.to_str().unwrap(),
-            "--key",
-            "keys/lic.key",
-            "--out",
-            "out",
-        ],
-    );
-    fails(&o, 2, "activation key");
-    // Grace: the machine holding a seat gets a fresh lease, a new machine is refused.
-    ok(&fulfil(p, NOW, &good, "seat"));
-    let in_grace = "2027-06-05T00:00:00Z";
-    let again = req("again.json", &|r| r.created_at = in_grace.into());
-    ok(&fulfil(p, in_grace, &again, "seat2"));
-    let m2 = machine(2);
-    let mut r = request_of(&l, &m2, in_grace);
-    r.created_at = in_grace.into();
-    let newcomer = write_request(p, "newcomer.json", &m2, &r);
-    fails(&fulfil(p, in_grace, &newcomer, "x"), 1, "LICENSE_IN_GRACE");
-    // Past the grace period: nothing.
-    let late = "2027-06-20T00:00:00Z";
-    let mut r = request_of(&l, &m, late);
-    r.created_at = late.into();
-    let after = write_request(p, "after.json", &m, &r);
-    fails(&fulfil(p, late, &after, "x"), 1, "LICENSE_EXPIRED");
-    // Revoked.
-    ok(&fac(p, &["revoke", &l.license_id, "--reason", "unpaid"]));
-    let o = fulfil(p, NOW, &good, "x");
-    fails(&o, 1, "LICENSE_REVOKED");
-    ok(&fac(p, &["audit", "verify"]));
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 1);
+        let m = machine(1);
+        let req = |name: &str, f: &dyn Fn(&mut ActivationRequest)| {
+            let mut r = request_of(&l, &m, NOW);
+            f(&mut r);
+            write_request(p, name, &m, &r)
+        };
+        let cases: Vec<(PathBuf, &str)> = vec![
+            (
+                req("unknown.json", &|r| r.license_id = "lic-nope".into()),
+                "LICENSE_NOT_FOUND",
+            ),
+            (
+                req("key.json", &|r| {
+                    r.license_key = "2222-2222-2222-2222".into()
+                }),
+                "LICENSE_MISMATCH",
+            ),
+            (
+                req("product.json", &|r| r.product = "pbx".into()),
+                "LICENSE_MISMATCH",
+            ),
+            (
+                req("stale.json", &|r| {
+                    r.created_at = "2026-10-01T00:00:00Z".into()
+                }),
+                "REQUEST_STALE",
+            ),
+            (
+                req("future.json", &|r| {
+                    r.created_at = "2026-11-22T11:00:00Z".into()
+                }),
+                "REQUEST_FROM_FUTURE",
+            ),
+        ];
+        for (file, code) in cases {
+            let o = fulfil(p, NOW, &file, "out");
+            fails(&o, 1, code);
+            assert_eq!(json(&o)["check"], code);
+        }
+        // Forged: signed by another key than the one it names (someone else's request).
+        let thief = machine(9);
+        let forged = p.join("forged.json");
+        std::fs::write(
+            &forged,
+            sign_file(
+                &thief.key,
+                Kind::ActivationRequest,
+                &request_of(&l, &m, NOW),
+            ),
+        )
+        .unwrap();
+        fails(&fulfil(p, NOW, &forged, "out"), 1, "REQUEST_INVALID");
+        // Edited after signing (the label, say).
+        let good = req("good.json", &|_| {});
+        let text = std::fs::read_to_string(&good).unwrap();
+        let edited = p.join("edited.json");
+        std::fs::write(&edited, text.replace("\"node\"", "\"evil\"")).unwrap();
+        fails(&fulfil(p, NOW, &edited, "out"), 1, "REQUEST_INVALID");
+        std::fs::write(p.join("garbage.json"), b"{\"signed\":").unwrap();
+        fails(
+            &fulfil(p, NOW, &p.join("garbage.json"), "out"),
+            1,
+            "REQUEST_INVALID",
+        );
+        // The license key is not an activation key (exit 2: nothing judged).
+        let o = at(
+            p,
+            NOW,
+            &[
+                "activation",
+                "fulfill",
+                good.to_str().unwrap(),
+                "--key",
+                "keys/lic.key",
+                "--out",
+                "out",
+            ],
+        );
+        fails(&o, 2, "activation key");
+        // Grace: the machine holding a seat gets a fresh lease, a new machine is refused.
+        ok(&fulfil(p, NOW, &good, "seat"));
+        let in_grace = "2027-06-05T00:00:00Z";
+        let again = req("again.json", &|r| r.created_at = in_grace.into());
+        ok(&fulfil(p, in_grace, &again, "seat2"));
+        let m2 = machine(2);
+        let mut r = request_of(&l, &m2, in_grace);
+        r.created_at = in_grace.into();
+        let newcomer = write_request(p, "newcomer.json", &m2, &r);
+        fails(&fulfil(p, in_grace, &newcomer, "x"), 1, "LICENSE_IN_GRACE");
+        // Past the grace period: nothing.
+        let late = "2027-06-20T00:00:00Z";
+        let mut r = request_of(&l, &m, late);
+        r.created_at = late.into();
+        let after = write_request(p, "after.json", &m, &r);
+        fails(&fulfil(p, late, &after, "x"), 1, "LICENSE_EXPIRED");
+        // Revoked.
+        ok(&fac(p, &["revoke", &l.license_id, "--reason", "unpaid"]));
+        let o = fulfil(p, NOW, &good, "x");
+        fails(&o, 1, "LICENSE_REVOKED");
+        ok(&fac(p, &["audit", "verify"]));
+    });
 }
 
 #[test]
 fn release_and_reset_rules() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let l = vendor(p, 1);
-    let m = machine(1);
-    let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
-    let a = json(&fulfil(p, NOW, &r1, "a1"));
-    let id = a["activation_id"].as_str().unwrap().to_string();
-    let receipt = |k: &SecretKey, act: &str| Deactivation {
-        doc_type: "airlock-deactivation".into(),
-        activation_id: act.into(),
-        license_id: l.license_id.clone(),
-        lineage_id: l.lineage_id.clone(),
-        product: "gateway".into(),
-        fingerprint: m.fingerprint.clone(),
-        instance_public_key: enc::b64(&k.public_key()),
-        last_sequence: 1,
-        deactivated_at: NOW.into(),
-    };
-    let write = |name: &str, k: &SecretKey, d: &Deactivation| {
-        let f = p.join(name);
-        std::fs::write(&f, sign_file(k, Kind::Deactivation, d)).unwrap();
-        f
-    };
-    // A receipt made by another machine's key for this seat: refused.
-    let thief = machine(9);
-    let forged = write("forged.json", &thief.key, &receipt(&thief.key, &id));
-    fails(
-        &fac(
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 1);
+        let m = machine(1);
+        let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
+        let a = json(&fulfil(p, NOW, &r1, "a1"));
+        let id = a["activation_id"].as_str().unwrap().to_string();
+        let receipt = |k: &SecretKey, act: &str| Deactivation {
+            doc_type: "airlock-deactivation".into(),
+            activation_id: act.into(),
+            license_id: l.license_id.clone(),
+            lineage_id: l.lineage_id.clone(),
+            product: "gateway".into(),
+            fingerprint: m.fingerprint.clone(),
+            instance_public_key: enc::b64(&k.public_key()),
+            last_sequence: 1,
+            deactivated_at: NOW.into(),
+        };
+        let write = |name: &str, k: &SecretKey, d: &Deactivation| {
+            let f = p.join(name);
+            std::fs::write(&f, sign_file(k, Kind::Deactivation, d)).unwrap();
+            f
+        };
+        // A receipt made by another machine's key for this seat: refused.
+        let thief = machine(9);
+        let forged = write("forged.json", &thief.key, &receipt(&thief.key, &id));
+        fails(
+            &fac(
+                p,
+                &[
+                    "activation",
+                    "release",
+                    "--receipt",
+                    forged.to_str().unwrap(),
+                ],
+            ),
+            1,
+            "RECEIPT_MISMATCH",
+        );
+        let unknown = write("unknown.json", &m.key, &receipt(&m.key, "act-0000"));
+        fails(
+            &fac(
+                p,
+                &[
+                    "activation",
+                    "release",
+                    "--receipt",
+                    unknown.to_str().unwrap(),
+                ],
+            ),
+            1,
+            "ACTIVATION_NOT_FOUND",
+        );
+        let good = write("good.json", &m.key, &receipt(&m.key, &id));
+        ok(&fac(
+            p,
+            &["activation", "release", "--receipt", good.to_str().unwrap()],
+        ));
+        // Replayed: nothing done twice.
+        let again = ok(&fac(
+            p,
+            &["activation", "release", "--receipt", good.to_str().unwrap()],
+        ));
+        assert!(again.contains("nothing to do"), "{again}");
+        // The released seat's old request cannot bring it back.
+        fails(&fulfil(p, NOW, &r1, "x"), 1, "REQUEST_REPLAYED");
+        // Forced releases: at most the device limit (1) per 90 days.
+        let r2 = write_request(p, "r2.json", &m, &request_of(&l, &m, NOW));
+        let b = json(&fulfil(p, NOW, &r2, "b"));
+        let bid = b["activation_id"].as_str().unwrap();
+        ok(&fac(
             p,
             &[
                 "activation",
                 "release",
-                "--receipt",
-                forged.to_str().unwrap(),
+                bid,
+                "--force",
+                "--reason",
+                "disk died",
             ],
-        ),
-        1,
-        "RECEIPT_MISMATCH",
-    );
-    let unknown = write("unknown.json", &m.key, &receipt(&m.key, "act-0000"));
-    fails(
-        &fac(
+        ));
+        fails(
+            &fac(
+                p,
+                &["activation", "release", bid, "--force", "--reason", "again"],
+            ),
+            1,
+            "ALREADY_RELEASED",
+        );
+        let r3 = write_request(p, "r3.json", &m, &request_of(&l, &m, NOW));
+        let c = json(&fulfil(p, NOW, &r3, "c"));
+        let cid = c["activation_id"].as_str().unwrap();
+        fails(
+            &fac(
+                p,
+                &["activation", "release", cid, "--force", "--reason", "again"],
+            ),
+            1,
+            "RELEASE_BUDGET_EXHAUSTED",
+        );
+        // The forced release is in the next revocation list; the receipt release is not.
+        ok(&fac(
+            p,
+            &["revocations", "--key", "keys/lic.key", "--out", "rl"],
+        ));
+        let list: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
+        let revoked: Vec<&str> = list["revoked_activations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["activation_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(revoked, [bid]);
+        // Reset: every seat, epoch 2, once per 30 days.
+        let reset = json(&fac(
             p,
             &[
                 "activation",
-                "release",
-                "--receipt",
-                unknown.to_str().unwrap(),
+                "reset",
+                &l.license_id,
+                "--reason",
+                "new hardware",
+                "--json",
             ],
-        ),
-        1,
-        "ACTIVATION_NOT_FOUND",
-    );
-    let good = write("good.json", &m.key, &receipt(&m.key, &id));
-    ok(&fac(
-        p,
-        &["activation", "release", "--receipt", good.to_str().unwrap()],
-    ));
-    // Replayed: nothing done twice.
-    let again = ok(&fac(
-        p,
-        &["activation", "release", "--receipt", good.to_str().unwrap()],
-    ));
-    assert!(again.contains("nothing to do"), "{again}");
-    // The released seat's old request cannot bring it back.
-    fails(&fulfil(p, NOW, &r1, "x"), 1, "REQUEST_REPLAYED");
-    // Forced releases: at most the device limit (1) per 90 days.
-    let r2 = write_request(p, "r2.json", &m, &request_of(&l, &m, NOW));
-    let b = json(&fulfil(p, NOW, &r2, "b"));
-    let bid = b["activation_id"].as_str().unwrap();
-    ok(&fac(
-        p,
-        &[
-            "activation",
-            "release",
-            bid,
-            "--force",
-            "--reason",
-            "disk died",
-        ],
-    ));
-    fails(
-        &fac(
+        ));
+        assert_eq!(reset["released"], 1);
+        assert_eq!(reset["epoch"], 2);
+        fails(
+            &fac(p, &["activation", "reset", &l.license_id, "--reason", "x"]),
+            1,
+            "RESET_TOO_SOON",
+        );
+        ok(&at(
             p,
-            &["activation", "release", bid, "--force", "--reason", "again"],
-        ),
-        1,
-        "ALREADY_RELEASED",
-    );
-    let r3 = write_request(p, "r3.json", &m, &request_of(&l, &m, NOW));
-    let c = json(&fulfil(p, NOW, &r3, "c"));
-    let cid = c["activation_id"].as_str().unwrap();
-    fails(
-        &fac(
+            "2026-12-23T10:00:00Z",
+            &["activation", "reset", &l.license_id, "--reason", "x"],
+        ));
+        ok(&at(
             p,
-            &["activation", "release", cid, "--force", "--reason", "again"],
-        ),
-        1,
-        "RELEASE_BUDGET_EXHAUSTED",
-    );
-    // The forced release is in the next revocation list; the receipt release is not.
-    ok(&fac(
-        p,
-        &["revocations", "--key", "keys/lic.key", "--out", "rl"],
-    ));
-    let list: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
-    let revoked: Vec<&str> = list["revoked_activations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["activation_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(revoked, [bid]);
-    // Reset: every seat, epoch 2, once per 30 days.
-    let reset = json(&fac(
-        p,
-        &[
-            "activation",
-            "reset",
-            &l.license_id,
-            "--reason",
-            "new hardware",
-            "--json",
-        ],
-    ));
-    assert_eq!(reset["released"], 1);
-    assert_eq!(reset["epoch"], 2);
-    fails(
-        &fac(p, &["activation", "reset", &l.license_id, "--reason", "x"]),
-        1,
-        "RESET_TOO_SOON",
-    );
-    ok(&at(
-        p,
-        "2026-12-23T10:00:00Z",
-        &["activation", "reset", &l.license_id, "--reason", "x"],
-    ));
-    ok(&at(
-        p,
-        "2026-12-23T10:00:00Z",
-        &["revocations", "--key", "keys/lic.key", "--out", "rl2"],
-    ));
-    let list: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("rl2/revocations.json")).unwrap()).unwrap();
-    assert_eq!(list["activation_epochs"][0]["min_epoch"], 3);
-    ok(&fac(p, &["audit", "verify"]));
-    // A seat freed with plain SQL is caught by the audit.
-    let conn = rusqlite::Connection::open(p.join("factory.db")).unwrap();
-    conn.execute(
-        "UPDATE activations SET released_at = NULL WHERE activation_id = ?1",
-        [cid],
-    )
-    .unwrap();
-    fails(&fac(p, &["audit", "verify"]), 1, "activation");
+            "2026-12-23T10:00:00Z",
+            &["revocations", "--key", "keys/lic.key", "--out", "rl2"],
+        ));
+        let list: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("rl2/revocations.json")).unwrap())
+                .unwrap();
+        assert_eq!(list["activation_epochs"][0]["min_epoch"], 3);
+        ok(&fac(p, &["audit", "verify"]));
+        // A seat freed with plain SQL is caught by the audit.
+        crate::common::raw_sql(
+            p,
+            &format!("UPDATE activations SET released_at = NULL WHERE activation_id = '{cid}'"),
+        );
+        fails(&fac(p, &["audit", "verify"]), 1, "activation");
+    });
 }

@@ -57,6 +57,51 @@ pub fn keys_and_trust(dir: &Path) {
     ));
 }
 
+/// The registry of the test directory `dir`: the PostgreSQL URL in `dir/registry.url` (see
+/// [`on_each_registry`]), else `dir/factory.db`.
+pub fn db_of(dir: &Path) -> std::ffi::OsString {
+    match std::fs::read_to_string(dir.join("registry.url")) {
+        Ok(url) => url.trim().into(),
+        Err(_) => dir.join("factory.db").into_os_string(),
+    }
+}
+
+/// Runs `body` in a fresh directory whose registry is an SQLite file, then again in another
+/// whose registry is a fresh database on a real PostgreSQL server started for it: the same
+/// rules, checked the same way on both engines.
+pub fn on_each_registry(body: impl Fn(&Path)) {
+    let d = tempfile::tempdir().unwrap();
+    body(d.path());
+    if testkit::pg::available() {
+        let server = testkit::pg::Server::start();
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("registry.url"), server.database()).unwrap();
+        body(d.path());
+    }
+}
+
+/// Runs `sql` on the registry of `dir` behind factory's back (a tampering operator).
+pub fn raw_sql(dir: &Path, sql: &str) {
+    match std::fs::read_to_string(dir.join("registry.url")) {
+        Ok(url) => {
+            let bin = testkit::pg::bin_dir().expect("psql");
+            let out = Command::new(bin.join("psql"))
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url.trim(), "-c", sql])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(_) => {
+            let conn = rusqlite::Connection::open(dir.join("factory.db")).unwrap();
+            conn.execute_batch(sql).unwrap();
+        }
+    }
+}
+
 /// Runs factory with a registry and trust file in `dir`.
 pub fn fac(dir: &Path, args: &[&str]) -> Output {
     fac_at(dir, NOW, args)
@@ -71,7 +116,7 @@ pub fn fac_at(dir: &Path, now: &str, args: &[&str]) -> Output {
         // The old names (documented aliases of AIRLOCK_DB, AIRLOCK_TRUST, AIRLOCK_CATALOG) on
         // purpose: every factory test proves the aliases still work; the scenarios use the
         // new names.
-        .env("FACTORY_DB", dir.join("factory.db"))
+        .env("FACTORY_DB", db_of(dir))
         .env("FACTORY_TRUST", dir.join("trust.json"))
         .env(
             "FACTORY_CATALOG",

@@ -11,86 +11,86 @@ fn json(o: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn issue_sovereign_and_verify() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    keys_and_trust(p);
-    let o = fac(
-        p,
-        &[
-            "issue",
-            "--tier",
-            "sovereign",
-            "--customer",
-            "ACME Corp",
-            "--product",
-            "gateway",
-            "--expires",
-            "2027-11-22",
-            "--key",
-            "keys/lic.key",
-            "--out",
-            "l1",
-            "--json",
-        ],
-    );
-    let rec = json(&o);
-    assert_eq!(rec["tier"], "sovereign");
-    assert_eq!(rec["view"], "active");
-    let lic: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("l1/license.json")).unwrap()).unwrap();
-    assert_eq!(lic["features"].as_array().unwrap().len(), 14);
-    // Every product limit unlimited; the tier's activation terms are signed beside them.
-    let limits = lic["limits"].as_object().unwrap();
-    for l in ["agents", "aiorgs", "instances"] {
-        assert_eq!(limits[l], 0, "{l}");
-    }
-    assert_eq!(limits["activation_required"], 1);
-    assert_eq!(limits["activations"], 3);
-    assert_eq!(limits["activation_overage_percent"], 34);
-    assert_eq!(lic["renewal_of"], serde_json::Value::Null);
-    let key = lic["license_key"].as_str().unwrap();
-    assert!(runtime::license::valid_license_key(key), "{key}");
-    let v = json(&fac(
-        p,
-        &[
-            "verify",
-            "l1/license.json",
-            "--trust",
-            "trust.json",
-            "--json",
-        ],
-    ));
-    assert_eq!(v["state"], "active");
-    // Evaluation template: 3 agents, 1 AI org, 60 days, no production use.
-    issue(p, &["--tier", "evaluation", "--out", "ev"]);
-    let ev: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("ev/license.json")).unwrap()).unwrap();
-    assert_eq!(ev["limits"]["agents"], 3);
-    assert_eq!(ev["limits"]["aiorgs"], 1);
-    assert_eq!(ev["production_use"], false);
-    assert_eq!(ev["expires_at"], "2027-01-21T10:00:00Z");
-    // Overrides.
-    issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--feature",
-            "mssql",
-            "--limit",
-            "agents=500",
-            "--out",
-            "pro",
-        ],
-    );
-    let pro: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("pro/license.json")).unwrap()).unwrap();
-    assert!(pro["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f == "mssql"));
-    assert_eq!(pro["limits"]["agents"], 500);
+    crate::common::on_each_registry(|p| {
+        keys_and_trust(p);
+        let o = fac(
+            p,
+            &[
+                "issue",
+                "--tier",
+                "sovereign",
+                "--customer",
+                "ACME Corp",
+                "--product",
+                "gateway",
+                "--expires",
+                "2027-11-22",
+                "--key",
+                "keys/lic.key",
+                "--out",
+                "l1",
+                "--json",
+            ],
+        );
+        let rec = json(&o);
+        assert_eq!(rec["tier"], "sovereign");
+        assert_eq!(rec["view"], "active");
+        let lic: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("l1/license.json")).unwrap()).unwrap();
+        assert_eq!(lic["features"].as_array().unwrap().len(), 14);
+        // Every product limit unlimited; the tier's activation terms are signed beside them.
+        let limits = lic["limits"].as_object().unwrap();
+        for l in ["agents", "aiorgs", "instances"] {
+            assert_eq!(limits[l], 0, "{l}");
+        }
+        assert_eq!(limits["activation_required"], 1);
+        assert_eq!(limits["activations"], 3);
+        assert_eq!(limits["activation_overage_percent"], 34);
+        assert_eq!(lic["renewal_of"], serde_json::Value::Null);
+        let key = lic["license_key"].as_str().unwrap();
+        assert!(runtime::license::valid_license_key(key), "{key}");
+        let v = json(&fac(
+            p,
+            &[
+                "verify",
+                "l1/license.json",
+                "--trust",
+                "trust.json",
+                "--json",
+            ],
+        ));
+        assert_eq!(v["state"], "active");
+        // Evaluation template: 3 agents, 1 AI org, 60 days, no production use.
+        issue(p, &["--tier", "evaluation", "--out", "ev"]);
+        let ev: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("ev/license.json")).unwrap()).unwrap();
+        assert_eq!(ev["limits"]["agents"], 3);
+        assert_eq!(ev["limits"]["aiorgs"], 1);
+        assert_eq!(ev["production_use"], false);
+        assert_eq!(ev["expires_at"], "2027-01-21T10:00:00Z");
+        // Overrides.
+        issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--feature",
+                "mssql",
+                "--limit",
+                "agents=500",
+                "--out",
+                "pro",
+            ],
+        );
+        let pro: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("pro/license.json")).unwrap()).unwrap();
+        assert!(pro["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "mssql"));
+        assert_eq!(pro["limits"]["agents"], 500);
+    });
 }
 
 #[test]
@@ -352,188 +352,188 @@ fn retired_revoked_and_expired_keys_are_refused() {
 
 #[test]
 fn renew_lineage_revoke_and_views() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    keys_and_trust(p);
-    let a = issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--expires",
-            "2026-12-10",
-            "--out",
-            "a",
-        ],
-    );
-    let b = ok(&fac(
-        p,
-        &[
-            "renew",
-            &a,
-            "--expires",
-            "2027-12-10",
-            "--key",
-            "keys/lic.key",
-            "--out",
-            "b",
-        ],
-    ))
-    .trim()
-    .to_string();
-    let lb: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("b/license.json")).unwrap()).unwrap();
-    let la: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("a/license.json")).unwrap()).unwrap();
-    assert_eq!(lb["renewal_of"], a.as_str());
-    assert_eq!(lb["lineage_id"], la["lineage_id"]);
-    assert_eq!(lb["sequence"], 2);
-    assert_eq!(
-        lb["not_before"], "2026-12-10T00:00:00Z",
-        "validity runs on from the old expiry"
-    );
-    // Renewing the old one again is refused (renew the latest).
-    fails(
-        &fac(
+    crate::common::on_each_registry(|p| {
+        keys_and_trust(p);
+        let a = issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--expires",
+                "2026-12-10",
+                "--out",
+                "a",
+            ],
+        );
+        let b = ok(&fac(
             p,
             &[
                 "renew",
                 &a,
                 "--expires",
-                "2028-01-01",
+                "2027-12-10",
                 "--key",
                 "keys/lic.key",
                 "--out",
-                "c",
+                "b",
             ],
-        ),
-        2,
-        "already renewed by",
-    );
-    let show = json(&fac(p, &["show", &b, "--json"]));
-    assert_eq!(show["lineage"].as_array().unwrap().len(), 2);
-    assert_eq!(show["license"]["view"], "future");
-    // One license per view.
-    let soon = issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--expires",
-            "2026-12-01",
-            "--out",
-            "soon",
-        ],
-    );
-    let active = issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--expires",
-            "2027-12-01",
-            "--out",
-            "act",
-        ],
-    );
-    let future = issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--not-before",
-            "2027-01-01",
-            "--expires",
-            "2027-12-01",
-            "--out",
-            "fut",
-        ],
-    );
-    let revoked = issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--expires",
-            "2027-12-01",
-            "--out",
-            "rev",
-        ],
-    );
-    ok(&fac(p, &["revoke", &revoked, "--reason", "contract ended"]));
-    fails(
-        &fac(p, &["revoke", &revoked, "--reason", "again"]),
-        2,
-        "already revoked",
-    );
-    fails(
-        &fac(
+        ))
+        .trim()
+        .to_string();
+        let lb: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("b/license.json")).unwrap()).unwrap();
+        let la: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("a/license.json")).unwrap()).unwrap();
+        assert_eq!(lb["renewal_of"], a.as_str());
+        assert_eq!(lb["lineage_id"], la["lineage_id"]);
+        assert_eq!(lb["sequence"], 2);
+        assert_eq!(
+            lb["not_before"], "2026-12-10T00:00:00Z",
+            "validity runs on from the old expiry"
+        );
+        // Renewing the old one again is refused (renew the latest).
+        fails(
+            &fac(
+                p,
+                &[
+                    "renew",
+                    &a,
+                    "--expires",
+                    "2028-01-01",
+                    "--key",
+                    "keys/lic.key",
+                    "--out",
+                    "c",
+                ],
+            ),
+            2,
+            "already renewed by",
+        );
+        let show = json(&fac(p, &["show", &b, "--json"]));
+        assert_eq!(show["lineage"].as_array().unwrap().len(), 2);
+        assert_eq!(show["license"]["view"], "future");
+        // One license per view.
+        let soon = issue(
             p,
             &[
-                "renew",
-                &revoked,
+                "--tier",
+                "professional",
                 "--expires",
-                "2028-01-01",
-                "--key",
-                "keys/lic.key",
+                "2026-12-01",
                 "--out",
-                "r2",
+                "soon",
             ],
-        ),
-        2,
-        "a revoked license cannot be renewed",
-    );
-    let view = |v: &str| -> Vec<String> {
-        json(&fac(p, &["list", "--view", v, "--json"]))
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["license_id"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(view("renewed"), vec![a.clone()]);
-    assert_eq!(view("revoked"), vec![revoked.clone()]);
-    assert_eq!(view("expiring-soon"), vec![soon.clone()]);
-    assert_eq!(view("active"), vec![active.clone()]);
-    let mut fut = view("future");
-    fut.sort();
-    let mut want = vec![b.clone(), future.clone()];
-    want.sort();
-    assert_eq!(fut, want);
-    assert!(view("expired").is_empty());
-    // Later, the expiring-soon one has expired (time moves via AIRLOCK_NOW).
-    let later = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
-        .args(["list", "--view", "expired", "--json"])
-        .env("AIRLOCK_NOW", "2026-12-05T00:00:00Z")
-        .env("FACTORY_DB", p.join("factory.db"))
-        .output()
-        .unwrap();
-    let exp = json(&later);
-    assert_eq!(exp.as_array().unwrap()[0]["license_id"], soon.as_str());
-    // Each license appears in exactly one view.
-    let all = json(&fac(p, &["list", "--json"]));
-    assert_eq!(all.as_array().unwrap().len(), 6);
-    // Revocation list: signed, sequence increases.
-    ok(&fac(
-        p,
-        &["revocations", "--key", "keys/lic.key", "--out", "rl"],
-    ));
-    let r1: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
-    assert_eq!(r1["sequence"], 1);
-    assert_eq!(r1["revoked"][0]["license_id"], revoked.as_str());
-    assert_eq!(r1["revoked"][0]["reason"], "contract ended");
-    ok(&fac(
-        p,
-        &["revocations", "--key", "keys/lic.key", "--out", "rl"],
-    ));
-    let r2: serde_json::Value =
-        serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
-    assert_eq!(r2["sequence"], 2);
-    let audit = json(&fac(p, &["audit", "verify", "--json"]));
-    // 9 events, plus one `superseded` event recording the renewed predecessor's new row.
-    assert_eq!(audit["events"], 10);
-    assert_eq!(audit["head"].as_str().unwrap().len(), 64);
+        );
+        let active = issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--expires",
+                "2027-12-01",
+                "--out",
+                "act",
+            ],
+        );
+        let future = issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--not-before",
+                "2027-01-01",
+                "--expires",
+                "2027-12-01",
+                "--out",
+                "fut",
+            ],
+        );
+        let revoked = issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--expires",
+                "2027-12-01",
+                "--out",
+                "rev",
+            ],
+        );
+        ok(&fac(p, &["revoke", &revoked, "--reason", "contract ended"]));
+        fails(
+            &fac(p, &["revoke", &revoked, "--reason", "again"]),
+            2,
+            "already revoked",
+        );
+        fails(
+            &fac(
+                p,
+                &[
+                    "renew",
+                    &revoked,
+                    "--expires",
+                    "2028-01-01",
+                    "--key",
+                    "keys/lic.key",
+                    "--out",
+                    "r2",
+                ],
+            ),
+            2,
+            "a revoked license cannot be renewed",
+        );
+        let view = |v: &str| -> Vec<String> {
+            json(&fac(p, &["list", "--view", v, "--json"]))
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["license_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(view("renewed"), vec![a.clone()]);
+        assert_eq!(view("revoked"), vec![revoked.clone()]);
+        assert_eq!(view("expiring-soon"), vec![soon.clone()]);
+        assert_eq!(view("active"), vec![active.clone()]);
+        let mut fut = view("future");
+        fut.sort();
+        let mut want = vec![b.clone(), future.clone()];
+        want.sort();
+        assert_eq!(fut, want);
+        assert!(view("expired").is_empty());
+        // Later, the expiring-soon one has expired (time moves via AIRLOCK_NOW).
+        let later = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
+            .args(["list", "--view", "expired", "--json"])
+            .env("AIRLOCK_NOW", "2026-12-05T00:00:00Z")
+            .env("FACTORY_DB", crate::common::db_of(p))
+            .output()
+            .unwrap();
+        let exp = json(&later);
+        assert_eq!(exp.as_array().unwrap()[0]["license_id"], soon.as_str());
+        // Each license appears in exactly one view.
+        let all = json(&fac(p, &["list", "--json"]));
+        assert_eq!(all.as_array().unwrap().len(), 6);
+        // Revocation list: signed, sequence increases.
+        ok(&fac(
+            p,
+            &["revocations", "--key", "keys/lic.key", "--out", "rl"],
+        ));
+        let r1: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
+        assert_eq!(r1["sequence"], 1);
+        assert_eq!(r1["revoked"][0]["license_id"], revoked.as_str());
+        assert_eq!(r1["revoked"][0]["reason"], "contract ended");
+        ok(&fac(
+            p,
+            &["revocations", "--key", "keys/lic.key", "--out", "rl"],
+        ));
+        let r2: serde_json::Value =
+            serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
+        assert_eq!(r2["sequence"], 2);
+        let audit = json(&fac(p, &["audit", "verify", "--json"]));
+        // 9 events, plus one `superseded` event recording the renewed predecessor's new row.
+        assert_eq!(audit["events"], 10);
+        assert_eq!(audit["head"].as_str().unwrap().len(), 64);
+    });
 }
 
 #[test]
@@ -724,44 +724,44 @@ fn a_legacy_license_sig_must_name_the_key_that_signed() {
 
 #[test]
 fn list_limit_counts_rows_of_the_whole_listing() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    keys_and_trust(p);
-    // Two active licenses, one future and one about to expire: three views have rows.
-    issue(p, &["--tier", "professional", "--out", "a1"]);
-    issue(p, &["--tier", "professional", "--out", "a2"]);
-    issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--not-before",
-            "2027-01-01",
-            "--out",
-            "f1",
-        ],
-    );
-    issue(
-        p,
-        &[
-            "--tier",
-            "professional",
-            "--expires",
-            "2026-12-01",
-            "--out",
-            "e1",
-        ],
-    );
-    let rows = |args: &[&str]| {
-        let mut a = vec!["list", "--json"];
-        a.extend_from_slice(args);
-        json(&fac(p, &a)).as_array().unwrap().len()
-    };
-    assert!(rows(&[]) >= 4);
-    for n in [1usize, 2, 3] {
-        let limit = n.to_string();
-        assert_eq!(rows(&["--limit", &limit]), n, "--limit {n}");
-    }
-    let text = ok(&fac(p, &["list", "--limit", "2"]));
-    assert_eq!(text.lines().count(), 1 + 2, "header and two rows:\n{text}");
+    crate::common::on_each_registry(|p| {
+        keys_and_trust(p);
+        // Two active licenses, one future and one about to expire: three views have rows.
+        issue(p, &["--tier", "professional", "--out", "a1"]);
+        issue(p, &["--tier", "professional", "--out", "a2"]);
+        issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--not-before",
+                "2027-01-01",
+                "--out",
+                "f1",
+            ],
+        );
+        issue(
+            p,
+            &[
+                "--tier",
+                "professional",
+                "--expires",
+                "2026-12-01",
+                "--out",
+                "e1",
+            ],
+        );
+        let rows = |args: &[&str]| {
+            let mut a = vec!["list", "--json"];
+            a.extend_from_slice(args);
+            json(&fac(p, &a)).as_array().unwrap().len()
+        };
+        assert!(rows(&[]) >= 4);
+        for n in [1usize, 2, 3] {
+            let limit = n.to_string();
+            assert_eq!(rows(&["--limit", &limit]), n, "--limit {n}");
+        }
+        let text = ok(&fac(p, &["list", "--limit", "2"]));
+        assert_eq!(text.lines().count(), 1 + 2, "header and two rows:\n{text}");
+    });
 }

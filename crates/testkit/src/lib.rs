@@ -13,6 +13,7 @@
 
 pub mod bundle;
 pub mod cases;
+pub mod pg;
 pub mod run;
 pub mod vectors;
 
