@@ -22,11 +22,19 @@ impl Site {
     /// Root, license, release and activation keys generated today, trust v1, and a
     /// professional license (device limit `limit`) in `c/lic`.
     pub(crate) fn new(limit: u64) -> Site {
+        Site::on_registry(limit, None)
+    }
+
+    /// [`Site::new`] with the registry in the PostgreSQL database `url` (None: factory.db).
+    pub(crate) fn on_registry(limit: u64, url: Option<&str>) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let v = dir.path().join("vendor");
         let c = dir.path().join("customer");
         std::fs::create_dir_all(&v).unwrap();
         std::fs::create_dir_all(&c).unwrap();
+        if let Some(url) = url {
+            std::fs::write(v.join("registry.url"), url).unwrap();
+        }
         let mut s = Site {
             _dir: dir,
             v,

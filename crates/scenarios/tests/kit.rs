@@ -8,12 +8,51 @@ use std::process::{Command, Output};
 pub use testkit::{bin, fails, have_tool, ok};
 
 /// The vendor side: `factory` or `packager` at time `now`, registry and catalog in `dir`.
+/// The registry of the vendor directory `dir`: the PostgreSQL URL in `dir/registry.url`, else
+/// `dir/factory.db`.
+pub fn db_of(dir: &Path) -> String {
+    match std::fs::read_to_string(dir.join("registry.url")) {
+        Ok(url) => url.trim().to_string(),
+        Err(_) => dir.join("factory.db").display().to_string(),
+    }
+}
+
+/// Runs `body` with no registry URL (SQLite, the default), then with a fresh database on a
+/// real PostgreSQL server started for it.
+pub fn on_each_registry(body: impl Fn(Option<&str>)) {
+    body(None);
+    if testkit::pg::available() {
+        let server = testkit::pg::Server::start();
+        body(Some(&server.database()));
+    }
+}
+
+/// The first column of the first row of `sql` on the registry of `dir` (sqlite3 or psql).
+pub fn registry_query(dir: &Path, sql: &str) -> String {
+    let out = match std::fs::read_to_string(dir.join("registry.url")) {
+        Ok(url) => Command::new(testkit::pg::bin_dir().expect("psql").join("psql"))
+            .args(["-X", "-q", "-A", "-t", url.trim(), "-c", sql])
+            .output(),
+        Err(_) => Command::new("sqlite3")
+            .arg(dir.join("factory.db"))
+            .arg(sql)
+            .output(),
+    }
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn vendor(dir: &Path, tool: &str, now: &str, args: &[&str]) -> Output {
     Command::new(bin(tool))
         .args(args)
         .current_dir(dir)
         .env("AIRLOCK_NOW", now)
-        .env("AIRLOCK_DB", dir.join("factory.db"))
+        .env("AIRLOCK_DB", db_of(dir))
         .env(
             "AIRLOCK_CATALOG",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),

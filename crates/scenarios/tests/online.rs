@@ -24,7 +24,7 @@ impl Service {
                 "--listen",
                 "127.0.0.1:0",
                 "--db",
-                "factory.db",
+                &crate::kit::db_of(&s.v),
                 "--key",
                 "keys/activation.key",
                 "--trust",
@@ -144,181 +144,186 @@ fn every_status_of_the_api() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(1);
-    let svc = Service::start(&s, DAY1, &["--license-rate", "600/min,burst=100"]);
-    let act = format!("{}/v1/activations", svc.url);
+    crate::kit::on_each_registry(|db| {
+        let s = Site::on_registry(1, db);
+        let svc = Service::start(&s, DAY1, &["--license-rate", "600/min,burst=100"]);
+        let act = format!("{}/v1/activations", svc.url);
 
-    // 201 a new seat; 200 the same seat for the same machine (a fresh request).
-    let (st, _, a) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
-    assert_eq!(st, 201, "{a}");
-    let id = a["activation_id"].as_str().unwrap().to_string();
-    assert_eq!(a["new_seat"], true);
-    let (st, _, b) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
-    assert_eq!(
-        (st, b["activation_id"].as_str()),
-        (200, Some(id.as_str())),
-        "{b}"
-    );
-    assert!(b["sequence"].as_u64() > a["sequence"].as_u64());
-    // 409 at the device limit.
-    let m2 = request(&s, "m2", DAY1);
-    let (st, _, e) = post(&act, &json!({"request": m2.clone()}), None);
-    assert_eq!((st, code(&e)), (409, "DEVICE_LIMIT_EXCEEDED"), "{e}");
+        // 201 a new seat; 200 the same seat for the same machine (a fresh request).
+        let (st, _, a) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
+        assert_eq!(st, 201, "{a}");
+        let id = a["activation_id"].as_str().unwrap().to_string();
+        assert_eq!(a["new_seat"], true);
+        let (st, _, b) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
+        assert_eq!(
+            (st, b["activation_id"].as_str()),
+            (200, Some(id.as_str())),
+            "{b}"
+        );
+        assert!(b["sequence"].as_u64() > a["sequence"].as_u64());
+        // 409 at the device limit.
+        let m2 = request(&s, "m2", DAY1);
+        let (st, _, e) = post(&act, &json!({"request": m2.clone()}), None);
+        assert_eq!((st, code(&e)), (409, "DEVICE_LIMIT_EXCEEDED"), "{e}");
 
-    // 400: not JSON, an unknown member, an edited request (its signature fails).
-    for (body, want) in [
-        (b"{".to_vec(), "BAD_REQUEST"),
-        (br#"{"request":{},"extra":1}"#.to_vec(), "BAD_REQUEST"),
-    ] {
-        let r = http()
-            .post(&act)
-            .header("content-type", "application/json")
-            .send(body.as_slice());
-        let (st, _, e) = answer(r);
-        assert_eq!((st, code(&e)), (400, want), "{e}");
-    }
-    let mut forged = request(&s, "m1", DAY1);
-    forged["signed"]["label"] = json!("someone else");
-    let (st, _, e) = post(&act, &json!({"request": forged}), None);
-    assert_eq!((st, code(&e)), (400, "REQUEST_INVALID"), "{e}");
-    // A body over the limit is refused before it is read.
-    let big = json!({"request": "x".repeat(100_000)});
-    let (st, _, _) = post(&act, &big, None);
-    assert_eq!(st, 413);
+        // 400: not JSON, an unknown member, an edited request (its signature fails).
+        for (body, want) in [
+            (b"{".to_vec(), "BAD_REQUEST"),
+            (br#"{"request":{},"extra":1}"#.to_vec(), "BAD_REQUEST"),
+        ] {
+            let r = http()
+                .post(&act)
+                .header("content-type", "application/json")
+                .send(body.as_slice());
+            let (st, _, e) = answer(r);
+            assert_eq!((st, code(&e)), (400, want), "{e}");
+        }
+        let mut forged = request(&s, "m1", DAY1);
+        forged["signed"]["label"] = json!("someone else");
+        let (st, _, e) = post(&act, &json!({"request": forged}), None);
+        assert_eq!((st, code(&e)), (400, "REQUEST_INVALID"), "{e}");
+        // A body over the limit is refused before it is read.
+        let big = json!({"request": "x".repeat(100_000)});
+        let (st, _, _) = post(&act, &big, None);
+        assert_eq!(st, 413);
 
-    // Renewal: 200 with a heartbeat; another machine's request is 403; a bad heartbeat 400.
-    let renew = format!("{}/v1/activations/{id}/renew", svc.url);
-    let hb =
-        json!({"product_version": "4.2.0", "uptime_seconds": 3600, "counts": {"calls_today": 17}});
-    let (st, _, r) = post(
-        &renew,
-        &json!({"request": request(&s, "m1", DAY1), "heartbeat": hb}),
-        None,
-    );
-    assert_eq!(st, 200, "{r}");
-    assert_eq!(r["activation_id"], json!(id));
-    let (st, _, e) = post(&renew, &json!({"request": m2}), None);
-    assert_eq!((st, code(&e)), (403, "INSTANCE_MISMATCH"), "{e}");
-    let (st, _, e) = post(
-        &renew,
-        &json!({"request": request(&s, "m1", DAY1), "heartbeat": {"call_audio": "..."}}),
-        None,
-    );
-    assert_eq!((st, code(&e)), (400, "HEARTBEAT_INVALID"), "{e}");
+        // Renewal: 200 with a heartbeat; another machine's request is 403; a bad heartbeat 400.
+        let renew = format!("{}/v1/activations/{id}/renew", svc.url);
+        let hb = json!({"product_version": "4.2.0", "uptime_seconds": 3600, "counts": {"calls_today": 17}});
+        let (st, _, r) = post(
+            &renew,
+            &json!({"request": request(&s, "m1", DAY1), "heartbeat": hb}),
+            None,
+        );
+        assert_eq!(st, 200, "{r}");
+        assert_eq!(r["activation_id"], json!(id));
+        let (st, _, e) = post(&renew, &json!({"request": m2}), None);
+        assert_eq!((st, code(&e)), (403, "INSTANCE_MISMATCH"), "{e}");
+        let (st, _, e) = post(
+            &renew,
+            &json!({"request": request(&s, "m1", DAY1), "heartbeat": {"call_audio": "..."}}),
+            None,
+        );
+        assert_eq!((st, code(&e)), (400, "HEARTBEAT_INVALID"), "{e}");
 
-    // Admin: 401 without or with a wrong credential; the list shows the seat.
-    let admin = format!("{}/v1/admin/activations", svc.url);
-    assert_eq!(get(&admin, None).0, 401);
-    assert_eq!(get(&admin, Some("Bearer wrong")).0, 401);
-    let bearer = format!("Bearer {}", "x".repeat(40));
-    let (st, _, l) = get(&admin, Some(&bearer));
-    assert_eq!(st, 200);
-    assert_eq!(l["activations"][0]["activation_id"], json!(id));
+        // Admin: 401 without or with a wrong credential; the list shows the seat.
+        let admin = format!("{}/v1/admin/activations", svc.url);
+        assert_eq!(get(&admin, None).0, 401);
+        assert_eq!(get(&admin, Some("Bearer wrong")).0, 401);
+        let bearer = format!("Bearer {}", "x".repeat(40));
+        let (st, _, l) = get(&admin, Some(&bearer));
+        assert_eq!(st, 200);
+        assert_eq!(l["activations"][0]["activation_id"], json!(id));
 
-    // Deactivation with the machine's receipt: 200, again 200 (nothing twice), then the seat
-    // is gone: a renewal is 410 and machine 2 gets the seat.
-    let _ = std::fs::create_dir_all(s.c.join("lease-m1"));
-    std::fs::write(
-        s.c.join("lease-m1/activation.json"),
-        r["files"]["activation.json"].as_str().unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        s.c.join("lease-m1/activation.sig"),
-        r["files"]["activation.sig"].as_str().unwrap(),
-    )
-    .unwrap();
-    ok(agent(
-        &s,
-        "m1",
-        DAY1,
-        &["install", "lease-m1", "--root", "root.pub"],
-    ));
-    ok(s.on(
-        "m1",
-        DAY1,
-        "airlock-agent",
-        &[
-            "deactivate",
-            "--state",
-            "state-m1",
-            "--out",
-            "receipt-m1.json",
-        ],
-    ));
-    let receipt: Value =
-        serde_json::from_slice(&std::fs::read(s.c.join("receipt-m1.json")).unwrap()).unwrap();
-    let deact = format!("{}/v1/activations/{id}/deactivate", svc.url);
-    let (st, _, d) = post(&deact, &json!({"receipt": receipt.clone()}), None);
-    assert_eq!((st, d["changed"].as_bool()), (200, Some(true)), "{d}");
-    let (st, _, d) = post(&deact, &json!({"receipt": receipt}), None);
-    assert_eq!((st, d["changed"].as_bool()), (200, Some(false)), "{d}");
-    let (st, _, e) = post(&renew, &json!({"request": request(&s, "m1", DAY1)}), None);
-    assert_eq!((st, code(&e)), (410, "ACTIVATION_ENDED"), "{e}");
-    let (st, _, m2a) = post(&act, &json!({"request": request(&s, "m2", DAY1)}), None);
-    assert_eq!(st, 201, "{m2a}");
-    let m2id = m2a["activation_id"].as_str().unwrap().to_string();
+        // Deactivation with the machine's receipt: 200, again 200 (nothing twice), then the seat
+        // is gone: a renewal is 410 and machine 2 gets the seat.
+        let _ = std::fs::create_dir_all(s.c.join("lease-m1"));
+        std::fs::write(
+            s.c.join("lease-m1/activation.json"),
+            r["files"]["activation.json"].as_str().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            s.c.join("lease-m1/activation.sig"),
+            r["files"]["activation.sig"].as_str().unwrap(),
+        )
+        .unwrap();
+        ok(agent(
+            &s,
+            "m1",
+            DAY1,
+            &["install", "lease-m1", "--root", "root.pub"],
+        ));
+        ok(s.on(
+            "m1",
+            DAY1,
+            "airlock-agent",
+            &[
+                "deactivate",
+                "--state",
+                "state-m1",
+                "--out",
+                "receipt-m1.json",
+            ],
+        ));
+        let receipt: Value =
+            serde_json::from_slice(&std::fs::read(s.c.join("receipt-m1.json")).unwrap()).unwrap();
+        let deact = format!("{}/v1/activations/{id}/deactivate", svc.url);
+        let (st, _, d) = post(&deact, &json!({"receipt": receipt.clone()}), None);
+        assert_eq!((st, d["changed"].as_bool()), (200, Some(true)), "{d}");
+        let (st, _, d) = post(&deact, &json!({"receipt": receipt}), None);
+        assert_eq!((st, d["changed"].as_bool()), (200, Some(false)), "{d}");
+        let (st, _, e) = post(&renew, &json!({"request": request(&s, "m1", DAY1)}), None);
+        assert_eq!((st, code(&e)), (410, "ACTIVATION_ENDED"), "{e}");
+        let (st, _, m2a) = post(&act, &json!({"request": request(&s, "m2", DAY1)}), None);
+        assert_eq!(st, 201, "{m2a}");
+        let m2id = m2a["activation_id"].as_str().unwrap().to_string();
 
-    // Admin release and reset, then revoke: 403 for the revoked license.
-    let (st, _, e) = post(
-        &format!("{}/v1/admin/activations/{m2id}/release", svc.url),
-        &json!({}),
-        Some(&bearer),
-    );
-    assert_eq!(
-        (st, code(&e)),
-        (400, "BAD_REQUEST"),
-        "a release needs a reason: {e}"
-    );
-    let (st, _, rel) = post(
-        &format!("{}/v1/admin/activations/{m2id}/release", svc.url),
-        &json!({"reason": "machine lost"}),
-        Some(&bearer),
-    );
-    assert_eq!(st, 200, "{rel}");
-    assert_eq!(rel["activation"]["release_kind"], json!("force"));
-    let (st, _, rs) = post(
-        &format!("{}/v1/admin/licenses/{}/reset", svc.url, s.license_id),
-        &json!({"reason": "hardware replaced"}),
-        Some(&bearer),
-    );
-    assert_eq!((st, rs["epoch"].as_u64()), (200, Some(2)), "{rs}");
-    let (st, _, rv) = post(
-        &format!("{}/v1/admin/licenses/{}/revoke", svc.url, s.license_id),
-        &json!({"reason": "contract ended"}),
-        Some(&bearer),
-    );
-    assert_eq!(st, 200, "{rv}");
-    let (st, _, e) = post(&act, &json!({"request": request(&s, "m3", DAY1)}), None);
-    assert_eq!((st, code(&e)), (403, "LICENSE_REVOKED"), "{e}");
+        // Admin release and reset, then revoke: 403 for the revoked license.
+        let (st, _, e) = post(
+            &format!("{}/v1/admin/activations/{m2id}/release", svc.url),
+            &json!({}),
+            Some(&bearer),
+        );
+        assert_eq!(
+            (st, code(&e)),
+            (400, "BAD_REQUEST"),
+            "a release needs a reason: {e}"
+        );
+        let (st, _, rel) = post(
+            &format!("{}/v1/admin/activations/{m2id}/release", svc.url),
+            &json!({"reason": "machine lost"}),
+            Some(&bearer),
+        );
+        assert_eq!(st, 200, "{rel}");
+        assert_eq!(rel["activation"]["release_kind"], json!("force"));
+        let (st, _, rs) = post(
+            &format!("{}/v1/admin/licenses/{}/reset", svc.url, s.license_id),
+            &json!({"reason": "hardware replaced"}),
+            Some(&bearer),
+        );
+        assert_eq!((st, rs["epoch"].as_u64()), (200, Some(2)), "{rs}");
+        let (st, _, rv) = post(
+            &format!("{}/v1/admin/licenses/{}/revoke", svc.url, s.license_id),
+            &json!({"reason": "contract ended"}),
+            Some(&bearer),
+        );
+        assert_eq!(st, 200, "{rv}");
+        let (st, _, e) = post(&act, &json!({"request": request(&s, "m3", DAY1)}), None);
+        assert_eq!((st, code(&e)), (403, "LICENSE_REVOKED"), "{e}");
 
-    // Health, metrics, an unknown endpoint.
-    let (st, _, h) = get(&format!("{}/healthz", svc.url), None);
-    assert_eq!((st, h["status"].as_str()), (200, Some("ok")));
-    let (st, _, m) = get(&format!("{}/metrics", svc.url), None);
-    let m = m.as_str().unwrap().to_string();
-    assert_eq!(st, 200);
-    assert!(
-        m.contains("airlock_operations_total{op=\"activate\",result=\"DEVICE_LIMIT_EXCEEDED\"} 1"),
-        "{m}"
-    );
-    assert!(m.contains("airlock_http_request_duration_seconds_bucket{route=\"/v1/activations\""));
-    if have_tool("promtool") {
-        let mut p = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(p.stdin.as_mut().unwrap(), m.as_bytes()).unwrap();
-        let o = p.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let (st, _, e) = get(&format!("{}/v2/nothing", svc.url), None);
-    assert_eq!((st, code(&e)), (404, "NOT_FOUND"));
-    // The registry's audit chain holds after all of it.
-    ok(s.factory(DAY1, &["audit", "verify"]));
+        // Health, metrics, an unknown endpoint.
+        let (st, _, h) = get(&format!("{}/healthz", svc.url), None);
+        assert_eq!((st, h["status"].as_str()), (200, Some("ok")));
+        let (st, _, m) = get(&format!("{}/metrics", svc.url), None);
+        let m = m.as_str().unwrap().to_string();
+        assert_eq!(st, 200);
+        assert!(
+            m.contains(
+                "airlock_operations_total{op=\"activate\",result=\"DEVICE_LIMIT_EXCEEDED\"} 1"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("airlock_http_request_duration_seconds_bucket{route=\"/v1/activations\"")
+        );
+        if have_tool("promtool") {
+            let mut p = Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(p.stdin.as_mut().unwrap(), m.as_bytes()).unwrap();
+            let o = p.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let (st, _, e) = get(&format!("{}/v2/nothing", svc.url), None);
+        assert_eq!((st, code(&e)), (404, "NOT_FOUND"));
+        // The registry's audit chain holds after all of it.
+        ok(s.factory(DAY1, &["audit", "verify"]));
+    });
 }
 
 #[test]
@@ -379,158 +384,161 @@ fn install_tokens_are_one_time_short_lived_and_vendor_signed() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(5);
-    let svc = Service::start(&s, DAY1, &[]);
-    let token = ok(s.factory(
-        DAY1,
-        &[
-            "token",
-            "create",
-            "--license",
-            &s.license_id,
-            "--ttl",
-            "24h",
-            "--key",
-            "keys/activation.key",
-        ],
-    ));
-    let token = token.trim();
-    assert!(token.starts_with("airlock-token:"));
-    let act = |m: &str, t: &str, now: &str| {
-        agent(
-            &s,
-            m,
-            now,
-            &[
-                "activate",
-                "--server",
-                &svc.url,
-                "--token",
-                t,
-                "--license",
-                &format!("lic-{m}"),
-                "--root",
-                "root.pub",
-                "--json",
-            ],
-        )
-    };
-    // The first machine: activated, and it receives the license it had no key for.
-    let o = act("t1", token, DAY1);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(s.c.join("lic-t1/license.json").exists());
-    let (code_t1, text) = {
-        let o = s.on(
-            "t1",
+    crate::kit::on_each_registry(|db| {
+        let s = Site::on_registry(5, db);
+        let svc = Service::start(&s, DAY1, &[]);
+        let token = ok(s.factory(
             DAY1,
-            "example-product",
             &[
-                "--trust",
-                "trust.json",
+                "token",
+                "create",
                 "--license",
-                "lic-t1",
-                "--state",
-                "state-t1",
+                &s.license_id,
+                "--ttl",
+                "24h",
+                "--key",
+                "keys/activation.key",
+            ],
+        ));
+        let token = token.trim();
+        assert!(token.starts_with("airlock-token:"));
+        let act = |m: &str, t: &str, now: &str| {
+            agent(
+                &s,
+                m,
+                now,
+                &[
+                    "activate",
+                    "--server",
+                    &svc.url,
+                    "--token",
+                    t,
+                    "--license",
+                    &format!("lic-{m}"),
+                    "--root",
+                    "root.pub",
+                    "--json",
+                ],
+            )
+        };
+        // The first machine: activated, and it receives the license it had no key for.
+        let o = act("t1", token, DAY1);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(s.c.join("lic-t1/license.json").exists());
+        let (code_t1, text) = {
+            let o = s.on(
+                "t1",
+                DAY1,
+                "example-product",
+                &[
+                    "--trust",
+                    "trust.json",
+                    "--license",
+                    "lic-t1",
+                    "--state",
+                    "state-t1",
+                ],
+            );
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        };
+        assert_eq!(code_t1, Some(0), "{text}");
+        // The same machine again (a retry): the same seat, the token not spent twice.
+        let o = act("t1", token, DAY1);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // A second machine: refused (409 TOKEN_USED), and audited.
+        let o = act("t2", token, DAY1);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("TOKEN_USED"));
+        if have_tool("sqlite3") {
+            assert_eq!(
+                crate::kit::registry_query(
+                    &s.v,
+                    "SELECT count(*) FROM audit WHERE event = 'token_reuse_refused'"
+                ),
+                "1"
+            );
+        }
+        // An expired token (made yesterday, for one hour): 403 TOKEN_EXPIRED.
+        let old = ok(s.factory(
+            "2026-11-22T12:00:00Z",
+            &[
+                "token",
+                "create",
+                "--license",
+                &s.license_id,
+                "--ttl",
+                "1h",
+                "--key",
+                "keys/activation.key",
+            ],
+        ));
+        let o = act("t3", old.trim(), DAY1);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("TOKEN_EXPIRED"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // A token signed by a key the trust file does not hold: the agent refuses it before
+        // sending, and the service answers 400 TOKEN_INVALID.
+        ok(s.factory(
+            DAY1,
+            &[
+                "keygen",
+                "--role",
+                "activation",
+                "--name",
+                "rogue",
+                "--out",
+                "keys",
+            ],
+        ));
+        let rogue = ok(s.factory(
+            DAY1,
+            &[
+                "token",
+                "create",
+                "--license",
+                &s.license_id,
+                "--ttl",
+                "1h",
+                "--key",
+                "keys/rogue.key",
+            ],
+        ));
+        let o = act("t4", rogue.trim(), DAY1);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let fp_req = request(&s, "t4", DAY1);
+        let (st, _, e) = post(
+            &format!("{}/v1/activations", svc.url),
+            &json!({"request": fp_req, "token": rogue.trim()}),
+            None,
+        );
+        assert_eq!((st, code(&e)), (400, "TOKEN_INVALID"), "{e}");
+        // More than 72 hours is refused at creation.
+        let o = s.factory(
+            DAY1,
+            &[
+                "token",
+                "create",
+                "--license",
+                &s.license_id,
+                "--ttl",
+                "73h",
+                "--key",
+                "keys/activation.key",
             ],
         );
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )
-    };
-    assert_eq!(code_t1, Some(0), "{text}");
-    // The same machine again (a retry): the same seat, the token not spent twice.
-    let o = act("t1", token, DAY1);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // A second machine: refused (409 TOKEN_USED), and audited.
-    let o = act("t2", token, DAY1);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("TOKEN_USED"));
-    if have_tool("sqlite3") {
-        let out = Command::new("sqlite3")
-            .arg(s.v.join("factory.db"))
-            .arg("SELECT count(*) FROM audit WHERE event = 'token_reuse_refused'")
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
-    }
-    // An expired token (made yesterday, for one hour): 403 TOKEN_EXPIRED.
-    let old = ok(s.factory(
-        "2026-11-22T12:00:00Z",
-        &[
-            "token",
-            "create",
-            "--license",
-            &s.license_id,
-            "--ttl",
-            "1h",
-            "--key",
-            "keys/activation.key",
-        ],
-    ));
-    let o = act("t3", old.trim(), DAY1);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("TOKEN_EXPIRED"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    // A token signed by a key the trust file does not hold: the agent refuses it before
-    // sending, and the service answers 400 TOKEN_INVALID.
-    ok(s.factory(
-        DAY1,
-        &[
-            "keygen",
-            "--role",
-            "activation",
-            "--name",
-            "rogue",
-            "--out",
-            "keys",
-        ],
-    ));
-    let rogue = ok(s.factory(
-        DAY1,
-        &[
-            "token",
-            "create",
-            "--license",
-            &s.license_id,
-            "--ttl",
-            "1h",
-            "--key",
-            "keys/rogue.key",
-        ],
-    ));
-    let o = act("t4", rogue.trim(), DAY1);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let fp_req = request(&s, "t4", DAY1);
-    let (st, _, e) = post(
-        &format!("{}/v1/activations", svc.url),
-        &json!({"request": fp_req, "token": rogue.trim()}),
-        None,
-    );
-    assert_eq!((st, code(&e)), (400, "TOKEN_INVALID"), "{e}");
-    // More than 72 hours is refused at creation.
-    let o = s.factory(
-        DAY1,
-        &[
-            "token",
-            "create",
-            "--license",
-            &s.license_id,
-            "--ttl",
-            "73h",
-            "--key",
-            "keys/activation.key",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
+        assert_eq!(o.status.code(), Some(2));
+    });
 }
 
 #[test]
@@ -608,31 +616,113 @@ fn the_seat_limit_holds_over_http_when_ten_machines_race() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(3);
-    let svc = Service::start(&s, DAY1, &["--license-rate", "600/min,burst=100"]);
+    crate::kit::on_each_registry(|db| {
+        let s = Site::on_registry(3, db);
+        let svc = Service::start(&s, DAY1, &["--license-rate", "600/min,burst=100"]);
+        let reqs: Vec<Value> = (0..10)
+            .map(|i| request(&s, &format!("r{i}"), DAY1))
+            .collect();
+        let url = format!("{}/v1/activations", svc.url);
+        let statuses: Vec<(u16, String)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = reqs
+                .iter()
+                .map(|r| {
+                    let url = url.clone();
+                    sc.spawn(move || {
+                        let (st, _, v) = post(&url, &json!({"request": r}), None);
+                        (st, code(&v).to_string())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won = statuses.iter().filter(|(s, _)| *s == 201).count();
+        let lost = statuses
+            .iter()
+            .filter(|(s, c)| *s == 409 && c == "DEVICE_LIMIT_EXCEEDED")
+            .count();
+        assert_eq!((won, lost), (3, 7), "{statuses:?}");
+    });
+}
+
+/// Two service nodes (two processes) on one PostgreSQL database: ten machines race, half
+/// through each node, for three seats; a seat made on one node renews and is released on the
+/// other; and the audit chain, written by both, verifies.
+#[test]
+fn two_nodes_on_postgresql_hold_one_seat_limit() {
+    if !have_tool("faketime") || !testkit::pg::available() {
+        return;
+    }
+    let server = testkit::pg::Server::start();
+    let s = Site::on_registry(3, Some(&server.database()));
+    let rate = ["--license-rate", "600/min,burst=100"];
+    let (a, b) = (
+        Service::start(&s, DAY1, &rate),
+        Service::start(&s, DAY1, &rate),
+    );
     let reqs: Vec<Value> = (0..10)
-        .map(|i| request(&s, &format!("r{i}"), DAY1))
+        .map(|i| request(&s, &format!("n{i}"), DAY1))
         .collect();
-    let url = format!("{}/v1/activations", svc.url);
-    let statuses: Vec<(u16, String)> = std::thread::scope(|sc| {
+    let answers: Vec<(u16, Value)> = std::thread::scope(|sc| {
         let hs: Vec<_> = reqs
             .iter()
-            .map(|r| {
-                let url = url.clone();
+            .enumerate()
+            .map(|(i, r)| {
+                let url = format!(
+                    "{}/v1/activations",
+                    if i % 2 == 0 { &a.url } else { &b.url }
+                );
                 sc.spawn(move || {
                     let (st, _, v) = post(&url, &json!({"request": r}), None);
-                    (st, code(&v).to_string())
+                    (st, v)
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let won = statuses.iter().filter(|(s, _)| *s == 201).count();
-    let lost = statuses
+    let won: Vec<usize> = (0..10).filter(|i| answers[*i].0 == 201).collect();
+    let lost = answers
         .iter()
-        .filter(|(s, c)| *s == 409 && c == "DEVICE_LIMIT_EXCEEDED")
+        .filter(|(st, v)| *st == 409 && code(v) == "DEVICE_LIMIT_EXCEEDED")
         .count();
-    assert_eq!((won, lost), (3, 7), "{statuses:?}");
+    let summary: Vec<(u16, &str)> = answers.iter().map(|(st, v)| (*st, code(v))).collect();
+    assert_eq!((won.len(), lost), (3, 7), "{summary:?}");
+    assert_eq!(
+        crate::kit::registry_query(
+            &s.v,
+            "SELECT count(*) FROM activations WHERE released_at IS NULL"
+        ),
+        "3"
+    );
+    // A seat made through one node renews through the other, with the next lease number.
+    let w = won[0];
+    let id = answers[w].1["activation_id"].as_str().unwrap().to_string();
+    let seq = answers[w].1["sequence"].as_u64().unwrap();
+    let other = if w % 2 == 0 { &b.url } else { &a.url };
+    let (st, _, v) = post(
+        &format!("{other}/v1/activations/{id}/renew"),
+        &json!({"request": reqs[w]}),
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(v["sequence"].as_u64().unwrap() > seq, "{v}");
+    // Released by the admin on one node, the seat is free on the other.
+    let admin = format!("Bearer {}", "x".repeat(40));
+    let (st, _, v) = post(
+        &format!("{}/v1/admin/activations/{id}/release", a.url),
+        &json!({"reason": "machine scrapped"}),
+        Some(&admin),
+    );
+    assert_eq!(st, 200, "{v}");
+    let late = (0..10).find(|i| !won.contains(i)).unwrap();
+    let (st, _, v) = post(
+        &format!("{}/v1/activations", b.url),
+        &json!({"request": reqs[late]}),
+        None,
+    );
+    assert_eq!(st, 201, "{v}");
+    drop((a, b));
+    ok(s.factory(DAY1, &["audit", "verify"]));
 }
 
 #[test]
@@ -640,89 +730,91 @@ fn kill_9_mid_load_loses_nothing_the_service_acknowledged() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(20);
-    let mut svc = Service::start(
-        &s,
-        DAY1,
-        &[
-            "--address-rate",
-            "1000000/min,burst=1000000",
-            "--license-rate",
-            "600/min,burst=100",
-        ],
-    );
-    // Twenty machines with a seat each; each then renews over and over (one request file per
-    // machine, sent again: a renewal's proof is the instance key's signature).
-    let mut seats = Vec::new();
-    for i in 0..20 {
-        let m = format!("k{i}");
-        let r = request(&s, &m, DAY1);
-        let (st, _, a) = post(
-            &format!("{}/v1/activations", svc.url),
-            &json!({"request": r.clone()}),
-            None,
+    crate::kit::on_each_registry(|db| {
+        let s = Site::on_registry(20, db);
+        let mut svc = Service::start(
+            &s,
+            DAY1,
+            &[
+                "--address-rate",
+                "1000000/min,burst=1000000",
+                "--license-rate",
+                "600/min,burst=100",
+            ],
         );
-        assert_eq!(st, 201, "{a}");
-        seats.push((a["activation_id"].as_str().unwrap().to_string(), r));
-    }
-    let acked = std::sync::Mutex::new(std::collections::HashMap::<String, u64>::new());
-    let url = svc.url.clone();
-    std::thread::scope(|sc| {
-        for (id, r) in &seats {
-            let (url, acked) = (url.clone(), &acked);
-            sc.spawn(move || {
-                for _ in 0..200 {
-                    let res = http()
-                        .post(format!("{url}/v1/activations/{id}/renew"))
-                        .header("content-type", "application/json")
-                        .send(
-                            serde_json::to_vec(&json!({"request": r}))
-                                .unwrap()
-                                .as_slice(),
-                        );
-                    let Ok(mut res) = res else { break };
-                    if res.status().as_u16() != 200 {
-                        break;
-                    }
-                    let Ok(text) = res.body_mut().read_to_string() else {
-                        break;
-                    };
-                    let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                        break;
-                    };
-                    let seq = v["sequence"].as_u64().unwrap();
-                    let mut g = acked.lock().unwrap();
-                    let e = g.entry(id.clone()).or_default();
-                    *e = (*e).max(seq);
-                }
-            });
+        // Twenty machines with a seat each; each then renews over and over (one request file per
+        // machine, sent again: a renewal's proof is the instance key's signature).
+        let mut seats = Vec::new();
+        for i in 0..20 {
+            let m = format!("k{i}");
+            let r = request(&s, &m, DAY1);
+            let (st, _, a) = post(
+                &format!("{}/v1/activations", svc.url),
+                &json!({"request": r.clone()}),
+                None,
+            );
+            assert_eq!(st, 201, "{a}");
+            seats.push((a["activation_id"].as_str().unwrap().to_string(), r));
         }
-        // Let the load run, then kill the service without warning.
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        svc.kill9();
-    });
-    let acked = acked.into_inner().unwrap();
-    assert!(!acked.is_empty(), "no renewal was answered before the kill");
-    // Restarted on the same registry: every acknowledged lease is there (its sequence or a
-    // later one), and the audit chain and activation rows verify.
-    ok(s.factory(DAY1, &["audit", "verify"]));
-    let svc = Service::start(&s, DAY1, &[]);
-    let (_, _, l) = get(
-        &format!("{}/v1/admin/activations", svc.url),
-        Some(&format!("Bearer {}", "x".repeat(40))),
-    );
-    for (id, seq) in &acked {
-        let row = l["activations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["activation_id"] == json!(id))
-            .unwrap_or_else(|| panic!("{id} lost"));
-        assert!(
-            row["lease_sequence"].as_u64().unwrap() >= *seq,
-            "{id}: acknowledged #{seq}, registry has {row}"
+        let acked = std::sync::Mutex::new(std::collections::HashMap::<String, u64>::new());
+        let url = svc.url.clone();
+        std::thread::scope(|sc| {
+            for (id, r) in &seats {
+                let (url, acked) = (url.clone(), &acked);
+                sc.spawn(move || {
+                    for _ in 0..200 {
+                        let res = http()
+                            .post(format!("{url}/v1/activations/{id}/renew"))
+                            .header("content-type", "application/json")
+                            .send(
+                                serde_json::to_vec(&json!({"request": r}))
+                                    .unwrap()
+                                    .as_slice(),
+                            );
+                        let Ok(mut res) = res else { break };
+                        if res.status().as_u16() != 200 {
+                            break;
+                        }
+                        let Ok(text) = res.body_mut().read_to_string() else {
+                            break;
+                        };
+                        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                            break;
+                        };
+                        let seq = v["sequence"].as_u64().unwrap();
+                        let mut g = acked.lock().unwrap();
+                        let e = g.entry(id.clone()).or_default();
+                        *e = (*e).max(seq);
+                    }
+                });
+            }
+            // Let the load run, then kill the service without warning.
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            svc.kill9();
+        });
+        let acked = acked.into_inner().unwrap();
+        assert!(!acked.is_empty(), "no renewal was answered before the kill");
+        // Restarted on the same registry: every acknowledged lease is there (its sequence or a
+        // later one), and the audit chain and activation rows verify.
+        ok(s.factory(DAY1, &["audit", "verify"]));
+        let svc = Service::start(&s, DAY1, &[]);
+        let (_, _, l) = get(
+            &format!("{}/v1/admin/activations", svc.url),
+            Some(&format!("Bearer {}", "x".repeat(40))),
         );
-    }
+        for (id, seq) in &acked {
+            let row = l["activations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["activation_id"] == json!(id))
+                .unwrap_or_else(|| panic!("{id} lost"));
+            assert!(
+                row["lease_sequence"].as_u64().unwrap() >= *seq,
+                "{id}: acknowledged #{seq}, registry has {row}"
+            );
+        }
+    });
 }
 
 #[test]
