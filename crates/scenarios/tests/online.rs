@@ -670,7 +670,7 @@ fn two_nodes_on_postgresql_hold_one_seat_limit() {
             .map(|(i, r)| {
                 let url = format!(
                     "{}/v1/activations",
-                    if i % 2 == 0 { &a.url } else { &b.url }
+                    if i.is_multiple_of(2) { &a.url } else { &b.url }
                 );
                 sc.spawn(move || {
                     let (st, _, v) = post(&url, &json!({"request": r}), None);
@@ -698,7 +698,7 @@ fn two_nodes_on_postgresql_hold_one_seat_limit() {
     let w = won[0];
     let id = answers[w].1["activation_id"].as_str().unwrap().to_string();
     let seq = answers[w].1["sequence"].as_u64().unwrap();
-    let other = if w % 2 == 0 { &b.url } else { &a.url };
+    let other = if w.is_multiple_of(2) { &b.url } else { &a.url };
     let (st, _, v) = post(
         &format!("{other}/v1/activations/{id}/renew"),
         &json!({"request": reqs[w]}),
