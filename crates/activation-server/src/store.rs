@@ -16,8 +16,8 @@ use factory::registry::Registry;
 use runtime::activation::{ActivationRequest, Deactivation, InstallToken};
 use runtime::signed::Verified;
 use signing::SecretKey;
-use std::sync::mpsc;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// The most operations one transaction carries.
 pub const MAX_GROUP: usize = 256;
@@ -282,7 +282,7 @@ type Reply = tokio::sync::oneshot::Sender<Outcome<Answer>>;
 /// The handle the HTTP handlers hold: sends operations to the writer thread.
 #[derive(Clone)]
 pub struct Store {
-    tx: mpsc::SyncSender<(Op, Reply)>,
+    tx: mpsc::Sender<(Op, Reply)>,
     name: &'static str,
 }
 
@@ -298,11 +298,11 @@ impl Store {
         clock: Clock,
     ) -> Store {
         let name = backend.name();
-        let (tx, rx) = mpsc::sync_channel::<(Op, Reply)>(4 * MAX_GROUP);
+        let (tx, mut rx) = mpsc::channel::<(Op, Reply)>(4 * MAX_GROUP);
         std::thread::Builder::new()
             .name("airlock-writer".into())
             .spawn(move || {
-                while let Ok(first) = rx.recv() {
+                while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_GROUP {
                         match rx.try_recv() {
@@ -338,10 +338,10 @@ impl Store {
     /// Runs one operation (queued behind the others; answered after its group commits).
     pub async fn call(&self, op: Op) -> Outcome<Answer> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let tx = self.tx.clone();
-        // The queue is bounded: a full queue blocks this task's thread briefly, never the
-        // runtime's other tasks (block_in_place).
-        tokio::task::block_in_place(|| tx.send((op, reply)))
+        // The queue is bounded: when it is full, this request waits (asynchronously) for room.
+        self.tx
+            .send((op, reply))
+            .await
             .map_err(|_| anyhow!("the writer thread stopped"))?;
         answer
             .await
