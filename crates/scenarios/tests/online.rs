@@ -295,6 +295,8 @@ fn every_status_of_the_api() {
         // Health, metrics, an unknown endpoint.
         let (st, _, h) = get(&format!("{}/healthz", svc.url), None);
         assert_eq!((st, h["status"].as_str()), (200, Some("ok")));
+        let engine = if db.is_some() { "postgres" } else { "sqlite" };
+        assert_eq!(h["backend"], engine, "{h}");
         let (st, _, m) = get(&format!("{}/metrics", svc.url), None);
         let m = m.as_str().unwrap().to_string();
         assert_eq!(st, 200);
