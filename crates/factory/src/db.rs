@@ -410,8 +410,16 @@ impl Pg {
     }
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the authority or a `password=` parameter), for messages.
 pub fn redact(url: &str) -> String {
+    let url = match url.find("password=") {
+        Some(i) => {
+            let end = url[i..].find('&').map_or(url.len(), |e| i + e);
+            format!("{}password=***{}", &url[..i], &url[end..])
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -481,6 +489,10 @@ mod tests {
         assert_eq!(
             redact("postgres://airlock@/airlock?host=/run/pg"),
             "postgres://airlock@/airlock?host=/run/pg"
+        );
+        assert_eq!(
+            redact("postgres://db/airlock?user=a&password=s3cret&sslmode=disable"),
+            "postgres://db/airlock?user=a&password=***&sslmode=disable"
         );
     }
 

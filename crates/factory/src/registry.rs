@@ -548,8 +548,9 @@ impl Registry {
         let Db::Postgres(pg) = &self.db else {
             bail!("not a PostgreSQL registry");
         };
-        pg.batch("CREATE TABLE IF NOT EXISTS airlock_schema (version BIGINT NOT NULL)")?;
         self.write_shared(|tx| {
+            // Under the lock: two nodes starting on an empty database create it once.
+            pg.batch("CREATE TABLE IF NOT EXISTS airlock_schema (version BIGINT NOT NULL)")?;
             match tx.opt("SELECT max(version) FROM airlock_schema", &[], |r| {
                 r.opt_int(0)
             })? {
