@@ -148,6 +148,10 @@ const MIGRATIONS: &[&str] = &[
 /// database (its version is kept in `airlock_schema`). Integers are BIGINT, bytes BYTEA.
 const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 
+/// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
+/// PostgreSQL too (and this raised): a unit test fails until it is.
+const PG_SCHEMA_VERSION: usize = 5;
+
 /// Where the registry lives.
 enum Db {
     Sqlite(Connection),
@@ -554,20 +558,18 @@ impl Registry {
             match tx.opt("SELECT max(version) FROM airlock_schema", &[], |r| {
                 r.opt_int(0)
             })? {
-                Some(Some(v)) if v as usize == MIGRATIONS.len() => {}
-                Some(Some(v)) if v as usize > MIGRATIONS.len() => bail!(
-                    "database schema version {v} is newer than this build ({}); upgrade",
-                    MIGRATIONS.len()
+                Some(Some(v)) if v as usize == PG_SCHEMA_VERSION => {}
+                Some(Some(v)) if v as usize > PG_SCHEMA_VERSION => bail!(
+                    "database schema version {v} is newer than this build ({PG_SCHEMA_VERSION}); upgrade"
                 ),
                 Some(Some(v)) => bail!(
-                    "database schema version {v} is older than this build ({}) and PostgreSQL registries are created whole: migrate with a matching release first",
-                    MIGRATIONS.len()
+                    "database schema version {v} is older than this build ({PG_SCHEMA_VERSION}) and PostgreSQL registries are created whole: migrate with a matching release first"
                 ),
                 _ => {
                     pg.batch(PG_SCHEMA)?;
                     tx.exec(
                         "INSERT INTO airlock_schema (version) VALUES (?1)",
-                        args![MIGRATIONS.len() as i64],
+                        args![PG_SCHEMA_VERSION as i64],
                     )?;
                 }
             }
@@ -1009,6 +1011,30 @@ impl Registry {
         match &self.db {
             Db::Sqlite(c) => Some(c),
             Db::Postgres(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_schema_is_at_the_latest_migration() {
+        assert_eq!(
+            PG_SCHEMA_VERSION,
+            MIGRATIONS.len(),
+            "a SQLite migration was added: write it into registry_pg.sql and raise PG_SCHEMA_VERSION"
+        );
+        // Every table the migrations make is in the PostgreSQL schema.
+        for m in MIGRATIONS {
+            for w in m.split("CREATE TABLE ").skip(1) {
+                let table = w.split_whitespace().next().unwrap();
+                assert!(
+                    PG_SCHEMA.contains(&format!("CREATE TABLE {table} ")),
+                    "{table} is missing from registry_pg.sql"
+                );
+            }
         }
     }
 }
