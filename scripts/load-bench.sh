@@ -14,7 +14,14 @@ cargo build --release --locked -q --bins -p factory -p activation-server --examp
 BIN=target/release
 W=$(mktemp -d)
 PGDIR=$(mktemp -d)
-trap 'kill ${SERVER:-0} 2>/dev/null || true; kill -QUIT ${PG:-0} 2>/dev/null || true; sleep 1; rm -rf "$W" "$PGDIR"' EXIT
+# Only the processes this script started (an unset pid must never become `kill 0`: the
+# whole process group, the caller's shell included).
+cleanup() {
+  if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi
+  if [ -n "${PG:-}" ]; then kill -QUIT "$PG" 2>/dev/null || true; sleep 1; fi
+  rm -rf "$W" "$PGDIR"
+}
+trap cleanup EXIT
 export AIRLOCK_DB=$W/factory.db AIRLOCK_CATALOG=fixtures/catalog.json
 case "$BACKEND" in
   sqlite) ;;

@@ -99,17 +99,14 @@ fn views(c: &mut Criterion) {
     g.finish();
 }
 
-/// `factory activation fulfill`'s work without the process: verify each machine's signed
-/// request, then the seat decision, the signed lease and the audit event in one transaction
-/// per activation (SQLite WAL, synchronous=FULL), into one license of 10,000 seats.
-fn fulfil(c: &mut Criterion) {
+/// A registry in `dir` holding one license of 10,000 seats, the activation key, and `n`
+/// machines' signed activation requests for it (one instance key each, from a seed).
+fn registry_with_requests(dir: &Path, n: usize) -> (Registry, signing::SecretKey, Vec<Vec<u8>>) {
     use canon::{enc, Kind};
     use runtime::activation::{ActivationRequest, SignedFile};
     use runtime::Artifact;
-    let n = if full() { 1_000 } else { 20 };
     let lic_key = signing::SecretKey::from_seed(&[7; 32], "lic", Role::License, now()).unwrap();
     let act_key = signing::SecretKey::from_seed(&[8; 32], "act", Role::Activation, now()).unwrap();
-    let cat = catalog();
     let req = Request {
         tier: "professional".into(),
         customer: "Bench".into(),
@@ -118,14 +115,59 @@ fn fulfil(c: &mut Criterion) {
         device_limit: Some(10_000),
         ..Request::default()
     };
-    // One instance key per machine, from a seed (key generation is not what is measured).
-    let machines: Vec<signing::SecretKey> = (0..n)
+    let mut reg = Registry::open(&dir.join("f.db")).unwrap();
+    let reqs = vec![req];
+    let licenses = build_batch(&catalog(), &reqs, now()).unwrap();
+    let l = licenses[0].clone();
+    issue_batch(
+        &mut reg,
+        &lic_key,
+        &reqs,
+        licenses,
+        &dir.join("out"),
+        now(),
+        |_| {},
+    )
+    .unwrap();
+    let signed = (0..n)
         .map(|i| {
             let mut seed = [1u8; 32];
             seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            signing::SecretKey::from_seed(&seed, "instance", Role::Instance, now()).unwrap()
+            let k =
+                signing::SecretKey::from_seed(&seed, "instance", Role::Instance, now()).unwrap();
+            let r = ActivationRequest {
+                doc_type: "airlock-activation-request".into(),
+                request_id: enc::hex(&(i as u128).to_be_bytes()),
+                license_id: l.license_id.clone(),
+                license_key: l.license_key.clone(),
+                lineage_id: l.lineage_id.clone(),
+                product: "gateway".into(),
+                workspace: l.workspace.clone(),
+                fingerprint: runtime::fingerprint::derive(format!("m{i}").as_bytes(), "gateway"),
+                fingerprint_source: "machine-id".into(),
+                instance_public_key: enc::b64(&k.public_key()),
+                label: String::new(),
+                created_at: now().to_string(),
+                install_token_id: None,
+            };
+            let canonical = r.to_canonical();
+            SignedFile {
+                envelope: k
+                    .sign_document(Kind::ActivationRequest, &canonical)
+                    .unwrap(),
+                canonical,
+            }
+            .to_bytes()
         })
         .collect();
+    (reg, act_key, signed)
+}
+
+/// `factory activation fulfill`'s work without the process: verify each machine's signed
+/// request, then the seat decision, the signed lease and the audit event in one transaction
+/// per activation (SQLite WAL, synchronous=FULL), into one license of 10,000 seats.
+fn fulfil(c: &mut Criterion) {
+    let n = if full() { 1_000 } else { 20 };
     let mut g = c.benchmark_group("activation");
     g.sample_size(10);
     g.throughput(criterion::Throughput::Elements(n as u64));
@@ -133,59 +175,13 @@ fn fulfil(c: &mut Criterion) {
         b.iter_with_setup(
             || {
                 let d = tempfile::tempdir().unwrap();
-                let mut reg = Registry::open(&d.path().join("f.db")).unwrap();
-                let reqs = vec![req.clone()];
-                let licenses = build_batch(&cat, &reqs, now()).unwrap();
-                let l = licenses[0].clone();
-                issue_batch(
-                    &mut reg,
-                    &lic_key,
-                    &reqs,
-                    licenses,
-                    &d.path().join("out"),
-                    now(),
-                    |_| {},
-                )
-                .unwrap();
-                let signed: Vec<Vec<u8>> = machines
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| {
-                        let rid = enc::hex(&(i as u128).to_be_bytes());
-                        let r = ActivationRequest {
-                            doc_type: "airlock-activation-request".into(),
-                            request_id: rid,
-                            license_id: l.license_id.clone(),
-                            license_key: l.license_key.clone(),
-                            lineage_id: l.lineage_id.clone(),
-                            product: "gateway".into(),
-                            workspace: l.workspace.clone(),
-                            fingerprint: runtime::fingerprint::derive(
-                                format!("m{i}").as_bytes(),
-                                "gateway",
-                            ),
-                            fingerprint_source: "machine-id".into(),
-                            instance_public_key: enc::b64(&k.public_key()),
-                            label: String::new(),
-                            created_at: now().to_string(),
-                            install_token_id: None,
-                        };
-                        let canonical = r.to_canonical();
-                        SignedFile {
-                            envelope: k
-                                .sign_document(Kind::ActivationRequest, &canonical)
-                                .unwrap(),
-                            canonical,
-                        }
-                        .to_bytes()
-                    })
-                    .collect();
-                (d, reg, signed)
+                let (reg, key, signed) = registry_with_requests(d.path(), n);
+                (d, reg, key, signed)
             },
-            |(d, mut reg, signed)| {
+            |(d, mut reg, key, signed)| {
                 for f in &signed {
                     let r = factory::activation::check_request(f, now()).unwrap();
-                    factory::activation::fulfill(&mut reg, &r, &act_key, now(), None)
+                    factory::activation::fulfill(&mut reg, &r, &key, now(), None)
                         .unwrap()
                         .unwrap();
                 }
@@ -196,5 +192,58 @@ fn fulfil(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batch, views, fulfil);
+/// The activation service's serial work: renewals of live seats run as the service's writer
+/// thread runs them, 256 to a transaction with a savepoint each (group commit). One license,
+/// 500 seats; each renewal re-checks the license's standing, signs a fresh lease and appends
+/// its audit event.
+fn renew_group(c: &mut Criterion) {
+    use factory::activation::{self as seats, How, LeaseTerms};
+    let seats_n = if full() { 500 } else { 8 };
+    let group = if full() { 256 } else { 8 };
+    let d = tempfile::tempdir().unwrap();
+    let (mut reg, act_key, signed) = registry_with_requests(d.path(), seats_n);
+    let reqs: Vec<_> = signed
+        .iter()
+        .map(|f| seats::check_request(f, now()).unwrap())
+        .collect();
+    let lease = LeaseTerms::online(7);
+    let ids: Vec<String> = reqs
+        .iter()
+        .map(|r| {
+            seats::fulfill(&mut reg, r, &act_key, now(), None)
+                .unwrap()
+                .unwrap()
+                .activation
+                .activation_id
+        })
+        .collect();
+    let mut g = c.benchmark_group("activation");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Elements(group as u64));
+    let mut k = 0usize;
+    g.bench_function("renew_group_256", |b| {
+        b.iter(|| {
+            let ops: Vec<seats::GroupOp<'_, ()>> = (0..group)
+                .map(|_| {
+                    k += 1;
+                    let (r, id) = (&reqs[k % reqs.len()], &ids[k % ids.len()]);
+                    let key = &act_key;
+                    Box::new(move |tx: &dyn factory::db::Sql| {
+                        let how = How::Renew {
+                            activation_id: id,
+                            heartbeat: None,
+                        };
+                        Ok(seats::fulfill_in(tx, r, how, key, now(), &lease)?.map(|_| ()))
+                    }) as seats::GroupOp<'_, ()>
+                })
+                .collect();
+            for a in reg.group(ops).unwrap() {
+                a.unwrap().unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batch, views, fulfil, renew_group);
 criterion_main!(benches);

@@ -509,6 +509,14 @@ impl Registry {
         // Every statement the registry runs stays compiled (the default keeps 16; a renewal
         // alone runs about 15 distinct ones).
         conn.set_prepared_statement_cache_capacity(128);
+        // Plans never depend on bound values (the query planner stability guarantee). Without
+        // it SQLite recompiles a statement at every new binding whenever it checked a bound
+        // value against a partial index's WHERE clause: the license and replay lookups, run on
+        // every renewal, were parsed and planned afresh each time.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         let mut reg = Registry {
             db: Db::Sqlite(conn),
         };
@@ -1036,5 +1044,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The per-renewal lookups stay compiled: binding a new license id must not make SQLite
+    /// parse and plan the statement again (it did, for every lookup whose plan consulted a
+    /// partial index, until the registry turned on the query planner stability guarantee).
+    #[test]
+    fn lookups_are_not_recompiled_for_each_binding() {
+        let d = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&d.path().join("r.db")).unwrap();
+        let c = reg.sqlite().unwrap();
+        for id in ["lic-a", "lic-b", "lic-c"] {
+            assert!(get_in(c, id).unwrap().is_none());
+        }
+        let st = c
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id = ?1"
+            ))
+            .unwrap();
+        assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
