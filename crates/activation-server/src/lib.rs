@@ -360,9 +360,10 @@ async fn activate(
         req: Box::new(req),
         token: token.map(Box::new),
     };
-    let Answer::Lease(f) = app.call("activate", op).await? else {
+    let Answer::Lease(g) = app.call("activate", op).await? else {
         return Err(unexpected());
     };
+    let f = app.store.sign(*g).map_err(ApiError::internal)?;
     app.metrics.outcome(
         "activate",
         if f.new_seat {
@@ -407,9 +408,10 @@ async fn renew(
         req: Box::new(req),
         heartbeat,
     };
-    let Answer::Lease(f) = app.call("renew", op).await? else {
+    let Answer::Lease(g) = app.call("renew", op).await? else {
         return Err(unexpected());
     };
+    let f = app.store.sign(*g).map_err(ApiError::internal)?;
     app.metrics.outcome("renew", "renewed");
     Ok((StatusCode::OK, axum::Json(lease_body(&f))).into_response())
 }

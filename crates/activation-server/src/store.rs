@@ -5,11 +5,15 @@
 //! its queue, runs them in one transaction with a savepoint each (group commit: one durable
 //! write answers many requests) and answers nobody before the commit. The seat decision and
 //! the lease are the factory's (`factory::activation`), the same as for files carried by hand.
+//! The writer holds no key: it records leases, and [`Store::sign`] signs them on the request's
+//! own task after the commit (a signature is the costliest step of a renewal, and it needs no
+//! lock).
 
 use anyhow::{anyhow, Result};
 use canon::Timestamp;
 use factory::activation::{
-    self as seats, Fulfilled, Heartbeat, How, LeaseTerms, Outcome, Refusal, Released, Reset, Row,
+    self as seats, Fulfilled, Granted, Heartbeat, How, LeaseTerms, Outcome, Refusal, Released,
+    Reset, Row,
 };
 use factory::db::Sql;
 use factory::registry::Registry;
@@ -85,8 +89,8 @@ pub enum Op {
 /// What an operation answers.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// A signed lease.
-    Lease(Box<Fulfilled>),
+    /// A recorded lease, to be signed ([`Store::sign`]).
+    Lease(Box<Granted>),
     /// A released seat.
     Released(Box<Released>),
     /// A reset lineage.
@@ -102,9 +106,7 @@ pub enum Answer {
 }
 
 /// What every operation needs besides itself.
-pub struct Context<'a> {
-    /// The activation key that signs leases.
-    pub key: &'a SecretKey,
+pub struct Context {
     /// The lease terms of the service.
     pub lease: LeaseTerms,
     /// The time of this group.
@@ -115,7 +117,7 @@ pub struct Context<'a> {
 pub trait Backend: Send + 'static {
     /// Runs `ops` in one transaction, each on its own; answers in order. `Err` only when the
     /// transaction as a whole failed (then nothing of it was committed).
-    fn run(&mut self, ops: Vec<Op>, cx: &Context<'_>) -> Result<Vec<Outcome<Answer>>>;
+    fn run(&mut self, ops: Vec<Op>, cx: &Context) -> Result<Vec<Outcome<Answer>>>;
     /// Which backend this is (`sqlite`, `postgres`), for health and metrics.
     fn name(&self) -> &'static str;
 }
@@ -176,8 +178,8 @@ impl Backend for RegistryBackend {
         self.reg.dialect().as_str()
     }
 
-    fn run(&mut self, ops: Vec<Op>, cx: &Context<'_>) -> Result<Vec<Outcome<Answer>>> {
-        let (now, key, lease) = (cx.now, cx.key, cx.lease);
+    fn run(&mut self, ops: Vec<Op>, cx: &Context) -> Result<Vec<Outcome<Answer>>> {
+        let (now, lease) = (cx.now, cx.lease);
         // Reads and admin operations run alone; seat operations share one transaction.
         let mut out: Vec<Option<Outcome<Answer>>> = Vec::with_capacity(ops.len());
         let mut grouped = Vec::new();
@@ -231,7 +233,7 @@ impl Backend for RegistryBackend {
             let group: Vec<seats::GroupOp<'_, Answer>> = grouped
                 .into_iter()
                 .map(|op| -> seats::GroupOp<'_, Answer> {
-                    Box::new(move |tx: &dyn Sql| seat_op(tx, op, key, now, &lease))
+                    Box::new(move |tx: &dyn Sql| seat_op(tx, op, now, &lease))
                 })
                 .collect();
             let answers = self.reg.group(group)?;
@@ -247,29 +249,21 @@ impl Backend for RegistryBackend {
 }
 
 /// One seat operation inside the group's transaction.
-fn seat_op(
-    tx: &dyn Sql,
-    op: Op,
-    key: &SecretKey,
-    now: Timestamp,
-    lease: &LeaseTerms,
-) -> Outcome<Answer> {
+fn seat_op(tx: &dyn Sql, op: Op, now: Timestamp, lease: &LeaseTerms) -> Outcome<Answer> {
     match op {
         Op::Activate { req, token } => {
             let how = match &token {
                 Some(t) => How::Token(t),
                 None => How::Key,
             };
-            Ok(seats::fulfill_in(tx, &req, how, key, now, lease)?
-                .map(|f| Answer::Lease(Box::new(f))))
+            Ok(seats::grant_in(tx, &req, how, now, lease)?.map(|g| Answer::Lease(Box::new(g))))
         }
         Op::Renew { id, req, heartbeat } => {
             let how = How::Renew {
                 activation_id: &id,
                 heartbeat: heartbeat.as_ref(),
             };
-            Ok(seats::fulfill_in(tx, &req, how, key, now, lease)?
-                .map(|f| Answer::Lease(Box::new(f))))
+            Ok(seats::grant_in(tx, &req, how, now, lease)?.map(|g| Answer::Lease(Box::new(g))))
         }
         Op::Deactivate { receipt } => Ok(seats::release_with_receipt_in(tx, &receipt, now)?
             .map(|x| Answer::Released(Box::new(x)))),
@@ -284,13 +278,15 @@ type Reply = tokio::sync::oneshot::Sender<Outcome<Answer>>;
 pub struct Store {
     tx: mpsc::Sender<(Op, Reply)>,
     name: &'static str,
+    key: Arc<SecretKey>,
 }
 
 /// The clock of the service (the system clock; tests move it).
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 impl Store {
-    /// Starts the writer thread over `backend`. It stops when every handle is dropped.
+    /// Starts the writer thread over `backend`; leases are signed with `key` (by
+    /// [`Store::sign`], never in the writer). It stops when every handle is dropped.
     pub fn start(
         mut backend: Box<dyn Backend>,
         key: SecretKey,
@@ -312,7 +308,6 @@ impl Store {
                     }
                     let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
                     let cx = Context {
-                        key: &key,
                         lease,
                         now: clock(),
                     };
@@ -332,7 +327,16 @@ impl Store {
                 }
             })
             .expect("spawn the writer thread");
-        Store { tx, name }
+        Store {
+            tx,
+            name,
+            key: Arc::new(key),
+        }
+    }
+
+    /// Signs a lease the registry recorded (after its group committed, on the caller's task).
+    pub fn sign(&self, granted: Granted) -> Result<Fulfilled> {
+        granted.sign(&self.key)
     }
 
     /// Runs one operation (queued behind the others; answered after its group commits).

@@ -169,6 +169,43 @@ pub fn decide_counted(terms: &Terms, mine: Option<&str>, live: u64) -> Decision 
     }
 }
 
+/// A granted request, recorded but not yet signed: the lease as the registry now holds it.
+/// [`Granted::sign`] makes it a [`Fulfilled`] request; the service signs outside its write
+/// transaction, so the one writer never waits on a signature.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    /// The lease.
+    pub activation: Activation,
+    /// Its canonical bytes (what is signed, `activation.json`).
+    pub document: Vec<u8>,
+    /// Whether a new seat was taken (else a fresh lease for the machine's seat).
+    pub new_seat: bool,
+    /// Live seats of the lineage after this one.
+    pub seats_in_use: u64,
+    /// The license's signed document (as stored).
+    pub license_document: Vec<u8>,
+    /// Its envelope bytes.
+    pub license_signature: Vec<u8>,
+}
+
+impl Granted {
+    /// Signs the lease with the activation key.
+    pub fn sign(self, key: &SecretKey) -> Result<Fulfilled> {
+        let signature = key
+            .sign_document(Kind::Activation, &self.document)?
+            .to_bytes();
+        Ok(Fulfilled {
+            activation: self.activation,
+            document: self.document,
+            signature,
+            new_seat: self.new_seat,
+            seats_in_use: self.seats_in_use,
+            license_document: self.license_document,
+            license_signature: self.license_signature,
+        })
+    }
+}
+
 /// A fulfilled request.
 #[derive(Debug, Clone)]
 pub struct Fulfilled {
@@ -539,9 +576,7 @@ pub fn fulfill(
 }
 
 /// The seat decision and a signed lease for a verified request, recorded inside the caller's
-/// transaction (the registry's write lock held): the license's standing, the token or the
-/// seat being renewed, the seats, the decision, the lease counter, the signed lease, the rows
-/// and the audit event.
+/// transaction (the registry's write lock held): [`grant_in`], then the signature.
 pub fn fulfill_in(
     tx: &dyn Sql,
     req: &ActivationRequest,
@@ -550,6 +585,23 @@ pub fn fulfill_in(
     now: Timestamp,
     lease: &LeaseTerms,
 ) -> Result<Result<Fulfilled, Refusal>> {
+    match grant_in(tx, req, how, now, lease)? {
+        Ok(g) => Ok(Ok(g.sign(key)?)),
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+/// The seat decision and the lease for a verified request, recorded inside the caller's
+/// transaction (the registry's write lock held): the license's standing, the token or the
+/// seat being renewed, the seats, the decision, the lease counter, the lease, the rows and the
+/// audit event. The lease is returned unsigned ([`Granted::sign`]).
+pub fn grant_in(
+    tx: &dyn Sql,
+    req: &ActivationRequest,
+    how: How<'_>,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Result<Result<Granted, Refusal>> {
     let Some(rec) = get_in(tx, &req.license_id)? else {
         return refuse(
             code::LICENSE_NOT_FOUND,
@@ -793,7 +845,6 @@ pub fn fulfill_in(
         .map_err(anyhow::Error::new)
         .context("the lease built")?;
     let document = activation.to_canonical();
-    let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
     if new_seat {
         tx.exec(
             "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
@@ -853,10 +904,9 @@ pub fn fulfill_in(
         ),
     )?;
     let seats_in_use = live + u64::from(new_seat);
-    Ok(Ok(Fulfilled {
+    Ok(Ok(Granted {
         activation,
         document,
-        signature,
         new_seat,
         seats_in_use,
         license_document: rec.document,
