@@ -4,7 +4,10 @@
 //!
 //! `load URL LICENSE_DIR MACHINES RENEWALS THREADS`: MACHINES fresh instance keys each ask
 //! for a seat of the license (requests signed here, as the agent signs them), then THREADS
-//! clients renew those seats until RENEWALS renewals were answered (or 60 s passed).
+//! clients renew those seats until RENEWALS renewals were answered (or 60 s passed). Every
+//! renewal carries a fresh request (its own id, signed by the machine's key), as the agent's
+//! does; they are all signed before the clock starts, since a real agent signs on its own
+//! machine, not on the service's cores.
 
 use canon::{enc, Kind, Role, Timestamp};
 use rand_core::{OsRng, RngCore};
@@ -15,12 +18,28 @@ use signing::SecretKey;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-fn request(license: &License, now: Timestamp) -> Vec<u8> {
-    let key = SecretKey::generate("load", Role::Instance, now).unwrap();
+/// One machine: its instance key and fingerprint.
+struct Machine {
+    key: SecretKey,
+    fingerprint: String,
+}
+
+impl Machine {
+    fn new(now: Timestamp) -> Machine {
+        let mut fp = [0u8; 32];
+        OsRng.fill_bytes(&mut fp);
+        Machine {
+            key: SecretKey::generate("load", Role::Instance, now).unwrap(),
+            fingerprint: format!("fp1:{}", enc::hex(&fp)),
+        }
+    }
+}
+
+/// A request body from `m` with a fresh request id, signed by its key.
+fn request(license: &License, m: &Machine, now: Timestamp) -> Vec<u8> {
+    let key = &m.key;
     let mut b = [0u8; 16];
     OsRng.fill_bytes(&mut b);
-    let mut fp = [0u8; 32];
-    OsRng.fill_bytes(&mut fp);
     let req = ActivationRequest {
         doc_type: REQUEST_TYPE.into(),
         request_id: enc::hex(&b),
@@ -29,7 +48,7 @@ fn request(license: &License, now: Timestamp) -> Vec<u8> {
         lineage_id: license.lineage_id.clone(),
         product: license.product.clone(),
         workspace: license.workspace.clone(),
-        fingerprint: format!("fp1:{}", enc::hex(&fp)),
+        fingerprint: m.fingerprint.clone(),
         fingerprint_source: "instance-id".into(),
         instance_public_key: enc::b64(&key.public_key()),
         label: String::new(),
@@ -113,7 +132,8 @@ fn main() {
             .unwrap()
             .as_secs() as i64,
     );
-    let bodies: Vec<Vec<u8>> = (0..machines).map(|_| request(&license, now)).collect();
+    let fleet: Vec<Machine> = (0..machines).map(|_| Machine::new(now)).collect();
+    let bodies: Vec<Vec<u8>> = fleet.iter().map(|m| request(&license, m, now)).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
 
     // Activations: THREADS clients, each a share of the machines.
@@ -161,27 +181,29 @@ fn main() {
         std::process::exit(1);
     }
 
-    // Renewals: each client renews seats round-robin (a request file sent again proves the
-    // instance key, as the agent's would).
+    // Renewals: each client renews seats round-robin, each renewal with a fresh request signed
+    // by the seat's machine (the proof of possession).
+    let renewal_bodies: Vec<Vec<u8>> = (0..renewals)
+        .map(|n| request(&license, &fleet[seats[n % seats.len()].0], now))
+        .collect();
     let done = AtomicUsize::new(0);
     let started = Instant::now();
     let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
         (0..threads)
-            .map(|t| {
-                let (seats, bodies, done) = (&seats, &bodies, &done);
+            .map(|_| {
+                let (seats, bodies, done) = (&seats, &renewal_bodies, &done);
                 s.spawn(move || {
                     let a = agent();
                     let (mut lat, mut errors) = (Vec::new(), 0);
-                    let mut k = t;
-                    while done.fetch_add(1, Ordering::Relaxed) < renewals {
-                        if Instant::now() > deadline {
+                    loop {
+                        let n = done.fetch_add(1, Ordering::Relaxed);
+                        if n >= renewals || Instant::now() > deadline {
                             break;
                         }
-                        let (i, id) = &seats[k % seats.len()];
-                        k += threads;
+                        let (_, id) = &seats[n % seats.len()];
                         let t0 = Instant::now();
                         let (st, _) =
-                            post(&a, &format!("{url}/v1/activations/{id}/renew"), &bodies[*i]);
+                            post(&a, &format!("{url}/v1/activations/{id}/renew"), &bodies[n]);
                         lat.push(t0.elapsed());
                         if st != 200 {
                             errors += 1;
