@@ -361,32 +361,54 @@ fn expire_leases(tx: &dyn Sql, lineage: &str, now: Timestamp) -> Result<()> {
         |r| r.text(0),
     )?;
     for id in ids {
-        tx.exec(
-            "UPDATE activations SET released_at = ?1, release_kind = 'expired', release_reason = 'lease ended' WHERE activation_id = ?2",
-            args![now.0, &id],
-        )?;
+        free_seat(tx, &id, "expired", "lease ended", now)?;
         audit_seat(tx, now, "lease_expired", &id, "seat freed: its lease ended")?;
     }
     Ok(())
 }
 
-/// The fingerprint's live seat of `lineage` (activation id, overage) and the number of live
-/// seats: two lookups on the partial index of live seats.
-fn seat_facts(
-    tx: &dyn Sql,
-    lineage: &str,
-    fingerprint: &str,
-) -> Result<(Option<(String, bool)>, u64)> {
-    let mine = tx.opt(
-        "SELECT activation_id, overage FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL",
-        args![lineage, fingerprint],
-        |r| Ok((r.text(0)?, r.int(1)? != 0)),
+/// Frees a live seat: marks it released and counts it out of its lineage's live seats. A seat
+/// released already is left as it is (false).
+fn free_seat(tx: &dyn Sql, id: &str, kind: &str, why: &str, now: Timestamp) -> Result<bool> {
+    let n = tx.exec(
+        "UPDATE activations SET released_at = ?1, release_kind = ?2, release_reason = ?3 WHERE activation_id = ?4 AND released_at IS NULL",
+        args![now.0, kind, why, id],
     )?;
-    let live = tx.int(
-        "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND released_at IS NULL",
+    if n == 1 {
+        tx.exec(
+            "UPDATE activation_lineages SET live_seats = live_seats - 1 WHERE lineage_id = (SELECT lineage_id FROM activations WHERE activation_id = ?1)",
+            args![id],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+/// The fingerprint's live seat of `lineage` (one lookup on the partial index of live seats).
+fn live_seat(tx: &dyn Sql, lineage: &str, fingerprint: &str) -> Result<Option<Row>> {
+    tx.opt(
+        &format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL"),
+        args![lineage, fingerprint],
+        read_row,
+    )
+}
+
+/// A lineage's counters: its reset epoch, its last lease sequence and how many of its seats
+/// are live (kept with every seat taken or freed, so a renewal never counts the seats; `audit
+/// verify` checks the count). The row is made on the lineage's first use.
+fn lineage_counters(tx: &dyn Sql, lineage: &str) -> Result<(u64, u64, u64)> {
+    let read = |r: &dyn SqlRow| Ok((r.int(0)? as u64, r.int(1)? as u64, r.int(2)? as u64));
+    if let Some(c) = tx.opt(
+        "SELECT epoch, lease_sequence, live_seats FROM activation_lineages WHERE lineage_id = ?1",
+        args![lineage],
+        read,
+    )? {
+        return Ok(c);
+    }
+    tx.exec(
+        "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence, live_seats) VALUES (?1, 1, 0, 0)",
         args![lineage],
     )?;
-    Ok((mine, live as u64))
+    Ok((1, 0, 0))
 }
 
 /// The ids of the live seats of `lineage` (for messages).
@@ -709,8 +731,8 @@ pub fn grant_in(
         );
     }
     expire_leases(tx, &rec.lineage_id, now)?;
-    let (mine, live) = seat_facts(tx, &rec.lineage_id, &req.fingerprint)?;
-    if let How::Renew { activation_id, .. } = how {
+    // The machine's live seat: the one it renews, or its fingerprint's.
+    let mine = if let How::Renew { activation_id, .. } = how {
         let Some(row) = get_row(tx, activation_id)? else {
             return refuse(
                 code::ACTIVATION_NOT_FOUND,
@@ -738,15 +760,24 @@ pub fn grant_in(
                 ),
             );
         }
-    }
+        // Live, and of this lineage and fingerprint: the fingerprint's one live seat.
+        Some(row)
+    } else {
+        live_seat(tx, &rec.lineage_id, &req.fingerprint)?
+    };
+    let (epoch, last_seq, live) = lineage_counters(tx, &rec.lineage_id)?;
     let terms = Terms {
         device_limit: license.device_limit(),
         max_seats: license.max_seats(),
         new_seats: standing.state != State::Grace,
     };
-    let decision = decide_counted(&terms, mine.as_ref().map(|(id, _)| id.as_str()), live);
+    let decision = decide_counted(
+        &terms,
+        mine.as_ref().map(|r| r.activation_id.as_str()),
+        live,
+    );
     let (activation_id, overage, new_seat) = match decision {
-        Decision::Existing(id) => (id, mine.is_some_and(|(_, o)| o), false),
+        Decision::Existing(id) => (id, mine.as_ref().is_some_and(|r| r.overage), false),
         Decision::New { overage } => (random_id(), overage, true),
         Decision::Refused(c) if c == code::LICENSE_IN_GRACE => {
             return refuse(
@@ -803,19 +834,11 @@ pub fn grant_in(
             );
         }
     }
+    let sequence = last_seq + 1;
+    let seats_in_use = live + u64::from(new_seat);
     tx.exec(
-        "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence) VALUES (?1, 1, 0) ON CONFLICT (lineage_id) DO NOTHING",
-        args![&rec.lineage_id],
-    )?;
-    let (epoch, last_seq) = tx.one(
-        "SELECT epoch, lease_sequence FROM activation_lineages WHERE lineage_id = ?1",
-        args![&rec.lineage_id],
-        |r| Ok((r.int(0)?, r.int(1)?)),
-    )?;
-    let sequence = last_seq as u64 + 1;
-    tx.exec(
-        "UPDATE activation_lineages SET lease_sequence = ?1 WHERE lineage_id = ?2",
-        args![sequence, &rec.lineage_id],
+        "UPDATE activation_lineages SET lease_sequence = ?1, live_seats = ?2 WHERE lineage_id = ?3",
+        args![sequence, seats_in_use, &rec.lineage_id],
     )?;
     let not_after = lease.end(now, standing.grace_end);
     let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * lease.renew_percent / 100);
@@ -833,7 +856,7 @@ pub fn grant_in(
         label: req.label.clone(),
         device_limit: terms.device_limit,
         overage,
-        epoch: epoch as u64,
+        epoch,
         sequence,
         issued_at: now.to_string(),
         not_before: now.to_string(),
@@ -845,17 +868,55 @@ pub fn grant_in(
         .map_err(anyhow::Error::new)
         .context("the lease built")?;
     let document = activation.to_canonical();
-    if new_seat {
-        tx.exec(
-            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
-            args![&activation_id, &rec.lineage_id, &rec.license_id, &req.fingerprint, &req.instance_public_key, &req.label, epoch, i64::from(overage), now.0, sequence, not_after.0],
-        )?;
-    } else {
-        tx.exec(
-            "UPDATE activations SET license_id = ?1, instance_key = ?2, label = ?3, lease_sequence = ?4, lease_issued_at = ?5, lease_not_after = ?6 WHERE activation_id = ?7",
-            args![&rec.license_id, &req.instance_public_key, &req.label, sequence, now.0, not_after.0, &activation_id],
-        )?;
-    }
+    // The row as it now stands (its hash goes into the audit event).
+    let row = match mine {
+        Some(mut row) if !new_seat => {
+            if row.license_id != rec.license_id
+                || row.instance_key != req.instance_public_key
+                || row.label != req.label
+            {
+                tx.exec(
+                    "UPDATE activations SET license_id = ?1, instance_key = ?2, label = ?3 WHERE activation_id = ?4",
+                    args![&rec.license_id, &req.instance_public_key, &req.label, &activation_id],
+                )?;
+                row.license_id.clone_from(&rec.license_id);
+                row.instance_key.clone_from(&req.instance_public_key);
+                row.label.clone_from(&req.label);
+            }
+            // Only the lease columns: a renewal rewrites no index but the lease end's.
+            tx.exec(
+                "UPDATE activations SET lease_sequence = ?1, lease_issued_at = ?2, lease_not_after = ?3 WHERE activation_id = ?4",
+                args![sequence, now.0, not_after.0, &activation_id],
+            )?;
+            row.lease_sequence = sequence;
+            row.lease_issued_at = now;
+            row.lease_not_after = not_after;
+            row
+        }
+        _ => {
+            tx.exec(
+                "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
+                args![&activation_id, &rec.lineage_id, &rec.license_id, &req.fingerprint, &req.instance_public_key, &req.label, epoch, i64::from(overage), now.0, sequence, not_after.0],
+            )?;
+            Row {
+                activation_id: activation_id.clone(),
+                lineage_id: rec.lineage_id.clone(),
+                license_id: rec.license_id.clone(),
+                fingerprint: req.fingerprint.clone(),
+                instance_key: req.instance_public_key.clone(),
+                label: req.label.clone(),
+                epoch,
+                overage,
+                created_at: now,
+                lease_sequence: sequence,
+                lease_issued_at: now,
+                lease_not_after: not_after,
+                released_at: None,
+                release_kind: None,
+                release_reason: None,
+            }
+        }
+    };
     tx.exec(
         "INSERT INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (request_id) DO NOTHING",
         args![&req.request_id, &activation_id, now.0],
@@ -893,17 +954,17 @@ pub fn grant_in(
         (true, true) => "activated_over_limit",
         (false, _) => "lease_renewed",
     };
-    audit_seat(
+    audit_with(
         tx,
         now,
         event,
-        &activation_id,
+        &format!("activation:{activation_id}"),
         &format!(
             "license={} fingerprint={} request={} sequence={sequence} not_after={not_after}{via}",
             rec.license_id, req.fingerprint, req.request_id
         ),
+        Some(&row_hash(&row)),
     )?;
-    let seats_in_use = live + u64::from(new_seat);
     Ok(Ok(Granted {
         activation,
         document,
@@ -1087,18 +1148,10 @@ pub fn release_with_receipt_in(
         "deactivated on the machine at {} (last lease #{})",
         receipt.deactivated_at, receipt.last_sequence
     );
-    release_in(tx, &row.activation_id, "receipt", &why, now)?;
+    free_seat(tx, &row.activation_id, "receipt", &why, now)?;
     audit_seat(tx, now, "released", &row.activation_id, &why)?;
     let row = get_row(tx, &row.activation_id)?.context("released row")?;
     Ok(Ok(Released { row, changed: true }))
-}
-
-fn release_in(tx: &dyn Sql, id: &str, kind: &str, why: &str, now: Timestamp) -> Result<()> {
-    tx.exec(
-        "UPDATE activations SET released_at = ?1, release_kind = ?2, release_reason = ?3 WHERE activation_id = ?4",
-        args![now.0, kind, why, id],
-    )?;
-    Ok(())
 }
 
 /// Frees the seat of a dead or lost machine without its receipt. The lease is revoked in the
@@ -1150,7 +1203,7 @@ pub fn release_force_in(
             ),
         );
     }
-    release_in(tx, id, "force", reason, now)?;
+    free_seat(tx, id, "force", reason, now)?;
     audit_seat(tx, now, "released_force", id, reason)?;
     let row = get_row(tx, id)?.context("released row")?;
     Ok(Ok(Released { row, changed: true }))
@@ -1219,7 +1272,7 @@ pub fn reset_in(
         |r| r.text(0),
     )?;
     for id in &ids {
-        release_in(tx, id, "reset", reason, now)?;
+        free_seat(tx, id, "reset", reason, now)?;
         audit_seat(tx, now, "released_reset", id, reason)?;
     }
     let epoch = epoch as u64 + 1;
@@ -1353,6 +1406,31 @@ impl Registry {
             anyhow::bail!(
                 "registry altered: an activation in the audit log is missing from the registry"
             );
+        }
+        // Each lineage's count of live seats (what the seat decision reads) is its seats'.
+        let mut wrong = None;
+        self.sql().each(
+            "SELECT l.lineage_id, l.live_seats, (SELECT count(*) FROM activations a WHERE a.lineage_id = l.lineage_id AND a.released_at IS NULL) FROM activation_lineages l ORDER BY l.lineage_id",
+            &[],
+            &mut |r| {
+                let (lineage, kept, live) = (r.text(0)?, r.int(1)?, r.int(2)?);
+                if kept != live && wrong.is_none() {
+                    wrong = Some(format!(
+                        "registry altered: lineage {lineage} counts {kept} live seat(s), {live} are live"
+                    ));
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(w) = wrong {
+            anyhow::bail!(w);
+        }
+        let orphans = self.sql().int(
+            "SELECT count(*) FROM activations a WHERE a.released_at IS NULL AND NOT EXISTS (SELECT 1 FROM activation_lineages l WHERE l.lineage_id = a.lineage_id)",
+            &[],
+        )?;
+        if orphans != 0 {
+            anyhow::bail!("registry altered: {orphans} live seat(s) belong to no lineage record");
         }
         Ok(())
     }

@@ -142,15 +142,32 @@ const MIGRATIONS: &[&str] = &[
         uptime_seconds  INTEGER,
         counts          TEXT NOT NULL
     );",
+    // 6: each lineage counts its live seats (a renewal no longer counts them; `audit verify`
+    // checks the count against the seats).
+    LIVE_SEATS_MIGRATION,
 ];
+
+/// Migration 6, the same SQL on both engines.
+const LIVE_SEATS_MIGRATION: &str =
+    "ALTER TABLE activation_lineages ADD COLUMN live_seats BIGINT NOT NULL DEFAULT 0;
+    UPDATE activation_lineages SET live_seats = (SELECT count(*) FROM activations a
+        WHERE a.lineage_id = activation_lineages.lineage_id AND a.released_at IS NULL);";
 
 /// The same schema as [`MIGRATIONS`] leaves behind, for PostgreSQL: created whole on a fresh
 /// database (its version is kept in `airlock_schema`). Integers are BIGINT, bytes BYTEA.
 const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
-/// PostgreSQL too (and this raised): a unit test fails until it is.
-const PG_SCHEMA_VERSION: usize = 5;
+/// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
+/// until it is.
+const PG_SCHEMA_VERSION: usize = 6;
+
+/// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
+/// PostgreSQL registries were made at) to `n + 1`.
+const PG_UPGRADES: &[&str] = &[LIVE_SEATS_MIGRATION];
+
+/// The version the oldest PostgreSQL registry has.
+const PG_FIRST_VERSION: usize = 5;
 
 /// Where the registry lives.
 enum Db {
@@ -570,9 +587,22 @@ impl Registry {
                 Some(Some(v)) if v as usize > PG_SCHEMA_VERSION => bail!(
                     "database schema version {v} is newer than this build ({PG_SCHEMA_VERSION}); upgrade"
                 ),
-                Some(Some(v)) => bail!(
-                    "database schema version {v} is older than this build ({PG_SCHEMA_VERSION}) and PostgreSQL registries are created whole: migrate with a matching release first"
+                Some(Some(v)) if (v as usize) < PG_FIRST_VERSION => bail!(
+                    "database schema version {v} is older than any this build upgrades (from {PG_FIRST_VERSION})"
                 ),
+                Some(Some(v)) => {
+                    for (i, m) in PG_UPGRADES
+                        .iter()
+                        .enumerate()
+                        .skip(v as usize - PG_FIRST_VERSION)
+                    {
+                        pg.batch(m)?;
+                        tx.exec(
+                            "INSERT INTO airlock_schema (version) VALUES (?1)",
+                            args![(PG_FIRST_VERSION + i + 1) as i64],
+                        )?;
+                    }
+                }
                 _ => {
                     pg.batch(PG_SCHEMA)?;
                     tx.exec(
@@ -1032,8 +1062,23 @@ mod tests {
         assert_eq!(
             PG_SCHEMA_VERSION,
             MIGRATIONS.len(),
-            "a SQLite migration was added: write it into registry_pg.sql and raise PG_SCHEMA_VERSION"
+            "a SQLite migration was added: write it into registry_pg.sql and PG_UPGRADES, and raise PG_SCHEMA_VERSION"
         );
+        assert_eq!(
+            PG_FIRST_VERSION + PG_UPGRADES.len(),
+            PG_SCHEMA_VERSION,
+            "every PostgreSQL version has its upgrade to the next"
+        );
+        // Every column a migration adds is in the PostgreSQL schema.
+        for m in MIGRATIONS {
+            for w in m.split("ADD COLUMN ").skip(1) {
+                let column = w.split_whitespace().next().unwrap();
+                assert!(
+                    PG_SCHEMA.contains(&format!("    {column} ")),
+                    "column {column} is missing from registry_pg.sql"
+                );
+            }
+        }
         // Every table the migrations make is in the PostgreSQL schema.
         for m in MIGRATIONS {
             for w in m.split("CREATE TABLE ").skip(1) {

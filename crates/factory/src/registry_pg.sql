@@ -90,7 +90,8 @@ CREATE TABLE activation_lineages (
     lineage_id     TEXT PRIMARY KEY,
     epoch          BIGINT NOT NULL,
     lease_sequence BIGINT NOT NULL,
-    last_reset_at  BIGINT
+    last_reset_at  BIGINT,
+    live_seats     BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE install_token_uses (
     token_id      TEXT NOT NULL,

@@ -416,6 +416,8 @@ fn a_renewal_keeps_its_seats() {
         let other = machine(2);
         let r3 = write_request(p, "r3.json", &other, &request_of(&renewed, &other, NOW));
         fails(&fulfil(p, NOW, &r3, "a3"), 1, "DEVICE_LIMIT_EXCEEDED");
+        // The seat moved to the renewal's license as its audit event recorded.
+        ok(&fac(p, &["audit", "verify"]));
     });
 }
 
@@ -681,5 +683,62 @@ fn release_and_reset_rules() {
             &format!("UPDATE activations SET released_at = NULL WHERE activation_id = '{cid}'"),
         );
         fails(&fac(p, &["audit", "verify"]), 1, "activation");
+    });
+}
+
+/// Each lineage keeps its count of live seats (a renewal reads it instead of counting): every
+/// seat taken or freed moves it, a registry from before the count gets it right on upgrade,
+/// and a count edited with plain SQL (to squeeze in more machines) is caught by the audit.
+#[test]
+fn the_live_seat_count_follows_the_seats_and_is_audited() {
+    crate::common::on_each_registry(|p| {
+        let l = vendor(p, 2);
+        let take = |n: u8, out: &str| {
+            let m = machine(n);
+            let r = write_request(p, &format!("{out}.json"), &m, &request_of(&l, &m, NOW));
+            fulfil(p, NOW, &r, out)
+        };
+        assert_eq!(json(&take(1, "a"))["seats_in_use"], 1);
+        let b = json(&take(2, "b"));
+        assert_eq!(b["seats_in_use"], 2);
+        // The same machine again: its seat, still two in use.
+        let again = json(&take(1, "a2"));
+        assert_eq!(again["seats_in_use"], 2);
+        assert_eq!(again["new_seat"], false);
+        fails(&take(3, "c"), 1, "DEVICE_LIMIT_EXCEEDED");
+        // A freed seat is counted out: the third machine fits.
+        let bid = b["activation_id"].as_str().unwrap();
+        ok(&fac(
+            p,
+            &["activation", "release", bid, "--force", "--reason", "gone"],
+        ));
+        assert_eq!(json(&take(3, "c2"))["seats_in_use"], 2);
+        fails(&take(4, "d"), 1, "DEVICE_LIMIT_EXCEEDED");
+        ok(&fac(p, &["audit", "verify"]));
+
+        // A registry from before the count (schema 5): the upgrade counts the live seats.
+        if p.join("registry.url").exists() {
+            crate::common::raw_sql(
+                p,
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; UPDATE airlock_schema SET version = 5",
+            );
+        } else {
+            crate::common::raw_sql(
+                p,
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; PRAGMA user_version = 5",
+            );
+        }
+        ok(&fac(p, &["audit", "verify"]));
+        fails(&take(4, "d2"), 1, "DEVICE_LIMIT_EXCEEDED");
+
+        // The count lowered behind factory's back: the audit names the lineage.
+        crate::common::raw_sql(p, "UPDATE activation_lineages SET live_seats = 0");
+        let o = fac(p, &["audit", "verify"]);
+        fails(&o, 1, "live seat");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&l.lineage_id),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     });
 }
