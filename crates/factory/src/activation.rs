@@ -16,7 +16,7 @@ use rand_core::{OsRng, RngCore};
 use runtime::activation::{
     verify_instance_signed, Activation, ActivationRequest, Deactivation, InstallToken,
 };
-use runtime::license::{License, Standing, State};
+use runtime::license::{License, Standing, State, Times};
 use runtime::signed::Verified;
 use runtime::Artifact;
 
@@ -176,8 +176,6 @@ pub fn decide_counted(terms: &Terms, mine: Option<&str>, live: u64) -> Decision 
 pub struct Granted {
     /// The lease.
     pub activation: Activation,
-    /// Its canonical bytes (what is signed, `activation.json`).
-    pub document: Vec<u8>,
     /// Whether a new seat was taken (else a fresh lease for the machine's seat).
     pub new_seat: bool,
     /// Live seats of the lineage after this one.
@@ -189,14 +187,14 @@ pub struct Granted {
 }
 
 impl Granted {
-    /// Signs the lease with the activation key.
+    /// Writes the lease's canonical bytes (`activation.json`) and signs them with the
+    /// activation key.
     pub fn sign(self, key: &SecretKey) -> Result<Fulfilled> {
-        let signature = key
-            .sign_document(Kind::Activation, &self.document)?
-            .to_bytes();
+        let document = self.activation.to_canonical();
+        let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
         Ok(Fulfilled {
             activation: self.activation,
-            document: self.document,
+            document,
             signature,
             new_seat: self.new_seat,
             seats_in_use: self.seats_in_use,
@@ -344,11 +342,48 @@ fn audit_seat(tx: &dyn Sql, at: Timestamp, event: &str, id: &str, detail: &str) 
     )
 }
 
+/// Licenses parsed from their stored documents, per thread (the service's writer is one),
+/// by license id: a renewal re-reads its license's terms, and parsing the document was a
+/// quarter of its work. A stored document never changes, and a hit must match it byte for
+/// byte all the same, so the cache can save a parse and never change an answer.
+struct ParsedLicenses {
+    by_id: HashMap<String, (Vec<u8>, License, Times)>,
+}
+
+/// The most licenses [`ParsedLicenses`] holds (it starts over when full).
+const PARSED_LICENSES: usize = 4096;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<ParsedLicenses> = std::cell::RefCell::new(ParsedLicenses {
+        by_id: HashMap::new(),
+    });
+}
+
 /// The license's terms and standing at `now`, from its signed document.
-fn license_terms(doc: &[u8], now: Timestamp) -> Result<(License, Standing)> {
-    let (l, times, _) = License::parse(doc)
-        .map_err(anyhow::Error::new)
-        .context("stored license")?;
+fn license_terms(license_id: &str, doc: &[u8], now: Timestamp) -> Result<(License, Standing)> {
+    let hit = PARSED.with(|p| {
+        p.borrow()
+            .by_id
+            .get(license_id)
+            .filter(|(d, _, _)| d.as_slice() == doc)
+            .map(|(_, l, t)| (l.clone(), *t))
+    });
+    let (l, times) = match hit {
+        Some(x) => x,
+        None => {
+            let (l, times, _) = License::parse(doc)
+                .map_err(anyhow::Error::new)
+                .context("stored license")?;
+            PARSED.with(|p| {
+                let by_id = &mut p.borrow_mut().by_id;
+                if by_id.len() >= PARSED_LICENSES {
+                    by_id.clear();
+                }
+                by_id.insert(license_id.to_string(), (doc.to_vec(), l.clone(), times));
+            });
+            (l, times)
+        }
+    };
     let st = Standing::at(times, l.grace_days, now, 0);
     Ok((l, st))
 }
@@ -696,7 +731,7 @@ pub fn grant_in(
             ),
         );
     }
-    let (license, standing) = license_terms(&rec.document, now)?;
+    let (license, standing) = license_terms(&rec.license_id, &rec.document, now)?;
     if license.workspace != req.workspace {
         return refuse(
             code::LICENSE_MISMATCH,
@@ -867,7 +902,6 @@ pub fn grant_in(
         .validate()
         .map_err(anyhow::Error::new)
         .context("the lease built")?;
-    let document = activation.to_canonical();
     // The row as it now stands (its hash goes into the audit event).
     let row = match mine {
         Some(mut row) if !new_seat => {
@@ -967,7 +1001,6 @@ pub fn grant_in(
     )?;
     Ok(Ok(Granted {
         activation,
-        document,
         new_seat,
         seats_in_use,
         license_document: rec.document,
@@ -1015,7 +1048,7 @@ pub fn token_create(
                 format!("license {license_id} was renewed by {next}: make the token for {next}"),
             );
         }
-        let (license, standing) = license_terms(&rec.document, now)?;
+        let (license, standing) = license_terms(&rec.license_id, &rec.document, now)?;
         match standing.state {
             State::Expired => {
                 return refuse(
@@ -1188,7 +1221,7 @@ pub fn release_force_in(
         );
     }
     let rec = get_in(tx, &row.license_id)?.context("the activation's license")?;
-    let (license, _) = license_terms(&rec.document, now)?;
+    let (license, _) = license_terms(&rec.license_id, &rec.document, now)?;
     let used = tx.int(
         "SELECT count(*) FROM activations WHERE lineage_id = ?1 AND release_kind = 'force' AND released_at > ?2",
         args![&row.lineage_id, now.plus_days(-RELEASE_WINDOW_DAYS).0],
@@ -1433,5 +1466,43 @@ impl Registry {
             anyhow::bail!("registry altered: {orphans} live seat(s) belong to no lineage record");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::issue::{build_batch, Request};
+
+    fn document(limit: u64) -> Vec<u8> {
+        let cat = Catalog::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json"),
+        )
+        .unwrap();
+        let req = Request {
+            tier: "professional".into(),
+            customer: "Acme".into(),
+            product: "gateway".into(),
+            expires: Some("2027-11-22".into()),
+            device_limit: Some(limit),
+            ..Request::default()
+        };
+        let now = Timestamp::parse("2026-11-22T00:00:00Z").unwrap();
+        build_batch(&cat, &[req], now).unwrap()[0].to_canonical()
+    }
+
+    /// The parsed-license cache answers only for the very bytes it parsed: another document
+    /// under the same id (which the registry never stores, but a test can) is parsed afresh.
+    #[test]
+    fn the_license_cache_never_answers_for_other_bytes() {
+        let now = Timestamp::parse("2026-12-01T00:00:00Z").unwrap();
+        let (a, b) = (document(3), document(7));
+        let id = "lic-cache-test";
+        assert_eq!(license_terms(id, &a, now).unwrap().0.device_limit(), 3);
+        assert_eq!(license_terms(id, &a, now).unwrap().0.device_limit(), 3);
+        assert_eq!(license_terms(id, &b, now).unwrap().0.device_limit(), 7);
+        assert_eq!(license_terms(id, &a, now).unwrap().0.device_limit(), 3);
+        assert!(license_terms(id, b"{}", now).is_err());
     }
 }
