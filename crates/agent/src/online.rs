@@ -323,7 +323,7 @@ pub fn activate_cmd(
         Err(f) => return failed("activate", &f),
     };
     if token.is_some() {
-        write_license(o, license_dir, &answer)?;
+        write_license(o, license_dir, &answer, None)?;
     }
     let (a, described) = install_answer(o, &answer)?;
     let record = json!({
@@ -370,13 +370,34 @@ pub fn activate_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Verifies the license the service sent (a token activation has none yet) and writes it.
-fn write_license(o: &Online<'_>, dir: &Path, answer: &Value) -> Result<()> {
+/// Verifies the license the service sent and writes it: after a token activation (the
+/// machine has none yet), or when a renewal moved the seat to the renewal of `replaces` (then
+/// it must be of the same lineage and product).
+fn write_license(
+    o: &Online<'_>,
+    dir: &Path,
+    answer: &Value,
+    replaces: Option<&License>,
+) -> Result<License> {
     let doc = file_member(answer, "license.json")?.as_bytes().to_vec();
     let sig = file_member(answer, "license.sig")?.as_bytes().to_vec();
     let s = session(o.trust, o.roots, o.state)?;
-    runtime::signed::verify::<License>(s.trust(), &doc, &sig, None)
+    let v = runtime::signed::verify::<License>(s.trust(), &doc, &sig, None)
         .context("the license the service sent")?;
+    let sent: License = v.value().clone();
+    if let Some(old) = replaces {
+        if sent.lineage_id != old.lineage_id || sent.product != old.product {
+            bail!(
+                "the service sent license {} (lineage {}, product {}) to replace license {} (lineage {}, product {}): not its renewal",
+                sent.license_id,
+                sent.lineage_id,
+                sent.product,
+                old.license_id,
+                old.lineage_id,
+                old.product
+            );
+        }
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     let mut d = doc;
     if d.last() != Some(&b'\n') {
@@ -384,7 +405,7 @@ fn write_license(o: &Online<'_>, dir: &Path, answer: &Value) -> Result<()> {
     }
     signing::fsutil::write_atomic(&dir.join("license.sig"), &sig, 0o644, true)?;
     signing::fsutil::write_atomic(&dir.join("license.json"), &d, 0o644, true)?;
-    Ok(())
+    Ok(sent)
 }
 
 fn install_answer(o: &Online<'_>, answer: &Value) -> Result<(Activation, String)> {
@@ -430,7 +451,22 @@ fn renew_one(
         r => r,
     };
     match answer {
-        Ok(answer) => Ok(Ok(install_answer(o, &answer)?.0)),
+        Ok(answer) => {
+            // The vendor renewed the license and the renewal is in force: the lease is for it,
+            // and its files came along. The product reads the lease by lineage, so either
+            // order of the two writes leaves it working.
+            if answer["license_id"].as_str() != Some(license.license_id.as_str()) {
+                let new = write_license(o, &license_dir, &answer, Some(&license))?;
+                println!(
+                    "{product}: installed license {} (the renewal of {}, valid until {}) in {}",
+                    new.license_id,
+                    license.license_id,
+                    new.expires_at,
+                    license_dir.display()
+                );
+            }
+            Ok(Ok(install_answer(o, &answer)?.0))
+        }
         Err(f) => Ok(Err(f)),
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::args;
 use crate::db::{Sql, SqlRow};
-use crate::registry::{audit_with, get_in, Registry};
+use crate::registry::{audit_with, get_in, Record, Registry};
 use anyhow::{Context, Result};
 use canon::{enc, Kind, Timestamp, Value};
 use rand_core::{OsRng, RngCore};
@@ -388,6 +388,32 @@ fn license_terms(license_id: &str, doc: &[u8], now: Timestamp) -> Result<(Licens
     Ok((l, st))
 }
 
+/// The newest license in force at `now` along the renewals of `rec` (`rec` itself while its
+/// renewal has not begun: a renewal made early starts at the old expiry). A revoked renewal
+/// stops the walk with [`code::LICENSE_REVOKED`].
+fn in_force(tx: &dyn Sql, rec: Record, now: Timestamp) -> Outcome<Record> {
+    let mut chosen = rec;
+    while let Some(next) = chosen.renewed_by.clone() {
+        let n = get_in(tx, &next)?
+            .with_context(|| format!("license {next}, a renewal of {}", chosen.license_id))?;
+        if let Some(at) = n.revoked_at {
+            return refuse(
+                code::LICENSE_REVOKED,
+                format!(
+                    "license {next}, the renewal of {}, was revoked at {at}",
+                    chosen.license_id
+                ),
+            );
+        }
+        let (_, st) = license_terms(&n.license_id, &n.document, now)?;
+        if st.state == State::NotYetValid {
+            break;
+        }
+        chosen = n;
+    }
+    Ok(Ok(chosen))
+}
+
 /// Frees the seats of `lineage` whose lease ended (they come back on their own).
 fn expire_leases(tx: &dyn Sql, lineage: &str, now: Timestamp) -> Result<()> {
     let ids = tx.all(
@@ -722,15 +748,24 @@ pub fn grant_in(
             format!("license {} was revoked at {at}", rec.license_id),
         );
     }
-    if let Some(next) = &rec.renewed_by {
-        return refuse(
-            code::LICENSE_RENEWED,
-            format!(
-                "license {} was renewed by {next}: install the renewal and request again (its seats carry over)",
-                rec.license_id
-            ),
-        );
-    }
+    // A renewed license: an online renewal moves to the newest renewal in force (its files go
+    // back with the lease, and the seat carries over); anything else is told to install it.
+    let rec = match (&rec.renewed_by, how) {
+        (None, _) => rec,
+        (Some(_), How::Renew { .. }) => match in_force(tx, rec, now)? {
+            Ok(r) => r,
+            Err(r) => return Ok(Err(r)),
+        },
+        (Some(next), _) => {
+            return refuse(
+                code::LICENSE_RENEWED,
+                format!(
+                    "license {} was renewed by {next}: install the renewal and request again (its seats carry over)",
+                    rec.license_id
+                ),
+            )
+        }
+    };
     let (license, standing) = license_terms(&rec.license_id, &rec.document, now)?;
     if license.workspace != req.workspace {
         return refuse(

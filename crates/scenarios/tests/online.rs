@@ -912,3 +912,83 @@ fn updates_are_offered_to_activated_machines_and_verified_before_install() {
     let (st, _, e) = get(&format!("{}/v1/updates", svc.url), Some(&cred));
     assert_eq!((st, code(&e)), (404, "ACTIVATION_NOT_FOUND"), "{e}");
 }
+
+/// The vendor renews the license early (the renewal starts at the old expiry, the default).
+/// Until then the agent's renewals stay on the old license; its first renewal once the
+/// renewal has begun moves the seat to it by itself: the same seat, the renewal's files
+/// verified and installed beside the lease, the product working on, the vendor's audit whole.
+#[test]
+fn the_agent_moves_to_a_renewed_license_once_it_begins() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    let svc = Service::start(&s, DAY1, &["--lease-days", "366"]);
+    let first: Value = serde_json::from_str(&ok(agent(
+        &s,
+        "m1",
+        DAY1,
+        &[
+            "activate",
+            "--server",
+            &svc.url,
+            "--license",
+            "lic",
+            "--root",
+            "root.pub",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    let renewal = ok(s.factory(
+        DAY1,
+        &[
+            "renew",
+            &s.license_id,
+            "--expires",
+            "2028-06-01",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "ren",
+        ],
+    ))
+    .trim()
+    .to_string();
+    let installed = || -> String {
+        let doc = std::fs::read(s.c.join("lic/license.json")).unwrap();
+        <runtime::license::License as runtime::Artifact>::parse(&doc)
+            .unwrap()
+            .0
+            .license_id
+    };
+    // Before the old expiry: renewed on the old license, nothing installed.
+    let o = ok(agent(&s, "m1", DAY1, &["run", "--once", "--force"]));
+    assert!(!o.contains("installed license"), "{o}");
+    assert_eq!(installed(), s.license_id);
+    drop(svc);
+    // The old license expired on 2027-06-01 and its renewal began: the service, back at that
+    // time on another port, moves the seat.
+    let later = "2027-06-02T09:00:00Z";
+    let svc = Service::start(&s, later, &["--lease-days", "366"]);
+    let rec = s.c.join("state-m1/activation/gateway/online.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    v["server"] = json!(svc.url);
+    std::fs::write(&rec, v.to_string()).unwrap();
+    let o = ok(agent(&s, "m1", later, &["run", "--once", "--force"]));
+    assert!(o.contains(&format!("installed license {renewal}")), "{o}");
+    assert_eq!(installed(), renewal);
+    let (code, text) = s.product("m1", later);
+    assert_eq!(code, 0, "{text}");
+    // The same seat, now on the renewal.
+    let (st, _, rows) = get(
+        &format!("{}/v1/admin/activations", svc.url),
+        Some(&format!("Bearer {}", "x".repeat(40))),
+    );
+    assert_eq!(st, 200, "{rows}");
+    let rows = rows["activations"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["activation_id"], first["activation_id"]);
+    assert_eq!(rows[0]["license_id"], renewal.as_str());
+    ok(s.factory(later, &["audit", "verify"]));
+}
