@@ -111,7 +111,18 @@ impl Client {
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
         limit: u64,
     ) -> Result<Vec<u8>, Failure> {
-        let mut resp = resp.map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let mut resp = resp.map_err(|e| {
+            let m = e.to_string();
+            // A TLS failure is no outage: say what to fix (it is still retried, as the
+            // service's certificate may be replaced meanwhile).
+            if m.contains("certificate") {
+                Failure::Unavailable(format!(
+                    "TLS: the service's certificate is not trusted ({m}); for a private CA give --ca CA.pem"
+                ))
+            } else {
+                Failure::Unavailable(m)
+            }
+        })?;
         let status = resp.status().as_u16();
         let retry = resp
             .headers()

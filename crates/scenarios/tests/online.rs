@@ -992,3 +992,126 @@ fn the_agent_moves_to_a_renewed_license_once_it_begins() {
     assert_eq!(rows[0]["license_id"], renewal.as_str());
     ok(s.factory(later, &["audit", "verify"]));
 }
+
+/// TLS from certificate files: a private CA (made with openssl, dated from before the test's
+/// clock), the service on https, the agent trusting that CA with `--ca`: it activates, renews
+/// and the product works; without `--ca` it refuses the unknown issuer and sends nothing.
+#[test]
+fn the_service_speaks_tls_from_certificate_files() {
+    if !have_tool("faketime") || !have_tool("openssl") {
+        return;
+    }
+    let s = Site::new(2);
+    // The certificates are made at a fixed past time (faketime) and last ten years, so the
+    // machines' frozen clocks fall inside them.
+    let ssl = |args: &[&str]| {
+        let o = Command::new("faketime")
+            .args(["-f", "2026-11-20 00:00:00", "openssl"])
+            .args(args)
+            .current_dir(&s.v)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    ssl(&[
+        &["req", "-x509"][..],
+        &ec[..],
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=Airlock test CA",
+        ][..],
+    ]
+    .concat());
+    ssl(&[
+        &["req"][..],
+        &ec[..],
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ][..],
+    ]
+    .concat());
+    std::fs::write(
+        s.v.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "3650",
+        "-extfile",
+        "server.ext",
+    ]);
+    std::fs::copy(s.v.join("ca.pem"), s.c.join("ca.pem")).unwrap();
+    let svc = Service::start(
+        &s,
+        DAY1,
+        &["--tls-cert", "server.pem", "--tls-key", "server.key"],
+    );
+    assert!(svc.url.starts_with("https://127.0.0.1:"), "{}", svc.url);
+    let activate = |machine: &str, ca: bool| {
+        let mut a = vec![
+            "activate",
+            "--server",
+            &svc.url,
+            "--license",
+            "lic",
+            "--root",
+            "root.pub",
+        ];
+        if ca {
+            a.extend(["--ca", "ca.pem"]);
+        }
+        agent(&s, machine, DAY1, &a)
+    };
+    // Without the CA: the certificate is not trusted; no seat is taken.
+    let o = activate("m2", false);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(
+        err.contains("certificate is not trusted") && err.contains("--ca"),
+        "{err}"
+    );
+    // With it: activated, renewed over TLS, the product works.
+    ok(activate("m1", true));
+    let o = ok(agent(
+        &s,
+        "m1",
+        DAY1,
+        &["run", "--once", "--force", "--ca", "ca.pem"],
+    ));
+    assert!(o.contains("renewed"), "{o}");
+    assert_eq!(s.product("m1", DAY1).0, 0);
+    // One seat: the refused machine took none.
+    let rows = ok(s.factory(DAY1, &["activation", "list", &s.license_id, "--json"]));
+    assert_eq!(rows.matches("\"activation_id\"").count(), 1, "{rows}");
+}
