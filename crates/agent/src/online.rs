@@ -383,7 +383,7 @@ pub fn activate_cmd(
 
 /// Verifies the license the service sent and writes it: after a token activation (the
 /// machine has none yet), or when a renewal moved the seat to the renewal of `replaces` (then
-/// it must be of the same lineage and product).
+/// it must be a later license of the same lineage and product).
 fn write_license(
     o: &Online<'_>,
     dir: &Path,
@@ -397,14 +397,21 @@ fn write_license(
         .context("the license the service sent")?;
     let sent: License = v.value().clone();
     if let Some(old) = replaces {
-        if sent.lineage_id != old.lineage_id || sent.product != old.product {
+        // Only a later license of the same lineage and product: a service (or whoever answers
+        // in its name) cannot put back an older license, or another customer's.
+        if sent.lineage_id != old.lineage_id
+            || sent.product != old.product
+            || sent.sequence <= old.sequence
+        {
             bail!(
-                "the service sent license {} (lineage {}, product {}) to replace license {} (lineage {}, product {}): not its renewal",
+                "the service sent license {} (lineage {}, #{}, product {}) to replace license {} (lineage {}, #{}, product {}): not a renewal of it",
                 sent.license_id,
                 sent.lineage_id,
+                sent.sequence,
                 sent.product,
                 old.license_id,
                 old.lineage_id,
+                old.sequence,
                 old.product
             );
         }

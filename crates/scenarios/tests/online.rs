@@ -1115,3 +1115,101 @@ fn the_service_speaks_tls_from_certificate_files() {
     let rows = ok(s.factory(DAY1, &["activation", "list", &s.license_id, "--json"]));
     assert_eq!(rows.matches("\"activation_id\"").count(), 1, "{rows}");
 }
+
+/// Whoever answers in the service's name (a spoofed address, a compromised node) with a
+/// genuinely signed license cannot make the agent install an older license of the lineage in
+/// place of its renewal: the agent refuses it, and the installed license stays.
+#[test]
+fn a_lying_service_cannot_put_back_an_older_license() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    let svc = Service::start(&s, DAY1, &["--lease-days", "366"]);
+    ok(agent(
+        &s,
+        "m1",
+        DAY1,
+        &[
+            "activate",
+            "--server",
+            &svc.url,
+            "--license",
+            "lic",
+            "--root",
+            "root.pub",
+        ],
+    ));
+    let old_doc = std::fs::read_to_string(s.c.join("lic/license.json")).unwrap();
+    let old_sig = std::fs::read_to_string(s.c.join("lic/license.sig")).unwrap();
+    // The vendor renews from now: the next renewal moves the machine to it.
+    let renewal = ok(s.factory(
+        DAY1,
+        &[
+            "renew",
+            &s.license_id,
+            "--from-now",
+            "--expires",
+            "2028-06-01",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "ren",
+        ],
+    ))
+    .trim()
+    .to_string();
+    let o = ok(agent(&s, "m1", DAY1, &["run", "--once", "--force"]));
+    assert!(o.contains(&format!("installed license {renewal}")), "{o}");
+    let renewed_doc = std::fs::read_to_string(s.c.join("lic/license.json")).unwrap();
+    // A fake service answering every request with the old (genuine) license.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    let body = json!({
+        "activation_id": "act-0000000000000000", "license_id": s.license_id, "new_seat": false,
+        "seats_in_use": 1, "device_limit": 1, "overage": false, "sequence": 99,
+        "not_after": "2027-06-15T00:00:00Z", "renew_after": "2027-06-01T00:00:00Z",
+        "files": {"activation.json": "{}", "activation.sig": "{}",
+                  "license.json": old_doc, "license.sig": old_sig},
+    })
+    .to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut sink = vec![0u8; length];
+            let _ = std::io::Read::read_exact(&mut reader, &mut sink);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let rec = s.c.join("state-m1/activation/gateway/online.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    v["server"] = json!(fake);
+    std::fs::write(&rec, v.to_string()).unwrap();
+    let o = agent(&s, "m1", DAY1, &["run", "--once", "--force"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a renewal of it"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(s.c.join("lic/license.json")).unwrap(),
+        renewed_doc
+    );
+    assert_eq!(s.product("m1", DAY1).0, 0);
+}
