@@ -139,6 +139,31 @@ fn agent(s: &Site, machine: &str, now: &str, args: &[&str]) -> std::process::Out
 
 const DAY1: &str = "2026-11-23T09:00:00Z";
 
+/// `airlock-agent activate` on `machine` against `url` with the license in `lic/` (plus
+/// `extra` flags), first use trusting `root.pub`.
+fn activate(s: &Site, machine: &str, now: &str, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut a = vec![
+        "activate",
+        "--server",
+        url,
+        "--license",
+        "lic",
+        "--root",
+        "root.pub",
+    ];
+    a.extend(extra);
+    agent(s, machine, now, &a)
+}
+
+/// Points `machine`'s online record at `url` (a service that came back on another port).
+fn point_at(s: &Site, machine: &str, url: &str) {
+    let rec =
+        s.c.join(format!("state-{machine}/activation/gateway/online.json"));
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    v["server"] = json!(url);
+    std::fs::write(&rec, v.to_string()).unwrap();
+}
+
 #[test]
 fn every_status_of_the_api() {
     if !have_tool("faketime") {
@@ -358,20 +383,7 @@ fn an_expired_license_is_refused_and_a_burst_is_answered_429() {
     let secs: u64 = retry.expect("Retry-After").parse().expect("an integer");
     assert!((1..=60).contains(&secs), "{secs}");
     // The agent reports it and exits 4 (try later), without a seat.
-    let o = agent(
-        &s,
-        "b3",
-        DAY1,
-        &[
-            "activate",
-            "--server",
-            &svc.url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-        ],
-    );
+    let o = activate(&s, "b3", DAY1, &svc.url, &[]);
     assert_eq!(
         o.status.code(),
         Some(4),
@@ -551,20 +563,7 @@ fn the_agent_rides_out_a_stopped_service_until_its_lease_ends() {
     let s = Site::new(1);
     let mut svc = Service::start(&s, DAY1, &["--lease-days", "7"]);
     let url = svc.url.clone();
-    ok(agent(
-        &s,
-        "m1",
-        DAY1,
-        &[
-            "activate",
-            "--server",
-            &url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-        ],
-    ));
+    ok(activate(&s, "m1", DAY1, &url, &[]));
     // Not due yet: nothing to do.
     assert_eq!(
         agent(&s, "m1", DAY1, &["run", "--once"]).status.code(),
@@ -599,10 +598,7 @@ fn the_agent_rides_out_a_stopped_service_until_its_lease_ends() {
     // again on its own, and the product works.
     let svc = Service::start(&s, day8, &[]);
     // It came back on another port (port 0): point the machine's record at it.
-    let rec = s.c.join("state-m1/activation/gateway/online.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-    v["server"] = json!(svc.url);
-    std::fs::write(&rec, v.to_string()).unwrap();
+    point_at(&s, "m1", &svc.url);
     let o = agent(&s, "m1", day8, &["run", "--once"]);
     assert_eq!(
         o.status.code(),
@@ -852,20 +848,7 @@ fn updates_are_offered_to_activated_machines_and_verified_before_install() {
         ],
     ));
     let svc = Service::start(&s, DAY1, &["--bundles", "bundles"]);
-    ok(agent(
-        &s,
-        "m1",
-        DAY1,
-        &[
-            "activate",
-            "--server",
-            &svc.url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-        ],
-    ));
+    ok(activate(&s, "m1", DAY1, &svc.url, &[]));
     // Offered, downloaded, verified with the runtime, installed.
     let o = agent(
         &s,
@@ -924,22 +907,8 @@ fn the_agent_moves_to_a_renewed_license_once_it_begins() {
     }
     let s = Site::new(1);
     let svc = Service::start(&s, DAY1, &["--lease-days", "366"]);
-    let first: Value = serde_json::from_str(&ok(agent(
-        &s,
-        "m1",
-        DAY1,
-        &[
-            "activate",
-            "--server",
-            &svc.url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-            "--json",
-        ],
-    )))
-    .unwrap();
+    let first: Value =
+        serde_json::from_str(&ok(activate(&s, "m1", DAY1, &svc.url, &["--json"]))).unwrap();
     let renewal = ok(s.factory(
         DAY1,
         &[
@@ -971,10 +940,7 @@ fn the_agent_moves_to_a_renewed_license_once_it_begins() {
     // time on another port, moves the seat.
     let later = "2027-06-02T09:00:00Z";
     let svc = Service::start(&s, later, &["--lease-days", "366"]);
-    let rec = s.c.join("state-m1/activation/gateway/online.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-    v["server"] = json!(svc.url);
-    std::fs::write(&rec, v.to_string()).unwrap();
+    point_at(&s, "m1", &svc.url);
     let o = ok(agent(&s, "m1", later, &["run", "--once", "--force"]));
     assert!(o.contains(&format!("installed license {renewal}")), "{o}");
     assert_eq!(installed(), renewal);
@@ -1078,23 +1044,9 @@ fn the_service_speaks_tls_from_certificate_files() {
         &["--tls-cert", "server.pem", "--tls-key", "server.key"],
     );
     assert!(svc.url.starts_with("https://127.0.0.1:"), "{}", svc.url);
-    let activate = |machine: &str, ca: bool| {
-        let mut a = vec![
-            "activate",
-            "--server",
-            &svc.url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-        ];
-        if ca {
-            a.extend(["--ca", "ca.pem"]);
-        }
-        agent(&s, machine, DAY1, &a)
-    };
+    let with_ca: &[&str] = &["--ca", "ca.pem"];
     // Without the CA: the certificate is not trusted; no seat is taken.
-    let o = activate("m2", false);
+    let o = activate(&s, "m2", DAY1, &svc.url, &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
     assert!(
@@ -1102,7 +1054,7 @@ fn the_service_speaks_tls_from_certificate_files() {
         "{err}"
     );
     // With it: activated, renewed over TLS, the product works.
-    ok(activate("m1", true));
+    ok(activate(&s, "m1", DAY1, &svc.url, with_ca));
     let o = ok(agent(
         &s,
         "m1",
@@ -1126,20 +1078,7 @@ fn a_lying_service_cannot_put_back_an_older_license() {
     }
     let s = Site::new(1);
     let svc = Service::start(&s, DAY1, &["--lease-days", "366"]);
-    ok(agent(
-        &s,
-        "m1",
-        DAY1,
-        &[
-            "activate",
-            "--server",
-            &svc.url,
-            "--license",
-            "lic",
-            "--root",
-            "root.pub",
-        ],
-    ));
+    ok(activate(&s, "m1", DAY1, &svc.url, &[]));
     let old_doc = std::fs::read_to_string(s.c.join("lic/license.json")).unwrap();
     let old_sig = std::fs::read_to_string(s.c.join("lic/license.sig")).unwrap();
     // The vendor renews from now: the next renewal moves the machine to it.
@@ -1199,10 +1138,7 @@ fn a_lying_service_cannot_put_back_an_older_license() {
             );
         }
     });
-    let rec = s.c.join("state-m1/activation/gateway/online.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
-    v["server"] = json!(fake);
-    std::fs::write(&rec, v.to_string()).unwrap();
+    point_at(&s, "m1", &fake);
     let o = agent(&s, "m1", DAY1, &["run", "--once", "--force"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
