@@ -30,4 +30,4 @@ pub mod ustar;
 
 pub use json::{canonicalize, parse, Members, ParseError, Value};
 pub use sig::{pae, Envelope, KeyId, Kind, Role};
-pub use time::Timestamp;
+pub use time::{Timestamp, Window, Within, CLOCK_SKEW_SECS};

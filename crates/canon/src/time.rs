@@ -10,6 +10,63 @@ pub struct Timestamp(pub i64);
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
+/// The clock skew tolerated between two machines, in seconds: a document signed up to this much
+/// "in the future" of the verifier's clock is still accepted (licenses, leases, trust files,
+/// requests). The one constant every side uses.
+pub const CLOCK_SKEW_SECS: i64 = 300;
+
+/// A validity window, half-open: valid from `start` (included) until `end` (excluded). The one
+/// interval convention of every Airlock window (a license's `not_before`..`expires_at`, its
+/// grace, a lease's `not_before`..`not_after`, an install token's life): at `end` it is over,
+/// so the vendor's registry (which frees a seat when `lease_not_after <= now`) and the machine
+/// (which refuses the lease at `now == not_after`) never disagree on an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The first instant inside.
+    pub start: Timestamp,
+    /// The first instant after (not inside).
+    pub end: Timestamp,
+}
+
+/// Where an instant falls against a [`Window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// Before `start`.
+    Before,
+    /// `start <= now < end`.
+    Inside,
+    /// `now >= end`.
+    Ended,
+}
+
+impl Window {
+    /// The window `[start, end)`.
+    pub fn new(start: Timestamp, end: Timestamp) -> Window {
+        Window { start, end }
+    }
+
+    /// Where `now` falls.
+    pub fn at(&self, now: Timestamp) -> Within {
+        if now < self.start {
+            Within::Before
+        } else if now < self.end {
+            Within::Inside
+        } else {
+            Within::Ended
+        }
+    }
+
+    /// `start <= now < end`.
+    pub fn contains(&self, now: Timestamp) -> bool {
+        self.at(now) == Within::Inside
+    }
+
+    /// `now >= end`: over (the same instant the registry's SQL uses: `end <= now`).
+    pub fn ended(&self, now: Timestamp) -> bool {
+        self.at(now) == Within::Ended
+    }
+}
+
 impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` strictly.
     pub fn parse(s: &str) -> Option<Timestamp> {
@@ -68,6 +125,12 @@ impl Timestamp {
     /// Adds whole days (saturating).
     pub fn plus_days(self, days: i64) -> Timestamp {
         Timestamp(self.0.saturating_add(days.saturating_mul(DAY)))
+    }
+
+    /// Whether a time signed as `self` is acceptable to a verifier whose clock reads `now`:
+    /// at most [`CLOCK_SKEW_SECS`] ahead of it.
+    pub fn signed_by(self, now: Timestamp) -> bool {
+        self.0 <= now.0.saturating_add(CLOCK_SKEW_SECS)
     }
 
     /// Whole days from `self` until `later` (negative when `later` is earlier), rounded down.
@@ -131,6 +194,21 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_half_open() {
+        let w = Window::new(Timestamp(100), Timestamp(200));
+        assert_eq!(w.at(Timestamp(99)), Within::Before);
+        assert_eq!(w.at(Timestamp(100)), Within::Inside);
+        assert_eq!(w.at(Timestamp(199)), Within::Inside);
+        assert_eq!(w.at(Timestamp(200)), Within::Ended);
+        assert!(w.ended(Timestamp(200)) && !w.contains(Timestamp(200)));
+        let empty = Window::new(Timestamp(5), Timestamp(5));
+        assert!(!empty.contains(Timestamp(5)));
+        assert!(Timestamp(400).signed_by(Timestamp(100)));
+        assert!(!Timestamp(401).signed_by(Timestamp(100)));
+        assert!(Timestamp(i64::MAX).signed_by(Timestamp(i64::MAX)));
+    }
 
     #[test]
     fn round_trip_and_strictness() {

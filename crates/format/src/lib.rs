@@ -17,6 +17,7 @@
 pub mod activation;
 pub mod license;
 pub mod manifest;
+pub mod refusal;
 pub mod revocation;
 pub mod text;
 pub mod trust;

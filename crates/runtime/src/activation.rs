@@ -164,13 +164,14 @@ pub fn check_lease(
             "the lease names another instance key than this machine's agent holds".into(),
         ));
     }
-    if now < t.not_before {
-        return Err(ActivationError::NotYetValid(t.not_before));
+    // The one interval convention (canon::Window): at `not_after` the lease is over, the
+    // same instant the vendor's registry frees its seat.
+    match canon::Window::new(t.not_before, t.not_after).at(now) {
+        canon::Within::Before => return Err(ActivationError::NotYetValid(t.not_before)),
+        canon::Within::Ended => return Err(ActivationError::Expired(t.not_after)),
+        canon::Within::Inside => {}
     }
-    if now > t.not_after {
-        return Err(ActivationError::Expired(t.not_after));
-    }
-    if now.0.saturating_add(crate::session::SIGNED_TIME_SKEW_SECS) < t.issued_at.0 {
+    if !t.issued_at.signed_by(now) {
         return Err(ActivationError::ClockBehind(t.issued_at));
     }
     if let Some(why) = known.revoked_activations.get(&a.activation_id) {

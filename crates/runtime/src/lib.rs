@@ -72,6 +72,6 @@ pub mod trust;
 
 pub use check::Check;
 pub use error::VerifyError;
-pub use format::{text, Artifact, MAX_SAFE_INTEGER};
+pub use format::{refusal, text, Artifact, MAX_SAFE_INTEGER};
 pub use keys::PublicKey;
 pub use trust::{Anchors, KeyStatus, TrustStore, TrustedKey};

@@ -258,18 +258,17 @@ impl fmt::Display for State {
 /// the caller, who holds the revocation list and the state directory). The one definition of
 /// the date states; [`Standing`] is the same answer with its wording.
 pub fn date_state(times: Times, grace_days: u64, now: Timestamp, warn_days: i64) -> State {
-    if now < times.not_before {
-        State::NotYetValid
-    } else if now < times.expires_at {
-        if now.plus_days(warn_days) >= times.expires_at {
-            State::ExpiringSoon
-        } else {
-            State::Active
+    use canon::{Window, Within};
+    match Window::new(times.not_before, times.expires_at).at(now) {
+        Within::Before => State::NotYetValid,
+        Within::Inside if now.plus_days(warn_days) >= times.expires_at => State::ExpiringSoon,
+        Within::Inside => State::Active,
+        Within::Ended
+            if Window::new(times.expires_at, grace_end(times, grace_days)).contains(now) =>
+        {
+            State::Grace
         }
-    } else if now < grace_end(times, grace_days) {
-        State::Grace
-    } else {
-        State::Expired
+        Within::Ended => State::Expired,
     }
 }
 

@@ -22,8 +22,9 @@ use canon::{Role, Timestamp};
 use std::fmt;
 use std::path::Path;
 
-/// How far a signed time may be ahead of the clock (the vendor's clock may run a little fast).
-pub const SIGNED_TIME_SKEW_SECS: i64 = 300;
+/// How far a signed time may be ahead of the clock (the vendor's clock may run a little fast):
+/// the one skew constant, `canon::CLOCK_SKEW_SECS`.
+pub const SIGNED_TIME_SKEW_SECS: i64 = canon::CLOCK_SKEW_SECS;
 
 /// What time it is, and whether that is the real clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +159,7 @@ pub fn check_signed_time(
     t: Timestamp,
     what: &'static str,
 ) -> Result<(), StateError> {
-    if now.0.saturating_add(SIGNED_TIME_SKEW_SECS) < t.0 {
+    if !t.signed_by(now) {
         return Err(StateError::TamperSuspected { now, seen: t, what });
     }
     Ok(())
