@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use canon::{Timestamp, Value};
-use factory::activation::{self as seats, code, Fulfilled, Heartbeat, Refusal, Row};
+use factory::activation::{self as seats, Code, Freshness, Fulfilled, Heartbeat, Listed, Refusal};
 use limit::{Limiters, Scope};
 use metrics::Metrics;
 use runtime::TrustStore;
@@ -37,8 +37,6 @@ use store::{Answer, Clock, Op, Store};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// How old an update request may be, in seconds (it is made for each call).
-pub const UPDATE_REQUEST_AGE_SECS: i64 = 300;
 
 /// Everything a running service shares.
 pub struct App {
@@ -60,19 +58,18 @@ pub struct App {
     pub behind_proxy: bool,
 }
 
-/// An error answer: a status, a stable code, a message, maybe `Retry-After`.
+/// An error answer: a code of the one refusal table (its HTTP status comes from the table),
+/// a message, maybe `Retry-After`.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: Code,
     message: String,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    fn new(code: Code, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
             retry_after: None,
@@ -80,52 +77,32 @@ impl ApiError {
     }
 
     fn bad(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        ApiError::new(Code::BadRequest, message)
     }
 
     fn internal(e: anyhow::Error) -> ApiError {
         tracing::error!(error = %format!("{e:#}"), "internal error");
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
+            Code::Internal,
             "the service failed; nothing was changed by this request unless it answered success",
         )
     }
-}
 
-/// The HTTP status of a refusal code (docs/HTTP.md).
-pub fn status_of(c: &str) -> StatusCode {
-    match c {
-        code::REQUEST_INVALID
-        | code::REQUEST_STALE
-        | code::REQUEST_FROM_FUTURE
-        | code::RECEIPT_INVALID
-        | code::TOKEN_INVALID => StatusCode::BAD_REQUEST,
-        code::LICENSE_NOT_FOUND | code::ACTIVATION_NOT_FOUND => StatusCode::NOT_FOUND,
-        code::LICENSE_MISMATCH
-        | code::LICENSE_REVOKED
-        | code::LICENSE_RENEWED
-        | code::LICENSE_EXPIRED
-        | code::LICENSE_IN_GRACE
-        | code::TOKEN_MISMATCH
-        | code::TOKEN_EXPIRED
-        | code::INSTANCE_MISMATCH
-        | code::RECEIPT_MISMATCH => StatusCode::FORBIDDEN,
-        code::ACTIVATION_ENDED => StatusCode::GONE,
-        _ => StatusCode::CONFLICT,
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
-        ApiError::new(status_of(r.code), r.code, r.message)
+        ApiError::new(r.code, r.message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
-        let mut resp = (self.status, axum::Json(body)).into_response();
+        let body = json!({"error": {"code": self.code.as_str(), "message": self.message}});
+        let mut resp = (self.status(), axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -137,7 +114,7 @@ impl IntoResponse for ApiError {
 
 /// The code of an error answer, for the request log.
 #[derive(Clone, Copy)]
-struct ErrorCode(&'static str);
+struct ErrorCode(Code);
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -162,18 +139,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
-        })
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "the service failed",
-                )
-                .into_response()
+                ApiError::new(Code::Internal, "the service failed").into_response()
             },
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -202,7 +172,10 @@ async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Respo
     let took = started.elapsed();
     let status = resp.status().as_u16();
     app.metrics.request(&route, status, took);
-    let code = resp.extensions().get::<ErrorCode>().map_or("", |c| c.0);
+    let code = resp
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or("", |c| c.0.as_str());
     tracing::info!(
         target: "airlock_server::http",
         method = %method,
@@ -239,8 +212,7 @@ impl App {
         self.limiters.check(scope, key).map_err(|secs| {
             self.metrics.rate_limited(scope.as_str());
             ApiError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                code: "RATE_LIMITED",
+                code: Code::RateLimited,
                 message: format!(
                     "too many requests (per {} limit): retry after {secs} s",
                     scope.as_str()
@@ -254,7 +226,7 @@ impl App {
         match self.store.call(op).await {
             Ok(Ok(a)) => Ok(a),
             Ok(Err(r)) => {
-                self.metrics.outcome(op_name, r.code);
+                self.metrics.outcome(op_name, r.code.as_str());
                 Err(r.into())
             }
             Err(e) => {
@@ -321,8 +293,9 @@ fn lease_body(f: &Fulfilled) -> serde_json::Value {
 fn verified_request(
     bytes: &[u8],
     now: Timestamp,
+    fresh: Freshness,
 ) -> Result<runtime::activation::ActivationRequest, ApiError> {
-    seats::check_request(bytes, now).map_err(ApiError::from)
+    seats::check_request(bytes, now, fresh).map_err(ApiError::from)
 }
 
 async fn activate(
@@ -335,14 +308,13 @@ async fn activate(
     app.limit(Scope::Address, client.to_string().as_bytes())?;
     let v = body_object(&body, &["request", "token"])?;
     let now = app.now();
-    let req = verified_request(&signed_member(&v, "request")?, now)?;
+    let req = verified_request(&signed_member(&v, "request")?, now, Freshness::Online)?;
     let token = match v.get("token") {
         None => None,
         Some(Value::String(t)) => Some(runtime::activation::verify_token(&app.trust, t).map_err(
             |e| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    code::TOKEN_INVALID,
+                    Code::TokenInvalid,
                     format!("the install token does not verify: {e}"),
                 )
             },
@@ -391,15 +363,14 @@ async fn renew(
     app.limit(Scope::Address, client.to_string().as_bytes())?;
     let v = body_object(&body, &["request", "heartbeat"])?;
     let now = app.now();
-    let req = verified_request(&signed_member(&v, "request")?, now)?;
+    let req = verified_request(&signed_member(&v, "request")?, now, Freshness::Online)?;
     let heartbeat = match v.get("heartbeat") {
         None => None,
         Some(h) => {
-            let hb: Heartbeat = serde_json::from_slice(&h.to_canonical()).map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "HEARTBEAT_INVALID", e.to_string())
-            })?;
+            let hb: Heartbeat = serde_json::from_slice(&h.to_canonical())
+                .map_err(|e| ApiError::new(Code::HeartbeatInvalid, e.to_string()))?;
             hb.check()
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "HEARTBEAT_INVALID", e))?;
+                .map_err(|e| ApiError::new(Code::HeartbeatInvalid, e))?;
             Some(hb)
         }
     };
@@ -429,7 +400,7 @@ async fn deactivate(
     let receipt = seats::check_receipt(&signed_member(&v, "receipt")?)?;
     if receipt.activation_id != id {
         return Err(Refusal {
-            code: code::RECEIPT_MISMATCH,
+            code: Code::ReceiptMismatch,
             message: format!(
                 "the receipt is for activation {}, not {id}",
                 receipt.activation_id
@@ -461,7 +432,7 @@ async fn update_seat(
 ) -> Result<(runtime::activation::ActivationRequest, Vec<String>), ApiError> {
     let client = app.client(peer, headers);
     app.limit(Scope::Download, client.to_string().as_bytes())?;
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m);
+    let unauthorized = |m: &str| ApiError::new(Code::Unauthorized, m);
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -472,15 +443,7 @@ async fn update_seat(
     let bytes = canon::enc::unb64(auth.trim())
         .ok_or_else(|| unauthorized("the Airlock-Request credential is not base64"))?;
     let now = app.now();
-    let req = verified_request(&bytes, now)?;
-    let created = Timestamp::parse(&req.created_at).unwrap_or(Timestamp(0));
-    if created.0 < now.0 - UPDATE_REQUEST_AGE_SECS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            code::REQUEST_STALE,
-            "an update request must be made for the call (at most 5 minutes old)",
-        ));
-    }
+    let req = verified_request(&bytes, now, Freshness::Credential)?;
     app.limit(
         Scope::Download,
         format!("license:{}", req.lineage_id).as_bytes(),
@@ -502,8 +465,7 @@ async fn update_seat(
 fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
     app.updates.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "UPDATES_DISABLED",
+            Code::UpdatesDisabled,
             "this service offers no updates (started without --bundles)",
         )
     })
@@ -555,8 +517,7 @@ async fn updates_file(
         .collect();
     let Some(path) = index.path_of(&bundles, &file) else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            Code::NotFound,
             "no such update for this machine",
         ));
     };
@@ -586,8 +547,7 @@ async fn updates_file(
 fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = app.admin else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ADMIN_DISABLED",
+            Code::AdminDisabled,
             "the admin API is off (start the service with --admin-token-file)",
         ));
     };
@@ -605,16 +565,17 @@ fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     });
     if !same {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            Code::Unauthorized,
             "the admin API needs Authorization: Bearer <admin credential>",
         ));
     }
     Ok(())
 }
 
-fn row_json(r: &Row, now: Timestamp) -> serde_json::Value {
+fn row_json(l: &Listed, now: Timestamp) -> serde_json::Value {
+    let r = &l.row;
     json!({
+        "rebound_from": l.rebound_from,
         "activation_id": r.activation_id,
         "license_id": r.license_id,
         "lineage_id": r.lineage_id,
@@ -681,7 +642,14 @@ async fn admin_release(
         return Err(unexpected());
     };
     app.metrics.outcome("release", "released");
-    Ok(axum::Json(json!({"activation": row_json(&r.row, app.now())})).into_response())
+    Ok(axum::Json(json!({"activation": row_json(
+        &Listed {
+            row: r.row.clone(),
+            rebound_from: None,
+        },
+        app.now(),
+    )}))
+    .into_response())
 }
 
 async fn admin_reset(
@@ -728,8 +696,7 @@ async fn healthz(State(app): State<Arc<App>>) -> ApiResult {
             Ok(axum::Json(json!({"status": "ok", "backend": app.store.backend()})).into_response())
         }
         _ => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
+            Code::Unavailable,
             "the registry does not answer",
         )),
     }

@@ -12,8 +12,8 @@
 use anyhow::{anyhow, Result};
 use canon::Timestamp;
 use factory::activation::{
-    self as seats, Fulfilled, Granted, Heartbeat, How, LeaseTerms, Outcome, Refusal, Released,
-    Reset, Row,
+    self as seats, Code, Fulfilled, Granted, Heartbeat, How, LeaseTerms, Listed, Outcome, Refusal,
+    Released, Reset, Row,
 };
 use factory::db::Sql;
 use factory::registry::Registry;
@@ -98,7 +98,7 @@ pub enum Answer {
     /// A revoked license.
     Revoked,
     /// Seats.
-    Rows(Vec<Row>),
+    Rows(Vec<Listed>),
     /// A machine's live seat and the license ids of its lineage.
     Seat(Box<Row>, Vec<String>),
     /// The database answered.
@@ -122,8 +122,8 @@ pub trait Backend: Send + 'static {
     fn name(&self) -> &'static str;
 }
 
-fn refusal<T>(code: &'static str, message: String) -> Outcome<T> {
-    Ok(Err(Refusal { code, message }))
+fn refusal<T>(code: Code, message: String) -> Outcome<T> {
+    Ok(Err(Refusal::new(code, message)))
 }
 
 /// The factory's registry as the service's backend: the embedded SQLite file, or a
@@ -146,24 +146,27 @@ impl RegistryBackend {
 /// A machine's live seat for a verified request at `now` (not released, lease not ended),
 /// and the license ids of its lineage.
 fn seat_of(reg: &Registry, req: &ActivationRequest, now: Timestamp) -> Outcome<Answer> {
+    // An unknown license and a license without this machine's seat get one answer: the
+    // caller is not proven until it holds a seat.
+    let no_seat = || {
+        refusal(
+            Code::ActivationNotFound,
+            "this machine holds no live seat of the license: activate first".into(),
+        )
+    };
     if reg.get(&req.license_id)?.is_none() {
-        return refusal(
-            seats::code::LICENSE_NOT_FOUND,
-            format!("no license {} in the registry", req.license_id),
-        );
+        return no_seat();
     }
     let Some(row) = seats::list(reg, Some(&req.license_id))?
         .into_iter()
+        .map(|l| l.row)
         .find(|r| {
             r.status(now) == "active"
                 && r.fingerprint == req.fingerprint
                 && r.instance_key == req.instance_public_key
         })
     else {
-        return refusal(
-            seats::code::ACTIVATION_NOT_FOUND,
-            "this machine holds no live seat of the license: activate first".into(),
-        );
+        return no_seat();
     };
     let ids = reg
         .lineage(&row.lineage_id)?
@@ -206,11 +209,11 @@ impl Backend for RegistryBackend {
                 ),
                 Op::Revoke { license_id, reason } => Some(match self.reg.get(license_id)? {
                     None => refusal(
-                        seats::code::LICENSE_NOT_FOUND,
+                        Code::LicenseNotFound,
                         format!("no license {license_id} in the registry"),
                     ),
                     Some(r) if r.revoked_at.is_some() => refusal(
-                        seats::code::LICENSE_REVOKED,
+                        Code::LicenseRevoked,
                         format!("license {license_id} is revoked already"),
                     ),
                     Some(_) => self

@@ -16,6 +16,7 @@ use clikit::input::read_capped;
 use rand_core::{OsRng, RngCore};
 use runtime::activation::{self, Activation, ActivationRequest, InstallToken};
 use runtime::license::License;
+use runtime::refusal::Code;
 use runtime::Artifact;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ const MAX_ANSWER_BYTES: u64 = 256 * 1024;
 const MAX_BUNDLE_BYTES: u64 = 8 << 30;
 /// Exit code of `run --once` when a renewal is due and the service did not answer (the lease
 /// still holds).
-pub const EXIT_UNREACHABLE: u8 = 4;
+pub const EXIT_UNREACHABLE: u8 = runtime::refusal::EXIT_UNREACHABLE;
 /// Exit code when a lease has ended.
 pub const EXIT_LEASE_ENDED: u8 = 5;
 
@@ -41,8 +42,9 @@ pub enum Failure {
     Refused {
         /// HTTP status.
         status: u16,
-        /// The stable code.
-        code: String,
+        /// The stable code, when it is one of the table's (`None`: a code this release does
+        /// not know, shown as the service sent it in `message`).
+        code: Option<Code>,
         /// Its message.
         message: String,
     },
@@ -59,7 +61,14 @@ impl std::fmt::Display for Failure {
                 status,
                 code,
                 message,
-            } => write!(f, "the service refused ({status} {code}): {message}"),
+            } => match code {
+                Some(c) => write!(
+                    f,
+                    "the service refused ({status} {c}): {message}; {}",
+                    c.advice()
+                ),
+                None => write!(f, "the service refused ({status}): {message}"),
+            },
             Failure::RateLimited(s) => write!(f, "the service is rate-limiting: retry after {s} s"),
             Failure::Unavailable(m) => write!(f, "the service is unavailable: {m}"),
         }
@@ -143,8 +152,16 @@ impl Client {
                 let e = &v["error"];
                 Err(Failure::Refused {
                     status,
-                    code: e["code"].as_str().unwrap_or("UNKNOWN").to_string(),
-                    message: e["message"].as_str().unwrap_or("").to_string(),
+                    code: e["code"].as_str().and_then(Code::parse),
+                    message: format!(
+                        "{}{}",
+                        e["code"]
+                            .as_str()
+                            .filter(|c| Code::parse(c).is_none())
+                            .map(|c| format!("[{}] ", runtime::text::escape(c)))
+                            .unwrap_or_default(),
+                        runtime::text::escape(e["message"].as_str().unwrap_or(""))
+                    ),
                 })
             }
             _ => Err(Failure::Unavailable(format!("HTTP {status}"))),
@@ -265,7 +282,9 @@ fn read_online(state: &Path, product: &str) -> Result<Option<(String, PathBuf)>>
 fn failed(what: &str, f: &Failure) -> Result<ExitCode> {
     eprintln!("airlock-agent: {what}: {f}");
     Ok(ExitCode::from(match f {
-        Failure::Refused { .. } => clikit::outcome::EXIT_REJECTED,
+        Failure::Refused { code, .. } => {
+            code.map_or(clikit::outcome::EXIT_REJECTED, Code::exit_code)
+        }
         Failure::RateLimited(_) | Failure::Unavailable(_) => EXIT_UNREACHABLE,
     }))
 }
@@ -319,6 +338,10 @@ pub fn activate_cmd(
         }
         None => For::license(&read_license(license_dir)?),
     };
+    let current = match &token {
+        Some(_) => None,
+        None => Some(read_license(license_dir)?),
+    };
     let (_, req_bytes) = fresh_request(o.state, &target, label)?;
     // Pending, as with a request carried by hand: the lease that answers must be for it.
     let dir = activation::installed_dir(o.state, &target.product);
@@ -333,8 +356,10 @@ pub fn activate_cmd(
         Ok(a) => a,
         Err(f) => return failed("activate", &f),
     };
-    if token.is_some() {
-        write_license(o, license_dir, &answer, None)?;
+    // The license the lease is for: with a token the machine has none yet (the token's
+    // license, or its renewal in force); with a key, a renewal that has begun comes back.
+    if token.is_some() || answer["license_id"].as_str() != Some(target.license_id.as_str()) {
+        write_license(o, license_dir, &answer, &target, current.as_ref())?;
     }
     let (a, described) = install_answer(o, &answer)?;
     let record = json!({
@@ -388,6 +413,7 @@ fn write_license(
     o: &Online<'_>,
     dir: &Path,
     answer: &Value,
+    asked: &For,
     replaces: Option<&License>,
 ) -> Result<License> {
     let doc = file_member(answer, "license.json")?.as_bytes().to_vec();
@@ -396,6 +422,18 @@ fn write_license(
     let v = runtime::signed::verify::<License>(s.trust(), &doc, &sig, None)
         .context("the license the service sent")?;
     let sent: License = v.value().clone();
+    // Only the lineage and product asked for (a token's, or the installed license's).
+    if sent.lineage_id != asked.lineage_id || sent.product != asked.product {
+        bail!(
+            "the service sent license {} (lineage {}, product {}) for a request of license {} (lineage {}, product {}): refused, nothing written",
+            sent.license_id,
+            sent.lineage_id,
+            sent.product,
+            asked.license_id,
+            asked.lineage_id,
+            asked.product
+        );
+    }
     if let Some(old) = replaces {
         // Only a later license of the same lineage and product: a service (or whoever answers
         // in its name) cannot put back an older license, or another customer's.
@@ -456,7 +494,10 @@ fn renew_one(
     let answer = match client.post(&path, &body) {
         // The seat was freed (its lease ended while the service was out of reach, or it was
         // released): ask for a seat again with the license key, as a new machine would.
-        Err(Failure::Refused { code, .. }) if code == "ACTIVATION_ENDED" => {
+        Err(Failure::Refused {
+            code: Some(Code::ActivationEnded),
+            ..
+        }) => {
             eprintln!(
                 "airlock-agent: {product}: seat {} was freed; activating again",
                 lease.activation_id
@@ -474,7 +515,13 @@ fn renew_one(
             // and its files came along. The product reads the lease by lineage, so either
             // order of the two writes leaves it working.
             if answer["license_id"].as_str() != Some(license.license_id.as_str()) {
-                let new = write_license(o, &license_dir, &answer, Some(&license))?;
+                let new = write_license(
+                    o,
+                    &license_dir,
+                    &answer,
+                    &For::license(&license),
+                    Some(&license),
+                )?;
                 println!(
                     "{product}: installed license {} (the renewal of {}, valid until {}) in {}",
                     new.license_id,

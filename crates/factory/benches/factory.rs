@@ -180,7 +180,12 @@ fn fulfil(c: &mut Criterion) {
             },
             |(d, mut reg, key, signed)| {
                 for f in &signed {
-                    let r = factory::activation::check_request(f, now()).unwrap();
+                    let r = factory::activation::check_request(
+                        f,
+                        now(),
+                        factory::activation::Freshness::Carried,
+                    )
+                    .unwrap();
                     factory::activation::fulfill(&mut reg, &r, &key, now(), None)
                         .unwrap()
                         .unwrap();
@@ -204,7 +209,7 @@ fn renew_group(c: &mut Criterion) {
     let (mut reg, act_key, signed) = registry_with_requests(d.path(), seats_n);
     let reqs: Vec<_> = signed
         .iter()
-        .map(|f| seats::check_request(f, now()).unwrap())
+        .map(|f| seats::check_request(f, now(), factory::activation::Freshness::Carried).unwrap())
         .collect();
     let lease = LeaseTerms::online(7);
     let ids: Vec<String> = reqs

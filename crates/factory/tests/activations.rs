@@ -3,7 +3,7 @@
 
 use crate::common::{fails, ok, NOW};
 use canon::{enc, Kind, Role, Timestamp};
-use factory::activation::{decide, Decision, Seat, Terms};
+use factory::activation::{decide, Code, Decision, Seat, Terms};
 use proptest::prelude::*;
 use runtime::activation::{ActivationRequest, Deactivation, SignedFile};
 use runtime::license::License;
@@ -162,6 +162,7 @@ fn the_seat_decision_table() {
     let seat = |id: &str, fp: &str| Seat {
         activation_id: id.into(),
         fingerprint: fp.into(),
+        instance_key: format!("key-{fp}"),
         overage: false,
     };
     let t = |limit, max, new| Terms {
@@ -171,63 +172,93 @@ fn the_seat_decision_table() {
     };
     let two = [seat("a", "f1"), seat("b", "f2")];
     assert_eq!(
-        decide(&t(3, 3, true), &two, "f3"),
+        decide(&t(3, 3, true), &two, "f3", "key-f3"),
         Decision::New { overage: false }
     );
     assert_eq!(
-        decide(&t(2, 2, true), &two, "f3"),
-        Decision::Refused("DEVICE_LIMIT_EXCEEDED")
+        decide(&t(2, 2, true), &two, "f3", "key-f3"),
+        Decision::Refused(Code::DeviceLimitExceeded)
     );
     assert_eq!(
-        decide(&t(2, 3, true), &two, "f3"),
+        decide(&t(2, 3, true), &two, "f3", "key-f3"),
         Decision::New { overage: true }
     );
     // The same machine again: its seat, at the limit, in grace, never a second one.
     assert_eq!(
-        decide(&t(2, 2, true), &two, "f2"),
+        decide(&t(2, 2, true), &two, "f2", "key-f2"),
         Decision::Existing("b".into())
     );
     assert_eq!(
-        decide(&t(2, 2, false), &two, "f1"),
+        decide(&t(2, 2, false), &two, "f1", "key-f1"),
         Decision::Existing("a".into())
     );
+    // Another instance key for a live seat's fingerprint: refused, with room or without.
     assert_eq!(
-        decide(&t(5, 5, false), &two, "f3"),
-        Decision::Refused("LICENSE_IN_GRACE")
+        decide(&t(5, 5, true), &two, "f1", "key-clone"),
+        Decision::Refused(Code::SeatTaken)
+    );
+    assert_eq!(
+        decide(&t(2, 2, false), &two, "f2", "key-clone"),
+        Decision::Refused(Code::SeatTaken)
+    );
+    assert_eq!(
+        decide(&t(5, 5, false), &two, "f3", "key-f3"),
+        Decision::Refused(Code::LicenseInGrace)
     );
 }
 
 proptest! {
-    /// Any sequence of requests and releases: never more live seats than the limit plus its
-    /// overage, never two seats for one fingerprint, never an overage seat below the limit.
+    /// Any sequence of requests (from several keys per fingerprint: clones and reinstalls)
+    /// and releases: never more live seats than the limit plus its overage, never two seats
+    /// for one fingerprint, never an overage seat below the limit, a live seat's key never
+    /// changes, and a fingerprint is re-bound to a new key only after its seat was released.
     #[test]
-    fn seats_never_exceed_the_limit_nor_repeat_a_fingerprint(
+    fn seats_never_exceed_the_limit_nor_change_hands(
         limit in 1u64..6,
         overage_pct in 0u64..101,
-        ops in proptest::collection::vec((0u8..12, any::<bool>()), 1..80),
+        ops in proptest::collection::vec((0u8..12, 0u8..3, any::<bool>()), 1..80),
     ) {
         let max = limit + limit * overage_pct / 100;
         let terms = Terms { device_limit: limit, max_seats: max, new_seats: true };
         let mut live: Vec<Seat> = Vec::new();
+        // The key each fingerprint's seat was last bound to, and whether it was released since.
+        let mut bound: std::collections::HashMap<String, (String, bool)> = Default::default();
         let mut next = 0;
-        for (machine, release) in ops {
+        for (machine, key, release) in ops {
             let fp = format!("fp-{machine}");
+            let key = format!("key-{machine}-{key}");
             if release {
-                live.retain(|s| s.fingerprint != fp);
+                if live.iter().any(|s| s.fingerprint == fp) {
+                    live.retain(|s| s.fingerprint != fp);
+                    bound.get_mut(&fp).unwrap().1 = true;
+                }
                 continue;
             }
-            match decide(&terms, &live, &fp) {
+            let holder = live.iter().find(|s| s.fingerprint == fp).cloned();
+            match decide(&terms, &live, &fp, &key) {
                 Decision::Existing(id) => {
-                    let s = live.iter().find(|s| s.fingerprint == fp).unwrap();
+                    let s = holder.unwrap();
                     prop_assert_eq!(&s.activation_id, &id);
+                    prop_assert_eq!(&s.instance_key, &key);
                 }
                 Decision::New { overage } => {
+                    prop_assert!(holder.is_none());
                     prop_assert_eq!(overage, live.len() as u64 >= limit);
+                    if let Some((old, released)) = bound.get(&fp) {
+                        // A re-binding to another key only after a release.
+                        prop_assert!(*released || *old == key);
+                    }
                     next += 1;
-                    live.push(Seat { activation_id: format!("a{next}"), fingerprint: fp, overage });
+                    bound.insert(fp.clone(), (key.clone(), false));
+                    live.push(Seat { activation_id: format!("a{next}"), fingerprint: fp, instance_key: key, overage });
+                }
+                Decision::Refused(Code::SeatTaken) => {
+                    let s = holder.unwrap();
+                    prop_assert_ne!(&s.instance_key, &key);
                 }
                 Decision::Refused(code) => {
-                    prop_assert_eq!(code, "DEVICE_LIMIT_EXCEEDED");
+                    prop_assert_eq!(code, Code::DeviceLimitExceeded);
+                    prop_assert!(holder.is_none());
                     prop_assert_eq!(live.len() as u64, max);
                 }
             }
@@ -326,13 +357,26 @@ fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
         let r1 = write_request(p, "r1.json", &m, &request_of(&l, &m, NOW));
         let first = json(&fulfil(p, NOW, &r1, "a1"));
         assert_eq!(first["new_seat"], true);
-        // The machine reinstalled: a new instance key, the same fingerprint, a new request.
+        // The machine reinstalled without its state (or a clone reports the same id): a new
+        // instance key for the live seat's fingerprint is refused, the seat stays the first
+        // key's and nothing is written.
         let again = Machine {
             key: SecretKey::from_seed(&[77; 32], "instance", Role::Instance, Timestamp(0)).unwrap(),
             fingerprint: m.fingerprint.clone(),
         };
         let r2 = write_request(p, "r2.json", &again, &request_of(&l, &again, NOW));
-        let second = json(&fulfil(p, "2026-11-23T10:00:00Z", &r2, "a2"));
+        let taken = fulfil(p, "2026-11-23T10:00:00Z", &r2, "a2");
+        fails(&taken, 1, "SEAT_TAKEN");
+        assert_eq!(json(&taken)["check"], "SEAT_TAKEN");
+        assert!(!p.join("a2").exists());
+        // The same machine (same key) again: its seat, a fresh lease, never a second seat.
+        let r1b = write_request(
+            p,
+            "r1b.json",
+            &m,
+            &request_of(&l, &m, "2026-11-23T10:00:00Z"),
+        );
+        let second = json(&fulfil(p, "2026-11-23T10:00:00Z", &r1b, "a1b"));
         assert_eq!(second["activation_id"], first["activation_id"]);
         assert_eq!(second["new_seat"], false);
         assert_eq!(second["seats_in_use"], 1);
@@ -377,6 +421,45 @@ fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
         assert_eq!(short["not_after"], "2026-11-29T10:00:00Z");
         let list = json(&fac(p, &["activation", "list", "--json"]));
         assert_eq!(list.as_array().unwrap().len(), 1);
+        // The legitimate reinstall: the vendor releases the seat, then the new key activates.
+        // It is a new seat that re-binds the fingerprint, shown in the list and audited.
+        let first_id = first["activation_id"].as_str().unwrap();
+        ok(&at(
+            p,
+            "2026-11-23T11:30:00Z",
+            &[
+                "activation",
+                "release",
+                first_id,
+                "--force",
+                "--reason",
+                "reinstalled",
+            ],
+        ));
+        let r2b = write_request(
+            p,
+            "r2b.json",
+            &again,
+            &request_of(&l, &again, "2026-11-23T12:00:00Z"),
+        );
+        let rebound = json(&fulfil(p, "2026-11-23T12:00:00Z", &r2b, "a2b"));
+        assert_eq!(rebound["new_seat"], true);
+        assert_ne!(rebound["activation_id"], first["activation_id"]);
+        let list = json(&fac(p, &["activation", "list", "--json"]));
+        let rows = list.as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        let new_row = rows
+            .iter()
+            .find(|r| r["activation_id"] == rebound["activation_id"])
+            .unwrap();
+        assert_eq!(new_row["rebound_from"], first_id);
+        assert_eq!(new_row["label"], rows[0]["label"]);
+        let text = ok(&fac(p, &["activation", "list"]));
+        assert!(
+            text.contains(&format!("re-binds the fingerprint of {first_id}")),
+            "{text}"
+        );
+        ok(&fac(p, &["audit", "verify"]));
     });
 }
 
@@ -403,15 +486,31 @@ fn a_renewal_keeps_its_seats() {
         let renewed = License::parse(&std::fs::read(p.join("ren/license.json")).unwrap())
             .unwrap()
             .0;
-        // The old license's request: refused, naming the successor.
+        // Before the renewal begins, the lineage's license in force is the old one: the old
+        // key and the renewal's both activate (the same seat), and the lease is for the old
+        // license: a machine is never given only a license that is not valid yet.
         let old = write_request(p, "old.json", &m, &request_of(&l, &m, NOW));
-        let o = fulfil(p, NOW, &old, "x");
-        fails(&o, 1, "LICENSE_RENEWED");
+        let o = json(&fulfil(p, NOW, &old, "x"));
+        assert_eq!(o["activation_id"], first["activation_id"]);
+        assert_eq!(o["license_id"], l.license_id.as_str());
+        assert!(!p.join("x/license.json").exists());
         let r2 = write_request(p, "r2.json", &m, &request_of(&renewed, &m, NOW));
         let second = json(&fulfil(p, NOW, &r2, "a2"));
         assert_eq!(second["activation_id"], first["activation_id"]);
-        assert_eq!(second["license_id"], renewed.license_id.as_str());
-        assert_eq!(second["not_after"], "2028-06-15T00:00:00Z");
+        assert_eq!(second["license_id"], l.license_id.as_str());
+        assert_eq!(second["not_after"], "2027-06-15T00:00:00Z");
+        // Once it begins (the old one is in its grace), the old key's request is given the
+        // renewal's lease and the renewal's license files beside it.
+        let later = "2027-06-05T00:00:00Z";
+        let r4 = write_request(p, "r4.json", &m, &request_of(&l, &m, later));
+        let third = json(&fulfil(p, later, &r4, "a4"));
+        assert_eq!(third["activation_id"], first["activation_id"]);
+        assert_eq!(third["license_id"], renewed.license_id.as_str());
+        assert_eq!(third["not_after"], "2028-06-15T00:00:00Z");
+        let sent = License::parse(&std::fs::read(p.join("a4/license.json")).unwrap())
+            .unwrap()
+            .0;
+        assert_eq!(sent.license_id, renewed.license_id);
         // Another machine: still one seat for the lineage.
         let other = machine(2);
         let r3 = write_request(p, "r3.json", &other, &request_of(&renewed, &other, NOW));
@@ -437,10 +536,11 @@ fn every_fulfil_refusal_names_its_code() {
                 "LICENSE_NOT_FOUND",
             ),
             (
+                // A wrong key gets the unknown license's answer (no id oracle).
                 req("key.json", &|r| {
                     r.license_key = "2222-2222-2222-2222".into()
                 }),
-                "LICENSE_MISMATCH",
+                "LICENSE_NOT_FOUND",
             ),
             (
                 req("product.json", &|r| r.product = "pbx".into()),
@@ -629,7 +729,8 @@ fn release_and_reset_rules() {
             1,
             "RELEASE_BUDGET_EXHAUSTED",
         );
-        // The forced release is in the next revocation list; the receipt release is not.
+        // Every seat freed before its lease ended is in the next revocation list: the
+        // receipt's, the forced ones (a restored state directory must not bring one back).
         ok(&fac(
             p,
             &["revocations", "--key", "keys/lic.key", "--out", "rl"],
@@ -642,7 +743,14 @@ fn release_and_reset_rules() {
             .iter()
             .map(|r| r["activation_id"].as_str().unwrap())
             .collect();
-        assert_eq!(revoked, [bid]);
+        let mut want = vec![id.as_str(), bid];
+        want.sort();
+        assert_eq!(revoked, want);
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(p.join("rl/revocations.json")).unwrap())
+                .contains("disk died"),
+            "the vendor's reason stays in the registry"
+        );
         // Reset: every seat, epoch 2, once per 30 days.
         let reset = json(&fac(
             p,

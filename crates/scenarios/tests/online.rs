@@ -10,14 +10,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 /// A running `airlock-server`; killed when dropped.
-struct Service {
+pub(crate) struct Service {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Service {
     /// Starts the service over the site's registry at `now` with `extra` flags.
-    fn start(s: &Site, now: &str, extra: &[&str]) -> Service {
+    pub(crate) fn start(s: &Site, now: &str, extra: &[&str]) -> Service {
         std::fs::write(s.v.join("admin-token"), "x".repeat(40)).unwrap();
         let mut child = Command::new(testkit::bin("airlock-server"))
             .args([
@@ -72,7 +72,7 @@ fn http() -> ureq::Agent {
 }
 
 /// POSTs `body`; (status, Retry-After, JSON answer).
-fn post(url: &str, body: &Value, auth: Option<&str>) -> (u16, Option<String>, Value) {
+pub(crate) fn post(url: &str, body: &Value, auth: Option<&str>) -> (u16, Option<String>, Value) {
     let mut r = http().post(url).header("content-type", "application/json");
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -80,7 +80,7 @@ fn post(url: &str, body: &Value, auth: Option<&str>) -> (u16, Option<String>, Va
     answer(r.send(serde_json::to_vec(body).unwrap().as_slice()))
 }
 
-fn get(url: &str, auth: Option<&str>) -> (u16, Option<String>, Value) {
+pub(crate) fn get(url: &str, auth: Option<&str>) -> (u16, Option<String>, Value) {
     let mut r = http().get(url);
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -102,7 +102,7 @@ fn answer(
     (status, retry, v)
 }
 
-fn code(v: &Value) -> &str {
+pub(crate) fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
 }
 
@@ -130,18 +130,24 @@ fn request(s: &Site, machine: &str, now: &str) -> Value {
     serde_json::from_slice(&std::fs::read(s.c.join(out)).unwrap()).unwrap()
 }
 
-fn agent(s: &Site, machine: &str, now: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn agent(s: &Site, machine: &str, now: &str, args: &[&str]) -> std::process::Output {
     let state = format!("state-{machine}");
     let mut a: Vec<&str> = args.to_vec();
     a.extend(["--state", &state, "--trust", "trust.json"]);
     s.on(machine, now, "airlock-agent", &a)
 }
 
-const DAY1: &str = "2026-11-23T09:00:00Z";
+pub(crate) const DAY1: &str = "2026-11-23T09:00:00Z";
 
 /// `airlock-agent activate` on `machine` against `url` with the license in `lic/` (plus
 /// `extra` flags), first use trusting `root.pub`.
-fn activate(s: &Site, machine: &str, now: &str, url: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn activate(
+    s: &Site,
+    machine: &str,
+    now: &str,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut a = vec![
         "activate",
         "--server",

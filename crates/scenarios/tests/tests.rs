@@ -9,6 +9,7 @@ mod journey;
 mod kit;
 mod online;
 mod runbooks;
+mod seats;
 mod surface;
 mod vectors;
 mod verifiers;

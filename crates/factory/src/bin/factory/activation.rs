@@ -207,16 +207,18 @@ fn refused(json: bool, subject: &str, r: &Refusal) -> Result<ExitCode> {
     if json {
         print_json(&object(vec![
             ("valid", Value::Bool(false)),
-            ("check", s(r.code)),
+            ("check", s(r.code.as_str())),
+            ("advice", s(r.code.advice())),
             ("error", s(&r.message)),
             ("command", s(subject)),
         ])?);
     }
     eprintln!("factory: {subject}: REJECTED [{}]: {}", r.code, r.message);
-    Ok(ExitCode::from(clikit::outcome::EXIT_REJECTED))
+    eprintln!("  {}", r.code.advice());
+    Ok(ExitCode::from(r.code.exit_code()))
 }
 
-fn row_json(r: &Row, now: Timestamp) -> Value {
+fn row_json(r: &Row, rebound_from: Option<&str>, now: Timestamp) -> Value {
     let t = |v: Timestamp| s(v);
     let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
     Value::object(vec![
@@ -234,6 +236,7 @@ fn row_json(r: &Row, now: Timestamp) -> Value {
         ("released_at".into(), r.released_at.map_or(Value::Null, t)),
         ("release_kind".into(), opt(&r.release_kind)),
         ("release_reason".into(), opt(&r.release_reason)),
+        ("rebound_from".into(), rebound_from.map_or(Value::Null, s)),
     ])
     .unwrap_or(Value::Null)
 }
@@ -256,9 +259,19 @@ fn check_out(out: &Path, fingerprint: &str, lineage: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the lease files into `out` (checked by [`check_out`]).
-fn write_lease(out: &Path, f: &seats::Fulfilled) -> Result<()> {
+/// Writes the lease files into `out` (checked by [`check_out`]), and the license they are for
+/// when it is not the one the request named (the renewal in force: the customer installs it
+/// beside the lease).
+fn write_lease(out: &Path, f: &seats::Fulfilled, requested: &str) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+    if f.activation.license_id != requested {
+        let mut doc = f.license_document.clone();
+        doc.push(b'\n');
+        signing::fsutil::write_atomic(&out.join("license.sig"), &f.license_signature, 0o644, true)
+            .with_context(|| format!("{}", out.display()))?;
+        signing::fsutil::write_atomic(&out.join("license.json"), &doc, 0o644, true)
+            .with_context(|| format!("{}", out.display()))?;
+    }
     let json = out.join(runtime::activation::LEASE_FILE);
     let mut doc = f.document.clone();
     doc.push(b'\n');
@@ -277,6 +290,99 @@ fn write_lease(out: &Path, f: &seats::Fulfilled) -> Result<()> {
     Ok(())
 }
 
+/// `factory activation fulfill`: verify the request, one seat transaction, then the files.
+fn fulfill_cmd(
+    request: &Path,
+    key: &Path,
+    out: &Path,
+    lease_days: Option<u64>,
+    signer: &crate::cli::Signer,
+    common: &crate::cli::Common,
+) -> Result<ExitCode> {
+    let now = clock::now()?;
+    if lease_days == Some(0) {
+        bail!("--lease-days must be at least 1");
+    }
+    let key =
+        factory::keys::load_signing_key(key, Role::Activation, signer.trust()?.as_ref(), now)?;
+    let file = read_capped(
+        request,
+        (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
+    )?;
+    let subject = "activation fulfill";
+    let req = match seats::check_request(&file, now, seats::Freshness::Carried) {
+        Ok(r) => r,
+        Err(r) => return refused(common.json, subject, &r),
+    };
+    check_out(out, &req.fingerprint, &req.lineage_id)?;
+    let mut reg = common.existing_registry()?;
+    let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
+        Ok(f) => f,
+        Err(r) => return refused(common.json, subject, &r),
+    };
+    write_lease(out, &f, &req.license_id).with_context(|| {
+        format!(
+            "activation {} is recorded; run the same fulfil again to write its files",
+            f.activation.activation_id
+        )
+    })?;
+    let a = &f.activation;
+    if common.json {
+        print_json(&clikit::report::valid(
+            "command",
+            &subject,
+            vec![
+                ("activation_id", s(&a.activation_id)),
+                ("license_id", s(&a.license_id)),
+                ("fingerprint", s(&a.fingerprint)),
+                ("new_seat", Value::Bool(f.new_seat)),
+                ("overage", Value::Bool(a.overage)),
+                ("seats_in_use", n(f.seats_in_use)),
+                ("device_limit", n(a.device_limit)),
+                ("sequence", n(a.sequence)),
+                ("not_after", s(&a.not_after)),
+                ("out", s(out.display())),
+            ],
+        )?);
+    } else {
+        println!(
+            "{} {} for license {} ({} of {} seats in use{}), lease #{} until {}",
+            if f.new_seat {
+                "activated"
+            } else {
+                "fresh lease for"
+            },
+            a.activation_id,
+            a.license_id,
+            f.seats_in_use,
+            a.device_limit,
+            if a.overage {
+                ", this one over the limit"
+            } else {
+                ""
+            },
+            a.sequence,
+            a.not_after
+        );
+        println!(
+            "  {}\n  {}",
+            out.join(runtime::activation::LEASE_FILE).display(),
+            out.join(runtime::activation::LEASE_SIG).display()
+        );
+        if a.license_id != req.license_id {
+            println!(
+                "  {}\n  {}\nthe request named license {}; the lineage's license in force is its renewal {}: the customer installs license.json and license.sig in the product's license directory",
+                out.join("license.json").display(),
+                out.join("license.sig").display(),
+                req.license_id,
+                a.license_id
+            );
+        }
+        println!("send the files to the customer: airlock-agent install <dir> --trust trust.json --state <dir>");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
     match cmd {
         ActivationCmd::Fulfill {
@@ -286,91 +392,16 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             lease_days,
             signer,
             common,
-        } => {
-            let now = clock::now()?;
-            if lease_days == Some(0) {
-                bail!("--lease-days must be at least 1");
-            }
-            let key = factory::keys::load_signing_key(
-                &key,
-                Role::Activation,
-                signer.trust()?.as_ref(),
-                now,
-            )?;
-            let file = read_capped(
-                &request,
-                (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
-            )?;
-            let subject = "activation fulfill";
-            let req = match seats::check_request(&file, now) {
-                Ok(r) => r,
-                Err(r) => return refused(common.json, subject, &r),
-            };
-            check_out(&out, &req.fingerprint, &req.lineage_id)?;
-            let mut reg = common.existing_registry()?;
-            let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
-                Ok(f) => f,
-                Err(r) => return refused(common.json, subject, &r),
-            };
-            write_lease(&out, &f).with_context(|| {
-                format!(
-                    "activation {} is recorded; run the same fulfil again to write its files",
-                    f.activation.activation_id
-                )
-            })?;
-            let a = &f.activation;
-            if common.json {
-                print_json(&clikit::report::valid(
-                    "command",
-                    &subject,
-                    vec![
-                        ("activation_id", s(&a.activation_id)),
-                        ("license_id", s(&a.license_id)),
-                        ("fingerprint", s(&a.fingerprint)),
-                        ("new_seat", Value::Bool(f.new_seat)),
-                        ("overage", Value::Bool(a.overage)),
-                        ("seats_in_use", n(f.seats_in_use)),
-                        ("device_limit", n(a.device_limit)),
-                        ("sequence", n(a.sequence)),
-                        ("not_after", s(&a.not_after)),
-                        ("out", s(out.display())),
-                    ],
-                )?);
-            } else {
-                println!(
-                    "{} {} for license {} ({} of {} seats in use{}), lease #{} until {}",
-                    if f.new_seat {
-                        "activated"
-                    } else {
-                        "fresh lease for"
-                    },
-                    a.activation_id,
-                    a.license_id,
-                    f.seats_in_use,
-                    a.device_limit,
-                    if a.overage {
-                        ", this one over the limit"
-                    } else {
-                        ""
-                    },
-                    a.sequence,
-                    a.not_after
-                );
-                println!(
-                    "  {}\n  {}",
-                    out.join(runtime::activation::LEASE_FILE).display(),
-                    out.join(runtime::activation::LEASE_SIG).display()
-                );
-                println!("send both files to the customer: airlock-agent install <dir> --trust trust.json --state <dir>");
-            }
-        }
+        } => return fulfill_cmd(&request, &key, &out, lease_days, &signer, &common),
         ActivationCmd::List { license_id, common } => {
             let now = clock::now()?;
             let reg = common.existing_registry()?;
             let rows = seats::list(&reg, license_id.as_deref())?;
             if common.json {
                 print_json(&Value::Array(
-                    rows.iter().map(|r| row_json(r, now)).collect(),
+                    rows.iter()
+                        .map(|r| row_json(&r.row, r.rebound_from.as_deref(), now))
+                        .collect(),
                 ));
             } else if rows.is_empty() {
                 println!("no activations");
@@ -379,7 +410,8 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                     "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} label",
                     "ACTIVATION", "LICENSE", "STATUS", "FINGERPRINT", "LEASE UNTIL", "OVERAGE"
                 );
-                for r in &rows {
+                for l in &rows {
+                    let r = &l.row;
                     println!(
                         "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} {}",
                         r.activation_id,
@@ -390,6 +422,9 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                         if r.overage { "yes" } else { "no" },
                         runtime::text::escape(&r.label)
                     );
+                    if let Some(old) = &l.rebound_from {
+                        println!("  re-binds the fingerprint of {old} to a new instance key (seat_rebound in the audit log)");
+                    }
                 }
             }
         }
@@ -418,13 +453,13 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                             return refused(
                                 common.json,
                                 subject,
-                                &Refusal {
-                                    code: seats::code::RECEIPT_MISMATCH,
-                                    message: format!(
+                                &Refusal::new(
+                                    seats::Code::ReceiptMismatch,
+                                    format!(
                                         "the receipt is for activation {}, not {id}",
                                         d.activation_id
                                     ),
-                                },
+                                ),
                             );
                         }
                     }
@@ -448,7 +483,7 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
                     "command",
                     &subject,
                     vec![
-                        ("activation", row_json(&r.row, now)),
+                        ("activation", row_json(&r.row, None, now)),
                         ("changed", Value::Bool(r.changed)),
                     ],
                 )?);

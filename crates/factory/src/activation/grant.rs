@@ -1,0 +1,481 @@
+//! The seat transaction, in four steps: [`Facts::read`] (what the registry holds, no
+//! decision), the rules (module `rules`, pure), a [`Plan`] (every row to write, the lease),
+//! and [`apply`], the one writer. Nothing is written before every rule passed, except the
+//! audit event of a refused spent token.
+
+use super::rows::{
+    audit_seat, free_seat, get_row, license_terms, live_ids, random_id, row_hash, Row, ROW_COLUMNS,
+};
+use super::rules::{self, decide_counted, Decision, Holder, Link, Terms};
+use super::{Code, Granted, How, LeaseTerms, Outcome, Refusal};
+use crate::args;
+use crate::db::Sql;
+use crate::registry::{audit_with, get_in, Record};
+use anyhow::{Context, Result};
+use canon::Timestamp;
+use runtime::activation::{Activation, ActivationRequest};
+use runtime::license::State;
+use runtime::Artifact;
+
+/// What the registry holds for one request, read before any rule is asked.
+struct Facts {
+    /// The licenses read around the one the request names, oldest first.
+    links: Vec<Link>,
+    /// The named license's index in `links`.
+    named: usize,
+    /// The seat the request made before and when it was released (a replay).
+    replayed: Option<(String, Option<Timestamp>)>,
+    /// The seat a renewal names.
+    renewing: Option<Row>,
+    /// The fingerprint's live seat of the lineage.
+    fingerprint_seat: Option<Row>,
+    /// Live seats of the lineage whose lease ended (the plan frees them).
+    ended: Vec<String>,
+    /// The lineage's counters: reset epoch, last lease sequence, live seats (`None`: first use).
+    counters: Option<(u64, u64, u64)>,
+    /// Seats made with the request's token so far.
+    token_spent: u64,
+}
+
+impl Facts {
+    /// Reads the facts. `Ok(Err(_))` only for an unknown license (nothing else to read).
+    fn read(tx: &dyn Sql, req: &ActivationRequest, how: How<'_>, now: Timestamp) -> Outcome<Facts> {
+        let Some(named) = get_in(tx, &req.license_id)? else {
+            return Ok(Err(rules::not_found(&req.license_id)));
+        };
+        let lineage = named.lineage_id.clone();
+        let (links, named) = lineage_around(tx, named, now)?;
+        let replayed = tx.opt(
+            "SELECT r.activation_id, a.released_at FROM activation_requests r JOIN activations a USING (activation_id) WHERE r.request_id = ?1",
+            args![&req.request_id],
+            |r| Ok((r.text(0)?, r.opt_int(1)?.map(Timestamp))),
+        )?;
+        let (renewing, fingerprint_seat) = match how {
+            How::Renew { activation_id, .. } => (get_row(tx, activation_id)?, None),
+            _ => (None, live_seat(tx, &lineage, &req.fingerprint)?),
+        };
+        let ended = tx.all(
+            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
+            args![&lineage, now.0],
+            |r| r.text(0),
+        )?;
+        let counters = tx.opt(
+            "SELECT epoch, lease_sequence, live_seats FROM activation_lineages WHERE lineage_id = ?1",
+            args![&lineage],
+            |r| Ok((r.int(0)? as u64, r.int(1)? as u64, r.int(2)? as u64)),
+        )?;
+        let token_spent = match how {
+            How::Token(t) => tx.int(
+                "SELECT count(*) FROM install_token_uses WHERE token_id = ?1",
+                args![&t.value().token_id],
+            )? as u64,
+            _ => 0,
+        };
+        Ok(Ok(Facts {
+            links,
+            named,
+            replayed,
+            renewing,
+            fingerprint_seat,
+            ended,
+            counters,
+            token_spent,
+        }))
+    }
+}
+
+/// The named license with its renewals (forward, while they have begun, and the first that
+/// has not) and, when it has not begun itself, its predecessors back to one that has.
+fn lineage_around(tx: &dyn Sql, named: Record, now: Timestamp) -> Result<(Vec<Link>, usize)> {
+    let link = |rec: Record| -> Result<Link> {
+        let (license, standing) = license_terms(&rec.license_id, &rec.document, now)?;
+        Ok(Link {
+            rec,
+            license,
+            standing,
+        })
+    };
+    let mut links = vec![link(named)?];
+    while links[0].standing.state == State::NotYetValid {
+        let Some(prev) = links[0].rec.renewal_of.clone() else {
+            break;
+        };
+        let Some(p) = get_in(tx, &prev)? else { break };
+        links.insert(0, link(p)?);
+    }
+    let named = links.len() - 1;
+    loop {
+        let last = links.len() - 1;
+        let l = &links[last];
+        let go_on =
+            l.standing.state != State::NotYetValid && (last == named || l.rec.revoked_at.is_none());
+        let Some(next) = l.rec.renewed_by.clone().filter(|_| go_on) else {
+            break;
+        };
+        let n = get_in(tx, &next)?
+            .with_context(|| format!("license {next}, a renewal of {}", l.rec.license_id))?;
+        links.push(link(n)?);
+    }
+    Ok((links, named))
+}
+
+/// The license in force of `named`'s lineage at `now` ([`rules::in_force`]).
+pub(super) fn in_force_of(tx: &dyn Sql, named: Record, now: Timestamp) -> Outcome<Link> {
+    let (mut links, named) = lineage_around(tx, named, now)?;
+    Ok(rules::in_force(&links, named).map(|i| links.swap_remove(i)))
+}
+
+/// The fingerprint's live seat of `lineage` (one lookup on the partial index of live seats).
+fn live_seat(tx: &dyn Sql, lineage: &str, fingerprint: &str) -> Result<Option<Row>> {
+    tx.opt(
+        &format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL"),
+        args![lineage, fingerprint],
+        super::rows::read_row,
+    )
+}
+
+/// Everything the writer does for a granted request.
+struct Plan {
+    /// Seats whose lease ended, freed first.
+    ended: Vec<String>,
+    /// The license in force the lease is for.
+    license: Record,
+    /// The seat: an existing row (renewed) or a new one.
+    row: Row,
+    new_seat: bool,
+    /// Whether the lineage's counter row exists already.
+    counters_exist: bool,
+    seats_in_use: u64,
+    activation: Activation,
+    /// The previous key of this fingerprint's seat, when a new seat re-binds it.
+    rebinds: Option<(String, String)>,
+}
+
+/// The rules, in order, over the facts: the plan, or the refusal.
+fn plan(
+    f: Facts,
+    tx: &dyn Sql,
+    req: &ActivationRequest,
+    how: How<'_>,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Result<Result<Plan, Refusal>> {
+    let ok = |r: Result<(), Refusal>| r;
+    if let Err(r) = ok(rules::token_fits(req, how, now))
+        .and_then(|()| rules::license_fits(req, how, &f.links[f.named].rec))
+    {
+        return Ok(Err(r));
+    }
+    let chosen = match rules::in_force(&f.links, f.named) {
+        Ok(i) => i,
+        Err(r) => return Ok(Err(r)),
+    };
+    // A renewal of the named license that has begun, asked with its predecessor's key (files
+    // carried by hand, or online): allowed, the lease and the license sent are the renewal's.
+    let link = &f.links[chosen];
+    if let Err(r) =
+        rules::standing_allows(req, link).and_then(|()| rules::not_replayed(req, &f.replayed))
+    {
+        return Ok(Err(r));
+    }
+    let mine = match how {
+        How::Renew { activation_id, .. } => {
+            if let Err(r) = rules::renewal_fits(req, activation_id, f.renewing.as_ref(), now) {
+                return Ok(Err(r));
+            }
+            f.renewing.clone()
+        }
+        _ => f.fingerprint_seat.clone(),
+    };
+    let holder = match how {
+        How::Renew { activation_id, .. } => Holder::This(activation_id),
+        _ => rules::holder(req, mine.as_ref(), now),
+    };
+    let (epoch, last_seq, live) = f.counters.unwrap_or((1, 0, 0));
+    let live_now = live.saturating_sub(f.ended.len() as u64);
+    let terms = Terms {
+        device_limit: link.license.device_limit(),
+        max_seats: link.license.max_seats(),
+        new_seats: link.standing.state != State::Grace,
+    };
+    let (row, new_seat) = match decide_counted(&terms, holder, live_now) {
+        Decision::Existing(_) => (mine.clone().context("the held seat")?, false),
+        Decision::New { overage } => (
+            Row {
+                activation_id: random_id(),
+                lineage_id: link.rec.lineage_id.clone(),
+                license_id: link.rec.license_id.clone(),
+                fingerprint: req.fingerprint.clone(),
+                instance_key: req.instance_public_key.clone(),
+                label: req.label.clone(),
+                epoch,
+                overage,
+                created_at: now,
+                lease_sequence: 0,
+                lease_issued_at: now,
+                lease_not_after: now,
+                released_at: None,
+                release_kind: None,
+                release_reason: None,
+            },
+            true,
+        ),
+        Decision::Refused(c) => {
+            return Ok(Err(refusal(tx, c, link, &terms, live_now, mine.as_ref())?))
+        }
+    };
+    if let Err(r) = rules::token_unspent(how, new_seat, f.token_spent) {
+        return Ok(Err(r));
+    }
+    let sequence = last_seq + 1;
+    let not_after = lease.end(now, link.standing.grace_end);
+    let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * lease.renew_percent / 100);
+    // A re-activation with no label keeps the seat's label.
+    let label = if req.label.is_empty() {
+        row.label.clone()
+    } else {
+        req.label.clone()
+    };
+    let activation = Activation {
+        doc_type: runtime::activation::ACTIVATION_TYPE.into(),
+        activation_id: row.activation_id.clone(),
+        request_id: req.request_id.clone(),
+        license_id: link.rec.license_id.clone(),
+        lineage_id: link.rec.lineage_id.clone(),
+        product: link.rec.product.clone(),
+        customer_id: link.rec.customer_id.clone(),
+        workspace: link.license.workspace.clone(),
+        fingerprint: req.fingerprint.clone(),
+        instance_public_key: req.instance_public_key.clone(),
+        label: label.clone(),
+        device_limit: terms.device_limit,
+        overage: row.overage,
+        epoch,
+        sequence,
+        issued_at: now.to_string(),
+        not_before: now.to_string(),
+        not_after: not_after.to_string(),
+        renew_after: renew_after.to_string(),
+    };
+    activation
+        .validate()
+        .map_err(anyhow::Error::new)
+        .context("the lease built")?;
+    let rebinds = match &mine {
+        Some(old) if new_seat && old.instance_key != req.instance_public_key => {
+            Some((old.activation_id.clone(), old.instance_key.clone()))
+        }
+        _ => None,
+    };
+    let mut row = row;
+    row.license_id.clone_from(&link.rec.license_id);
+    row.label = label;
+    row.lease_sequence = sequence;
+    row.lease_issued_at = now;
+    row.lease_not_after = not_after;
+    Ok(Ok(Plan {
+        ended: f.ended,
+        license: link.rec.clone(),
+        row,
+        new_seat,
+        counters_exist: f.counters.is_some(),
+        seats_in_use: live_now + u64::from(new_seat),
+        activation,
+        rebinds,
+    }))
+}
+
+/// The refusal of a seat decision, worded with the seats in use.
+fn refusal(
+    tx: &dyn Sql,
+    c: Code,
+    link: &Link,
+    terms: &Terms,
+    live: u64,
+    seat: Option<&Row>,
+) -> Result<Refusal> {
+    let id = &link.rec.license_id;
+    Ok(match c {
+        Code::LicenseInGrace => Refusal::new(
+            c,
+            format!(
+                "license {id} is in its grace period (expired {}): existing seats get fresh leases, new machines cannot activate until it is renewed",
+                link.standing.times.expires_at
+            ),
+        ),
+        Code::SeatTaken => Refusal::new(
+            c,
+            format!(
+                "this machine's fingerprint holds seat {} of license {id} under another instance key: a second machine reports the same id, or this one lost its key. Deactivate the other machine, or ask the vendor to release the seat",
+                seat.map_or("?", |s| s.activation_id.as_str())
+            ),
+        ),
+        _ => {
+            let ids = live_ids(tx, &link.rec.lineage_id, 10)?;
+            Refusal::new(
+                c,
+                format!(
+                    "license {id} allows {} device(s){}; {live} in use: {}{}. Deactivate one, or ask the vendor for more seats",
+                    terms.device_limit,
+                    if terms.max_seats > terms.device_limit {
+                        format!(" plus {} over the limit", terms.max_seats - terms.device_limit)
+                    } else {
+                        String::new()
+                    },
+                    ids.join(", "),
+                    if live > ids.len() as u64 { ", ..." } else { "" }
+                ),
+            )
+        }
+    })
+}
+
+/// The one writer: applies a plan (seats whose lease ended, the counters, the seat row, the
+/// request, the token use, the heartbeat, the audit event).
+fn apply(
+    tx: &dyn Sql,
+    p: &Plan,
+    req: &ActivationRequest,
+    how: How<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    for id in &p.ended {
+        if free_seat(tx, id, "expired", "lease ended", now)? {
+            audit_seat(tx, now, "lease_expired", id, "seat freed: its lease ended")?;
+        }
+    }
+    let r = &p.row;
+    let lineage = &r.lineage_id;
+    if !p.counters_exist {
+        tx.exec(
+            "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence, live_seats) VALUES (?1, 1, 0, 0)",
+            args![lineage],
+        )?;
+    }
+    tx.exec(
+        "UPDATE activation_lineages SET lease_sequence = ?1, live_seats = ?2 WHERE lineage_id = ?3",
+        args![r.lease_sequence, p.seats_in_use, lineage],
+    )?;
+    if p.new_seat {
+        tx.exec(
+            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
+            args![&r.activation_id, lineage, &r.license_id, &r.fingerprint, &r.instance_key, &r.label, r.epoch, i64::from(r.overage), now.0, r.lease_sequence, r.lease_not_after.0],
+        )?;
+    } else {
+        // The license and label only when they change: a renewal rewrites no index but the
+        // lease end's. The instance key never changes here (a live seat has one key).
+        tx.exec(
+            "UPDATE activations SET license_id = ?1, label = ?2 WHERE activation_id = ?3 AND (license_id <> ?1 OR label <> ?2)",
+            args![&r.license_id, &r.label, &r.activation_id],
+        )?;
+        tx.exec(
+            "UPDATE activations SET lease_sequence = ?1, lease_issued_at = ?2, lease_not_after = ?3 WHERE activation_id = ?4",
+            args![r.lease_sequence, now.0, r.lease_not_after.0, &r.activation_id],
+        )?;
+    }
+    tx.exec(
+        "INSERT INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (request_id) DO NOTHING",
+        args![&req.request_id, &r.activation_id, now.0],
+    )?;
+    let via = match how {
+        How::Token(t) => {
+            if p.new_seat {
+                tx.exec(
+                    "INSERT INTO install_token_uses (token_id, activation_id, at) VALUES (?1, ?2, ?3)",
+                    args![&t.value().token_id, &r.activation_id, now.0],
+                )?;
+            }
+            format!(" token={}", t.value().token_id)
+        }
+        How::Renew {
+            heartbeat: Some(h), ..
+        } => {
+            tx.exec(
+                "INSERT INTO activation_heartbeats (activation_id, at, product_version, uptime_seconds, counts) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (activation_id) DO UPDATE SET at = excluded.at, product_version = excluded.product_version, uptime_seconds = excluded.uptime_seconds, counts = excluded.counts",
+                args![&r.activation_id, now.0, &h.product_version, h.uptime_seconds.map(|u| u as i64), &h.counts_json()],
+            )?;
+            String::new()
+        }
+        How::Renew { .. } | How::Key => String::new(),
+    };
+    let subject = format!("activation:{}", r.activation_id);
+    if let Some((old, old_key)) = &p.rebinds {
+        audit_with(
+            tx,
+            now,
+            "seat_rebound",
+            &subject,
+            &format!(
+                "fingerprint={} was bound to key {old_key} (activation {old}, freed), now to key {}",
+                r.fingerprint, r.instance_key
+            ),
+            None,
+        )?;
+    }
+    let event = match (p.new_seat, r.overage) {
+        (true, false) => "activated",
+        (true, true) => "activated_over_limit",
+        (false, _) => "lease_renewed",
+    };
+    audit_with(
+        tx,
+        now,
+        event,
+        &subject,
+        &format!(
+            "license={} fingerprint={} request={} sequence={} not_after={}{via}",
+            p.license.license_id,
+            r.fingerprint,
+            req.request_id,
+            r.lease_sequence,
+            r.lease_not_after
+        ),
+        Some(&row_hash(r)),
+    )
+}
+
+/// The seat decision and the lease for a verified request, recorded inside the caller's
+/// transaction (the registry's write lock held): facts, rules, plan, writer. The lease is
+/// returned unsigned ([`Granted::sign`]).
+pub fn grant_in(
+    tx: &dyn Sql,
+    req: &ActivationRequest,
+    how: How<'_>,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Outcome<Granted> {
+    let facts = match Facts::read(tx, req, how, now)? {
+        Ok(f) => f,
+        Err(r) => return Ok(Err(r)),
+    };
+    let spent = facts.token_spent;
+    let p = match plan(facts, tx, req, how, now, lease)? {
+        Ok(p) => p,
+        Err(r) => {
+            if let (Code::TokenUsed, How::Token(t)) = (r.code, how) {
+                let t = t.value();
+                audit_with(
+                    tx,
+                    now,
+                    "token_reuse_refused",
+                    &format!("token:{}", t.token_id),
+                    &format!(
+                        "license={} fingerprint={} request={} spent={spent} allowance={}",
+                        req.license_id, req.fingerprint, req.request_id, t.allowance
+                    ),
+                    None,
+                )?;
+            }
+            return Ok(Err(r));
+        }
+    };
+    apply(tx, &p, req, how, now)?;
+    Ok(Ok(Granted {
+        activation: p.activation,
+        new_seat: p.new_seat,
+        seats_in_use: p.seats_in_use,
+        license_document: p.license.document,
+        license_signature: p.license.signature,
+    }))
+}

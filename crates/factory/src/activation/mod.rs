@@ -1,0 +1,262 @@
+//! Activations on the vendor side: one seat transaction for files carried by hand and for the
+//! service, and the registry operations around it (release, reset, tokens, list), each one
+//! write transaction with its hash-chained audit events.
+//!
+//! The seat transaction ([`grant_in`], module `grant`) reads its facts, asks the pure rules
+//! (module `rules`: the token, the license in force, the seat's owner, the seat decision
+//! [`decide`]), builds a plan and applies it in one writer. Order of effects in [`fulfill`]:
+//! verify the request → in one transaction: facts, rules, plan, the rows and the audit event →
+//! the signature → commit → the caller writes the files. Concurrent fulfils serialize on the
+//! write lock, so the count and the insert can never interleave.
+//!
+//! Refusals are [`Code`]s of the one table (`format::refusal`): the factory's exit code, the
+//! service's HTTP status and the agent's reaction all come from it.
+
+mod grant;
+mod heartbeat;
+mod release;
+mod rows;
+mod rules;
+mod token;
+
+pub use grant::grant_in;
+pub use heartbeat::{Heartbeat, MAX_HEARTBEAT_COUNTS};
+pub use release::{
+    check_receipt, release_force, release_force_in, release_with_receipt, release_with_receipt_in,
+    reset, reset_in, Released, Reset,
+};
+pub use rows::{list, revocation_entries, row_hash, ListEntries, Listed, Row};
+pub use rules::{decide, decide_counted, Decision, Seat, Terms};
+pub use runtime::refusal::{Code, Refusal};
+pub use token::{token_create, Token};
+
+use crate::db::Sql;
+use crate::registry::Registry;
+use anyhow::Result;
+use canon::{Kind, Timestamp};
+use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, InstallToken};
+use runtime::signed::Verified;
+use runtime::Artifact;
+use signing::SecretKey;
+
+/// What one activation operation answers: done, refused with a code, or failed.
+pub type Outcome<T> = Result<Result<T, Refusal>>;
+
+/// One operation of a [`Registry::group`].
+pub type GroupOp<'a, T> = Box<dyn FnOnce(&dyn Sql) -> Outcome<T> + 'a>;
+
+/// The oldest request a file carried by hand may be, in days (it may take a while to travel).
+/// The service's freshness is its own (docs/HTTP.md); both are [`Freshness`] values.
+pub const MAX_REQUEST_AGE_DAYS: i64 = 30;
+/// Forced releases allowed per license lineage in [`RELEASE_WINDOW_DAYS`]: its device limit.
+pub const RELEASE_WINDOW_DAYS: i64 = 90;
+/// Days between two resets of one license lineage.
+pub const RESET_INTERVAL_DAYS: i64 = 30;
+
+fn refuse<T>(code: Code, message: impl Into<String>) -> Outcome<T> {
+    Ok(Err(Refusal::new(code, message)))
+}
+
+/// How old a signed request may be for its transport: one place for request freshness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A file carried by hand ([`MAX_REQUEST_AGE_DAYS`]).
+    Carried,
+    /// An online activation or renewal: the agent signs it for the call.
+    Online,
+    /// A request used as the credential of one call (updates): minutes.
+    Credential,
+}
+
+impl Freshness {
+    /// The oldest acceptable age, in seconds.
+    pub fn max_age_secs(self) -> i64 {
+        match self {
+            Freshness::Carried | Freshness::Online => MAX_REQUEST_AGE_DAYS * canon::time::DAY,
+            Freshness::Credential => 300,
+        }
+    }
+}
+
+/// Verifies a request file (signature by the instance key it carries, schema) and its age for
+/// its transport.
+pub fn check_request(
+    file: &[u8],
+    now: Timestamp,
+    fresh: Freshness,
+) -> Result<ActivationRequest, Refusal> {
+    let (req, created, _) = verify_instance_signed::<ActivationRequest>(file).map_err(|e| {
+        Refusal::new(
+            Code::RequestInvalid,
+            format!("the activation request does not verify: {e}"),
+        )
+    })?;
+    if !created.signed_by(now) {
+        return Err(Refusal::new(
+            Code::RequestFromFuture,
+            format!("the request was made at {created}, after now ({now}): check the clocks"),
+        ));
+    }
+    if created.0 < now.0.saturating_sub(fresh.max_age_secs()) {
+        return Err(Refusal::new(
+            Code::RequestStale,
+            format!(
+                "the request was made at {created}, more than {} s ago: make a new one with `airlock-agent request`",
+                fresh.max_age_secs()
+            ),
+        ));
+    }
+    Ok(req)
+}
+
+/// A granted request, recorded but not yet signed: the lease as the registry now holds it.
+/// [`Granted::sign`] makes it a [`Fulfilled`] request; the service signs outside its write
+/// transaction, so the one writer never waits on a signature.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    /// The lease.
+    pub activation: Activation,
+    /// Whether a new seat was taken (else a fresh lease for the machine's seat).
+    pub new_seat: bool,
+    /// Live seats of the lineage after this one.
+    pub seats_in_use: u64,
+    /// The license the lease is for (the lineage's license in force): its signed document
+    /// (as stored).
+    pub license_document: Vec<u8>,
+    /// Its envelope bytes.
+    pub license_signature: Vec<u8>,
+}
+
+impl Granted {
+    /// Writes the lease's canonical bytes (`activation.json`) and signs them with the
+    /// activation key.
+    pub fn sign(self, key: &SecretKey) -> Result<Fulfilled> {
+        let document = self.activation.to_canonical();
+        let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
+        Ok(Fulfilled {
+            activation: self.activation,
+            document,
+            signature,
+            new_seat: self.new_seat,
+            seats_in_use: self.seats_in_use,
+            license_document: self.license_document,
+            license_signature: self.license_signature,
+        })
+    }
+}
+
+/// A fulfilled request.
+#[derive(Debug, Clone)]
+pub struct Fulfilled {
+    /// The signed lease.
+    pub activation: Activation,
+    /// Its canonical bytes (`activation.json`).
+    pub document: Vec<u8>,
+    /// Its envelope (`activation.sig`).
+    pub signature: Vec<u8>,
+    /// Whether a new seat was taken (else a fresh lease for the machine's seat).
+    pub new_seat: bool,
+    /// Live seats of the lineage after this one.
+    pub seats_in_use: u64,
+    /// The license the lease is for (the lineage's license in force, which may be a renewal
+    /// of the license the request named): its signed document (as stored).
+    pub license_document: Vec<u8>,
+    /// Its envelope bytes (`license.sig`).
+    pub license_signature: Vec<u8>,
+}
+
+/// How a request reaches the seat decision.
+#[derive(Debug, Clone, Copy)]
+pub enum How<'a> {
+    /// With the license key it carries (a file carried by hand, or online with the key).
+    Key,
+    /// Online with an install token the caller verified against its trust store: the token
+    /// stands in for the key and is spent, in the same transaction, by a new seat.
+    Token(&'a Verified<InstallToken>),
+    /// A renewal of the seat `activation_id` by its machine: the request is the proof of
+    /// possession (signed by the seat's instance key, for its fingerprint).
+    Renew {
+        /// The seat.
+        activation_id: &'a str,
+        /// What the machine reported, recorded with the renewal.
+        heartbeat: Option<&'a Heartbeat>,
+    },
+}
+
+/// How long a lease runs and when its machine should renew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTerms {
+    /// The longest lease, in days (`None`: to the license's expiry plus grace).
+    pub days: Option<u64>,
+    /// Seconds instead of days, for short online leases (wins over `days`).
+    pub seconds: Option<u64>,
+    /// When to renew, in percent of the lease's life.
+    pub renew_percent: i64,
+}
+
+impl LeaseTerms {
+    /// Files carried by hand: long leases, renewed late (85 %).
+    pub fn offline(days: Option<u64>) -> LeaseTerms {
+        LeaseTerms {
+            days,
+            seconds: None,
+            renew_percent: 85,
+        }
+    }
+
+    /// The service's leases: `days` long, renewed at half their life, so a machine rides out
+    /// an outage of half a lease.
+    pub fn online(days: u64) -> LeaseTerms {
+        LeaseTerms {
+            days: Some(days),
+            seconds: None,
+            renew_percent: 50,
+        }
+    }
+
+    fn end(&self, now: Timestamp, cap: Timestamp) -> Timestamp {
+        match (self.seconds, self.days) {
+            (Some(s), _) => cap.min(Timestamp(now.0.saturating_add(s as i64))),
+            (None, Some(d)) => cap.min(now.plus_days(d as i64)),
+            (None, None) => cap,
+        }
+    }
+}
+
+/// Fulfils a verified request carried by hand: [`fulfill_in`] with the license key, in one
+/// `BEGIN IMMEDIATE` transaction. `lease_days` caps the lease (default: to the license's
+/// expiry plus grace).
+pub fn fulfill(
+    reg: &mut Registry,
+    req: &ActivationRequest,
+    key: &SecretKey,
+    now: Timestamp,
+    lease_days: Option<u64>,
+) -> Outcome<Fulfilled> {
+    reg.immediate(|tx| {
+        fulfill_in(
+            tx,
+            req,
+            How::Key,
+            key,
+            now,
+            &LeaseTerms::offline(lease_days),
+        )
+    })
+}
+
+/// The seat decision and a signed lease for a verified request, recorded inside the caller's
+/// transaction (the registry's write lock held): [`grant_in`], then the signature.
+pub fn fulfill_in(
+    tx: &dyn Sql,
+    req: &ActivationRequest,
+    how: How<'_>,
+    key: &SecretKey,
+    now: Timestamp,
+    lease: &LeaseTerms,
+) -> Outcome<Fulfilled> {
+    match grant_in(tx, req, how, now, lease)? {
+        Ok(g) => Ok(Ok(g.sign(key)?)),
+        Err(r) => Ok(Err(r)),
+    }
+}
