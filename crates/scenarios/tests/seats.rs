@@ -157,40 +157,30 @@ fn a_restored_state_directory_does_not_bring_back_a_released_seat() {
         &["revocations", "--key", "keys/license.key", "--out", "rl"],
     ));
     s.carry("rl", "rl");
-    ok(s.on(
-        "machine-a",
-        DAY1,
-        "runtime-verify",
-        &[
-            "revocations",
-            "import",
-            "rl/revocations.json",
-            "--trust",
-            "trust.json",
-            "--state",
-            "state-machine-a",
-        ],
-    ));
+    let import = |machine: &str| {
+        ok(s.on(
+            machine,
+            DAY1,
+            "runtime-verify",
+            &[
+                "revocations",
+                "import",
+                "rl/revocations.json",
+                "--trust",
+                "trust.json",
+                "--state",
+                &format!("state-{machine}"),
+            ],
+        ))
+    };
+    import("machine-a");
     let (code, v) = s.verify("machine-a", DAY1, &[]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["activations"][0]["check"], "activation_revoked", "{v}");
     let (code, text) = s.product("machine-a", DAY1);
     assert_ne!(code, 0, "{text}");
     // The machine holding the seat now is not touched by the list.
-    ok(s.on(
-        "machine-b",
-        DAY1,
-        "runtime-verify",
-        &[
-            "revocations",
-            "import",
-            "rl/revocations.json",
-            "--trust",
-            "trust.json",
-            "--state",
-            "state-machine-b",
-        ],
-    ));
+    import("machine-b");
     let (code, v) = s.verify("machine-b", DAY1, &[]);
     assert_eq!(code, 0, "{v}");
 }
