@@ -160,8 +160,7 @@ fn plan(
     now: Timestamp,
     lease: &LeaseTerms,
 ) -> Result<Result<Plan, Refusal>> {
-    let ok = |r: Result<(), Refusal>| r;
-    if let Err(r) = ok(rules::token_fits(req, how, now))
+    if let Err(r) = rules::token_fits(req, how, now)
         .and_then(|()| rules::license_fits(req, how, &f.links[f.named].rec))
     {
         return Ok(Err(r));
@@ -170,8 +169,9 @@ fn plan(
         Ok(i) => i,
         Err(r) => return Ok(Err(r)),
     };
-    // A renewal of the named license that has begun, asked with its predecessor's key (files
-    // carried by hand, or online): allowed, the lease and the license sent are the renewal's.
+    // The license in force decides the terms: the named one, a renewal of it that has begun
+    // (the lease and the license sent are then the renewal's), or its predecessor while the
+    // named one has not begun.
     let link = &f.links[chosen];
     if let Err(r) =
         rules::standing_allows(req, link).and_then(|()| rules::not_replayed(req, &f.replayed))
