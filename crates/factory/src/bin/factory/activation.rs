@@ -383,6 +383,44 @@ fn fulfill_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `factory activation list`: every seat of a license (or all), with its status now.
+fn list_cmd(license_id: Option<&str>, common: &crate::cli::Common) -> Result<ExitCode> {
+    let now = clock::now()?;
+    let reg = common.existing_registry()?;
+    let rows = seats::list(&reg, license_id)?;
+    if common.json {
+        print_json(&Value::Array(
+            rows.iter()
+                .map(|r| row_json(&r.row, r.rebound_from.as_deref(), now))
+                .collect(),
+        ));
+    } else if rows.is_empty() {
+        println!("no activations");
+    } else {
+        println!(
+            "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} label",
+            "ACTIVATION", "LICENSE", "STATUS", "FINGERPRINT", "LEASE UNTIL", "OVERAGE"
+        );
+        for l in &rows {
+            let r = &l.row;
+            println!(
+                "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} {}",
+                r.activation_id,
+                r.license_id,
+                r.status(now),
+                &r.fingerprint[..r.fingerprint.len().min(13)],
+                r.lease_not_after.to_string(),
+                if r.overage { "yes" } else { "no" },
+                runtime::text::escape(&r.label)
+            );
+            if let Some(old) = &l.rebound_from {
+                println!("  re-binds the fingerprint of {old} to a new instance key (seat_rebound in the audit log)");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
     match cmd {
         ActivationCmd::Fulfill {
@@ -394,39 +432,7 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             common,
         } => return fulfill_cmd(&request, &key, &out, lease_days, &signer, &common),
         ActivationCmd::List { license_id, common } => {
-            let now = clock::now()?;
-            let reg = common.existing_registry()?;
-            let rows = seats::list(&reg, license_id.as_deref())?;
-            if common.json {
-                print_json(&Value::Array(
-                    rows.iter()
-                        .map(|r| row_json(&r.row, r.rebound_from.as_deref(), now))
-                        .collect(),
-                ));
-            } else if rows.is_empty() {
-                println!("no activations");
-            } else {
-                println!(
-                    "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} label",
-                    "ACTIVATION", "LICENSE", "STATUS", "FINGERPRINT", "LEASE UNTIL", "OVERAGE"
-                );
-                for l in &rows {
-                    let r = &l.row;
-                    println!(
-                        "{:<21} {:<22} {:<14} {:<13} {:<20} {:<8} {}",
-                        r.activation_id,
-                        r.license_id,
-                        r.status(now),
-                        &r.fingerprint[..r.fingerprint.len().min(13)],
-                        r.lease_not_after.to_string(),
-                        if r.overage { "yes" } else { "no" },
-                        runtime::text::escape(&r.label)
-                    );
-                    if let Some(old) = &l.rebound_from {
-                        println!("  re-binds the fingerprint of {old} to a new instance key (seat_rebound in the audit log)");
-                    }
-                }
-            }
+            return list_cmd(license_id.as_deref(), &common)
         }
         ActivationCmd::Release {
             activation_id,
