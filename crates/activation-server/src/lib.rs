@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod conn;
 pub mod limit;
 pub mod metrics;
 pub mod store;
@@ -56,6 +57,8 @@ pub struct App {
     pub clock: Clock,
     /// Take the client address from `X-Forwarded-For` (behind a reverse proxy).
     pub behind_proxy: bool,
+    /// The connection caps (counted by the acceptor; shown in the metrics).
+    pub conns: conn::Caps,
 }
 
 /// An error answer: a code of the one refusal table (its HTTP status comes from the table),
@@ -151,7 +154,30 @@ pub fn router(app: Arc<App>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(app)
+}
+
+/// Every error is the documented JSON: the answers the layers make themselves (413 from the
+/// body limit, 408 from the timeout) get their code of the table and a message.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.extensions().get::<ErrorCode>().is_some() {
+        return resp;
+    }
+    match resp.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            Code::BodyTooLarge,
+            format!("the body is over {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::new(
+            Code::Timeout,
+            "the request took longer than the service allows (30 s)",
+        )
+        .into_response(),
+        _ => resp,
+    }
 }
 
 /// Metrics and one structured log line per request (never a body, a token or a key).
@@ -220,6 +246,14 @@ impl App {
                 retry_after: Some(secs),
             }
         })
+    }
+
+    /// Charges a per-address limit: IPv4 by address, IPv6 by its /64.
+    fn limit_address(&self, scope: Scope, client: IpAddr) -> Result<(), ApiError> {
+        self.limit(
+            scope,
+            format!("addr:{}", limit::address_key(client)).as_bytes(),
+        )
     }
 
     async fn call(&self, op_name: &'static str, op: Op) -> Result<Answer, ApiError> {
@@ -305,7 +339,7 @@ async fn activate(
     body: Bytes,
 ) -> ApiResult {
     let client = app.client(peer, &headers);
-    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    app.limit_address(Scope::Address, client)?;
     let v = body_object(&body, &["request", "token"])?;
     let now = app.now();
     let req = verified_request(&signed_member(&v, "request")?, now, Freshness::Online)?;
@@ -321,13 +355,35 @@ async fn activate(
         )?),
         Some(_) => return Err(ApiError::bad("token must be a string")),
     };
-    // Per license: the key, or (keyless, with a token) the license id.
-    let license_key = if req.license_key.is_empty() {
-        format!("id:{}", req.license_id)
-    } else {
-        format!("key:{}", req.license_key)
-    };
-    app.limit(Scope::License, license_key.as_bytes())?;
+    // The caller proves the license before anything is charged to it: a token that verified
+    // and fits the request, or the license's own key (one answer for a wrong key and an unknown
+    // license). Outsiders who only know a license id spend nothing of the customer's budget.
+    match &token {
+        Some(t) => seats::token_fits(&req, t, now)?,
+        None => {
+            let proven = !req.license_key.is_empty()
+                && matches!(
+                    app.call(
+                        "prove",
+                        Op::Prove {
+                            license_id: req.license_id.clone(),
+                            license_key: req.license_key.clone(),
+                        },
+                    )
+                    .await?,
+                    Answer::Proven(true)
+                );
+            if !proven {
+                app.metrics
+                    .outcome("activate", Code::LicenseNotFound.as_str());
+                return Err(seats::not_found(&req.license_id).into());
+            }
+        }
+    }
+    app.limit(
+        Scope::License,
+        format!("license:{}", req.license_id).as_bytes(),
+    )?;
     let op = Op::Activate {
         req: Box::new(req),
         token: token.map(Box::new),
@@ -360,7 +416,7 @@ async fn renew(
     body: Bytes,
 ) -> ApiResult {
     let client = app.client(peer, &headers);
-    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    app.limit_address(Scope::Address, client)?;
     let v = body_object(&body, &["request", "heartbeat"])?;
     let now = app.now();
     let req = verified_request(&signed_member(&v, "request")?, now, Freshness::Online)?;
@@ -395,7 +451,7 @@ async fn deactivate(
     body: Bytes,
 ) -> ApiResult {
     let client = app.client(peer, &headers);
-    app.limit(Scope::Address, client.to_string().as_bytes())?;
+    app.limit_address(Scope::Address, client)?;
     let v = body_object(&body, &["receipt"])?;
     let receipt = seats::check_receipt(&signed_member(&v, "receipt")?)?;
     if receipt.activation_id != id {
@@ -431,7 +487,7 @@ async fn update_seat(
     headers: &HeaderMap,
 ) -> Result<(runtime::activation::ActivationRequest, Vec<String>), ApiError> {
     let client = app.client(peer, headers);
-    app.limit(Scope::Download, client.to_string().as_bytes())?;
+    app.limit_address(Scope::Download, client)?;
     let unauthorized = |m: &str| ApiError::new(Code::Unauthorized, m);
     let auth = headers
         .get(header::AUTHORIZATION)
@@ -444,10 +500,6 @@ async fn update_seat(
         .ok_or_else(|| unauthorized("the Airlock-Request credential is not base64"))?;
     let now = app.now();
     let req = verified_request(&bytes, now, Freshness::Credential)?;
-    app.limit(
-        Scope::Download,
-        format!("license:{}", req.lineage_id).as_bytes(),
-    )?;
     let Answer::Seat(_, ids) = app
         .call(
             "updates",
@@ -459,6 +511,11 @@ async fn update_seat(
     else {
         return Err(unexpected());
     };
+    // Charged to the lineage only once the caller proved it holds one of its seats.
+    app.limit(
+        Scope::Download,
+        format!("lineage:{}", req.lineage_id).as_bytes(),
+    )?;
     Ok((req, ids))
 }
 
@@ -702,13 +759,22 @@ async fn healthz(State(app): State<Arc<App>>) -> ApiResult {
     }
 }
 
-async fn metrics_text(State(app): State<Arc<App>>) -> Response {
-    (
+/// Prometheus text, behind the admin credential (a scrape config sends it as a bearer
+/// token): the counts tell an outsider which licenses and codes are busy.
+async fn metrics_text(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    admin(&app, &headers)?;
+    let mut text = app.metrics.render(app.store.backend());
+    text.push_str(&format!(
+        "# HELP airlock_connections_open Connections open now.\n# TYPE airlock_connections_open gauge\nairlock_connections_open {}\n# HELP airlock_connections_refused_total Connections closed at accept: a connection cap was reached.\n# TYPE airlock_connections_refused_total counter\nairlock_connections_refused_total {}\n",
+        app.conns.open(),
+        app.conns.refused()
+    ));
+    Ok((
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        app.metrics.render(app.store.backend()),
+        text,
     )
-        .into_response()
+        .into_response())
 }

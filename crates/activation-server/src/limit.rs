@@ -148,6 +148,23 @@ impl Limiters {
     }
 }
 
+/// The key of a client address for limits and connection caps: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 address counts as its IPv4 address), an IPv6 address by its /64 prefix (one
+/// subscriber's allocation: the 2^64 addresses of a /64 are one client, not 2^64).
+pub fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// `Retry-After` for a wait: whole seconds, rounded up, at least 1 (a sub-second wait is never
 /// "0", which clients would read as "now").
 pub fn retry_after(wait: Duration) -> u64 {
@@ -158,6 +175,17 @@ pub fn retry_after(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let k = |s: &str| address_key(s.parse().unwrap()).to_string();
+        assert_eq!(k("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(k("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::");
+        assert_ne!(k("2001:db8:1:3::1"), k("2001:db8:1:2::1"));
+        assert_eq!(k("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(k("192.0.2.7"), "192.0.2.7");
+        assert_ne!(k("192.0.2.7"), k("192.0.2.8"));
+    }
 
     #[test]
     fn retry_after_rounds_up_and_is_never_zero() {

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+use activation_server::conn::{CapAcceptor, Caps, ConnLimits};
 use activation_server::limit::{Limiters, Limits, Rate};
 use activation_server::store::{Backend, Clock, RegistryBackend, Store};
 use activation_server::{router, updates, App};
@@ -91,6 +92,15 @@ struct ServeArgs {
     /// Behind a reverse proxy: take the client address from X-Forwarded-For (its last hop)
     #[arg(long)]
     behind_proxy: bool,
+    /// Open connections in all [default: 4096]; more are closed at accept
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Open connections per client address, IPv6 per /64 [default: 128]
+    #[arg(long, value_name = "N")]
+    max_connections_per_address: Option<usize>,
+    /// Seconds a connection may take to send a request's headers [default: 10]
+    #[arg(long, value_name = "SECS")]
+    header_timeout: Option<u64>,
 }
 
 /// The config file: the same settings; relative paths are relative to the file.
@@ -108,6 +118,8 @@ struct FileConfig {
     lease_days: Option<u64>,
     limits: Option<Limits>,
     behind_proxy: Option<bool>,
+    connections: Option<ConnLimits>,
+    header_timeout: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +137,8 @@ fn rel(base: &Path, p: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 fn read_admin(path: &Path) -> Result<[u8; 32]> {
+    // A credential is a secret like a key: refused when its group or others may read it.
+    signing::keyfile::check_secret_mode(path)?;
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
     let t = text.trim();
     if t.len() < 32 {
@@ -202,6 +216,16 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         .map(|p| read_admin(&p))
         .transpose()?;
     let behind_proxy = a.behind_proxy || file.behind_proxy.unwrap_or(false);
+    let mut conns = file.connections.unwrap_or_default();
+    conns.max = a.max_connections.unwrap_or(conns.max);
+    conns.per_address = a.max_connections_per_address.unwrap_or(conns.per_address);
+    if conns.max == 0 || conns.per_address == 0 {
+        bail!("connection caps must be at least 1");
+    }
+    let header_timeout = a.header_timeout.or(file.header_timeout).unwrap_or(10);
+    if !(1..=600).contains(&header_timeout) {
+        bail!("--header-timeout must be from 1 to 600 seconds");
+    }
 
     let trust = clikit::input::vendor_trust(&trust_path)?;
     let now = signing::clock::now()?;
@@ -220,6 +244,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         updates,
         clock,
         behind_proxy,
+        conns: Caps::new(conns),
     });
     tracing_subscriber::fmt()
         .json()
@@ -233,11 +258,16 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("the async runtime")?;
-    rt.block_on(run(app, listen, tls))?;
+    rt.block_on(run(app, listen, tls, Duration::from_secs(header_timeout)))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run(app: Arc<App>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>) -> Result<()> {
+async fn run(
+    app: Arc<App>,
+    listen: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    header_timeout: Duration,
+) -> Result<()> {
     let listener =
         std::net::TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
     listener.set_nonblocking(true)?;
@@ -260,6 +290,7 @@ async fn run(app: Arc<App>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>)
         });
     }
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let caps = CapAcceptor(app.conns.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let backend = app.store.backend();
     let announce = move || {
@@ -280,20 +311,32 @@ async fn run(app: Arc<App>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>)
                     )
                 })?;
             announce();
-            axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
-                .serve(make)
-                .await?;
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(header_timeout)
+                .acceptor(caps);
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
+            bounded(server.http_builder(), header_timeout);
+            server.handle(handle).serve(make).await?;
         }
         None => {
             announce();
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(make)
-                .await?;
+            let mut server = axum_server::from_tcp(listener).acceptor(caps);
+            bounded(server.http_builder(), header_timeout);
+            server.handle(handle).serve(make).await?;
         }
     }
     Ok(())
+}
+
+/// What one connection may hold: its headers within `header_timeout` (hyper's timer), HTTP/1
+/// only (no HTTP/2 streams to multiply a connection's cost).
+fn bounded(
+    b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_timeout: Duration,
+) {
+    b.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
 }
 
 async fn shutdown_signal() {

@@ -82,6 +82,14 @@ pub enum Op {
         /// The license.
         license_id: Option<String>,
     },
+    /// Is this the license key of that license? (The proof a keyed activation must give before
+    /// the per-license limiter is charged.)
+    Prove {
+        /// The license the request names.
+        license_id: String,
+        /// The key it carries.
+        license_key: String,
+    },
     /// Is the database there?
     Ping,
 }
@@ -101,6 +109,8 @@ pub enum Answer {
     Rows(Vec<Listed>),
     /// A machine's live seat and the license ids of its lineage.
     Seat(Box<Row>, Vec<String>),
+    /// Whether the key is the license's.
+    Proven(bool),
     /// The database answered.
     Pong,
 }
@@ -193,6 +203,13 @@ impl Backend for RegistryBackend {
                 Op::List { license_id } => {
                     Some(seats::list(&self.reg, license_id.as_deref()).map(|r| Ok(Answer::Rows(r))))
                 }
+                Op::Prove {
+                    license_id,
+                    license_key,
+                } => Some(
+                    seats::key_opens(&self.reg, license_id, license_key)
+                        .map(|b| Ok(Answer::Proven(b))),
+                ),
                 Op::Ping => Some(
                     self.reg
                         .sql()

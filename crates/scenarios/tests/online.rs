@@ -18,8 +18,25 @@ pub(crate) struct Service {
 impl Service {
     /// Starts the service over the site's registry at `now` with `extra` flags.
     pub(crate) fn start(s: &Site, now: &str, extra: &[&str]) -> Service {
-        std::fs::write(s.v.join("admin-token"), "x".repeat(40)).unwrap();
-        let mut child = Command::new(testkit::bin("airlock-server"))
+        Service::start_under(s, now, extra, &[])
+    }
+
+    /// [`Service::start`] run through `wrapper` (e.g. `prlimit --nofile=1024:1024 --`).
+    pub(crate) fn start_under(s: &Site, now: &str, extra: &[&str], wrapper: &[&str]) -> Service {
+        let token = s.v.join("admin-token");
+        std::fs::write(&token, "x".repeat(40)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let server = testkit::bin("airlock-server");
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(&server);
+                c
+            }
+            None => Command::new(&server),
+        };
+        let mut child = cmd
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -108,7 +125,7 @@ pub(crate) fn code(v: &Value) -> &str {
 
 /// A fresh request file signed by `machine`'s instance key (as `airlock-agent request` makes
 /// it), as the JSON the service takes.
-fn request(s: &Site, machine: &str, now: &str) -> Value {
+pub(crate) fn request(s: &Site, machine: &str, now: &str) -> Value {
     let out = format!("req-{machine}.json");
     ok(s.on(
         machine,
@@ -215,8 +232,8 @@ fn every_status_of_the_api() {
         assert_eq!((st, code(&e)), (400, "REQUEST_INVALID"), "{e}");
         // A body over the limit is refused before it is read.
         let big = json!({"request": "x".repeat(100_000)});
-        let (st, _, _) = post(&act, &big, None);
-        assert_eq!(st, 413);
+        let (st, _, e) = post(&act, &big, None);
+        assert_eq!((st, code(&e)), (413, "BODY_TOO_LARGE"), "{e}");
 
         // Renewal: 200 with a heartbeat; another machine's request is 403; a bad heartbeat 400.
         let renew = format!("{}/v1/activations/{id}/renew", svc.url);
@@ -328,7 +345,10 @@ fn every_status_of_the_api() {
         assert_eq!((st, h["status"].as_str()), (200, Some("ok")));
         let engine = if db.is_some() { "postgres" } else { "sqlite" };
         assert_eq!(h["backend"], engine, "{h}");
-        let (st, _, m) = get(&format!("{}/metrics", svc.url), None);
+        // Metrics are behind the admin credential (a scrape sends it as a bearer token).
+        let (st, _, e) = get(&format!("{}/metrics", svc.url), None);
+        assert_eq!((st, code(&e)), (401, "UNAUTHORIZED"), "{e}");
+        let (st, _, m) = get(&format!("{}/metrics", svc.url), Some(&bearer));
         let m = m.as_str().unwrap().to_string();
         assert_eq!(st, 200);
         assert!(

@@ -10,6 +10,7 @@ mod kit;
 mod online;
 mod runbooks;
 mod seats;
+mod siege;
 mod surface;
 mod vectors;
 mod verifiers;

@@ -46,7 +46,7 @@ impl fmt::Display for KeyError {
             KeyError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             KeyError::Permissions(p, m) => write!(
                 f,
-                "{}: private key is accessible by group or others (mode {m:04o}); run `chmod 600 {}`",
+                "{}: secret (a private key or a credential) is accessible by group or others (mode {m:04o}); run `chmod 600 {}`",
                 p.display(),
                 p.display()
             ),
@@ -160,6 +160,21 @@ fn version_is_one(v: &Value, name: &str) -> bool {
     matches!(v.get(name), Some(Value::Number(n)) if *n == 1.0)
 }
 
+/// Refuses a secret file (a private key, a service credential) that its group or others may
+/// read or write: the one check every secret file passes before it is read.
+pub fn check_secret_mode(path: &Path) -> Result<(), KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| KeyError::Io(path.into(), e))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions(path.into(), mode));
+        }
+    }
+    Ok(())
+}
+
 impl SecretKey {
     /// Generates a new key from the operating system's random number generator.
     pub fn generate(name: &str, role: Role, created_at: Timestamp) -> Result<SecretKey, KeyError> {
@@ -218,15 +233,7 @@ impl SecretKey {
     /// Loads a private key file: refuses group/world access, derives the public key from the
     /// seed and checks the stored key id against it.
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(path).map_err(|e| KeyError::Io(path.into(), e))?;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::Permissions(path.into(), mode));
-            }
-        }
+        check_secret_mode(path)?;
         let mut bytes = read_capped(path)?;
         let parsed = json::parse(&bytes);
         bytes.zeroize();

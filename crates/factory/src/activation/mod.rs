@@ -26,7 +26,7 @@ pub use release::{
     reset, reset_in, Released, Reset,
 };
 pub use rows::{list, revocation_entries, row_hash, ListEntries, Listed, Row};
-pub use rules::{decide, decide_counted, Decision, Seat, Terms};
+pub use rules::{decide, decide_counted, not_found, Decision, Holder, Seat, Terms};
 pub use runtime::refusal::{Code, Refusal};
 pub use token::{token_create, Token};
 
@@ -107,6 +107,34 @@ pub fn check_request(
         ));
     }
     Ok(req)
+}
+
+/// Whether `license_key` is the key of license `license_id` (false for an unknown license): the
+/// proof a keyed request gives before anything is charged to the license (the service's
+/// per-license limiter). Both digests are compared in full.
+pub fn key_opens(reg: &Registry, license_id: &str, license_key: &str) -> Result<bool> {
+    let Some(rec) = crate::registry::get_in(reg.sql(), license_id)? else {
+        return Ok(false);
+    };
+    let (a, b) = (
+        canon::enc::sha256(rec.license_key.as_bytes()),
+        canon::enc::sha256(license_key.as_bytes()),
+    );
+    Ok(a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0)
+}
+
+/// The install token fits the request (the same license, lineage, product and workspace, named
+/// by the request, not expired at `now`): the service checks it before anything is charged to
+/// the license, and the seat transaction again with the registry.
+pub fn token_fits(
+    req: &ActivationRequest,
+    token: &Verified<InstallToken>,
+    now: Timestamp,
+) -> Result<(), Refusal> {
+    rules::token_fits(req, How::Token(token), now)
 }
 
 /// A granted request, recorded but not yet signed: the lease as the registry now holds it.

@@ -158,7 +158,7 @@ pub(super) fn token_fits(
 
 /// The message of an unknown license, also given for a license key that is not the license's:
 /// an outsider cannot tell an existing license id from an unknown one.
-pub(super) fn not_found(license_id: &str) -> Refusal {
+pub fn not_found(license_id: &str) -> Refusal {
     Refusal::new(
         Code::LicenseNotFound,
         format!("no license {license_id} with the request's license key in the registry"),
