@@ -200,7 +200,34 @@ impl OnlineArgs {
     }
 }
 
+impl Cmd {
+    /// The command's name and whether it reports in JSON.
+    fn report(&self) -> (&'static str, bool) {
+        match self {
+            Cmd::Id { json, .. } => ("id", *json),
+            Cmd::Request { json, .. } => ("request", *json),
+            Cmd::Install { json, .. } => ("install", *json),
+            Cmd::Status { json, .. } => ("status", *json),
+            Cmd::Deactivate { json, .. } => ("deactivate", *json),
+            Cmd::Activate { json, .. } => ("activate", *json),
+            Cmd::Update { json, .. } => ("update", *json),
+            Cmd::Run { .. } => ("run", false),
+            Cmd::Generate(_) => ("generate", false),
+        }
+    }
+}
+
+/// Runs a command; under `--json` every failure is the JSON report on stdout too (`valid`
+/// false, `check`, `error`), with its line on stderr and its exit code.
 pub fn run(args: Args) -> Result<ExitCode> {
+    let (command, json) = args.cmd.report();
+    match dispatch(args) {
+        Err(e) if json => clikit::report::fail("airlock-agent", true, "command", &command, &e),
+        other => other,
+    }
+}
+
+fn dispatch(args: Args) -> Result<ExitCode> {
     match args.cmd {
         Cmd::Id {
             product,
@@ -257,7 +284,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             extract,
             online,
             json,
-        } => crate::online::update_cmd(
+        } => crate::update::update_cmd(
             &online.online(),
             product.as_deref(),
             extract.as_deref(),
@@ -568,6 +595,28 @@ pub(crate) fn install_lease(
     let when = session.now();
     session.commit()?;
     Ok((a, verified.describe(when)))
+}
+
+/// The one installed activation of `product`, or the only one when none is named.
+pub(crate) fn one_installed(
+    state: &Path,
+    product: Option<&str>,
+) -> Result<(String, runtime::activation::Activation)> {
+    let list = installed(state)?;
+    match product {
+        Some(p) => list
+            .into_iter()
+            .find(|(q, _)| q == p)
+            .with_context(|| format!("no activation of product {p} is installed")),
+        None => {
+            let mut it = list.into_iter();
+            match (it.next(), it.next()) {
+                (Some(one), None) => Ok(one),
+                (None, _) => bail!("no activation is installed in {}", state.display()),
+                (Some(_), Some(_)) => bail!("several products are activated here; pass --product"),
+            }
+        }
+    }
 }
 
 /// The installed activations: product and lease (parsed, not verified).

@@ -10,6 +10,7 @@
 
 mod cli;
 mod online;
+mod update;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -24,11 +24,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// The per-product record of an online activation.
-const ONLINE_FILE: &str = "online.json";
+pub(crate) const ONLINE_FILE: &str = "online.json";
 /// Largest answer read from the service (a lease and a license), in bytes.
-const MAX_ANSWER_BYTES: u64 = 256 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: u64 = 256 * 1024;
 /// Largest bundle downloaded, in bytes.
-const MAX_BUNDLE_BYTES: u64 = 8 << 30;
+pub(crate) const MAX_BUNDLE_BYTES: u64 = 8 << 30;
 /// Exit code of `run --once` when a renewal is due and the service did not answer (the lease
 /// still holds).
 pub const EXIT_UNREACHABLE: u8 = runtime::refusal::EXIT_UNREACHABLE;
@@ -77,8 +77,8 @@ impl std::fmt::Display for Failure {
 
 /// An HTTP client for one service.
 pub struct Client {
-    agent: ureq::Agent,
-    base: String,
+    pub(crate) agent: ureq::Agent,
+    pub(crate) base: String,
 }
 
 impl Client {
@@ -116,10 +116,11 @@ impl Client {
         })
     }
 
-    fn answer(
+    /// Sorts an answer: a 2xx response whose body is still to be read, or the failure (a
+    /// refusal's JSON read within [`MAX_ANSWER_BYTES`]).
+    pub(crate) fn checked(
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        limit: u64,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
         let mut resp = resp.map_err(|e| {
             let m = e.to_string();
             // A TLS failure is no outage: say what to fix (it is still retried, as the
@@ -133,6 +134,9 @@ impl Client {
             }
         })?;
         let status = resp.status().as_u16();
+        if (200..=299).contains(&status) {
+            return Ok(resp);
+        }
         let retry = resp
             .headers()
             .get("retry-after")
@@ -141,16 +145,15 @@ impl Client {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(limit)
+            .limit(MAX_ANSWER_BYTES)
             .read_to_vec()
-            .map_err(|e| Failure::Unavailable(format!("reading the answer: {e}")))?;
-        match status {
-            200..=299 => Ok(body),
-            429 => Err(Failure::RateLimited(retry.unwrap_or(60).max(1))),
+            .unwrap_or_default();
+        Err(match status {
+            429 => Failure::RateLimited(retry.unwrap_or(60).max(1)),
             400..=499 => {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 let e = &v["error"];
-                Err(Failure::Refused {
+                Failure::Refused {
                     status,
                     code: e["code"].as_str().and_then(Code::parse),
                     message: format!(
@@ -162,10 +165,22 @@ impl Client {
                             .unwrap_or_default(),
                         runtime::text::escape(e["message"].as_str().unwrap_or(""))
                     ),
-                })
+                }
             }
-            _ => Err(Failure::Unavailable(format!("HTTP {status}"))),
-        }
+            _ => Failure::Unavailable(format!("HTTP {status}")),
+        })
+    }
+
+    fn answer(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: u64,
+    ) -> Result<Vec<u8>, Failure> {
+        Self::checked(resp)?
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| Failure::Unavailable(format!("reading the answer: {e}")))
     }
 
     /// POSTs a JSON body; the answer's JSON.
@@ -192,7 +207,7 @@ impl Client {
 }
 
 /// The license fields a request names.
-struct For {
+pub(crate) struct For {
     license_id: String,
     license_key: String,
     lineage_id: String,
@@ -202,7 +217,7 @@ struct For {
 }
 
 impl For {
-    fn license(l: &License) -> For {
+    pub(crate) fn license(l: &License) -> For {
         For {
             license_id: l.license_id.clone(),
             license_key: l.license_key.clone(),
@@ -216,7 +231,11 @@ impl For {
 
 /// A fresh request signed by this machine's instance key: the proof of possession of every
 /// online call.
-fn fresh_request(state: &Path, f: &For, label: &str) -> Result<(ActivationRequest, Vec<u8>)> {
+pub(crate) fn fresh_request(
+    state: &Path,
+    f: &For,
+    label: &str,
+) -> Result<(ActivationRequest, Vec<u8>)> {
     let fp = fingerprint_of(&f.product, Some(state))?;
     let key = instance_key(state, true)?;
     let mut rid = [0u8; 16];
@@ -253,7 +272,7 @@ fn file_member<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
         .with_context(|| format!("the service's answer has no files.{name}"))
 }
 
-fn read_license(dir: &Path) -> Result<License> {
+pub(crate) fn read_license(dir: &Path) -> Result<License> {
     let p = dir.join("license.json");
     let doc = read_capped(&p, runtime::license::MAX_LICENSE_BYTES as u64)?;
     let (l, _, _) = License::parse(&doc)
@@ -266,7 +285,22 @@ fn online_path(state: &Path, product: &str) -> PathBuf {
     activation::installed_dir(state, product).join(ONLINE_FILE)
 }
 
-fn read_online(state: &Path, product: &str) -> Result<Option<(String, PathBuf)>> {
+/// What an online activation remembered for `run` and `update`: the service, the license
+/// directory and the CA the service's certificate chains to (when one was given).
+pub(crate) struct Remembered {
+    pub(crate) server: String,
+    pub(crate) license_dir: PathBuf,
+    pub(crate) ca: Option<PathBuf>,
+}
+
+impl Remembered {
+    /// A client for the remembered service: `--ca` given now wins, else the remembered one.
+    pub(crate) fn client(&self, ca: Option<&Path>) -> Result<Client> {
+        Client::new(&self.server, ca.or(self.ca.as_deref()))
+    }
+}
+
+pub(crate) fn read_online(state: &Path, product: &str) -> Result<Option<Remembered>> {
     let p = online_path(state, product);
     let Some(b) = clikit::input::read_optional(&p, 64 * 1024)? else {
         return Ok(None);
@@ -275,18 +309,41 @@ fn read_online(state: &Path, product: &str) -> Result<Option<(String, PathBuf)>>
     let (Some(server), Some(dir)) = (v["server"].as_str(), v["license_dir"].as_str()) else {
         bail!("{}: needs server and license_dir", p.display());
     };
-    Ok(Some((server.to_string(), PathBuf::from(dir))))
+    let ca = match &v["ca"] {
+        Value::Null => None,
+        Value::String(c) => Some(PathBuf::from(c)),
+        _ => bail!("{}: ca must be a path", p.display()),
+    };
+    Ok(Some(Remembered {
+        server: server.to_string(),
+        license_dir: PathBuf::from(dir),
+        ca,
+    }))
 }
 
-/// Where an online call failed, as the command's outcome.
-fn failed(what: &str, f: &Failure) -> Result<ExitCode> {
+/// Where an online call failed, as the command's outcome: its line on stderr, under `--json`
+/// the report on stdout (`check`: the service's code, `rate_limited` or `unreachable`), and the
+/// exit code of the refusal table.
+pub(crate) fn failed(what: &str, f: &Failure, json: bool) -> Result<ExitCode> {
     eprintln!("airlock-agent: {what}: {f}");
-    Ok(ExitCode::from(match f {
-        Failure::Refused { code, .. } => {
-            code.map_or(clikit::outcome::EXIT_REJECTED, Code::exit_code)
-        }
-        Failure::RateLimited(_) | Failure::Unavailable(_) => EXIT_UNREACHABLE,
-    }))
+    let (check, exit) = match f {
+        Failure::Refused { code, .. } => (
+            code.map_or("refused", Code::as_str),
+            code.map_or(clikit::outcome::EXIT_REJECTED, Code::exit_code),
+        ),
+        Failure::RateLimited(_) => (Code::RateLimited.as_str(), EXIT_UNREACHABLE),
+        Failure::Unavailable(_) => ("unreachable", EXIT_UNREACHABLE),
+    };
+    if json {
+        use clikit::report::s;
+        clikit::report::print_json(&clikit::report::object(vec![
+            ("valid", canon::Value::Bool(false)),
+            ("check", s(check)),
+            ("error", s(f)),
+            ("command", s(what)),
+        ])?);
+    }
+    Ok(ExitCode::from(exit))
 }
 
 /// The arguments every online command shares.
@@ -354,7 +411,7 @@ pub fn activate_cmd(
     }
     let answer = match client.post("/v1/activations", &body) {
         Ok(a) => a,
-        Err(f) => return failed("activate", &f),
+        Err(f) => return failed("activate", &f, json),
     };
     // The license the lease is for: with a token the machine has none yet (the token's
     // license, or its renewal in force); with a key, a renewal that has begun comes back.
@@ -365,6 +422,7 @@ pub fn activate_cmd(
     let record = json!({
         "server": client.base,
         "license_dir": std::path::absolute(license_dir)?.display().to_string(),
+        "ca": o.ca.map(std::path::absolute).transpose()?.map(|p| p.display().to_string()),
     });
     signing::fsutil::write_atomic(
         &online_path(o.state, &a.product),
@@ -480,10 +538,11 @@ fn renew_one(
     product: &str,
     lease: &Activation,
 ) -> Result<Result<Activation, Failure>> {
-    let Some((server, license_dir)) = read_online(o.state, product)? else {
+    let Some(rec) = read_online(o.state, product)? else {
         bail!("product {product} was not activated online here (no {ONLINE_FILE})");
     };
-    let client = Client::new(&server, o.ca)?;
+    let client = rec.client(o.ca)?;
+    let license_dir = rec.license_dir;
     let license = read_license(&license_dir)?;
     let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
     let mut body = json!({ "request": json_of(&req)? });
@@ -639,97 +698,4 @@ pub fn run_cmd(o: &Online<'_>, once: bool, force: bool) -> Result<ExitCode> {
         };
         std::thread::sleep(wait);
     }
-}
-
-/// `airlock-agent update`: asks the service for the newest bundle this machine's license
-/// allows, downloads it, verifies it with the runtime and (with `extract`) installs it.
-pub fn update_cmd(
-    o: &Online<'_>,
-    product: Option<&str>,
-    extract: Option<&Path>,
-    json: bool,
-) -> Result<ExitCode> {
-    let list = installed(o.state)?;
-    let (product, lease) = match product {
-        Some(p) => list
-            .into_iter()
-            .find(|(q, _)| q == p)
-            .with_context(|| format!("no activation of product {p} is installed"))?,
-        None => {
-            let mut it = list.into_iter();
-            match (it.next(), it.next()) {
-                (Some(one), None) => one,
-                (None, _) => bail!("no activation is installed in {}", o.state.display()),
-                (Some(_), Some(_)) => bail!("several products are activated here; pass --product"),
-            }
-        }
-    };
-    let Some((server, license_dir)) = read_online(o.state, &product)? else {
-        bail!("product {product} was not activated online here (no {ONLINE_FILE})");
-    };
-    if let Some(dest) = extract {
-        runtime::bundle::check_destination(dest)?;
-    }
-    let client = Client::new(&server, o.ca)?;
-    let license = read_license(&license_dir)?;
-    let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
-    let cred = enc::b64(&req);
-    let listing = match client.get("/v1/updates", &cred, MAX_ANSWER_BYTES) {
-        Ok(b) => serde_json::from_slice::<Value>(&b).context("the update listing")?,
-        Err(f) => return failed("update", &f),
-    };
-    let Some(b) = listing["bundles"].as_array().and_then(|a| a.first()) else {
-        println!("no update offered for {product}");
-        return Ok(ExitCode::SUCCESS);
-    };
-    let (Some(file), Some(sig), Some(seq)) = (
-        b["file"].as_str(),
-        b["signature"].as_str(),
-        b["sequence"].as_u64(),
-    ) else {
-        bail!("the update listing is malformed");
-    };
-    let mut s = session(o.trust, o.roots, o.state)?;
-    if s.known().bundle_sequence(&product, &lease.customer_id) >= Some(seq) {
-        println!("{product} is up to date (bundle #{seq} installed)");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let bundle = match client.get(file, &cred, MAX_BUNDLE_BYTES) {
-        Ok(b) => b,
-        Err(f) => return failed("update download", &f),
-    };
-    let signature = match client.get(sig, &cred, 64 * 1024) {
-        Ok(b) => b,
-        Err(f) => return failed("update download", &f),
-    };
-    let opts = runtime::bundle::Options::new(s.trust(), s.now(), env!("CARGO_PKG_VERSION"))
-        .with_known(s.known())
-        .with_extract(extract);
-    let mut v = runtime::bundle::verify_bundle(bundle.as_slice(), &signature, &opts)
-        .map_err(|e| anyhow::anyhow!("REJECTED [{}]: {e}", e.code().as_str()))
-        .context("the update bundle")?;
-    if let Some(r) = &v.revocations {
-        s.accept_revocations(r)?;
-    }
-    s.record_bundle(&v.product, &v.customer.0, v.sequence)?;
-    s.commit()?;
-    let at = v.install()?.map(Path::to_path_buf);
-    if json {
-        println!(
-            "{}",
-            json!({"valid": true, "bundle_id": v.bundle_id, "version": v.version, "sequence": v.sequence,
-                   "installed": at.map(|p| p.display().to_string())})
-        );
-    } else {
-        println!(
-            "verified update {} ({} {}, bundle #{}){}",
-            v.bundle_id,
-            v.product,
-            v.version,
-            v.sequence,
-            at.map(|p| format!(", installed in {}", p.display()))
-                .unwrap_or_default()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -179,7 +179,7 @@ pub(crate) fn activate(
 }
 
 /// Points `machine`'s online record at `url` (a service that came back on another port).
-fn point_at(s: &Site, machine: &str, url: &str) {
+pub(crate) fn point_at(s: &Site, machine: &str, url: &str) {
     let rec =
         s.c.join(format!("state-{machine}/activation/gateway/online.json"));
     let mut v: Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
@@ -1089,6 +1089,10 @@ fn the_service_speaks_tls_from_certificate_files() {
     ));
     assert!(o.contains("renewed"), "{o}");
     assert_eq!(s.product("m1", DAY1).0, 0);
+    // The CA is remembered with the service: a later run needs no --ca (before: it reported
+    // the private CA's certificate as untrusted, an outage).
+    let o = ok(agent(&s, "m1", DAY1, &["run", "--once", "--force"]));
+    assert!(o.contains("renewed"), "{o}");
     // One seat: the refused machine took none.
     let rows = ok(s.factory(DAY1, &["activation", "list", &s.license_id, "--json"]));
     assert_eq!(rows.matches("\"activation_id\"").count(), 1, "{rows}");

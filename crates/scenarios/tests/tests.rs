@@ -5,6 +5,7 @@
 
 mod activation;
 mod cmd;
+mod downloads;
 mod journey;
 mod kit;
 mod online;
