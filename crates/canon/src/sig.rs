@@ -118,11 +118,14 @@ pub enum Kind {
     Deactivation,
     /// An install token: the vendor's one-time, short-lived permission to activate.
     InstallToken,
+    /// The vendor registry's audit head, signed when a revocation list is published (an
+    /// insider who cuts the log's tail cannot also re-sign its anchor).
+    AuditAnchor,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
@@ -132,6 +135,7 @@ impl Kind {
         Kind::Activation,
         Kind::Deactivation,
         Kind::InstallToken,
+        Kind::AuditAnchor,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -146,6 +150,7 @@ impl Kind {
             Kind::Activation => "application/vnd.airlock.activation+json; version=1",
             Kind::Deactivation => "application/vnd.airlock.deactivation+json; version=1",
             Kind::InstallToken => "application/vnd.airlock.install-token+json; version=1",
+            Kind::AuditAnchor => "application/vnd.airlock.audit-anchor+json; version=1",
         }
     }
 
@@ -157,7 +162,7 @@ impl Kind {
     /// The only role whose keys may sign this kind.
     pub fn signer_role(self) -> Role {
         match self {
-            Kind::License | Kind::Revocations => Role::License,
+            Kind::License | Kind::Revocations | Kind::AuditAnchor => Role::License,
             Kind::ProductManifest | Kind::BundleManifest => Role::Release,
             Kind::Trust => Role::Root,
             Kind::Activation | Kind::InstallToken => Role::Activation,

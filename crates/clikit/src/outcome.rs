@@ -100,6 +100,7 @@ pub fn advice(check: Check) -> &'static str {
             "the delivery does not fit this license or this installation: ask the vendor for a bundle made for your license and edition"
         }
         RuntimeTooOld => "the release needs a newer Airlock runtime: update the runtime first",
+        AuditInvalid => "the registry was changed outside factory: stop issuing, restore the last good backup and find out who changed it (docs/OPERATIONS.md)",
         LeaseExpired => "this machine's lease ended (licensed growth is stopped, data is kept): make a new request with `airlock-agent request` and send it to the vendor",
         ActivationMissing => "this license must be activated on this machine: `airlock-agent request`, send the file to the vendor, then `airlock-agent install`",
         ActivationOtherMachine | ActivationMismatch => "this activation was made for another machine or license: make a request on this machine (`airlock-agent request`) for the license installed here",

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod audit;
 pub mod catalog;
 pub mod db;
 pub mod fixtures;

@@ -145,7 +145,19 @@ const MIGRATIONS: &[&str] = &[
     // 6: each lineage counts its live seats (a renewal no longer counts them; `audit verify`
     // checks the count against the seats).
     LIVE_SEATS_MIGRATION,
+    // 7: the audit head signed at each revocation-list publication (`factory::audit`).
+    ANCHORS_MIGRATION,
 ];
+
+/// Migration 7, the same SQL on both engines.
+const ANCHORS_MIGRATION: &str = "CREATE TABLE audit_anchors (
+        revocations_sequence BIGINT PRIMARY KEY,
+        audit_seq            BIGINT NOT NULL,
+        audit_head           TEXT NOT NULL,
+        public_key           TEXT NOT NULL,
+        document             TEXT NOT NULL,
+        signature            TEXT NOT NULL
+    );";
 
 /// Migration 6, the same SQL on both engines.
 const LIVE_SEATS_MIGRATION: &str =
@@ -160,11 +172,11 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 6;
+const PG_SCHEMA_VERSION: usize = 7;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
-const PG_UPGRADES: &[&str] = &[LIVE_SEATS_MIGRATION];
+const PG_UPGRADES: &[&str] = &[LIVE_SEATS_MIGRATION, ANCHORS_MIGRATION];
 
 /// The version the oldest PostgreSQL registry has.
 const PG_FIRST_VERSION: usize = 5;
@@ -913,6 +925,7 @@ impl Registry {
     pub fn publish_revocations(
         &mut self,
         at: Timestamp,
+        key: &signing::SecretKey,
         build: impl FnOnce(u64) -> Result<(Vec<u8>, Vec<u8>)>,
     ) -> Result<(u64, Vec<u8>, Vec<u8>)> {
         self.write(|tx| {
@@ -931,8 +944,9 @@ impl Registry {
                 at,
                 "revocations_published",
                 &format!("revocations#{seq}"),
-                "",
+                crate::audit::ANCHORED,
             )?;
+            crate::audit::anchor_in(tx, seq, at, key)?;
             Ok((seq, doc, sig))
         })
     }
@@ -990,6 +1004,8 @@ impl Registry {
         )?;
         self.verify_rows()?;
         self.verify_activation_rows()?;
+        self.verify_token_uses()?;
+        self.verify_anchors()?;
         Ok(((expect_seq - 1) as u64, prev))
     }
 

@@ -1,4 +1,4 @@
--- The registry schema on PostgreSQL: what SQLite's migrations 1-5 leave behind, created whole.
+-- The registry schema on PostgreSQL: what SQLite's migrations 1-7 leave behind, created whole.
 -- Integers are BIGINT (SQLite's INTEGER is 64-bit), bytes BYTEA.
 CREATE TABLE licenses (
     license_id    TEXT PRIMARY KEY,
@@ -105,4 +105,12 @@ CREATE TABLE activation_heartbeats (
     product_version TEXT,
     uptime_seconds  BIGINT,
     counts          TEXT NOT NULL
+);
+CREATE TABLE audit_anchors (
+    revocations_sequence BIGINT PRIMARY KEY,
+    audit_seq            BIGINT NOT NULL,
+    audit_head           TEXT NOT NULL,
+    public_key           TEXT NOT NULL,
+    document             TEXT NOT NULL,
+    signature            TEXT NOT NULL
 );

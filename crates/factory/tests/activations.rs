@@ -828,12 +828,12 @@ fn the_live_seat_count_follows_the_seats_and_is_audited() {
         if p.join("registry.url").exists() {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; UPDATE airlock_schema SET version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; UPDATE airlock_schema SET version = 5",
             );
         } else {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; PRAGMA user_version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; PRAGMA user_version = 5",
             );
         }
         ok(&fac(p, &["audit", "verify"]));

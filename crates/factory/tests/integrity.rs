@@ -100,6 +100,60 @@ fn a_cut_chain_is_caught_by_the_recorded_head() {
     );
 }
 
+/// The same cut after a revocation list was published: the anchor signed at publication holds
+/// the head, so `audit verify` finds the cut with no head recorded by anyone (`audit_invalid`).
+/// Deleting the anchor too is found (the publication event says it was anchored). A malformed
+/// `--head` is a usage error.
+#[test]
+fn a_cut_tail_is_caught_by_the_signed_anchor_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    keys_and_trust(p);
+    issue(p, &["--tier", "professional", "--out", "l1"]);
+    let id2 = issue(p, &["--tier", "professional", "--out", "l2"]);
+    ok(&fac(
+        p,
+        &["revocations", "--key", "keys/lic.key", "--out", "rl"],
+    ));
+    ok(&fac(p, &["audit", "verify"]));
+    let cut = |extra: &str| {
+        db(p)
+            .execute_batch(&format!(
+                "DROP TRIGGER IF EXISTS audit_no_delete;
+                 DELETE FROM audit WHERE seq >= (SELECT min(seq) FROM audit WHERE subject = '{id2}');
+                 DELETE FROM license_documents WHERE license_id = '{id2}';
+                 DELETE FROM licenses WHERE license_id = '{id2}';
+                 DELETE FROM revocation_lists;{extra}"
+            ))
+            .unwrap();
+    };
+    let backup = std::fs::read(p.join("factory.db")).unwrap();
+    cut("");
+    let o = fac(p, &["audit", "verify", "--json"]);
+    fails(&o, 1, "its tail was cut or rewritten");
+    assert_eq!(
+        json(&String::from_utf8_lossy(&o.stdout))["check"],
+        "audit_invalid"
+    );
+    // The anchor deleted with the tail: the chain that is left still says a list was anchored
+    // (when the cut keeps the publication), and a cut below the publication leaves an anchor
+    // the chain cannot hold; either way it is found.
+    std::fs::write(p.join("factory.db"), &backup).unwrap();
+    let _ = std::fs::remove_file(p.join("factory.db-wal"));
+    db(p).execute_batch("DELETE FROM audit_anchors;").unwrap();
+    fails(
+        &fac(p, &["audit", "verify"]),
+        1,
+        "with an anchor that is gone",
+    );
+    // A malformed head is a usage error, not a verdict.
+    fails(
+        &fac(p, &["audit", "verify", "--head", "abc"]),
+        2,
+        "not an audit head",
+    );
+}
+
 #[test]
 fn renew_refuses_an_edited_license_instead_of_signing_it() {
     let d = tempfile::tempdir().unwrap();

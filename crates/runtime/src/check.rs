@@ -137,7 +137,38 @@ checks! {
     ActivationMissing = "activation_missing", true;
     /// This machine has no stable id to make its fingerprint from.
     FingerprintUnavailable = "fingerprint_unavailable", false;
+    /// The vendor's registry does not match its audit log, token uses or signed anchors: it was
+    /// edited outside factory.
+    AuditInvalid = "audit_invalid", true;
 }
+
+/// An error that names its check itself: the floor every crate can use to fail with a check
+/// without an error type of its own (e.g. the factory's audit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    /// The check.
+    pub check: Check,
+    /// What failed, for people.
+    pub message: String,
+}
+
+impl Failed {
+    /// A failure of `check`.
+    pub fn new(check: Check, message: impl Into<String>) -> Failed {
+        Failed {
+            check,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,6 +193,9 @@ impl PartialEq<str> for Check {
 pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<Check> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
+        if let Some(x) = c.downcast_ref::<Failed>() {
+            return Some(x.check);
+        }
         if let Some(x) = c.downcast_ref::<crate::session::SessionError>() {
             return Some(x.code());
         }

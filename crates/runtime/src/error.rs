@@ -166,5 +166,6 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::Activation => "activation",
         Kind::Deactivation => "deactivation receipt",
         Kind::InstallToken => "install token",
+        Kind::AuditAnchor => "audit anchor",
     }
 }

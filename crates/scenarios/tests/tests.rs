@@ -6,6 +6,7 @@
 mod activation;
 mod cmd;
 mod downloads;
+mod insider;
 mod journey;
 mod kit;
 mod online;

@@ -622,14 +622,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             // undone with plain SQL must not silently drop out of the list.
             reg.verify_audit()
                 .and_then(|_| reg.check_published_still_revoked())
-                .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
+                .map_err(audit_failed)
                 .context(
                     "registry check before publishing revocations (run `factory audit verify`)",
                 )?;
             let revoked = reg.revoked()?;
             let count = revoked.len();
             let (void_leases, epochs) = factory::activation::revocation_entries(&reg, now)?;
-            let (seq, doc, sig) = reg.publish_revocations(now, |seq| {
+            let (seq, doc, sig) = reg.publish_revocations(now, &key, |seq| {
                 let mut v = RevocationList::new(seq, now, revoked.iter().cloned());
                 v.revoked_activations = void_leases
                     .iter()
@@ -948,15 +948,21 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Audit {
             cmd: AuditCmd::Verify { head, common },
         } => {
+            for h in &head {
+                factory::audit::check_head(h)?;
+            }
             let reg = common.existing_registry()?;
             let (n, current) = reg
                 .verify_audit()
-                .map_err(|e| runtime::VerifyError::Trust(format!("{e:#}")))
+                .map_err(audit_failed)
                 .context("audit log")?;
             for h in &head {
                 if !reg.has_audit_hash(h)? {
-                    return Err(runtime::VerifyError::Trust(format!(
-                        "the recorded head {h} is not in the audit chain: the log was cut back or rewritten"
+                    return Err(anyhow::Error::new(runtime::check::Failed::new(
+                        runtime::Check::AuditInvalid,
+                        format!(
+                            "the recorded head {h} is not in the audit chain: the log was cut back or rewritten"
+                        ),
                     )))
                     .context("audit log");
                 }
@@ -976,6 +982,19 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An audit failure as the `audit_invalid` check: an edit found, or an audit that could not
+/// finish (then nothing vouches for the registry either). A failure that names its own check
+/// keeps it.
+fn audit_failed(e: anyhow::Error) -> anyhow::Error {
+    if runtime::check::of(e.as_ref()).is_some() {
+        return e;
+    }
+    anyhow::Error::new(runtime::check::Failed::new(
+        runtime::Check::AuditInvalid,
+        format!("{e:#}"),
+    ))
 }
 
 fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: canon::Timestamp) {
