@@ -147,6 +147,16 @@ pub fn check_lease(
 ) -> Result<(), ActivationError> {
     let a = lease.value();
     let t = lease.facts();
+    // The machine's key is validated like every other public key (a small-order or
+    // non-canonical point names no machine: whoever holds the lease could claim it).
+    use format::Artifact;
+    instance_key_bytes(Activation::WHAT, &a.instance_public_key)
+        .map_err(VerifyError::from)
+        .and_then(|k| {
+            PublicKey::from_bytes(&k).map_err(|e| {
+                VerifyError::schema(Activation::WHAT, format!("instance_public_key: {e}"))
+            })
+        })?;
     if a.product != b.product || a.lineage_id != b.lineage_id {
         return Err(ActivationError::Mismatch(format!(
             "the lease is for product {} lineage {}, not product {} lineage {}",

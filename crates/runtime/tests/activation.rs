@@ -243,6 +243,37 @@ fn window_clock_and_state_rules() {
     assert_eq!(check(&kit, &doc, &sig, &known, "2026-12-01"), Ok(()));
 }
 
+/// A lease naming a small-order point (or any key that is no valid public key) as the machine's
+/// instance key is refused like any other bad key, even when the vendor signed it. (Before:
+/// only its base64 length was checked.)
+#[test]
+fn a_lease_naming_a_small_order_instance_key_is_refused() {
+    let kit = Kit::new();
+    // The identity point (order 1) and a point of order 8, canonical encodings.
+    let mut order8 = [0u8; 32];
+    order8[..32].copy_from_slice(&[
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ]);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    for weak in [identity, order8] {
+        let mut a = lease(&kit, &here(), 5, 2);
+        a.instance_public_key = enc::b64(&weak);
+        let (doc, sig) = signed(&kit.activation, &a);
+        assert_eq!(
+            check(&kit, &doc, &sig, &State::default(), "2026-12-01"),
+            Err(Check::SchemaInvalid)
+        );
+    }
+    let (doc, sig) = signed(&kit.activation, &lease(&kit, &here(), 5, 2));
+    assert_eq!(
+        check(&kit, &doc, &sig, &State::default(), "2026-12-01"),
+        Ok(())
+    );
+}
+
 #[test]
 fn a_lease_signed_in_the_future_means_the_clock_is_behind() {
     let kit = Kit::new();
