@@ -120,24 +120,6 @@ pub struct Resolved {
     pub production_use: bool,
 }
 
-/// Finds the catalog: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`), else
-/// [`HOME_CATALOG`] in the vendor home.
-pub fn locate(flag: Option<&Path>) -> Result<clikit::home::Located> {
-    clikit::home::locate(flag, "--catalog", "AIRLOCK_CATALOG", HOME_CATALOG)
-}
-
-/// Loads the located catalog; a missing one says where it was looked for and how to give it.
-pub fn load_located(l: &clikit::home::Located) -> Result<Catalog> {
-    if !l.path.exists() {
-        bail!(
-            "no catalog at {} ({}): pass --catalog FILE, set AIRLOCK_CATALOG, or put your catalog there (fixtures/catalog.json is an example)",
-            l.path.display(),
-            l.source
-        );
-    }
-    Catalog::load(&l.path)
-}
-
 impl Catalog {
     /// Loads and validates a catalog file.
     pub fn load(path: &Path) -> Result<Catalog> {

@@ -249,7 +249,7 @@ pub struct Record {
 
 /// The license-book views; each license is in exactly one at a given time. The command-line
 /// names (`expiring-soon`, ...) are [`View::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// Valid now and not expiring within the window.
     Active,
@@ -286,6 +286,11 @@ impl View {
             View::Renewed => "renewed",
             View::Revoked => "revoked",
         }
+    }
+
+    /// The view of a command-line name.
+    pub fn parse(name: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.as_str() == name)
     }
 
     /// The view a record is in at `now` with a warning window of `within` days.

@@ -1,6 +1,7 @@
 //! Factory integration tests (one binary): they drive the real `factory` executable.
 
 mod activations;
+mod boundary;
 mod cli_keys;
 mod common;
 mod integrity;

@@ -163,7 +163,7 @@ enum Cmd {
     },
     /// List the license book, optionally one view
     List {
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = view_parser())]
         view: Option<View>,
         /// Warning window in days for expiring-soon
         #[arg(long, default_value_t = 30)]
@@ -984,6 +984,36 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--view`: the names of [`View::as_str`].
+fn view_parser() -> impl clap::builder::TypedValueParser<Value = View> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(View::ALL.map(View::as_str))
+        .map(|s: String| View::parse(&s).expect("a listed view"))
+}
+
+/// Finds the catalog: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`), else
+/// `HOME_CATALOG` in the vendor home.
+fn locate_catalog(flag: Option<&Path>) -> Result<clikit::home::Located> {
+    clikit::home::locate(
+        flag,
+        "--catalog",
+        "AIRLOCK_CATALOG",
+        factory::catalog::HOME_CATALOG,
+    )
+}
+
+/// Loads the located catalog; a missing one says where it was looked for and how to give it.
+fn load_located(l: &clikit::home::Located) -> Result<factory::catalog::Catalog> {
+    if !l.path.exists() {
+        anyhow::bail!(
+            "no catalog at {} ({}): pass --catalog FILE, set AIRLOCK_CATALOG, or put your catalog there (fixtures/catalog.json is an example)",
+            l.path.display(),
+            l.source
+        );
+    }
+    factory::catalog::Catalog::load(&l.path)
+}
+
 /// An audit failure as the `audit_invalid` check: an edit found, or an audit that could not
 /// finish (then nothing vouches for the registry either). A failure that names its own check
 /// keeps it.
@@ -1018,7 +1048,7 @@ fn print_issued(signed: &issue::Signed, paths: &[PathBuf; 2], json: bool, now: c
 fn issue_cmd(a: IssueArgs) -> Result<()> {
     let now = clock::now()?;
     let key = a.signer.license_key(&a.key, now)?;
-    let catalog = factory::catalog::load_located(&factory::catalog::locate(a.catalog.as_deref())?)?;
+    let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
     // Every request is validated before the registry is opened: a mistyped first request
     // never leaves a new, empty registry behind.
     if let Some(batch) = &a.batch {
@@ -1174,7 +1204,7 @@ fn home(json: bool) -> Result<()> {
     let (dir, how) = clikit::home::vendor_home()?;
     let files = [
         ("registry", locate_db(None)?),
-        ("catalog", factory::catalog::locate(None)?),
+        ("catalog", locate_catalog(None)?),
         (
             "packager_state",
             clikit::home::locate(
