@@ -133,9 +133,61 @@ pub trait Sql {
     ) -> Result<()>;
     /// The engine.
     fn dialect(&self) -> Dialect;
+    /// Runs statements without parameters in one round trip (transaction control).
+    fn batch(&self, sql: &str) -> Result<()>;
+}
+
+/// `sql` with every placeholder `?N` moved to `?(N + by)` (outside quotes).
+fn renumber(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let (mut quoted, mut chars) = (false, sql.chars().peekable());
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\'' => quoted = !quoted,
+            '?' if !quoted => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                out.push_str(&(n + by).to_string());
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl dyn Sql + '_ {
+    /// Runs several writes of one operation: on SQLite one after the other, on PostgreSQL as
+    /// one statement (each write a data-modifying `WITH` member), one round trip to the server.
+    /// The writes must touch distinct rows (one statement sees one snapshot).
+    pub fn exec_all(&self, writes: &[(&str, Vec<Arg<'_>>)]) -> Result<()> {
+        if self.dialect() == Dialect::Sqlite || writes.len() < 2 {
+            for (sql, args) in writes {
+                self.exec(sql, args)?;
+            }
+            return Ok(());
+        }
+        let mut text = String::from("WITH ");
+        let mut all: Vec<Arg<'_>> = Vec::new();
+        for (i, (sql, args)) in writes.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&format!(
+                "w{i} AS ({} RETURNING 1)",
+                renumber(sql, all.len())
+            ));
+            all.extend_from_slice(args);
+        }
+        text.push_str(" SELECT 1");
+        self.exec(&text, &all)?;
+        Ok(())
+    }
+
     /// The first row, read by `f`, if any.
     pub fn opt<T>(
         &self,
@@ -238,6 +290,11 @@ impl Sql for rusqlite::Connection {
 
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.execute_batch(sql)?;
+        Ok(())
     }
 }
 
@@ -466,11 +523,23 @@ impl Sql for Pg {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        Pg::batch(self, sql)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_outside_quotes() {
+        assert_eq!(
+            renumber("UPDATE t SET a = ?1, b = '?2' WHERE c = ?12", 3),
+            "UPDATE t SET a = ?4, b = '?2' WHERE c = ?15"
+        );
+    }
 
     #[test]
     fn placeholders_become_dollars_outside_quotes() {

@@ -200,10 +200,25 @@ struct Rollback<'a> {
 
 impl Drop for Rollback<'_> {
     fn drop(&mut self) {
+        forget_audit_tail();
         if self.armed {
             let _ = self.sql.exec("ROLLBACK", &[]);
         }
     }
+}
+
+thread_local! {
+    /// The audit log's last event (seq, hash) as this thread's open write transaction left it:
+    /// the next event chains on it without reading the log again. Valid only inside one write
+    /// transaction (the write lock held: nobody else appends); forgotten when one begins or
+    /// ends, and when a savepoint is rolled back.
+    static AUDIT_TAIL: std::cell::RefCell<Option<(i64, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Forgets the cached audit tail (a transaction began or ended, or a savepoint rolled back).
+pub(crate) fn forget_audit_tail() {
+    AUDIT_TAIL.with(|t| *t.borrow_mut() = None);
 }
 
 /// One license row.
@@ -335,7 +350,13 @@ const INSERT_COLUMNS: &str =
 const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
     issued_at, not_before, expires_at, license_key, key_id, NULL, NULL, renewed_by, revoked_at, revoke_reason";
 
-fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
+/// [`COLUMNS`] with every column named by its table, for reads that join other tables.
+pub(crate) const QUALIFIED_COLUMNS: &str = "l.license_id, l.lineage_id, l.sequence, l.renewal_of, l.customer_id, l.customer_name, l.product, l.tier, \
+    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, d.document, d.signature, l.renewed_by, l.revoked_at, l.revoke_reason";
+/// How many columns [`row_to_record`] reads.
+pub(crate) const RECORD_COLUMNS: usize = 18;
+
+pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
     Ok(Record {
         license_id: r.text(0)?,
         lineage_id: r.text(1)?,
@@ -446,6 +467,75 @@ fn audit(tx: &dyn Sql, at: Timestamp, event: &str, subject: &str, detail: &str) 
     audit_with(tx, at, event, subject, detail, None)
 }
 
+/// An audit event ready to insert: chained to the tail, its hash computed.
+pub(crate) struct AuditInsert {
+    seq: i64,
+    at: i64,
+    event: String,
+    subject: String,
+    detail: String,
+    prev: String,
+    hash: String,
+    row: Option<String>,
+}
+
+/// The statement that inserts an [`AuditInsert`] ([`AuditInsert::args`]).
+pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+impl AuditInsert {
+    /// The arguments of [`AUDIT_INSERT`].
+    pub(crate) fn args(&self) -> Vec<crate::db::Arg<'_>> {
+        args![
+            self.seq,
+            self.at,
+            &self.event,
+            &self.subject,
+            &self.detail,
+            &self.prev,
+            &self.hash,
+            &self.row
+        ]
+        .to_vec()
+    }
+}
+
+/// The next audit event, chained on the tail (read once per write transaction, then kept), for
+/// the caller to insert in its transaction (the tail moves on as if it was).
+pub(crate) fn audit_next(
+    tx: &dyn Sql,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+    row: Option<&str>,
+) -> Result<AuditInsert> {
+    let last: Option<(i64, String)> = match AUDIT_TAIL.with(|t| t.borrow().clone()) {
+        Some(tail) => Some(tail),
+        None => tx.opt(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            &[],
+            |r| Ok((r.int(0)?, r.text(1)?)),
+        )?,
+    };
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, "0".repeat(64)),
+    };
+    let hash = audit_hash(&prev, seq, at, event, subject, detail, row);
+    AUDIT_TAIL.with(|t| *t.borrow_mut() = Some((seq, hash.clone())));
+    Ok(AuditInsert {
+        seq,
+        at: at.0,
+        event: event.into(),
+        subject: subject.into(),
+        detail: detail.into(),
+        prev,
+        hash,
+        row: row.map(str::to_string),
+    })
+}
+
+/// Appends an audit event inside the caller's transaction.
 pub(crate) fn audit_with(
     tx: &dyn Sql,
     at: Timestamp,
@@ -454,20 +544,8 @@ pub(crate) fn audit_with(
     detail: &str,
     row: Option<&str>,
 ) -> Result<()> {
-    let last: Option<(i64, String)> = tx.opt(
-        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-        &[],
-        |r| Ok((r.int(0)?, r.text(1)?)),
-    )?;
-    let (seq, prev) = match last {
-        Some((s, h)) => (s + 1, h),
-        None => (1, "0".repeat(64)),
-    };
-    let hash = audit_hash(&prev, seq, at, event, subject, detail, row);
-    tx.exec(
-        "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        args![seq, at.0, event, subject, detail, &prev, &hash, row],
-    )?;
+    let a = audit_next(tx, at, event, subject, detail, row)?;
+    tx.exec(AUDIT_INSERT, &a.args())?;
     Ok(())
 }
 
@@ -658,6 +736,7 @@ impl Registry {
             Dialect::Sqlite => tx.exec("BEGIN IMMEDIATE", &[])?,
             Dialect::Postgres => tx.exec("BEGIN", &[])?,
         };
+        forget_audit_tail();
         let mut guard = Rollback {
             sql: tx,
             armed: true,

@@ -3,14 +3,13 @@
 //! and [`apply`], the one writer. Nothing is written before every rule passed, except the
 //! audit event of a refused spent token.
 
-use super::rows::{
-    audit_seat, free_seat, get_row, license_terms, live_ids, random_id, row_hash, Row, ROW_COLUMNS,
-};
+use super::rows::{audit_seat, free_seat, license_terms, live_ids, random_id, row_hash, Row};
 use super::rules::{self, decide_counted, Decision, Holder, Link, Terms};
 use super::{Code, Granted, How, LeaseTerms, Outcome, Refusal};
 use crate::args;
+use crate::db::Arg;
 use crate::db::Sql;
-use crate::registry::{audit_with, get_in, Record};
+use crate::registry::{audit_next, audit_with, get_in, Record, AUDIT_INSERT};
 use anyhow::{Context, Result};
 use canon::Timestamp;
 use runtime::activation::{Activation, ActivationRequest};
@@ -29,48 +28,84 @@ struct Facts {
     renewing: Option<Row>,
     /// The fingerprint's live seat of the lineage.
     fingerprint_seat: Option<Row>,
-    /// Live seats of the lineage whose lease ended (the plan frees them).
-    ended: Vec<String>,
+    /// How many live seats of the lineage have a lease that ended (the plan frees them).
+    ended: u64,
     /// The lineage's counters: reset epoch, last lease sequence, live seats (`None`: first use).
     counters: Option<(u64, u64, u64)>,
     /// Seats made with the request's token so far.
     token_spent: u64,
 }
 
+/// The one statement that reads a request's facts (one round trip, what matters most on a
+/// database server): the named license with its signed bytes, the request's earlier seat, the
+/// lineage's counters, its live seats whose lease ended, the token's uses, and the seat (`?5`
+/// is the renewed seat's id, or the fingerprint).
+fn facts_sql(renewal: bool) -> String {
+    let seat = super::rows::ROW_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on = if renewal {
+        "s.activation_id = ?5"
+    } else {
+        "s.lineage_id = l.lineage_id AND s.fingerprint = ?5 AND s.released_at IS NULL"
+    };
+    format!(
+        "SELECT {}, rq.activation_id, ra.released_at, lc.epoch, lc.lease_sequence, lc.live_seats,
+           (SELECT count(*) FROM activations e WHERE e.lineage_id = l.lineage_id AND e.released_at IS NULL AND e.lease_not_after <= ?2),
+           (SELECT count(*) FROM install_token_uses u WHERE u.token_id = ?3), {seat}
+         FROM licenses l JOIN license_documents d ON d.license_id = l.license_id
+         LEFT JOIN activation_requests rq ON rq.request_id = ?4
+         LEFT JOIN activations ra ON ra.activation_id = rq.activation_id
+         LEFT JOIN activation_lineages lc ON lc.lineage_id = l.lineage_id
+         LEFT JOIN activations s ON {on}
+         WHERE l.license_id = ?1",
+        crate::registry::QUALIFIED_COLUMNS
+    )
+}
+
+thread_local! {
+    static FACTS_SQL: [String; 2] = [facts_sql(false), facts_sql(true)];
+}
+
 impl Facts {
     /// Reads the facts. `Ok(Err(_))` only for an unknown license (nothing else to read).
     fn read(tx: &dyn Sql, req: &ActivationRequest, how: How<'_>, now: Timestamp) -> Outcome<Facts> {
-        let Some(named) = get_in(tx, &req.license_id)? else {
+        let (renewal, seat_key) = match how {
+            How::Renew { activation_id, .. } => (true, activation_id),
+            _ => (false, req.fingerprint.as_str()),
+        };
+        let token = match how {
+            How::Token(t) => t.value().token_id.as_str(),
+            _ => "",
+        };
+        let n = crate::registry::RECORD_COLUMNS;
+        let read = FACTS_SQL.with(|q| {
+            tx.opt(
+                &q[usize::from(renewal)],
+                args![&req.license_id, now.0, token, &req.request_id, seat_key],
+                |r| {
+                    let rec = crate::registry::row_to_record(r)?;
+                    let replayed = r
+                        .opt_text(n)?
+                        .map(|id| Ok::<_, anyhow::Error>((id, r.opt_int(n + 1)?.map(Timestamp))))
+                        .transpose()?;
+                    let counters = match r.opt_int(n + 2)? {
+                        Some(e) => Some((e as u64, r.int(n + 3)? as u64, r.int(n + 4)? as u64)),
+                        None => None,
+                    };
+                    let (ended, spent) = (r.int(n + 5)? as u64, r.int(n + 6)? as u64);
+                    let seat = super::rows::read_opt_row_at(r, n + 7)?;
+                    Ok((rec, replayed, counters, ended, spent, seat))
+                },
+            )
+        })?;
+        let Some((named, replayed, counters, ended, token_spent, seat)) = read else {
             return Ok(Err(rules::not_found(&req.license_id)));
         };
-        let lineage = named.lineage_id.clone();
         let (links, named) = lineage_around(tx, named, now)?;
-        let replayed = tx.opt(
-            "SELECT r.activation_id, a.released_at FROM activation_requests r JOIN activations a USING (activation_id) WHERE r.request_id = ?1",
-            args![&req.request_id],
-            |r| Ok((r.text(0)?, r.opt_int(1)?.map(Timestamp))),
-        )?;
-        let (renewing, fingerprint_seat) = match how {
-            How::Renew { activation_id, .. } => (get_row(tx, activation_id)?, None),
-            _ => (None, live_seat(tx, &lineage, &req.fingerprint)?),
-        };
-        let ended = tx.all(
-            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
-            args![&lineage, now.0],
-            |r| r.text(0),
-        )?;
-        let counters = tx.opt(
-            "SELECT epoch, lease_sequence, live_seats FROM activation_lineages WHERE lineage_id = ?1",
-            args![&lineage],
-            |r| Ok((r.int(0)? as u64, r.int(1)? as u64, r.int(2)? as u64)),
-        )?;
-        let token_spent = match how {
-            How::Token(t) => tx.int(
-                "SELECT count(*) FROM install_token_uses WHERE token_id = ?1",
-                args![&t.value().token_id],
-            )? as u64,
-            _ => 0,
-        };
+        let (renewing, fingerprint_seat) = if renewal { (seat, None) } else { (None, seat) };
         Ok(Ok(Facts {
             links,
             named,
@@ -125,19 +160,12 @@ pub(super) fn in_force_of(tx: &dyn Sql, named: Record, now: Timestamp) -> Outcom
     Ok(rules::in_force(&links, named).map(|i| links.swap_remove(i)))
 }
 
-/// The fingerprint's live seat of `lineage` (one lookup on the partial index of live seats).
-fn live_seat(tx: &dyn Sql, lineage: &str, fingerprint: &str) -> Result<Option<Row>> {
-    tx.opt(
-        &format!("SELECT {ROW_COLUMNS} FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NULL"),
-        args![lineage, fingerprint],
-        super::rows::read_row,
-    )
-}
-
 /// Everything the writer does for a granted request.
 struct Plan {
-    /// Seats whose lease ended, freed first.
-    ended: Vec<String>,
+    /// How many seats of the lineage have a lease that ended: freed first.
+    ended: u64,
+    /// Whether the seat's license or label changes (else the renewal writes the lease only).
+    relabel: bool,
     /// The license in force the lease is for.
     license: Record,
     /// The seat: an existing row (renewed) or a new one.
@@ -192,7 +220,7 @@ fn plan(
         _ => rules::holder(req, mine.as_ref(), now),
     };
     let (epoch, last_seq, live) = f.counters.unwrap_or((1, 0, 0));
-    let live_now = live.saturating_sub(f.ended.len() as u64);
+    let live_now = live.saturating_sub(f.ended);
     let terms = Terms {
         device_limit: link.license.device_limit(),
         max_seats: link.license.max_seats(),
@@ -268,6 +296,7 @@ fn plan(
         _ => None,
     };
     let mut row = row;
+    let relabel = !new_seat && (row.license_id != link.rec.license_id || row.label != label);
     row.license_id.clone_from(&link.rec.license_id);
     row.label = label;
     row.lease_sequence = sequence;
@@ -275,6 +304,7 @@ fn plan(
     row.lease_not_after = not_after;
     Ok(Ok(Plan {
         ended: f.ended,
+        relabel,
         license: link.rec.clone(),
         row,
         new_seat,
@@ -331,7 +361,8 @@ fn refusal(
 }
 
 /// The one writer: applies a plan (seats whose lease ended, the counters, the seat row, the
-/// request, the token use, the heartbeat, the audit event).
+/// request, the token use, the heartbeat, the audit events). Everything after the freed seats
+/// goes to the database as one batch of writes (one round trip on PostgreSQL).
 fn apply(
     tx: &dyn Sql,
     p: &Plan,
@@ -339,69 +370,84 @@ fn apply(
     how: How<'_>,
     now: Timestamp,
 ) -> Result<()> {
-    for id in &p.ended {
-        if free_seat(tx, id, "expired", "lease ended", now)? {
-            audit_seat(tx, now, "lease_expired", id, "seat freed: its lease ended")?;
-        }
-    }
     let r = &p.row;
     let lineage = &r.lineage_id;
-    if !p.counters_exist {
-        tx.exec(
-            "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence, live_seats) VALUES (?1, 1, 0, 0)",
-            args![lineage],
+    if p.ended > 0 {
+        let ids = tx.all(
+            "SELECT activation_id FROM activations WHERE lineage_id = ?1 AND released_at IS NULL AND lease_not_after <= ?2",
+            args![lineage, now.0],
+            |r| r.text(0),
         )?;
+        for id in &ids {
+            if free_seat(tx, id, "expired", "lease ended", now)? {
+                audit_seat(tx, now, "lease_expired", id, "seat freed: its lease ended")?;
+            }
+        }
     }
-    tx.exec(
-        "UPDATE activation_lineages SET lease_sequence = ?1, live_seats = ?2 WHERE lineage_id = ?3",
-        args![r.lease_sequence, p.seats_in_use, lineage],
-    )?;
-    if p.new_seat {
-        tx.exec(
-            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
-            args![&r.activation_id, lineage, &r.license_id, &r.fingerprint, &r.instance_key, &r.label, r.epoch, i64::from(r.overage), now.0, r.lease_sequence, r.lease_not_after.0],
-        )?;
+    let mut w: Vec<(&str, Vec<Arg<'_>>)> = Vec::with_capacity(8);
+    w.push(if p.counters_exist {
+        (
+            "UPDATE activation_lineages SET lease_sequence = ?1, live_seats = ?2 WHERE lineage_id = ?3",
+            args![r.lease_sequence, p.seats_in_use, lineage].to_vec(),
+        )
     } else {
+        (
+            "INSERT INTO activation_lineages (lineage_id, epoch, lease_sequence, live_seats) VALUES (?1, 1, ?2, ?3)",
+            args![lineage, r.lease_sequence, p.seats_in_use].to_vec(),
+        )
+    });
+    w.push(match (p.new_seat, p.relabel) {
+        (true, _) => (
+            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
+            args![&r.activation_id, lineage, &r.license_id, &r.fingerprint, &r.instance_key, &r.label, r.epoch, i64::from(r.overage), now.0, r.lease_sequence, r.lease_not_after.0].to_vec(),
+        ),
         // The license and label only when they change: a renewal rewrites no index but the
         // lease end's. The instance key never changes here (a live seat has one key).
-        tx.exec(
-            "UPDATE activations SET license_id = ?1, label = ?2 WHERE activation_id = ?3 AND (license_id <> ?1 OR label <> ?2)",
-            args![&r.license_id, &r.label, &r.activation_id],
-        )?;
-        tx.exec(
+        (false, true) => (
+            "UPDATE activations SET license_id = ?1, label = ?2, lease_sequence = ?3, lease_issued_at = ?4, lease_not_after = ?5 WHERE activation_id = ?6",
+            args![&r.license_id, &r.label, r.lease_sequence, now.0, r.lease_not_after.0, &r.activation_id].to_vec(),
+        ),
+        (false, false) => (
             "UPDATE activations SET lease_sequence = ?1, lease_issued_at = ?2, lease_not_after = ?3 WHERE activation_id = ?4",
-            args![r.lease_sequence, now.0, r.lease_not_after.0, &r.activation_id],
-        )?;
-    }
-    tx.exec(
+            args![r.lease_sequence, now.0, r.lease_not_after.0, &r.activation_id].to_vec(),
+        ),
+    });
+    w.push((
         "INSERT INTO activation_requests (request_id, activation_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (request_id) DO NOTHING",
-        args![&req.request_id, &r.activation_id, now.0],
-    )?;
+        args![&req.request_id, &r.activation_id, now.0].to_vec(),
+    ));
+    let counts = match how {
+        How::Renew {
+            heartbeat: Some(h), ..
+        } => h.counts_json(),
+        _ => String::new(),
+    };
     let via = match how {
         How::Token(t) => {
             if p.new_seat {
-                tx.exec(
+                w.push((
                     "INSERT INTO install_token_uses (token_id, activation_id, at) VALUES (?1, ?2, ?3)",
-                    args![&t.value().token_id, &r.activation_id, now.0],
-                )?;
+                    args![&t.value().token_id, &r.activation_id, now.0].to_vec(),
+                ));
             }
             format!(" token={}", t.value().token_id)
         }
         How::Renew {
             heartbeat: Some(h), ..
         } => {
-            tx.exec(
+            w.push((
                 "INSERT INTO activation_heartbeats (activation_id, at, product_version, uptime_seconds, counts) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (activation_id) DO UPDATE SET at = excluded.at, product_version = excluded.product_version, uptime_seconds = excluded.uptime_seconds, counts = excluded.counts",
-                args![&r.activation_id, now.0, &h.product_version, h.uptime_seconds.map(|u| u as i64), &h.counts_json()],
-            )?;
+                args![&r.activation_id, now.0, &h.product_version, h.uptime_seconds.map(|u| u as i64), &counts].to_vec(),
+            ));
             String::new()
         }
         How::Renew { .. } | How::Key => String::new(),
     };
     let subject = format!("activation:{}", r.activation_id);
+    let mut events = Vec::with_capacity(2);
     if let Some((old, old_key)) = &p.rebinds {
-        audit_with(
+        events.push(audit_next(
             tx,
             now,
             "seat_rebound",
@@ -411,14 +457,14 @@ fn apply(
                 r.fingerprint, r.instance_key
             ),
             None,
-        )?;
+        )?);
     }
     let event = match (p.new_seat, r.overage) {
         (true, false) => "activated",
         (true, true) => "activated_over_limit",
         (false, _) => "lease_renewed",
     };
-    audit_with(
+    events.push(audit_next(
         tx,
         now,
         event,
@@ -432,7 +478,11 @@ fn apply(
             r.lease_not_after
         ),
         Some(&row_hash(r)),
-    )
+    )?);
+    for e in &events {
+        w.push((AUDIT_INSERT, e.args()));
+    }
+    tx.exec_all(&w)
 }
 
 /// The seat decision and the lease for a verified request, recorded inside the caller's

@@ -64,22 +64,34 @@ impl Row {
 pub(super) const ROW_COLUMNS: &str = "activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, released_at, release_kind, release_reason";
 
 pub(super) fn read_row(r: &dyn SqlRow) -> Result<Row> {
+    read_row_at(r, 0)
+}
+
+/// A row whose [`ROW_COLUMNS`] start at column `b` (`None` when a LEFT JOIN found none).
+pub(super) fn read_opt_row_at(r: &dyn SqlRow, b: usize) -> Result<Option<Row>> {
+    if r.opt_text(b)?.is_none() {
+        return Ok(None);
+    }
+    read_row_at(r, b).map(Some)
+}
+
+fn read_row_at(r: &dyn SqlRow, b: usize) -> Result<Row> {
     Ok(Row {
-        activation_id: r.text(0)?,
-        lineage_id: r.text(1)?,
-        license_id: r.text(2)?,
-        fingerprint: r.text(3)?,
-        instance_key: r.text(4)?,
-        label: r.text(5)?,
-        epoch: r.int(6)? as u64,
-        overage: r.int(7)? != 0,
-        created_at: Timestamp(r.int(8)?),
-        lease_sequence: r.int(9)? as u64,
-        lease_issued_at: Timestamp(r.int(10)?),
-        lease_not_after: Timestamp(r.int(11)?),
-        released_at: r.opt_int(12)?.map(Timestamp),
-        release_kind: r.opt_text(13)?,
-        release_reason: r.opt_text(14)?,
+        activation_id: r.text(b)?,
+        lineage_id: r.text(b + 1)?,
+        license_id: r.text(b + 2)?,
+        fingerprint: r.text(b + 3)?,
+        instance_key: r.text(b + 4)?,
+        label: r.text(b + 5)?,
+        epoch: r.int(b + 6)? as u64,
+        overage: r.int(b + 7)? != 0,
+        created_at: Timestamp(r.int(b + 8)?),
+        lease_sequence: r.int(b + 9)? as u64,
+        lease_issued_at: Timestamp(r.int(b + 10)?),
+        lease_not_after: Timestamp(r.int(b + 11)?),
+        released_at: r.opt_int(b + 12)?.map(Timestamp),
+        release_kind: r.opt_text(b + 13)?,
+        release_reason: r.opt_text(b + 14)?,
     })
 }
 
@@ -319,13 +331,23 @@ impl Registry {
     pub fn group<T>(&mut self, ops: Vec<GroupOp<'_, T>>) -> Result<Vec<Outcome<T>>> {
         self.write(|tx| {
             let mut out = Vec::with_capacity(ops.len());
-            for op in ops {
-                tx.exec("SAVEPOINT op", &[])?;
+            let n = ops.len();
+            if n > 0 {
+                tx.batch("SAVEPOINT op")?;
+            }
+            for (i, op) in ops.into_iter().enumerate() {
                 let r = op(tx);
                 if r.is_err() {
-                    tx.exec("ROLLBACK TO SAVEPOINT op", &[])?;
+                    tx.batch("ROLLBACK TO SAVEPOINT op")?;
+                    crate::registry::forget_audit_tail();
                 }
-                tx.exec("RELEASE SAVEPOINT op", &[])?;
+                // One round trip between two operations: this one's release, the next's
+                // savepoint.
+                tx.batch(if i + 1 < n {
+                    "RELEASE SAVEPOINT op; SAVEPOINT op"
+                } else {
+                    "RELEASE SAVEPOINT op"
+                })?;
                 out.push(r);
             }
             Ok(out)
