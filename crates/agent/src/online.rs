@@ -393,11 +393,8 @@ pub fn activate_cmd(
                 token_id: Some(tk.token_id.clone()),
             }
         }
-        None => For::license(&read_license(license_dir)?),
-    };
-    let current = match &token {
-        Some(_) => None,
-        None => Some(read_license(license_dir)?),
+        // The installed license, accepted into the state (never replaced by an older one).
+        None => For::license(&accept_installed(o, license_dir)?),
     };
     let (_, req_bytes) = fresh_request(o.state, &target, label)?;
     // Pending, as with a request carried by hand: the lease that answers must be for it.
@@ -416,7 +413,7 @@ pub fn activate_cmd(
     // The license the lease is for: with a token the machine has none yet (the token's
     // license, or its renewal in force); with a key, a renewal that has begun comes back.
     if token.is_some() || answer["license_id"].as_str() != Some(target.license_id.as_str()) {
-        write_license(o, license_dir, &answer, &target, current.as_ref())?;
+        write_license(o, license_dir, &answer, &target)?;
     }
     let (a, described) = install_answer(o, &answer)?;
     let record = json!({
@@ -464,22 +461,61 @@ pub fn activate_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Verifies the license the service sent and writes it: after a token activation (the
-/// machine has none yet), or when a renewal moved the seat to the renewal of `replaces` (then
-/// it must be a later license of the same lineage and product).
-fn write_license(
+/// Verifies a license with the runtime and accepts it into the state the way the product
+/// does (`Session::accept_license`: signing time, revocations, and never an older license of
+/// its lineage than one accepted on this machine), then writes it into `dir` when it came
+/// from the service. The one path a license takes onto this machine: the agent decides
+/// nothing about which license may replace which.
+fn accept_license(
     o: &Online<'_>,
-    dir: &Path,
-    answer: &Value,
-    asked: &For,
-    replaces: Option<&License>,
+    doc: &[u8],
+    sig: &[u8],
+    write_to: Option<&Path>,
 ) -> Result<License> {
+    let mut s = session(o.trust, o.roots, o.state)?;
+    let v = runtime::license::verify_license(
+        s.trust(),
+        doc,
+        Some(sig),
+        &runtime::license::LegacyPolicy::default(),
+        s.now(),
+    )?;
+    s.accept_license(&v)?;
+    if let Some(dir) = write_to {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+        let mut d = doc.to_vec();
+        if d.last() != Some(&b'\n') {
+            d.push(b'\n');
+        }
+        signing::fsutil::write_atomic(&dir.join("license.sig"), sig, 0o644, true)?;
+        signing::fsutil::write_atomic(&dir.join("license.json"), &d, 0o644, true)?;
+    }
+    s.commit()?;
+    Ok(v.license().clone())
+}
+
+/// Accepts the license installed in `dir` (recorded in the state, so that nobody can later
+/// put back an older one of its lineage).
+pub(crate) fn accept_installed(o: &Online<'_>, dir: &Path) -> Result<License> {
+    let doc = read_capped(
+        &dir.join("license.json"),
+        runtime::license::MAX_LICENSE_BYTES as u64,
+    )?;
+    let sig = read_capped(
+        &dir.join("license.sig"),
+        canon::sig::MAX_ENVELOPE_BYTES as u64,
+    )?;
+    accept_license(o, &doc, &sig, None).with_context(|| format!("{}", dir.display()))
+}
+
+/// The license the service sent (after a token activation, or the renewal in force): only of
+/// the lineage and product asked for, accepted by the runtime, then written into `dir`.
+fn write_license(o: &Online<'_>, dir: &Path, answer: &Value, asked: &For) -> Result<License> {
     let doc = file_member(answer, "license.json")?.as_bytes().to_vec();
     let sig = file_member(answer, "license.sig")?.as_bytes().to_vec();
-    let s = session(o.trust, o.roots, o.state)?;
-    let v = runtime::signed::verify::<License>(s.trust(), &doc, &sig, None)
+    let (sent, _, _) = License::parse(&doc)
+        .map_err(runtime::VerifyError::from)
         .context("the license the service sent")?;
-    let sent: License = v.value().clone();
     // Only the lineage and product asked for (a token's, or the installed license's).
     if sent.lineage_id != asked.lineage_id || sent.product != asked.product {
         bail!(
@@ -492,34 +528,7 @@ fn write_license(
             asked.product
         );
     }
-    if let Some(old) = replaces {
-        // Only a later license of the same lineage and product: a service (or whoever answers
-        // in its name) cannot put back an older license, or another customer's.
-        if sent.lineage_id != old.lineage_id
-            || sent.product != old.product
-            || sent.sequence <= old.sequence
-        {
-            bail!(
-                "the service sent license {} (lineage {}, #{}, product {}) to replace license {} (lineage {}, #{}, product {}): not a renewal of it",
-                sent.license_id,
-                sent.lineage_id,
-                sent.sequence,
-                sent.product,
-                old.license_id,
-                old.lineage_id,
-                old.sequence,
-                old.product
-            );
-        }
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    let mut d = doc;
-    if d.last() != Some(&b'\n') {
-        d.push(b'\n');
-    }
-    signing::fsutil::write_atomic(&dir.join("license.sig"), &sig, 0o644, true)?;
-    signing::fsutil::write_atomic(&dir.join("license.json"), &d, 0o644, true)?;
-    Ok(sent)
+    accept_license(o, &doc, &sig, Some(dir)).context("the license the service sent")
 }
 
 fn install_answer(o: &Online<'_>, answer: &Value) -> Result<(Activation, String)> {
@@ -543,7 +552,7 @@ fn renew_one(
     };
     let client = rec.client(o.ca)?;
     let license_dir = rec.license_dir;
-    let license = read_license(&license_dir)?;
+    let license = accept_installed(o, &license_dir)?;
     let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
     let mut body = json!({ "request": json_of(&req)? });
     if let Some(h) = heartbeat(o.state, product)? {
@@ -574,13 +583,7 @@ fn renew_one(
             // and its files came along. The product reads the lease by lineage, so either
             // order of the two writes leaves it working.
             if answer["license_id"].as_str() != Some(license.license_id.as_str()) {
-                let new = write_license(
-                    o,
-                    &license_dir,
-                    &answer,
-                    &For::license(&license),
-                    Some(&license),
-                )?;
+                let new = write_license(o, &license_dir, &answer, &For::license(&license))?;
                 println!(
                     "{product}: installed license {} (the renewal of {}, valid until {}) in {}",
                     new.license_id,

@@ -337,10 +337,11 @@ fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdict> {
     Ok(v)
 }
 
-/// Verifies a license inside a session: signature, clock against its issue time, revocations
-/// the state already accepted. Returns the verified license and its standing.
+/// Verifies a license inside a session and accepts it (`Session::accept_license`: clock
+/// against its issue time, revocations the state already accepted, never an older license of
+/// its lineage). Returns the verified license and its standing.
 fn check_license(
-    session: &Session,
+    session: &mut Session,
     license: &Path,
     allow_legacy: bool,
     warn_days: i64,
@@ -358,16 +359,15 @@ fn check_license(
         session.now(),
     )
     .with_context(|| format!("{}", license.display()))?;
-    session.check_signed_time(v.times().issued_at, "the license's issued_at")?;
-    session.check_not_revoked(&v.license().license_id)?;
+    session.accept_license(&v)?;
     let st = Standing::of(&v, session.now(), warn_days);
     Ok((v, st))
 }
 
 fn license_cmd(license: &Path, c: Common, warn_days: i64) -> Result<ExitCode> {
     let result = (|| {
-        let session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
-        let (v, st) = check_license(&session, license, c.allow_legacy, warn_days)?;
+        let mut session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
+        let (v, st) = check_license(&mut session, license, c.allow_legacy, warn_days)?;
         // The license verified: the (real) time is recorded whatever its date state.
         session.commit()?;
         Ok::<_, anyhow::Error>((v, st))
@@ -397,7 +397,12 @@ fn evaluation_cmd(terms: &Path, c: Common) -> Result<ExitCode> {
             bail!("--state is required: the evaluation counts from the first start it records");
         }
         let mut session = begin_session(&c.trust, c.state.as_deref(), clock(c.at.as_deref())?)?;
-        let (v, _) = check_license(&session, terms, false, runtime::license::DEFAULT_WARN_DAYS)?;
+        let (v, _) = check_license(
+            &mut session,
+            terms,
+            false,
+            runtime::license::DEFAULT_WARN_DAYS,
+        )?;
         if v.license().tier != runtime::license::Tier::Evaluation {
             bail!(
                 "{} is a {} license, not evaluation terms; check it with `runtime-verify license`",
@@ -483,7 +488,8 @@ fn remind_cmd(
             (st, format!("{e:#}"))
         };
         let mut session = begin_session(trust, state.as_deref(), clock).map_err(classify)?;
-        let (v, mut st) = check_license(&session, license, false, o.warn_days).map_err(classify)?;
+        let (v, mut st) =
+            check_license(&mut session, license, false, o.warn_days).map_err(classify)?;
         activation_required = v.license().activation_required();
         if let Some(dir) = state.as_deref() {
             let lineage = v.license().lineage_id.clone();
@@ -632,7 +638,7 @@ fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
         let mut session = begin_session(&c.trust, Some(&state), clock(c.at.as_deref())?)?;
         let lic = match license {
             Some(dir) => Some(check_license(
-                &session,
+                &mut session,
                 &dir.join("license.json"),
                 c.allow_legacy,
                 runtime::license::DEFAULT_WARN_DAYS,

@@ -194,10 +194,7 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
     )
     .map_err(|e| refusal(&lic_path.display().to_string(), &e))?;
     session
-        .check_signed_time(license.times().issued_at, "the license's issued_at")
-        .map_err(|e| refusal("clock", &e))?;
-    session
-        .check_not_revoked(&license.license().license_id)
+        .accept_license(&license)
         .map_err(|e| refusal("license", &e))?;
     let l = license.license().clone();
     let mut standing = Standing::of(&license, now, i.warn_days);

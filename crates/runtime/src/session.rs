@@ -384,6 +384,35 @@ impl Session {
         Ok(())
     }
 
+    /// Accepts a verified license for use on this machine, the one path every product, the
+    /// agent and `runtime-verify` take: its signing time against the clock, never a license an
+    /// accepted list revoked, and never an older license of its lineage than one accepted here
+    /// before (a renewal is not replaced by its predecessor, whoever sends it). Recorded on
+    /// commit.
+    pub fn accept_license(
+        &mut self,
+        v: &crate::license::VerifiedLicense,
+    ) -> Result<(), SessionError> {
+        let l = v.license();
+        self.check_signed_time(v.times().issued_at, "the license's issued_at")?;
+        self.check_not_revoked(&l.license_id)?;
+        let e = self
+            .next
+            .license_sequences
+            .entry(l.lineage_id.clone())
+            .or_insert(0);
+        if l.sequence < *e {
+            return Err(StateError::Rollback {
+                what: "license sequence in its lineage",
+                found: l.sequence,
+                seen: *e,
+            }
+            .into());
+        }
+        *e = l.sequence;
+        Ok(())
+    }
+
     /// Records an installed lease: its lineage's sequence never goes down.
     pub fn record_activation(&mut self, lineage_id: &str, sequence: u64) -> Result<(), StateError> {
         let e = self

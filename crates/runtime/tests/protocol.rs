@@ -627,3 +627,87 @@ fn a_format_1_state_is_read_and_upgraded() {
     assert_eq!(state.generation, 1);
     assert_eq!(state.trust.unwrap().version, 1);
 }
+
+/// A license of one lineage, signed by the kit's license key.
+fn lineage_license(kit: &Kit, id: &str, sequence: u64) -> runtime::license::VerifiedLicense {
+    use runtime::Artifact;
+    let l = runtime::license::License {
+        schema_version: 3,
+        license_id: id.into(),
+        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        issuer: "Test Vendor".into(),
+        customer: format::Customer {
+            id: "acme".into(),
+            name: "ACME".into(),
+        },
+        workspace: "default".into(),
+        product: "gateway".into(),
+        tier: format::Tier::Sovereign,
+        editions: vec!["standard".into()],
+        issued_at: "2026-11-01T00:00:00Z".into(),
+        not_before: "2026-11-01T00:00:00Z".into(),
+        expires_at: "2027-11-01T00:00:00Z".into(),
+        grace_days: 30,
+        features: vec!["gate".into()],
+        limits: Default::default(),
+        production_use: true,
+        data_residency: "eu".into(),
+        renewal_of: (sequence > 1).then(|| "lic-a".to_string()),
+        lineage_id: "lin-test-0001".into(),
+        sequence,
+    };
+    let doc = l.to_canonical();
+    let sig = kit
+        .license
+        .sign_document(canon::Kind::License, &doc)
+        .unwrap()
+        .to_bytes();
+    runtime::license::verify_license(
+        &kit.store(),
+        &doc,
+        Some(&sig),
+        &runtime::license::LegacyPolicy::default(),
+        t("2026-11-22"),
+    )
+    .unwrap()
+}
+
+/// Licenses of a lineage never go back, whoever presents them (the agent with a service's
+/// answer, the product with files put back by hand): the state remembers each lineage's
+/// highest sequence (state format 4), and a format-3 state is read and upgraded.
+#[test]
+fn a_lineage_never_goes_back_to_an_older_license() {
+    let kit = Kit::new();
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("st");
+    let v1 = kit.trust_bytes(1, &kit.entries());
+    let anchors = root_anchor(&kit.root);
+    let (first, renewal) = (
+        lineage_license(&kit, "lic-a", 1),
+        lineage_license(&kit, "lic-b", 2),
+    );
+    let mut s = begin(&st, real("2026-11-22"), &[&v1], Some(&anchors)).unwrap();
+    s.accept_license(&first).unwrap();
+    s.accept_license(&renewal).unwrap();
+    s.accept_license(&renewal).unwrap();
+    s.commit().unwrap();
+    let bytes = std::fs::read(st.join("state.json")).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("\"airlock_state\":4"));
+    let mut s = begin(&st, real("2026-11-23"), &[&v1], None).unwrap();
+    let e = s.accept_license(&first).unwrap_err();
+    assert_eq!(e.code(), runtime::Check::Rollback, "{e}");
+    // A format-3 state (no license sequences) is read and upgraded on the next save.
+    drop(s);
+    let text = String::from_utf8(bytes).unwrap();
+    let v3 = text
+        .replace("\"airlock_state\":4", "\"airlock_state\":3")
+        .replace(",\"license_sequences\":{\"lin-test-0001\":2}", "");
+    assert_ne!(v3, text);
+    let state = runtime::state::parse(v3.as_bytes()).unwrap();
+    assert!(state.license_sequences.is_empty());
+    assert!(runtime::state::parse(
+        text.replace("\"airlock_state\":4", "\"airlock_state\":3")
+            .as_bytes()
+    )
+    .is_err());
+}

@@ -1171,11 +1171,21 @@ fn a_lying_service_cannot_put_back_an_older_license() {
     point_at(&s, "m1", &fake);
     let o = agent(&s, "m1", DAY1, &["run", "--once", "--force"]);
     assert!(!o.status.success());
+    // The runtime refuses it (the state remembers the lineage's sequence), not the agent.
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("not a renewal of it"), "{err}");
+    assert!(
+        err.contains("REJECTED [rollback]") && err.contains("license sequence in its lineage"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(s.c.join("lic/license.json")).unwrap(),
         renewed_doc
     );
     assert_eq!(s.product("m1", DAY1).0, 0);
+    // The same rule in the product: the old files put back by hand are refused as a rollback.
+    std::fs::write(s.c.join("lic/license.json"), &old_doc).unwrap();
+    std::fs::write(s.c.join("lic/license.sig"), &old_sig).unwrap();
+    let (code, text) = s.product("m1", DAY1);
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("rollback"), "{text}");
 }
