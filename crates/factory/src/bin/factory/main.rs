@@ -5,7 +5,10 @@
 #![forbid(unsafe_code)]
 
 mod activation;
+mod book;
 mod cli;
+mod keycmds;
+mod licenses;
 
 use clap::Parser;
 use std::process::ExitCode;

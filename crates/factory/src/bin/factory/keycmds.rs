@@ -1,0 +1,248 @@
+//! `factory keygen`, `trust` and `canon`: keys, trust files and canonical JSON.
+
+use anyhow::{Context, Result};
+use canon::{KeyId, Role};
+use clap::ValueEnum;
+use clikit::input::vendor_trust;
+use clikit::report::{print_json, s};
+use signing::clock;
+use signing::PublicKeyFile;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Largest input `factory canon` reads.
+pub(crate) const MAX_CANON_INPUT: u64 = 64 << 20;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    Root,
+    License,
+    Release,
+    Activation,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Root => Role::Root,
+            RoleArg::License => Role::License,
+            RoleArg::Release => Role::Release,
+            RoleArg::Activation => Role::Activation,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// What the key signs: root (trust files), license (licenses, revocation lists),
+    /// release (bundles, files) or activation (activation leases)
+    #[arg(long, value_enum)]
+    pub(crate) role: RoleArg,
+    /// The key's name: its files are NAME.key, NAME.pub and NAME.minisign.pub
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Directory for the key files (created; an existing file is never replaced)
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Print the key id and paths as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TrustArgs {
+    /// Root key file(s) that sign; during a root rotation the old and the new root co-sign
+    #[arg(long, required = true)]
+    pub(crate) root_key: Vec<PathBuf>,
+    /// Public key files (NAME.pub) to trust
+    #[arg(long, num_args = 1..)]
+    pub(crate) add: Vec<PathBuf>,
+    /// The trust file to write
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Previous trust file: its keys carry over and the version goes up by one
+    #[arg(long)]
+    pub(crate) from: Option<PathBuf>,
+    /// Explicit version number (must be higher than --from's)
+    #[arg(long)]
+    pub(crate) version: Option<u64>,
+    /// Mark a key (by key id) retired: it verifies what it signed until now, signs nothing new
+    #[arg(long)]
+    pub(crate) retire: Vec<String>,
+    /// Mark a key (by key id) revoked: it verifies nothing
+    #[arg(long)]
+    pub(crate) revoke: Vec<String>,
+    /// End of the validity window of added keys (default: 5 years after their creation)
+    #[arg(long)]
+    pub(crate) not_after: Option<String>,
+    /// Replace an existing --out file that is not the --from file
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print the version and key ids as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct CanonArgs {
+    /// File to read; `-` or nothing for standard input
+    pub(crate) file: Option<PathBuf>,
+}
+
+pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
+    let KeygenArgs {
+        role,
+        name,
+        out,
+        json,
+    } = a;
+    let now = clock::now()?;
+    let (key, paths) = factory::keys::keygen(role.into(), &name, &out, now)?;
+    if json {
+        let v = canon::Value::object(vec![
+            ("key_id".into(), s(key.key_id())),
+            ("name".into(), s(&key.name)),
+            ("role".into(), s(key.role)),
+            ("private_key".into(), s(paths[0].display())),
+            ("public_key".into(), s(paths[1].display())),
+            ("minisign_public_key".into(), s(paths[2].display())),
+        ])
+        .context("json")?;
+        print_json(&v);
+    } else {
+        println!(
+            "generated {} key {:?} with key id {}",
+            key.role,
+            key.name,
+            key.key_id()
+        );
+        for p in &paths {
+            println!("  {}", p.display());
+        }
+        println!(
+            "keep {} offline; share only the .pub files",
+            paths[0].display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn trust_cmd(a: TrustArgs) -> Result<ExitCode> {
+    let TrustArgs {
+        root_key,
+        add,
+        out,
+        from,
+        version,
+        retire,
+        revoke,
+        not_after,
+        force,
+        json,
+    } = a;
+    let now = clock::now()?;
+    let roots = root_key
+        .iter()
+        .map(|p| factory::keys::load_signing_key(p, Role::Root, None, now))
+        .collect::<Result<Vec<_>>>()?;
+    let add = add
+        .iter()
+        .map(|p| PublicKeyFile::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let from_store = from.as_deref().map(vendor_trust).transpose()?;
+    let ids = |v: &[String]| -> Result<Vec<KeyId>> {
+        v.iter()
+            .map(|s| {
+                KeyId::parse(s).with_context(|| format!("{s:?} is not a key id (16 lowercase hex)"))
+            })
+            .collect()
+    };
+    let not_after = not_after
+        .map(|s| clock::parse_time("--not-after", &s))
+        .transpose()?;
+    let (bytes, version) = factory::keys::build_trust(factory::keys::TrustRequest {
+        roots: &roots,
+        add,
+        from: from_store,
+        version,
+        retire: ids(&retire)?,
+        revoke: ids(&revoke)?,
+        not_after,
+        now,
+    })?;
+    let overwrite = force || from.as_deref().is_some_and(|f| same_file(f, &out));
+    signing::fsutil::write_atomic(&out, &bytes, 0o644, overwrite)
+        .with_context(|| format!("{}", out.display()))?;
+    if json {
+        let v = canon::Value::object(vec![
+            ("path".into(), s(out.display())),
+            ("version".into(), canon::Value::Number(version as f64)),
+            ("signed_by".into(), s(roots[0].key_id())),
+            (
+                "signers".into(),
+                canon::Value::Array(roots.iter().map(|r| s(r.key_id())).collect()),
+            ),
+        ])
+        .context("json")?;
+        print_json(&v);
+    } else {
+        println!(
+            "wrote {} (version {version}, signed by root key {})",
+            out.display(),
+            roots
+                .iter()
+                .map(|r| r.key_id().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn canon_cmd(a: CanonArgs) -> Result<ExitCode> {
+    let CanonArgs { file } = a;
+    let mut input = Vec::new();
+    match file.as_deref() {
+        None => read_capped(std::io::stdin().lock(), &mut input, Path::new("-"))?,
+        Some(p) if p == Path::new("-") => read_capped(std::io::stdin().lock(), &mut input, p)?,
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("{}", p.display()))?;
+            read_capped(f, &mut input, p)?
+        }
+    };
+    let name = file
+        .as_deref()
+        .unwrap_or(Path::new("-"))
+        .display()
+        .to_string();
+    let out = canon::canonicalize(&input).with_context(|| name)?;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&out).and_then(|_| stdout.flush()) {
+        Ok(()) => {}
+        // A closed pipe (e.g. `| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e).context("stdout"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn read_capped(r: impl Read, buf: &mut Vec<u8>, name: &Path) -> Result<()> {
+    r.take(MAX_CANON_INPUT + 1)
+        .read_to_end(buf)
+        .with_context(|| format!("{}", name.display()))?;
+    if buf.len() as u64 > MAX_CANON_INPUT {
+        anyhow::bail!(
+            "{}: input larger than {MAX_CANON_INPUT} bytes",
+            name.display()
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
