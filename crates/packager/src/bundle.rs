@@ -9,13 +9,13 @@
 //! hashes, is compressed on its own and put in front, and the gzip CRCs are combined.
 
 use crate::gz::{self, ChunkSink};
+pub use crate::inputs::coherence;
+use crate::inputs::{inputs, next_sequence, Inputs, Sequence};
 use anyhow::{bail, Context, Result};
 use blake2::Blake2b512;
 use canon::path::SafePath;
-use canon::{checksums, enc, ustar, Kind, Role, Timestamp, Value};
-use runtime::license::License;
-use runtime::manifest::{BundleManifest, Member, ProductManifest};
-use runtime::policy::Release;
+use canon::{checksums, enc, ustar, Kind, Timestamp, Value};
+use runtime::manifest::{BundleManifest, Member};
 use runtime::Artifact;
 use runtime::TrustStore;
 use sha2::{Digest, Sha256};
@@ -93,18 +93,6 @@ enum Content {
     File(PathBuf),
 }
 
-fn read_small(path: &Path, cap: usize) -> Result<Vec<u8>> {
-    let f = File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(cap as u64 + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}", path.display()))?;
-    if buf.len() > cap {
-        bail!("{}: larger than {cap} bytes", path.display());
-    }
-    Ok(buf)
-}
-
 /// Walks the payload: regular files and directories only; anything else (symlink, device,
 /// FIFO, socket), an unreadable entry or an unsafe or non-UTF-8 name is an error naming it.
 pub fn scan_payload(root: &Path) -> Result<Vec<(SafePath, PathBuf, u64, u32)>> {
@@ -178,146 +166,9 @@ pub fn scan_payload(root: &Path) -> Result<Vec<(SafePath, PathBuf, u64, u32)>> {
     Ok(out)
 }
 
-fn load_state(path: &Path) -> Result<Vec<(String, Value)>> {
-    match fs::read(path) {
-        Ok(b) => {
-            match canon::parse(&b).with_context(|| format!("sequence state {}", path.display()))? {
-                Value::Object(m) => Ok(m.into_vec()),
-                _ => bail!("sequence state {}: not a JSON object", path.display()),
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("sequence state {}", path.display())),
-    }
-}
-
-/// Checks that the license, product manifest and request fit together, with the runtime's
-/// own rule ([`runtime::policy::coherence`]): everything the runtime would refuse for these
-/// signed facts is refused here, before anything is signed.
-pub fn coherence(
-    license: &License,
-    pm: &ProductManifest,
-    airgap: bool,
-    created_at: Timestamp,
-) -> Result<()> {
-    let times = license.validate()?;
-    runtime::policy::coherence(license, times, &Release::new(pm, airgap, created_at))?;
-    Ok(())
-}
-
-/// Builds the delivery set.
-pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<Built> {
-    if req.key.role != Role::Release {
-        bail!(
-            "this is a {} key; bundles are signed with a release key",
-            req.key.role
-        );
-    }
-    if !(2..=9).contains(&req.level) {
-        bail!(
-            "compression level must be 2 to 9 (level 1 makes incompressible data slow to verify)"
-        );
-    }
-    // License.
-    let lic_json = read_small(
-        &req.license_dir.join("license.json"),
-        runtime::license::MAX_LICENSE_BYTES,
-    )?;
-    let lic_sig = read_small(
-        &req.license_dir.join("license.sig"),
-        canon::sig::MAX_ENVELOPE_BYTES,
-    )?;
-    // Bundles carry schema-3 licenses: the manifest references the canonical hash of the
-    // document itself, which for a schema-2 license is not the upgraded view the runtime checks.
-    match canon::parse(&lic_json)
-        .context("license.json")?
-        .get("schema_version")
-    {
-        Some(Value::Number(n)) if *n == 3.0 => {}
-        other => bail!(
-            "license.json has schema_version {}; bundles carry schema-3 licenses only: migrate it first with `factory migrate`",
-            other.map_or("(none)".into(), |v| String::from_utf8_lossy(&v.to_canonical()).into_owned())
-        ),
-    }
-    let license: License = match req.trust {
-        Some(t) => runtime::license::verify_license(
-            t,
-            &lic_json,
-            Some(&lic_sig),
-            &Default::default(),
-            req.created_at,
-        )
-        .context("license")?
-        .license()
-        .clone(),
-        None => {
-            canon::Envelope::parse(&lic_sig).context("license.sig")?;
-            let canonical = canon::canonicalize(&lic_json).context("license.json")?;
-            serde_json::from_slice(&canonical).context("license.json (schema 3 expected)")?
-        }
-    };
-
-    let lic_canonical = license.to_canonical();
-    // Product manifest.
-    let pm_input = fs::read(req.product_manifest)
-        .with_context(|| format!("{}", req.product_manifest.display()))?;
-    let (pm, pm_canonical) = runtime::manifest::parse_product_manifest(&pm_input)
-        .with_context(|| format!("product manifest {}", req.product_manifest.display()))?;
-    coherence(&license, &pm, req.airgap, req.created_at)?;
-    let pm_env = req
-        .key
-        .sign_document(Kind::ProductManifest, &pm_canonical)?;
-    let pm_pretty = canon::parse(&pm_canonical)?.to_pretty();
-    // Revocations.
-    let revocations = match req.revocations {
-        Some(dir) => {
-            let doc = read_small(
-                &dir.join("revocations.json"),
-                runtime::revocation::MAX_REVOCATIONS_BYTES,
-            )?;
-            let sig = read_small(&dir.join("revocations.sig"), canon::sig::MAX_ENVELOPE_BYTES)?;
-            let revoked = match req.trust {
-                Some(t) => runtime::revocation::verify_revocations(t, &doc, &sig)
-                    .context("revocation list")?
-                    .reason(&license.license_id)
-                    .is_some(),
-                // Unverified, but a list that names this license is refused all the same.
-                None => lists_license(&doc, &license.license_id)?,
-            };
-            if revoked {
-                bail!("license {} is revoked in the revocation list; the runtime would refuse this bundle", license.license_id);
-            }
-            Some((doc, sig))
-        }
-        None => None,
-    };
-    // Sequence.
-    let state_key = runtime::state::channel(&license.product, &license.customer.id);
-    let mut state = load_state(req.state)?;
-    let stored = state
-        .iter()
-        .find(|(k, _)| *k == state_key)
-        .and_then(|(_, v)| match v {
-            Value::Number(n) => Some(*n as u64),
-            _ => None,
-        });
-    let sequence = req.sequence.unwrap_or_else(|| stored.map_or(1, |s| s + 1));
-    if sequence == 0 || sequence > runtime::MAX_SAFE_INTEGER {
-        bail!("--sequence must be from 1 to 2^53-1");
-    }
-    if let (Some(asked), Some(last)) = (req.sequence, stored) {
-        // The same sequence is a rebuild (a customer may reinstall it); a lower one is refused
-        // by every customer who installed the last as a rollback.
-        if asked < last {
-            bail!(
-                "--sequence {asked} is below the last bundle for {} / {} ({last}, in {}): every customer who installed it would refuse this one as a rollback; omit --sequence to use {}",
-                license.product,
-                license.customer.id,
-                req.state.display(),
-                last + 1
-            );
-        }
-    }
+/// The rest section's sources in archive order (license, product manifest, revocations, then
+/// the payload), and the payload's size.
+fn sources(req: &Request<'_>, inp: &Inputs) -> Result<(Vec<Source>, u64)> {
     // Sources of the rest section, in archive order.
     let payload = scan_payload(req.payload)?;
     // The runtime keeps CHECKSUMS.txt in memory under a cap: refuse a payload whose list
@@ -346,11 +197,11 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         LICENSE_PATH, LICENSE_SIG_PATH, PRODUCT_MANIFEST_PATH, PRODUCT_MANIFEST_SIG_PATH,
         REVOCATIONS_PATH, REVOCATIONS_SIG_PATH,
     };
-    bytes(LICENSE_PATH, lic_json)?;
-    bytes(LICENSE_SIG_PATH, lic_sig)?;
-    bytes(PRODUCT_MANIFEST_PATH, pm_pretty)?;
-    bytes(PRODUCT_MANIFEST_SIG_PATH, pm_env.to_bytes())?;
-    if let Some((doc, sig)) = revocations {
+    bytes(LICENSE_PATH, inp.lic_json.clone())?;
+    bytes(LICENSE_SIG_PATH, inp.lic_sig.clone())?;
+    bytes(PRODUCT_MANIFEST_PATH, inp.pm_pretty.clone())?;
+    bytes(PRODUCT_MANIFEST_SIG_PATH, inp.pm_sig.clone())?;
+    if let Some((doc, sig)) = inp.revocations.clone() {
         bytes(REVOCATIONS_PATH, doc)?;
         bytes(REVOCATIONS_SIG_PATH, sig)?;
     }
@@ -364,6 +215,142 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         });
     }
 
+    Ok((rest, payload_bytes))
+}
+
+/// Writes the rest section (one read of each source, hashed and archived in the same pass)
+/// into `rest_tmp`: its gzip section and the members it holds.
+fn write_rest(
+    req: &Request<'_>,
+    rest: &[Source],
+    rest_tmp: &Path,
+    progress: &mut (impl FnMut(u64) + Send),
+) -> Result<(gz::Section, Vec<Member>)> {
+    let mut members: Vec<Member> = Vec::with_capacity(rest.len());
+    let rest_section = {
+        let mut f = BufWriter::with_capacity(
+            1 << 20,
+            File::create(rest_tmp).with_context(|| format!("{}", rest_tmp.display()))?,
+        );
+        let members_ref = &mut members;
+        let progress_ref = progress;
+        let section = gz::compress_parallel(
+            move |sink| {
+                for s in rest {
+                    let sha = write_member(sink, s, progress_ref)?;
+                    members_ref.push(Member {
+                        path: s.path.to_string(),
+                        size: s.size,
+                        sha256: enc::hex(&sha),
+                        mode: s.mode,
+                    });
+                }
+                sink.write(&[0u8; 2 * ustar::BLOCK])
+            },
+            &mut f,
+            req.level,
+            req.threads,
+        )?;
+        f.flush()?;
+        f.get_ref().sync_all()?;
+        section
+    };
+    Ok((rest_section, members))
+}
+
+/// A signed bundle manifest: the manifest, its canonical bytes, its envelope, and the payload's
+/// CHECKSUMS.txt it lists first.
+struct Signed {
+    manifest: BundleManifest,
+    canonical: Vec<u8>,
+    signature: Vec<u8>,
+    checksums: Vec<u8>,
+}
+
+/// The signed bundle manifest over every member (CHECKSUMS.txt of the payload first).
+fn manifest(
+    req: &Request<'_>,
+    inp: &Inputs,
+    name: &str,
+    sequence: u64,
+    members: Vec<Member>,
+) -> Result<Signed> {
+    let sums: Vec<checksums::Entry> = members
+        .iter()
+        .filter(|m| m.path.starts_with("payload/"))
+        .map(|m| {
+            Ok(checksums::Entry {
+                name: SafePath::new(&m.path)?,
+                sha256: enc::unhex::<32>(&m.sha256).context("hash")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let inner_sums = checksums::write(&sums).into_bytes();
+    let mut all_members = vec![Member {
+        path: runtime::manifest::CHECKSUMS_PATH.into(),
+        size: inner_sums.len() as u64,
+        sha256: enc::sha256_hex(&inner_sums),
+        mode: 0o644,
+    }];
+    all_members.extend(members);
+    let bundle_id = format!(
+        "bnd-{}",
+        &enc::sha256_hex(
+            format!(
+                "{}|{}|{}|{}|{sequence}",
+                enc::sha256_hex(&inp.lic_canonical),
+                enc::sha256_hex(&inp.pm_canonical),
+                req.created_at,
+                name
+            )
+            .as_bytes()
+        )[..16]
+    );
+    let manifest = BundleManifest {
+        doc_type: "airlock-bundle-manifest".into(),
+        bundle_id: bundle_id.clone(),
+        created_at: req.created_at.to_string(),
+        airgap: req.airgap,
+        product: inp.pm.product.clone(),
+        version: inp.pm.version.clone(),
+        customer: inp.license.customer.clone(),
+        license_id: inp.license.license_id.clone(),
+        license_sha256: enc::sha256_hex(&inp.lic_canonical),
+        product_manifest_sha256: enc::sha256_hex(&inp.pm_canonical),
+        sequence,
+        members: all_members,
+    };
+    manifest.validate().context("bundle manifest")?;
+    let manifest_canonical = canon::canonicalize(&serde_json::to_vec(&manifest)?)?;
+    if manifest_canonical.len() > runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES {
+        bail!(
+            "the bundle manifest would be {} bytes, over the {} a runtime accepts; split the payload into several bundles",
+            manifest_canonical.len(),
+            runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES
+        );
+    }
+    let manifest_env = req
+        .key
+        .sign_document(Kind::BundleManifest, &manifest_canonical)?;
+    Ok(Signed {
+        manifest,
+        canonical: manifest_canonical,
+        signature: manifest_env.to_bytes(),
+        checksums: inner_sums,
+    })
+}
+
+/// Builds the delivery set.
+pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<Built> {
+    let inp = inputs(req)?;
+    let Sequence {
+        mut state,
+        key: state_key,
+        stored,
+        sequence,
+    } = next_sequence(req, &inp.license)?;
+    let (pm, license) = (inp.pm.clone(), inp.license.clone());
+    let (rest, payload_bytes) = sources(req, &inp)?;
     fs::create_dir_all(req.out).with_context(|| format!("{}", req.out.display()))?;
     let name = req.name.clone().unwrap_or_else(|| {
         format!(
@@ -387,100 +374,19 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     };
     let rest_tmp = tmp("rest");
     let result = (|| -> Result<Built> {
-        // Rest section: one read of each payload file, hashed and archived in the same pass.
-        let mut members: Vec<Member> = Vec::with_capacity(rest.len());
-        let rest_section = {
-            let mut f = BufWriter::with_capacity(
-                1 << 20,
-                File::create(&rest_tmp).with_context(|| format!("{}", rest_tmp.display()))?,
-            );
-            let members_ref = &mut members;
-            let progress_ref = &mut progress;
-            let section = gz::compress_parallel(
-                move |sink| {
-                    for s in &rest {
-                        let sha = write_member(sink, s, progress_ref)?;
-                        members_ref.push(Member {
-                            path: s.path.to_string(),
-                            size: s.size,
-                            sha256: enc::hex(&sha),
-                            mode: s.mode,
-                        });
-                    }
-                    sink.write(&[0u8; 2 * ustar::BLOCK])
-                },
-                &mut f,
-                req.level,
-                req.threads,
-            )?;
-            f.flush()?;
-            f.get_ref().sync_all()?;
-            section
-        };
-        // Head section: CHECKSUMS.txt (payload), the bundle manifest and its signature.
-        let sums: Vec<checksums::Entry> = members
-            .iter()
-            .filter(|m| m.path.starts_with("payload/"))
-            .map(|m| {
-                Ok(checksums::Entry {
-                    name: SafePath::new(&m.path)?,
-                    sha256: enc::unhex::<32>(&m.sha256).context("hash")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let inner_sums = checksums::write(&sums).into_bytes();
-        let mut all_members = vec![Member {
-            path: runtime::manifest::CHECKSUMS_PATH.into(),
-            size: inner_sums.len() as u64,
-            sha256: enc::sha256_hex(&inner_sums),
-            mode: 0o644,
-        }];
-        all_members.extend(members);
-        let bundle_id = format!(
-            "bnd-{}",
-            &enc::sha256_hex(
-                format!(
-                    "{}|{}|{}|{}|{sequence}",
-                    enc::sha256_hex(&lic_canonical),
-                    enc::sha256_hex(&pm_canonical),
-                    req.created_at,
-                    name
-                )
-                .as_bytes()
-            )[..16]
-        );
-        let manifest = BundleManifest {
-            doc_type: "airlock-bundle-manifest".into(),
-            bundle_id: bundle_id.clone(),
-            created_at: req.created_at.to_string(),
-            airgap: req.airgap,
-            product: pm.product.clone(),
-            version: pm.version.clone(),
-            customer: license.customer.clone(),
-            license_id: license.license_id.clone(),
-            license_sha256: enc::sha256_hex(&lic_canonical),
-            product_manifest_sha256: enc::sha256_hex(&pm_canonical),
-            sequence,
-            members: all_members,
-        };
-        manifest.validate().context("bundle manifest")?;
-        let manifest_canonical = canon::canonicalize(&serde_json::to_vec(&manifest)?)?;
-        if manifest_canonical.len() > runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES {
-            bail!(
-                "the bundle manifest would be {} bytes, over the {} a runtime accepts; split the payload into several bundles",
-                manifest_canonical.len(),
-                runtime::manifest::MAX_BUNDLE_MANIFEST_BYTES
-            );
-        }
-        let manifest_env = req
-            .key
-            .sign_document(Kind::BundleManifest, &manifest_canonical)?;
-
+        let (rest_section, members) = write_rest(req, &rest, &rest_tmp, &mut progress)?;
+        let Signed {
+            manifest,
+            canonical: manifest_canonical,
+            signature: manifest_sig,
+            checksums: inner_sums,
+        } = manifest(req, &inp, &name, sequence, members)?;
+        let bundle_id = manifest.bundle_id.clone();
         let mut head = Vec::new();
         for (p, b) in [
             // Stored canonical: the runtime checks its signature over these raw bytes first.
             (runtime::bundle::MANIFEST_PATH, &manifest_canonical),
-            (runtime::bundle::MANIFEST_SIG_PATH, &manifest_env.to_bytes()),
+            (runtime::bundle::MANIFEST_SIG_PATH, &manifest_sig),
             (runtime::manifest::CHECKSUMS_PATH, &inner_sums),
         ] {
             head.extend_from_slice(&ustar::encode(&SafePath::new(p)?, b.len() as u64, 0o644)?);
@@ -576,17 +482,6 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     signing::fsutil::write_atomic(req.state, &doc.to_pretty(), 0o644, true)
         .with_context(|| format!("{}", req.state.display()))?;
     Ok(built)
-}
-
-/// Whether an (unverified) revocation list names `license_id`.
-fn lists_license(doc: &[u8], license_id: &str) -> Result<bool> {
-    let v = canon::parse(doc).context("revocations.json")?;
-    let Some(Value::Array(entries)) = v.get("revoked") else {
-        bail!("revocations.json: no revoked list");
-    };
-    Ok(entries
-        .iter()
-        .any(|e| e.get("license_id").and_then(Value::as_str) == Some(license_id)))
 }
 
 fn write_member(

@@ -11,6 +11,7 @@ use canon::Timestamp;
 use signing::SecretKey;
 pub mod bundle;
 pub mod gz;
+mod inputs;
 
 use std::path::{Path, PathBuf};
 
