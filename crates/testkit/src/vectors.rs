@@ -266,6 +266,48 @@ fn trust_files(keys: &Keys) -> Vec<Vector> {
     ]
 }
 
+/// A schema-2 (legacy) license case judged at `at`, with a detached envelope naming `detached`.
+fn legacy_v2(
+    keys: &Keys,
+    name: &str,
+    expect: &str,
+    at: &str,
+    comment: &str,
+    detached: Option<canon::KeyId>,
+) -> Vector {
+    let mut doc = LicenseV2 {
+        schema_version: 2,
+        license_id: "lic-legacy-0001".into(),
+        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        issuer: "Test Vendor".into(),
+        customer_id: "acme".into(),
+        customer_name: "ACME".into(),
+        product: "gateway".into(),
+        tier: Tier::Professional,
+        features: vec!["gate".into()],
+        limits: Default::default(),
+        issued_at: "2026-11-05T00:00:00Z".into(),
+        expires_at: "2027-06-30T00:00:00Z".into(),
+        signature: String::new(),
+    };
+    let sig = keys.license.sign_legacy_v2(&doc.signed_bytes()).unwrap();
+    doc.signature = enc::b64(&sig);
+    let mut v = anchored(
+        Vector::new("license", name, "license", expect, comment).at("at", at),
+        keys,
+    )
+    .file("license.json", doc.to_pretty());
+    if let Some(key_id) = detached {
+        let env = Envelope {
+            key_id,
+            kind: Kind::License,
+            sig,
+        };
+        v = v.file("license.sig", env.to_bytes());
+    }
+    v
+}
+
 fn licenses(keys: &Keys) -> Vec<Vector> {
     let signed =
         |name: &str, expect: &str, comment: &str, edit: &dyn Fn(&mut runtime::license::License)| {
@@ -286,37 +328,7 @@ fn licenses(keys: &Keys) -> Vec<Vector> {
         v.at("at", at)
     };
     let v2 = |name: &str, expect: &str, at: &str, comment: &str, detached: Option<canon::KeyId>| {
-        let mut doc = LicenseV2 {
-            schema_version: 2,
-            license_id: "lic-legacy-0001".into(),
-            license_key: "ABCD-EFGH-JKMN-PQRS".into(),
-            issuer: "Test Vendor".into(),
-            customer_id: "acme".into(),
-            customer_name: "ACME".into(),
-            product: "gateway".into(),
-            tier: Tier::Professional,
-            features: vec!["gate".into()],
-            limits: Default::default(),
-            issued_at: "2026-11-05T00:00:00Z".into(),
-            expires_at: "2027-06-30T00:00:00Z".into(),
-            signature: String::new(),
-        };
-        let sig = keys.license.sign_legacy_v2(&doc.signed_bytes()).unwrap();
-        doc.signature = enc::b64(&sig);
-        let mut v = anchored(
-            Vector::new("license", name, "license", expect, comment).at("at", at),
-            keys,
-        )
-        .file("license.json", doc.to_pretty());
-        if let Some(key_id) = detached {
-            let env = Envelope {
-                key_id,
-                kind: Kind::License,
-                sig,
-            };
-            v = v.file("license.sig", env.to_bytes());
-        }
-        v
+        legacy_v2(keys, name, expect, at, comment, detached)
     };
     let mut out = vec![
         state(

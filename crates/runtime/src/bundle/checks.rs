@@ -125,37 +125,7 @@ impl TarReader<'_> {
                 }));
             }
         }
-        let sums = canon::checksums::parse(get("CHECKSUMS.txt"))
-            .map_err(|e| co(Check::ChecksumsMismatch, e.to_string()))?;
-        let payload: HashMap<&str, &str> = m
-            .members
-            .iter()
-            .filter(|x| x.path.starts_with("payload/"))
-            .map(|x| (x.path.as_str(), x.sha256.as_str()))
-            .collect();
-        if sums.len() != payload.len() {
-            return Err(co(
-                Check::ChecksumsMismatch,
-                format!(
-                    "CHECKSUMS.txt lists {} files, the payload has {}",
-                    sums.len(),
-                    payload.len()
-                ),
-            ));
-        }
-        // Names in CHECKSUMS.txt are unique (its parser refuses duplicates), so equal counts
-        // and every entry found means the same set.
-        for e in &sums {
-            if payload.get(e.name.as_str()) != Some(&enc::hex(&e.sha256).as_str()) {
-                return Err(co(
-                    Check::ChecksumsMismatch,
-                    format!(
-                        "CHECKSUMS.txt entry {} does not match the signed manifest",
-                        e.name
-                    ),
-                ));
-            }
-        }
+        checksums_match(get("CHECKSUMS.txt"), m)?;
         Ok(Verdict {
             bundle_id: m.bundle_id.clone(),
             product: p.product.clone(),
@@ -176,4 +146,42 @@ impl TarReader<'_> {
             staged: None,
         })
     }
+}
+
+/// The payload's CHECKSUMS.txt lists exactly the payload members of the signed manifest, with
+/// their hashes (what `sha256sum -c` checks after extraction is what was verified).
+fn checksums_match(text: &[u8], m: &crate::manifest::BundleManifest) -> Result<(), BundleError> {
+    let co = |check: Check, detail: String| BundleError::Coherence { check, detail };
+    let sums =
+        canon::checksums::parse(text).map_err(|e| co(Check::ChecksumsMismatch, e.to_string()))?;
+    let payload: HashMap<&str, &str> = m
+        .members
+        .iter()
+        .filter(|x| x.path.starts_with("payload/"))
+        .map(|x| (x.path.as_str(), x.sha256.as_str()))
+        .collect();
+    if sums.len() != payload.len() {
+        return Err(co(
+            Check::ChecksumsMismatch,
+            format!(
+                "CHECKSUMS.txt lists {} files, the payload has {}",
+                sums.len(),
+                payload.len()
+            ),
+        ));
+    }
+    // Names in CHECKSUMS.txt are unique (its parser refuses duplicates), so equal counts
+    // and every entry found means the same set.
+    for e in &sums {
+        if payload.get(e.name.as_str()) != Some(&enc::hex(&e.sha256).as_str()) {
+            return Err(co(
+                Check::ChecksumsMismatch,
+                format!(
+                    "CHECKSUMS.txt entry {} does not match the signed manifest",
+                    e.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
