@@ -11,12 +11,15 @@
 //!   key that signed licenses or lists of this registry, and every list published since
 //!   anchors began has its anchor.
 //!
+//! The chain itself lives here too: each event's hash, the tail kept per write transaction,
+//! and the verification of the chain and of every license row against it.
+//!
 //! Failures are `runtime::check::Failed` with [`Check::AuditInvalid`].
 
 use crate::args;
 use crate::db::Sql;
-use crate::registry::Registry;
-use anyhow::{Context, Result};
+use crate::registry::{row_hash, row_to_record, Registry, COLUMNS, FROM_JOINED};
+use anyhow::{bail, Context, Result};
 use canon::{enc, Kind, Timestamp, Value};
 use runtime::check::{Check, Failed};
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +78,226 @@ pub(crate) fn anchor_in(
         ],
     )?;
     Ok(())
+}
+
+pub(crate) fn audit_hash(
+    prev: &str,
+    seq: i64,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+    row_hash: Option<&str>,
+) -> String {
+    let mut m = vec![
+        ("prev_hash".into(), Value::String(prev.into())),
+        ("seq".into(), Value::Number(seq as f64)),
+        ("at".into(), Value::String(at.to_string())),
+        ("event".into(), Value::String(event.into())),
+        ("subject".into(), Value::String(subject.into())),
+        ("detail".into(), Value::String(detail.into())),
+    ];
+    // Events from before schema 2 have no row hash and hash exactly as they did then.
+    if let Some(h) = row_hash {
+        m.push(("row_hash".into(), Value::String(h.into())));
+    }
+    enc::sha256_hex(&Value::object(m).expect("distinct names").to_canonical())
+}
+
+thread_local! {
+    /// The audit log's last event (seq, hash) as this thread's open write transaction left it:
+    /// the next event chains on it without reading the log again. Valid only inside one write
+    /// transaction (the write lock held: nobody else appends); forgotten when one begins or
+    /// ends, and when a savepoint is rolled back.
+    static AUDIT_TAIL: std::cell::RefCell<Option<(i64, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Forgets the cached audit tail (a transaction began or ended, or a savepoint rolled back).
+pub(crate) fn forget_audit_tail() {
+    AUDIT_TAIL.with(|t| *t.borrow_mut() = None);
+}
+
+/// An audit event ready to insert: chained to the tail, its hash computed.
+pub(crate) struct AuditInsert {
+    seq: i64,
+    at: i64,
+    event: String,
+    subject: String,
+    detail: String,
+    prev: String,
+    hash: String,
+    row: Option<String>,
+}
+
+/// The statement that inserts an [`AuditInsert`] ([`AuditInsert::args`]).
+pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit (seq, at, event, subject, detail, prev_hash, hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+impl AuditInsert {
+    /// The arguments of [`AUDIT_INSERT`].
+    pub(crate) fn args(&self) -> Vec<crate::db::Arg<'_>> {
+        args![
+            self.seq,
+            self.at,
+            &self.event,
+            &self.subject,
+            &self.detail,
+            &self.prev,
+            &self.hash,
+            &self.row
+        ]
+        .to_vec()
+    }
+}
+
+/// The next audit event, chained on the tail (read once per write transaction, then kept), for
+/// the caller to insert in its transaction (the tail moves on as if it was).
+pub(crate) fn audit_next(
+    tx: &dyn Sql,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+    row: Option<&str>,
+) -> Result<AuditInsert> {
+    let last: Option<(i64, String)> = match AUDIT_TAIL.with(|t| t.borrow().clone()) {
+        Some(tail) => Some(tail),
+        None => tx.opt(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            &[],
+            |r| Ok((r.int(0)?, r.text(1)?)),
+        )?,
+    };
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, "0".repeat(64)),
+    };
+    let hash = audit_hash(&prev, seq, at, event, subject, detail, row);
+    AUDIT_TAIL.with(|t| *t.borrow_mut() = Some((seq, hash.clone())));
+    Ok(AuditInsert {
+        seq,
+        at: at.0,
+        event: event.into(),
+        subject: subject.into(),
+        detail: detail.into(),
+        prev,
+        hash,
+        row: row.map(str::to_string),
+    })
+}
+
+/// Appends an audit event inside the caller's transaction.
+pub(crate) fn audit_with(
+    tx: &dyn Sql,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+    row: Option<&str>,
+) -> Result<()> {
+    let a = audit_next(tx, at, event, subject, detail, row)?;
+    tx.exec(AUDIT_INSERT, &a.args())?;
+    Ok(())
+}
+
+impl Registry {
+    /// Recomputes the audit chain, then checks every license row against the row hash of its
+    /// latest event (and that every license the log speaks of still exists). Returns the number
+    /// of events and the head hash, or names the first break.
+    pub fn verify_audit(&self) -> Result<(u64, String)> {
+        let mut prev = "0".repeat(64);
+        let mut expect_seq = 1i64;
+        self.sql().each(
+            "SELECT seq, at, event, subject, detail, prev_hash, hash, row_hash FROM audit ORDER BY seq",
+            &[],
+            &mut |r| {
+                let (seq, at) = (r.int(0)?, r.int(1)?);
+                let (event, subject, detail) = (r.text(2)?, r.text(3)?, r.text(4)?);
+                let (p, h) = (r.text(5)?, r.text(6)?);
+                let row = r.opt_text(7)?;
+                if seq != expect_seq {
+                    bail!("audit chain broken: event {expect_seq} is missing (found {seq})");
+                }
+                if p != prev {
+                    bail!(
+                        "audit chain broken at event {seq}: prev_hash does not match event {}",
+                        seq - 1
+                    );
+                }
+                if audit_hash(
+                    &p,
+                    seq,
+                    Timestamp(at),
+                    &event,
+                    &subject,
+                    &detail,
+                    row.as_deref(),
+                ) != h
+                {
+                    bail!("audit chain broken at event {seq}: its content does not match its hash");
+                }
+                prev = h;
+                expect_seq += 1;
+                Ok(())
+            },
+        )?;
+        self.verify_rows()?;
+        self.verify_activation_rows()?;
+        self.verify_token_uses()?;
+        self.verify_anchors()?;
+        Ok(((expect_seq - 1) as u64, prev))
+    }
+
+    /// Checks every license row against the latest row-carrying event of its subject, and
+    /// that every license the log speaks of still exists.
+    fn verify_rows(&self) -> Result<()> {
+        let mut events: std::collections::BTreeMap<String, String> = self
+            .sql()
+            .all(
+                "SELECT a.subject, a.row_hash FROM audit a
+                 WHERE a.row_hash IS NOT NULL AND a.subject NOT LIKE 'activation:%'
+                   AND a.seq = (SELECT max(b.seq) FROM audit b WHERE b.subject = a.subject AND b.row_hash IS NOT NULL)",
+                &[],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        self.sql().each(
+            &format!("SELECT {COLUMNS} FROM {FROM_JOINED} ORDER BY l.license_id"),
+            &[],
+            &mut |row| {
+                let r = row_to_record(row)?;
+                match events.remove(&r.license_id) {
+                    None => bail!(
+                        "registry altered: license {} has no audit event for its current row",
+                        r.license_id
+                    ),
+                    Some(want) if row_hash(&r) != want => bail!(
+                        "registry altered: license {}'s row differs from what its last audit event recorded (edited outside factory)",
+                        r.license_id
+                    ),
+                    Some(_) => Ok(()),
+                }
+            },
+        )?;
+        if let Some(subject) = events.keys().next() {
+            bail!(
+                "registry altered: license {subject} is in the audit log but not in the registry"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether `head` is the hash of an event in the chain (an operator's earlier record of the
+    /// head): a chain cut below it, or rewritten up to it, no longer holds it.
+    pub fn has_audit_hash(&self, head: &str) -> Result<bool> {
+        Ok(self
+            .sql()
+            .opt("SELECT 1 FROM audit WHERE hash = ?1", args![head], |_| {
+                Ok(())
+            })?
+            .is_some())
+    }
 }
 
 impl Registry {
