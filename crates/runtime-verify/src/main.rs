@@ -6,7 +6,9 @@
 
 #![forbid(unsafe_code)]
 
+mod activation;
 mod cli;
+mod remind;
 
 use clap::Parser;
 use std::process::ExitCode;

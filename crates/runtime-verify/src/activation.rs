@@ -1,0 +1,178 @@
+//! `runtime-verify activation`: every lease installed in a state directory, verified as the
+//! product verifies it.
+
+use crate::cli::*;
+use anyhow::{Context, Result};
+use canon::Value;
+use clikit::input::clock;
+use clikit::report::{self, n, s};
+use clikit::Outcome;
+use runtime::session::Session;
+use runtime::Check;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One installed lease's verdict.
+pub(crate) struct LeaseVerdict {
+    pub(crate) product: String,
+    pub(crate) result: Result<runtime::activation::Lease>,
+}
+
+/// Verifies every lease installed in the state directory against this machine.
+pub(crate) fn check_leases(
+    session: &mut Session,
+    state: &Path,
+    lineage: Option<&str>,
+) -> Result<Vec<LeaseVerdict>> {
+    let root = state.join(runtime::activation::DIR);
+    let mut products: Vec<String> = match std::fs::read_dir(&root) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join(runtime::activation::LEASE_FILE).exists())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    products.sort();
+    let sources = runtime::fingerprint::Sources::system(Some(state));
+    let mut out = Vec::new();
+    for product in products {
+        let result = runtime::activation::verify_installed(
+            session.trust(),
+            state,
+            &product,
+            lineage,
+            &sources,
+            session.known(),
+            session.now(),
+        )
+        .map_err(anyhow::Error::new)
+        .and_then(|lease| {
+            let lease = lease.context("the lease vanished while it was read")?;
+            session.record_activation(&lease.value().lineage_id, lease.value().sequence)?;
+            Ok(lease)
+        });
+        out.push(LeaseVerdict { product, result });
+    }
+    Ok(out)
+}
+
+pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
+    let state = c
+        .state
+        .clone()
+        .context("--state is required: activations are installed in the state directory")?;
+    let result = (|| {
+        let mut session = begin_session(&c.trust, Some(&state), clock(c.at.as_deref())?)?;
+        let lic = match license {
+            Some(dir) => Some(check_license(
+                &mut session,
+                &dir.join("license.json"),
+                c.allow_legacy,
+                runtime::license::DEFAULT_WARN_DAYS,
+            )?),
+            None => None,
+        };
+        let lineage = lic.as_ref().map(|(v, _)| v.license().lineage_id.clone());
+        let verdicts = check_leases(&mut session, &state, lineage.as_deref())?;
+        session.commit()?;
+        Ok::<_, anyhow::Error>((lic, verdicts, session_now(&c)?))
+    })();
+    let (lic, verdicts, now) = match result {
+        Ok(x) => x,
+        Err(e) => return reject(c.json, "state", &state, &e),
+    };
+    let required = lic
+        .as_ref()
+        .is_some_and(|(v, _)| v.license().activation_required());
+    let mut ok = verdicts.iter().all(|v| v.result.is_ok());
+    let missing = verdicts.is_empty();
+    if missing && (required || lic.is_none()) {
+        ok = false;
+    }
+    if c.json {
+        let items = verdicts
+            .iter()
+            .map(|v| match &v.result {
+                Ok(l) => report::object(vec![
+                    ("product", s(&v.product)),
+                    ("valid", Value::Bool(true)),
+                    ("check", Value::Null),
+                    ("error", Value::Null),
+                    ("activation_id", s(&l.value().activation_id)),
+                    ("license_id", s(&l.value().license_id)),
+                    ("sequence", n(l.value().sequence)),
+                    ("not_after", s(&l.value().not_after)),
+                    (
+                        "renew_due",
+                        Value::Bool(l.state_at(now) == runtime::activation::LeaseState::RenewDue),
+                    ),
+                    (
+                        "days_remaining",
+                        Value::Number(l.days_remaining(now) as f64),
+                    ),
+                ]),
+                Err(e) => report::object(vec![
+                    ("product", s(&v.product)),
+                    ("valid", Value::Bool(false)),
+                    ("check", Outcome::of(e).code().map_or(Value::Null, s)),
+                    ("error", s(format!("{e:#}"))),
+                ]),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        report::print_json(&report::object(vec![
+            ("valid", Value::Bool(ok)),
+            (
+                "check",
+                if missing && !ok {
+                    s(Check::ActivationMissing)
+                } else {
+                    Value::Null
+                },
+            ),
+            ("state", s(state.display())),
+            ("activations", Value::Array(items)),
+        ])?);
+    }
+    if missing {
+        if !c.json {
+            println!(
+                "{}: no activation installed{}",
+                state.display(),
+                if ok {
+                    " (this license does not require one)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if !ok {
+            eprintln!("runtime-verify: {}: REJECTED [{}]: no activation is installed; run `airlock-agent request`", state.display(), Check::ActivationMissing);
+        }
+    }
+    for v in &verdicts {
+        match &v.result {
+            Ok(l) if !c.json => println!("{}: VALID — {}", v.product, l.describe(now)),
+            Ok(_) => {}
+            Err(e) => {
+                let code = Outcome::of(e);
+                eprintln!(
+                    "runtime-verify: {}: REJECTED [{}]: {e:#}",
+                    v.product,
+                    code.code().unwrap_or("error")
+                );
+                if let Outcome::Rejected(check) = code {
+                    eprintln!(
+                        "activation not accepted: {}",
+                        clikit::outcome::advice(check)
+                    );
+                }
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(clikit::outcome::EXIT_REJECTED)
+    })
+}
