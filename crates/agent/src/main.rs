@@ -9,6 +9,8 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod client;
+mod offline;
 mod online;
 mod update;
 
