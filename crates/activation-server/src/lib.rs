@@ -12,21 +12,23 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod conn;
 pub mod limit;
 pub mod metrics;
 pub mod store;
 pub mod updates;
 
+use admin::{admin_list, admin_release, admin_reset, admin_revoke, metrics_text};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use canon::{Timestamp, Value};
-use factory::activation::{self as seats, Code, Freshness, Fulfilled, Heartbeat, Listed, Refusal};
+use factory::activation::{self as seats, Code, Freshness, Fulfilled, Heartbeat, Refusal};
 use limit::{Limiters, Scope};
 use metrics::Metrics;
 use runtime::TrustStore;
@@ -117,12 +119,12 @@ impl IntoResponse for ApiError {
 
 /// The code of an error answer, for the request log.
 #[derive(Clone, Copy)]
-struct ErrorCode(Code);
+pub(crate) struct ErrorCode(Code);
 
 type ApiResult = Result<Response, ApiError>;
 
 /// The store answered an operation with another operation's kind of answer (a bug).
-fn unexpected() -> ApiError {
+pub(crate) fn unexpected() -> ApiError {
     ApiError::internal(anyhow::anyhow!(
         "the store answered with the wrong kind of answer"
     ))
@@ -272,7 +274,7 @@ impl App {
 }
 
 /// A JSON body: one object, strict (RFC 8259, no duplicate names), only the members named.
-fn body_object(body: &[u8], allowed: &[&str]) -> Result<Value, ApiError> {
+pub(crate) fn body_object(body: &[u8], allowed: &[&str]) -> Result<Value, ApiError> {
     let v = canon::parse(body).map_err(|e| ApiError::bad(format!("the body is not JSON: {e}")))?;
     let Value::Object(m) = &v else {
         return Err(ApiError::bad("the body must be a JSON object"));
@@ -287,7 +289,7 @@ fn body_object(body: &[u8], allowed: &[&str]) -> Result<Value, ApiError> {
 }
 
 /// A signed-file member (`request`, `receipt`) as the bytes its verifier reads.
-fn signed_member(v: &Value, name: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn signed_member(v: &Value, name: &str) -> Result<Vec<u8>, ApiError> {
     match v.get(name) {
         Some(m @ Value::Object(_)) => Ok(m.to_canonical()),
         Some(_) => Err(ApiError::bad(format!(
@@ -297,11 +299,11 @@ fn signed_member(v: &Value, name: &str) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn lease_body(f: &Fulfilled) -> serde_json::Value {
+pub(crate) fn lease_body(f: &Fulfilled) -> serde_json::Value {
     let a = &f.activation;
     let mut doc = f.document.clone();
     doc.push(b'\n');
@@ -324,7 +326,7 @@ fn lease_body(f: &Fulfilled) -> serde_json::Value {
     })
 }
 
-fn verified_request(
+pub(crate) fn verified_request(
     bytes: &[u8],
     now: Timestamp,
     fresh: Freshness,
@@ -519,7 +521,7 @@ async fn update_seat(
     Ok((req, ids))
 }
 
-fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
+pub(crate) fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
     app.updates.as_ref().ok_or_else(|| {
         ApiError::new(
             Code::UpdatesDisabled,
@@ -601,152 +603,6 @@ async fn updates_file(
         .into_response())
 }
 
-fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(want) = app.admin else {
-        return Err(ApiError::new(
-            Code::AdminDisabled,
-            "the admin API is off (start the service with --admin-token-file)",
-        ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| canon::enc::sha256(t.trim().as_bytes()));
-    // Digests compared in full, whatever differs first.
-    let same = given.is_some_and(|g| {
-        g.iter()
-            .zip(want.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    });
-    if !same {
-        return Err(ApiError::new(
-            Code::Unauthorized,
-            "the admin API needs Authorization: Bearer <admin credential>",
-        ));
-    }
-    Ok(())
-}
-
-fn row_json(l: &Listed, now: Timestamp) -> serde_json::Value {
-    let r = &l.row;
-    json!({
-        "rebound_from": l.rebound_from,
-        "activation_id": r.activation_id,
-        "license_id": r.license_id,
-        "lineage_id": r.lineage_id,
-        "fingerprint": r.fingerprint,
-        "label": r.label,
-        "status": r.status(now),
-        "overage": r.overage,
-        "epoch": r.epoch,
-        "created_at": r.created_at.to_string(),
-        "lease_sequence": r.lease_sequence,
-        "lease_not_after": r.lease_not_after.to_string(),
-        "released_at": r.released_at.map(|t| t.to_string()),
-        "release_kind": r.release_kind,
-    })
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    license: Option<String>,
-}
-
-async fn admin_list(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> ApiResult {
-    admin(&app, &headers)?;
-    let Answer::Rows(rows) = app
-        .call(
-            "list",
-            Op::List {
-                license_id: q.license,
-            },
-        )
-        .await?
-    else {
-        return Err(unexpected());
-    };
-    let now = app.now();
-    let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
-    Ok(axum::Json(json!({ "activations": rows })).into_response())
-}
-
-fn reason(body: &[u8]) -> Result<String, ApiError> {
-    let v = body_object(body, &["reason"])?;
-    match v.get("reason") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 512 => Ok(s.clone()),
-        _ => Err(ApiError::bad(
-            "reason must be a non-empty string of at most 512 characters",
-        )),
-    }
-}
-
-async fn admin_release(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    admin(&app, &headers)?;
-    let reason = reason(&body)?;
-    let Answer::Released(r) = app.call("release", Op::Release { id, reason }).await? else {
-        return Err(unexpected());
-    };
-    app.metrics.outcome("release", "released");
-    Ok(axum::Json(json!({"activation": row_json(
-        &Listed {
-            row: r.row.clone(),
-            rebound_from: None,
-        },
-        app.now(),
-    )}))
-    .into_response())
-}
-
-async fn admin_reset(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(license_id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    admin(&app, &headers)?;
-    let reason = reason(&body)?;
-    let Answer::Reset(r) = app.call("reset", Op::Reset { license_id, reason }).await? else {
-        return Err(unexpected());
-    };
-    app.metrics.outcome("reset", "reset");
-    Ok(
-        axum::Json(json!({"lineage_id": r.lineage_id, "epoch": r.epoch, "released": r.released}))
-            .into_response(),
-    )
-}
-
-async fn admin_revoke(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(license_id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    admin(&app, &headers)?;
-    let reason = reason(&body)?;
-    app.call(
-        "revoke",
-        Op::Revoke {
-            license_id: license_id.clone(),
-            reason,
-        },
-    )
-    .await?;
-    app.metrics.outcome("revoke", "revoked");
-    Ok(axum::Json(json!({"license_id": license_id, "revoked": true})).into_response())
-}
-
 async fn healthz(State(app): State<Arc<App>>) -> ApiResult {
     match app.store.call(Op::Ping).await {
         Ok(Ok(_)) => {
@@ -757,24 +613,4 @@ async fn healthz(State(app): State<Arc<App>>) -> ApiResult {
             "the registry does not answer",
         )),
     }
-}
-
-/// Prometheus text, behind the admin credential (a scrape config sends it as a bearer
-/// token): the counts tell an outsider which licenses and codes are busy.
-async fn metrics_text(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
-    admin(&app, &headers)?;
-    let mut text = app.metrics.render(app.store.backend());
-    text.push_str(&format!(
-        "# HELP airlock_connections_open Connections open now.\n# TYPE airlock_connections_open gauge\nairlock_connections_open {}\n# HELP airlock_connections_refused_total Connections closed at accept: a connection cap was reached.\n# TYPE airlock_connections_refused_total counter\nairlock_connections_refused_total {}\n",
-        app.conns.open(),
-        app.conns.refused()
-    ));
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        text,
-    )
-        .into_response())
 }

@@ -1,0 +1,179 @@
+//! The admin API and the metrics, behind the admin credential (compared by its SHA-256, in
+//! full): seats, forced release, reset, revocation.
+
+use crate::*;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
+use canon::{Timestamp, Value};
+use factory::activation::{Code, Listed};
+use serde_json::json;
+use std::sync::Arc;
+use store::{Answer, Op};
+
+pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(want) = app.admin else {
+        return Err(ApiError::new(
+            Code::AdminDisabled,
+            "the admin API is off (start the service with --admin-token-file)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| canon::enc::sha256(t.trim().as_bytes()));
+    // Digests compared in full, whatever differs first.
+    let same = given.is_some_and(|g| {
+        g.iter()
+            .zip(want.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    });
+    if !same {
+        return Err(ApiError::new(
+            Code::Unauthorized,
+            "the admin API needs Authorization: Bearer <admin credential>",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn row_json(l: &Listed, now: Timestamp) -> serde_json::Value {
+    let r = &l.row;
+    json!({
+        "rebound_from": l.rebound_from,
+        "activation_id": r.activation_id,
+        "license_id": r.license_id,
+        "lineage_id": r.lineage_id,
+        "fingerprint": r.fingerprint,
+        "label": r.label,
+        "status": r.status(now),
+        "overage": r.overage,
+        "epoch": r.epoch,
+        "created_at": r.created_at.to_string(),
+        "lease_sequence": r.lease_sequence,
+        "lease_not_after": r.lease_not_after.to_string(),
+        "released_at": r.released_at.map(|t| t.to_string()),
+        "release_kind": r.release_kind,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    pub(crate) license: Option<String>,
+}
+
+pub(crate) async fn admin_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let Answer::Rows(rows) = app
+        .call(
+            "list",
+            Op::List {
+                license_id: q.license,
+            },
+        )
+        .await?
+    else {
+        return Err(unexpected());
+    };
+    let now = app.now();
+    let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
+    Ok(axum::Json(json!({ "activations": rows })).into_response())
+}
+
+pub(crate) fn reason(body: &[u8]) -> Result<String, ApiError> {
+    let v = body_object(body, &["reason"])?;
+    match v.get("reason") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 512 => Ok(s.clone()),
+        _ => Err(ApiError::bad(
+            "reason must be a non-empty string of at most 512 characters",
+        )),
+    }
+}
+
+pub(crate) async fn admin_release(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let Answer::Released(r) = app.call("release", Op::Release { id, reason }).await? else {
+        return Err(unexpected());
+    };
+    app.metrics.outcome("release", "released");
+    Ok(axum::Json(json!({"activation": row_json(
+        &Listed {
+            row: r.row.clone(),
+            rebound_from: None,
+        },
+        app.now(),
+    )}))
+    .into_response())
+}
+
+pub(crate) async fn admin_reset(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let Answer::Reset(r) = app.call("reset", Op::Reset { license_id, reason }).await? else {
+        return Err(unexpected());
+    };
+    app.metrics.outcome("reset", "reset");
+    Ok(
+        axum::Json(json!({"lineage_id": r.lineage_id, "epoch": r.epoch, "released": r.released}))
+            .into_response(),
+    )
+}
+
+pub(crate) async fn admin_revoke(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    app.call(
+        "revoke",
+        Op::Revoke {
+            license_id: license_id.clone(),
+            reason,
+        },
+    )
+    .await?;
+    app.metrics.outcome("revoke", "revoked");
+    Ok(axum::Json(json!({"license_id": license_id, "revoked": true})).into_response())
+}
+
+/// Prometheus text, behind the admin credential (a scrape config sends it as a bearer
+/// token): the counts tell an outsider which licenses and codes are busy.
+pub(crate) async fn metrics_text(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    admin(&app, &headers)?;
+    let mut text = app.metrics.render(app.store.backend());
+    text.push_str(&format!(
+        "# HELP airlock_connections_open Connections open now.\n# TYPE airlock_connections_open gauge\nairlock_connections_open {}\n# HELP airlock_connections_refused_total Connections closed at accept: a connection cap was reached.\n# TYPE airlock_connections_refused_total counter\nairlock_connections_refused_total {}\n",
+        app.conns.open(),
+        app.conns.refused()
+    ));
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}
