@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod audit;
+pub mod batch;
 pub mod catalog;
 pub mod db;
 pub mod fixtures;
