@@ -6,40 +6,35 @@ use canon::Timestamp;
 use runtime::session::Clock;
 use runtime::trust::RootSpec;
 use runtime::{Anchors, TrustStore, VerifyError};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Reads at most `cap` bytes of `path`; a larger file is refused (`input_too_large`) without
 /// being read further.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(cap.saturating_add(1))
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}", path.display()))?;
-    if buf.len() as u64 > cap {
-        return Err(VerifyError::TooLarge {
-            what: "input file",
-            limit: cap,
-        })
-        .with_context(|| format!("{}", path.display()));
+    match read_optional(path, cap)? {
+        Some(b) => Ok(b),
+        // Missing: the system's own words for it (the open fails again, as it did).
+        None => Err(std::fs::File::open(path)
+            .err()
+            .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+        .with_context(|| format!("{}", path.display())),
     }
-    Ok(buf)
 }
 
-/// A capped read of an optional file: `None` when it does not exist.
+/// A capped read of an optional file: `None` when it does not exist. The one capped read,
+/// `runtime::io::read_capped`, with the runtime's check for a file over the cap.
 pub fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
-    match read_capped(path, cap) {
-        Ok(b) => Ok(Some(b)),
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
-        {
-            Ok(None)
+    runtime::io::read_capped(path, cap).map_err(|e| {
+        match e {
+            runtime::io::ReadError::TooLarge { cap } => anyhow::Error::new(VerifyError::TooLarge {
+                what: "input file",
+                limit: cap,
+            }),
+            runtime::io::ReadError::Io(io) => anyhow::Error::new(io),
         }
-        Err(e) => Err(e),
-    }
+        .context(format!("{}", path.display()))
+    })
 }
 
 /// The signature of `file`: `sig` when given, else `FILE.sig` beside it.
@@ -128,7 +123,7 @@ mod tests {
         assert_eq!(read_capped(&p, 5).unwrap(), b"12345");
         let e = read_capped(&p, 4).unwrap_err();
         assert_eq!(
-            runtime::check::of(e.as_ref()),
+            runtime::check_of(e.as_ref()),
             Some(runtime::Check::InputTooLarge)
         );
         assert!(read_optional(&d.path().join("none"), 4).unwrap().is_none());

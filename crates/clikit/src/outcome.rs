@@ -28,7 +28,7 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome an error stands for: the runtime's check in its chain decides.
     pub fn of(e: &anyhow::Error) -> Outcome {
-        match runtime::check::of(e.as_ref()) {
+        match runtime::check_of(e.as_ref()) {
             Some(c) if c.is_rejection() => Outcome::Rejected(c),
             c => Outcome::Error(c),
         }

@@ -9,20 +9,15 @@ use runtime::license::License;
 use runtime::manifest::ProductManifest;
 use runtime::policy::Release;
 use runtime::Artifact;
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::Path;
 
 pub(crate) fn read_small(path: &Path, cap: usize) -> Result<Vec<u8>> {
-    let f = File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(cap as u64 + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}", path.display()))?;
-    if buf.len() > cap {
-        bail!("{}: larger than {cap} bytes", path.display());
+    match runtime::io::read_capped(path, cap as u64) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => bail!("{}: no such file", path.display()),
+        Err(e) => bail!("{}: {e}", path.display()),
     }
-    Ok(buf)
 }
 
 pub(crate) fn load_state(path: &Path) -> Result<Vec<(String, Value)>> {
@@ -48,7 +43,8 @@ pub fn coherence(
     created_at: Timestamp,
 ) -> Result<()> {
     let times = license.validate()?;
-    runtime::policy::coherence(license, times, &Release::new(pm, airgap, created_at))?;
+    runtime::policy::coherence(license, times, &Release::new(pm, airgap, created_at))
+        .map_err(runtime::bundle::BundleError::from)?;
     Ok(())
 }
 

@@ -27,7 +27,7 @@ fn packager_and_runtime_decide_coherence_alike() {
             packager::bundle::coherence(&c.license, &c.pm, c.airgap, t(&c.created_at)).err();
         let vendor_code = vendor
             .as_ref()
-            .and_then(|e| runtime::check::of(e.as_ref()))
+            .and_then(|e| runtime::check_of(e.as_ref()))
             .map(|c| c.as_str());
         let customer = verify(&store, &c.bundle).err().map(|e| e.code().as_str());
         assert_eq!(customer, c.expect, "{}: runtime", c.name);

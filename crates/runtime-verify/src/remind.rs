@@ -78,7 +78,7 @@ pub(crate) fn remind_cmd(
     let mut activation_required = false;
     let outcome: Result<Standing, (State, String)> = (|| {
         let classify = |e: anyhow::Error| {
-            let st = match runtime::check::of(e.as_ref()) {
+            let st = match runtime::check_of(e.as_ref()) {
                 Some(Check::TamperSuspected) => State::TamperSuspected,
                 Some(Check::LicenseRevoked) => State::Revoked,
                 _ => State::Invalid,
@@ -98,7 +98,7 @@ pub(crate) fn remind_cmd(
                 .map(|l| match l.result {
                     Ok(x) => Ok((x.facts().not_after, x.describe(session.now()))),
                     Err(e) => Err((
-                        runtime::check::of(e.as_ref()).unwrap_or(Check::IoError),
+                        runtime::check_of(e.as_ref()).unwrap_or(Check::IoError),
                         format!("{e:#}"),
                     )),
                 });

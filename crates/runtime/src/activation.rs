@@ -266,8 +266,11 @@ pub fn verify_installed(
     sources: &crate::fingerprint::Sources,
     known: &State,
     now: Timestamp,
-) -> Result<Option<Lease>, crate::product::Refusal> {
-    use crate::product::{read_capped, Refusal};
+) -> Result<Option<Lease>, crate::error::Refusal> {
+    use crate::error::Refusal;
+    let read_capped = |p: &Path, cap: usize| {
+        crate::io::read_capped(p, cap as u64).map_err(|e| Refusal::read(p, &e))
+    };
     let dir = installed_dir(state, product);
     let lease_path = dir.join(LEASE_FILE);
     let refuse = |check: Check, message: String| Refusal {

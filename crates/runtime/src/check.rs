@@ -2,8 +2,9 @@
 //!
 //! The error types ([`crate::VerifyError`], [`crate::bundle::BundleError`],
 //! [`crate::state::StateError`], [`crate::session::SessionError`]) each map onto one variant
-//! through `code()`; [`of`] finds the check of any error in a chain, so that a binary needs no
-//! list of error types of its own. A code never changes once released: scripts match on it.
+//! through `code()`; `crate::failure::check_of` (at the top of the crate: it knows every error
+//! type, this floor knows none) finds the check of any error in a chain, so that a binary needs
+//! no list of error types of its own. A code never changes once released: scripts match on it.
 
 use std::fmt;
 
@@ -188,45 +189,6 @@ impl PartialEq<str> for Check {
     }
 }
 
-/// The check an error stands for: the first error in its chain that is one of the runtime's.
-/// A `canon::ParseError` is `json_invalid`. `None`: a plain I/O or usage error.
-pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<Check> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if let Some(x) = c.downcast_ref::<Failed>() {
-            return Some(x.check);
-        }
-        if let Some(x) = c.downcast_ref::<crate::session::SessionError>() {
-            return Some(x.code());
-        }
-        if let Some(x) = c.downcast_ref::<crate::state::StateError>() {
-            return Some(x.code());
-        }
-        if let Some(x) = c.downcast_ref::<crate::VerifyError>() {
-            return Some(x.code());
-        }
-        if let Some(x) = c.downcast_ref::<crate::bundle::BundleError>() {
-            return Some(x.code());
-        }
-        if let Some(x) = c.downcast_ref::<crate::activation::ActivationError>() {
-            return Some(x.code());
-        }
-        if let Some(x) = c.downcast_ref::<crate::product::Refusal>() {
-            if let Some(check) = x.check {
-                return Some(check);
-            }
-        }
-        if c.is::<crate::fingerprint::FingerprintError>() {
-            return Some(Check::FingerprintUnavailable);
-        }
-        if c.is::<canon::ParseError>() {
-            return Some(Check::JsonInvalid);
-        }
-        cur = c.source();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,25 +203,5 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
-    }
-
-    #[test]
-    fn finds_the_check_through_wrappers() {
-        #[derive(Debug)]
-        struct Outer(crate::VerifyError);
-        impl fmt::Display for Outer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("outer")
-            }
-        }
-        impl std::error::Error for Outer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let e = Outer(crate::VerifyError::UnknownKey(canon::KeyId([7; 8])));
-        assert_eq!(of(&e), Some(Check::KeyUnknown));
-        let io = std::io::Error::other("disk");
-        assert_eq!(of(&io), None);
     }
 }

@@ -8,14 +8,11 @@
 
 use crate::trust::Anchors;
 
-/// Proof that the caller asked for trust on first use. Only [`trust_on_first_use`] makes one,
-/// so the weak anchor cannot be reached by matching or constructing [`Anchors`] by accident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FirstUse(());
+pub use crate::trust::FirstUse;
 
 /// Anchors that accept a trust file signed by any active root key that the file itself lists.
 /// Use it only on an explicit operator request (`runtime-verify --trust-on-first-use`) or for
 /// the vendor's own trust file, whose roots the vendor holds.
 pub fn trust_on_first_use() -> Anchors {
-    Anchors::SelfSigned(FirstUse(()))
+    Anchors::SelfSigned(FirstUse::token())
 }

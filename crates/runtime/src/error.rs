@@ -169,3 +169,33 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::AuditAnchor => "audit anchor",
     }
 }
+
+/// Why the product facade (`product::check`) could not judge at all (trust, license or state): the check and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The failing check, when it is one of the runtime's.
+    pub check: Option<Check>,
+    /// What failed.
+    pub message: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl Refusal {
+    /// A capped read of `path` that failed.
+    pub(crate) fn read(path: &std::path::Path, e: &crate::io::ReadError) -> Refusal {
+        Refusal {
+            check: Some(match e {
+                crate::io::ReadError::TooLarge { .. } => Check::InputTooLarge,
+                crate::io::ReadError::Io(_) => Check::IoError,
+            }),
+            message: format!("{}: {e}", path.display()),
+        }
+    }
+}

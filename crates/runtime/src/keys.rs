@@ -4,7 +4,8 @@
 //! not of small order); signatures are exactly 64 bytes by type and are checked with
 //! `verify_strict` only (plain `verify` accepts forgeries under small-order keys).
 
-use canon::KeyId;
+use crate::error::VerifyError;
+use canon::{pae, KeyId, Kind};
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::fmt;
 
@@ -91,6 +92,40 @@ pub fn verify_raw(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         Ok(k) => k.verify(message, sig),
         Err(_) => false,
     }
+}
+
+pub(crate) fn verify_pae(
+    key: &PublicKey,
+    kind: Kind,
+    canonical: &[u8],
+    sig: &[u8; 64],
+    what: &'static str,
+) -> Result<(), VerifyError> {
+    if key.verify(&pae(kind.payload_type(), canonical), sig) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature {
+            key_id: key.key_id(),
+            what,
+        })
+    }
+}
+
+/// A minisign public key file as a verification key. Its key number must be the key id
+/// derived from the key (true for every Airlock key); stock minisign keys use a random key
+/// number, so for those use [`minisign_foreign_key`].
+pub fn minisign_public_key(file: &[u8]) -> Result<PublicKey, VerifyError> {
+    let pk = canon::minisign::PublicKey::parse(file).map_err(VerifyError::Minisign)?;
+    let key = PublicKey::from_bytes(&pk.key)
+        .map_err(|e| VerifyError::Trust(format!("minisign public key: {e}")))?;
+    if key.key_id() != KeyId(pk.keynum) {
+        return Err(VerifyError::Trust(format!(
+            "minisign key number {} is not the key id {} derived from the key",
+            KeyId(pk.keynum),
+            key.key_id()
+        )));
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

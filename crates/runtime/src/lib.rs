@@ -58,7 +58,9 @@ pub mod check;
 pub mod danger;
 pub mod enforce;
 pub mod error;
+pub mod failure;
 pub mod fingerprint;
+pub mod io;
 pub mod keys;
 pub mod license;
 pub mod manifest;
@@ -72,6 +74,7 @@ pub mod trust;
 
 pub use check::Check;
 pub use error::VerifyError;
+pub use failure::check_of;
 pub use format::{refusal, text, Artifact, MAX_SAFE_INTEGER};
 pub use keys::PublicKey;
 pub use trust::{Anchors, KeyStatus, TrustStore, TrustedKey};

@@ -7,8 +7,7 @@
 //! edition and version. The license's state at "now" is judged apart, by the caller that owns
 //! the clock ([`crate::license::date_state`]).
 
-use crate::bundle::BundleError;
-use crate::check::Check;
+use crate::check::{Check, Failed};
 use crate::license::{License, Times};
 use crate::manifest::{parse_version, ProductManifest};
 use canon::Timestamp;
@@ -52,14 +51,14 @@ impl<'a> Release<'a> {
     }
 }
 
-fn refuse(check: Check, detail: String) -> Result<(), BundleError> {
-    Err(BundleError::Coherence { check, detail })
+fn refuse(check: Check, detail: String) -> Result<(), Failed> {
+    Err(Failed::new(check, detail))
 }
 
 /// Checks that a release fits a license, in a fixed order (the first failing check is the
 /// one reported): product, edition allowed, runtime edition, features, air gap, runtime
 /// version, and the bundle made inside the license's validity window.
-pub fn coherence(license: &License, times: Times, r: &Release<'_>) -> Result<(), BundleError> {
+pub fn coherence(license: &License, times: Times, r: &Release<'_>) -> Result<(), Failed> {
     let p = r.product;
     let has = |f: &str| license.features.iter().any(|x| x == f);
     if p.product != license.product {

@@ -23,8 +23,6 @@ use crate::fingerprint::Sources;
 use crate::license::{verify_license, LegacyPolicy, Standing, State, VerifiedLicense};
 use crate::session::{Clock, Session};
 use crate::trust::Anchors;
-use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 /// Days before a lease ends at which the operator is warned.
@@ -123,49 +121,19 @@ impl Status {
     }
 }
 
-/// Why [`check`] could not judge at all (trust, license or state): the check and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The failing check, when it is one of the runtime's.
-    pub check: Option<Check>,
-    /// What failed.
-    pub message: String,
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Refusal {}
+pub use crate::error::Refusal;
 
 fn refusal(context: &str, e: &(dyn std::error::Error + 'static)) -> Refusal {
     Refusal {
-        check: crate::check::of(e),
+        check: crate::failure::check_of(e),
         message: format!("{context}: {e}"),
     }
 }
 
-/// Reads at most `cap` bytes of `p`; `None` when it does not exist.
+/// Reads at most `cap` bytes of `p` (the one capped read, [`crate::io::read_capped`]), as a
+/// refusal naming the path; `None` when it does not exist.
 pub(crate) fn read_capped(p: &Path, cap: usize) -> Result<Option<Vec<u8>>, Refusal> {
-    match std::fs::File::open(p) {
-        Ok(f) => {
-            let mut b = Vec::new();
-            f.take(cap as u64 + 1)
-                .read_to_end(&mut b)
-                .map_err(|e| refusal(&p.display().to_string(), &e))?;
-            if b.len() > cap {
-                return Err(Refusal {
-                    check: Some(Check::InputTooLarge),
-                    message: format!("{}: larger than {cap} bytes", p.display()),
-                });
-            }
-            Ok(Some(b))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(refusal(&p.display().to_string(), &e)),
-    }
+    crate::io::read_capped(p, cap as u64).map_err(|e| Refusal::read(p, &e))
 }
 
 /// Verifies the trust, the license and this machine's activation, records what a real run

@@ -6,11 +6,13 @@
 //! window against the artifact's own signing time, once its content is authenticated.
 
 use crate::error::VerifyError;
+pub use crate::keys::minisign_public_key;
+pub(crate) use crate::keys::verify_pae;
 use crate::keys::PublicKey;
 use crate::trust::TrustStore;
 use blake2::{Blake2b512, Digest};
 use canon::minisign::Signature as MinisignSig;
-use canon::{json, pae, Envelope, KeyId, Kind, Role, Timestamp, Value};
+use canon::{json, Envelope, KeyId, Kind, Role, Timestamp, Value};
 use format::Artifact;
 
 /// A signed document whose signature verified under a trusted key of the right role.
@@ -34,23 +36,6 @@ impl Checked {
     /// The signing key.
     pub fn signer(&self) -> KeyId {
         self.signer
-    }
-}
-
-pub(crate) fn verify_pae(
-    key: &PublicKey,
-    kind: Kind,
-    canonical: &[u8],
-    sig: &[u8; 64],
-    what: &'static str,
-) -> Result<(), VerifyError> {
-    if key.verify(&pae(kind.payload_type(), canonical), sig) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature {
-            key_id: key.key_id(),
-            what,
-        })
     }
 }
 
@@ -385,23 +370,6 @@ impl MinisignCheck {
             trusted_comment: self.sig.trusted_comment,
         })
     }
-}
-
-/// A minisign public key file as a verification key. Its key number must be the key id
-/// derived from the key (true for every Airlock key); stock minisign keys use a random key
-/// number, so for those use [`minisign_foreign_key`].
-pub fn minisign_public_key(file: &[u8]) -> Result<PublicKey, VerifyError> {
-    let pk = canon::minisign::PublicKey::parse(file).map_err(VerifyError::Minisign)?;
-    let key = PublicKey::from_bytes(&pk.key)
-        .map_err(|e| VerifyError::Trust(format!("minisign public key: {e}")))?;
-    if key.key_id() != KeyId(pk.keynum) {
-        return Err(VerifyError::Trust(format!(
-            "minisign key number {} is not the key id {} derived from the key",
-            KeyId(pk.keynum),
-            key.key_id()
-        )));
-    }
-    Ok(key)
 }
 
 /// Verifies a whole file against a stock minisign public key (any key number).

@@ -6,8 +6,8 @@
 //! says so.
 
 use crate::error::VerifyError;
+use crate::keys::verify_pae;
 use crate::keys::PublicKey;
-use crate::signed::verify_pae;
 use canon::{enc, json, KeyId, Kind, Role, Timestamp, Value};
 use format::trust::{TrustBody, MAX_TRUST_SIGNATURES};
 use format::Artifact;
@@ -48,7 +48,7 @@ pub enum Anchors {
     /// Any active root key the file itself lists (trust on first use: whoever can swap the
     /// delivery can swap the trust file with it). Weaker; made only by
     /// [`crate::danger::trust_on_first_use`].
-    SelfSigned(crate::danger::FirstUse),
+    SelfSigned(FirstUse),
 }
 
 /// A set of trusted keys.
@@ -441,7 +441,7 @@ impl RootSpec {
             }
             return Ok(RootSpec::Key(key));
         }
-        let key = crate::signed::minisign_public_key(s.as_bytes()).map_err(|_| {
+        let key = crate::keys::minisign_public_key(s.as_bytes()).map_err(|_| {
             bad("not a key id, a base64 public key, or a .pub / .minisign.pub file".into())
         })?;
         Ok(RootSpec::Key(key))
@@ -470,5 +470,17 @@ impl RootSpec {
                     .collect(),
             )
         }
+    }
+}
+
+/// Proof that the caller asked for trust on first use. Only [`trust_on_first_use`] makes one,
+/// so the weak anchor cannot be reached by matching or constructing [`Anchors`] by accident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstUse(());
+
+impl FirstUse {
+    /// The token; only [`crate::danger::trust_on_first_use`] asks for it.
+    pub(crate) const fn token() -> FirstUse {
+        FirstUse(())
     }
 }

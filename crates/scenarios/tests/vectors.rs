@@ -84,7 +84,7 @@ fn verdict(dir: &Path, h: &[(String, String)]) -> String {
     let anchor = canon::enc::unb64_exact::<32>(anchor.trim()).unwrap();
     let anchors = Anchors::Roots(vec![PublicKey::from_bytes(&anchor).unwrap()]);
     let rejected = |e: &(dyn std::error::Error + 'static)| {
-        let check = runtime::check::of(e).expect("every failure has a check");
+        let check = runtime::check_of(e).expect("every failure has a check");
         format!("rejected {}", check.as_str())
     };
     let trust = match TrustStore::from_trust_file(&read(dir, "trust.json"), &anchors) {

@@ -245,6 +245,15 @@ impl BundleError {
     }
 }
 
+impl From<crate::check::Failed> for BundleError {
+    fn from(f: crate::check::Failed) -> BundleError {
+        BundleError::Coherence {
+            check: f.check,
+            detail: f.message,
+        }
+    }
+}
+
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -289,24 +289,13 @@ fn check_owner(_path: &Path, _dir: bool) -> Result<(), StateError> {
 }
 
 fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
-    use std::io::Read;
-    match File::open(path) {
-        Ok(f) => {
-            let mut b = Vec::new();
-            f.take(MAX_STATE_BYTES + 1)
-                .read_to_end(&mut b)
-                .map_err(io(path))?;
-            if b.len() as u64 > MAX_STATE_BYTES {
-                return Err(corrupt(format!(
-                    "{} is larger than {MAX_STATE_BYTES} bytes",
-                    path.display()
-                )));
-            }
-            Ok(Some(b))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io(path)(e)),
-    }
+    crate::io::read_capped(path, MAX_STATE_BYTES).map_err(|e| match e {
+        crate::io::ReadError::TooLarge { .. } => corrupt(format!(
+            "{} is larger than {MAX_STATE_BYTES} bytes",
+            path.display()
+        )),
+        crate::io::ReadError::Io(e) => io(path)(e),
+    })
 }
 
 impl StateDir {

@@ -459,7 +459,7 @@ pub(crate) fn load_located(l: &clikit::home::Located) -> Result<factory::catalog
 /// finish (then nothing vouches for the registry either). A failure that names its own check
 /// keeps it.
 pub(crate) fn audit_failed(e: anyhow::Error) -> anyhow::Error {
-    if runtime::check::of(e.as_ref()).is_some() {
+    if runtime::check_of(e.as_ref()).is_some() {
         return e;
     }
     anyhow::Error::new(runtime::check::Failed::new(
