@@ -168,7 +168,7 @@ SOV=$($BIN/factory issue --tier sovereign --customer "Initech" --product gateway
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$OUT/admin-token" && chmod 600 "$OUT/admin-token"
 $BIN/airlock-server --listen 127.0.0.1:0 --db "$AIRLOCK_HOME/factory.db" \
   --key "$OUT/keys/activation.key" --trust "$OUT/trust.json" --admin-token-file "$OUT/admin-token" \
-  --license-rate 60/min,burst=3 > "$OUT/server.out" 2> "$OUT/server.log" &
+  --license-rate 60/min,burst=8 > "$OUT/server.out" 2> "$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -206,6 +206,12 @@ env AIRLOCK_INSTANCE_ID=demo-machine-g $BIN/airlock-agent activate --server "$UR
   --license "$OUT/sov" --state "$OUT/machine-g" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
 echo "  exit $? (1 = refused: 409 DEVICE_LIMIT_EXCEEDED)"
 set -e
+echo "  a clone of machine C (the same instance id, another state directory) is never handed C's seat:"
+set +e
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent activate --server "$URL" \
+  --license "$OUT/sov" --state "$OUT/machine-c-clone" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
+echo "  exit $? (1 = refused: 409 SEAT_TAKEN)"
+set -e
 
 step "21. a renewal: the local agent renews at renew_after (here at once, with --force)"
 env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent run --once --force \
@@ -214,12 +220,12 @@ env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent status --state "$OUT/m
 
 step "22. a burst of activations for one license is answered 429 with Retry-After"
 set +e
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
   env AIRLOCK_INSTANCE_ID=demo-burst-$i $BIN/airlock-agent activate --server "$URL" \
     --license "$OUT/sov" --state "$OUT/burst-$i" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub" 2>&1 | tail -1
 done
 set -e
-curl -s "$URL/metrics" 2>/dev/null | grep -E '^airlock_(rate_limited|operations)_total' || true
+curl -s -H "Authorization: Bearer $(cat "$OUT/admin-token")" "$URL/metrics" 2>/dev/null | grep -E '^airlock_(rate_limited|operations)_total' || true
 
 step "23. the server stops; the machines keep working on their leases"
 kill $SERVER_PID && wait $SERVER_PID || true

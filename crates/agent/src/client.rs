@@ -37,11 +37,7 @@ impl std::fmt::Display for Failure {
                 code,
                 message,
             } => match code {
-                Some(c) => write!(
-                    f,
-                    "the service refused ({status} {c}): {message}; {}",
-                    c.advice()
-                ),
+                Some(c) => write!(f, "the service refused ({status} {c}): {message}"),
                 None => write!(f, "the service refused ({status}): {message}"),
             },
             Failure::RateLimited(s) => write!(f, "the service is rate-limiting: retry after {s} s"),

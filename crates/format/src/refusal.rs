@@ -75,7 +75,8 @@ codes! {
     /// The license is revoked.
     LicenseRevoked = "LICENSE_REVOKED", 403, EXIT_REJECTED,
         "the license was revoked: contact the vendor";
-    /// The license was renewed and the request cannot move to its renewal.
+    /// The license was renewed (answered by services before requests followed the lineage's
+    /// license in force; kept so that such an answer still parses).
     LicenseRenewed = "LICENSE_RENEWED", 403, EXIT_REJECTED,
         "install the renewal's license files and request again (its seats carry over)";
     /// The license is past its expiry and grace.
