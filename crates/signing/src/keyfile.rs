@@ -132,15 +132,20 @@ fn check_members(v: &Value, want: &[&str], path: &Path) -> Result<(), KeyError> 
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let f = std::fs::File::open(path).map_err(|e| KeyError::Io(path.into(), e))?;
-    let mut buf = Vec::new();
-    f.take(MAX_KEY_FILE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| KeyError::Io(path.into(), e))?;
-    if buf.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(KeyError::Format(path.into(), "file too large".into()));
+    match fsio::read_capped(path, MAX_KEY_FILE_BYTES) {
+        Ok(Some(b)) => Ok(b),
+        // Missing: the system's own words for it (the open fails again, as it did).
+        Ok(None) => Err(KeyError::Io(
+            path.into(),
+            std::fs::File::open(path)
+                .err()
+                .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)),
+        )),
+        Err(fsio::ReadError::Io(e)) => Err(KeyError::Io(path.into(), e)),
+        Err(fsio::ReadError::TooLarge { .. }) => {
+            Err(KeyError::Format(path.into(), "file too large".into()))
+        }
     }
-    Ok(buf)
 }
 
 fn common(v: &Value, path: &Path) -> Result<(KeyId, String, Role, Timestamp), KeyError> {

@@ -19,7 +19,6 @@ use canon::{enc, Timestamp};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The state file's name inside the directory.
@@ -471,41 +470,5 @@ impl StateDir {
 /// A new file beside `path` (never following or reusing a link: the name must not exist),
 /// fsync, rename over `path`, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let open = || {
-        let mut o = fs::OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        o.open(&tmp)
-    };
-    let mut f = match open() {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // Left by a killed run with the same pid (we hold the lock): remove the name itself.
-            fs::remove_file(&tmp).map_err(io(&tmp))?;
-            open().map_err(io(&tmp))?
-        }
-        r => r.map_err(io(&tmp))?,
-    };
-    let result = (|| {
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io(path))
+    fsio::write_atomic(path, bytes, 0o600, true).map_err(io(path))
 }

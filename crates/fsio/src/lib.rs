@@ -1,0 +1,185 @@
+//! # fsio — Airlock's two file primitives, one home each
+//!
+//! - [`read_capped`]: at most `cap` bytes of a file are read; a larger file is refused without
+//!   reading further; a missing file is `None`. Every file a verifier is handed goes through it.
+//! - [`write_atomic`]: a temporary file in the same directory (created new, never following a
+//!   link, mode as asked), fsync, rename, fsync of the directory: a reader sees the old file
+//!   or the whole new one, never half of it, and a killed run leaves nothing half-written.
+//!
+//! No dependencies: the verify-only runtime and the signing side both use it.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically with the given Unix mode (ignored elsewhere), and
+/// durably (file and directory fsync). Refuses to replace an existing file unless `overwrite`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::Result<()> {
+    write_atomic_with(path, bytes, mode, overwrite, true)
+}
+
+/// Like [`write_atomic`]; with `durable` false the data is not fsynced: readers still see the
+/// old file or the whole new one (rename), but after a power loss the file may be missing.
+/// Use it only where another durable copy exists (the factory registry holds every license).
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    overwrite: bool,
+    durable: bool,
+) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    if !overwrite && path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} already exists; refusing to overwrite", path.display()),
+        ));
+    }
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = open_new(&tmp, mode)?;
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        drop(f);
+        fs::rename(&tmp, path)?;
+        if durable {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn open_new(path: &Path, mode: u32) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+    };
+    match open() {
+        // A temporary left behind by a killed process with the same pid: replace it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+#[cfg(not(unix))]
+fn open_new(path: &Path, _mode: u32) -> io::Result<File> {
+    let _ = fs::remove_file(path);
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Why a capped read failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    Io(io::Error),
+    /// The file is larger than the cap.
+    TooLarge {
+        /// The cap, in bytes.
+        cap: u64,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::TooLarge { cap } => write!(f, "larger than {cap} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            ReadError::TooLarge { .. } => None,
+        }
+    }
+}
+
+/// Reads at most `cap` bytes of `path`; `Ok(None)` when it does not exist.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let mut b = Vec::new();
+    f.take(cap.saturating_add(1))
+        .read_to_end(&mut b)
+        .map_err(ReadError::Io)?;
+    if b.len() as u64 > cap {
+        return Err(ReadError::TooLarge { cap });
+    }
+    Ok(Some(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_file_with_mode_and_refuses_overwrite() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        write_atomic(&p, b"hello", 0o600, false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let e = write_atomic(&p, b"other", 0o600, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"hello");
+        write_atomic(&p, b"other", 0o644, true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"other");
+        // No temporary files left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn reads_are_capped_and_a_missing_file_is_none() {
+        let d = std::env::temp_dir().join(format!("airlock-io-{}", std::process::id()));
+        std::fs::write(&d, b"12345").unwrap();
+        assert_eq!(read_capped(&d, 5).unwrap().unwrap(), b"12345");
+        assert!(matches!(
+            read_capped(&d, 4),
+            Err(ReadError::TooLarge { cap: 4 })
+        ));
+        std::fs::remove_file(&d).unwrap();
+        assert!(read_capped(&d, 4).unwrap().is_none());
+    }
+}
