@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
 /// What the fake service answers for a path.
-enum Answer {
+pub(crate) enum Answer {
     Json(String),
     /// `declared` bytes announced, `sent` bytes of zeros actually sent (a liar sends more).
     Zeros {
@@ -21,7 +21,7 @@ enum Answer {
 }
 
 /// A fake service on the loopback answering `n` connections with `route(path)`.
-fn fake(n: usize, route: impl Fn(&str) -> Answer + Send + 'static) -> String {
+pub(crate) fn fake(n: usize, route: impl Fn(&str) -> Answer + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {

@@ -1132,8 +1132,6 @@ fn a_lying_service_cannot_put_back_an_older_license() {
     assert!(o.contains(&format!("installed license {renewal}")), "{o}");
     let renewed_doc = std::fs::read_to_string(s.c.join("lic/license.json")).unwrap();
     // A fake service answering every request with the old (genuine) license.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
     let body = json!({
         "activation_id": "act-0000000000000000", "license_id": s.license_id, "new_seat": false,
         "seats_in_use": 1, "device_limit": 1, "overage": false, "sequence": 99,
@@ -1142,32 +1140,7 @@ fn a_lying_service_cannot_put_back_an_older_license() {
                   "license.json": old_doc, "license.sig": old_sig},
     })
     .to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut sink = vec![0u8; length];
-            let _ = std::io::Read::read_exact(&mut reader, &mut sink);
-            let _ = std::io::Write::write_all(
-                &mut stream,
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-        }
-    });
+    let fake = crate::downloads::fake(4, move |_| crate::downloads::Answer::Json(body.clone()));
     point_at(&s, "m1", &fake);
     let o = agent(&s, "m1", DAY1, &["run", "--once", "--force"]);
     assert!(!o.status.success());
