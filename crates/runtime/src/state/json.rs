@@ -65,26 +65,27 @@ pub(super) fn parse_format(b: &[u8]) -> Result<(State, u64), StateError> {
     }
 }
 
+/// The members of format 3 (format 4 adds `license_sequences`), in canonical order.
+const V3_MEMBERS: [&str; 11] = [
+    "activation_epochs",
+    "activation_sequences",
+    "airlock_state",
+    "bundle_sequences",
+    "evaluation_started",
+    "generation",
+    "highest_time_seen",
+    "revocations",
+    "revoked",
+    "revoked_activations",
+    "trust",
+];
+
 /// Format 4: format 3 and the license sequences.
 fn parse_v4(v: &Value) -> Result<State, StateError> {
-    members(
-        v,
-        &[
-            "activation_epochs",
-            "activation_sequences",
-            "airlock_state",
-            "bundle_sequences",
-            "evaluation_started",
-            "generation",
-            "highest_time_seen",
-            "license_sequences",
-            "revocations",
-            "revoked",
-            "revoked_activations",
-            "trust",
-        ],
-        "state",
-    )?;
+    let mut want = V3_MEMBERS.to_vec();
+    want.push("license_sequences");
+    want.sort_unstable();
+    members(v, &want, "state")?;
     let mut s = parse_activations(v)?;
     for (k, n) in object(v.get("license_sequences"), "license_sequences")? {
         s.license_sequences
@@ -95,23 +96,7 @@ fn parse_v4(v: &Value) -> Result<State, StateError> {
 
 /// Format 3: format 2 and the activation members.
 fn parse_v3(v: &Value) -> Result<State, StateError> {
-    members(
-        v,
-        &[
-            "activation_epochs",
-            "activation_sequences",
-            "airlock_state",
-            "bundle_sequences",
-            "evaluation_started",
-            "generation",
-            "highest_time_seen",
-            "revocations",
-            "revoked",
-            "revoked_activations",
-            "trust",
-        ],
-        "state",
-    )?;
+    members(v, &V3_MEMBERS, "state")?;
     parse_activations(v)
 }
 
