@@ -460,6 +460,24 @@ fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
             "{text}"
         );
         ok(&fac(p, &["audit", "verify"]));
+        // The re-binding is its own audit event, naming both keys.
+        let reg = factory::registry::Registry::open_location(
+            std::path::Path::new(&crate::common::db_of(p)),
+            false,
+        )
+        .unwrap();
+        let detail = reg
+            .sql()
+            .one(
+                "SELECT detail FROM audit WHERE event = 'seat_rebound'",
+                &[],
+                |r| r.text(0),
+            )
+            .unwrap();
+        assert!(
+            detail.contains(first_id) && detail.contains("now to key"),
+            "{detail}"
+        );
     });
 }
 
@@ -828,12 +846,12 @@ fn the_live_seat_count_follows_the_seats_and_is_audited() {
         if p.join("registry.url").exists() {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; UPDATE airlock_schema SET version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; UPDATE airlock_schema SET version = 5",
             );
         } else {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; PRAGMA user_version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; PRAGMA user_version = 5",
             );
         }
         ok(&fac(p, &["audit", "verify"]));

@@ -28,6 +28,9 @@ struct Facts {
     renewing: Option<Row>,
     /// The fingerprint's live seat of the lineage.
     fingerprint_seat: Option<Row>,
+    /// The fingerprint's last released seat of the lineage (id, instance key), for a new seat
+    /// that re-binds it to another key.
+    previous: Option<(String, String)>,
     /// How many live seats of the lineage have a lease that ended (the plan frees them).
     ended: u64,
     /// The lineage's counters: reset epoch, last lease sequence, live seats (`None`: first use).
@@ -104,6 +107,15 @@ impl Facts {
         let Some((named, replayed, counters, ended, token_spent, seat)) = read else {
             return Ok(Err(rules::not_found(&req.license_id)));
         };
+        let previous = if renewal {
+            None
+        } else {
+            tx.opt(
+                "SELECT activation_id, instance_key FROM activations WHERE lineage_id = ?1 AND fingerprint = ?2 AND released_at IS NOT NULL ORDER BY created_at DESC, activation_id DESC LIMIT 1",
+                args![&named.lineage_id, &req.fingerprint],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )?
+        };
         let (links, named) = lineage_around(tx, named, now)?;
         let (renewing, fingerprint_seat) = if renewal { (seat, None) } else { (None, seat) };
         Ok(Ok(Facts {
@@ -112,6 +124,7 @@ impl Facts {
             replayed,
             renewing,
             fingerprint_seat,
+            previous,
             ended,
             counters,
             token_spent,
@@ -289,12 +302,13 @@ fn plan(
         .validate()
         .map_err(anyhow::Error::new)
         .context("the lease built")?;
-    let rebinds = match &mine {
-        Some(old) if new_seat && old.instance_key != req.instance_public_key => {
-            Some((old.activation_id.clone(), old.instance_key.clone()))
-        }
-        _ => None,
-    };
+    // A new seat for a fingerprint whose last seat (live with its lease ended, or released)
+    // had another key re-binds it: its own audit event.
+    let last = mine
+        .as_ref()
+        .map(|r| (r.activation_id.clone(), r.instance_key.clone()))
+        .or(f.previous);
+    let rebinds = last.filter(|(_, key)| new_seat && *key != req.instance_public_key);
     let mut row = row;
     let relabel = !new_seat && (row.license_id != link.rec.license_id || row.label != label);
     row.license_id.clone_from(&link.rec.license_id);

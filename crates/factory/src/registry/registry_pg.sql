@@ -1,4 +1,4 @@
--- The registry schema on PostgreSQL: what SQLite's migrations 1-7 leave behind, created whole.
+-- The registry schema on PostgreSQL: what SQLite's migrations 1-8 leave behind, created whole.
 -- Integers are BIGINT (SQLite's INTEGER is 64-bit), bytes BYTEA.
 CREATE TABLE licenses (
     license_id    TEXT PRIMARY KEY,
@@ -114,3 +114,4 @@ CREATE TABLE audit_anchors (
     document             TEXT NOT NULL,
     signature            TEXT NOT NULL
 );
+CREATE INDEX activations_fingerprint ON activations(lineage_id, fingerprint, created_at);

@@ -125,7 +125,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     LIVE_SEATS_MIGRATION,
     // 7: the audit head signed at each revocation-list publication (`factory::audit`).
     ANCHORS_MIGRATION,
+    // 8: every seat of a fingerprint, released ones included (a new seat finds the one it
+    // re-binds; `activation list` derives `rebound_from`).
+    FINGERPRINT_MIGRATION,
 ];
+
+/// Migration 8, the same SQL on both engines.
+const FINGERPRINT_MIGRATION: &str =
+    "CREATE INDEX activations_fingerprint ON activations(lineage_id, fingerprint, created_at);";
 
 /// Migration 7, the same SQL on both engines.
 const ANCHORS_MIGRATION: &str = "CREATE TABLE audit_anchors (
@@ -150,11 +157,15 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 7;
+const PG_SCHEMA_VERSION: usize = 8;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
-const PG_UPGRADES: &[&str] = &[LIVE_SEATS_MIGRATION, ANCHORS_MIGRATION];
+const PG_UPGRADES: &[&str] = &[
+    LIVE_SEATS_MIGRATION,
+    ANCHORS_MIGRATION,
+    FINGERPRINT_MIGRATION,
+];
 
 /// The version the oldest PostgreSQL registry has.
 const PG_FIRST_VERSION: usize = 5;
