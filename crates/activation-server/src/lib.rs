@@ -303,10 +303,22 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-pub(crate) fn lease_body(f: &Fulfilled) -> serde_json::Value {
+/// The answer to a granted request: the lease's facts and files, and the license's files only
+/// when the machine needs them (`with_license`: a token activation, which has no license yet,
+/// or a lease for another license than the request named, the renewal in force). A routine
+/// renewal carries no license.
+pub(crate) fn lease_body(f: &Fulfilled, with_license: bool) -> serde_json::Value {
     let a = &f.activation;
     let mut doc = f.document.clone();
     doc.push(b'\n');
+    let mut files = json!({
+        "activation.json": text(&doc),
+        "activation.sig": text(&f.signature),
+    });
+    if with_license {
+        files["license.json"] = json!(text(&f.license_document));
+        files["license.sig"] = json!(text(&f.license_signature));
+    }
     json!({
         "activation_id": a.activation_id,
         "license_id": a.license_id,
@@ -317,12 +329,7 @@ pub(crate) fn lease_body(f: &Fulfilled) -> serde_json::Value {
         "sequence": a.sequence,
         "not_after": a.not_after,
         "renew_after": a.renew_after,
-        "files": {
-            "activation.json": text(&doc),
-            "activation.sig": text(&f.signature),
-            "license.json": text(&f.license_document),
-            "license.sig": text(&f.license_signature),
-        }
+        "files": files,
     })
 }
 
@@ -386,6 +393,9 @@ async fn activate(
         Scope::License,
         format!("license:{}", req.license_id).as_bytes(),
     )?;
+    // A token activation has no license yet; a keyed one gets the license only when the
+    // lease is for another (the lineage's license in force).
+    let (asked, keyless) = (req.license_id.clone(), token.is_some());
     let op = Op::Activate {
         req: Box::new(req),
         token: token.map(Box::new),
@@ -407,7 +417,8 @@ async fn activate(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(lease_body(&f))).into_response())
+    let with_license = keyless || f.activation.license_id != asked;
+    Ok((status, axum::Json(lease_body(&f, with_license))).into_response())
 }
 
 async fn renew(
@@ -432,6 +443,7 @@ async fn renew(
             Some(hb)
         }
     };
+    let asked = req.license_id.clone();
     let op = Op::Renew {
         id,
         req: Box::new(req),
@@ -442,7 +454,8 @@ async fn renew(
     };
     let f = app.store.sign(*g).map_err(ApiError::internal)?;
     app.metrics.outcome("renew", "renewed");
-    Ok((StatusCode::OK, axum::Json(lease_body(&f))).into_response())
+    let moved = f.activation.license_id != asked;
+    Ok((StatusCode::OK, axum::Json(lease_body(&f, moved))).into_response())
 }
 
 async fn deactivate(
