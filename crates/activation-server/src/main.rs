@@ -222,6 +222,11 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     if conns.max == 0 || conns.per_address == 0 {
         bail!("connection caps must be at least 1");
     }
+    // Behind a reverse proxy every connection comes from the proxy: a per-address cap would
+    // cap all clients together. The proxy bounds its clients' connections; the global cap stays.
+    if behind_proxy {
+        conns.per_address = conns.max;
+    }
     let header_timeout = a.header_timeout.or(file.header_timeout).unwrap_or(10);
     if !(1..=600).contains(&header_timeout) {
         bail!("--header-timeout must be from 1 to 600 seconds");

@@ -279,3 +279,30 @@ fn a_readable_admin_credential_is_refused_like_a_key() {
         "{err}"
     );
 }
+
+/// Behind a reverse proxy every connection comes from the proxy's address: the per-address
+/// connection cap would throttle every client together, so it does not apply there (the
+/// global cap does). Three connections held from one address, cap 2: `/healthz` still answers.
+#[test]
+fn behind_a_proxy_the_per_address_connection_cap_does_not_apply() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    let svc = Service::start(
+        &s,
+        DAY1,
+        &["--behind-proxy", "--max-connections-per-address", "2"],
+    );
+    let addr = svc.url.trim_start_matches("http://").to_string();
+    let held: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    let mut r = http(Duration::from_secs(10))
+        .get(format!("{}/healthz", svc.url))
+        .call()
+        .expect("healthz answers through the proxy's address");
+    assert_eq!(r.status().as_u16(), 200);
+    let _ = r.body_mut().read_to_string();
+    drop(held);
+}
