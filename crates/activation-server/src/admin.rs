@@ -11,6 +11,7 @@ use factory::activation::{Code, Listed};
 use serde_json::json;
 use std::sync::Arc;
 use store::{Answer, Op};
+use runtime::revocation::Reason;
 
 pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = app.admin else {
@@ -89,7 +90,10 @@ pub(crate) async fn admin_list(
 }
 
 pub(crate) fn reason(body: &[u8]) -> Result<String, ApiError> {
-    let v = body_object(body, &["reason"])?;
+    reason_of(&body_object(body, &["reason"])?)
+}
+
+fn reason_of(v: &Value) -> Result<String, ApiError> {
     match v.get("reason") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 512 => Ok(s.clone()),
         _ => Err(ApiError::bad(
@@ -145,17 +149,32 @@ pub(crate) async fn admin_revoke(
     body: Bytes,
 ) -> ApiResult {
     admin(&app, &headers)?;
-    let reason = reason(&body)?;
+    let v = body_object(&body, &["reason", "code"])?;
+    let reason = reason_of(&v)?;
+    let code = match v.get("code") {
+        None => Reason::Unspecified,
+        Some(Value::String(c)) => Reason::parse(c).ok_or_else(|| {
+            ApiError::bad(format!(
+                "code {c:?} is not a reason code ({})",
+                Reason::names()
+            ))
+        })?,
+        Some(_) => return Err(ApiError::bad("code must be a string")),
+    };
     app.call(
         "revoke",
         Op::Revoke {
             license_id: license_id.clone(),
+            code,
             reason,
         },
     )
     .await?;
     app.metrics.outcome("revoke", "revoked");
-    Ok(axum::Json(json!({"license_id": license_id, "revoked": true})).into_response())
+    Ok(
+        axum::Json(json!({"license_id": license_id, "revoked": true, "code": code.as_str()}))
+            .into_response(),
+    )
 }
 
 /// Prometheus text, behind the admin credential (a scrape config sends it as a bearer

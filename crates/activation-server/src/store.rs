@@ -74,7 +74,9 @@ pub enum Op {
     Revoke {
         /// The license.
         license_id: String,
-        /// Why.
+        /// The published reason code.
+        code: runtime::revocation::Reason,
+        /// Why, in the vendor's words.
         reason: String,
     },
     /// Admin: the seats of a license's lineage, or all.
@@ -224,7 +226,11 @@ impl Backend for RegistryBackend {
                     seats::reset(&mut self.reg, license_id, reason, now)
                         .map(|r| r.map(Answer::Reset)),
                 ),
-                Op::Revoke { license_id, reason } => Some(match self.reg.get(license_id)? {
+                Op::Revoke {
+                    license_id,
+                    code,
+                    reason,
+                } => Some(match self.reg.get(license_id)? {
                     None => refusal(
                         Code::LicenseNotFound,
                         format!("no license {license_id} in the registry"),
@@ -235,7 +241,7 @@ impl Backend for RegistryBackend {
                     ),
                     Some(_) => self
                         .reg
-                        .revoke(license_id, reason, now)
+                        .revoke(license_id, *code, reason, now)
                         .map(|()| Ok(Answer::Revoked)),
                 }),
                 Op::Activate { .. } | Op::Renew { .. } | Op::Deactivate { .. } => None,

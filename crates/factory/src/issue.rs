@@ -260,6 +260,8 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
         renewed_by: None,
         revoked_at: None,
         revoke_reason: None,
+        revoke_code: None,
+        suspended_at: None,
     };
     Ok(Signed {
         license,
@@ -620,6 +622,8 @@ pub fn migration(
         renewed_by: None,
         revoked_at: None,
         revoke_reason: None,
+        revoke_code: None,
+        suspended_at: None,
     };
     let new = License {
         license_id: format!("lic-{}", random_hex(8)),

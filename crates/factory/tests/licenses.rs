@@ -459,7 +459,22 @@ fn renew_lineage_revoke_and_views() {
                 "rev",
             ],
         );
-        ok(&fac(p, &["revoke", &revoked, "--reason", "contract ended"]));
+        fails(
+            &fac(p, &["revoke", &revoked, "--reason", "x", "--code", "fraud"]),
+            2,
+            "not a reason code",
+        );
+        ok(&fac(
+            p,
+            &[
+                "revoke",
+                &revoked,
+                "--reason",
+                "non-payment since March",
+                "--code",
+                "privilege_withdrawn",
+            ],
+        ));
         fails(
             &fac(p, &["revoke", &revoked, "--reason", "again"]),
             2,
@@ -521,7 +536,10 @@ fn renew_lineage_revoke_and_views() {
             serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
         assert_eq!(r1["sequence"], 1);
         assert_eq!(r1["revoked"][0]["license_id"], revoked.as_str());
-        assert_eq!(r1["revoked"][0]["reason"], "contract ended");
+        // The code is published; the vendor's own words stay in the registry.
+        assert_eq!(r1["revoked"][0]["reason"], "privilege_withdrawn");
+        let published = fs::read_to_string(p.join("rl/revocations.json")).unwrap();
+        assert!(!published.contains("non-payment"), "{published}");
         ok(&fac(
             p,
             &["revocations", "--key", "keys/lic.key", "--out", "rl"],

@@ -58,13 +58,71 @@ pub struct ActivationEpoch {
     pub min_epoch: u64,
 }
 
+/// Why a license was revoked: a code from a fixed list, as X.509 CRLs carry (RFC 5280
+/// §5.3.1). The vendor's own words stay in its registry; a published list says only this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No reason given.
+    Unspecified,
+    /// The license key or license file leaked.
+    KeyCompromise,
+    /// The customer changed (merged, renamed, moved the license to another entity).
+    AffiliationChanged,
+    /// Replaced by another license.
+    Superseded,
+    /// The customer stopped using the product (contract ended).
+    CessationOfOperation,
+    /// The vendor withdrew the right to use it (non-payment, breach of terms).
+    PrivilegeWithdrawn,
+}
+
+impl Reason {
+    /// Every code, in the order the docs list them.
+    pub const ALL: [Reason; 6] = [
+        Reason::Unspecified,
+        Reason::KeyCompromise,
+        Reason::AffiliationChanged,
+        Reason::Superseded,
+        Reason::CessationOfOperation,
+        Reason::PrivilegeWithdrawn,
+    ];
+
+    /// The code as published.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "key_compromise",
+            Reason::AffiliationChanged => "affiliation_changed",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessation_of_operation",
+            Reason::PrivilegeWithdrawn => "privilege_withdrawn",
+        }
+    }
+
+    /// The code named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Every code, comma-separated (for messages).
+    pub fn names() -> String {
+        Reason::ALL.map(Reason::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One revoked license.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revocation {
     /// The license id.
     pub license_id: String,
-    /// Why (free text, shown to the customer).
+    /// Why: a [`Reason`] code (shown to the customer).
     pub reason: String,
     /// When it was revoked.
     pub revoked_at: String,
@@ -75,7 +133,7 @@ impl RevocationList {
     pub fn new(
         sequence: u64,
         issued_at: Timestamp,
-        revoked: impl IntoIterator<Item = (String, String, Timestamp)>,
+        revoked: impl IntoIterator<Item = (String, Reason, Timestamp)>,
     ) -> RevocationList {
         RevocationList {
             doc_type: REVOCATIONS_TYPE.into(),
@@ -85,7 +143,7 @@ impl RevocationList {
                 .into_iter()
                 .map(|(license_id, reason, at)| Revocation {
                     license_id,
-                    reason,
+                    reason: reason.as_str().to_string(),
                     revoked_at: at.to_string(),
                 })
                 .collect(),
@@ -139,6 +197,17 @@ impl Artifact for RevocationList {
                 ));
             }
             ts(w, "revoked_at", &e.revoked_at)?;
+            if Reason::parse(&e.reason).is_none() {
+                return Err(SchemaError::new(
+                    w,
+                    format!(
+                        "license {:?}: reason {:?} is not a reason code ({})",
+                        e.license_id,
+                        e.reason,
+                        Reason::names()
+                    ),
+                ));
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for a in &self.revoked_activations {

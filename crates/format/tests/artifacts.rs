@@ -126,12 +126,17 @@ fn every_artifact_reads_what_it_writes() {
         t("2026-11-05T00:00:00Z"),
         [(
             "lic-1".to_string(),
-            "fraud".to_string(),
+            format::revocation::Reason::PrivilegeWithdrawn,
             t("2026-11-04T00:00:00Z"),
         )],
     );
-    assert_eq!(list.reason("lic-1"), Some("fraud"));
-    round_trip(list);
+    assert_eq!(list.reason("lic-1"), Some("privilege_withdrawn"));
+    round_trip(list.clone());
+    // Free text is the vendor's, never published: a list carrying it is refused.
+    let mut free = list;
+    free.revoked[0].reason = "fraud".into();
+    let e = format::Artifact::validate(&free).unwrap_err().to_string();
+    assert!(e.contains("not a reason code"), "{e}");
     round_trip(trust());
 }
 

@@ -458,16 +458,17 @@ fn licenses(keys: &Keys) -> Vec<Vector> {
 }
 
 fn revocation_lists(keys: &Keys) -> Vec<Vector> {
-    let list = |name: &str, expect: &str, comment: &str, seq: u64| {
-        let l = RevocationList::new(
+    let list_with = |name: &str, expect: &str, comment: &str, seq: u64, reason: &str| {
+        let mut l = RevocationList::new(
             seq,
             t("2026-11-10"),
             [(
                 "lic-test-0001".to_string(),
-                "contract ended".to_string(),
+                runtime::revocation::Reason::CessationOfOperation,
                 t("2026-11-09"),
             )],
         );
+        l.revoked[0].reason = reason.to_string();
         let (doc, sig) = signed_json(&keys.license, Kind::Revocations, &l);
         anchored(
             Vector::new("revocations", name, "revocations", expect, comment),
@@ -476,7 +477,17 @@ fn revocation_lists(keys: &Keys) -> Vec<Vector> {
         .file("revocations.json", doc)
         .file("revocations.sig", sig)
     };
+    let list = |name: &str, expect: &str, comment: &str, seq: u64| {
+        list_with(name, expect, comment, seq, "cessation_of_operation")
+    };
     vec![
+        list_with(
+            "reason_not_a_code",
+            "rejected schema_invalid",
+            "a reason is a code from the fixed list, never free text",
+            1,
+            "contract ended",
+        ),
         list("valid", "valid", "sequence 1 is the lowest", 1),
         list(
             "sequence_zero",

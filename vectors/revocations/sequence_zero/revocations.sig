@@ -1,1 +1,1 @@
-{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.revocations+json; version=1","sig":"00XMUtjbHmB50Trhs8kgX+IMl/da5Y+YjXVsIWXlls6G2UwQyIi8/g1x3EK468CH2+W0jpoZ+bfQHbKzEoJ1Dg=="}
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.revocations+json; version=1","sig":"zbBH4FipUOO9WDQVuecbOfP/GzviMoEtVNvMxzdkyHy6redBBZJXpYIMfYvxfQoPwyTlgBqstYgzVByxcGLYDg=="}

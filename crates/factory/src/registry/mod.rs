@@ -16,7 +16,7 @@ use crate::args;
 use crate::db::{Dialect, Pg, Sql, SqlRow};
 use anyhow::{bail, Context, Result};
 use canon::{enc, Timestamp, Value};
-use runtime::revocation::RevocationList;
+use runtime::revocation::{Reason, RevocationList};
 use runtime::Artifact;
 use rusqlite::{Connection, OpenFlags};
 
@@ -99,26 +99,31 @@ pub struct Record {
     pub renewed_by: Option<String>,
     /// Revocation time.
     pub revoked_at: Option<Timestamp>,
-    /// Revocation reason.
+    /// Revocation reason: the vendor's own words, never published.
     pub revoke_reason: Option<String>,
+    /// Revocation reason code, as published (`runtime::revocation::Reason`; `unspecified`
+    /// when a revocation recorded before codes has none).
+    pub revoke_code: Option<String>,
+    /// Since when the license is suspended (cleared again by a resume).
+    pub suspended_at: Option<Timestamp>,
 }
 
 pub(crate) const COLUMNS: &str = "l.license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, d.document, d.signature, renewed_by, revoked_at, revoke_reason";
+    issued_at, not_before, expires_at, license_key, key_id, d.document, d.signature, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
 pub(crate) const FROM_JOINED: &str =
     "licenses l JOIN license_documents d ON d.license_id = l.license_id";
 const INSERT_COLUMNS: &str =
     "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason";
+    issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
 
 const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, NULL, NULL, renewed_by, revoked_at, revoke_reason";
+    issued_at, not_before, expires_at, license_key, key_id, NULL, NULL, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
 
 /// [`COLUMNS`] with every column named by its table, for reads that join other tables.
 pub(crate) const QUALIFIED_COLUMNS: &str = "l.license_id, l.lineage_id, l.sequence, l.renewal_of, l.customer_id, l.customer_name, l.product, l.tier, \
-    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, d.document, d.signature, l.renewed_by, l.revoked_at, l.revoke_reason";
+    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, d.document, d.signature, l.renewed_by, l.revoked_at, l.revoke_reason, l.revoke_code, l.suspended_at";
 /// How many columns [`row_to_record`] reads.
-pub(crate) const RECORD_COLUMNS: usize = 18;
+pub(crate) const RECORD_COLUMNS: usize = 20;
 
 pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
     Ok(Record {
@@ -141,6 +146,8 @@ pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
         renewed_by: r.opt_text(15)?,
         revoked_at: r.opt_int(16)?.map(Timestamp),
         revoke_reason: r.opt_text(17)?,
+        revoke_code: r.opt_text(18)?,
+        suspended_at: r.opt_int(19)?.map(Timestamp),
     })
 }
 
@@ -148,7 +155,7 @@ pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
 pub fn row_hash(r: &Record) -> String {
     let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
     let t = |t: Timestamp| Value::Number(t.0 as f64);
-    let v = Value::object(vec![
+    let mut members = vec![
         ("license_id".into(), Value::String(r.license_id.clone())),
         ("lineage_id".into(), Value::String(r.lineage_id.clone())),
         ("sequence".into(), Value::Number(r.sequence as f64)),
@@ -176,8 +183,16 @@ pub fn row_hash(r: &Record) -> String {
         ("renewed_by".into(), opt(&r.renewed_by)),
         ("revoked_at".into(), r.revoked_at.map_or(Value::Null, t)),
         ("revoke_reason".into(), opt(&r.revoke_reason)),
-    ])
-    .expect("distinct names");
+    ];
+    // Columns added later count only when set: every row hash recorded before them stays
+    // the same.
+    if let Some(c) = &r.revoke_code {
+        members.push(("revoke_code".into(), Value::String(c.clone())));
+    }
+    if let Some(at) = r.suspended_at {
+        members.push(("suspended_at".into(), t(at)));
+    }
+    let v = Value::object(members).expect("distinct names");
     enc::sha256_hex(&v.to_canonical())
 }
 
@@ -371,7 +386,7 @@ impl Registry {
                     }
                 }
                 tx.exec(
-                    &format!("INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"),
+                    &format!("INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"),
                     args![
                         &r.license_id,
                         &r.lineage_id,
@@ -389,6 +404,8 @@ impl Registry {
                         &r.renewed_by,
                         r.revoked_at.map(|t| t.0),
                         &r.revoke_reason,
+                        &r.revoke_code,
+                        r.suspended_at.map(|t| t.0),
                     ],
                 )
                 .with_context(|| format!("recording license {}", r.license_id))?;
@@ -469,8 +486,8 @@ impl Registry {
         )
     }
 
-    /// Revokes a license.
-    pub fn revoke(&mut self, id: &str, reason: &str, at: Timestamp) -> Result<()> {
+    /// Revokes a license: `code` is published, `reason` (the vendor's words) stays here.
+    pub fn revoke(&mut self, id: &str, code: Reason, reason: &str, at: Timestamp) -> Result<()> {
         self.write(|tx| {
             let cur = tx.opt(
                 "SELECT revoked_at FROM licenses WHERE license_id = ?1",
@@ -483,10 +500,10 @@ impl Registry {
                 Some(None) => {}
             }
             tx.exec(
-                "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2 WHERE license_id = ?3",
-                args![at.0, reason, id],
+                "UPDATE licenses SET revoked_at = ?1, revoke_reason = ?2, revoke_code = ?3 WHERE license_id = ?4",
+                args![at.0, reason, code.as_str(), id],
             )?;
-            audit_row(tx, at, "revoked", id, reason)
+            audit_row(tx, at, "revoked", id, &format!("{code}: {reason}"))
         })
     }
 
@@ -531,17 +548,21 @@ impl Registry {
         Ok(())
     }
 
-    /// Every revoked license: (id, reason, time).
-    pub fn revoked(&self) -> Result<Vec<(String, String, Timestamp)>> {
+    /// Every revoked license: (id, published reason code, time). A revocation recorded
+    /// before codes existed is published as `unspecified`.
+    pub fn revoked(&self) -> Result<Vec<(String, Reason, Timestamp)>> {
         self.sql().all(
-            "SELECT license_id, revoke_reason, revoked_at FROM licenses WHERE revoked_at IS NOT NULL ORDER BY license_id",
+            "SELECT license_id, revoke_code, revoked_at FROM licenses WHERE revoked_at IS NOT NULL ORDER BY license_id",
             &[],
             |r| {
-                Ok((
-                    r.text(0)?,
-                    r.opt_text(1)?.unwrap_or_default(),
-                    Timestamp(r.int(2)?),
-                ))
+                let id = r.text(0)?;
+                let code = match r.opt_text(1)? {
+                    None => Reason::Unspecified,
+                    Some(c) => Reason::parse(&c).with_context(|| {
+                        format!("license {id}: revoke_code {c:?} is not a reason code (registry edited outside factory?)")
+                    })?,
+                };
+                Ok((id, code, Timestamp(r.int(2)?)))
             },
         )
     }

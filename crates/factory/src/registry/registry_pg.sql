@@ -1,4 +1,4 @@
--- The registry schema on PostgreSQL: what SQLite's migrations 1-8 leave behind, created whole.
+-- The registry schema on PostgreSQL: what SQLite's migrations 1-9 leave behind, created whole.
 -- Integers are BIGINT (SQLite's INTEGER is 64-bit), bytes BYTEA.
 CREATE TABLE licenses (
     license_id    TEXT PRIMARY KEY,
@@ -17,6 +17,8 @@ CREATE TABLE licenses (
     renewed_by    TEXT REFERENCES licenses(license_id),
     revoked_at    BIGINT,
     revoke_reason TEXT,
+    revoke_code   TEXT,
+    suspended_at  BIGINT,
     UNIQUE (lineage_id, sequence)
 );
 CREATE INDEX licenses_live ON licenses(expires_at, license_id, not_before)
@@ -57,7 +59,8 @@ CREATE TABLE revocation_lists (
 );
 CREATE TABLE issue_requests (
     request_key TEXT PRIMARY KEY,
-    license_id  TEXT NOT NULL UNIQUE REFERENCES licenses(license_id)
+    license_id  TEXT NOT NULL UNIQUE REFERENCES licenses(license_id),
+    params      TEXT
 );
 CREATE TABLE activations (
     activation_id   TEXT PRIMARY KEY,
@@ -115,3 +118,4 @@ CREATE TABLE audit_anchors (
     signature            TEXT NOT NULL
 );
 CREATE INDEX activations_fingerprint ON activations(lineage_id, fingerprint, created_at);
+CREATE INDEX licenses_suspended ON licenses(license_id) WHERE suspended_at IS NOT NULL;

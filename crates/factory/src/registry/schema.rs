@@ -128,7 +128,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 8: every seat of a fingerprint, released ones included (a new seat finds the one it
     // re-binds; `activation list` derives `rebound_from`).
     FINGERPRINT_MIGRATION,
+    // 9: the book a desk runs: published reason codes, suspensions, and what each request
+    // key asked for (a key reused for other parameters is refused).
+    DESK_MIGRATION,
 ];
+
+/// Migration 9, the same SQL on both engines.
+const DESK_MIGRATION: &str = "ALTER TABLE licenses ADD COLUMN revoke_code TEXT;
+    ALTER TABLE licenses ADD COLUMN suspended_at BIGINT;
+    ALTER TABLE issue_requests ADD COLUMN params TEXT;
+    CREATE INDEX licenses_suspended ON licenses(license_id) WHERE suspended_at IS NOT NULL;";
 
 /// Migration 8, the same SQL on both engines.
 const FINGERPRINT_MIGRATION: &str =
@@ -157,7 +166,7 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 8;
+const PG_SCHEMA_VERSION: usize = 9;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
@@ -165,6 +174,7 @@ const PG_UPGRADES: &[&str] = &[
     LIVE_SEATS_MIGRATION,
     ANCHORS_MIGRATION,
     FINGERPRINT_MIGRATION,
+    DESK_MIGRATION,
 ];
 
 /// The version the oldest PostgreSQL registry has.

@@ -1,0 +1,1 @@
+{"alg":"ed25519","key_id":"6a3803d5f059902a","payload_type":"application/vnd.airlock.revocations+json; version=1","sig":"JGO+SYQvNiIgfGwDFYlkuJqsQPgyypdi66kYghJFsWd5XxhQ9rHcGhocAVpoyMtVdu/M2WYdWKjKcjYRA3vGDQ=="}
