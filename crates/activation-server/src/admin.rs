@@ -8,10 +8,10 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use canon::{Timestamp, Value};
 use factory::activation::{Code, Listed};
+use runtime::revocation::Reason;
 use serde_json::json;
 use std::sync::Arc;
 use store::{Answer, Op};
-use runtime::revocation::Reason;
 
 pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = app.admin else {

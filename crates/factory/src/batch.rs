@@ -14,29 +14,50 @@ use std::path::{Path, PathBuf};
 /// Licenses committed to the registry per transaction in a batch.
 pub const BATCH_CHUNK: usize = 500;
 
+/// Reads a batch file: one request per non-empty line (JSON, strict), each keyed by its own
+/// `request_id` or else by its content ([`Request::content_key`]), so that the same lines run
+/// again (after an interruption, or with lines added) issue only what was not issued. Two
+/// lines with the same key are refused (identical lines need their own `request_id`s).
+pub fn parse_batch(name: &str, bytes: &[u8]) -> Result<Vec<Request>> {
+    let text = std::str::from_utf8(bytes).with_context(|| format!("{name}: not UTF-8"))?;
+    let mut reqs = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("{name} line {}", i + 1);
+        let canonical = canon::canonicalize(line.as_bytes()).with_context(at)?;
+        let mut r: Request = serde_json::from_slice(&canonical).with_context(at)?;
+        match &r.request_id {
+            Some(id) => check_request_id(id).with_context(at)?,
+            None => r.request_id = Some(r.content_key()),
+        }
+        let key = r.request_id.clone().unwrap_or_default();
+        if let Some(first) = seen.insert(key.clone(), i + 1) {
+            bail!(
+                "{}: the same request as line {first} (key {key}); give each line its own \"request_id\" (and \"additional\": true) to issue both",
+                at()
+            );
+        }
+        reqs.push(r);
+    }
+    Ok(reqs)
+}
+
 /// Validates a whole batch before anything is opened or recorded (a bad line fails the whole
-/// batch): request ids, and every request built against the catalog. The licenses are what
-/// [`issue_batch`] signs for the requests not recorded yet.
+/// batch): every request built against the catalog. The licenses are what [`issue_batch`]
+/// signs for the requests not recorded yet.
 pub fn build_batch(
     catalog: &Catalog,
     requests: &[Request],
     now: Timestamp,
 ) -> Result<Vec<License>> {
-    let mut licenses = Vec::with_capacity(requests.len());
-    let mut seen = std::collections::HashSet::new();
-    for (i, r) in requests.iter().enumerate() {
-        if let Some(id) = &r.request_id {
-            check_request_id(id).with_context(|| format!("request {}", i + 1))?;
-            if !seen.insert(id.as_str()) {
-                bail!(
-                    "request {}: request_id {id} appears twice in the batch",
-                    i + 1
-                );
-            }
-        }
-        licenses.push(build(catalog, r, now).with_context(|| format!("request {}", i + 1))?);
-    }
-    Ok(licenses)
+    requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| build(catalog, r, now).with_context(|| format!("request {}", i + 1)))
+        .collect()
 }
 
 /// What a batch did: every license of the batch in its order, and what was new.
@@ -79,9 +100,37 @@ pub fn issue_batch(
         .collect();
     let recorded = reg.recorded_requests(&keys)?;
     let mut outcome = BatchOutcome::default();
-    // Lines already recorded: make sure their files are there.
+    // Lines already recorded: the same request (else refused before anything is written),
+    // and their files there.
+    for (i, r) in requests.iter().enumerate() {
+        if let Some((k, p)) = r
+            .request_id
+            .as_ref()
+            .and_then(|k| recorded.get(k).map(|p| (k, p)))
+        {
+            crate::guard::check_reuse(k, p, &r.params(), reg)
+                .with_context(|| format!("request {}", i + 1))?;
+        }
+    }
+    let mut guard = crate::guard::Guard::new(reg, now);
+    for (i, (r, l)) in requests.iter().zip(&licenses).enumerate() {
+        if !r
+            .request_id
+            .as_ref()
+            .is_some_and(|k| recorded.contains_key(k))
+        {
+            guard
+                .admit(r, l)
+                .with_context(|| format!("request {}", i + 1))?;
+        }
+    }
     for r in requests {
-        if let Some(id) = r.request_id.as_ref().and_then(|k| recorded.get(k)) {
+        if let Some(id) = r
+            .request_id
+            .as_ref()
+            .and_then(|k| recorded.get(k))
+            .map(|p| &p.license_id)
+        {
             let rec = reg.get(id)?.with_context(|| {
                 format!(
                     "request {}: license {id} is missing from the registry",
@@ -95,7 +144,7 @@ pub fn issue_batch(
             progress(1);
         }
     }
-    let fresh: Vec<(License, Option<String>)> = licenses
+    let fresh: Vec<(License, Option<(String, String)>)> = licenses
         .into_iter()
         .zip(requests)
         .filter(|(_, r)| {
@@ -103,7 +152,7 @@ pub fn issue_batch(
                 .as_ref()
                 .is_some_and(|k| recorded.contains_key(k))
         })
-        .map(|(l, r)| (l, r.request_id.clone()))
+        .map(|(l, r)| (l, r.request_id.clone().map(|k| (k, r.params()))))
         .collect();
     for part in fresh.chunks(BATCH_CHUNK) {
         let signed: Vec<Signed> = part
@@ -111,20 +160,13 @@ pub fn issue_batch(
             .cloned()
             .map(|(l, k)| {
                 sign(l, key).map(|mut s| {
-                    s.request_id = k;
+                    s.request = k;
                     s
                 })
             })
             .collect::<Result<_>>()?;
         let records: Vec<Record> = signed.iter().map(|s| s.record.clone()).collect();
-        let pairs: Vec<(String, String)> = signed
-            .iter()
-            .filter_map(|s| {
-                s.request_id
-                    .clone()
-                    .map(|k| (k, s.license.license_id.clone()))
-            })
-            .collect();
+        let pairs: Vec<_> = signed.iter().filter_map(Signed::requested).collect();
         let files: Vec<(PathBuf, &Signed)> = signed
             .iter()
             .map(|s| (out.join(&s.license.license_id), s))
@@ -137,7 +179,7 @@ pub fn issue_batch(
     let mut new_ids = outcome.issued.iter().map(|s| s.license.license_id.clone());
     for r in requests {
         match r.request_id.as_ref().and_then(|k| recorded.get(k)) {
-            Some(id) => outcome.ids.push(id.clone()),
+            Some(p) => outcome.ids.push(p.license_id.clone()),
             None => outcome.ids.extend(new_ids.next()),
         }
     }

@@ -17,10 +17,10 @@ use signing::SecretKey;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::batch::{build_batch, issue_batch, BatchOutcome, BATCH_CHUNK};
+pub use crate::batch::{build_batch, issue_batch, parse_batch, BatchOutcome, BATCH_CHUNK};
 
 /// One issuance request (a command line, or one line of a batch file).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// Tier name.
@@ -57,9 +57,35 @@ pub struct Request {
     #[serde(default)]
     pub data_residency: Option<String>,
     /// Idempotency key: a request whose key is already recorded is not issued again (a batch
-    /// line without one gets the batch file's digest and its line number).
+    /// line without one is keyed by its content: [`Request::content_key`]). A key recorded for
+    /// other parameters is refused.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Issue even though the customer already holds a live license of this product and tier.
+    #[serde(default)]
+    pub additional: bool,
+}
+
+impl Request {
+    /// The digest of what the request asks for: its canonical JSON without `request_id` and
+    /// `additional`, features sorted. Recorded with the request's key; the same key with
+    /// other parameters is refused.
+    pub fn params(&self) -> String {
+        let mut r = self.clone();
+        r.request_id = None;
+        r.additional = false;
+        r.features.sort();
+        r.features.dedup();
+        let json = serde_json::to_vec(&r).expect("a request serializes");
+        let canonical = canon::canonicalize(&json).expect("serde_json writes valid JSON");
+        canon::enc::sha256_hex(&canonical)
+    }
+
+    /// The key of a batch line without its own `request_id`: its content, so that a batch
+    /// edited and run again issues only the lines it did not issue before.
+    pub fn content_key(&self) -> String {
+        format!("line-{}", &self.params()[..32])
+    }
 }
 
 /// Checks a request id: 1 to 128 printable ASCII characters.
@@ -81,8 +107,21 @@ pub struct Signed {
     pub sig: Vec<u8>,
     /// The registry row.
     pub record: Record,
-    /// The request's idempotency key, recorded with it.
-    pub request_id: Option<String>,
+    /// The request's idempotency key and parameters' digest, recorded with it.
+    pub request: Option<(String, String)>,
+}
+
+impl Signed {
+    /// The request key to record with this license, if its request had one.
+    pub fn requested(&self) -> Option<crate::registry::Requested> {
+        self.request
+            .as_ref()
+            .map(|(key, params)| crate::registry::Requested {
+                key: key.clone(),
+                license_id: self.license.license_id.clone(),
+                params: params.clone(),
+            })
+    }
 }
 
 fn random_hex(n: usize) -> String {
@@ -268,7 +307,7 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
         json,
         sig,
         record,
-        request_id: None,
+        request: None,
     })
 }
 
@@ -280,7 +319,7 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
 pub fn record_then_write(
     reg: &mut Registry,
     rows: &[Record],
-    requests: &[(String, String)],
+    requests: &[crate::registry::Requested],
     event: &str,
     now: Timestamp,
     files: &[(PathBuf, &Signed)],
@@ -376,11 +415,7 @@ pub fn record_one(
         .into_iter()
         .chain(std::iter::once(signed.record.clone()))
         .collect();
-    let requests: Vec<(String, String)> = signed
-        .request_id
-        .iter()
-        .map(|k| (k.clone(), signed.license.license_id.clone()))
-        .collect();
+    let requests: Vec<_> = signed.requested().into_iter().collect();
     let _claim = Claim::take(out)?;
     let mut paths = record_then_write(
         reg,

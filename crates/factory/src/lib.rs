@@ -12,6 +12,7 @@ pub mod batch;
 pub mod catalog;
 pub mod db;
 pub mod fixtures;
+pub mod guard;
 pub mod issue;
 pub mod keys;
 pub mod registry;

@@ -664,6 +664,7 @@ fn concurrent_issues_to_one_directory_record_one_license() {
                     T0,
                     &[
                         "issue",
+                        "--additional",
                         "--tier",
                         "sovereign",
                         "--customer",

@@ -494,7 +494,14 @@ fn compromised_key_runbook() {
         v,
         "factory",
         t,
-        &["revoke", &lic, "--reason", "signing key compromised"],
+        &[
+            "revoke",
+            &lic,
+            "--reason",
+            "signing key compromised",
+            "--code",
+            "superseded",
+        ],
     ));
     ok(vendor(
         v,
@@ -557,7 +564,7 @@ fn compromised_key_runbook() {
             "st",
         ],
     ));
-    assert_eq!(state(c)["revoked"][&lic], "signing key compromised");
+    assert_eq!(state(c)["revoked"][&lic], "superseded");
     // An old trust file (before the revocation) cannot be played back to revive the key.
     fails(
         customer(

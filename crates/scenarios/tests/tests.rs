@@ -5,6 +5,7 @@
 
 mod activation;
 mod cmd;
+mod desk;
 mod downloads;
 mod insider;
 mod journey;

@@ -62,6 +62,26 @@ impl Drop for Rollback<'_> {
     }
 }
 
+/// An idempotency key recorded with the license its request made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    /// The key (`--request-id`, a batch line's own or its content's).
+    pub key: String,
+    /// The license it made.
+    pub license_id: String,
+    /// The digest of what the request asked for (`issue::Request::params`).
+    pub params: String,
+}
+
+/// What a recorded idempotency key made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prior {
+    /// The license.
+    pub license_id: String,
+    /// The digest of the parameters it was recorded with (`None`: before they were).
+    pub params: Option<String>,
+}
+
 /// One license row.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -360,12 +380,12 @@ impl Registry {
     }
 
     /// [`Registry::insert`], recording in the same transaction the idempotency keys of the
-    /// requests that asked for them (`(request key, license id)`): a key already recorded
-    /// refuses the whole transaction, so two runs of one batch never issue a line twice.
+    /// requests that asked for them: a key already recorded refuses the whole transaction, so
+    /// two runs of one batch never issue a line twice.
     pub fn insert_requested(
         &mut self,
         records: &[Record],
-        requests: &[(String, String)],
+        requests: &[Requested],
         event: &str,
         at: Timestamp,
     ) -> Result<()> {
@@ -434,33 +454,66 @@ impl Registry {
                     }
                 }
             }
-            for (key, id) in requests {
+            for q in requests {
                 let n = tx.exec(
-                    "INSERT INTO issue_requests (request_key, license_id) VALUES (?1, ?2)
+                    "INSERT INTO issue_requests (request_key, license_id, params) VALUES (?1, ?2, ?3)
                      ON CONFLICT (request_key) DO NOTHING",
-                    args![key, id],
+                    args![&q.key, &q.license_id, &q.params],
                 )?;
                 if n == 0 {
-                    bail!("request {key} was recorded by another process meanwhile; nothing of this transaction was recorded: run the same command again to get that license and write its files");
+                    bail!("request {} was recorded by another process meanwhile; nothing of this transaction was recorded: run the same command again to get that license and write its files", q.key);
                 }
             }
             Ok(())
         })
     }
 
-    /// The licenses already recorded for these request keys (`key -> license id`).
-    pub fn recorded_requests(&self, keys: &[&str]) -> Result<HashMap<String, String>> {
+    /// The licenses already recorded for these request keys, with what each request asked
+    /// for (`None` for a key recorded before parameters were).
+    pub fn recorded_requests(&self, keys: &[&str]) -> Result<HashMap<String, Prior>> {
         let mut out = HashMap::new();
         for k in keys {
-            if let Some(id) = self.sql().opt(
-                "SELECT license_id FROM issue_requests WHERE request_key = ?1",
+            if let Some(p) = self.sql().opt(
+                "SELECT license_id, params FROM issue_requests WHERE request_key = ?1",
                 args![*k],
-                |r| r.text(0),
+                |r| {
+                    Ok(Prior {
+                        license_id: r.text(0)?,
+                        params: r.opt_text(1)?,
+                    })
+                },
             )? {
-                out.insert((*k).to_string(), id);
+                out.insert((*k).to_string(), p);
             }
         }
         Ok(out)
+    }
+
+    /// The name recorded for customer `id` (the first license's), if any.
+    pub fn customer_name(&self, id: &str) -> Result<Option<String>> {
+        self.sql().opt(
+            "SELECT customer_name FROM licenses WHERE customer_id = ?1 ORDER BY issued_at, license_id LIMIT 1",
+            args![id],
+            |r| r.text(0),
+        )
+    }
+
+    /// A live license of this customer, product and tier (the latest of its lineage, neither
+    /// revoked nor expired at `now`), if there is one.
+    pub fn live_license_of(
+        &self,
+        customer_id: &str,
+        product: &str,
+        tier: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        self.sql().opt(
+            "SELECT license_id FROM licenses WHERE customer_id = ?1 AND product = ?2 AND tier = ?3
+             AND revoked_at IS NULL AND renewed_by IS NULL AND expires_at > ?4
+             ORDER BY license_id LIMIT 1",
+            args![customer_id, product, tier, now.0],
+            |r| r.text(0),
+        )
     }
 
     /// Every license id, in order.

@@ -177,9 +177,14 @@ pub(crate) struct IssueArgs {
     #[arg(long, conflicts_with_all = ["tier", "customer", "product", "request_id"])]
     pub(crate) batch: Option<PathBuf>,
     /// Idempotency key: run again with the same key, the recorded license is returned (its
-    /// files written again when missing), never a second one
+    /// files written again when missing), never a second one; the same key with other
+    /// parameters is refused
     #[arg(long)]
     pub(crate) request_id: Option<String>,
+    /// Issue even though the customer already holds a live license of this product and tier
+    /// (with --batch: for every line)
+    #[arg(long)]
+    pub(crate) additional: bool,
     #[command(flatten)]
     pub(crate) signer: Signer,
     #[command(flatten)]
@@ -513,24 +518,11 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
     // never leaves a new, empty registry behind.
     if let Some(batch) = &a.batch {
         let bytes = std::fs::read(batch).with_context(|| format!("{}", batch.display()))?;
-        let text = std::str::from_utf8(&bytes)
-            .with_context(|| format!("{}: not UTF-8", batch.display()))?;
-        // A line without its own request_id is keyed by the file's digest and its line
-        // number: the same file run again resumes it (docs/CLI.md).
-        let digest = &canon::enc::sha256_hex(&bytes)[..16];
-        let mut reqs = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
+        let mut reqs = issue::parse_batch(&batch.display().to_string(), &bytes)?;
+        if a.additional {
+            for r in &mut reqs {
+                r.additional = true;
             }
-            let canonical = canon::canonicalize(line.as_bytes())
-                .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
-            let mut r: Request = serde_json::from_slice(&canonical)
-                .with_context(|| format!("{} line {}", batch.display(), i + 1))?;
-            if r.request_id.is_none() {
-                r.request_id = Some(format!("batch-{digest}-line-{}", i + 1));
-            }
-            reqs.push(r);
         }
         let bar = indicatif::ProgressBar::new(reqs.len() as u64);
         bar.set_style(
@@ -602,6 +594,7 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
         workspace: a.workspace.clone(),
         data_residency: a.data_residency.clone(),
         request_id: a.request_id.clone(),
+        additional: a.additional,
     };
     let license = issue::build(&catalog, &req, now)?;
     if let Some(k) = &req.request_id {
@@ -611,7 +604,9 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
     if let Some(k) = &req.request_id {
         // Already recorded (an earlier run was interrupted, or this is a retry): the same
         // license, its files written again when missing; never a second license.
-        if let Some(id) = reg.recorded_requests(&[k.as_str()])?.remove(k) {
+        if let Some(prior) = reg.recorded_requests(&[k.as_str()])?.remove(k) {
+            factory::guard::check_reuse(k, &prior, &req.params(), &reg)?;
+            let id = prior.license_id;
             let r = reg
                 .get(&id)?
                 .with_context(|| format!("license {id} is missing from the registry"))?;
@@ -632,8 +627,9 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
             return Ok(());
         }
     }
+    factory::guard::Guard::new(&reg, now).admit(&req, &license)?;
     let mut signed = issue::sign(license, &key)?;
-    signed.request_id = req.request_id.clone();
+    signed.request = req.request_id.clone().map(|k| (k, req.params()));
     let paths = issue::record_one(&mut reg, None, &signed, "issued", &a.out, now)?;
     print_issued(&signed, &paths, a.common.json, now);
     Ok(())

@@ -1,0 +1,260 @@
+//! The license desk (issue 23): a new vendor with its own keys makes the everyday mistakes of
+//! a licensing desk through the real `factory`, and nothing is issued twice or written for
+//! the wrong customer.
+
+use crate::kit::*;
+use std::path::Path;
+
+const T0: &str = "2026-11-22T10:00:00Z";
+
+/// Fresh keys (root, license) and trust v1 in `v`.
+pub(crate) fn desk(v: &Path) {
+    for (role, name) in [("root", "root"), ("license", "license")] {
+        ok(vendor(
+            v,
+            "factory",
+            T0,
+            &["keygen", "--role", role, "--name", name, "--out", "keys"],
+        ));
+    }
+    ok(vendor(
+        v,
+        "factory",
+        T0,
+        &[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--add",
+            "keys/license.pub",
+            "--out",
+            "trust.json",
+        ],
+    ));
+}
+
+fn issue(v: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "issue",
+        "--key",
+        "keys/license.key",
+        "--trust",
+        "trust.json",
+    ];
+    if !args.contains(&"--batch") {
+        all.extend(["--product", "gateway"]);
+    }
+    all.extend_from_slice(args);
+    vendor(v, "factory", T0, &all)
+}
+
+fn count(v: &Path) -> usize {
+    registry_query(v, "SELECT count(*) FROM licenses")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_desk_makes_no_silent_mistakes() {
+    on_each_registry(|url| {
+        let d = tempfile::tempdir().unwrap();
+        let v = d.path();
+        if let Some(url) = url {
+            std::fs::write(v.join("registry.url"), url).unwrap();
+        }
+        desk(v);
+
+        // A request id reused for another customer is refused, names the license that holds
+        // it, and writes nothing into the new directory.
+        let first = ok(issue(
+            v,
+            &[
+                "--tier",
+                "professional",
+                "--customer",
+                "Acme Corp",
+                "--request-id",
+                "order-1",
+                "--out",
+                "acme",
+            ],
+        ));
+        let first = first.trim();
+        fails(
+            issue(
+                v,
+                &[
+                    "--tier",
+                    "professional",
+                    "--customer",
+                    "Globex",
+                    "--request-id",
+                    "order-1",
+                    "--out",
+                    "globex",
+                ],
+            ),
+            2,
+            &format!("request id order-1 is already recorded as license {first}"),
+        );
+        assert!(!v.join("globex").exists(), "nothing written for Globex");
+        // The same request again is the same license (a retry), never a second one.
+        let again = ok(issue(
+            v,
+            &[
+                "--tier",
+                "professional",
+                "--customer",
+                "Acme Corp",
+                "--request-id",
+                "order-1",
+                "--out",
+                "acme-again",
+            ],
+        ));
+        assert_eq!(again.trim(), first);
+        assert_eq!(count(v), 1);
+
+        // A customer id derived from a name that belongs to another name is refused with the
+        // ids to use; the explicit id is taken as the vendor's word.
+        fails(
+            issue(
+                v,
+                &[
+                    "--tier",
+                    "evaluation",
+                    "--customer",
+                    "ACME corp.",
+                    "--out",
+                    "acme2",
+                ],
+            ),
+            2,
+            "already belongs to \"Acme Corp\"; nothing was issued: if this is that customer, pass --customer-id acme-corp",
+        );
+        let o = issue(
+            v,
+            &[
+                "--tier",
+                "evaluation",
+                "--customer",
+                "ACME corp.",
+                "--out",
+                "acme2",
+            ],
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--customer-id acme-corp-2"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        ok(issue(
+            v,
+            &[
+                "--tier",
+                "evaluation",
+                "--customer",
+                "ACME corp.",
+                "--customer-id",
+                "acme-corp-2",
+                "--out",
+                "acme2",
+            ],
+        ));
+        assert_eq!(count(v), 2);
+
+        // A second live license of one product and tier for one customer needs --additional.
+        fails(
+            issue(
+                v,
+                &[
+                    "--tier",
+                    "professional",
+                    "--customer",
+                    "Acme Corp",
+                    "--out",
+                    "acme3",
+                ],
+            ),
+            2,
+            &format!("already holds a live gateway professional license, {first}"),
+        );
+        assert!(!v.join("acme3").exists());
+
+        // A batch, interrupted or not, then edited with one line more: only the new line is
+        // issued. A line that repeats a live license is refused (the whole run issues
+        // nothing) unless it says "additional".
+        let line = |c: &str| {
+            format!(
+                r#"{{"tier":"sovereign","customer":"{c}","product":"gateway","expires":"2027-12-01"}}"#
+            )
+        };
+        let three = [line("Initech"), line("Hooli"), line("Umbrella")].join("\n");
+        std::fs::write(v.join("b.jsonl"), format!("{three}\n")).unwrap();
+        let batch = |extra: &[&str]| {
+            let mut a = vec!["--batch", "b.jsonl", "--out", "batch"];
+            a.extend_from_slice(extra);
+            issue(v, &a)
+        };
+        let ids1 = ok(batch(&[]));
+        assert_eq!(count(v), 5);
+        std::fs::write(v.join("b.jsonl"), format!("{three}\n{}\n", line("Stark"))).unwrap();
+        let ids2 = ok(batch(&[]));
+        assert_eq!(count(v), 6, "only the added line is issued");
+        assert!(ids2.starts_with(&ids1), "{ids1} / {ids2}");
+        // The same customer again on another line (another expiry): refused, nothing issued.
+        let dup =
+            r#"{"tier":"sovereign","customer":"Hooli","product":"gateway","expires":"2028-01-01"}"#;
+        std::fs::write(
+            v.join("b.jsonl"),
+            format!("{three}\n{}\n{dup}\n", line("Stark")),
+        )
+        .unwrap();
+        fails(
+            batch(&[]),
+            2,
+            "customer hooli already holds a live gateway sovereign license",
+        );
+        assert_eq!(count(v), 6);
+        // Identical lines are one request: refused with the way to issue both.
+        std::fs::write(v.join("b.jsonl"), format!("{three}\n{}\n", line("Hooli"))).unwrap();
+        fails(batch(&[]), 2, "the same request as line 2");
+        // Asked for: issued.
+        let dup = r#"{"tier":"sovereign","customer":"Hooli","product":"gateway","expires":"2028-01-01","additional":true}"#;
+        std::fs::write(v.join("b.jsonl"), format!("{three}\n{dup}\n")).unwrap();
+        ok(batch(&[]));
+        assert_eq!(count(v), 7);
+
+        // Revocation: the vendor's words stay in the registry, the list says the code.
+        ok(vendor(
+            v,
+            "factory",
+            T0,
+            &[
+                "revoke",
+                first,
+                "--reason",
+                "non-payment since March",
+                "--code",
+                "privilege_withdrawn",
+            ],
+        ));
+        ok(vendor(
+            v,
+            "factory",
+            T0,
+            &[
+                "revocations",
+                "--key",
+                "keys/license.key",
+                "--trust",
+                "trust.json",
+                "--out",
+                "rl",
+            ],
+        ));
+        let list = std::fs::read_to_string(v.join("rl/revocations.json")).unwrap();
+        assert!(list.contains("privilege_withdrawn"), "{list}");
+        assert!(!list.contains("non-payment"), "{list}");
+    });
+}
