@@ -173,7 +173,8 @@ pub fn build_trust(req: TrustRequest<'_>) -> Result<(Vec<u8>, u64)> {
 }
 
 /// Loads a signing key for `role`, refusing a key the trust file marks retired or revoked
-/// or whose window does not contain `now`.
+/// or whose window does not contain `now`, and, trust file or not, a signing time before the
+/// key existed (nothing it signed then could ever verify).
 pub fn load_signing_key(
     path: &Path,
     role: Role,
@@ -188,9 +189,101 @@ pub fn load_signing_key(
             key.role
         );
     }
+    vet_key(&key, path, trust, now)?;
+    Ok(key)
+}
+
+/// The checks of [`load_signing_key`] on a key already loaded.
+pub fn vet_key(
+    key: &SecretKey,
+    path: &Path,
+    trust: Option<&TrustStore>,
+    now: Timestamp,
+) -> Result<()> {
+    if now.0 + canon::time::CLOCK_SKEW_SECS < key.created_at.0 {
+        bail!(
+            "{}: key {} was created at {}; it cannot sign at {now}, before it existed (check the clock or --at)",
+            path.display(),
+            key.key_id(),
+            key.created_at
+        );
+    }
     if let Some(t) = trust {
-        t.may_sign(key.key_id(), role, now)
+        t.may_sign(key.key_id(), key.role, now)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
-    Ok(key)
+    Ok(())
+}
+
+/// The trust file a signing command checks its key against, and what to tell the vendor.
+pub struct Known {
+    /// The trust file (none known: the key's status cannot be checked).
+    pub trust: Option<TrustStore>,
+    /// A warning for standard error.
+    pub note: Option<String>,
+}
+
+/// The trust file a factory signing command knows: the one given (`--trust`, `AIRLOCK_TRUST`),
+/// kept in the registry when it is newer than the one kept there; else the registry's. A
+/// kept file newer than the one given, and vouched for by it (a later version of the same
+/// chain), wins: an old trust file passed by habit cannot let a key the newer one revoked
+/// sign.
+pub fn known_trust(
+    reg: &mut crate::registry::Registry,
+    given: Option<(&Path, Vec<u8>)>,
+    now: Timestamp,
+) -> Result<Known> {
+    let tofu = runtime::danger::trust_on_first_use();
+    let kept = reg.kept_trust()?;
+    let Some((path, bytes)) = given else {
+        return match kept {
+            Some((v, bytes)) => Ok(Known {
+                trust: Some(
+                    TrustStore::from_trust_file(&bytes, &tofu)
+                        .with_context(|| format!("the registry's kept trust file (version {v})"))?,
+                ),
+                note: None,
+            }),
+            None => Ok(Known {
+                trust: None,
+                note: Some("no trust file known (no --trust, no $AIRLOCK_TRUST, none kept in the registry): whether the key may still sign is not checked; pass --trust once and it is kept".into()),
+            }),
+        };
+    };
+    let store = TrustStore::from_trust_file(&bytes, &tofu)
+        .with_context(|| format!("{}", path.display()))?;
+    match kept {
+        Some((v, kept_bytes)) if v > store.version() => {
+            match TrustStore::from_trust_file(&kept_bytes, &store.pins()) {
+                Ok(newer) => Ok(Known {
+                    trust: Some(newer),
+                    note: Some(format!(
+                        "{} is trust version {}; the registry keeps version {v}, which supersedes it: checked against version {v}",
+                        path.display(),
+                        store.version()
+                    )),
+                }),
+                Err(_) => Ok(Known {
+                    note: Some(format!(
+                        "the registry keeps trust version {v}, which {} (version {}) does not vouch for: checked against {} only",
+                        path.display(),
+                        store.version(),
+                        path.display()
+                    )),
+                    trust: Some(store),
+                }),
+            }
+        }
+        Some((v, _)) if v == store.version() => Ok(Known {
+            trust: Some(store),
+            note: None,
+        }),
+        _ => {
+            reg.keep_trust(store.version(), &bytes, now)?;
+            Ok(Known {
+                trust: Some(store),
+                note: None,
+            })
+        }
+    }
 }

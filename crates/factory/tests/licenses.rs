@@ -548,8 +548,9 @@ fn renew_lineage_revoke_and_views() {
             serde_json::from_slice(&fs::read(p.join("rl/revocations.json")).unwrap()).unwrap();
         assert_eq!(r2["sequence"], 2);
         let audit = json(&fac(p, &["audit", "verify", "--json"]));
-        // 9 events, plus one `superseded` event recording the renewed predecessor's new row.
-        assert_eq!(audit["events"], 10);
+        // 9 events, plus one `superseded` event recording the renewed predecessor's new row,
+        // plus `trust_kept` for the trust file the first signing command was given.
+        assert_eq!(audit["events"], 11);
         assert_eq!(audit["head"].as_str().unwrap().len(), 64);
     });
 }

@@ -635,7 +635,7 @@ fn a_revocation_list_imported_once_is_enforced_by_every_later_check() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sequence"], 3);
-    assert_eq!(state_json(p)["revoked"]["lic-test-0001"], "test");
+    assert_eq!(state_json(p)["revoked"]["lic-test-0001"], "unspecified");
     // The license alone, without any list at hand.
     let o = rv(
         p,

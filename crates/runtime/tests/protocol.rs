@@ -544,7 +544,7 @@ fn revocations(k: &SecretKey, seq: u64, at: &str, ids: &[&str]) -> (Vec<u8>, Vec
                     .map(|id| {
                         Value::object(vec![
                             ("license_id".into(), Value::String((*id).into())),
-                            ("reason".into(), Value::String("unpaid".into())),
+                            ("reason".into(), Value::String("privilege_withdrawn".into())),
                             ("revoked_at".into(), Value::String(t(at).to_string())),
                         ])
                         .unwrap()
@@ -574,7 +574,7 @@ fn revocations_stick_and_never_go_back() {
     s.commit().unwrap();
     // Later, with no list at hand, the license is still known revoked.
     let mut s = begin(&st, real("2026-11-11"), &[&v1], None).unwrap();
-    assert_eq!(s.revoked("lic-a"), Some("unpaid"));
+    assert_eq!(s.revoked("lic-a"), Some("privilege_withdrawn"));
     assert_eq!(s.revoked("lic-b"), None);
     // An older list, or another list with the same sequence: refused.
     let (doc1, sig1) = revocations(&kit.license, 1, "2026-11-01", &[]);
@@ -590,8 +590,8 @@ fn revocations_stick_and_never_go_back() {
     let (doc3, sig3) = revocations(&kit.license, 3, "2026-11-10", &["lic-b"]);
     let r3 = runtime::revocation::verify_revocations(s.trust(), &doc3, &sig3).unwrap();
     s.accept_revocations(&r3).unwrap();
-    assert_eq!(s.revoked("lic-a"), Some("unpaid"));
-    assert_eq!(s.revoked("lic-b"), Some("unpaid"));
+    assert_eq!(s.revoked("lic-a"), Some("privilege_withdrawn"));
+    assert_eq!(s.revoked("lic-b"), Some("privilege_withdrawn"));
     // A list signed after the clock says now: the clock is behind.
     let (doc4, sig4) = revocations(&kit.license, 4, "2026-12-01", &[]);
     let r4 = runtime::revocation::verify_revocations(s.trust(), &doc4, &sig4).unwrap();

@@ -258,3 +258,112 @@ fn the_desk_makes_no_silent_mistakes() {
         assert!(!list.contains("non-payment"), "{list}");
     });
 }
+
+#[test]
+fn signing_keys_are_checked_against_the_trust_file_the_registry_keeps() {
+    let d = tempfile::tempdir().unwrap();
+    let v = d.path();
+    desk(v);
+    ok(vendor(
+        v,
+        "factory",
+        T0,
+        &[
+            "keygen", "--role", "license", "--name", "license2", "--out", "keys",
+        ],
+    ));
+    // No trust file known yet (a fresh registry): signing warns, and the registry keeps the
+    // first trust file it is given.
+    let o = vendor(
+        v,
+        "factory",
+        T0,
+        &[
+            "issue",
+            "--key",
+            "keys/license.key",
+            "--product",
+            "gateway",
+            "--tier",
+            "evaluation",
+            "--customer",
+            "First",
+            "--out",
+            "first",
+        ],
+    );
+    ok(o.clone());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no trust file known"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sign = |key: &str, customer: &str, trust: Option<&str>, now: &str| {
+        let mut a = vec![
+            "issue",
+            "--key",
+            key,
+            "--product",
+            "gateway",
+            "--tier",
+            "evaluation",
+            "--customer",
+            customer,
+            "--out",
+            customer,
+        ];
+        if let Some(t) = trust {
+            a.extend(["--trust", t]);
+        }
+        vendor(v, "factory", now, &a)
+    };
+    ok(sign("keys/license.key", "Second", Some("trust.json"), T0));
+    // Trust v2 revokes the first license key and adds the second; `factory trust` hands it
+    // to the registry.
+    let id = key_id(v, "keys/license.pub");
+    let o = ok(vendor(
+        v,
+        "factory",
+        T0,
+        &[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--from",
+            "trust.json",
+            "--add",
+            "keys/license2.pub",
+            "--revoke",
+            &id,
+            "--out",
+            "trust-v2.json",
+            "--json",
+        ],
+    ));
+    let o: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(o["kept_in_registry"], true, "{o}");
+    // Without --trust, and with the old file passed by habit: the revoked key is refused.
+    fails(
+        sign("keys/license.key", "Third", None, T0),
+        2,
+        "is revoked in the trust file",
+    );
+    fails(
+        sign("keys/license.key", "Third", Some("trust.json"), T0),
+        2,
+        "is revoked in the trust file",
+    );
+    assert!(!v.join("Third").exists());
+    ok(sign("keys/license2.key", "Third", None, T0));
+    // A signing time before the key existed is refused, trust file or not.
+    fails(
+        sign("keys/license2.key", "Fourth", None, "2026-11-01T00:00:00Z"),
+        2,
+        "before it existed",
+    );
+    assert_eq!(
+        registry_query(v, "SELECT count(*) FROM licenses"),
+        "3",
+        "nothing recorded for the refused ones"
+    );
+}

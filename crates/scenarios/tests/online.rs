@@ -536,19 +536,26 @@ fn install_tokens_are_one_time_short_lived_and_vendor_signed() {
                 "keys",
             ],
         ));
-        let rogue = ok(s.factory(
-            DAY1,
-            &[
-                "token",
-                "create",
-                "--license",
-                &s.license_id,
-                "--ttl",
-                "1h",
-                "--key",
-                "keys/rogue.key",
-            ],
-        ));
+        let rogue_token = || {
+            s.factory(
+                DAY1,
+                &[
+                    "token",
+                    "create",
+                    "--license",
+                    &s.license_id,
+                    "--ttl",
+                    "1h",
+                    "--key",
+                    "keys/rogue.key",
+                ],
+            )
+        };
+        // The factory itself refuses to sign with it: the registry keeps the trust file.
+        crate::kit::fails(rogue_token(), 2, "is not in the trust file");
+        // An insider who empties the kept trust files gets one signed.
+        crate::kit::registry_query(&s.v, "DELETE FROM trust_files");
+        let rogue = ok(rogue_token());
         let o = act("t4", rogue.trim(), DAY1);
         assert_eq!(
             o.status.code(),

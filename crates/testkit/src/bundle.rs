@@ -380,7 +380,7 @@ pub fn revocations(keys: &Keys, seq: u64, ids: &[&str]) -> (Vec<u8>, Vec<u8>) {
                     .map(|id| {
                         Value::object(vec![
                             ("license_id".into(), Value::String((*id).into())),
-                            ("reason".into(), Value::String("test".into())),
+                            ("reason".into(), Value::String("unspecified".into())),
                             (
                                 "revoked_at".into(),
                                 Value::String("2026-11-09T00:00:00Z".into()),

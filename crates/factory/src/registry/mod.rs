@@ -237,6 +237,44 @@ fn audit_row(
     audit_with(tx, at, event, license_id, detail, Some(&row_hash(&r)))
 }
 
+/// The registry holds every license key: its files are the owner's alone (0600), whatever the
+/// umask and however the file came to be. A new file is created 0600 before SQLite opens it
+/// (SQLite gives its `-wal` and `-shm` files the database's mode); an existing one readable by
+/// others is tightened, with its `-wal` and `-shm`.
+fn private_files(path: &Path, create: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if create {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("registry {}", path.display())),
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("making {} private (0600)", p.display()))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, create);
+    Ok(())
+}
+
 /// Appends an audit event inside the caller's transaction, chained to the previous one.
 fn audit(tx: &dyn Sql, at: Timestamp, event: &str, subject: &str, detail: &str) -> Result<()> {
     audit_with(tx, at, event, subject, detail, None)
@@ -286,6 +324,7 @@ impl Registry {
     }
 
     fn open_with(path: &Path, create: OpenFlags) -> Result<Registry> {
+        private_files(path, !create.is_empty())?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create;
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("registry {}", path.display()))?;
@@ -525,6 +564,23 @@ impl Registry {
         )
     }
 
+    /// Up to `limit` licenses with their signed bytes, in license-id order, after `after`
+    /// (from the start when `None`): `export --all` pages through the book with it.
+    pub fn records_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>> {
+        self.sql().all(
+            &format!(
+                "SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id > ?1 ORDER BY l.license_id LIMIT ?2"
+            ),
+            args![after.unwrap_or(""), limit as i64],
+            row_to_record,
+        )
+    }
+
+    /// How many licenses the registry holds.
+    pub fn license_count(&self) -> Result<u64> {
+        Ok(self.sql().int("SELECT count(*) FROM licenses", &[])? as u64)
+    }
+
     /// One license.
     pub fn get(&self, id: &str) -> Result<Option<Record>> {
         get_in(self.sql(), id)
@@ -648,6 +704,38 @@ impl Registry {
             )?;
             crate::audit::anchor_in(tx, seq, at, key)?;
             Ok((seq, doc, sig))
+        })
+    }
+
+    /// The newest trust file kept (its version and bytes).
+    pub fn kept_trust(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.sql().opt(
+            "SELECT version, document FROM trust_files ORDER BY version DESC LIMIT 1",
+            &[],
+            |r| Ok((r.int(0)? as u64, r.text(1)?.into_bytes())),
+        )
+    }
+
+    /// Keeps a trust file (once per version; an audit event says so). The caller checked
+    /// that it is newer than the one kept.
+    pub fn keep_trust(&mut self, version: u64, bytes: &[u8], at: Timestamp) -> Result<()> {
+        let text = std::str::from_utf8(bytes).context("trust file is not UTF-8")?;
+        self.write(|tx| {
+            let n = tx.exec(
+                "INSERT INTO trust_files (version, document, kept_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (version) DO NOTHING",
+                args![version, text, at.0],
+            )?;
+            if n == 1 {
+                audit(
+                    tx,
+                    at,
+                    "trust_kept",
+                    &format!("trust#{version}"),
+                    &enc::sha256_hex(bytes),
+                )?;
+            }
+            Ok(())
         })
     }
 

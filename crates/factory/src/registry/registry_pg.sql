@@ -1,4 +1,4 @@
--- The registry schema on PostgreSQL: what SQLite's migrations 1-9 leave behind, created whole.
+-- The registry schema on PostgreSQL: what SQLite's migrations 1-10 leave behind, created whole.
 -- Integers are BIGINT (SQLite's INTEGER is 64-bit), bytes BYTEA.
 CREATE TABLE licenses (
     license_id    TEXT PRIMARY KEY,
@@ -119,3 +119,8 @@ CREATE TABLE audit_anchors (
 );
 CREATE INDEX activations_fingerprint ON activations(lineage_id, fingerprint, created_at);
 CREATE INDEX licenses_suspended ON licenses(license_id) WHERE suspended_at IS NOT NULL;
+CREATE TABLE trust_files (
+    version  BIGINT PRIMARY KEY,
+    document TEXT NOT NULL,
+    kept_at  BIGINT NOT NULL
+);

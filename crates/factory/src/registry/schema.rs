@@ -131,7 +131,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the book a desk runs: published reason codes, suspensions, and what each request
     // key asked for (a key reused for other parameters is refused).
     DESK_MIGRATION,
+    // 10: the last trust file the factory signed or was given: signing commands refuse a key
+    // it marks retired or revoked even when no --trust is passed.
+    TRUST_MIGRATION,
 ];
+
+/// Migration 10, the same SQL on both engines.
+const TRUST_MIGRATION: &str = "CREATE TABLE trust_files (
+        version  BIGINT PRIMARY KEY,
+        document TEXT NOT NULL,
+        kept_at  BIGINT NOT NULL
+    );";
 
 /// Migration 9, the same SQL on both engines.
 const DESK_MIGRATION: &str = "ALTER TABLE licenses ADD COLUMN revoke_code TEXT;
@@ -166,7 +176,7 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 9;
+const PG_SCHEMA_VERSION: usize = 10;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
@@ -175,6 +185,7 @@ const PG_UPGRADES: &[&str] = &[
     ANCHORS_MIGRATION,
     FINGERPRINT_MIGRATION,
     DESK_MIGRATION,
+    TRUST_MIGRATION,
 ];
 
 /// The version the oldest PostgreSQL registry has.

@@ -149,9 +149,9 @@ pub fn token(cmd: TokenCmd) -> Result<ExitCode> {
         }
     }
     let now = clock::now()?;
-    let key =
-        factory::keys::load_signing_key(&key, Role::Activation, signer.trust()?.as_ref(), now)?;
+    factory::keys::load_signing_key(&key, Role::Activation, None, now)?;
     let mut reg = common.existing_registry()?;
+    let (key, _) = signer.key(&mut reg, &key, Role::Activation, now)?;
     let t = match seats::token_create(&mut reg, &license, instances, ttl, &key, now)? {
         Ok(t) => t,
         Err(r) => return refused(common.json, subject, &r),
@@ -303,8 +303,8 @@ fn fulfill_cmd(
     if lease_days == Some(0) {
         bail!("--lease-days must be at least 1");
     }
-    let key =
-        factory::keys::load_signing_key(key, Role::Activation, signer.trust()?.as_ref(), now)?;
+    let key_path = key;
+    factory::keys::load_signing_key(key_path, Role::Activation, None, now)?;
     let file = read_capped(
         request,
         (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -316,6 +316,7 @@ fn fulfill_cmd(
     };
     check_out(out, &req.fingerprint, &req.lineage_id)?;
     let mut reg = common.existing_registry()?;
+    let (key, _) = signer.key(&mut reg, key_path, Role::Activation, now)?;
     let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
         Ok(f) => f,
         Err(r) => return refused(common.json, subject, &r),

@@ -8,7 +8,7 @@ use factory::registry::View;
 use factory::report as book;
 use signing::clock;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -193,16 +193,30 @@ pub(crate) fn export_cmd(a: ExportArgs) -> Result<ExitCode> {
     } = a;
     let reg = common.existing_registry()?;
     if all {
-        let ids = reg.license_ids()?;
-        let mut restored = 0u64;
-        for id in &ids {
-            let r = reg
-                .get(id)?
-                .with_context(|| format!("license {id} vanished from the registry"))?;
-            if issue::restore_files(&r, &out.join(id), true)? {
-                restored += 1;
+        // Pages of signed rows in id order; files written without an fsync each (the registry
+        // is the durable copy, and a run interrupted or lost to a crash is run again: it
+        // writes only what is missing), then the whole tree synced once at the end.
+        let total = reg.license_count()?;
+        let bar = crate::cli::progress(total, "licenses");
+        let (mut seen, mut restored) = (0u64, 0u64);
+        let mut after: Option<String> = None;
+        loop {
+            let page = reg.records_after(after.as_deref(), 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.license_id.clone());
+            for r in &page {
+                if issue::restore_files(r, &out.join(&r.license_id), false)? {
+                    restored += 1;
+                }
             }
+            seen += page.len() as u64;
+            bar.inc(page.len() as u64);
         }
+        bar.finish_and_clear();
+        if restored > 0 {
+            sync_filesystem(&out)?;
+        }
+        let ids = vec![(); seen as usize];
         if common.json {
             print_json(&report::valid(
                 "command",
@@ -251,6 +265,22 @@ pub(crate) fn view_parser() -> impl clap::builder::TypedValueParser<Value = View
         .map(|s: String| View::parse(&s).expect("a listed view"))
 }
 
+/// Flushes the filesystem holding `dir` to disk: one call for every file written below it.
+fn sync_filesystem(dir: &Path) -> Result<()> {
+    let d = std::fs::File::open(dir).with_context(|| format!("{}", dir.display()))?;
+    #[cfg(target_os = "linux")]
+    rustix::fs::syncfs(&d).with_context(|| format!("syncing {}", dir.display()))?;
+    #[cfg(not(target_os = "linux"))]
+    d.sync_all()
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(())
+}
+
+/// A located path as printed: a PostgreSQL URL without its password.
+fn shown(p: &Path) -> String {
+    factory::db::redact(&p.display().to_string())
+}
+
 /// `factory home`: the vendor home and the three files the vendor commands find through it.
 pub(crate) fn home(json: bool) -> Result<()> {
     let (dir, how) = clikit::home::vendor_home()?;
@@ -280,7 +310,7 @@ pub(crate) fn home(json: bool) -> Result<()> {
             m.push((
                 name.to_string(),
                 canon::Value::object(vec![
-                    ("path".into(), s(l.path.display())),
+                    ("path".into(), s(shown(&l.path))),
                     ("source".into(), s(&l.source)),
                     ("exists".into(), canon::Value::Bool(l.path.exists())),
                 ])
@@ -299,7 +329,7 @@ pub(crate) fn home(json: bool) -> Result<()> {
             println!(
                 "{:<15} {} ({}{missing})",
                 name.replace('_', " "),
-                l.path.display(),
+                shown(&l.path),
                 l.source
             );
         }

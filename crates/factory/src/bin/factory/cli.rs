@@ -1,10 +1,9 @@
 //! Argument parsing and command dispatch for `factory`.
 
 use anyhow::Result;
-use canon::Role;
+use canon::{Role, Timestamp};
 use clap::{CommandFactory, Parser, Subcommand};
 use clikit::generate::GenerateCmd;
-use clikit::input::vendor_trust;
 use clikit::report::{self};
 use factory::registry::Registry;
 use runtime::TrustStore;
@@ -93,10 +92,12 @@ pub(crate) struct Common {
 }
 
 /// The trust file of the commands that sign: a signing key it marks retired or revoked, or
-/// outside its window, is refused.
+/// outside its window, is refused. The registry keeps the newest one it was given, and uses it
+/// when none is.
 #[derive(clap::Args)]
 pub(crate) struct Signer {
-    /// Trust file: refuse signing keys it marks retired or revoked (default: $AIRLOCK_TRUST)
+    /// Trust file: refuse signing keys it marks retired or revoked, or outside their window
+    /// (default: $AIRLOCK_TRUST, else the last one the registry was given: kept when newer)
     #[arg(long)]
     trust: Option<PathBuf>,
 }
@@ -138,16 +139,46 @@ fn postgres_url(l: &clikit::home::Located) -> Option<&str> {
 }
 
 impl Signer {
-    pub(crate) fn trust(&self) -> Result<Option<TrustStore>> {
+    /// The trust file given by `--trust`, else `AIRLOCK_TRUST`: its path and bytes.
+    fn given(&self) -> Result<Option<(PathBuf, Vec<u8>)>> {
         let path = self
             .trust
             .clone()
             .or_else(|| clikit::env::path("AIRLOCK_TRUST"));
-        path.map(|p| vendor_trust(&p)).transpose()
+        path.map(|p| {
+            let bytes = clikit::input::read_capped(&p, runtime::trust::MAX_TRUST_BYTES as u64)?;
+            Ok((p, bytes))
+        })
+        .transpose()
     }
 
-    pub(crate) fn license_key(&self, path: &Path, now: canon::Timestamp) -> Result<SecretKey> {
-        factory::keys::load_signing_key(path, Role::License, self.trust()?.as_ref(), now)
+    /// The trust file this registry knows (the one given is kept when newer); its note, if
+    /// any, on standard error.
+    pub(crate) fn known(&self, reg: &mut Registry, now: Timestamp) -> Result<Option<TrustStore>> {
+        let given = self.given()?;
+        let k = factory::keys::known_trust(
+            reg,
+            given.as_ref().map(|(p, b)| (p.as_path(), b.clone())),
+            now,
+        )?;
+        if let Some(n) = k.note {
+            eprintln!("factory: warning: {n}");
+        }
+        Ok(k.trust)
+    }
+
+    /// A `role` key loaded from `path` and checked against the trust file the registry knows.
+    pub(crate) fn key(
+        &self,
+        reg: &mut Registry,
+        path: &Path,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<(SecretKey, Option<TrustStore>)> {
+        let key = factory::keys::load_signing_key(path, role, None, now)?;
+        let trust = self.known(reg, now)?;
+        factory::keys::vet_key(&key, path, trust.as_ref(), now)?;
+        Ok((key, trust))
     }
 }
 
@@ -207,4 +238,14 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Generate(g) => g.run(Args::command()),
         Cmd::Audit(a) => audit_cmd(a),
     }
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub(crate) fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}}"))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }

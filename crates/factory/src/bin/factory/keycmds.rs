@@ -128,6 +128,20 @@ pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Keeps a new trust file in the vendor's registry, when there is one (the first trust file is
+/// usually signed before any license, so none is created for it): signing commands then check
+/// their keys against it without being given it. Returns whether a registry took it.
+fn keep_in_registry(out: &Path, bytes: &[u8], now: canon::Timestamp) -> Result<bool> {
+    let l = crate::cli::locate_db(None)?;
+    let pg = l.path.to_str().is_some_and(factory::db::is_postgres_url);
+    if !pg && !l.path.exists() {
+        return Ok(false);
+    }
+    let mut reg = factory::registry::Registry::open_location(&l.path, false)?;
+    factory::keys::known_trust(&mut reg, Some((out, bytes.to_vec())), now)?;
+    Ok(true)
+}
+
 pub(crate) fn trust_cmd(a: TrustArgs) -> Result<ExitCode> {
     let TrustArgs {
         root_key,
@@ -174,9 +188,17 @@ pub(crate) fn trust_cmd(a: TrustArgs) -> Result<ExitCode> {
     let overwrite = force || from.as_deref().is_some_and(|f| same_file(f, &out));
     signing::fsutil::write_atomic(&out, &bytes, 0o644, overwrite)
         .with_context(|| format!("{}", out.display()))?;
+    let kept = keep_in_registry(&out, &bytes, now);
+    if let Err(e) = &kept {
+        eprintln!("factory: warning: {} was written, but the registry could not keep it ({e:#}); signing commands check keys against it once it is passed to them with --trust", out.display());
+    }
     if json {
         let v = canon::Value::object(vec![
             ("path".into(), s(out.display())),
+            (
+                "kept_in_registry".into(),
+                canon::Value::Bool(matches!(kept, Ok(true))),
+            ),
             ("version".into(), canon::Value::Number(version as f64)),
             ("signed_by".into(), s(roots[0].key_id())),
             (

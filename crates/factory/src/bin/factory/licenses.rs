@@ -202,8 +202,10 @@ pub(crate) fn renew_cmd(a: RenewArgs) -> Result<ExitCode> {
         common,
     } = a;
     let now = clock::now()?;
-    let key = signer.license_key(&key, now)?;
+    let key_path = key;
+    factory::keys::load_signing_key(&key_path, Role::License, None, now)?;
     let mut reg = common.existing_registry()?;
+    let (key, trust) = signer.key(&mut reg, &key_path, Role::License, now)?;
     let old = reg
         .get(&license_id)?
         .with_context(|| format!("no license {license_id} in the registry"))?;
@@ -213,7 +215,7 @@ pub(crate) fn renew_cmd(a: RenewArgs) -> Result<ExitCode> {
     } else {
         RenewFrom::OldExpiry
     };
-    issue::check_stored(&old, &key, signer.trust()?.as_ref())?;
+    issue::check_stored(&old, &key, trust.as_ref())?;
     let signed = issue::sign(issue::renewal(&old, expires, from, now)?, &key)?;
     let paths = issue::record_one(&mut reg, None, &signed, "renewed", &out, now)?;
     print_issued(&signed, &paths, common.json, now);
@@ -252,8 +254,9 @@ pub(crate) fn revocations_cmd(a: RevocationsArgs) -> Result<ExitCode> {
         common,
     } = a;
     let now = clock::now()?;
-    let key = signer.license_key(&key, now)?;
+    factory::keys::load_signing_key(&key, Role::License, None, now)?;
     let mut reg = common.existing_registry()?;
+    let (key, _) = signer.key(&mut reg, &key, Role::License, now)?;
     let replaces = previous_list(&out, force, reg.last_revocations_sequence()?)?;
     // Publish only from a registry whose rows match the audit chain: a revocation
     // undone with plain SQL must not silently drop out of the list.
@@ -382,9 +385,11 @@ pub(crate) fn migrate_cmd(a: MigrateArgs) -> Result<ExitCode> {
         common,
     } = a;
     let now = clock::now()?;
-    let trust = signer.trust()?.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
-    let key = factory::keys::load_signing_key(&key, Role::License, Some(&trust), now)?;
+    factory::keys::load_signing_key(&key, Role::License, None, now)?;
     let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
+    let mut reg = common.registry()?;
+    let (key, trust) = signer.key(&mut reg, &key, Role::License, now)?;
+    let trust = trust.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
     let policy = LegacyPolicy::allowing_after_cutoff(true);
     let old = verify_license(&trust, &doc, None, &policy, now)
         .with_context(|| format!("{}", license.display()))?;
@@ -394,7 +399,6 @@ pub(crate) fn migrate_cmd(a: MigrateArgs) -> Result<ExitCode> {
             license.display()
         );
     }
-    let mut reg = common.registry()?;
     // Migrated once already: name its successor instead of a raw constraint error.
     if let Some(done) = reg.get(&old.license().license_id)? {
         match &done.renewed_by {
@@ -512,7 +516,7 @@ pub(crate) fn print_issued(
 
 pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
     let now = clock::now()?;
-    let key = a.signer.license_key(&a.key, now)?;
+    factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
     let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
     // Every request is validated before the registry is opened: a mistyped first request
     // never leaves a new, empty registry behind.
@@ -524,13 +528,10 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
                 r.additional = true;
             }
         }
-        let bar = indicatif::ProgressBar::new(reqs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses {per_sec}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
+        let bar = progress(reqs.len() as u64, "licenses");
         let licenses = issue::build_batch(&catalog, &reqs, now)?;
         let mut reg = a.common.registry()?;
+        let (key, _) = a.signer.key(&mut reg, &a.key, Role::License, now)?;
         let done = issue::issue_batch(&mut reg, &key, &reqs, licenses, &a.out, now, |n| {
             bar.inc(n as u64)
         })?;
@@ -601,6 +602,7 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
         issue::check_request_id(k)?;
     }
     let mut reg = a.common.registry()?;
+    let (key, _) = a.signer.key(&mut reg, &a.key, Role::License, now)?;
     if let Some(k) = &req.request_id {
         // Already recorded (an earlier run was interrupted, or this is a retry): the same
         // license, its files written again when missing; never a second license.
