@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::batch::{build_batch, issue_batch, parse_batch, BatchOutcome, BATCH_CHUNK};
+pub use crate::export::restore_files;
 
 /// One issuance request (a command line, or one line of a batch file).
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -436,33 +437,6 @@ pub fn files_of(r: &Record) -> Result<(Vec<u8>, Vec<u8>)> {
         .with_context(|| format!("stored document of {}", r.license_id))?
         .to_pretty();
     Ok((json, r.signature.clone()))
-}
-
-/// Makes sure `dir` holds the files of recorded license `r`: writes each that is missing (an
-/// interrupted run may have left `license.json` without `license.sig`), accepts each that
-/// holds the recorded bytes, refuses anything else. Returns whether it wrote anything.
-pub fn restore_files(r: &Record, dir: &Path, durable: bool) -> Result<bool> {
-    let (json, sig) = files_of(r)?;
-    let mut wrote = false;
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    for (name, bytes) in [("license.json", &json), ("license.sig", &sig)] {
-        let p = dir.join(name);
-        match std::fs::read(&p) {
-            Ok(found) if found == *bytes => {}
-            Ok(_) => bail!(
-                "{} is not the recorded license {}; move it away and run again",
-                p.display(),
-                r.license_id
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                signing::fsutil::write_atomic_with(&p, bytes, 0o644, false, durable)
-                    .with_context(|| format!("{}", p.display()))?;
-                wrote = true;
-            }
-            Err(e) => return Err(e).with_context(|| format!("{}", p.display())),
-        }
-    }
-    Ok(wrote)
 }
 
 /// Writes `license.json` and `license.sig` into `dir` atomically and durably (never replacing

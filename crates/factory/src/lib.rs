@@ -11,6 +11,7 @@ pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod db;
+pub mod export;
 pub mod fixtures;
 pub mod guard;
 pub mod issue;

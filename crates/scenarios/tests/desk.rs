@@ -367,3 +367,103 @@ fn signing_keys_are_checked_against_the_trust_file_the_registry_keeps() {
         "nothing recorded for the refused ones"
     );
 }
+
+#[test]
+fn the_book_is_private_and_says_no_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let v = d.path();
+    desk(v);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // The vendor directory exists already (as the vendor home usually does): the registry is
+    // still created 0600, and so are its WAL files.
+    ok(issue(
+        v,
+        &[
+            "--tier",
+            "evaluation",
+            "--customer",
+            "Acme",
+            "--out",
+            "acme",
+        ],
+    ));
+    assert_eq!(mode(&v.join("factory.db")), 0o600);
+    for side in ["factory.db-wal", "factory.db-shm"] {
+        if v.join(side).exists() {
+            assert_eq!(mode(&v.join(side)), 0o600, "{side}");
+        }
+    }
+    // A registry made readable by someone else is made private again by the next command.
+    std::fs::set_permissions(v.join("factory.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(vendor(v, "factory", T0, &["list"]));
+    assert_eq!(mode(&v.join("factory.db")), 0o600);
+    // `factory home` shows a PostgreSQL registry without its password.
+    let o = std::process::Command::new(bin("factory"))
+        .args(["home", "--json"])
+        .env("AIRLOCK_HOME", v.join("home"))
+        .env(
+            "AIRLOCK_DB",
+            "postgres://airlock:s3cret-pw@127.0.0.1:5432/book",
+        )
+        .output()
+        .unwrap();
+    let text = ok(o);
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(text.contains("airlock:***@127.0.0.1"), "{text}");
+}
+
+#[test]
+fn export_all_restores_the_whole_book_and_only_what_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let v = d.path();
+    desk(v);
+    let lines: Vec<String> = (0..1200)
+        .map(|i| {
+            format!(r#"{{"tier":"evaluation","customer":"Customer {i}","product":"gateway"}}"#)
+        })
+        .collect();
+    std::fs::write(v.join("b.jsonl"), lines.join("\n")).unwrap();
+    ok(issue(v, &["--batch", "b.jsonl", "--out", "issued"]));
+    // Everything lost but the registry: more than one page (1000) comes back.
+    let json = |o| -> serde_json::Value { serde_json::from_str(&ok(o)).unwrap() };
+    let all = |out: &str| {
+        vendor(
+            v,
+            "factory",
+            T0,
+            &["export", "--all", "--out", out, "--json"],
+        )
+    };
+    let r = json(all("restored"));
+    assert_eq!(
+        (r["licenses"].as_u64(), r["restored"].as_u64()),
+        (Some(1200), Some(1200))
+    );
+    let first = std::fs::read_dir(v.join("issued"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let name = first.file_name();
+    assert_eq!(
+        std::fs::read(first.path().join("license.sig")).unwrap(),
+        std::fs::read(v.join("restored").join(&name).join("license.sig")).unwrap(),
+        "the recorded bytes"
+    );
+    // One file lost: only it is written again. A run killed midway left a hidden partial
+    // directory (its process is gone): removed, and said so.
+    std::fs::remove_file(v.join("restored").join(&name).join("license.json")).unwrap();
+    let stale = v.join("restored/.lic-0000000000000000.part-4194304");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("license.json"), b"{\"partial").unwrap();
+    let o = all("restored");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("removed 1 partial directories"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(o);
+    assert_eq!(r["restored"].as_u64(), Some(1));
+    assert!(!stale.exists());
+}

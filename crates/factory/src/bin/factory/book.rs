@@ -193,30 +193,17 @@ pub(crate) fn export_cmd(a: ExportArgs) -> Result<ExitCode> {
     } = a;
     let reg = common.existing_registry()?;
     if all {
-        // Pages of signed rows in id order; files written without an fsync each (the registry
-        // is the durable copy, and a run interrupted or lost to a crash is run again: it
-        // writes only what is missing), then the whole tree synced once at the end.
-        let total = reg.license_count()?;
-        let bar = crate::cli::progress(total, "licenses");
-        let (mut seen, mut restored) = (0u64, 0u64);
-        let mut after: Option<String> = None;
-        loop {
-            let page = reg.records_after(after.as_deref(), 1000)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.license_id.clone());
-            for r in &page {
-                if issue::restore_files(r, &out.join(&r.license_id), false)? {
-                    restored += 1;
-                }
-            }
-            seen += page.len() as u64;
-            bar.inc(page.len() as u64);
-        }
+        let bar = crate::cli::progress(reg.license_count()?, "licenses");
+        let done = factory::export::export_all(&reg, &out, |n| bar.inc(n))?;
         bar.finish_and_clear();
-        if restored > 0 {
-            sync_filesystem(&out)?;
+        if done.cleaned > 0 {
+            eprintln!(
+                "removed {} partial directories left under {} by an earlier export that was killed",
+                done.cleaned,
+                out.display()
+            );
         }
-        let ids = vec![(); seen as usize];
+        let (ids, restored) = (vec![(); done.licenses as usize], done.restored);
         if common.json {
             print_json(&report::valid(
                 "command",
@@ -263,17 +250,6 @@ pub(crate) fn view_parser() -> impl clap::builder::TypedValueParser<Value = View
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(View::ALL.map(View::as_str))
         .map(|s: String| View::parse(&s).expect("a listed view"))
-}
-
-/// Flushes the filesystem holding `dir` to disk: one call for every file written below it.
-fn sync_filesystem(dir: &Path) -> Result<()> {
-    let d = std::fs::File::open(dir).with_context(|| format!("{}", dir.display()))?;
-    #[cfg(target_os = "linux")]
-    rustix::fs::syncfs(&d).with_context(|| format!("syncing {}", dir.display()))?;
-    #[cfg(not(target_os = "linux"))]
-    d.sync_all()
-        .with_context(|| format!("syncing {}", dir.display()))?;
-    Ok(())
 }
 
 /// A located path as printed: a PostgreSQL URL without its password.
