@@ -122,6 +122,29 @@ struct FileConfig {
     header_timeout: Option<u64>,
 }
 
+/// The trust file the service checks its key and tokens against, as the factory's signing
+/// commands find it: the one given (`--trust`, the config, `$AIRLOCK_TRUST`), or the registry's
+/// newer one that it vouches for; with none given, the registry's.
+fn known_trust(
+    db: &str,
+    given: Option<&Path>,
+    now: canon::Timestamp,
+) -> Result<runtime::TrustStore> {
+    let given = given
+        .map(|p| {
+            clikit::input::read_capped(p, runtime::trust::MAX_TRUST_BYTES as u64).map(|b| (p, b))
+        })
+        .transpose()?;
+    let mut reg = factory::registry::Registry::open_location(Path::new(db), false)?;
+    let k = factory::keys::known_trust(&mut reg, given, now)?;
+    if let (Some(n), Some(_)) = (&k.note, &k.trust) {
+        eprintln!("airlock-server: warning: {n}");
+    }
+    k.trust.context(
+        "give --trust trust.json (or $AIRLOCK_TRUST): the registry keeps no trust file yet",
+    )
+}
+
 fn main() -> ExitCode {
     clikit::main("airlock-server", || {
         let args = Args::parse();
@@ -179,7 +202,14 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
                     .to_string()
             }
         }))
-        .context("give --db REGISTRY (the factory's registry, or postgres://...)")?;
+        .map_or_else(
+            // Like the factory: $AIRLOCK_DB, else factory.db in the vendor home.
+            || {
+                clikit::home::locate(None, "--db", "AIRLOCK_DB", factory::registry::HOME_DB)
+                    .map(|l| l.path.display().to_string())
+            },
+            Ok,
+        )?;
     let key_path = a
         .key
         .or(rel(&base, file.key))
@@ -187,7 +217,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     let trust_path = a
         .trust
         .or(rel(&base, file.trust))
-        .context("give --trust trust.json")?;
+        .or_else(|| clikit::env::path("AIRLOCK_TRUST"));
     let tls = match (
         a.tls_cert.or(rel(&base, file.tls_cert)),
         a.tls_key.or(rel(&base, file.tls_key)),
@@ -232,8 +262,8 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         bail!("--header-timeout must be from 1 to 600 seconds");
     }
 
-    let trust = clikit::input::vendor_trust(&trust_path)?;
     let now = signing::clock::now()?;
+    let trust = known_trust(&db, trust_path.as_deref(), now)?;
     let key = factory::keys::load_signing_key(&key_path, Role::Activation, Some(&trust), now)?;
     let backend: Box<dyn Backend> = Box::new(RegistryBackend::open(&db)?);
     let clock: Clock = Arc::new(|| signing::clock::now().unwrap_or(canon::Timestamp(0)));

@@ -1169,3 +1169,59 @@ fn a_lying_service_cannot_put_back_an_older_license() {
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("rollback"), "{text}");
 }
+
+#[test]
+fn the_server_finds_the_registry_and_trust_file_as_the_factory_does() {
+    let s = Site::new(1);
+    // The registry keeps the trust file once a signing command is given it.
+    ok(s.factory(
+        DAY1,
+        &[
+            "revocations",
+            "--key",
+            "keys/license.key",
+            "--trust",
+            "trust.json",
+            "--out",
+            "rl",
+        ],
+    ));
+    let start = |envs: &[(&str, &std::path::Path)]| {
+        let mut c = Command::new(testkit::bin("airlock-server"));
+        c.args(["--listen", "127.0.0.1:0", "--key", "keys/activation.key"])
+            .current_dir(&s.v)
+            .env("AIRLOCK_NOW", DAY1)
+            .env("AIRLOCK_LOG", "warn")
+            .env_remove("AIRLOCK_DB")
+            .env_remove("AIRLOCK_TRUST")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.spawn().unwrap()
+    };
+    // No --db, no --trust: the vendor home's factory.db and the trust file it keeps.
+    let mut child = start(&[("AIRLOCK_HOME", &s.v)]);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let (st, _, _) = get(&format!("{url}/healthz"), None);
+    assert_eq!(st, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    // $AIRLOCK_DB wins over the home; a wrong one is named, not created.
+    let o = start(&[("AIRLOCK_HOME", &s.v), ("AIRLOCK_DB", &s.v.join("nope.db"))])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("no registry at") && e.contains("nope.db"), "{e}");
+    assert!(!s.v.join("nope.db").exists());
+}
