@@ -178,4 +178,36 @@ fn airlock_signature_verifies_with_stock_minisign_and_runtime_verify() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("minisign signature: signature does not verify"));
+
+    // A genuine signature whose trusted comment has no well-formed signing time: the key's
+    // window cannot be checked (a retired key could go on signing), so it is refused.
+    for comment in [
+        "timestamp:17900000x0\tfile:file.bin",
+        "file:file.bin",
+        "timestamp:1790000000\ttimestamp:1\tfile:file.bin",
+        "timestamp:-5\tfile:file.bin",
+    ] {
+        let sig = key
+            .sign_minisign(&std::fs::read(p.join("file.bin")).unwrap()[..], comment)
+            .unwrap();
+        std::fs::write(p.join("file.bin.sig"), &sig).unwrap();
+        let o = run(
+            p,
+            rv,
+            &[
+                "sig",
+                "file.bin",
+                "--trust",
+                "trust.json",
+                "--root",
+                &root_id,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{comment}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("timestamp"),
+            "{comment}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }

@@ -314,6 +314,32 @@ pub struct MinisignVerified {
     pub trusted_comment: String,
 }
 
+impl MinisignVerified {
+    /// The signing time its trusted comment states: exactly one `timestamp:N` field (Unix
+    /// seconds, plain decimal digits). Anything else is refused: without it the key's window
+    /// cannot be checked, and a retired key could go on signing files that pass.
+    pub fn signed_at(&self) -> Result<Timestamp, VerifyError> {
+        let bad = |m| {
+            Err(VerifyError::Minisign(
+                canon::minisign::MinisignError::Layout(m),
+            ))
+        };
+        let mut found = self
+            .trusted_comment
+            .split('\t')
+            .filter_map(|f| f.strip_prefix("timestamp:"));
+        let (Some(t), None) = (found.next(), found.next()) else {
+            return bad("the trusted comment must carry exactly one timestamp:N field");
+        };
+        if t.is_empty() || t.len() > 15 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return bad("the trusted comment's timestamp is not a whole number of seconds");
+        }
+        t.parse::<i64>()
+            .map(Timestamp)
+            .or_else(|_| bad("the trusted comment's timestamp is not a whole number of seconds"))
+    }
+}
+
 impl MinisignCheck {
     /// Parses the signature file.
     pub fn new(signature_file: &[u8]) -> Result<MinisignCheck, VerifyError> {
@@ -339,6 +365,18 @@ impl MinisignCheck {
     pub fn finish(self, trust: &TrustStore, role: Role) -> Result<MinisignVerified, VerifyError> {
         let key = trust.signer(self.key_id(), role)?.key.clone();
         self.finish_with_key(&key)
+    }
+
+    /// [`MinisignCheck::finish`], then the key's window at the signing time the trusted
+    /// comment states ([`MinisignVerified::signed_at`], required).
+    pub fn finish_in_window(
+        self,
+        trust: &TrustStore,
+        role: Role,
+    ) -> Result<MinisignVerified, VerifyError> {
+        let ok = self.finish(trust, role)?;
+        trust.check_window(ok.key_id, ok.signed_at()?)?;
+        Ok(ok)
     }
 
     /// Finishes against one key (for example a stock minisign public key).
