@@ -145,11 +145,17 @@ fn known_trust(
     )
 }
 
+/// The service's exit codes, at the end of every `--help`.
+const EXIT_CODES: &str =
+    "Exit codes: 0 stopped (SIGTERM or SIGINT); 2 error: a configuration, usage or startup error.";
+
 fn main() -> ExitCode {
     clikit::main("airlock-server", || {
-        let args = Args::parse();
+        let args: Args = clikit::parse::parse(EXIT_CODES);
         match args.cmd {
-            Some(Cmd::Generate(g)) => g.run(Args::command()),
+            Some(Cmd::Generate(g)) => {
+                g.run(clikit::parse::with_exit_codes(Args::command(), EXIT_CODES))
+            }
             None => serve(args.serve),
         }
     })

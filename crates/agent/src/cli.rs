@@ -287,7 +287,10 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             extract.as_deref(),
             json,
         ),
-        Cmd::Generate(g) => g.run(Args::command()),
+        Cmd::Generate(g) => g.run(clikit::parse::with_exit_codes(
+            Args::command(),
+            crate::EXIT_CODES,
+        )),
     }
 }
 

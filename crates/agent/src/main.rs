@@ -14,9 +14,13 @@ mod offline;
 mod online;
 mod update;
 
-use clap::Parser;
 use std::process::ExitCode;
 
+/// The agent's exit codes, at the end of every `--help`.
+pub(crate) const EXIT_CODES: &str = "Exit codes: 0 done; 1 rejected: a lease or input refused by a named check, or a refusal by the service; 2 error: a usage error or a local problem; 4 the service was unreachable or asked to retry later (rate limited): try again.";
+
 fn main() -> ExitCode {
-    clikit::main("airlock-agent", || cli::run(cli::Args::parse()))
+    clikit::main("airlock-agent", || {
+        cli::run(clikit::parse::parse(EXIT_CODES))
+    })
 }

@@ -10,7 +10,9 @@
 //! - [`args`]: the options the vendor's verify commands share;
 //! - [`input`]: capped reads, default signature paths, the vendor's trust file, the clock;
 //! - [`env`]: the `AIRLOCK_` environment names and their documented old aliases;
-//! - [`generate`]: shell completions and man pages from the clap definitions.
+//! - [`generate`]: shell completions and man pages from the clap definitions;
+//! - [`parse`]: the command line, with the exit codes in every `--help` and usage errors as
+//!   JSON under `--json`.
 //!
 //! It holds no rule of its own: what is valid is decided by `runtime`.
 
@@ -23,6 +25,7 @@ pub mod generate;
 pub mod home;
 pub mod input;
 pub mod outcome;
+pub mod parse;
 pub mod report;
 
 pub use outcome::{main, Outcome};

@@ -260,7 +260,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(Cmd::Revocations {
             cmd: RevocationsCmd::Import { file, sig, common },
         }) => revocations_import_cmd(&file, sig, common),
-        Some(Cmd::Generate(g)) => g.run(Args::command()),
+        Some(Cmd::Generate(g)) => g.run(clikit::parse::with_exit_codes(
+            Args::command(),
+            clikit::parse::EXIT_CODES,
+        )),
     }
 }
 

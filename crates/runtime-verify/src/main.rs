@@ -10,9 +10,10 @@ mod activation;
 mod cli;
 mod remind;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    clikit::main("runtime-verify", || cli::run(cli::Args::parse()))
+    clikit::main("runtime-verify", || {
+        cli::run(clikit::parse::parse(clikit::parse::EXIT_CODES))
+    })
 }

@@ -5,6 +5,7 @@
 
 mod activation;
 mod cmd;
+mod contract;
 mod desk;
 mod downloads;
 mod insider;

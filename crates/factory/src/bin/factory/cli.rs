@@ -235,7 +235,10 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Verify(a) => verify_cmd(a),
         Cmd::Migrate(a) => migrate_cmd(a),
         Cmd::Export(a) => export_cmd(a),
-        Cmd::Generate(g) => g.run(Args::command()),
+        Cmd::Generate(g) => g.run(clikit::parse::with_exit_codes(
+            Args::command(),
+            clikit::parse::EXIT_CODES,
+        )),
         Cmd::Audit(a) => audit_cmd(a),
     }
 }

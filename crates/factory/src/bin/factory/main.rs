@@ -10,9 +10,10 @@ mod cli;
 mod keycmds;
 mod licenses;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    clikit::main("factory", || cli::run(cli::Args::parse()))
+    clikit::main("factory", || {
+        cli::run(clikit::parse::parse(clikit::parse::EXIT_CODES))
+    })
 }

@@ -221,7 +221,12 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
             Ok(v) => report::print_bundle(&v, &bundle, judge.json)?,
             Err(e) => return report::fail("packager", judge.json, "bundle", &bundle.display(), &e),
         },
-        Cmd::Generate(g) => return g.run(Args::command()),
+        Cmd::Generate(g) => {
+            return g.run(clikit::parse::with_exit_codes(
+                Args::command(),
+                clikit::parse::EXIT_CODES,
+            ))
+        }
         Cmd::Sign {
             file,
             key,

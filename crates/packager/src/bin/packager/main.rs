@@ -6,9 +6,10 @@
 
 mod cli;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    clikit::main("packager", || cli::run(cli::Args::parse()))
+    clikit::main("packager", || {
+        cli::run(clikit::parse::parse(clikit::parse::EXIT_CODES))
+    })
 }
