@@ -130,7 +130,8 @@ $A $BIN/airlock-agent install "$OUT/activation-a" --trust "$OUT/trust.json" --ro
 $A $BIN/airlock-agent status --state "$OUT/machine-a"
 $A $BIN/runtime-verify activation --state "$OUT/machine-a" --trust "$OUT/trust.json" --license "$OUT/pro"
 echo "  the product asks one call what it may do:"
-$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a" gate helm_chart
+$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a" \
+  --feature gate --feature helm_chart --limit agents=0
 
 step "15. machine B is refused at the device limit"
 $B $BIN/airlock-agent request --license "$OUT/pro" --state "$OUT/machine-b" --out "$OUT/request-b.json" --label "machine B"
@@ -143,14 +144,14 @@ step "16. machine A is retired: deactivate, carry the receipt back, release the 
 $A $BIN/airlock-agent deactivate --state "$OUT/machine-a" --out "$OUT/receipt-a.json"
 $BIN/factory activation release --receipt "$OUT/receipt-a.json"
 set +e
-$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a"
+$A $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-a" --feature gate
 echo "  exit $? on machine A (3 = licensed work denied, data kept)"
 set -e
 
 step "17. machine B activates now"
 $BIN/factory activation fulfill "$OUT/request-b.json" --key "$OUT/keys/activation.key" --out "$OUT/activation-b"
 $B $BIN/airlock-agent install "$OUT/activation-b" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub" --state "$OUT/machine-b"
-$B $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-b"
+$B $BIN/example-product --trust "$OUT/trust.json" --license "$OUT/pro" --state "$OUT/machine-b" --feature gate
 $BIN/factory activation list "$PRO"
 
 step "18. hardware replaced: reset the license's seats; the next revocation list voids old leases"
@@ -189,7 +190,7 @@ for m in c d; do
     --state "$OUT/machine-$m" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"
 done
 env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/example-product --trust "$OUT/trust.json" \
-  --license "$OUT/machine-c-license" --state "$OUT/machine-c"
+  --license "$OUT/machine-c-license" --state "$OUT/machine-c" --feature gate
 set +e
 env AIRLOCK_INSTANCE_ID=demo-machine-e $BIN/airlock-agent activate --server "$URL" \
   --token @"$OUT/token" --license "$OUT/machine-e-license" \
@@ -231,7 +232,7 @@ step "23. the server stops; the machines keep working on their leases"
 kill $SERVER_PID && wait $SERVER_PID || true
 trap - EXIT
 env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/example-product --trust "$OUT/trust.json" \
-  --license "$OUT/machine-d-license" --state "$OUT/machine-d"
+  --license "$OUT/machine-d-license" --state "$OUT/machine-d" --feature gate
 set +e
 env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/airlock-agent run --once --state "$OUT/machine-d" --trust "$OUT/trust.json"
 echo "  exit $? (0 = nothing due yet; 4 = due, the service unreachable, the lease still holds)"

@@ -1,13 +1,14 @@
 //! `example-product`: how a product gates its features with Airlock, in one call.
 //!
 //! ```text
-//! example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub] [FEATURE...]
+//! example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub]
+//!                 [--feature F]... [--limit NAME=IN_USE]...
 //! ```
 //! It reads the clock once, calls `runtime::product::check` (trust, license, evaluation,
 //! activation lease, clock and revocations from the state directory), prints the warnings
-//! the operator must see, then asks for each FEATURE (default: `gate`) and for one more agent.
-//! Exit codes: 0 every feature asked for may be used, 3 something is denied (the product
-//! keeps serving existing data), 2 the license or trust cannot be judged.
+//! the operator must see, then asks for each `--feature` and, for each `--limit`, whether one
+//! more may start with IN_USE already running. Every denial prints its own stable code (a
+//! license not yet valid is `license_not_yet_valid`, not `license_expired`).
 
 #![forbid(unsafe_code)]
 
@@ -16,18 +17,23 @@ use runtime::session::Clock;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub] [--feature F]... [--limit NAME=IN_USE]...
+
+Exit codes: 0 every feature and limit asked for may be used; 2 the license or trust cannot be judged, or a usage error; 3 something asked for is denied (the product keeps serving existing data).";
+
 struct Opts {
     trust: PathBuf,
     license: PathBuf,
     state: PathBuf,
     root: Option<PathBuf>,
     features: Vec<String>,
+    limits: Vec<(String, u64)>,
 }
 
 fn opts() -> Result<Opts, String> {
     let mut it = std::env::args().skip(1);
-    let (mut trust, mut license, mut state, mut root, mut features) =
-        (None, None, None, None, Vec::new());
+    let (mut trust, mut license, mut state, mut root) = (None, None, None, None);
+    let (mut features, mut limits) = (Vec::new(), Vec::new());
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -35,15 +41,20 @@ fn opts() -> Result<Opts, String> {
             "--license" => license = Some(PathBuf::from(value()?)),
             "--state" => state = Some(PathBuf::from(value()?)),
             "--root" => root = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                return Err("usage: example-product --trust trust.json --license DIR --state DIR [--root ROOT.pub] [FEATURE...]".into())
+            "--feature" => features.push(value()?),
+            "--limit" => {
+                let v = value()?;
+                let parsed = v
+                    .split_once('=')
+                    .and_then(|(n, k)| Some((n.to_string(), k.parse::<u64>().ok()?)));
+                limits.push(parsed.ok_or_else(|| format!("--limit {v:?} must be NAME=IN_USE"))?);
             }
-            f if !f.starts_with('-') => features.push(f.to_string()),
-            other => return Err(format!("unknown option {other}")),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
-    }
-    if features.is_empty() {
-        features.push("gate".into());
     }
     Ok(Opts {
         trust: trust.ok_or("--trust is required")?,
@@ -51,6 +62,7 @@ fn opts() -> Result<Opts, String> {
         state: state.ok_or("--state is required")?,
         root,
         features,
+        limits,
     })
 }
 
@@ -135,9 +147,17 @@ fn main() -> ExitCode {
             }
         }
     }
-    match status.entitlements.check_limit("agents", 0) {
-        Ok(()) => println!("one more agent: allowed"),
-        Err(d) => println!("one more agent: denied ({})", d.code),
+    for (name, in_use) in &o.limits {
+        match status.entitlements.check_limit(name, *in_use) {
+            Ok(()) => println!("one more of {name} ({in_use} in use): allowed"),
+            Err(d) => {
+                denied = true;
+                println!(
+                    "one more of {name} ({in_use} in use): denied ({}, HTTP {})",
+                    d.code, d.http_status
+                );
+            }
+        }
     }
     println!("existing data and configuration: always available");
     if denied {

@@ -19,6 +19,10 @@ pub enum Gate {
     Open,
     /// The license expired: existing data and configuration stay usable, nothing new starts.
     LicenseExpired,
+    /// The license has not begun yet.
+    LicenseNotYetValid,
+    /// The license was revoked.
+    LicenseRevoked,
     /// The evaluation period is over.
     EvaluationExpired,
     /// The license requires activation and this machine holds no valid lease.
@@ -27,11 +31,26 @@ pub enum Gate {
     LeaseExpired,
 }
 
+impl Gate {
+    /// The gate of a license state: open while the license is usable (active, expiring soon,
+    /// in grace, evaluating), else closed with the state's own denial.
+    pub fn of(state: State) -> Gate {
+        match state {
+            State::Active | State::ExpiringSoon | State::Grace | State::Evaluation => Gate::Open,
+            State::EvaluationExpired => Gate::EvaluationExpired,
+            State::NotYetValid => Gate::LicenseNotYetValid,
+            State::Revoked => Gate::LicenseRevoked,
+            State::Expired | State::Invalid | State::TamperSuspected => Gate::LicenseExpired,
+        }
+    }
+}
+
 /// A denial: a stable code and an HTTP status hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denial<'a> {
-    /// `feature_not_licensed`, `<limit>_limit_reached`, `license_expired`, `evaluation_expired`,
-    /// `activation_required`, `lease_expired`.
+    /// `feature_not_licensed`, `<limit>_limit_reached`, `license_expired`,
+    /// `license_not_yet_valid`, `license_revoked`, `evaluation_expired`, `activation_required`,
+    /// `lease_expired`.
     pub code: &'a str,
     /// 402 Payment Required for every denial.
     pub http_status: u16,
@@ -78,11 +97,7 @@ impl Entitlements {
 
     /// Entitlements of a verified license in `state` (see [`crate::license::date_state`]).
     pub fn from_license(lic: &VerifiedLicense, state: State) -> Self {
-        let gate = match state {
-            State::Active | State::ExpiringSoon | State::Grace | State::Evaluation => Gate::Open,
-            State::EvaluationExpired => Gate::EvaluationExpired,
-            _ => Gate::LicenseExpired,
-        };
+        let gate = Gate::of(state);
         let l = lic.license();
         Self::new(
             gate,
@@ -116,6 +131,14 @@ impl Entitlements {
             }),
             Gate::EvaluationExpired => Err(Denial {
                 code: "evaluation_expired",
+                http_status: DENY,
+            }),
+            Gate::LicenseNotYetValid => Err(Denial {
+                code: "license_not_yet_valid",
+                http_status: DENY,
+            }),
+            Gate::LicenseRevoked => Err(Denial {
+                code: "license_revoked",
                 http_status: DENY,
             }),
             Gate::NotActivated => Err(Denial {

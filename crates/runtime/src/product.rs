@@ -180,11 +180,7 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         warnings.push(format!("license {}: {}", l.license_id, standing.describe()));
     }
     let required = l.activation_required();
-    let mut gate = match standing.state {
-        s if standing.usable() && s != State::EvaluationExpired => Gate::Open,
-        State::EvaluationExpired => Gate::EvaluationExpired,
-        _ => Gate::LicenseExpired,
-    };
+    let mut gate = Gate::of(standing.state);
     match &activation {
         Activation::Leased(lease, st) => {
             // Past renew_after (85 % of an offline lease, half of an online one): the agent

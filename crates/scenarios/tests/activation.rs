@@ -226,6 +226,8 @@ impl Site {
                 &state,
                 "--root",
                 "root.pub",
+                "--feature",
+                "gate",
             ],
         );
         (

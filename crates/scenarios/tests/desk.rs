@@ -467,3 +467,87 @@ fn export_all_restores_the_whole_book_and_only_what_is_missing() {
     assert_eq!(r["restored"].as_u64(), Some(1));
     assert!(!stale.exists());
 }
+
+/// `example-product` with the clock at `now`.
+fn product(v: &Path, now: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("faketime")
+        .arg("-f")
+        .arg(now.replace('T', " ").trim_end_matches('Z'))
+        .arg(bin("example-product"))
+        .args(args)
+        .current_dir(v)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_example_product_asks_what_it_is_told_and_names_each_state() {
+    let d = tempfile::tempdir().unwrap();
+    let v = d.path();
+    desk(v);
+    ok(issue(
+        v,
+        &[
+            "--tier",
+            "evaluation",
+            "--customer",
+            "Later",
+            "--not-before",
+            "2027-01-01",
+            "--expires",
+            "2027-06-01",
+            "--out",
+            "later",
+        ],
+    ));
+    let ask_with = |now: &str, agents: &str| {
+        product(
+            v,
+            now,
+            &[
+                "--trust",
+                "trust.json",
+                "--license",
+                "later",
+                "--state",
+                "st",
+                "--root",
+                "keys/root.pub",
+                "--feature",
+                "pim",
+                "--limit",
+                agents,
+            ],
+        )
+    };
+    let ask = |now: &str| ask_with(now, "agents=2");
+    // Before it begins: its own code, for the feature and the limit the product asked for.
+    let o = ask("2026-12-01T00:00:00Z");
+    assert_eq!(o.status.code(), Some(3));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("feature pim: denied (license_not_yet_valid, HTTP 402)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("one more of agents (2 in use): denied (license_not_yet_valid"),
+        "{out}"
+    );
+    // Begun: allowed (the evaluation tier: pim, three agents), the limit from the arguments.
+    let o = ask("2027-02-01T00:00:00Z");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("feature pim: allowed"), "{out}");
+    let o = ask_with("2027-02-01T00:00:00Z", "agents=3");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("denied (agent_limit_reached, HTTP 402)"),
+        "{out}"
+    );
+    // Past its end (an evaluation license, no grace): its own code again.
+    let o = ask("2027-09-01T00:00:00Z");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("denied (evaluation_expired"), "{out}");
+}

@@ -477,6 +477,8 @@ fn install_tokens_are_one_time_short_lived_and_vendor_signed() {
                     "lic-t1",
                     "--state",
                     "state-t1",
+                    "--feature",
+                    "gate",
                 ],
             );
             (
