@@ -302,6 +302,8 @@ pub fn sign(license: License, key: &SecretKey) -> Result<Signed> {
         revoke_reason: None,
         revoke_code: None,
         suspended_at: None,
+        grace_days: license.grace_days,
+        renewal_begins: None,
     };
     Ok(Signed {
         license,
@@ -519,6 +521,7 @@ pub fn check_stored(
         || doc.tier.as_str() != old.tier
         || times.expires_at != old.expires_at
         || times.not_before != old.not_before
+        || doc.grace_days != old.grace_days
     {
         bail!(
             "license {}: the registry row differs from its signed document (edited outside factory?); refusing to renew it",
@@ -633,6 +636,8 @@ pub fn migration(
         revoke_reason: None,
         revoke_code: None,
         suspended_at: None,
+        grace_days: l.grace_days,
+        renewal_begins: None,
     };
     let new = License {
         license_id: format!("lic-{}", random_hex(8)),

@@ -34,8 +34,11 @@ pub fn record_json(r: &Record, now: Timestamp, within: i64) -> Value {
         ("issued_at".into(), s(r.issued_at)),
         ("not_before".into(), s(r.not_before)),
         ("expires_at".into(), s(r.expires_at)),
+        ("grace_days".into(), Value::Number(r.grace_days as f64)),
         ("revoked_at".into(), opt(r.revoked_at)),
         ("revoke_reason".into(), opt(r.revoke_reason.as_ref())),
+        ("revoke_code".into(), opt(r.revoke_code.as_ref())),
+        ("suspended_at".into(), opt(r.suspended_at)),
         ("view".into(), s(View::of(r, now, within).as_str())),
     ])
     .expect("distinct names")
@@ -54,8 +57,102 @@ pub fn record_line(r: &Record, now: Timestamp, within: i64) -> String {
         r.tier,
         r.not_before,
         r.expires_at,
-        View::of(r, now, within).as_str()
+        view_text(r, now, within)
     )
+}
+
+/// What a license grants, from its signed document (`show`).
+pub struct Terms {
+    /// Features, sorted.
+    pub features: Vec<String>,
+    /// Limits (0 = unlimited), the device limit among them.
+    pub limits: Vec<(String, u64)>,
+    /// The device limit (seats), when the license has one.
+    pub device_limit: Option<u64>,
+}
+
+/// The terms of a recorded license (any schema: read from the signed document's `features`
+/// and `limits`).
+pub fn terms(r: &Record) -> anyhow::Result<Terms> {
+    use anyhow::Context;
+    let doc: serde_json::Value = serde_json::from_slice(&r.document)
+        .with_context(|| format!("license {}: stored document", r.license_id))?;
+    let mut features: Vec<String> = doc["features"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    features.sort();
+    let limits: Vec<(String, u64)> = doc["limits"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let device_limit = limits
+        .iter()
+        .find(|(k, _)| k == runtime::license::LIMIT_ACTIVATIONS)
+        .map(|(_, v)| *v)
+        .filter(|n| *n > 0);
+    Ok(Terms {
+        features,
+        limits,
+        device_limit,
+    })
+}
+
+impl Terms {
+    /// As JSON: `{"device_limit": N|null, "features": [...], "limits": {...}}`.
+    pub fn json(&self) -> Value {
+        Value::object(vec![
+            (
+                "device_limit".into(),
+                self.device_limit
+                    .map_or(Value::Null, |n| Value::Number(n as f64)),
+            ),
+            (
+                "features".into(),
+                Value::Array(self.features.iter().map(s).collect()),
+            ),
+            (
+                "limits".into(),
+                Value::object(
+                    self.limits
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::Number(*v as f64)))
+                        .collect(),
+                )
+                .expect("distinct limit names"),
+            ),
+        ])
+        .expect("distinct names")
+    }
+
+    /// `agents=50 instances=3 ...` (0 = unlimited).
+    pub fn limits_text(&self) -> String {
+        self.limits
+            .iter()
+            .map(|(k, v)| match v {
+                0 => format!("{k}=unlimited"),
+                n => format!("{k}={n}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The view as the table shows it: a license renewed early says so.
+pub fn view_text(r: &Record, now: Timestamp, within: i64) -> String {
+    let v = View::of(r, now, within).as_str();
+    match (&r.renewed_by, r.superseded(now)) {
+        (Some(by), false) => format!("{v} (renewed by {by})"),
+        _ => v.to_string(),
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -53,7 +53,7 @@ fn an_sql_edit_to_a_license_row_breaks_the_audit_and_blocks_publishing() {
     // A row inserted with plain SQL has no audit event.
     db(p)
         .execute_batch(
-            "INSERT INTO licenses SELECT 'lic-forged', lineage_id || 'x', sequence, renewal_of, customer_id, customer_name, product, 'sovereign', issued_at, not_before, expires_at, 'ZZZZ-ZZZZ-ZZZZ-ZZZZ', key_id, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at FROM licenses LIMIT 1;
+            "INSERT INTO licenses SELECT 'lic-forged', lineage_id || 'x', sequence, renewal_of, customer_id, customer_name, product, 'sovereign', issued_at, not_before, expires_at, 'ZZZZ-ZZZZ-ZZZZ-ZZZZ', key_id, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at, grace_days FROM licenses LIMIT 1;
              INSERT INTO license_documents SELECT 'lic-forged', document, signature FROM license_documents LIMIT 1;",
         )
         .unwrap();

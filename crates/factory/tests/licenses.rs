@@ -505,9 +505,11 @@ fn renew_lineage_revoke_and_views() {
                 .map(|r| r["license_id"].as_str().unwrap().to_string())
                 .collect()
         };
-        assert_eq!(view("renewed"), vec![a.clone()]);
+        // Renewed early: `a` stays in force (its own view, with renewed_by) until its renewal
+        // begins.
+        assert!(view("renewed").is_empty());
         assert_eq!(view("revoked"), vec![revoked.clone()]);
-        assert_eq!(view("expiring-soon"), vec![soon.clone()]);
+        assert_eq!(view("expiring-soon"), vec![soon.clone(), a.clone()]);
         assert_eq!(view("active"), vec![active.clone()]);
         let mut fut = view("future");
         fut.sort();
@@ -515,15 +517,26 @@ fn renew_lineage_revoke_and_views() {
         want.sort();
         assert_eq!(fut, want);
         assert!(view("expired").is_empty());
-        // Later, the expiring-soon one has expired (time moves via AIRLOCK_NOW).
-        let later = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
-            .args(["list", "--view", "expired", "--json"])
-            .env("AIRLOCK_NOW", "2026-12-05T00:00:00Z")
-            .env("FACTORY_DB", crate::common::db_of(p))
-            .output()
-            .unwrap();
-        let exp = json(&later);
-        assert_eq!(exp.as_array().unwrap()[0]["license_id"], soon.as_str());
+        // Later (time moves via AIRLOCK_NOW): the expiring-soon one is in its 14 grace days,
+        // then expired; `a` is renewed once its renewal has begun.
+        let at = |now: &str, v: &str| -> Vec<String> {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_factory"))
+                .args(["list", "--view", v, "--json"])
+                .env("AIRLOCK_NOW", now)
+                .env("FACTORY_DB", crate::common::db_of(p))
+                .output()
+                .unwrap();
+            json(&o)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["license_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(at("2026-12-05T00:00:00Z", "grace"), vec![soon.clone()]);
+        assert!(at("2026-12-05T00:00:00Z", "expired").is_empty());
+        assert_eq!(at("2026-12-20T00:00:00Z", "expired"), vec![soon.clone()]);
+        assert_eq!(at("2026-12-20T00:00:00Z", "renewed"), vec![a.clone()]);
         // Each license appears in exactly one view.
         let all = json(&fac(p, &["list", "--json"]));
         assert_eq!(all.as_array().unwrap().len(), 6);

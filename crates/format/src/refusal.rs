@@ -122,6 +122,12 @@ codes! {
     /// The install token was spent already.
     TokenUsed = "TOKEN_USED", 409, EXIT_REJECTED,
         "ask the vendor for a new install token";
+    /// The vendor revoked the install token.
+    TokenRevoked = "TOKEN_REVOKED", 403, EXIT_REJECTED,
+        "the vendor withdrew this install token: ask the vendor for a new one";
+    /// The license is suspended: no new seats, no lease renewals, until the vendor resumes it.
+    LicenseSuspended = "LICENSE_SUSPENDED", 403, EXIT_REJECTED,
+        "the vendor suspended this license: contact the vendor (your data is untouched)";
     /// A renewal signed by another instance key or fingerprint than the seat's.
     InstanceMismatch = "INSTANCE_MISMATCH", 403, EXIT_REJECTED,
         "only the machine holding the seat may renew it";

@@ -551,3 +551,150 @@ fn the_example_product_asks_what_it_is_told_and_names_each_state() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("denied (evaluation_expired"), "{out}");
 }
+
+#[test]
+fn the_desk_finds_anything() {
+    on_each_registry(|url| {
+        let d = tempfile::tempdir().unwrap();
+        let v = d.path();
+        if let Some(url) = url {
+            std::fs::write(v.join("registry.url"), url).unwrap();
+        }
+        desk(v);
+        let id = |o: std::process::Output| ok(o).trim().to_string();
+        let acme = id(issue(
+            v,
+            &[
+                "--tier",
+                "professional",
+                "--customer",
+                "Acme Corp",
+                "--expires",
+                "2027-01-10",
+                "--device-limit",
+                "3",
+                "--feature",
+                "mssql",
+                "--out",
+                "acme",
+            ],
+        ));
+        let globex = id(issue(
+            v,
+            &[
+                "--tier",
+                "sovereign",
+                "--customer",
+                "Globex",
+                "--out",
+                "globex",
+            ],
+        ));
+        let initech = id(issue(
+            v,
+            &[
+                "--tier",
+                "professional",
+                "--customer",
+                "Initech",
+                "--expires",
+                "2026-12-01",
+                "--out",
+                "initech",
+            ],
+        ));
+        let fac = |now: &str, args: &[&str]| -> serde_json::Value {
+            serde_json::from_str(&ok(vendor(v, "factory", now, args))).unwrap()
+        };
+        // Renewed early: the license in force stays in its own view with "renewed by".
+        let renewal = ok(vendor(
+            v,
+            "factory",
+            T0,
+            &[
+                "renew",
+                &acme,
+                "--expires",
+                "2028-01-10",
+                "--key",
+                "keys/license.key",
+                "--trust",
+                "trust.json",
+                "--out",
+                "acme-2028",
+            ],
+        ))
+        .trim()
+        .to_string();
+        let ids = |x: &serde_json::Value| -> Vec<String> {
+            x.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["license_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let active = fac(T0, &["list", "--view", "active", "--json"]);
+        assert!(ids(&active).contains(&acme), "{active}");
+        assert!(fac(T0, &["list", "--view", "renewed", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let text = ok(vendor(v, "factory", T0, &["list", "--view", "active"]));
+        assert!(
+            text.contains(&format!("active (renewed by {renewal})")),
+            "{text}"
+        );
+        // A customer in grace is in `grace`, not `expired`.
+        assert_eq!(
+            ids(&fac(
+                "2026-12-05T00:00:00Z",
+                &["list", "--view", "grace", "--json"]
+            )),
+            vec![initech.clone()]
+        );
+        // `show` by the human key read over the phone: lower case, no dashes.
+        let shown = fac(T0, &["show", &acme, "--json"]);
+        let key = shown["license"]["license_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let spoken = key.replace('-', " ").to_lowercase();
+        let by_key = fac(T0, &["show", &spoken, "--json"]);
+        assert_eq!(by_key["license"]["license_id"], acme.as_str());
+        assert_eq!(by_key["terms"]["device_limit"], 3);
+        assert!(by_key["terms"]["features"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("mssql")));
+        assert_eq!(by_key["terms"]["limits"]["agents"], 50);
+        assert_eq!(by_key["seats_in_use"], 0);
+        assert_eq!(by_key["license"]["grace_days"], 14);
+        fails(
+            vendor(v, "factory", T0, &["show", "ZZZZ-ZZZZ-ZZZZ-ZZZZ"]),
+            2,
+            "neither an id nor a license key",
+        );
+        // Filters: customer, product, tier, signing key, lineage.
+        let all = |f: &[&str]| -> Vec<String> {
+            let mut a = vec!["list", "--json"];
+            a.extend_from_slice(f);
+            let mut x = ids(&fac(T0, &a));
+            x.sort();
+            x
+        };
+        let mut acme_line = vec![acme.clone(), renewal.clone()];
+        acme_line.sort();
+        assert_eq!(all(&["--customer", "acme-corp"]), acme_line);
+        assert_eq!(all(&["--tier", "sovereign"]), vec![globex.clone()]);
+        assert_eq!(all(&["--product", "gateway"]).len(), 4);
+        let kid = key_id(v, "keys/license.pub");
+        assert_eq!(all(&["--signed-by", &kid]).len(), 4);
+        assert!(all(&["--signed-by", "0000000000000000"]).is_empty());
+        let lineage = shown["license"]["lineage_id"].as_str().unwrap();
+        assert_eq!(all(&["--lineage", lineage]), acme_line);
+        assert_eq!(
+            all(&["--customer", "acme-corp", "--tier", "sovereign"]),
+            Vec::<String>::new()
+        );
+    });
+}

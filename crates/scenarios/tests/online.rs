@@ -503,6 +503,67 @@ fn install_tokens_are_one_time_short_lived_and_vendor_signed() {
                 "1"
             );
         }
+        // A token the vendor revoked (handed to the wrong person): 403 TOKEN_REVOKED, and the
+        // book lists it so.
+        let made: serde_json::Value = serde_json::from_str(&ok(s.factory(
+            DAY1,
+            &[
+                "token",
+                "create",
+                "--license",
+                &s.license_id,
+                "--ttl",
+                "24h",
+                "--key",
+                "keys/activation.key",
+                "--json",
+            ],
+        )))
+        .unwrap();
+        let tid = made["token_id"].as_str().unwrap();
+        ok(s.factory(
+            DAY1,
+            &[
+                "token",
+                "revoke",
+                tid,
+                "--reason",
+                "sent to the wrong address",
+            ],
+        ));
+        let o = act("t4", made["token"].as_str().unwrap(), DAY1);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("TOKEN_REVOKED"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let listed: serde_json::Value = serde_json::from_str(&ok(s.factory(
+            DAY1,
+            &["token", "list", "--license", &s.license_id, "--json"],
+        )))
+        .unwrap();
+        let states: Vec<(String, String)> = listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["token_id"].as_str().unwrap().to_string(),
+                    t["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            states.contains(&(tid.to_string(), "revoked".to_string())),
+            "{states:?}"
+        );
+        assert!(states.iter().any(|(_, st)| st == "spent"), "{states:?}");
+        crate::kit::fails(
+            s.factory(DAY1, &["token", "revoke", tid, "--reason", "again"]),
+            1,
+            "revoked already",
+        );
         // An expired token (made yesterday, for one hour): 403 TOKEN_EXPIRED.
         let old = ok(s.factory(
             "2026-11-22T12:00:00Z",

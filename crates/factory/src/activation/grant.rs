@@ -37,6 +37,8 @@ struct Facts {
     counters: Option<(u64, u64, u64)>,
     /// Seats made with the request's token so far.
     token_spent: u64,
+    /// Whether the vendor revoked the request's install token.
+    token_revoked: bool,
 }
 
 /// The one statement that reads a request's facts (one round trip, what matters most on a
@@ -57,7 +59,8 @@ fn facts_sql(renewal: bool) -> String {
     format!(
         "SELECT {}, rq.activation_id, ra.released_at, lc.epoch, lc.lease_sequence, lc.live_seats,
            (SELECT count(*) FROM activations e WHERE e.lineage_id = l.lineage_id AND e.released_at IS NULL AND e.lease_not_after <= ?2),
-           (SELECT count(*) FROM install_token_uses u WHERE u.token_id = ?3), {seat}
+           (SELECT count(*) FROM install_token_uses u WHERE u.token_id = ?3),
+           (SELECT count(*) FROM install_tokens t WHERE t.token_id = ?3 AND t.revoked_at IS NOT NULL), {seat}
          FROM licenses l JOIN license_documents d ON d.license_id = l.license_id
          LEFT JOIN activation_requests rq ON rq.request_id = ?4
          LEFT JOIN activations ra ON ra.activation_id = rq.activation_id
@@ -99,12 +102,14 @@ impl Facts {
                         None => None,
                     };
                     let (ended, spent) = (r.int(n + 5)? as u64, r.int(n + 6)? as u64);
-                    let seat = super::rows::read_opt_row_at(r, n + 7)?;
-                    Ok((rec, replayed, counters, ended, spent, seat))
+                    let revoked = r.int(n + 7)? > 0;
+                    let seat = super::rows::read_opt_row_at(r, n + 8)?;
+                    Ok((rec, replayed, counters, ended, (spent, revoked), seat))
                 },
             )
         })?;
-        let Some((named, replayed, counters, ended, token_spent, seat)) = read else {
+        let Some((named, replayed, counters, ended, (token_spent, token_revoked), seat)) = read
+        else {
             return Ok(Err(rules::not_found(&req.license_id)));
         };
         let previous = if renewal {
@@ -128,6 +133,7 @@ impl Facts {
             ended,
             counters,
             token_spent,
+            token_revoked,
         }))
     }
 }
@@ -265,7 +271,7 @@ fn plan(
             return Ok(Err(refusal(tx, c, link, &terms, live_now, mine.as_ref())?))
         }
     };
-    if let Err(r) = rules::token_unspent(how, new_seat, f.token_spent) {
+    if let Err(r) = rules::token_unspent(how, new_seat, f.token_spent, f.token_revoked) {
         return Ok(Err(r));
     }
     let sequence = last_seq + 1;

@@ -28,7 +28,7 @@ pub use release::{
 pub use rows::{list, revocation_entries, row_hash, ListEntries, Listed, Row};
 pub use rules::{decide, decide_counted, not_found, Decision, Holder, Seat, Terms};
 pub use runtime::refusal::{Code, Refusal};
-pub use token::{token_create, Token};
+pub use token::{token_create, token_list, token_revoke, Token, TokenRow};
 
 use crate::db::Sql;
 use crate::registry::Registry;

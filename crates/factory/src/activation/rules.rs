@@ -323,9 +323,21 @@ pub(super) fn holder<'a>(
     }
 }
 
-/// A spent token makes no new seat: `spent` seats made with it already.
-pub(super) fn token_unspent(how: How<'_>, new_seat: bool, spent: u64) -> Result<(), Refusal> {
+/// A spent or revoked token makes no new seat: `spent` seats made with it already.
+pub(super) fn token_unspent(
+    how: How<'_>,
+    new_seat: bool,
+    spent: u64,
+    revoked: bool,
+) -> Result<(), Refusal> {
     match how {
+        How::Token(t) if new_seat && revoked => Err(Refusal::new(
+            Code::TokenRevoked,
+            format!(
+                "install token {} was revoked by the vendor",
+                t.value().token_id
+            ),
+        )),
         How::Token(t) if new_seat && spent >= t.value().allowance => Err(Refusal::new(
             Code::TokenUsed,
             format!(

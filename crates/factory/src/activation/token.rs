@@ -93,6 +93,18 @@ pub fn token_create(
             envelope,
         }
         .to_token();
+        tx.exec(
+            "INSERT INTO install_tokens (token_id, license_id, lineage_id, allowance, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            crate::args![
+                &token.token_id,
+                &rec.license_id,
+                &rec.lineage_id,
+                allowance,
+                now.0,
+                now.0 + ttl_secs
+            ],
+        )?;
         audit_with(
             tx,
             now,
@@ -107,5 +119,111 @@ pub fn token_create(
             None,
         )?;
         Ok(Ok(Token { token, text }))
+    })
+}
+
+/// One recorded install token (`factory token list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Its id.
+    pub token_id: String,
+    /// The license it was made for.
+    pub license_id: String,
+    /// How many machines it may activate.
+    pub allowance: u64,
+    /// How many it did.
+    pub used: u64,
+    /// When it was made.
+    pub issued_at: Timestamp,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
+    /// When the vendor revoked it.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenRow {
+    /// `live`, `spent`, `expired` or `revoked` at `now`.
+    pub fn state(&self, now: Timestamp) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.used >= self.allowance {
+            "spent"
+        } else if self.expires_at <= now {
+            "expired"
+        } else {
+            "live"
+        }
+    }
+}
+
+/// The recorded install tokens, newest first, of one license (or all).
+pub fn token_list(reg: &Registry, license_id: Option<&str>) -> anyhow::Result<Vec<TokenRow>> {
+    reg.sql().all(
+        "SELECT t.token_id, t.license_id, t.allowance,
+           (SELECT count(*) FROM install_token_uses u WHERE u.token_id = t.token_id),
+           t.issued_at, t.expires_at, t.revoked_at
+         FROM install_tokens t WHERE (?1 = '' OR t.license_id = ?1)
+         ORDER BY t.issued_at DESC, t.token_id",
+        crate::args![license_id.unwrap_or("")],
+        |r| {
+            Ok(TokenRow {
+                token_id: r.text(0)?,
+                license_id: r.text(1)?,
+                allowance: r.int(2)? as u64,
+                used: r.int(3)? as u64,
+                issued_at: Timestamp(r.int(4)?),
+                expires_at: Timestamp(r.int(5)?),
+                revoked_at: r.opt_int(6)?.map(Timestamp),
+            })
+        },
+    )
+}
+
+/// Revokes an install token: the service and `activation fulfill` refuse it from now on
+/// (`TOKEN_REVOKED`); seats it already made stay. Audit event `token_revoked`.
+pub fn token_revoke(
+    reg: &mut Registry,
+    token_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Outcome<TokenRow> {
+    reg.immediate(|tx| {
+        let n = tx.exec(
+            "UPDATE install_tokens SET revoked_at = ?1, revoke_reason = ?2 WHERE token_id = ?3 AND revoked_at IS NULL",
+            crate::args![now.0, reason, token_id],
+        )?;
+        if n == 0 {
+            let known = tx.opt(
+                "SELECT revoked_at FROM install_tokens WHERE token_id = ?1",
+                crate::args![token_id],
+                |r| r.opt_int(0),
+            )?;
+            return match known {
+                None => refuse(
+                    Code::TokenInvalid,
+                    format!("no install token {token_id} is recorded (tokens made before registry schema 11 are not; they expire within 72 hours)"),
+                ),
+                Some(_) => refuse(
+                    Code::TokenRevoked,
+                    format!("install token {token_id} is revoked already"),
+                ),
+            };
+        }
+        audit_with(
+            tx,
+            now,
+            "token_revoked",
+            &format!("token:{token_id}"),
+            reason,
+            None,
+        )?;
+        Ok(Ok(()))
+    })
+    .and_then(|r| match r {
+        Ok(()) => Ok(Ok(token_list(reg, None)?
+            .into_iter()
+            .find(|t| t.token_id == token_id)
+            .context("the revoked token vanished")?)),
+        Err(e) => Ok(Err(e)),
     })
 }

@@ -20,10 +20,11 @@ use runtime::revocation::{Reason, RevocationList};
 use runtime::Artifact;
 use rusqlite::{Connection, OpenFlags};
 
+mod lookups;
 mod schema;
 mod views;
 
-pub use views::View;
+pub use views::{Filter, View};
 
 pub(crate) use crate::audit::{audit_next, audit_with, forget_audit_tail, AUDIT_INSERT};
 use std::collections::HashMap;
@@ -126,24 +127,43 @@ pub struct Record {
     pub revoke_code: Option<String>,
     /// Since when the license is suspended (cleared again by a resume).
     pub suspended_at: Option<Timestamp>,
+    /// Days it keeps working after its expiry (the signed document's `grace_days`).
+    pub grace_days: u64,
+    /// When its renewal begins (read with the row, never stored: the successor's
+    /// `not_before`); `None` when not renewed.
+    pub renewal_begins: Option<Timestamp>,
 }
 
-pub(crate) const COLUMNS: &str = "l.license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, d.document, d.signature, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
+impl Record {
+    /// The end of its grace period.
+    pub fn grace_ends(&self) -> Timestamp {
+        self.expires_at.plus_days(self.grace_days as i64)
+    }
+
+    /// Whether a renewal has taken over at `now` (renewed, and the renewal has begun).
+    pub fn superseded(&self, now: Timestamp) -> bool {
+        self.renewed_by.is_some() && self.renewal_begins.is_none_or(|b| b <= now)
+    }
+}
+
+pub(crate) const COLUMNS: &str = "l.license_id, l.lineage_id, l.sequence, l.renewal_of, l.customer_id, l.customer_name, l.product, l.tier, \
+    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, d.document, d.signature, l.renewed_by, l.revoked_at, l.revoke_reason, l.revoke_code, l.suspended_at, \
+    l.grace_days, (SELECT nx.not_before FROM licenses nx WHERE nx.license_id = l.renewed_by)";
 pub(crate) const FROM_JOINED: &str =
     "licenses l JOIN license_documents d ON d.license_id = l.license_id";
 const INSERT_COLUMNS: &str =
     "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
+    issued_at, not_before, expires_at, license_key, key_id, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at, grace_days";
 
-const LIST_COLUMNS: &str = "license_id, lineage_id, sequence, renewal_of, customer_id, customer_name, product, tier, \
-    issued_at, not_before, expires_at, license_key, key_id, NULL, NULL, renewed_by, revoked_at, revoke_reason, revoke_code, suspended_at";
+/// [`COLUMNS`] without the signed bytes, over `licenses l` alone (listings).
+pub(crate) const LIST_COLUMNS: &str = "l.license_id, l.lineage_id, l.sequence, l.renewal_of, l.customer_id, l.customer_name, l.product, l.tier, \
+    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, NULL, NULL, l.renewed_by, l.revoked_at, l.revoke_reason, l.revoke_code, l.suspended_at, \
+    l.grace_days, (SELECT nx.not_before FROM licenses nx WHERE nx.license_id = l.renewed_by)";
 
 /// [`COLUMNS`] with every column named by its table, for reads that join other tables.
-pub(crate) const QUALIFIED_COLUMNS: &str = "l.license_id, l.lineage_id, l.sequence, l.renewal_of, l.customer_id, l.customer_name, l.product, l.tier, \
-    l.issued_at, l.not_before, l.expires_at, l.license_key, l.key_id, d.document, d.signature, l.renewed_by, l.revoked_at, l.revoke_reason, l.revoke_code, l.suspended_at";
+pub(crate) const QUALIFIED_COLUMNS: &str = COLUMNS;
 /// How many columns [`row_to_record`] reads.
-pub(crate) const RECORD_COLUMNS: usize = 20;
+pub(crate) const RECORD_COLUMNS: usize = 22;
 
 pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
     Ok(Record {
@@ -168,6 +188,8 @@ pub(crate) fn row_to_record(r: &dyn SqlRow) -> Result<Record> {
         revoke_reason: r.opt_text(17)?,
         revoke_code: r.opt_text(18)?,
         suspended_at: r.opt_int(19)?.map(Timestamp),
+        grace_days: r.opt_int(20)?.unwrap_or(0) as u64,
+        renewal_begins: r.opt_int(21)?.map(Timestamp),
     })
 }
 
@@ -237,46 +259,14 @@ fn audit_row(
     audit_with(tx, at, event, license_id, detail, Some(&row_hash(&r)))
 }
 
-/// The registry holds every license key: its files are the owner's alone (0600), whatever the
-/// umask and however the file came to be. A new file is created 0600 before SQLite opens it
-/// (SQLite gives its `-wal` and `-shm` files the database's mode); an existing one readable by
-/// others is tightened, with its `-wal` and `-shm`.
-fn private_files(path: &Path, create: bool) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        if create {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).with_context(|| format!("registry {}", path.display())),
-            }
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let p = std::path::PathBuf::from(p);
-            match std::fs::metadata(&p) {
-                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
-                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-                        .with_context(|| format!("making {} private (0600)", p.display()))?;
-                }
-                _ => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (path, create);
-    Ok(())
-}
-
 /// Appends an audit event inside the caller's transaction, chained to the previous one.
-fn audit(tx: &dyn Sql, at: Timestamp, event: &str, subject: &str, detail: &str) -> Result<()> {
+pub(super) fn audit(
+    tx: &dyn Sql,
+    at: Timestamp,
+    event: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<()> {
     audit_with(tx, at, event, subject, detail, None)
 }
 
@@ -324,7 +314,7 @@ impl Registry {
     }
 
     fn open_with(path: &Path, create: OpenFlags) -> Result<Registry> {
-        private_files(path, !create.is_empty())?;
+        lookups::private_files(path, !create.is_empty())?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create;
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("registry {}", path.display()))?;
@@ -445,7 +435,7 @@ impl Registry {
                     }
                 }
                 tx.exec(
-                    &format!("INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"),
+                    &format!("INSERT INTO licenses ({INSERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"),
                     args![
                         &r.license_id,
                         &r.lineage_id,
@@ -465,6 +455,7 @@ impl Registry {
                         &r.revoke_reason,
                         &r.revoke_code,
                         r.suspended_at.map(|t| t.0),
+                        r.grace_days,
                     ],
                 )
                 .with_context(|| format!("recording license {}", r.license_id))?;
@@ -528,33 +519,6 @@ impl Registry {
         Ok(out)
     }
 
-    /// The name recorded for customer `id` (the first license's), if any.
-    pub fn customer_name(&self, id: &str) -> Result<Option<String>> {
-        self.sql().opt(
-            "SELECT customer_name FROM licenses WHERE customer_id = ?1 ORDER BY issued_at, license_id LIMIT 1",
-            args![id],
-            |r| r.text(0),
-        )
-    }
-
-    /// A live license of this customer, product and tier (the latest of its lineage, neither
-    /// revoked nor expired at `now`), if there is one.
-    pub fn live_license_of(
-        &self,
-        customer_id: &str,
-        product: &str,
-        tier: &str,
-        now: Timestamp,
-    ) -> Result<Option<String>> {
-        self.sql().opt(
-            "SELECT license_id FROM licenses WHERE customer_id = ?1 AND product = ?2 AND tier = ?3
-             AND revoked_at IS NULL AND renewed_by IS NULL AND expires_at > ?4
-             ORDER BY license_id LIMIT 1",
-            args![customer_id, product, tier, now.0],
-            |r| r.text(0),
-        )
-    }
-
     /// Every license id, in order.
     pub fn license_ids(&self) -> Result<Vec<String>> {
         self.sql().all(
@@ -562,23 +526,6 @@ impl Registry {
             &[],
             |r| r.text(0),
         )
-    }
-
-    /// Up to `limit` licenses with their signed bytes, in license-id order, after `after`
-    /// (from the start when `None`): `export --all` pages through the book with it.
-    pub fn records_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>> {
-        self.sql().all(
-            &format!(
-                "SELECT {COLUMNS} FROM {FROM_JOINED} WHERE l.license_id > ?1 ORDER BY l.license_id LIMIT ?2"
-            ),
-            args![after.unwrap_or(""), limit as i64],
-            row_to_record,
-        )
-    }
-
-    /// How many licenses the registry holds.
-    pub fn license_count(&self) -> Result<u64> {
-        Ok(self.sql().int("SELECT count(*) FROM licenses", &[])? as u64)
     }
 
     /// One license.
@@ -704,38 +651,6 @@ impl Registry {
             )?;
             crate::audit::anchor_in(tx, seq, at, key)?;
             Ok((seq, doc, sig))
-        })
-    }
-
-    /// The newest trust file kept (its version and bytes).
-    pub fn kept_trust(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        self.sql().opt(
-            "SELECT version, document FROM trust_files ORDER BY version DESC LIMIT 1",
-            &[],
-            |r| Ok((r.int(0)? as u64, r.text(1)?.into_bytes())),
-        )
-    }
-
-    /// Keeps a trust file (once per version; an audit event says so). The caller checked
-    /// that it is newer than the one kept.
-    pub fn keep_trust(&mut self, version: u64, bytes: &[u8], at: Timestamp) -> Result<()> {
-        let text = std::str::from_utf8(bytes).context("trust file is not UTF-8")?;
-        self.write(|tx| {
-            let n = tx.exec(
-                "INSERT INTO trust_files (version, document, kept_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (version) DO NOTHING",
-                args![version, text, at.0],
-            )?;
-            if n == 1 {
-                audit(
-                    tx,
-                    at,
-                    "trust_kept",
-                    &format!("trust#{version}"),
-                    &enc::sha256_hex(bytes),
-                )?;
-            }
-            Ok(())
         })
     }
 

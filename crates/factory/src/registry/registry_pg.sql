@@ -1,4 +1,4 @@
--- The registry schema on PostgreSQL: what SQLite's migrations 1-10 leave behind, created whole.
+-- The registry schema on PostgreSQL: what SQLite's migrations 1-11 leave behind, created whole.
 -- Integers are BIGINT (SQLite's INTEGER is 64-bit), bytes BYTEA.
 CREATE TABLE licenses (
     license_id    TEXT PRIMARY KEY,
@@ -19,6 +19,7 @@ CREATE TABLE licenses (
     revoke_reason TEXT,
     revoke_code   TEXT,
     suspended_at  BIGINT,
+    grace_days    BIGINT,
     UNIQUE (lineage_id, sequence)
 );
 CREATE INDEX licenses_live ON licenses(expires_at, license_id, not_before)
@@ -124,3 +125,14 @@ CREATE TABLE trust_files (
     document TEXT NOT NULL,
     kept_at  BIGINT NOT NULL
 );
+CREATE TABLE install_tokens (
+    token_id      TEXT PRIMARY KEY,
+    license_id    TEXT NOT NULL,
+    lineage_id    TEXT NOT NULL,
+    allowance     BIGINT NOT NULL,
+    issued_at     BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    revoked_at    BIGINT,
+    revoke_reason TEXT
+);
+CREATE INDEX install_tokens_license ON install_tokens(license_id);

@@ -134,7 +134,40 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 10: the last trust file the factory signed or was given: signing commands refuse a key
     // it marks retired or revoked even when no --trust is passed.
     TRUST_MIGRATION,
+    // 11: each license's grace days (the `grace` view; filled from the signed documents), and
+    // install tokens as recorded (listed, revoked).
+    "ALTER TABLE licenses ADD COLUMN grace_days BIGINT;
+    UPDATE licenses SET grace_days = coalesce((SELECT json_extract(CAST(d.document AS TEXT), '$.grace_days')
+        FROM license_documents d WHERE d.license_id = licenses.license_id), 0);
+    CREATE TABLE install_tokens (
+        token_id      TEXT PRIMARY KEY,
+        license_id    TEXT NOT NULL,
+        lineage_id    TEXT NOT NULL,
+        allowance     BIGINT NOT NULL,
+        issued_at     BIGINT NOT NULL,
+        expires_at    BIGINT NOT NULL,
+        revoked_at    BIGINT,
+        revoke_reason TEXT
+    );
+    CREATE INDEX install_tokens_license ON install_tokens(license_id);",
 ];
+
+/// Migration 11 on PostgreSQL (the same schema; the documents read as JSON there).
+const BOOK_UPGRADE_PG: &str = "ALTER TABLE licenses ADD COLUMN grace_days BIGINT;
+    UPDATE licenses l SET grace_days = coalesce((convert_from(d.document, 'UTF8')::jsonb->>'grace_days')::bigint, 0)
+        FROM license_documents d WHERE d.license_id = l.license_id;
+    UPDATE licenses SET grace_days = 0 WHERE grace_days IS NULL;
+    CREATE TABLE install_tokens (
+        token_id      TEXT PRIMARY KEY,
+        license_id    TEXT NOT NULL,
+        lineage_id    TEXT NOT NULL,
+        allowance     BIGINT NOT NULL,
+        issued_at     BIGINT NOT NULL,
+        expires_at    BIGINT NOT NULL,
+        revoked_at    BIGINT,
+        revoke_reason TEXT
+    );
+    CREATE INDEX install_tokens_license ON install_tokens(license_id);";
 
 /// Migration 10, the same SQL on both engines.
 const TRUST_MIGRATION: &str = "CREATE TABLE trust_files (
@@ -176,7 +209,7 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 10;
+const PG_SCHEMA_VERSION: usize = 11;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
@@ -186,6 +219,7 @@ const PG_UPGRADES: &[&str] = &[
     FINGERPRINT_MIGRATION,
     DESK_MIGRATION,
     TRUST_MIGRATION,
+    BOOK_UPGRADE_PG,
 ];
 
 /// The version the oldest PostgreSQL registry has.

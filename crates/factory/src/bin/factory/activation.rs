@@ -71,41 +71,6 @@ pub enum ActivationCmd {
     },
 }
 
-#[derive(Subcommand)]
-pub enum TokenCmd {
-    /// Sign an install token: N machines may activate the license online without its key,
-    /// until the token expires (at most 72 hours). Printed on stdout, or written to --out
-    Create {
-        /// The license id
-        #[arg(long)]
-        license: String,
-        /// How many machines may activate with it
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        instances: u64,
-        /// How long it is accepted: 30m, 24h, 3d (at most 72h)
-        #[arg(long, value_name = "DURATION")]
-        ttl: String,
-        /// An activation key (NAME.key, role activation) to sign it
-        #[arg(long)]
-        key: PathBuf,
-        /// Write the token to this file (mode 0600) instead of stdout
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[command(flatten)]
-        signer: crate::cli::Signer,
-        #[command(flatten)]
-        common: crate::cli::Common,
-    },
-}
-
-impl TokenCmd {
-    pub fn json(&self) -> (&'static str, bool) {
-        match self {
-            TokenCmd::Create { common, .. } => ("token create", common.json),
-        }
-    }
-}
-
 /// Seconds in a duration written `<N>s`, `<N>m`, `<N>h` or `<N>d`.
 pub fn parse_duration(text: &str) -> Result<i64> {
     let t = text.trim();
@@ -125,72 +90,6 @@ pub fn parse_duration(text: &str) -> Result<i64> {
     Ok(n * mult)
 }
 
-pub fn token(cmd: TokenCmd) -> Result<ExitCode> {
-    let TokenCmd::Create {
-        license,
-        instances,
-        ttl,
-        key,
-        out,
-        signer,
-        common,
-    } = cmd;
-    let subject = "token create";
-    let ttl = parse_duration(&ttl).context("--ttl")?;
-    if ttl > runtime::activation::MAX_TOKEN_SECONDS {
-        bail!("--ttl must be at most 72h: a token is a bearer secret, keep its life short");
-    }
-    if instances == 0 || instances > runtime::activation::MAX_DEVICE_LIMIT {
-        bail!("--instances must be from 1 to 10000");
-    }
-    if let Some(o) = &out {
-        if o.exists() {
-            bail!("{} exists; refusing to overwrite", o.display());
-        }
-    }
-    let now = clock::now()?;
-    factory::keys::load_signing_key(&key, Role::Activation, None, now)?;
-    let mut reg = common.existing_registry()?;
-    let (key, _) = signer.key(&mut reg, &key, Role::Activation, now)?;
-    let t = match seats::token_create(&mut reg, &license, instances, ttl, &key, now)? {
-        Ok(t) => t,
-        Err(r) => return refused(common.json, subject, &r),
-    };
-    if let Some(o) = &out {
-        signing::fsutil::write_atomic(o, format!("{}\n", t.text).as_bytes(), 0o600, false)
-            .with_context(|| {
-                format!(
-                    "{} (token {} is recorded; make another)",
-                    o.display(),
-                    t.token.token_id
-                )
-            })?;
-    }
-    if common.json {
-        let mut fields = vec![
-            ("token_id", s(&t.token.token_id)),
-            ("license_id", s(&t.token.license_id)),
-            ("allowance", n(t.token.allowance)),
-            ("expires_at", s(&t.token.expires_at)),
-        ];
-        match &out {
-            Some(o) => fields.push(("out", s(o.display()))),
-            None => fields.push(("token", s(&t.text))),
-        }
-        print_json(&clikit::report::valid("command", &subject, fields)?);
-    } else {
-        match &out {
-            Some(o) => println!("{}", o.display()),
-            None => println!("{}", t.text),
-        }
-        eprintln!(
-            "install token {} for license {}: {} activation(s) until {} (a bearer secret: hand it over privately)",
-            t.token.token_id, t.token.license_id, t.token.allowance, t.token.expires_at
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 impl ActivationCmd {
     pub fn json(&self) -> (&'static str, bool) {
         match self {
@@ -203,7 +102,7 @@ impl ActivationCmd {
 }
 
 /// Prints a refusal (a JSON report under --json) and returns exit 1.
-fn refused(json: bool, subject: &str, r: &Refusal) -> Result<ExitCode> {
+pub(crate) fn refused(json: bool, subject: &str, r: &Refusal) -> Result<ExitCode> {
     if json {
         print_json(&object(vec![
             ("valid", Value::Bool(false)),

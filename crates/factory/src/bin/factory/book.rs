@@ -3,7 +3,7 @@
 use crate::cli::*;
 use anyhow::{Context, Result};
 use clikit::report::{self, print_json, s};
-use factory::issue::{self};
+use factory::issue;
 use factory::registry::View;
 use factory::report as book;
 use signing::clock;
@@ -21,13 +21,28 @@ pub(crate) struct ListArgs {
     /// At most this many rows in all, across views (0 = all)
     #[arg(long, default_value_t = 0)]
     pub(crate) limit: u64,
+    /// Only this customer's licenses (customer id)
+    #[arg(long, value_name = "ID")]
+    pub(crate) customer: Option<String>,
+    /// Only this product's
+    #[arg(long, value_name = "ID")]
+    pub(crate) product: Option<String>,
+    /// Only this tier's
+    #[arg(long)]
+    pub(crate) tier: Option<String>,
+    /// Only licenses signed by this key (key id: what a leaked key signed)
+    #[arg(long = "signed-by", value_name = "KEY_ID")]
+    pub(crate) signed_by: Option<String>,
+    /// Only this lineage's
+    #[arg(long, value_name = "ID")]
+    pub(crate) lineage: Option<String>,
     #[command(flatten)]
     pub(crate) common: Common,
 }
 
 #[derive(clap::Args)]
 pub(crate) struct ShowArgs {
-    /// The license to show
+    /// The license: its id, or its human key (XXXX-XXXX-XXXX-XXXX, as read over the phone)
     pub(crate) license_id: String,
     /// Warning window in days for expiring-soon
     #[arg(long, default_value_t = 30)]
@@ -64,8 +79,20 @@ pub(crate) fn list_cmd(a: ListArgs) -> Result<ExitCode> {
         view,
         within,
         limit,
+        customer,
+        product,
+        tier,
+        signed_by,
+        lineage,
         common,
     } = a;
+    let filter = factory::registry::Filter {
+        customer,
+        product,
+        tier,
+        key_id: signed_by,
+        lineage,
+    };
     let now = clock::now()?;
     let reg = common.existing_registry()?;
     let views: Vec<View> = match view {
@@ -90,7 +117,7 @@ pub(crate) fn list_cmd(a: ListArgs) -> Result<ExitCode> {
                 n if printed >= n => break,
                 n => n - printed,
             };
-            reg.for_each(v, now, within, room, |r| {
+            reg.for_each(v, &filter, now, within, room, |r| {
                 printed += 1;
                 if common.json {
                     w.write_all(if first { b"\n" } else { b",\n" })?;
@@ -128,14 +155,21 @@ pub(crate) fn show_cmd(a: ShowArgs) -> Result<ExitCode> {
     } = a;
     let now = clock::now()?;
     let reg = common.existing_registry()?;
-    let r = reg
-        .get(&license_id)?
-        .with_context(|| format!("no license {license_id} in the registry"))?;
+    let r = match reg.get(&license_id)? {
+        Some(r) => r,
+        None => reg.get_by_key(&license_id)?.with_context(|| {
+            format!("no license {license_id} in the registry (neither an id nor a license key)")
+        })?,
+    };
     let lineage = reg.lineage(&r.lineage_id)?;
+    let terms = factory::report::terms(&r)?;
+    let seats = reg.live_seats(&r.lineage_id)?;
     if common.json {
         print_json(
             &canon::Value::object(vec![
                 ("license".into(), book::record_json(&r, now, within)),
+                ("terms".into(), terms.json()),
+                ("seats_in_use".into(), report::n(seats)),
                 (
                     "lineage".into(),
                     canon::Value::Array(
@@ -148,32 +182,53 @@ pub(crate) fn show_cmd(a: ShowArgs) -> Result<ExitCode> {
             ])
             .context("json")?,
         );
-    } else {
-        println!("license     {}", r.license_id);
-        println!("key         {}", r.license_key);
-        println!("customer    {} ({})", r.customer_name, r.customer_id);
-        println!("product     {} / tier {}", r.product, r.tier);
-        println!("valid       {} .. {}", r.not_before, r.expires_at);
-        println!("view        {}", View::of(&r, now, within).as_str());
-        if let (Some(at), Some(why)) = (r.revoked_at, &r.revoke_reason) {
-            println!("revoked     {at}: {why}");
-        }
-        println!("lineage     {}", r.lineage_id);
-        for x in &lineage {
-            let mark = if x.license_id == r.license_id {
-                "*"
-            } else {
-                " "
-            };
-            println!(
-                "  {mark} #{} {} {} .. {} [{}]",
-                x.sequence,
-                x.license_id,
-                x.not_before,
-                x.expires_at,
-                View::of(x, now, within).as_str()
-            );
-        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("license     {}", r.license_id);
+    println!("key         {}", r.license_key);
+    println!("customer    {} ({})", r.customer_name, r.customer_id);
+    println!("product     {} / tier {}", r.product, r.tier);
+    println!(
+        "valid       {} .. {} (grace {} days, until {})",
+        r.not_before,
+        r.expires_at,
+        r.grace_days,
+        r.grace_ends()
+    );
+    println!("view        {}", book::view_text(&r, now, within));
+    println!("features    {}", terms.features.join(" "));
+    println!("limits      {}", terms.limits_text());
+    println!(
+        "seats       {seats} in use of {}",
+        terms
+            .device_limit
+            .map_or("no device limit".into(), |n| n.to_string())
+    );
+    println!("signed by   {}", r.key_id);
+    if let (Some(at), Some(why)) = (r.revoked_at, &r.revoke_reason) {
+        println!(
+            "revoked     {at} ({}): {why}",
+            r.revoke_code.as_deref().unwrap_or("unspecified")
+        );
+    }
+    if let Some(at) = r.suspended_at {
+        println!("suspended   since {at}");
+    }
+    println!("lineage     {}", r.lineage_id);
+    for x in &lineage {
+        let mark = if x.license_id == r.license_id {
+            "*"
+        } else {
+            " "
+        };
+        println!(
+            "  {mark} #{} {} {} .. {} [{}]",
+            x.sequence,
+            x.license_id,
+            x.not_before,
+            x.expires_at,
+            View::of(x, now, within).as_str()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -203,13 +258,13 @@ pub(crate) fn export_cmd(a: ExportArgs) -> Result<ExitCode> {
                 out.display()
             );
         }
-        let (ids, restored) = (vec![(); done.licenses as usize], done.restored);
+        let (count, restored) = (done.licenses, done.restored);
         if common.json {
             print_json(&report::valid(
                 "command",
                 &"export",
                 vec![
-                    ("licenses", report::n(ids.len() as u64)),
+                    ("licenses", report::n(count)),
                     ("restored", report::n(restored)),
                     ("out", s(out.display())),
                 ],
@@ -217,7 +272,7 @@ pub(crate) fn export_cmd(a: ExportArgs) -> Result<ExitCode> {
         } else {
             println!(
                 "{} licenses in the registry; wrote the files of {restored} that were missing under {}",
-                ids.len(),
+                count,
                 out.display()
             );
         }

@@ -60,6 +60,7 @@ enum Cmd {
     /// Activations: fulfil requests, list, release and reset seats
     Activation(ActivationArgs),
     /// Install tokens: one-time permissions to activate online without the license key
+    /// (create, list, revoke)
     Token(TokenArgs),
     /// Check the audit log's hash chain
     Audit(AuditArgs),
@@ -76,7 +77,7 @@ struct ActivationArgs {
 #[derive(clap::Args)]
 struct TokenArgs {
     #[command(subcommand)]
-    cmd: crate::activation::TokenCmd,
+    cmd: crate::tokens::TokenCmd,
 }
 
 /// Options every registry command takes.
@@ -231,7 +232,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Show(a) => show_cmd(a),
         Cmd::Home(a) => home_cmd(a),
         Cmd::Activation(a) => crate::activation::run(a.cmd),
-        Cmd::Token(a) => crate::activation::token(a.cmd),
+        Cmd::Token(a) => crate::tokens::run(a.cmd),
         Cmd::Verify(a) => verify_cmd(a),
         Cmd::Migrate(a) => migrate_cmd(a),
         Cmd::Export(a) => export_cmd(a),

@@ -9,6 +9,7 @@ mod book;
 mod cli;
 mod keycmds;
 mod licenses;
+mod tokens;
 
 use std::process::ExitCode;
 
