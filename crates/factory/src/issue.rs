@@ -125,7 +125,7 @@ impl Signed {
     }
 }
 
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     OsRng.fill_bytes(&mut b);
     canon::enc::hex(&b)

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod amend;
 pub mod audit;
 pub mod batch;
 pub mod catalog;

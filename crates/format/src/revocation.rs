@@ -32,6 +32,21 @@ pub struct RevocationList {
     /// of an earlier epoch stops verifying. Absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activation_epochs: Vec<ActivationEpoch>,
+    /// Licenses suspended when the list was issued: they stop licensed work and activations
+    /// until a later list no longer names them (resumed). Unlike revocations, the newest list
+    /// a runtime accepted decides. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspended: Vec<Suspension>,
+}
+
+/// One suspended license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suspension {
+    /// The license id.
+    pub license_id: String,
+    /// Since when.
+    pub suspended_at: String,
 }
 
 /// One activation released by the vendor without a receipt.
@@ -149,6 +164,7 @@ impl RevocationList {
                 .collect(),
             revoked_activations: Vec::new(),
             activation_epochs: Vec::new(),
+            suspended: Vec::new(),
         }
     }
 
@@ -227,6 +243,25 @@ impl Artifact for RevocationList {
                 ));
             }
             ts(w, "revoked_activations revoked_at", &a.revoked_at)?;
+        }
+        let mut held = std::collections::HashSet::new();
+        for e in &self.suspended {
+            if !valid_id(&e.license_id) || !held.insert(e.license_id.as_str()) {
+                return Err(SchemaError::new(
+                    w,
+                    format!(
+                        "suspended: license {:?} is malformed or listed twice",
+                        e.license_id
+                    ),
+                ));
+            }
+            if self.revoked.iter().any(|r| r.license_id == e.license_id) {
+                return Err(SchemaError::new(
+                    w,
+                    format!("license {:?} is both revoked and suspended", e.license_id),
+                ));
+            }
+            ts(w, "suspended_at", &e.suspended_at)?;
         }
         let mut lineages = std::collections::HashSet::new();
         for e in &self.activation_epochs {

@@ -23,6 +23,8 @@ pub enum Gate {
     LicenseNotYetValid,
     /// The license was revoked.
     LicenseRevoked,
+    /// The vendor suspended the license (until it resumes it).
+    LicenseSuspended,
     /// The evaluation period is over.
     EvaluationExpired,
     /// The license requires activation and this machine holds no valid lease.
@@ -49,7 +51,8 @@ impl Gate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denial<'a> {
     /// `feature_not_licensed`, `<limit>_limit_reached`, `license_expired`,
-    /// `license_not_yet_valid`, `license_revoked`, `evaluation_expired`, `activation_required`,
+    /// `license_not_yet_valid`, `license_revoked`, `license_suspended`, `evaluation_expired`,
+    /// `activation_required`,
     /// `lease_expired`.
     pub code: &'a str,
     /// 402 Payment Required for every denial.
@@ -139,6 +142,10 @@ impl Entitlements {
             }),
             Gate::LicenseRevoked => Err(Denial {
                 code: "license_revoked",
+                http_status: DENY,
+            }),
+            Gate::LicenseSuspended => Err(Denial {
+                code: "license_suspended",
                 http_status: DENY,
             }),
             Gate::NotActivated => Err(Denial {

@@ -98,6 +98,9 @@ pub struct Status {
     pub activation: Activation,
     /// What may be used, behind the combined gate.
     pub entitlements: Entitlements,
+    /// Since when the vendor suspended the license (by the newest revocation list this machine
+    /// accepted): licensed work stops, data stays.
+    pub suspended: Option<canon::Timestamp>,
     /// Sentences to show the operator (empty when all is well).
     pub warnings: Vec<String>,
 }
@@ -106,6 +109,9 @@ impl Status {
     /// The combined state word: the license's (or evaluation's) unless it is usable and the
     /// activation is not, then `activation_required`, `lease_expired` or the lease's refusal.
     pub fn state(&self) -> &'static str {
+        if self.suspended.is_some() && self.standing.usable() {
+            return "suspended";
+        }
         if !self.standing.usable() {
             return self.standing.state.as_str();
         }
@@ -173,6 +179,7 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         }
     }
     let activation = lease_of(&mut session, i, &l, now);
+    let suspended = session.suspended(&l.license_id);
     session.commit().map_err(|e| refusal("state", &e))?;
 
     let mut warnings = Vec::new();
@@ -208,6 +215,13 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
             _ => Gate::NotActivated,
         };
     }
+    if let (Some(since), true) = (suspended, standing.usable()) {
+        gate = Gate::LicenseSuspended;
+        warnings.push(format!(
+            "license {} is suspended by the vendor since {since}: licensed work stops until it is resumed (your data is untouched); contact the vendor",
+            l.license_id
+        ));
+    }
     let entitlements = Entitlements::new(
         gate,
         l.features.iter().map(String::as_str),
@@ -218,6 +232,7 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         standing,
         activation,
         entitlements,
+        suspended,
         warnings,
     })
 }

@@ -41,6 +41,13 @@ impl Verified<RevocationList> {
             .iter()
             .map(|r| (r.activation_id.as_str(), r.reason.as_str()))
     }
+    /// Every suspended license and since when.
+    pub fn suspensions(&self) -> impl Iterator<Item = (String, Timestamp)> + '_ {
+        self.value()
+            .suspended
+            .iter()
+            .filter_map(|e| Timestamp::parse(&e.suspended_at).map(|t| (e.license_id.clone(), t)))
+    }
     /// Every lineage's minimum activation epoch.
     pub fn epochs(&self) -> impl Iterator<Item = (&str, u64)> {
         self.value()

@@ -304,6 +304,11 @@ impl Session {
         check_signed_time(self.now(), t, what)
     }
 
+    /// Since when `license_id` is suspended by the newest accepted list.
+    pub fn suspended(&self, license_id: &str) -> Option<Timestamp> {
+        self.next.suspended.get(license_id).copied()
+    }
+
     /// The reason `license_id` was revoked by any accepted list.
     pub fn revoked(&self, license_id: &str) -> Option<&str> {
         self.next.revoked.get(license_id).map(String::as_str)
@@ -352,6 +357,8 @@ impl Session {
             .as_ref()
             .is_none_or(|p| r.sequence() > p.sequence)
         {
+            // Suspensions are the newest list's: a later list without the license resumes it.
+            self.next.suspended = r.suspensions().collect();
             self.next.revocations = Some(RevocationPin {
                 sequence: r.sequence(),
                 sha256: r.sha256(),

@@ -692,13 +692,19 @@ fn a_lineage_never_goes_back_to_an_older_license() {
     s.accept_license(&renewal).unwrap();
     s.commit().unwrap();
     let bytes = std::fs::read(st.join("state.json")).unwrap();
-    assert!(String::from_utf8_lossy(&bytes).contains("\"airlock_state\":4"));
+    assert!(String::from_utf8_lossy(&bytes).contains("\"airlock_state\":5"));
     let mut s = begin(&st, real("2026-11-23"), &[&v1], None).unwrap();
     let e = s.accept_license(&first).unwrap_err();
     assert_eq!(e.code(), runtime::Check::Rollback, "{e}");
-    // A format-3 state (no license sequences) is read and upgraded on the next save.
+    // Format-4 and format-3 states (no suspensions; no license sequences either) are read and
+    // upgraded on the next save.
     drop(s);
-    let text = String::from_utf8(bytes).unwrap();
+    let v5 = String::from_utf8(bytes).unwrap();
+    let text = v5
+        .replace("\"airlock_state\":5", "\"airlock_state\":4")
+        .replace(",\"suspended\":{}", "");
+    assert_ne!(v5, text);
+    assert!(runtime::state::parse(text.as_bytes()).is_ok());
     let v3 = text
         .replace("\"airlock_state\":4", "\"airlock_state\":3")
         .replace(",\"license_sequences\":{\"lin-test-0001\":2}", "");

@@ -4,6 +4,7 @@
 //! executable; run through that, not `-p scenarios` alone.
 
 mod activation;
+mod amend;
 mod cmd;
 mod contract;
 mod desk;

@@ -225,8 +225,23 @@ pub(super) fn in_force(links: &[Link], named: usize) -> Result<usize, Refusal> {
     Ok(i)
 }
 
+/// A suspended license takes no activation and no renewal until it is resumed.
+pub(super) fn not_suspended(r: &Record) -> Result<(), Refusal> {
+    match r.suspended_at {
+        Some(at) => Err(Refusal::new(
+            Code::LicenseSuspended,
+            format!(
+                "license {} is suspended since {at}: no activations or renewals until the vendor resumes it",
+                r.license_id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The license in force may take this request: same workspace, not past its grace.
 pub(super) fn standing_allows(req: &ActivationRequest, l: &Link) -> Result<(), Refusal> {
+    not_suspended(&l.rec)?;
     if l.license.workspace != req.workspace {
         return Err(Refusal::new(
             Code::LicenseMismatch,

@@ -51,6 +51,9 @@ pub fn token_create(
             Ok(l) => l,
             Err(r) => return Ok(Err(r)),
         };
+        if let Err(r) = super::rules::not_suspended(&force.rec) {
+            return Ok(Err(r));
+        }
         let (license, standing) = (force.license, force.standing);
         match standing.state {
             State::Expired => {

@@ -9,6 +9,51 @@ use canon::{enc, Timestamp};
 use std::path::Path;
 
 impl Registry {
+    /// Suspends a license (`suspend`) or resumes it: the next revocation list names it (or
+    /// stops naming it); the service refuses its activations and renewals meanwhile. Audit
+    /// events `suspended` / `resumed` with the reason.
+    pub fn set_suspended(
+        &mut self,
+        id: &str,
+        suspend: bool,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let cur = tx.opt(
+                "SELECT revoked_at, suspended_at FROM licenses WHERE license_id = ?1",
+                args![id],
+                |r| Ok((r.opt_int(0)?, r.opt_int(1)?)),
+            )?;
+            match (cur, suspend) {
+                (None, _) => anyhow::bail!("no license {id} in the registry"),
+                (Some((Some(_), _)), _) => {
+                    anyhow::bail!(
+                        "license {id} is revoked; a revoked license is not suspended or resumed"
+                    )
+                }
+                (Some((None, Some(_))), true) => anyhow::bail!("license {id} is suspended already"),
+                (Some((None, None)), false) => anyhow::bail!("license {id} is not suspended"),
+                _ => {}
+            }
+            tx.exec(
+                "UPDATE licenses SET suspended_at = ?1 WHERE license_id = ?2",
+                args![suspend.then_some(at.0), id],
+            )?;
+            let event = if suspend { "suspended" } else { "resumed" };
+            super::audit_row(tx, at, event, id, reason)
+        })
+    }
+
+    /// Every suspended license and since when, by id.
+    pub fn suspended(&self) -> Result<Vec<(String, Timestamp)>> {
+        self.sql().all(
+            "SELECT license_id, suspended_at FROM licenses WHERE suspended_at IS NOT NULL AND revoked_at IS NULL ORDER BY license_id",
+            &[],
+            |r| Ok((r.text(0)?, Timestamp(r.int(1)?))),
+        )
+    }
+
     /// The newest trust file kept (its version and bytes).
     pub fn kept_trust(&self) -> Result<Option<(u64, Vec<u8>)>> {
         self.sql().opt(

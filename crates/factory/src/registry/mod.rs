@@ -247,7 +247,7 @@ pub(crate) fn get_in(tx: &dyn Sql, id: &str) -> Result<Option<Record>> {
 }
 
 /// Appends an event for a license row as it now stands (its row hash included).
-fn audit_row(
+pub(super) fn audit_row(
     tx: &dyn Sql,
     at: Timestamp,
     event: &str,

@@ -57,6 +57,7 @@ pub fn parse(b: &[u8]) -> Result<State, StateError> {
 pub(super) fn parse_format(b: &[u8]) -> Result<(State, u64), StateError> {
     let v = canon::parse(b).map_err(|e| corrupt(e.to_string()))?;
     match int(v.get("airlock_state"), "airlock_state")? {
+        5 => Ok((parse_v5(&v)?, 5)),
         4 => Ok((parse_v4(&v)?, 4)),
         3 => Ok((parse_v3(&v)?, 3)),
         2 => Ok((parse_v2(&v)?, 2)),
@@ -80,10 +81,24 @@ const V3_MEMBERS: [&str; 11] = [
     "trust",
 ];
 
+/// Format 5: format 4 and the suspensions of the newest accepted list.
+fn parse_v5(v: &Value) -> Result<State, StateError> {
+    let mut s = parse_sequences(v, &["license_sequences", "suspended"])?;
+    for (k, t) in object(v.get("suspended"), "suspended")? {
+        s.suspended.insert(k, time(Some(&t), "suspended")?);
+    }
+    Ok(s)
+}
+
 /// Format 4: format 3 and the license sequences.
 fn parse_v4(v: &Value) -> Result<State, StateError> {
+    parse_sequences(v, &["license_sequences"])
+}
+
+/// Format 3's members, `extra` members, and the license sequences.
+fn parse_sequences(v: &Value, extra: &[&str]) -> Result<State, StateError> {
     let mut want = V3_MEMBERS.to_vec();
-    want.push("license_sequences");
+    want.extend_from_slice(extra);
     want.sort_unstable();
     members(v, &want, "state")?;
     let mut s = parse_activations(v)?;
@@ -287,7 +302,7 @@ fn obj(m: Vec<(String, Value)>) -> Value {
 pub fn to_bytes(st: &State) -> Vec<u8> {
     let num = |n: u64| Value::Number(n as f64);
     obj(vec![
-        ("airlock_state".into(), num(4)),
+        ("airlock_state".into(), num(5)),
         ("generation".into(), num(st.generation)),
         (
             "highest_time_seen".into(),
@@ -378,6 +393,14 @@ pub fn to_bytes(st: &State) -> Vec<u8> {
                 .license_sequences
                 .iter()
                 .map(|(k, n)| (k.clone(), num(*n)))
+                .collect()),
+        ),
+        (
+            "suspended".into(),
+            obj(st
+                .suspended
+                .iter()
+                .map(|(k, t)| (k.clone(), s(t)))
                 .collect()),
         ),
     ])

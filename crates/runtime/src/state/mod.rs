@@ -170,6 +170,9 @@ pub struct State {
     /// The highest license sequence accepted per license lineage (format 4): an older license
     /// of a lineage is never accepted again (a renewal is never replaced by its predecessor).
     pub license_sequences: BTreeMap<String, u64>,
+    /// The licenses the newest accepted list suspends, and since when (format 5): replaced by
+    /// each newer list, so a resume (a list without the license) lifts it.
+    pub suspended: BTreeMap<String, Timestamp>,
 }
 
 /// The key of a product and customer channel in [`State::bundle_sequences`].

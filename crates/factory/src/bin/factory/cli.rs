@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub(crate) use crate::book::*;
+pub(crate) use crate::desk::*;
 pub(crate) use crate::keycmds::*;
 pub(crate) use crate::licenses::*;
 
@@ -41,6 +42,13 @@ enum Cmd {
     Issue(Box<IssueArgs>),
     /// Renew a license: a successor in the same lineage (renewal_of, sequence + 1)
     Renew(RenewArgs),
+    /// Amend a license mid-term (seats, features, limits, dates): a signed successor in the
+    /// same lineage that takes effect now; seats and activations carry over
+    Amend(Box<AmendArgs>),
+    /// Suspend a license: no licensed work, activations or renewals until resumed (data kept)
+    Suspend(SuspendArgs),
+    /// Resume a suspended license
+    Resume(SuspendArgs),
     /// Revoke a license
     Revoke(RevokeArgs),
     /// Publish a signed revocation list (revocations.json + revocations.sig) of every revoked license
@@ -193,6 +201,9 @@ impl Cmd {
             Cmd::Issue(a) => ("issue", a.common.json),
             Cmd::Renew(a) => ("renew", a.common.json),
             Cmd::Revoke(a) => ("revoke", a.common.json),
+            Cmd::Amend(a) => ("amend", a.common.json),
+            Cmd::Suspend(a) => ("suspend", a.common.json),
+            Cmd::Resume(a) => ("resume", a.common.json),
             Cmd::Revocations(a) => ("revocations", a.common.json),
             Cmd::List(a) => ("list", a.common.json),
             Cmd::Show(a) => ("show", a.common.json),
@@ -227,6 +238,9 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Issue(a) => issue_cmd(*a).map(|()| ExitCode::SUCCESS),
         Cmd::Renew(a) => renew_cmd(a),
         Cmd::Revoke(a) => revoke_cmd(a),
+        Cmd::Amend(a) => amend_cmd(*a),
+        Cmd::Suspend(a) => suspend_cmd(a, true),
+        Cmd::Resume(a) => suspend_cmd(a, false),
         Cmd::Revocations(a) => revocations_cmd(a),
         Cmd::List(a) => list_cmd(a),
         Cmd::Show(a) => show_cmd(a),

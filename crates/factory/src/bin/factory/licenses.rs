@@ -265,6 +265,7 @@ pub(crate) fn revocations_cmd(a: RevocationsArgs) -> Result<ExitCode> {
         .map_err(audit_failed)
         .context("registry check before publishing revocations (run `factory audit verify`)")?;
     let revoked = reg.revoked()?;
+    let suspended = reg.suspended()?;
     let count = revoked.len();
     let (void_leases, epochs) = factory::activation::revocation_entries(&reg, now)?;
     let (seq, doc, sig) = reg.publish_revocations(now, &key, |seq| {
@@ -285,6 +286,13 @@ pub(crate) fn revocations_cmd(a: RevocationsArgs) -> Result<ExitCode> {
             .map(|(lineage, min)| runtime::revocation::ActivationEpoch {
                 lineage_id: lineage.clone(),
                 min_epoch: *min,
+            })
+            .collect();
+        v.suspended = suspended
+            .iter()
+            .map(|(id, at)| runtime::revocation::Suspension {
+                license_id: id.clone(),
+                suspended_at: at.to_string(),
             })
             .collect();
         let canonical = v.to_canonical();
@@ -571,16 +579,7 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
         v.clone()
             .with_context(|| format!("{flag} is required (or use --batch)"))
     };
-    let mut limits = std::collections::BTreeMap::new();
-    for l in &a.limits {
-        let (k, v) = l
-            .split_once('=')
-            .with_context(|| format!("--limit {l:?} must be NAME=N"))?;
-        let n: u64 = v
-            .parse()
-            .with_context(|| format!("--limit {l:?}: {v:?} is not a whole number"))?;
-        limits.insert(k.to_string(), n);
-    }
+    let limits = parse_limits(&a.limits)?;
     let req = Request {
         tier: need(&a.tier, "--tier")?,
         customer: need(&a.customer, "--customer")?,

@@ -7,6 +7,7 @@
 mod activation;
 mod book;
 mod cli;
+mod desk;
 mod keycmds;
 mod licenses;
 mod tokens;

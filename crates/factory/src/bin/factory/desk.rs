@@ -1,0 +1,143 @@
+//! Changing a license mid-term: `factory amend`, `suspend` and `resume`. See docs/CLI.md.
+
+use crate::cli::*;
+use anyhow::{Context, Result};
+use canon::Role;
+use clikit::report::print_json;
+use factory::amend::Changes;
+use factory::issue;
+use factory::report as book;
+use signing::clock;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub(crate) struct AmendArgs {
+    /// The license to amend (the latest of its lineage)
+    pub(crate) license_id: String,
+    /// New device limit (seats), 1 to 10000
+    #[arg(long, value_name = "N")]
+    pub(crate) device_limit: Option<u64>,
+    /// Add a feature of the product (repeatable)
+    #[arg(long = "feature")]
+    pub(crate) features: Vec<String>,
+    /// Remove a feature (repeatable)
+    #[arg(long = "remove-feature")]
+    pub(crate) remove_features: Vec<String>,
+    /// Set a limit: NAME=N, 0 = unlimited (repeatable)
+    #[arg(long = "limit")]
+    pub(crate) limits: Vec<String>,
+    /// New expiry: date or time
+    #[arg(long)]
+    pub(crate) expires: Option<String>,
+    /// New grace days
+    #[arg(long)]
+    pub(crate) grace_days: Option<u64>,
+    /// A license key (NAME.key) to sign the amended license
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// New directory for the amended license.json and license.sig
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Product catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home)
+    #[arg(long)]
+    pub(crate) catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SuspendArgs {
+    /// The license
+    pub(crate) license_id: String,
+    /// Why (recorded in the registry's audit log; not published)
+    #[arg(long)]
+    pub(crate) reason: String,
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `NAME=N` pairs.
+pub(crate) fn parse_limits(pairs: &[String]) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut limits = std::collections::BTreeMap::new();
+    for l in pairs {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--limit {l:?} must be NAME=N"))?;
+        let n: u64 = v
+            .parse()
+            .with_context(|| format!("--limit {l:?}: {v:?} is not a whole number"))?;
+        limits.insert(k.to_string(), n);
+    }
+    Ok(limits)
+}
+
+pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
+    let now = clock::now()?;
+    factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
+    let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
+    let changes = Changes {
+        device_limit: a.device_limit,
+        add_features: a.features.clone(),
+        remove_features: a.remove_features.clone(),
+        limits: parse_limits(&a.limits)?,
+        expires: a
+            .expires
+            .as_deref()
+            .map(|e| clock::parse_time("--expires", e))
+            .transpose()?,
+        grace_days: a.grace_days,
+    };
+    let mut reg = a.common.existing_registry()?;
+    let (key, trust) = a.signer.key(&mut reg, &a.key, Role::License, now)?;
+    let old = reg
+        .get(&a.license_id)?
+        .with_context(|| format!("no license {} in the registry", a.license_id))?;
+    issue::check_stored(&old, &key, trust.as_ref())?;
+    let signed = issue::sign(
+        factory::amend::amendment(&catalog, &old, &changes, now)?,
+        &key,
+    )?;
+    let seats = reg.live_seats(&old.lineage_id)?;
+    let paths = issue::record_one(&mut reg, None, &signed, "amended", &a.out, now)?;
+    if let Some(n) = a.device_limit.filter(|n| *n < seats) {
+        eprintln!(
+            "factory: warning: {seats} seats are in use and the amended device limit is {n}: no new seat until {} are released (`factory activation list {}`)",
+            seats - n,
+            signed.license.license_id
+        );
+    }
+    print_issued(&signed, &paths, a.common.json, now);
+    if !a.common.json {
+        eprintln!(
+            "{} supersedes {} from now; its seats carry over, and each machine gets the new terms with its next lease",
+            signed.license.license_id, old.license_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn suspend_cmd(a: SuspendArgs, suspend: bool) -> Result<ExitCode> {
+    let SuspendArgs {
+        license_id,
+        reason,
+        common,
+    } = a;
+    if reason.trim().is_empty() {
+        anyhow::bail!("--reason must not be empty");
+    }
+    let now = clock::now()?;
+    let mut reg = common.existing_registry()?;
+    reg.set_suspended(&license_id, suspend, &reason, now)?;
+    if common.json {
+        let r = reg.get(&license_id)?.context("license vanished")?;
+        print_json(&book::record_json(&r, now, 30));
+    } else {
+        let what = if suspend { "suspended" } else { "resumed" };
+        println!("{what} {license_id}: {reason}");
+        println!("publish it: factory revocations --key <license key> --out <dir> (machines learn it when they import the list; the service refuses activations and renewals at once)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,177 @@
+//! Amending and suspending a license mid-term (issue 23): the vendor raises the seats of a
+//! live license without a new lineage (the machine already activated keeps its seat), then
+//! suspends it for non-payment and resumes it; the customer's product follows each step from
+//! the revocation lists it imports, and never loses its data.
+
+use crate::activation::{Site, DAY0};
+use crate::kit::*;
+
+const DAY1: &str = "2026-11-23T10:00:00Z";
+const DAY2: &str = "2026-11-24T10:00:00Z";
+const DAY3: &str = "2026-11-25T10:00:00Z";
+
+fn views(s: &Site, now: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(s.factory(now, &["list", "--json"]))).unwrap()
+}
+
+fn view_of(s: &Site, now: &str, id: &str) -> String {
+    views(s, now)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["license_id"] == id)
+        .map(|r| r["view"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+fn publish_and_import(s: &Site, now: &str, machine: &str) {
+    let _ = std::fs::remove_dir_all(s.v.join("rl"));
+    ok(s.factory(
+        now,
+        &[
+            "revocations",
+            "--key",
+            "keys/license.key",
+            "--trust",
+            "trust.json",
+            "--out",
+            "rl",
+            "--force",
+        ],
+    ));
+    let _ = std::fs::remove_dir_all(s.c.join("rl"));
+    s.carry("rl", "rl");
+    ok(s.on(
+        machine,
+        now,
+        "runtime-verify",
+        &[
+            "revocations",
+            "import",
+            "rl/revocations.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            &format!("state-{machine}"),
+        ],
+    ));
+}
+
+#[test]
+fn amend_raises_seats_in_the_lineage_and_suspension_stops_work_until_resumed() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    let old = s.license_id.clone();
+    s.activate("m1", DAY0, &[]).unwrap();
+    let full = s.activate("m2", DAY0, &[]).unwrap_err();
+    fails(full, 1, "DEVICE_LIMIT_EXCEEDED");
+
+    // Amend: two seats and one more feature, from now, in the same lineage.
+    let new = ok(s.factory(
+        DAY1,
+        &[
+            "amend",
+            &old,
+            "--device-limit",
+            "2",
+            "--feature",
+            "mssql",
+            "--key",
+            "keys/license.key",
+            "--trust",
+            "trust.json",
+            "--out",
+            "lic-amended",
+        ],
+    ))
+    .trim()
+    .to_string();
+    let amended: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.v.join("lic-amended/license.json")).unwrap())
+            .unwrap();
+    assert_eq!(amended["renewal_of"], old.as_str());
+    assert_eq!(amended["limits"]["activations"], 2);
+    assert!(amended["features"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("mssql")));
+    assert_eq!(view_of(&s, DAY1, &old), "renewed");
+    assert_eq!(view_of(&s, DAY1, &new), "active");
+    // The customer installs the amended license; m1's seat carried over, so one more fits.
+    for f in ["license.json", "license.sig"] {
+        std::fs::copy(s.v.join("lic-amended").join(f), s.c.join("lic").join(f)).unwrap();
+    }
+    s.activate("m2", DAY1, &[]).unwrap();
+    fails(
+        s.activate("m3", DAY1, &[]).unwrap_err(),
+        1,
+        "DEVICE_LIMIT_EXCEEDED",
+    );
+    let seats: serde_json::Value =
+        serde_json::from_str(&ok(s.factory(DAY1, &["activation", "list", &new, "--json"])))
+            .unwrap();
+    let live = seats
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["released_at"].is_null())
+        .count();
+    assert_eq!(live, 2, "{seats}");
+    let (code, text) = s.product("m1", DAY1);
+    assert_eq!(code, 0, "{text}");
+
+    // Suspended for non-payment: no new seat at the vendor, and once the list is imported the
+    // product stops licensed work (its own code) but keeps the data.
+    ok(s.factory(DAY2, &["suspend", &new, "--reason", "invoice 118 unpaid"]));
+    assert_eq!(view_of(&s, DAY2, &new), "suspended");
+    fails(
+        s.activate("m3", DAY2, &[]).unwrap_err(),
+        1,
+        "LICENSE_SUSPENDED",
+    );
+    publish_and_import(&s, DAY2, "m1");
+    let list = std::fs::read_to_string(s.v.join("rl/revocations.json")).unwrap();
+    assert!(list.contains("\"suspended\""), "{list}");
+    assert!(
+        !list.contains("invoice"),
+        "the vendor's words are not published: {list}"
+    );
+    let (code, text) = s.product("m1", DAY2);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("feature gate: denied (license_suspended, HTTP 402)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("existing data and configuration: always available"),
+        "{text}"
+    );
+    assert!(text.contains("suspended by the vendor"), "{text}");
+
+    // Resumed: the next list no longer names it; the product works again.
+    ok(s.factory(DAY3, &["resume", &new, "--reason", "paid"]));
+    publish_and_import(&s, DAY3, "m1");
+    let (code, text) = s.product("m1", DAY3);
+    assert_eq!(code, 0, "{text}");
+    ok(s.factory(DAY3, &["audit", "verify"]));
+    // Amending a license that was superseded is refused: amend the latest.
+    fails(
+        s.factory(
+            DAY3,
+            &[
+                "amend",
+                &old,
+                "--device-limit",
+                "5",
+                "--key",
+                "keys/license.key",
+                "--out",
+                "again",
+            ],
+        ),
+        2,
+        &format!("was renewed by {new}"),
+    );
+}
