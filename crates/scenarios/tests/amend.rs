@@ -175,3 +175,111 @@ fn amend_raises_seats_in_the_lineage_and_suspension_stops_work_until_resumed() {
         &format!("was renewed by {new}"),
     );
 }
+
+/// The runbook of docs/OPERATIONS.md for a customer whose license key or license file leaked:
+/// find the license by the key, renew it from now under a new key, revoke the old one
+/// (`key_compromise`), reset the lineage's seats, publish; the customer re-activates.
+#[test]
+fn a_leaked_customer_license_key_is_replaced_and_stops_working() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(2);
+    let old = s.license_id.clone();
+    s.activate("m1", DAY0, &[]).unwrap();
+    // Someone with the leaked files takes the second seat.
+    s.activate("intruder", DAY0, &[]).unwrap();
+
+    // The vendor finds the license by the key the customer reads out.
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(s.factory(DAY1, &["show", &old, "--json"]))).unwrap();
+    let key = shown["license"]["license_key"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    let found: serde_json::Value =
+        serde_json::from_str(&ok(s.factory(DAY1, &["show", &key, "--json"]))).unwrap();
+    assert_eq!(found["license"]["license_id"], old.as_str());
+    assert_eq!(found["seats_in_use"], 2);
+
+    // 1. renew from now, same expiry, new id and key; 2. revoke the old one; 3. reset the
+    // lineage's seats; 4. publish.
+    let new = ok(s.factory(
+        DAY1,
+        &[
+            "renew",
+            &old,
+            "--from-now",
+            "--expires",
+            "2027-06-01",
+            "--key",
+            "keys/license.key",
+            "--trust",
+            "trust.json",
+            "--out",
+            "lic-new",
+        ],
+    ))
+    .trim()
+    .to_string();
+    ok(s.factory(
+        DAY1,
+        &[
+            "revoke",
+            &old,
+            "--reason",
+            "key posted on a forum",
+            "--code",
+            "key_compromise",
+        ],
+    ));
+    ok(s.factory(
+        DAY1,
+        &[
+            "activation",
+            "reset",
+            &new,
+            "--reason",
+            "leaked license key",
+        ],
+    ));
+    // The leaked key activates nothing any more.
+    fails(
+        s.activate("intruder-2", DAY1, &[]).unwrap_err(),
+        1,
+        "LICENSE_REVOKED",
+    );
+    publish_and_import(&s, DAY1, "m1");
+    let list = std::fs::read_to_string(s.v.join("rl/revocations.json")).unwrap();
+    assert!(
+        list.contains("key_compromise") && !list.contains("forum"),
+        "{list}"
+    );
+    // The intruder's machine, once it sees the list, refuses the old license.
+    s.carry("rl", "rl-intruder");
+    ok(s.on(
+        "intruder",
+        DAY1,
+        "runtime-verify",
+        &[
+            "revocations",
+            "import",
+            "rl-intruder/revocations.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "state-intruder",
+        ],
+    ));
+    let (code, text) = s.product("intruder", DAY1);
+    assert_ne!(code, 0, "{text}");
+    // The customer installs the new license and activates again: the seats are all free.
+    for f in ["license.json", "license.sig"] {
+        std::fs::copy(s.v.join("lic-new").join(f), s.c.join("lic").join(f)).unwrap();
+    }
+    s.activate("m1", DAY1, &[]).unwrap();
+    s.activate("m2", DAY1, &[]).unwrap();
+    let (code, text) = s.product("m1", DAY1);
+    assert_eq!(code, 0, "{text}");
+    ok(s.factory(DAY1, &["audit", "verify"]));
+}
