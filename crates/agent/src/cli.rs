@@ -363,7 +363,10 @@ pub(crate) fn instance_key(state: &Path, create: bool) -> Result<SecretKey> {
     let dir = state.join("agent");
     std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
     let key = SecretKey::generate("instance", Role::Instance, now()?)?;
-    match signing::fsutil::write_atomic(&path, &key.to_file_bytes(), 0o600, false) {
+    let bytes = key
+        .to_file_bytes()
+        .context("a generated instance key is a key file")?;
+    match signing::fsutil::write_atomic(&path, &bytes, 0o600, false) {
         Ok(()) => Ok(key),
         // Another agent made it meanwhile: use that one.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(SecretKey::load(&path)?),

@@ -11,14 +11,24 @@ use std::path::{Path, PathBuf};
 /// Default validity of a key added to a trust file: five years from its creation.
 pub const DEFAULT_KEY_YEARS: i64 = 5;
 
-/// Generates a key and writes `NAME.key` (0600), `NAME.pub`, `NAME.minisign.pub` into `out`.
+/// Generates a key and writes `NAME.key` (0600), `NAME.pub` and `NAME.minisign.pub` into
+/// `out`; with `token` (a `pkcs11:` URI naming a token), the key is made inside the token
+/// (never extractable) and only the two public files are written. Returns the paths written.
 pub fn keygen(
     role: Role,
     name: &str,
     out: &Path,
+    token: Option<&str>,
     now: Timestamp,
-) -> Result<(SecretKey, [PathBuf; 3])> {
-    let key = SecretKey::generate(name, role, now)?;
+) -> Result<(SecretKey, Vec<PathBuf>)> {
+    let key = match token {
+        None => SecretKey::generate(name, role, now)?,
+        Some(uri) => {
+            signing::keyfile::check_name(name)?;
+            let uri = signing::pkcs11::Uri::parse(uri)?;
+            SecretKey::from_token(signing::pkcs11::HsmKey::generate(&uri, name, role, now)?)
+        }
+    };
     let paths = signing::keyfile::write_key_files(&key, out)?;
     Ok((key, paths))
 }

@@ -9,6 +9,7 @@ mod cmd;
 mod contract;
 mod desk;
 mod downloads;
+mod hsm;
 mod insider;
 mod journey;
 mod kit;

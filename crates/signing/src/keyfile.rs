@@ -36,6 +36,8 @@ pub enum KeyError {
     },
     /// The key name is not a safe file name.
     Name(String),
+    /// A PKCS#11 token (an HSM) refused or failed.
+    Hsm(String),
     /// A trusted comment contains a line break.
     Comment,
 }
@@ -59,6 +61,7 @@ impl fmt::Display for KeyError {
                 "key name {n:?} must be 1-64 characters of A-Z a-z 0-9 . _ - and not start with '.'"
             ),
             KeyError::Comment => f.write_str("trusted comment must be a single line"),
+            KeyError::Hsm(m) => write!(f, "PKCS#11: {m}"),
         }
     }
 }
@@ -76,7 +79,7 @@ pub fn check_name(name: &str) -> Result<(), KeyError> {
 
 /// A private signing key with its metadata. `Debug` does not show the seed.
 pub struct SecretKey {
-    signing: SigningKey,
+    backend: Backend,
     key_id: KeyId,
     /// Human name (also the file stem).
     pub name: String,
@@ -84,6 +87,28 @@ pub struct SecretKey {
     pub role: Role,
     /// When the key was generated.
     pub created_at: Timestamp,
+}
+
+/// Where the private key is: in this process (a key file), or in a PKCS#11 token.
+enum Backend {
+    File(Box<SigningKey>),
+    Token(std::sync::Arc<crate::pkcs11::HsmKey>),
+}
+
+impl Backend {
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
+        match self {
+            Backend::File(k) => Ok(k.sign(message).to_bytes()),
+            Backend::Token(k) => k.sign(message),
+        }
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        match self {
+            Backend::File(k) => k.verifying_key().to_bytes(),
+            Backend::Token(k) => k.public_key,
+        }
+    }
 }
 
 impl fmt::Debug for SecretKey {
@@ -201,7 +226,7 @@ impl SecretKey {
     ) -> SecretKey {
         let key_id = KeyId::of(signing.verifying_key().as_bytes());
         SecretKey {
-            signing,
+            backend: Backend::File(Box::new(signing)),
             key_id,
             name,
             role,
@@ -232,12 +257,33 @@ impl SecretKey {
 
     /// The raw public key.
     pub fn public_key(&self) -> [u8; 32] {
-        self.signing.verifying_key().to_bytes()
+        self.backend.public_key()
     }
 
-    /// Loads a private key file: refuses group/world access, derives the public key from the
-    /// seed and checks the stored key id against it.
+    /// Whether the private key stays in a PKCS#11 token (there is no key file to write).
+    pub fn in_token(&self) -> bool {
+        matches!(self.backend, Backend::Token(_))
+    }
+
+    /// A key in a PKCS#11 token.
+    pub fn from_token(key: crate::pkcs11::HsmKey) -> SecretKey {
+        SecretKey {
+            key_id: key.key_id(),
+            name: key.name.clone(),
+            role: key.role,
+            created_at: key.created_at,
+            backend: Backend::Token(std::sync::Arc::new(key)),
+        }
+    }
+
+    /// Loads a private key: a key file (refused when group or others may read it; the public
+    /// key is derived from the seed and checked against the stored key id), or a key in a
+    /// PKCS#11 token when `path` is a `pkcs11:` URI ([`crate::pkcs11`]).
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
+        if let Some(uri) = path.to_str().filter(|p| crate::pkcs11::is_uri(p)) {
+            let uri = crate::pkcs11::Uri::parse(uri)?;
+            return crate::pkcs11::HsmKey::open(&uri).map(SecretKey::from_token);
+        }
         check_secret_mode(path)?;
         let mut bytes = read_capped(path)?;
         let parsed = json::parse(&bytes);
@@ -280,9 +326,12 @@ impl SecretKey {
         Ok(key)
     }
 
-    /// The private key file's bytes (write them with mode 0600).
-    pub fn to_file_bytes(&self) -> Vec<u8> {
-        let mut seed = enc::b64(self.signing.as_bytes());
+    /// The private key file's bytes (write them with mode 0600); `None` for a key in a token.
+    pub fn to_file_bytes(&self) -> Option<Vec<u8>> {
+        let Backend::File(signing) = &self.backend else {
+            return None;
+        };
+        let mut seed = enc::b64(signing.as_bytes());
         let v = Value::object(vec![
             ("airlock_private_key".into(), Value::Number(1.0)),
             (
@@ -298,7 +347,7 @@ impl SecretKey {
         seed.zeroize();
         let mut out = v.to_canonical();
         out.push(b'\n');
-        out
+        Some(out)
     }
 
     /// The public key file's content.
@@ -335,11 +384,11 @@ impl SecretKey {
     /// Signs the canonical bytes of an artifact of `kind`: `Ed25519(PAE(type, canonical))`.
     pub fn sign_document(&self, kind: Kind, canonical: &[u8]) -> Result<Envelope, KeyError> {
         self.require(kind.signer_role())?;
-        let sig = self.signing.sign(&pae(kind.payload_type(), canonical));
+        let sig = self.backend.sign(&pae(kind.payload_type(), canonical))?;
         Ok(Envelope {
             key_id: self.key_id,
             kind,
-            sig: sig.to_bytes(),
+            sig,
         })
     }
 
@@ -347,7 +396,7 @@ impl SecretKey {
     /// fixture generation; v2 licenses are never issued.
     pub fn sign_legacy_v2(&self, canonical: &[u8]) -> Result<[u8; 64], KeyError> {
         self.require(Role::License)?;
-        Ok(self.signing.sign(canonical).to_bytes())
+        self.backend.sign(canonical)
     }
 
     /// Signs a file with minisign's prehashed algorithm, reading it once.
@@ -381,14 +430,11 @@ impl SecretKey {
         if trusted_comment.contains(['\n', '\r']) {
             return Err(KeyError::Comment);
         }
-        let signature = self.signing.sign(digest).to_bytes();
-        let global = self
-            .signing
-            .sign(&MinisignSignature::global_message(
-                &signature,
-                trusted_comment,
-            ))
-            .to_bytes();
+        let signature = self.backend.sign(digest)?;
+        let global = self.backend.sign(&MinisignSignature::global_message(
+            &signature,
+            trusted_comment,
+        ))?;
         Ok(MinisignSignature {
             keynum: self.key_id.0,
             signature,
@@ -475,16 +521,26 @@ impl PublicKeyFile {
     }
 }
 
-/// Writes `NAME.key` (0600), `NAME.pub` and `NAME.minisign.pub` into `dir`, never replacing
-/// existing files. Returns the three paths.
-pub fn write_key_files(key: &SecretKey, dir: &Path) -> Result<[PathBuf; 3], KeyError> {
+/// Writes `NAME.key` (0600), `NAME.pub` and `NAME.minisign.pub` into `dir` (for a key in a
+/// PKCS#11 token, the two public files only: the private key stays in the token), never
+/// replacing existing files. Returns the paths written, the key file first.
+pub fn write_key_files(key: &SecretKey, dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
     std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(dir.into(), e))?;
-    let paths = [
-        dir.join(format!("{}.key", key.name)),
+    let mut contents = Vec::new();
+    if let Some(secret) = key.to_file_bytes() {
+        contents.push((dir.join(format!("{}.key", key.name)), secret, 0o600));
+    }
+    contents.push((
         dir.join(format!("{}.pub", key.name)),
+        key.public_file().to_file_bytes(),
+        0o644,
+    ));
+    contents.push((
         dir.join(format!("{}.minisign.pub", key.name)),
-    ];
-    for p in &paths {
+        key.minisign_public_file().into_bytes(),
+        0o644,
+    ));
+    for (p, _, _) in &contents {
         if p.exists() {
             return Err(KeyError::Io(
                 p.clone(),
@@ -495,16 +551,11 @@ pub fn write_key_files(key: &SecretKey, dir: &Path) -> Result<[PathBuf; 3], KeyE
             ));
         }
     }
-    let contents = [
-        (key.to_file_bytes(), 0o600),
-        (key.public_file().to_file_bytes(), 0o644),
-        (key.minisign_public_file().into_bytes(), 0o644),
-    ];
-    for (p, (bytes, mode)) in paths.iter().zip(contents) {
-        crate::fsutil::write_atomic(p, &bytes, mode, false)
+    for (p, bytes, mode) in &contents {
+        crate::fsutil::write_atomic(p, bytes, *mode, false)
             .map_err(|e| KeyError::Io(p.clone(), e))?;
     }
-    Ok(paths)
+    Ok(contents.into_iter().map(|(p, _, _)| p).collect())
 }
 
 #[cfg(test)]
@@ -519,7 +570,7 @@ mod tests {
     fn key_files_round_trip_and_debug_hides_seed() {
         let d = tempfile::tempdir().unwrap();
         let k = SecretKey::generate("lic", Role::License, t()).unwrap();
-        let [kp, pp, mp] = write_key_files(&k, d.path()).unwrap();
+        let [kp, pp, mp]: [PathBuf; 3] = write_key_files(&k, d.path()).unwrap().try_into().unwrap();
         let back = SecretKey::load(&kp).unwrap();
         assert_eq!(back.key_id(), k.key_id());
         assert_eq!(back.role, Role::License);
@@ -528,7 +579,10 @@ mod tests {
         let m = std::fs::read_to_string(mp).unwrap();
         assert!(m.starts_with("untrusted comment: minisign public key "));
         let dbg = format!("{back:?}");
-        let seed_b64 = enc::b64(back.signing.as_bytes());
+        let Backend::File(signing) = &back.backend else {
+            panic!("a key file")
+        };
+        let seed_b64 = enc::b64(signing.as_bytes());
         assert!(!dbg.contains(&seed_b64));
         assert!(write_key_files(&k, d.path()).is_err(), "never overwrites");
     }
@@ -539,7 +593,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let k = SecretKey::generate("lic", Role::License, t()).unwrap();
-        let [kp, ..] = write_key_files(&k, d.path()).unwrap();
+        let kp = write_key_files(&k, d.path()).unwrap().remove(0);
         for mode in [0o640, 0o604, 0o644, 0o660] {
             std::fs::set_permissions(&kp, std::fs::Permissions::from_mode(mode)).unwrap();
             let e = SecretKey::load(&kp).unwrap_err();
@@ -554,7 +608,7 @@ mod tests {
     fn refuses_tampered_key_id_and_wrong_role() {
         let d = tempfile::tempdir().unwrap();
         let k = SecretKey::generate("rel", Role::Release, t()).unwrap();
-        let [kp, pp, _] = write_key_files(&k, d.path()).unwrap();
+        let [kp, pp, _]: [PathBuf; 3] = write_key_files(&k, d.path()).unwrap().try_into().unwrap();
         let text = std::fs::read_to_string(&kp).unwrap();
         let other = KeyId([0xab; 8]).to_string();
         let tampered = text.replace(&k.key_id().to_string(), &other);
