@@ -92,6 +92,7 @@ pub fn advice(check: Check) -> &'static str {
         StateIo | StateCorrupt | StateMissing | StateRolledBack | StateUnsafe => {
             "the state directory is damaged, replaced or unsafe: restore it from backup (docs/OPERATIONS.md), do not delete it"
         }
+        TrustOutdated => "a newer trust file was accepted on this machine before: replace the file you gave with the vendor's current trust file (keep its name, so every job that uses it follows)",
         KeyUnknown | KeyWrongRole | KeyRevoked | KeyOutsideValidity | TrustInvalid => {
             "it is not signed by a key this trust file accepts: get the vendor's current trust file through your trusted channel"
         }

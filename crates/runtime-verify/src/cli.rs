@@ -198,7 +198,12 @@ pub(crate) fn begin_session(t: &TrustArgs, state: Option<&Path>, clock: Clock) -
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    Session::begin(state, clock, &refs, anchors.as_ref()).with_context(|| format!("trust {names}"))
+    let session = Session::begin(state, clock, &refs, anchors.as_ref())
+        .with_context(|| format!("trust {names}"))?;
+    for n in session.notes() {
+        eprintln!("runtime-verify: note: {n}");
+    }
+    Ok(session)
 }
 
 /// Text from a signed artifact, safe to print on a terminal.

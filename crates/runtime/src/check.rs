@@ -66,6 +66,9 @@ checks! {
     TrustInvalid = "trust_invalid", true;
     /// No pinned root and no vendor root: a first trust file cannot be anchored.
     TrustAnchorMissing = "trust_anchor_missing", false;
+    /// The trust file given is older than the one this machine accepted, and the state keeps
+    /// no copy of that one: give the current file (nothing was judged or changed).
+    TrustOutdated = "trust_outdated", false;
     /// The bundle's outer minisign signature.
     BundleSignatureInvalid = "bundle_signature_invalid", true;
     /// The gzip framing.

@@ -180,9 +180,10 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
     }
     let activation = lease_of(&mut session, i, &l, now);
     let suspended = session.suspended(&l.license_id);
+    let notes = session.notes().to_vec();
     session.commit().map_err(|e| refusal("state", &e))?;
 
-    let mut warnings = Vec::new();
+    let mut warnings = notes;
     if standing.state != State::Active {
         warnings.push(format!("license {}: {}", l.license_id, standing.describe()));
     }

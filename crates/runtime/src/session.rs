@@ -106,6 +106,10 @@ pub struct Session {
     clock: Clock,
     trust: TrustStore,
     next: State,
+    /// What the operator should hear about, though nothing failed.
+    notes: Vec<String>,
+    /// A newer trust file to keep in the state directory on commit.
+    keep_trust: Option<Vec<u8>>,
 }
 
 fn pinned_anchors(pin: &TrustPin) -> Result<Anchors, StateError> {
@@ -214,13 +218,27 @@ impl Session {
                 chain.push(f);
             }
         }
+        // Every file given is older (a cron job or a product still pointing at the previous
+        // file's path after a rotation): the copy of the accepted version the state keeps
+        // stands in, and the operator is told to replace the file. Not a failure.
+        let mut notes = Vec::new();
+        let kept = dir.as_ref().and_then(StateDir::kept_trust);
         if chain.is_empty() {
-            return Err(StateError::Rollback {
-                what: "trust file version",
-                found: newest_presented,
-                seen,
+            match kept.as_deref() {
+                Some(k) if crate::trust::peek_version(k).ok() == Some(seen) => {
+                    chain.push(k);
+                    notes.push(format!(
+                        "the trust file given is version {newest_presented}, older than version {seen} this machine accepted: using the accepted version kept in the state directory; replace the file with the vendor's current trust file"
+                    ));
+                }
+                _ => {
+                    return Err(StateError::TrustOutdated {
+                        found: newest_presented,
+                        seen,
+                    }
+                    .into())
+                }
             }
-            .into());
         }
         let verified = TrustStore::verify_chain(&chain, &anchors)?;
         if let (Some(pin), Some(first)) = (&known.trust, verified.first()) {
@@ -251,6 +269,18 @@ impl Session {
             .next_back()
             .ok_or_else(|| VerifyError::Trust("no trust file given".into()))?;
         check_signed_time(now, trust.issued_at(), "the trust file's issued_at")?;
+        // Keep the accepted version's file when it is newer than the kept copy (or none is).
+        let kept_version = kept
+            .as_deref()
+            .and_then(|k| crate::trust::peek_version(k).ok());
+        let keep_trust = if kept_version == Some(trust.version()) {
+            None
+        } else {
+            chain
+                .iter()
+                .find(|f| crate::trust::peek_version(f).ok() == Some(trust.version()))
+                .map(|f| f.to_vec())
+        };
         let mut next = known;
         next.trust = Some(pin_of(&trust));
         Ok(Session {
@@ -258,6 +288,8 @@ impl Session {
             clock,
             trust,
             next,
+            notes,
+            keep_trust,
         })
     }
 
@@ -275,12 +307,20 @@ impl Session {
             clock,
             trust: store,
             next: known,
+            notes: Vec::new(),
+            keep_trust: None,
         })
     }
 
     /// The verified trust store.
     pub fn trust(&self) -> &TrustStore {
         &self.trust
+    }
+
+    /// What the operator should hear about although nothing failed (an outdated trust file
+    /// given, the kept copy used instead).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The time this session judges at.
@@ -473,6 +513,9 @@ impl Session {
         let mut next = self.next;
         if next.highest_time_seen.is_none_or(|s| now > s) {
             next.highest_time_seen = Some(now);
+        }
+        if let Some(t) = &self.keep_trust {
+            dir.keep_trust(t)?;
         }
         dir.save(next)
     }

@@ -565,7 +565,8 @@ fn compromised_key_runbook() {
         ],
     ));
     assert_eq!(state(c)["revoked"][&lic], "superseded");
-    // An old trust file (before the revocation) cannot be played back to revive the key.
+    // An old trust file (before the revocation) cannot be played back to revive the key: the
+    // state's copy of the accepted version judges instead, and the key stays revoked.
     fails(
         customer(
             c,
@@ -580,6 +581,116 @@ fn compromised_key_runbook() {
             ],
         ),
         1,
-        "trust file version 1 is lower than 2",
+        "is revoked in the trust file",
     );
+}
+
+/// After a rotation the customer replaces `trust.json` in place; a cron job or product still
+/// given the old file keeps working (the state keeps the newest accepted file and says so),
+/// and only a state without that copy refuses, with its own code, never `invalid`.
+#[test]
+fn an_old_trust_file_after_a_rotation_is_not_an_alarm() {
+    let d = tempfile::tempdir().unwrap();
+    let (v, c) = (d.path().join("vendor"), d.path().join("customer"));
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::create_dir_all(&c).unwrap();
+    day_one(&v, &c);
+    ok(vendor(
+        &v,
+        "factory",
+        "2026-11-23T10:00:00Z",
+        &[
+            "keygen",
+            "--role",
+            "release",
+            "--name",
+            "release-2",
+            "--out",
+            "keys",
+        ],
+    ));
+    ok(vendor(
+        &v,
+        "factory",
+        "2026-11-23T10:00:00Z",
+        &[
+            "trust",
+            "--root-key",
+            "keys/root.key",
+            "--from",
+            "trust-v1.json",
+            "--add",
+            "keys/release-2.pub",
+            "--out",
+            "trust-v2.json",
+        ],
+    ));
+    // The customer replaces its trust.json in place (it kept v1 there).
+    copy(&v.join("trust-v1.json"), &c.join("trust.json"));
+    let license = |trust: &str, now: &str| {
+        customer(
+            &c,
+            now,
+            &[
+                "license",
+                "lic1/license.json",
+                "--trust",
+                trust,
+                "--state",
+                "st",
+            ],
+        )
+    };
+    ok(license("trust.json", "2026-11-24T00:00:00Z"));
+    copy(&v.join("trust-v2.json"), &c.join("trust.json"));
+    ok(license("trust.json", "2026-11-24T01:00:00Z"));
+    assert!(
+        c.join("st/trust.json").exists(),
+        "the accepted file is kept"
+    );
+    // A job still given the old file: valid, with a note to replace it.
+    let o = license("trust-v1.json", "2026-11-24T02:00:00Z");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("older than version 2") && err.contains("replace"),
+        "{err}"
+    );
+    let o = customer(
+        &c,
+        "2026-11-24T03:00:00Z",
+        &[
+            "remind",
+            "--license",
+            "lic1/license.json",
+            "--trust",
+            "trust-v1.json",
+            "--state",
+            "st",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Without the kept copy (a state from an older release): its own code, exit 2.
+    std::fs::remove_file(c.join("st/trust.json")).unwrap();
+    let o = customer(
+        &c,
+        "2026-11-24T04:00:00Z",
+        &[
+            "license",
+            "lic1/license.json",
+            "--trust",
+            "trust-v1.json",
+            "--state",
+            "st",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["check"], "trust_outdated", "{v}");
 }

@@ -29,6 +29,10 @@ pub const SEAL: &str = "state.seal";
 pub const PENDING: &str = "state.json.pending";
 /// The lock file's name inside the directory.
 pub const LOCK: &str = ".lock";
+/// A copy of the newest trust file the state accepted: a run given an older file (a cron job
+/// or a product still pointing at the path the vendor's previous file was saved to) uses it.
+/// It needs no seal: it is signed, and the sealed state pins its digest.
+pub const KEPT_TRUST: &str = "trust.json";
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 64 << 20;
 
@@ -66,6 +70,14 @@ pub enum StateError {
     },
     /// The same version or sequence as one already accepted, with other content.
     Conflict(String),
+    /// Every trust file given is older than the version this machine accepted, and no copy of
+    /// that version is kept.
+    TrustOutdated {
+        /// The newest version given.
+        found: u64,
+        /// The version accepted.
+        seen: u64,
+    },
 }
 
 impl StateError {
@@ -81,6 +93,7 @@ impl StateError {
             StateError::TamperSuspected { .. } => Check::TamperSuspected,
             StateError::Rollback { .. } => Check::Rollback,
             StateError::Conflict(_) => Check::Conflict,
+            StateError::TrustOutdated { .. } => Check::TrustOutdated,
         }
     }
 }
@@ -102,6 +115,10 @@ impl fmt::Display for StateError {
                 "rollback: {what} {found} is lower than {seen}, already accepted"
             ),
             StateError::Conflict(m) => write!(f, "conflict: {m}"),
+            StateError::TrustOutdated { found, seen } => write!(
+                f,
+                "the trust file given is version {found}, older than version {seen} this machine already accepted: give the vendor's current trust file (nothing was changed)"
+            ),
         }
     }
 }
@@ -442,6 +459,24 @@ impl StateDir {
         &self.dir
     }
 
+    /// The kept copy of the newest accepted trust file ([`KEPT_TRUST`]), if there is one.
+    pub fn kept_trust(&self) -> Option<Vec<u8>> {
+        crate::io::read_capped(
+            &self.dir.join(KEPT_TRUST),
+            crate::trust::MAX_TRUST_BYTES as u64,
+        )
+        .ok()
+        .flatten()
+    }
+
+    /// Keeps `bytes` as the newest accepted trust file (never in a preview).
+    pub fn keep_trust(&self, bytes: &[u8]) -> Result<(), StateError> {
+        if !self.writable {
+            return Ok(());
+        }
+        write_atomic_replace(&self.dir.join(KEPT_TRUST), bytes)
+    }
+
     /// Replaces the state with `next` (generation + 1): the new state goes to the pending
     /// file, then the seal names it, then it is renamed into place. Refused for a read-only
     /// (preview) directory.
@@ -474,4 +509,9 @@ impl StateDir {
 /// fsync, rename over `path`, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     fsio::write_atomic(path, bytes, 0o600, true).map_err(io(path))
+}
+
+/// [`write_atomic`] for a file that may exist (the kept trust file).
+fn write_atomic_replace(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    fsio::write_atomic(path, bytes, 0o644, true).map_err(io(path))
 }
