@@ -41,8 +41,7 @@ pub(crate) fn request_cmd(
     force: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let lic_path = license_dir.join("license.json");
-    let doc = read_capped(&lic_path, runtime::license::MAX_LICENSE_BYTES as u64)?;
+    let (doc, _, lic_path) = clikit::input::read_license(license_dir, None)?;
     let (license, _, _) = License::parse(&doc)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("{}", lic_path.display()))?;
@@ -100,7 +99,7 @@ pub(crate) fn request_cmd(
             req.request_id, req.license_id, req.product, req.fingerprint, req.fingerprint_source
         );
         println!(
-            "  {}\ncarry it to the vendor (factory activation fulfill); then: airlock-agent install <dir> --trust trust.json --state {}",
+            "  {}\ncarry it to the vendor; when the vendor sends back its activation directory: airlock-agent install ACTIVATION_DIR --trust trust.json --state {}",
             out.display(),
             state.display()
         );
@@ -388,7 +387,7 @@ pub(crate) fn deactivate_cmd(
             lease.activation_id, lease.license_id
         );
         println!(
-            "  {}\ncarry the receipt to the vendor: factory activation release --receipt {}",
+            "  {}\ncarry the receipt to the vendor ({}): the vendor frees the seat with it",
             out.display(),
             out.display()
         );

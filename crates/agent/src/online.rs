@@ -104,8 +104,7 @@ fn file_member<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
 }
 
 pub(crate) fn read_license(dir: &Path) -> Result<License> {
-    let p = dir.join("license.json");
-    let doc = read_capped(&p, runtime::license::MAX_LICENSE_BYTES as u64)?;
+    let (doc, _, p) = clikit::input::read_license(dir, None)?;
     let (l, _, _) = License::parse(&doc)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("{}", p.display()))?;

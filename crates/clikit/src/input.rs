@@ -37,6 +37,18 @@ pub fn read_optional(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
     })
 }
 
+/// A license as `--license` names it (its directory or its `license.json`:
+/// `runtime::license::files_at`): the document (missing: an error naming both forms), the
+/// signature when present (`sig` overrides where it is looked for), and the document's path.
+pub fn read_license(p: &Path, sig: Option<&Path>) -> Result<(Vec<u8>, Option<Vec<u8>>, PathBuf)> {
+    let (doc_path, sig_path) = runtime::license::files_at(p);
+    let doc = read_optional(&doc_path, runtime::license::MAX_LICENSE_BYTES as u64)?
+        .with_context(|| runtime::license::missing(p))?;
+    let sig_path = sig.map_or(sig_path, Path::to_path_buf);
+    let sig = read_optional(&sig_path, canon::sig::MAX_ENVELOPE_BYTES as u64)?;
+    Ok((doc, sig, doc_path))
+}
+
 /// The signature of `file`: `sig` when given, else `FILE.sig` beside it.
 pub fn sig_path(file: &Path, sig: Option<PathBuf>) -> PathBuf {
     sig.unwrap_or_else(|| {

@@ -102,10 +102,10 @@ pub fn advice(check: Check) -> &'static str {
         }
         RuntimeTooOld => "the release needs a newer Airlock runtime: update the runtime first",
         AuditInvalid => "the registry was changed outside factory: stop issuing, restore the last good backup and find out who changed it (docs/OPERATIONS.md)",
-        LeaseExpired => "this machine's lease ended (licensed growth is stopped, data is kept): make a new request with `airlock-agent request` and send it to the vendor",
-        ActivationMissing => "this license must be activated on this machine: `airlock-agent request`, send the file to the vendor, then `airlock-agent install`",
-        ActivationOtherMachine | ActivationMismatch => "this activation was made for another machine or license: make a request on this machine (`airlock-agent request`) for the license installed here",
-        ActivationRevoked => "the vendor released this seat (or it was deactivated here): make a new request with `airlock-agent request`",
+        LeaseExpired => "this machine's lease ended (licensed growth is stopped, data is kept): make a new request (`airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`) and send it to the vendor",
+        ActivationMissing => "this license must be activated on this machine: `airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`, send the file to the vendor, then `airlock-agent install ACTIVATION_DIR --trust trust.json --state STATE_DIR`",
+        ActivationOtherMachine | ActivationMismatch => "this activation was made for another machine or license: make a request on this machine for the license installed here (`airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`)",
+        ActivationRevoked => "the vendor released this seat (or it was deactivated here): make a new request (`airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`)",
         ActivationNotYetValid => "the lease starts later: check this machine's clock, or install it on or after its start",
         FingerprintUnavailable => "this machine has no stable id: set AIRLOCK_INSTANCE_ID (containers), or run `airlock-agent id --state DIR` once",
         InputTooLarge | JsonInvalid | SignatureEnvelopeInvalid | MinisignInvalid

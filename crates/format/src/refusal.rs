@@ -55,14 +55,14 @@ macro_rules! codes {
 codes! {
     /// The request's signature or schema failed (forged or damaged).
     RequestInvalid = "REQUEST_INVALID", 400, EXIT_REJECTED,
-        "make a new request with `airlock-agent request` and send it unchanged";
+        "make a new request (`airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`) and send the file unchanged";
     /// The request was made too far in the future (the clock skew allowed is
     /// `canon::time::CLOCK_SKEW_SECS`).
     RequestFromFuture = "REQUEST_FROM_FUTURE", 400, EXIT_REJECTED,
         "correct the machine's clock, then make a new request";
     /// The request is older than its transport allows.
     RequestStale = "REQUEST_STALE", 400, EXIT_REJECTED,
-        "make a new request with `airlock-agent request` (requests age out)";
+        "make a new request (`airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`): requests age out";
     /// The request's activation was released since: a replayed request.
     RequestReplayed = "REQUEST_REPLAYED", 409, EXIT_REJECTED,
         "make a new request: a released seat never comes back through its old request";
@@ -87,20 +87,20 @@ codes! {
         "new machines can activate once the license is renewed: ask the vendor for the renewal";
     /// Every seat (and the overage) is taken.
     DeviceLimitExceeded = "DEVICE_LIMIT_EXCEEDED", 409, EXIT_REJECTED,
-        "deactivate a machine that no longer needs its seat (`airlock-agent deactivate`), or ask the vendor for more seats";
+        "deactivate a machine that no longer needs its seat (`airlock-agent deactivate --state STATE_DIR --out receipt.json` there, then send the receipt), or ask the vendor for more seats";
     /// The fingerprint's live seat belongs to another instance key (another machine reporting
     /// the same id, or this machine after its key was lost).
     SeatTaken = "SEAT_TAKEN", 409, EXIT_REJECTED,
         "another machine holds this fingerprint's seat: deactivate it there, or ask the vendor to release it (a machine reinstalled without its state directory needs that too)";
     /// No such activation.
     ActivationNotFound = "ACTIVATION_NOT_FOUND", 404, EXIT_REJECTED,
-        "check the activation id (`airlock-agent status`)";
+        "check the activation id (`airlock-agent status --state STATE_DIR`)";
     /// The activation was released already (by other means).
     AlreadyReleased = "ALREADY_RELEASED", 409, EXIT_REJECTED,
         "nothing to do: the seat is free";
     /// The receipt's signature or schema failed.
     ReceiptInvalid = "RECEIPT_INVALID", 400, EXIT_REJECTED,
-        "send the receipt `airlock-agent deactivate` wrote, unchanged";
+        "send the receipt `airlock-agent deactivate --state STATE_DIR --out receipt.json` wrote, unchanged";
     /// The receipt is not from the machine holding the seat (key, fingerprint or lineage).
     ReceiptMismatch = "RECEIPT_MISMATCH", 403, EXIT_REJECTED,
         "the receipt comes from another machine or activation: send that seat's own receipt";
@@ -133,7 +133,7 @@ codes! {
         "only the machine holding the seat may renew it";
     /// A renewal of a seat that was released or whose lease ended.
     ActivationEnded = "ACTIVATION_ENDED", 410, EXIT_REJECTED,
-        "activate again (`airlock-agent activate`)";
+        "activate again (`airlock-agent activate --server URL --license LICENSE_DIR --state STATE_DIR --trust trust.json`)";
     /// The heartbeat a renewal carries breaks its bounds.
     HeartbeatInvalid = "HEARTBEAT_INVALID", 400, EXIT_REJECTED,
         "report fewer or shorter counts";

@@ -363,11 +363,14 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     let archive = req.out.join(format!("{name}.tar.gz"));
     let signature = req.out.join(format!("{name}.tar.gz.sig"));
     let checksums_path = req.out.join("CHECKSUMS.txt");
-    for p in [&archive, &signature, &checksums_path] {
+    for p in [&archive, &signature] {
         if p.exists() {
             bail!("{} already exists; refusing to overwrite", p.display());
         }
     }
+    // Several deliveries may share a directory: their CHECKSUMS.txt lists them all. One that
+    // is there already must parse, and must not name the files this delivery writes.
+    let earlier = earlier_checksums(&checksums_path, &[&archive, &signature])?;
     let tmp = |suffix: &str| {
         req.out
             .join(format!(".{name}.{suffix}-{}", std::process::id()))
@@ -428,7 +431,8 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
             req.created_at.0
         );
         let sig_text = req.key.sign_minisign_digest(&blake, &comment)?;
-        let outer = checksums::write(&[
+        let mut entries = earlier.clone();
+        entries.extend([
             checksums::Entry {
                 name: SafePath::new(&format!("{name}.tar.gz"))?,
                 sha256: sha,
@@ -438,6 +442,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
                 sha256: enc::sha256(sig_text.as_bytes()),
             },
         ]);
+        let outer = checksums::write(&entries);
         // Refuse up front whatever the runtime would refuse: verify the finished archive with
         // the runtime's own verifier, at the bundle's creation time, before anything is moved
         // into place or the sequence is consumed.
@@ -459,7 +464,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         }
         signing::fsutil::write_atomic(&signature, sig_text.as_bytes(), 0o644, false)?;
         fs::rename(&archive_tmp, &archive).with_context(|| format!("{}", archive.display()))?;
-        signing::fsutil::write_atomic(&checksums_path, outer.as_bytes(), 0o644, false)?;
+        signing::fsutil::write_atomic(&checksums_path, outer.as_bytes(), 0o644, true)?;
         Ok(Built {
             archive: archive.clone(),
             signature: signature.clone(),
@@ -566,4 +571,34 @@ impl Write for HashingWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The entries of a `CHECKSUMS.txt` already in the output directory (none when there is
+/// none): kept, so that the new delivery's file lists every delivery there. A file that does
+/// not parse, or that names a file this delivery writes, is refused before anything is built.
+fn earlier_checksums(path: &Path, ours: &[&Path]) -> Result<Vec<checksums::Entry>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
+    let entries = checksums::parse(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} exists and is not a checksums file ({e}); refusing to replace it",
+            path.display()
+        )
+    })?;
+    for e in &entries {
+        if ours
+            .iter()
+            .any(|p| p.file_name().and_then(|n| n.to_str()) == Some(e.name.as_str()))
+        {
+            bail!(
+                "{} already lists {}; refusing to overwrite it (choose another --name)",
+                path.display(),
+                e.name.as_str()
+            );
+        }
+    }
+    Ok(entries)
 }

@@ -76,14 +76,13 @@ pub(crate) fn inputs(req: &Request<'_>) -> Result<Inputs> {
         );
     }
     // License.
-    let lic_json = read_small(
-        &req.license_dir.join("license.json"),
-        runtime::license::MAX_LICENSE_BYTES,
-    )?;
-    let lic_sig = read_small(
-        &req.license_dir.join("license.sig"),
-        canon::sig::MAX_ENVELOPE_BYTES,
-    )?;
+    let (lic_json, lic_sig, lic_path) = clikit::input::read_license(req.license_dir, None)?;
+    let lic_sig = lic_sig.with_context(|| {
+        format!(
+            "{}: no license.sig beside it (a bundle carries the signed license)",
+            lic_path.display()
+        )
+    })?;
     // Bundles carry schema-3 licenses: the manifest references the canonical hash of the
     // document itself, which for a schema-2 license is not the upgraded view the runtime checks.
     match canon::parse(&lic_json)

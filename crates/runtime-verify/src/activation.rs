@@ -67,7 +67,7 @@ pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCo
         let lic = match license {
             Some(dir) => Some(check_license(
                 &mut session,
-                &dir.join("license.json"),
+                dir,
                 c.allow_legacy,
                 runtime::license::DEFAULT_WARN_DAYS,
             )?),

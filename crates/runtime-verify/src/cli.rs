@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use canon::{Role, Timestamp};
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
 use clikit::generate::GenerateCmd;
-use clikit::input::{clock, read_capped, read_optional, sig_path};
+use clikit::input::{clock, read_capped, sig_path};
 use clikit::report::{self, n, s};
 use clikit::Outcome;
 use runtime::bundle::{verify_bundle, Options, Verdict};
@@ -337,11 +337,7 @@ pub(crate) fn check_license(
     allow_legacy: bool,
     warn_days: i64,
 ) -> Result<(runtime::license::VerifiedLicense, Standing)> {
-    let doc = read_capped(license, runtime::license::MAX_LICENSE_BYTES as u64)?;
-    let sig = read_optional(
-        &license.with_file_name("license.sig"),
-        canon::sig::MAX_ENVELOPE_BYTES as u64,
-    )?;
+    let (doc, sig, _) = clikit::input::read_license(license, None)?;
     let v = verify_license(
         session.trust(),
         &doc,

@@ -12,6 +12,26 @@ pub use format::license::*;
 pub use format::valid_id;
 use format::Artifact;
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A license's two files, given either its directory (`DIR/license.json`, `DIR/license.sig`)
+/// or its document (`X.json` and `X.sig` beside it): every command's `--license` takes both
+/// forms, by this one rule.
+pub fn files_at(p: &Path) -> (PathBuf, PathBuf) {
+    if p.is_dir() {
+        (p.join("license.json"), p.join("license.sig"))
+    } else {
+        (p.to_path_buf(), p.with_extension("sig"))
+    }
+}
+
+/// The error for a `--license` that names nothing: what was looked for and the two forms.
+pub fn missing(p: &Path) -> String {
+    format!(
+        "no license at {} (give the license directory, or its license.json)",
+        p.display()
+    )
+}
 
 /// Default warning window before expiry, in days.
 pub const DEFAULT_WARN_DAYS: i64 = 30;
@@ -147,7 +167,7 @@ fn verify_v2(
     if now >= policy.cutoff && !policy.allow_after_cutoff {
         return Err(VerifyError::schema(
             LEGACY,
-            format!("schema 2 licenses are refused from {} on (migrate it with `factory migrate`, or allow legacy explicitly)", policy.cutoff),
+            format!("schema 2 licenses are refused from {} on (ask the vendor for the license migrated to schema 3, or allow legacy explicitly)", policy.cutoff),
         ));
     }
     let v2: LicenseV2 = serde_json::from_slice(&value.to_canonical())

@@ -148,16 +148,13 @@ pub(crate) fn read_capped(p: &Path, cap: usize) -> Result<Option<Vec<u8>>, Refus
 pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
     let mut session = Session::begin(Some(i.state), i.clock, i.trust, i.anchors)
         .map_err(|e| refusal("trust", &e))?;
-    let lic_path = i.license_dir.join("license.json");
+    let (lic_path, sig_path) = crate::license::files_at(i.license_dir);
     let doc =
         read_capped(&lic_path, crate::license::MAX_LICENSE_BYTES)?.ok_or_else(|| Refusal {
             check: Some(Check::IoError),
-            message: format!("{}: no license file", lic_path.display()),
+            message: crate::license::missing(i.license_dir),
         })?;
-    let sig = read_capped(
-        &i.license_dir.join("license.sig"),
-        canon::sig::MAX_ENVELOPE_BYTES,
-    )?;
+    let sig = read_capped(&sig_path, canon::sig::MAX_ENVELOPE_BYTES)?;
     let now = session.now();
     let license = verify_license(
         session.trust(),
@@ -196,13 +193,13 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
             let days = lease.days_remaining(now);
             if *st == LeaseState::RenewDue || (days <= LEASE_WARN_DAYS && lease_is_long(lease)) {
                 warnings.push(format!(
-                    "{}; renew it: `airlock-agent run` (online) or a new `airlock-agent request` (offline)",
+                    "{}; renew it: `airlock-agent run --state STATE_DIR` (online) or a new request (offline: `airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`)",
                     lease.describe(now)
                 ));
             }
         }
         Activation::Missing => {
-            warnings.push("this license requires activation on this machine: run `airlock-agent request`, send the request to the vendor, then `airlock-agent install`".into());
+            warnings.push("this license requires activation on this machine: run `airlock-agent request --license LICENSE_DIR --state STATE_DIR --out request.json`, send request.json to the vendor, then `airlock-agent install ACTIVATION_DIR --trust trust.json --state STATE_DIR` with the directory the vendor sends back".into());
         }
         Activation::Refused(code, why) => {
             warnings.push(format!("activation refused ({code}): {why}"))

@@ -9,7 +9,7 @@ const T0: &str = "2026-11-22T10:00:00Z";
 
 /// Day one: keys, trust v1, a sovereign license, bundle 1 (a release from *before* the keys
 /// existed), installed by the customer with the vendor's root. Returns the license id.
-fn day_one(v: &Path, c: &Path) -> String {
+pub(crate) fn day_one(v: &Path, c: &Path) -> String {
     for (role, name) in [
         ("root", "root"),
         ("license", "license"),

@@ -14,6 +14,7 @@ mod insider;
 mod journey;
 mod kit;
 mod online;
+mod routine;
 mod runbooks;
 mod seats;
 mod siege;

@@ -361,6 +361,11 @@ pub fn verify_bundle(
     // On failure the staging directory (if any) is dropped, which removes it.
     let mut v = result?;
     v.staged = reader.staging.take();
+    if let Some(n) = v.staged.as_ref().map(|s| s.cleaned).filter(|n| *n > 0) {
+        v.warnings.push(format!(
+            "removed {n} partial extraction(s) left beside the destination by earlier runs that were killed"
+        ));
+    }
     Ok(v)
 }
 

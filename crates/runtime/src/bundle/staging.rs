@@ -3,13 +3,61 @@
 
 use super::*;
 
-/// A fresh staging directory (mode 0700) next to the destination, moved into place only by
-/// [`Verdict::install`]; removed when dropped before that.
+/// A fresh staging directory (mode 0700 while verified) next to the destination, moved into
+/// place only by [`Verdict::install`] (then with the umask's mode); removed when dropped
+/// before that. Creating one removes the staging directories of killed runs.
 #[derive(Debug)]
 pub(super) struct Staging {
     dir: PathBuf,
     dest: PathBuf,
     done: bool,
+    /// Staging directories of earlier runs that were killed, removed by this one.
+    pub(super) cleaned: usize,
+}
+
+/// Whether process `pid` still runs (Linux: `/proc/PID`; elsewhere assumed, so another run's
+/// staging directory is never removed).
+fn running(pid: u32) -> bool {
+    !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes `.<name>.staging-<pid>` directories under `parent` whose process is gone (a run
+/// killed mid-extraction leaves its staging directory, possibly large). Returns how many.
+fn clean_stale(parent: &Path, name: &str) -> usize {
+    let prefix = format!(".{name}.staging-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !running(pid) && fs::remove_dir_all(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The mode a new directory gets under this process's umask (what `mkdir` would make), read
+/// off a probe directory: the installed tree follows the operator's umask, not the staging
+/// directory's 0700.
+#[cfg(unix)]
+fn umask_dir_mode(parent: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = parent.join(format!(".airlock-umask-{}", std::process::id()));
+    fs::create_dir(&probe).ok()?;
+    let mode = fs::metadata(&probe)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777);
+    let _ = fs::remove_dir(&probe);
+    mode
 }
 
 /// Refuses a destination whose parent others can write to without the sticky bit: someone
@@ -43,6 +91,7 @@ impl Staging {
             .file_name()
             .ok_or_else(|| BundleError::Io(format!("{}: not a directory name", dest.display())))?;
         check_parent(&parent)?;
+        let cleaned = clean_stale(&parent, &name.to_string_lossy());
         let dir = parent.join(format!(
             ".{}.staging-{}",
             name.to_string_lossy(),
@@ -60,6 +109,7 @@ impl Staging {
             dir,
             dest: dest.to_path_buf(),
             done: false,
+            cleaned,
         })
     }
 
@@ -93,6 +143,13 @@ impl Staging {
                 "{}: appeared during verification; nothing was installed",
                 self.dest.display()
             )));
+        }
+        // Private while it was verified; installed, it follows the umask like any mkdir.
+        #[cfg(unix)]
+        if let Some(mode) = self.dir.parent().and_then(umask_dir_mode) {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(mode))
+                .map_err(|e| BundleError::Io(format!("{}: {e}", self.dir.display())))?;
         }
         fs::rename(&self.dir, &self.dest)
             .map_err(|e| BundleError::Io(format!("{}: {e}", self.dest.display())))?;

@@ -259,6 +259,9 @@ pub struct StateDir {
     _lock: Option<File>,
     writable: bool,
     fresh: bool,
+    /// This run made the directory and has not saved into it yet: dropped so, it removes the
+    /// directory again (a failed run, or a mistyped `--state`, leaves nothing behind).
+    created: bool,
     /// The state as read.
     state: State,
 }
@@ -321,7 +324,7 @@ impl StateDir {
     /// Opens a state directory for a real run: creates it (mode 0700) if it does not exist,
     /// checks its owner and mode, takes the exclusive lock, and reads the state.
     pub fn open(dir: &Path) -> Result<StateDir, StateError> {
-        match fs::symlink_metadata(dir) {
+        let created = match fs::symlink_metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut b = fs::DirBuilder::new();
                 b.recursive(true);
@@ -331,11 +334,21 @@ impl StateDir {
                     b.mode(0o700);
                 }
                 b.create(dir).map_err(io(dir))?;
+                true
             }
             Err(e) => return Err(io(dir)(e)),
-            Ok(_) => {}
+            Ok(_) => false,
+        };
+        let mut d = Self::open_with(dir, true);
+        match &mut d {
+            Ok(d) => d.created = created,
+            Err(_) if created => {
+                let _ = fs::remove_file(dir.join(LOCK));
+                let _ = fs::remove_dir(dir);
+            }
+            Err(_) => {}
         }
-        Self::open_with(dir, true)
+        d
     }
 
     /// Opens a state directory for a preview (`--at`): a shared lock, nothing created or written.
@@ -347,6 +360,7 @@ impl StateDir {
                 _lock: None,
                 writable: false,
                 fresh: true,
+                created: false,
                 state: State::default(),
             }),
             Err(e) => Err(io(dir)(e)),
@@ -439,6 +453,7 @@ impl StateDir {
             dir: dir.to_path_buf(),
             _lock: lock,
             writable,
+            created: false,
             fresh,
             state,
         })
@@ -501,7 +516,18 @@ impl StateDir {
         }
         self.state = next;
         self.fresh = false;
+        self.created = false;
         Ok(())
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        if self.created {
+            // Only what this run put there: the lock (and nothing else, or the directory stays).
+            let _ = fs::remove_file(self.dir.join(LOCK));
+            let _ = fs::remove_dir(&self.dir);
+        }
     }
 }
 

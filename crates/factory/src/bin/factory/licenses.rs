@@ -351,13 +351,7 @@ pub(crate) fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
     } = judge;
     let now = clock::at_or_now(at.as_deref())?;
     let trust = vendor_trust(&trust)?;
-    let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
-    let sig_path = sig.unwrap_or_else(|| license.with_file_name("license.sig"));
-    let sig_bytes = match std::fs::read(&sig_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("{}", sig_path.display())),
-    };
+    let (doc, sig_bytes, license) = clikit::input::read_license(&license, sig.as_deref())?;
     let v = verify_license(
         &trust,
         &doc,
