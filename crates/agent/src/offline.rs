@@ -22,11 +22,15 @@ pub(crate) fn id_cmd(product: &str, state: Option<&Path>, json: bool) -> Result<
     check_product(product)?;
     let fp = fingerprint_of(product, state)?;
     if json {
-        print_json(&clikit::report::object(vec![
-            ("product", s(product)),
-            ("fingerprint", s(&fp.value)),
-            ("source", s(fp.source)),
-        ])?);
+        print_json(&clikit::report::valid(
+            "command",
+            &"id",
+            vec![
+                ("product", s(product)),
+                ("fingerprint", s(&fp.value)),
+                ("source", s(fp.source)),
+            ],
+        )?);
     } else {
         println!("{} (product {product}, from {})", fp.value, fp.source);
     }
@@ -262,7 +266,11 @@ pub(crate) fn status_cmd(state: &Path, json: bool) -> Result<ExitCode> {
                 })
                 .collect(),
         );
-        print_json(&v);
+        print_json(&clikit::report::valid(
+            "command",
+            &"status",
+            vec![("activations", v)],
+        )?);
     } else if rows.is_empty() {
         println!("no activation installed in {}", state.display());
     } else {

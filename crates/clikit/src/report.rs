@@ -122,6 +122,30 @@ pub fn failed(subject_key: &str, subject: &dyn Display, e: &anyhow::Error) -> Re
     ])
 }
 
+/// A command's result as the report every `--json` output is: an object gets the common
+/// members (`valid` true, `check` and `error` null, `subject_key`: `subject`) unless it is a
+/// report already (it has `valid`); an array becomes the report's member `list_key`.
+pub fn success(subject_key: &str, subject: &str, body: Value, list_key: &str) -> Value {
+    let common = |mut m: Vec<(String, Value)>| {
+        for (k, v) in [
+            ("valid", Value::Bool(true)),
+            ("check", Value::Null),
+            ("error", Value::Null),
+            (subject_key, s(subject)),
+        ] {
+            if !m.iter().any(|(n, _)| n == k) {
+                m.push((k.to_string(), v));
+            }
+        }
+        Value::object(m).unwrap_or(Value::Null)
+    };
+    match body {
+        Value::Object(m) if m.iter().any(|(k, _)| k == "valid") => Value::Object(m),
+        Value::Object(m) => common(m.to_vec()),
+        other => common(vec![(list_key.to_string(), other)]),
+    }
+}
+
 /// Reports a failure: the JSON report on stdout when asked, and always one line on stderr
 /// (`TOOL: SUBJECT: REJECTED [check]: …` for a rejection, `TOOL: error: …` otherwise).
 /// Returns the exit code (1 rejected, 2 error).

@@ -314,7 +314,8 @@ fn racing_fulfils_take_exactly_the_free_seats() {
         for o in outs.iter().filter(|o| !o.status.success()) {
             fails(o, 1, "DEVICE_LIMIT_EXCEEDED");
         }
-        let list = json(&fac(p, &["activation", "list", &l.license_id, "--json"]));
+        let list =
+            json(&fac(p, &["activation", "list", &l.license_id, "--json"]))["activations"].clone();
         let active = list
             .as_array()
             .unwrap()
@@ -419,7 +420,7 @@ fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
             ],
         ));
         assert_eq!(short["not_after"], "2026-11-29T10:00:00Z");
-        let list = json(&fac(p, &["activation", "list", "--json"]));
+        let list = json(&fac(p, &["activation", "list", "--json"]))["activations"].clone();
         assert_eq!(list.as_array().unwrap().len(), 1);
         // The legitimate reinstall: the vendor releases the seat, then the new key activates.
         // It is a new seat that re-binds the fingerprint, shown in the list and audited.
@@ -445,7 +446,7 @@ fn reactivation_returns_the_same_seat_with_a_fresh_lease() {
         let rebound = json(&fulfil(p, "2026-11-23T12:00:00Z", &r2b, "a2b"));
         assert_eq!(rebound["new_seat"], true);
         assert_ne!(rebound["activation_id"], first["activation_id"]);
-        let list = json(&fac(p, &["activation", "list", "--json"]));
+        let list = json(&fac(p, &["activation", "list", "--json"]))["activations"].clone();
         let rows = list.as_array().unwrap();
         assert_eq!(rows.len(), 2);
         let new_row = rows

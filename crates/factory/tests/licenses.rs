@@ -498,7 +498,7 @@ fn renew_lineage_revoke_and_views() {
             "a revoked license cannot be renewed",
         );
         let view = |v: &str| -> Vec<String> {
-            json(&fac(p, &["list", "--view", v, "--json"]))
+            json(&fac(p, &["list", "--view", v, "--json"]))["licenses"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -526,7 +526,7 @@ fn renew_lineage_revoke_and_views() {
                 .env("FACTORY_DB", crate::common::db_of(p))
                 .output()
                 .unwrap();
-            json(&o)
+            json(&o)["licenses"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -539,7 +539,11 @@ fn renew_lineage_revoke_and_views() {
         assert_eq!(at("2026-12-20T00:00:00Z", "renewed"), vec![a.clone()]);
         // Each license appears in exactly one view.
         let all = json(&fac(p, &["list", "--json"]));
-        assert_eq!(all.as_array().unwrap().len(), 6);
+        assert_eq!(all["licenses"].as_array().unwrap().len(), 6);
+        assert_eq!(
+            (&all["valid"], &all["command"]),
+            (&serde_json::json!(true), &serde_json::json!("list"))
+        );
         // Revocation list: signed, sequence increases.
         ok(&fac(
             p,
@@ -786,7 +790,7 @@ fn list_limit_counts_rows_of_the_whole_listing() {
         let rows = |args: &[&str]| {
             let mut a = vec!["list", "--json"];
             a.extend_from_slice(args);
-            json(&fac(p, &a)).as_array().unwrap().len()
+            json(&fac(p, &a))["licenses"].as_array().unwrap().len()
         };
         assert!(rows(&[]) >= 4);
         for n in [1usize, 2, 3] {

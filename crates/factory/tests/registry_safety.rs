@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 fn ids_in_registry(dir: &std::path::Path) -> Vec<String> {
     let o = fac(dir, &["list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
-    v.as_array()
+    v["licenses"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| r["license_id"].as_str().unwrap().to_string())

@@ -130,6 +130,16 @@ pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCo
                     Value::Null
                 },
             ),
+            (
+                "error",
+                if missing && !ok {
+                    s("no activation installed in the state directory")
+                } else if ok {
+                    Value::Null
+                } else {
+                    s("an installed activation was refused (see activations)")
+                },
+            ),
             ("state", s(state.display())),
             ("activations", Value::Array(items)),
         ])?);

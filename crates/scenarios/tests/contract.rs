@@ -109,3 +109,60 @@ fn every_command_gives_its_exit_codes_and_a_json_usage_error() {
     let o = run("example-product", &["--no-such-option".to_string()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Successes print the same report: `valid` true, `check` and `error` null, then the facts.
+#[test]
+fn successes_print_the_common_report_members() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let runs: [(&str, Vec<&str>); 5] = [
+        ("factory", vec!["home", "--json"]),
+        (
+            "factory",
+            vec![
+                "keygen", "--role", "license", "--name", "k", "--out", "keys", "--json",
+            ],
+        ),
+        (
+            "factory",
+            vec![
+                "trust",
+                "--root-key",
+                "keys/r.key",
+                "--add",
+                "keys/k.pub",
+                "--out",
+                "t.json",
+                "--json",
+            ],
+        ),
+        (
+            "airlock-agent",
+            vec!["id", "--product", "gateway", "--state", "s", "--json"],
+        ),
+        ("airlock-agent", vec!["status", "--state", "s", "--json"]),
+    ];
+    let o = Command::new(bin("factory"))
+        .args(["keygen", "--role", "root", "--name", "r", "--out", "keys"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    ok(o);
+    for (tool, args) in runs {
+        let o = Command::new(bin(tool))
+            .args(&args)
+            .current_dir(p)
+            .env("AIRLOCK_HOME", p.join("home"))
+            .env("AIRLOCK_INSTANCE_ID", "contract-machine")
+            .output()
+            .unwrap();
+        let out = ok(o);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["valid"], true, "{tool} {args:?}: {v}");
+        assert!(
+            v["check"].is_null() && v["error"].is_null(),
+            "{tool} {args:?}: {v}"
+        );
+        assert!(v["command"].is_string(), "{tool} {args:?}: {v}");
+    }
+}

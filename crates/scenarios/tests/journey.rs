@@ -576,7 +576,12 @@ fn the_vendor_home_is_found_from_any_directory() {
         .vendor_in(&elsewhere, "factory", T0, &["list", "--json"])
         .output()
         .unwrap();
-    assert_eq!(json(&o).as_array().map(Vec::len), Some(2), "{:?}", all(&o));
+    assert_eq!(
+        json(&o)["licenses"].as_array().map(Vec::len),
+        Some(2),
+        "{:?}",
+        all(&o)
+    );
     // The packager's sequence lives there too: bundles from two directories count on.
     let seq = |cwd: &Path, out: &str| {
         let o = w
@@ -710,7 +715,7 @@ fn concurrent_issues_to_one_directory_record_one_license() {
         assert_eq!(written["license_id"], id.as_str());
         assert!(!w.v.join(&out).join(".license.lock").exists());
     }
-    let book = json(&w.fac(&["list", "--json"]));
+    let book = json(&w.fac(&["list", "--json"]))["licenses"].clone();
     assert_eq!(
         book.as_array().map(Vec::len),
         Some(3),
@@ -898,7 +903,10 @@ fn an_interrupted_batch_run_again_issues_nothing_twice() {
     }
     let _ = kid.kill();
     let _ = kid.wait();
-    let recorded_before = json(&w.fac(&["list", "--json"])).as_array().unwrap().len();
+    let recorded_before = json(&w.fac(&["list", "--json"]))["licenses"]
+        .as_array()
+        .unwrap()
+        .len();
     // Run the same file again: it finishes the rest.
     let o = w.fac(&args);
     let (code, text) = all(&o);
@@ -919,7 +927,11 @@ fn an_interrupted_batch_run_again_issues_nothing_twice() {
         );
     }
     let book = json(&w.fac(&["list", "--json"]));
-    assert_eq!(book.as_array().unwrap().len(), n, "no line issued twice");
+    assert_eq!(
+        book["licenses"].as_array().unwrap().len(),
+        n,
+        "no line issued twice"
+    );
     for id in &ids {
         assert!(
             w.v.join("out").join(id).join("license.sig").exists(),
@@ -931,7 +943,10 @@ fn an_interrupted_batch_run_again_issues_nothing_twice() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), n);
     assert!(all(&o).1.contains("issued 0 licenses"), "{:?}", all(&o));
     assert_eq!(
-        json(&w.fac(&["list", "--json"])).as_array().unwrap().len(),
+        json(&w.fac(&["list", "--json"]))["licenses"]
+            .as_array()
+            .unwrap()
+            .len(),
         n
     );
     // Lost files: export --all writes back exactly the missing ones, byte for byte.
@@ -974,7 +989,10 @@ fn an_interrupted_batch_run_again_issues_nothing_twice() {
         "{text}"
     );
     assert_eq!(
-        json(&w.fac(&["list", "--json"])).as_array().unwrap().len(),
+        json(&w.fac(&["list", "--json"]))["licenses"]
+            .as_array()
+            .unwrap()
+            .len(),
         n + 1
     );
 }

@@ -1,11 +1,12 @@
 //! `factory activation`: fulfil activation requests carried in by hand, list seats, release
 //! them (with the machine's receipt, or forced), reset a license's seats. See docs/CLI.md.
 
+use crate::cli::print_json;
 use anyhow::{bail, Context, Result};
 use canon::{Role, Timestamp, Value};
 use clap::Subcommand;
 use clikit::input::read_capped;
-use clikit::report::{n, object, print_json, s};
+use clikit::report::{n, object, s};
 use factory::activation::{self as seats, Refusal, Row};
 use runtime::Artifact;
 use signing::clock;

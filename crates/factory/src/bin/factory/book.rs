@@ -2,7 +2,7 @@
 
 use crate::cli::*;
 use anyhow::{Context, Result};
-use clikit::report::{self, print_json, s};
+use clikit::report::{self, s};
 use factory::issue;
 use factory::registry::View;
 use factory::report as book;
@@ -103,8 +103,9 @@ pub(crate) fn list_cmd(a: ListArgs) -> Result<ExitCode> {
     let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     // Rows are streamed: memory stays flat however large the view.
     let result = (|| -> Result<()> {
+        // Under --json one report object (members in canonical order), its rows streamed.
         if common.json {
-            w.write_all(b"[")?;
+            w.write_all(br#"{"check":null,"command":"list","error":null,"licenses":["#)?;
         } else {
             writeln!(w, "{}", book::HEADER)?;
         }
@@ -130,7 +131,8 @@ pub(crate) fn list_cmd(a: ListArgs) -> Result<ExitCode> {
             })?;
         }
         if common.json {
-            w.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+            w.write_all(if first { b"" } else { b"\n" })?;
+            w.write_all(b"],\"valid\":true}\n")?;
         }
         w.flush()?;
         Ok(())

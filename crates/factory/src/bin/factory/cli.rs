@@ -222,8 +222,26 @@ impl Cmd {
     }
 }
 
+/// The running command's name (under `--json`): the subject of its report.
+static COMMAND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Prints a command's result under `--json`: one report object with the common members
+/// (`clikit::report::success`); a listing is its member `licenses` or `activations`.
+pub(crate) fn print_json(v: &canon::Value) {
+    let command = COMMAND.get().copied().unwrap_or("");
+    let list = match command {
+        "activation list" => "activations",
+        "token list" => "tokens",
+        _ => "licenses",
+    };
+    report::print_json(&report::success("command", command, v.clone(), list));
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let json = args.cmd.json();
+    if let Some(name) = json {
+        let _ = COMMAND.set(name);
+    }
     match (run_cmd(args), json) {
         (Err(e), Some(name)) => report::fail("factory", true, "command", &name, &e),
         (r, _) => r,

@@ -3,7 +3,6 @@
 use crate::cli::*;
 use anyhow::{Context, Result};
 use canon::Role;
-use clikit::report::print_json;
 use factory::amend::Changes;
 use factory::issue;
 use factory::report as book;

@@ -1,10 +1,11 @@
 //! `factory keygen`, `trust` and `canon`: keys, trust files and canonical JSON.
 
+use crate::cli::print_json;
 use anyhow::{Context, Result};
 use canon::{KeyId, Role};
 use clap::ValueEnum;
 use clikit::input::vendor_trust;
-use clikit::report::{print_json, s};
+use clikit::report::s;
 use signing::clock;
 use signing::PublicKeyFile;
 use std::io::{Read, Write};

@@ -7,7 +7,7 @@ use canon::Role;
 use clap::Subcommand;
 use clikit::args::Judge;
 use clikit::input::vendor_trust;
-use clikit::report::{self, print_json, s};
+use clikit::report::{self, s};
 use factory::issue::{self, RenewFrom, Request};
 use factory::report as book;
 use runtime::license::{verify_license, LegacyPolicy};

@@ -2,10 +2,11 @@
 //! license key: create, list, revoke. See docs/CLI.md.
 
 use crate::activation::refused;
+use crate::cli::print_json;
 use anyhow::{bail, Context, Result};
 use canon::{Role, Value};
 use clap::Subcommand;
-use clikit::report::{n, print_json, s};
+use clikit::report::{n, s};
 use factory::activation::{self as seats};
 use signing::clock;
 use std::path::PathBuf;
