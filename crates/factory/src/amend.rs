@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::registry::Record;
 use anyhow::{bail, Context, Result};
 use canon::Timestamp;
-use runtime::license::{License, LIMIT_ACTIVATIONS};
+use runtime::license::License;
 use std::collections::BTreeMap;
 
 /// What an amendment changes (everything else is the old license's).
@@ -52,43 +52,17 @@ pub fn amendment(catalog: &Catalog, old: &Record, c: &Changes, now: Timestamp) -
     }
     let prev: License = serde_json::from_slice(&old.document).context("stored license document")?;
     let product = catalog.product(&prev.product)?;
-    let mut features = prev.features.clone();
-    for f in &c.add_features {
-        if !product.features.contains(f) {
-            bail!(
-                "unknown feature {f:?} for product {:?}; known: {}",
-                prev.product,
-                product.features.join(", ")
-            );
-        }
-        if !features.contains(f) {
-            features.push(f.clone());
-        }
-    }
-    for f in &c.remove_features {
-        if !features.contains(f) {
-            bail!("license {id} does not have feature {f:?}");
-        }
-        features.retain(|x| x != f);
-    }
-    features.sort();
-    let mut limits = prev.limits.clone();
-    for (name, v) in &c.limits {
-        if !product.limits.contains(name) {
-            bail!(
-                "unknown limit {name:?} for product {:?}; known: {}",
-                prev.product,
-                product.limits.join(", ")
-            );
-        }
-        limits.insert(name.clone(), *v);
-    }
-    if let Some(n) = c.device_limit {
-        if n == 0 || n > runtime::activation::MAX_DEVICE_LIMIT {
-            bail!("--device-limit {n} must be from 1 to 10000");
-        }
-        limits.insert(LIMIT_ACTIVATIONS.to_string(), n);
-    }
+    let (features, limits) = product.apply(
+        &prev.product,
+        prev.features.clone(),
+        prev.limits.clone(),
+        crate::catalog::TermChanges {
+            add: &c.add_features,
+            remove: &c.remove_features,
+            limits: &c.limits,
+            device_limit: c.device_limit,
+        },
+    )?;
     let not_before = now.max(old.not_before);
     let expires = c.expires.unwrap_or(old.expires_at);
     if expires <= not_before {

@@ -39,6 +39,71 @@ pub struct Product {
     pub tiers: BTreeMap<Tier, Template>,
 }
 
+/// Changes to a license's terms, checked against its product: features to add and remove,
+/// limits to set, and the device limit.
+#[derive(Debug, Clone, Copy)]
+pub struct TermChanges<'a> {
+    /// Features to add.
+    pub add: &'a [String],
+    /// Features to remove (each must be there).
+    pub remove: &'a [String],
+    /// Limits to set (0 = unlimited).
+    pub limits: &'a BTreeMap<String, u64>,
+    /// Seats, 1 to 10,000.
+    pub device_limit: Option<u64>,
+}
+
+impl Product {
+    /// Applies `c` to `features` and `limits` (a tier's template, or a license's terms): the
+    /// one place a feature or limit a product does not know is refused, naming the known
+    /// ones. Returns the features sorted and the limits.
+    pub fn apply(
+        &self,
+        id: &str,
+        mut features: Vec<String>,
+        mut limits: BTreeMap<String, u64>,
+        c: TermChanges<'_>,
+    ) -> anyhow::Result<(Vec<String>, BTreeMap<String, u64>)> {
+        for f in c.add {
+            if !self.features.contains(f) {
+                anyhow::bail!(
+                    "unknown feature {f:?} for product {id:?}; known: {}",
+                    self.features.join(", ")
+                );
+            }
+            if !features.contains(f) {
+                features.push(f.clone());
+            }
+        }
+        for f in c.remove {
+            if !features.contains(f) {
+                anyhow::bail!("the license does not have feature {f:?}");
+            }
+            features.retain(|x| x != f);
+        }
+        features.sort();
+        for (name, v) in c.limits {
+            if !self.limits.contains(name) {
+                anyhow::bail!(
+                    "unknown limit {name:?} for product {id:?}; known: {}",
+                    self.limits.join(", ")
+                );
+            }
+            if *v > runtime::MAX_SAFE_INTEGER {
+                anyhow::bail!("limit {name}={v} is larger than 2^53-1");
+            }
+            limits.insert(name.clone(), *v);
+        }
+        if let Some(n) = c.device_limit {
+            if n == 0 || n > runtime::activation::MAX_DEVICE_LIMIT {
+                anyhow::bail!("--device-limit {n} must be from 1 to 10000");
+            }
+            limits.insert(runtime::license::LIMIT_ACTIVATIONS.to_string(), n);
+        }
+        Ok((features, limits))
+    }
+}
+
 /// A tier template. For `sovereign`, features and limits must be absent: it always means
 /// every feature and every limit unlimited.
 #[derive(Debug, Clone, Deserialize)]

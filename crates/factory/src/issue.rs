@@ -180,40 +180,17 @@ pub fn build(catalog: &Catalog, req: &Request, now: Timestamp) -> Result<License
     })?;
     let product = catalog.product(&req.product)?;
     let t = catalog.resolve(&req.product, tier)?;
-    let mut features = t.features.clone();
-    for f in &req.features {
-        if !product.features.contains(f) {
-            bail!(
-                "unknown feature {f:?} for product {:?}; known: {}",
-                req.product,
-                product.features.join(", ")
-            );
-        }
-        if !features.contains(f) {
-            features.push(f.clone());
-        }
-    }
-    features.sort();
-    let mut limits = t.limits.clone();
-    for (name, v) in &req.limits {
-        if !product.limits.contains(name) {
-            bail!(
-                "unknown limit {name:?} for product {:?}; known: {}",
-                req.product,
-                product.limits.join(", ")
-            );
-        }
-        if *v > runtime::MAX_SAFE_INTEGER {
-            bail!("limit {name}={v} is larger than 2^53-1");
-        }
-        limits.insert(name.clone(), *v);
-    }
-    if let Some(n) = req.device_limit {
-        if n == 0 || n > runtime::activation::MAX_DEVICE_LIMIT {
-            bail!("--device-limit {n} must be from 1 to 10000");
-        }
-        limits.insert(runtime::license::LIMIT_ACTIVATIONS.to_string(), n);
-    }
+    let (features, limits) = product.apply(
+        &req.product,
+        t.features.clone(),
+        t.limits.clone(),
+        crate::catalog::TermChanges {
+            add: &req.features,
+            remove: &[],
+            limits: &req.limits,
+            device_limit: req.device_limit,
+        },
+    )?;
     let not_before = match &req.not_before {
         Some(s) => signing::clock::parse_time("--not-before", s)?,
         None => now,

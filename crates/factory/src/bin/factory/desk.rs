@@ -14,24 +14,14 @@ use std::process::ExitCode;
 pub(crate) struct AmendArgs {
     /// The license to amend (the latest of its lineage)
     pub(crate) license_id: String,
-    /// New device limit (seats), 1 to 10000
-    #[arg(long, value_name = "N")]
-    pub(crate) device_limit: Option<u64>,
-    /// Add a feature of the product (repeatable)
-    #[arg(long = "feature")]
-    pub(crate) features: Vec<String>,
+    #[command(flatten)]
+    pub(crate) terms: TermsArgs,
     /// Remove a feature (repeatable)
     #[arg(long = "remove-feature")]
     pub(crate) remove_features: Vec<String>,
-    /// Set a limit: NAME=N, 0 = unlimited (repeatable)
-    #[arg(long = "limit")]
-    pub(crate) limits: Vec<String>,
     /// New expiry: date or time
     #[arg(long)]
     pub(crate) expires: Option<String>,
-    /// New grace days
-    #[arg(long)]
-    pub(crate) grace_days: Option<u64>,
     /// A license key (NAME.key) to sign the amended license
     #[arg(long)]
     pub(crate) key: PathBuf,
@@ -58,6 +48,24 @@ pub(crate) struct SuspendArgs {
     pub(crate) common: Common,
 }
 
+/// A license's terms on the command line (`issue`, `amend`).
+#[derive(clap::Args)]
+pub(crate) struct TermsArgs {
+    /// Add a feature of the product (repeatable)
+    #[arg(long = "feature")]
+    pub(crate) features: Vec<String>,
+    /// Set a limit: NAME=N, 0 = unlimited (repeatable)
+    #[arg(long = "limit")]
+    pub(crate) limits: Vec<String>,
+    /// Days the license keeps working after its expiry (issue default: the tier's)
+    #[arg(long)]
+    pub(crate) grace_days: Option<u64>,
+    /// Seats: how many machines may activate the license, 1 to 10000 (issue default: the
+    /// tier's)
+    #[arg(long, value_name = "N")]
+    pub(crate) device_limit: Option<u64>,
+}
+
 /// `NAME=N` pairs.
 pub(crate) fn parse_limits(pairs: &[String]) -> Result<std::collections::BTreeMap<String, u64>> {
     let mut limits = std::collections::BTreeMap::new();
@@ -78,16 +86,16 @@ pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
     factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
     let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
     let changes = Changes {
-        device_limit: a.device_limit,
-        add_features: a.features.clone(),
+        device_limit: a.terms.device_limit,
+        add_features: a.terms.features.clone(),
         remove_features: a.remove_features.clone(),
-        limits: parse_limits(&a.limits)?,
+        limits: parse_limits(&a.terms.limits)?,
         expires: a
             .expires
             .as_deref()
             .map(|e| clock::parse_time("--expires", e))
             .transpose()?,
-        grace_days: a.grace_days,
+        grace_days: a.terms.grace_days,
     };
     let mut reg = a.common.existing_registry()?;
     let (key, trust) = a.signer.key(&mut reg, &a.key, Role::License, now)?;
@@ -101,7 +109,7 @@ pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
     )?;
     let seats = reg.live_seats(&old.lineage_id)?;
     let paths = issue::record_one(&mut reg, None, &signed, "amended", &a.out, now)?;
-    if let Some(n) = a.device_limit.filter(|n| *n < seats) {
+    if let Some(n) = a.terms.device_limit.filter(|n| *n < seats) {
         eprintln!(
             "factory: warning: {seats} seats are in use and the amended device limit is {n}: no new seat until {} are released (`factory activation list {}`)",
             seats - n,

@@ -151,18 +151,8 @@ pub(crate) struct IssueArgs {
     /// Product catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home)
     #[arg(long)]
     pub(crate) catalog: Option<PathBuf>,
-    /// Add a feature of the product (repeatable)
-    #[arg(long = "feature")]
-    pub(crate) features: Vec<String>,
-    /// Override a limit: NAME=N, 0 = unlimited (repeatable)
-    #[arg(long = "limit")]
-    pub(crate) limits: Vec<String>,
-    /// Days the license keeps working after its expiry (default: the tier's)
-    #[arg(long)]
-    pub(crate) grace_days: Option<u64>,
-    /// Seats: how many machines may activate the license, 1 to 10000 (default: the tier's)
-    #[arg(long, value_name = "N")]
-    pub(crate) device_limit: Option<u64>,
+    #[command(flatten)]
+    pub(crate) terms: TermsArgs,
     /// Start of validity: date or time (default: now)
     #[arg(long)]
     pub(crate) not_before: Option<String>,
@@ -573,7 +563,7 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
         v.clone()
             .with_context(|| format!("{flag} is required (or use --batch)"))
     };
-    let limits = parse_limits(&a.limits)?;
+    let limits = parse_limits(&a.terms.limits)?;
     let req = Request {
         tier: need(&a.tier, "--tier")?,
         customer: need(&a.customer, "--customer")?,
@@ -581,10 +571,10 @@ pub(crate) fn issue_cmd(a: IssueArgs) -> Result<()> {
         product: need(&a.product, "--product")?,
         expires: a.expires.clone(),
         not_before: a.not_before.clone(),
-        features: a.features.clone(),
+        features: a.terms.features.clone(),
         limits,
-        grace_days: a.grace_days,
-        device_limit: a.device_limit,
+        grace_days: a.terms.grace_days,
+        device_limit: a.terms.device_limit,
         workspace: a.workspace.clone(),
         data_residency: a.data_residency.clone(),
         request_id: a.request_id.clone(),
