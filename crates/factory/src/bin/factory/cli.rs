@@ -11,10 +11,22 @@ use signing::SecretKey;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub(crate) use crate::book::*;
-pub(crate) use crate::desk::*;
-pub(crate) use crate::keycmds::*;
-pub(crate) use crate::licenses::*;
+pub(crate) use crate::amend::*;
+pub(crate) use crate::audit::*;
+pub(crate) use crate::canon::*;
+pub(crate) use crate::export::*;
+pub(crate) use crate::home::*;
+pub(crate) use crate::issue::*;
+pub(crate) use crate::keygen::*;
+pub(crate) use crate::list::*;
+pub(crate) use crate::migrate::*;
+pub(crate) use crate::renew::*;
+pub(crate) use crate::revocations::*;
+pub(crate) use crate::revoke::*;
+pub(crate) use crate::show::*;
+pub(crate) use crate::suspend::*;
+pub(crate) use crate::trust::*;
+pub(crate) use crate::verify::*;
 
 #[derive(Parser)]
 #[command(
@@ -286,4 +298,27 @@ pub(crate) fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// Finds the catalog: `--catalog`, else `AIRLOCK_CATALOG` (old name `FACTORY_CATALOG`), else
+/// `HOME_CATALOG` in the vendor home.
+pub(crate) fn locate_catalog(flag: Option<&Path>) -> Result<clikit::home::Located> {
+    clikit::home::locate(
+        flag,
+        "--catalog",
+        "AIRLOCK_CATALOG",
+        factory::catalog::HOME_CATALOG,
+    )
+}
+
+/// Loads the located catalog; a missing one says where it was looked for and how to give it.
+pub(crate) fn load_located(l: &clikit::home::Located) -> Result<factory::catalog::Catalog> {
+    if !l.path.exists() {
+        anyhow::bail!(
+            "no catalog at {} ({}): pass --catalog FILE, set AIRLOCK_CATALOG, or put your catalog there (fixtures/catalog.json is an example)",
+            l.path.display(),
+            l.source
+        );
+    }
+    factory::catalog::Catalog::load(&l.path)
 }

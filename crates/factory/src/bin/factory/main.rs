@@ -5,12 +5,24 @@
 #![forbid(unsafe_code)]
 
 mod activation;
-mod book;
+mod amend;
+mod audit;
+mod canon;
 mod cli;
-mod desk;
-mod keycmds;
-mod licenses;
+mod export;
+mod home;
+mod issue;
+mod keygen;
+mod list;
+mod migrate;
+mod renew;
+mod revocations;
+mod revoke;
+mod show;
+mod suspend;
 mod tokens;
+mod trust;
+mod verify;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,10 @@
-//! Changing a license mid-term: `factory amend`, `suspend` and `resume`. See docs/CLI.md.
+//! `factory amend`: a license's terms changed mid-term, in its lineage.
 
 use crate::cli::*;
 use anyhow::{Context, Result};
 use canon::Role;
 use factory::amend::Changes;
 use factory::issue;
-use factory::report as book;
 use signing::clock;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,17 +32,6 @@ pub(crate) struct AmendArgs {
     pub(crate) catalog: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) signer: Signer,
-    #[command(flatten)]
-    pub(crate) common: Common,
-}
-
-#[derive(clap::Args)]
-pub(crate) struct SuspendArgs {
-    /// The license
-    pub(crate) license_id: String,
-    /// Why (recorded in the registry's audit log; not published)
-    #[arg(long)]
-    pub(crate) reason: String,
     #[command(flatten)]
     pub(crate) common: Common,
 }
@@ -122,29 +110,6 @@ pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
             "{} supersedes {} from now; its seats carry over, and each machine gets the new terms with its next lease",
             signed.license.license_id, old.license_id
         );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn suspend_cmd(a: SuspendArgs, suspend: bool) -> Result<ExitCode> {
-    let SuspendArgs {
-        license_id,
-        reason,
-        common,
-    } = a;
-    if reason.trim().is_empty() {
-        anyhow::bail!("--reason must not be empty");
-    }
-    let now = clock::now()?;
-    let mut reg = common.existing_registry()?;
-    reg.set_suspended(&license_id, suspend, &reason, now)?;
-    if common.json {
-        let r = reg.get(&license_id)?.context("license vanished")?;
-        print_json(&book::record_json(&r, now, 30));
-    } else {
-        let what = if suspend { "suspended" } else { "resumed" };
-        println!("{what} {license_id}: {reason}");
-        println!("publish it: factory revocations --key <license key> --out <dir> (machines learn it when they import the list; the service refuses activations and renewals at once)");
     }
     Ok(ExitCode::SUCCESS)
 }
