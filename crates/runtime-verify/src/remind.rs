@@ -161,7 +161,20 @@ pub(crate) fn remind_cmd(
             let _ = out.write_all(prometheus(license, st, now, expiry).as_bytes());
         }
         Format::Json if attention => {
+            // The report every --json output is: `valid` says whether the license still works
+            // (a reminder or grace is valid), `error` says why not.
+            let works = matches!(
+                st,
+                State::Active | State::ExpiringSoon | State::Grace | State::Evaluation
+            );
             let v = Value::object(vec![
+                ("valid".into(), Value::Bool(works)),
+                ("check".into(), Value::Null),
+                (
+                    "error".into(),
+                    if works { Value::Null } else { s(&message) },
+                ),
+                ("command".into(), s("remind")),
                 ("state".into(), s(st)),
                 (
                     "days_remaining".into(),
