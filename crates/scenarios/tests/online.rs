@@ -1288,3 +1288,38 @@ fn the_server_finds_the_registry_and_trust_file_as_the_factory_does() {
     assert!(e.contains("no registry at") && e.contains("nope.db"), "{e}");
     assert!(!s.v.join("nope.db").exists());
 }
+
+#[test]
+fn a_suspended_license_renews_no_lease_and_a_resumed_one_does() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    let svc = Service::start(&s, DAY1, &["--lease-days", "7"]);
+    ok(activate(&s, "m1", DAY1, &svc.url, &[]));
+    drop(svc);
+    // Suspended for non-payment; on day 5 the lease is due for renewal.
+    ok(s.factory(
+        DAY1,
+        &["suspend", &s.license_id, "--reason", "invoice unpaid"],
+    ));
+    let day5 = "2026-11-27T09:00:00Z";
+    let svc = Service::start(&s, day5, &["--lease-days", "7"]);
+    point_at(&s, "m1", &svc.url);
+    let o = agent(&s, "m1", day5, &["run", "--once"]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("LICENSE_SUSPENDED"), "{err}");
+    // The lease it holds is untouched: the machine works on until the lease ends (or until it
+    // imports a list that suspends the license).
+    assert_eq!(s.product("m1", day5).0, 0);
+    // Resumed: the next renewal is granted.
+    ok(s.factory(day5, &["resume", &s.license_id, "--reason", "paid"]));
+    let o = agent(&s, "m1", day5, &["run", "--once"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
