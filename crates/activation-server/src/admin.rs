@@ -177,6 +177,75 @@ pub(crate) async fn admin_revoke(
     )
 }
 
+/// `POST /v1/admin/licenses/{id}/suspend` and `/resume`.
+async fn suspension(
+    app: Arc<App>,
+    headers: HeaderMap,
+    license_id: String,
+    body: Bytes,
+    suspend: bool,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let name = if suspend { "suspend" } else { "resume" };
+    app.call(
+        name,
+        Op::Suspend {
+            license_id: license_id.clone(),
+            suspend,
+            reason,
+        },
+    )
+    .await?;
+    app.metrics
+        .outcome(name, if suspend { "suspended" } else { "resumed" });
+    Ok(axum::Json(json!({"license_id": license_id, "suspended": suspend})).into_response())
+}
+
+pub(crate) async fn admin_suspend(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    suspension(app, headers, license_id, body, true).await
+}
+
+pub(crate) async fn admin_resume(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(license_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    suspension(app, headers, license_id, body, false).await
+}
+
+/// `POST /v1/admin/tokens/{id}/revoke`: the install token is refused from now on.
+pub(crate) async fn admin_token_revoke(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(token_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    admin(&app, &headers)?;
+    let reason = reason(&body)?;
+    let Answer::TokenRevoked(t) = app
+        .call("token revoke", Op::RevokeToken { token_id, reason })
+        .await?
+    else {
+        return Err(unexpected());
+    };
+    app.metrics.outcome("token_revoke", "revoked");
+    Ok(axum::Json(json!({"token": {
+        "token_id": t.token_id,
+        "license_id": t.license_id,
+        "allowance": t.allowance,
+        "used": t.used,
+        "revoked": true,
+    }}))
+    .into_response())
+}
+
 /// Prometheus text, behind the admin credential (a scrape config sends it as a bearer
 /// token): the counts tell an outsider which licenses and codes are busy.
 pub(crate) async fn metrics_text(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {

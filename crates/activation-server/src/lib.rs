@@ -19,7 +19,10 @@ pub mod metrics;
 pub mod store;
 pub mod updates;
 
-use admin::{admin_list, admin_release, admin_reset, admin_revoke, metrics_text};
+use admin::{
+    admin_list, admin_release, admin_reset, admin_resume, admin_revoke, admin_suspend,
+    admin_token_revoke, metrics_text,
+};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -142,6 +145,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/activations/{id}/release", post(admin_release))
         .route("/v1/admin/licenses/{id}/reset", post(admin_reset))
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
+        .route("/v1/admin/licenses/{id}/suspend", post(admin_suspend))
+        .route("/v1/admin/licenses/{id}/resume", post(admin_resume))
+        .route("/v1/admin/tokens/{id}/revoke", post(admin_token_revoke))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })

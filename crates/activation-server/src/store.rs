@@ -79,6 +79,22 @@ pub enum Op {
         /// Why, in the vendor's words.
         reason: String,
     },
+    /// Admin: suspend a license (`suspend`), or resume it.
+    Suspend {
+        /// The license.
+        license_id: String,
+        /// Suspend (true) or resume (false).
+        suspend: bool,
+        /// Why.
+        reason: String,
+    },
+    /// Admin: revoke an install token.
+    RevokeToken {
+        /// The token.
+        token_id: String,
+        /// Why.
+        reason: String,
+    },
     /// Admin: the seats of a license's lineage, or all.
     List {
         /// The license.
@@ -107,6 +123,10 @@ pub enum Answer {
     Reset(Reset),
     /// A revoked license.
     Revoked,
+    /// A license suspended (true) or resumed (false).
+    Suspended(bool),
+    /// A revoked install token.
+    TokenRevoked(Box<seats::TokenRow>),
     /// Seats.
     Rows(Vec<Listed>),
     /// A machine's live seat and the license ids of its lineage.
@@ -244,6 +264,15 @@ impl Backend for RegistryBackend {
                         .revoke(license_id, *code, reason, now)
                         .map(|()| Ok(Answer::Revoked)),
                 }),
+                Op::Suspend {
+                    license_id,
+                    suspend,
+                    reason,
+                } => Some(suspend_op(&mut self.reg, license_id, *suspend, reason, now)),
+                Op::RevokeToken { token_id, reason } => Some(
+                    seats::token_revoke(&mut self.reg, token_id, reason, now)
+                        .map(|r| r.map(|t| Answer::TokenRevoked(Box::new(t)))),
+                ),
                 Op::Activate { .. } | Op::Renew { .. } | Op::Deactivate { .. } => None,
             };
             match single {
@@ -382,4 +411,46 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         self.name
     }
+}
+
+/// Suspends or resumes a license, refusing with a code what the registry would refuse.
+fn suspend_op(
+    reg: &mut factory::registry::Registry,
+    license_id: &str,
+    suspend: bool,
+    reason: &str,
+    now: Timestamp,
+) -> Outcome<Answer> {
+    let r = match reg.get(license_id)? {
+        None => {
+            return refusal(
+                Code::LicenseNotFound,
+                format!("no license {license_id} in the registry"),
+            )
+        }
+        Some(r) => r,
+    };
+    if r.revoked_at.is_some() {
+        return refusal(
+            Code::LicenseRevoked,
+            format!("license {license_id} is revoked; it is not suspended or resumed"),
+        );
+    }
+    match (suspend, r.suspended_at.is_some()) {
+        (true, true) => {
+            return refusal(
+                Code::LicenseSuspended,
+                format!("license {license_id} is suspended already"),
+            )
+        }
+        (false, false) => {
+            return refusal(
+                Code::BadRequest,
+                format!("license {license_id} is not suspended"),
+            )
+        }
+        _ => {}
+    }
+    reg.set_suspended(license_id, suspend, reason, now)?;
+    Ok(Ok(Answer::Suspended(suspend)))
 }

@@ -1323,3 +1323,64 @@ fn a_suspended_license_renews_no_lease_and_a_resumed_one_does() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn the_admin_api_suspends_resumes_and_revokes_install_tokens() {
+    let s = Site::new(2);
+    let svc = Service::start(&s, DAY1, &[]);
+    let bearer = format!("Bearer {}", "x".repeat(40));
+    let act = format!("{}/v1/activations", svc.url);
+    let lic = format!("{}/v1/admin/licenses/{}", svc.url, s.license_id);
+    let why = json!({"reason": "invoice unpaid"});
+    // Without the credential: nothing.
+    let (st, _, _) = post(&format!("{lic}/suspend"), &why, None);
+    assert_eq!(st, 401);
+    let (st, _, v) = post(&format!("{lic}/suspend"), &why, Some(&bearer));
+    assert_eq!((st, &v["suspended"]), (200, &json!(true)), "{v}");
+    let (st, _, e) = post(&format!("{lic}/suspend"), &why, Some(&bearer));
+    assert_eq!((st, code(&e)), (403, "LICENSE_SUSPENDED"), "{e}");
+    let (st, _, e) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
+    assert_eq!((st, code(&e)), (403, "LICENSE_SUSPENDED"), "{e}");
+    let (st, _, v) = post(&format!("{lic}/resume"), &why, Some(&bearer));
+    assert_eq!((st, &v["suspended"]), (200, &json!(false)), "{v}");
+    let (st, _, e) = post(&format!("{lic}/resume"), &why, Some(&bearer));
+    assert_eq!((st, code(&e)), (400, "BAD_REQUEST"), "{e}");
+    let (st, _, v) = post(&act, &json!({"request": request(&s, "m1", DAY1)}), None);
+    assert_eq!(st, 201, "{v}");
+    // An install token revoked through the API is refused.
+    let made: Value = serde_json::from_str(&ok(s.factory(
+        DAY1,
+        &[
+            "token",
+            "create",
+            "--license",
+            &s.license_id,
+            "--ttl",
+            "1h",
+            "--key",
+            "keys/activation.key",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    let tid = made["token_id"].as_str().unwrap();
+    let (st, _, v) = post(
+        &format!("{}/v1/admin/tokens/{tid}/revoke", svc.url),
+        &json!({"reason": "sent to the wrong address"}),
+        Some(&bearer),
+    );
+    assert_eq!((st, &v["token"]["revoked"]), (200, &json!(true)), "{v}");
+    let o = activate(
+        &s,
+        "m2",
+        DAY1,
+        &svc.url,
+        &["--token", made["token"].as_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("TOKEN_REVOKED"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
