@@ -28,6 +28,9 @@ const ED25519_PARAMS: [u8; 14] = [
     0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9',
 ];
 
+/// The largest PIN file read.
+const MAX_PIN_BYTES: u64 = 4096;
+
 /// Whether `location` names a PKCS#11 key rather than a key file.
 pub fn is_uri(location: &str) -> bool {
     location.starts_with("pkcs11:")
@@ -108,8 +111,13 @@ impl Uri {
                 Some(("pin-source", v)) => {
                     let src = decode(v)?;
                     let file = src.strip_prefix("file:").unwrap_or(&src);
-                    let text = std::fs::read_to_string(file)
-                        .map_err(|e| hsm(format!("pin-source {file}: {e}")))?;
+                    // A PIN is short: a capped read (a pin-source naming a device or a huge
+                    // file is refused, never read whole).
+                    let bytes = fsio::read_capped(std::path::Path::new(file), MAX_PIN_BYTES)
+                        .map_err(|e| hsm(format!("pin-source {file}: {e}")))?
+                        .ok_or_else(|| hsm(format!("pin-source {file}: no such file")))?;
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| hsm(format!("pin-source {file}: not UTF-8")))?;
                     pin = Some(text.trim_end_matches(['\n', '\r']).to_string());
                 }
                 Some((k, _)) => {
@@ -372,6 +380,12 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(u.pin, "4711");
+        // A pin-source that never ends is refused, not read whole.
+        if std::path::Path::new("/dev/zero").exists() {
+            assert!(
+                Uri::parse("pkcs11:token=t?module-path=/m.so&pin-source=file:/dev/zero").is_err()
+            );
+        }
     }
 
     #[test]
