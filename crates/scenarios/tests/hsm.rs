@@ -343,9 +343,42 @@ fn every_artifact_is_signed_by_keys_that_never_leave_the_token() {
         &mut line,
     )
     .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    // A second machine activates online: its lease is signed in the token by the service.
+    let o = Command::new(bin("airlock-agent"))
+        .args([
+            "activate",
+            "--server",
+            &url,
+            "--license",
+            "lic",
+            "--root",
+            "root.pub",
+            "--state",
+            "st2",
+            "--trust",
+            "trust.json",
+            "--json",
+        ])
+        .current_dir(v.join("c"))
+        .env("AIRLOCK_INSTANCE_ID", "hsm-machine-2")
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
-    assert!(line.contains("http://127.0.0.1:"), "{line:?}");
+    let out = ok(o);
+    let lease: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(lease["valid"], true, "{lease}");
+    let act = key_id(v, "keys/activation.pub");
+    let sig = std::fs::read_to_string(v.join("c/st2/activation/gateway/activation.sig")).unwrap();
+    assert!(
+        sig.contains(&act),
+        "the lease is signed by the token's activation key: {sig}"
+    );
 
     // The private keys are sensitive and were never extractable.
     if have_tool("pkcs11-tool") {
