@@ -13,6 +13,8 @@ pub const VARS: &[(&str, &[&str])] = &[
     ("AIRLOCK_PACKAGER_STATE", &["PACKAGER_STATE"]),
     ("AIRLOCK_ROOT", &[]),
     ("AIRLOCK_NOW", &[]),
+    ("AIRLOCK_PKCS11_MODULE", &[]),
+    ("AIRLOCK_PKCS11_PIN", &[]),
 ];
 
 /// The value of `name`, else of its first alias that is set (an empty value counts as unset).
