@@ -58,10 +58,13 @@ pub(crate) fn check_leases(
 }
 
 pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCode> {
-    let state = c
-        .state
-        .clone()
-        .context("--state is required: activations are installed in the state directory")?;
+    let Some(state) = c.state.clone() else {
+        // A usage error, reported like every other failure (the JSON report under --json).
+        let e = anyhow::anyhow!(
+            "--state is required: activations are installed in the state directory"
+        );
+        return reject(c.json, "state", Path::new("(none)"), &e);
+    };
     let result = (|| {
         let mut session = begin_session(&c.trust, Some(&state), clock(c.at.as_deref())?)?;
         let lic = match license {
@@ -157,7 +160,7 @@ pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCo
             );
         }
         if !ok {
-            eprintln!("runtime-verify: {}: REJECTED [{}]: no activation is installed; run `airlock-agent request`", state.display(), Check::ActivationMissing);
+            eprintln!("runtime-verify: {}: REJECTED [{}]: no activation is installed; run `airlock-agent request --license LICENSE_DIR --state {} --out request.json`", state.display(), Check::ActivationMissing, state.display());
         }
     }
     for v in &verdicts {

@@ -166,3 +166,107 @@ fn successes_print_the_common_report_members() {
         assert!(v["command"].is_string(), "{tool} {args:?}: {v}");
     }
 }
+
+/// The first `Usage:` line of a help text, as the arguments it requires: every required
+/// option with a value, and every positional, given `bad` (a path below a regular file, so
+/// nothing can be read or created there, whatever the user).
+fn required_args(help: &str, words: usize, bad: &str) -> Vec<String> {
+    let usage = help
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .unwrap_or("");
+    let mut out = Vec::new();
+    let mut it = usage.split_whitespace().skip(words + 1).peekable();
+    while let Some(t) = it.next() {
+        if t.starts_with('[') {
+            continue;
+        }
+        if t.starts_with("--") {
+            out.push(t.to_string());
+            if it.peek().is_some_and(|v| v.starts_with('<')) {
+                it.next();
+                out.push(bad.to_string());
+            }
+        } else if t.starts_with('<') {
+            out.push(bad.to_string());
+        }
+    }
+    out
+}
+
+/// Every leaf command given its required arguments, each a bad input, under `--json`: one
+/// report object (`valid`, `check`, `error` and the subject), never a panic or a hang, exit
+/// 1 or 2 (or 0 for a command that needs nothing, such as `factory home`).
+#[test]
+fn every_command_answers_a_bad_input_with_one_json_report() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let bad = file.join("x").display().to_string();
+    let mut walked = 0;
+    let mut wrong = Vec::new();
+    for tool in BINARIES {
+        for path in commands(tool) {
+            let mut help_args = path.clone();
+            help_args.push("--help".into());
+            let help = String::from_utf8_lossy(&run(tool, &help_args).stdout).to_string();
+            if help.contains("Commands:") {
+                continue; // a group: its leaves are walked
+            }
+            let mut args = path.clone();
+            args.extend(required_args(&help, path.len(), &bad));
+            args.push("--json".into());
+            let what = format!("{tool} {}", args.join(" "));
+            let mut child = Command::new(bin(tool))
+                .args(&args)
+                .current_dir(d.path())
+                .env("AIRLOCK_HOME", d.path().join("home"))
+                .env_remove("AIRLOCK_DB")
+                .env_remove("AIRLOCK_TRUST")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let mut hung = false;
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    hung = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let o = child.wait_with_output().unwrap();
+            walked += 1;
+            if hung {
+                wrong.push(format!("{what}: still running after 20 s"));
+                continue;
+            }
+            let out = String::from_utf8_lossy(&o.stdout);
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+                wrong.push(format!(
+                    "{what}: not one JSON object: {out:?} / {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+                continue;
+            };
+            let code = o.status.code();
+            let fine = match v["valid"].as_bool() {
+                Some(false) => {
+                    matches!(code, Some(1 | 2))
+                        && v["error"].is_string()
+                        && v.get("check").is_some()
+                }
+                Some(true) => code == Some(0),
+                None => false,
+            };
+            if !fine {
+                wrong.push(format!("{what}: exit {code:?}: {v}"));
+            }
+        }
+    }
+    assert!(walked > 30, "the walk found only {walked} commands");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
