@@ -71,7 +71,7 @@ pub(crate) fn parse_limits(pairs: &[String]) -> Result<std::collections::BTreeMa
 
 pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
     let now = clock::now()?;
-    factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
+    let key = factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
     let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
     let changes = Changes {
         device_limit: a.terms.device_limit,
@@ -86,7 +86,7 @@ pub(crate) fn amend_cmd(a: AmendArgs) -> Result<ExitCode> {
         grace_days: a.terms.grace_days,
     };
     let mut reg = a.common.existing_registry()?;
-    let (key, trust) = a.signer.key(&mut reg, &a.key, Role::License, now)?;
+    let trust = a.signer.vet(&mut reg, &key, &a.key, now)?;
     let old = reg
         .get(&a.license_id)?
         .with_context(|| format!("no license {} in the registry", a.license_id))?;

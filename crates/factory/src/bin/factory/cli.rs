@@ -1,7 +1,7 @@
 //! Argument parsing and command dispatch for `factory`.
 
 use anyhow::Result;
-use canon::{Role, Timestamp};
+use canon::Timestamp;
 use clap::{CommandFactory, Parser, Subcommand};
 use clikit::generate::GenerateCmd;
 use clikit::report::{self};
@@ -188,18 +188,18 @@ impl Signer {
         Ok(k.trust)
     }
 
-    /// A `role` key loaded from `path` and checked against the trust file the registry knows.
-    pub(crate) fn key(
+    /// Checks `key` (loaded once, before the registry was opened, from `path`) against the
+    /// trust file the registry knows; returns that trust file.
+    pub(crate) fn vet(
         &self,
         reg: &mut Registry,
+        key: &SecretKey,
         path: &Path,
-        role: Role,
         now: Timestamp,
-    ) -> Result<(SecretKey, Option<TrustStore>)> {
-        let key = factory::keys::load_signing_key(path, role, None, now)?;
+    ) -> Result<Option<TrustStore>> {
         let trust = self.known(reg, now)?;
-        factory::keys::vet_key(&key, path, trust.as_ref(), now)?;
-        Ok((key, trust))
+        factory::keys::vet_key(key, path, trust.as_ref(), now)?;
+        Ok(trust)
     }
 }
 

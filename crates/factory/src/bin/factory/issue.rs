@@ -101,7 +101,9 @@ struct Plan {
 /// Where and how the planned work is recorded and signed.
 struct Ctx {
     now: canon::Timestamp,
-    key: PathBuf,
+    /// The signing key, loaded once (a key in a token: one login).
+    key: signing::SecretKey,
+    key_path: PathBuf,
     out: PathBuf,
     signer: Signer,
     common: Common,
@@ -115,7 +117,7 @@ enum Work {
 impl Plan {
     fn of(a: IssueArgs) -> Result<Plan> {
         let now = clock::now()?;
-        factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
+        let key = factory::keys::load_signing_key(&a.key, Role::License, None, now)?;
         let catalog = load_located(&locate_catalog(a.catalog.as_deref())?)?;
         let work = match &a.batch {
             Some(batch) => {
@@ -140,7 +142,8 @@ impl Plan {
             work,
             ctx: Ctx {
                 now,
-                key: a.key,
+                key,
+                key_path: a.key,
                 out: a.out,
                 signer: a.signer,
                 common: a.common,
@@ -187,8 +190,8 @@ fn run_batch(p: &Ctx, reqs: Vec<Request>, licenses: Vec<runtime::license::Licens
     let now = p.now;
     let bar = progress(reqs.len() as u64, "licenses");
     let mut reg = p.common.registry()?;
-    let (key, _) = p.signer.key(&mut reg, &p.key, Role::License, now)?;
-    let done = issue::issue_batch(&mut reg, &key, &reqs, licenses, &p.out, now, |n| {
+    p.signer.vet(&mut reg, &p.key, &p.key_path, now)?;
+    let done = issue::issue_batch(&mut reg, &p.key, &reqs, licenses, &p.out, now, |n| {
         bar.inc(n as u64)
     })?;
     bar.finish_and_clear();
@@ -227,7 +230,7 @@ fn run_batch(p: &Ctx, reqs: Vec<Request>, licenses: Vec<runtime::license::Licens
 fn run_one(p: &Ctx, req: &Request, license: runtime::license::License) -> Result<()> {
     let now = p.now;
     let mut reg = p.common.registry()?;
-    let (key, _) = p.signer.key(&mut reg, &p.key, Role::License, now)?;
+    p.signer.vet(&mut reg, &p.key, &p.key_path, now)?;
     if let Some(k) = &req.request_id {
         // Already recorded (an earlier run was interrupted, or this is a retry): the same
         // license, its files written again when missing; never a second license.
@@ -255,7 +258,7 @@ fn run_one(p: &Ctx, req: &Request, license: runtime::license::License) -> Result
         }
     }
     factory::guard::Guard::new(&reg, now).admit(req, &license)?;
-    let mut signed = issue::sign(license, &key)?;
+    let mut signed = issue::sign(license, &p.key)?;
     signed.request = req.request_id.clone().map(|k| (k, req.params()));
     let paths = issue::record_one(&mut reg, None, &signed, "issued", &p.out, now)?;
     print_issued(&signed, &paths, p.common.json, now);

@@ -34,10 +34,11 @@ pub(crate) fn migrate_cmd(a: MigrateArgs) -> Result<ExitCode> {
         common,
     } = a;
     let now = clock::now()?;
-    factory::keys::load_signing_key(&key, Role::License, None, now)?;
+    let key_path = key;
+    let key = factory::keys::load_signing_key(&key_path, Role::License, None, now)?;
     let doc = std::fs::read(&license).with_context(|| format!("{}", license.display()))?;
     let mut reg = common.registry()?;
-    let (key, trust) = signer.key(&mut reg, &key, Role::License, now)?;
+    let trust = signer.vet(&mut reg, &key, &key_path, now)?;
     let trust = trust.context("migrate needs --trust (or AIRLOCK_TRUST) to verify the legacy license before re-signing it")?;
     let policy = LegacyPolicy::allowing_after_cutoff(true);
     let old = verify_license(&trust, &doc, None, &policy, now)

@@ -42,9 +42,9 @@ pub(crate) fn renew_cmd(a: RenewArgs) -> Result<ExitCode> {
     } = a;
     let now = clock::now()?;
     let key_path = key;
-    factory::keys::load_signing_key(&key_path, Role::License, None, now)?;
+    let key = factory::keys::load_signing_key(&key_path, Role::License, None, now)?;
     let mut reg = common.existing_registry()?;
-    let (key, trust) = signer.key(&mut reg, &key_path, Role::License, now)?;
+    let trust = signer.vet(&mut reg, &key, &key_path, now)?;
     let old = reg
         .get(&license_id)?
         .with_context(|| format!("no license {license_id} in the registry"))?;

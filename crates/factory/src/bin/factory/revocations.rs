@@ -36,9 +36,10 @@ pub(crate) fn revocations_cmd(a: RevocationsArgs) -> Result<ExitCode> {
         common,
     } = a;
     let now = clock::now()?;
-    factory::keys::load_signing_key(&key, Role::License, None, now)?;
+    let key_path = key;
+    let key = factory::keys::load_signing_key(&key_path, Role::License, None, now)?;
     let mut reg = common.existing_registry()?;
-    let (key, _) = signer.key(&mut reg, &key, Role::License, now)?;
+    signer.vet(&mut reg, &key, &key_path, now)?;
     let replaces = previous_list(&out, force, reg.last_revocations_sequence()?)?;
     // Publish only from a registry whose rows match the audit chain: a revocation
     // undone with plain SQL must not silently drop out of the list.

@@ -75,7 +75,7 @@ pub(super) fn fulfill_cmd(
         bail!("--lease-days must be at least 1");
     }
     let key_path = key;
-    factory::keys::load_signing_key(key_path, Role::Activation, None, now)?;
+    let key = factory::keys::load_signing_key(key_path, Role::Activation, None, now)?;
     let file = read_capped(
         request,
         (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -87,7 +87,7 @@ pub(super) fn fulfill_cmd(
     };
     check_out(out, &req.fingerprint, &req.lineage_id)?;
     let mut reg = common.existing_registry()?;
-    let (key, _) = signer.key(&mut reg, key_path, Role::Activation, now)?;
+    signer.vet(&mut reg, &key, key_path, now)?;
     let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
         Ok(f) => f,
         Err(r) => return refused(common.json, subject, &r),

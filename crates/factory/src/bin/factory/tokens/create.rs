@@ -34,9 +34,10 @@ pub(super) fn create(a: CreateArgs) -> Result<ExitCode> {
         }
     }
     let now = clock::now()?;
-    factory::keys::load_signing_key(&key, Role::Activation, None, now)?;
+    let key_path = key;
+    let key = factory::keys::load_signing_key(&key_path, Role::Activation, None, now)?;
     let mut reg = common.existing_registry()?;
-    let (key, _) = signer.key(&mut reg, &key, Role::Activation, now)?;
+    signer.vet(&mut reg, &key, &key_path, now)?;
     let t = match seats::token_create(&mut reg, &license, instances, ttl, &key, now)? {
         Ok(t) => t,
         Err(r) => return refused(common.json, subject, &r),
