@@ -536,6 +536,13 @@ pub fn renewal(
             old.license_id
         );
     }
+    if old.suspended_at.is_some() {
+        // A renewal would be a license the suspension does not name.
+        bail!(
+            "license {} is suspended; resume it first (`factory resume`), then renew it",
+            old.license_id
+        );
+    }
     let prev: License = serde_json::from_slice(&old.document).context("stored license document")?;
     let not_before = match from {
         RenewFrom::OldExpiry if old.expires_at <= now => bail!(

@@ -126,8 +126,43 @@ fn amend_raises_seats_in_the_lineage_and_suspension_stops_work_until_resumed() {
 
     // Suspended for non-payment: no new seat at the vendor, and once the list is imported the
     // product stops licensed work (its own code) but keeps the data.
+    // A renewal made before the suspension is suspended with its lineage: it cannot be the
+    // way around it, and no renewal is made while suspended.
+    let next = ok(s.factory(
+        DAY2,
+        &[
+            "renew",
+            &new,
+            "--expires",
+            "2028-06-01",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "lic-next",
+        ],
+    ))
+    .trim()
+    .to_string();
     ok(s.factory(DAY2, &["suspend", &new, "--reason", "invoice 118 unpaid"]));
     assert_eq!(view_of(&s, DAY2, &new), "suspended");
+    assert_eq!(view_of(&s, DAY2, &next), "suspended");
+    fails(
+        s.factory(
+            DAY2,
+            &[
+                "renew",
+                &next,
+                "--expires",
+                "2029-06-01",
+                "--key",
+                "keys/license.key",
+                "--out",
+                "lic-2029",
+            ],
+        ),
+        2,
+        "is suspended; resume it first",
+    );
     fails(
         s.activate("m3", DAY2, &[]).unwrap_err(),
         1,
@@ -136,6 +171,7 @@ fn amend_raises_seats_in_the_lineage_and_suspension_stops_work_until_resumed() {
     publish_and_import(&s, DAY2, "m1");
     let list = std::fs::read_to_string(s.v.join("rl/revocations.json")).unwrap();
     assert!(list.contains("\"suspended\""), "{list}");
+    assert!(list.contains(&next), "the renewal is named too: {list}");
     assert!(
         !list.contains("invoice"),
         "the vendor's words are not published: {list}"
@@ -154,6 +190,11 @@ fn amend_raises_seats_in_the_lineage_and_suspension_stops_work_until_resumed() {
 
     // Resumed: the next list no longer names it; the product works again.
     ok(s.factory(DAY3, &["resume", &new, "--reason", "paid"]));
+    assert_eq!(
+        view_of(&s, DAY3, &next),
+        "future",
+        "the renewal is resumed with it"
+    );
     publish_and_import(&s, DAY3, "m1");
     let (code, text) = s.product("m1", DAY3);
     assert_eq!(code, 0, "{text}");

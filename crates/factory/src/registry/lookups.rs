@@ -9,9 +9,12 @@ use canon::{enc, Timestamp};
 use std::path::Path;
 
 impl Registry {
-    /// Suspends a license (`suspend`) or resumes it: the next revocation list names it (or
-    /// stops naming it); the service refuses its activations and renewals meanwhile. Audit
-    /// events `suspended` / `resumed` with the reason.
+    /// Suspends a license (`suspend`) or resumes it, with every other license of its lineage
+    /// that is not revoked: a renewal made before the suspension (or the predecessor a
+    /// machine still holds) is suspended with it, so no license of the lineage escapes it. The
+    /// next revocation list names them (or stops naming them); the service refuses the
+    /// lineage's activations and renewals meanwhile. Audit events `suspended` / `resumed`
+    /// with the reason, one per license.
     pub fn set_suspended(
         &mut self,
         id: &str,
@@ -21,27 +24,38 @@ impl Registry {
     ) -> Result<()> {
         self.write(|tx| {
             let cur = tx.opt(
-                "SELECT revoked_at, suspended_at FROM licenses WHERE license_id = ?1",
+                "SELECT revoked_at, suspended_at, lineage_id FROM licenses WHERE license_id = ?1",
                 args![id],
-                |r| Ok((r.opt_int(0)?, r.opt_int(1)?)),
+                |r| Ok((r.opt_int(0)?, r.opt_int(1)?, r.text(2)?)),
             )?;
-            match (cur, suspend) {
+            let lineage = match (cur, suspend) {
                 (None, _) => anyhow::bail!("no license {id} in the registry"),
-                (Some((Some(_), _)), _) => {
+                (Some((Some(_), _, _)), _) => {
                     anyhow::bail!(
                         "license {id} is revoked; a revoked license is not suspended or resumed"
                     )
                 }
-                (Some((None, Some(_))), true) => anyhow::bail!("license {id} is suspended already"),
-                (Some((None, None)), false) => anyhow::bail!("license {id} is not suspended"),
-                _ => {}
-            }
-            tx.exec(
-                "UPDATE licenses SET suspended_at = ?1 WHERE license_id = ?2",
-                args![suspend.then_some(at.0), id],
+                (Some((None, Some(_), _)), true) => {
+                    anyhow::bail!("license {id} is suspended already")
+                }
+                (Some((None, None, _)), false) => anyhow::bail!("license {id} is not suspended"),
+                (Some((_, _, lineage)), _) => lineage,
+            };
+            let ids = tx.all(
+                "SELECT license_id FROM licenses WHERE lineage_id = ?1 AND revoked_at IS NULL
+                 AND (CASE WHEN suspended_at IS NULL THEN 1 ELSE 0 END) = ?2 ORDER BY sequence",
+                args![&lineage, i64::from(suspend)],
+                |r| r.text(0),
             )?;
             let event = if suspend { "suspended" } else { "resumed" };
-            super::audit_row(tx, at, event, id, reason)
+            for l in &ids {
+                tx.exec(
+                    "UPDATE licenses SET suspended_at = ?1 WHERE license_id = ?2",
+                    args![suspend.then_some(at.0), l],
+                )?;
+                super::audit_row(tx, at, event, l, reason)?;
+            }
+            Ok(())
         })
     }
 

@@ -422,10 +422,19 @@ impl Registry {
             for r in records {
                 if let Some(prev) = &r.renewal_of {
                     let state = tx.opt(
-                        "SELECT renewed_by, revoked_at FROM licenses WHERE license_id = ?1",
+                        "SELECT renewed_by, revoked_at, suspended_at FROM licenses WHERE license_id = ?1",
                         args![prev],
-                        |x| Ok((x.opt_text(0)?, x.opt_int(1)?)),
+                        |x| Ok((x.opt_text(0)?, x.opt_int(1)?, x.opt_int(2)?)),
                     )?;
+                    // Checked again in the transaction that records the successor: a
+                    // suspension or revocation committed meanwhile is not escaped.
+                    let state = match state {
+                        Some((_, None, Some(_))) => {
+                            bail!("license {prev} is suspended; resume it first, then renew it")
+                        }
+                        Some((by, revoked, _)) => Some((by, revoked)),
+                        None => None,
+                    };
                     match state {
                         Some((None, None)) => {}
                         Some((_, Some(_))) => bail!("license {prev} is revoked; a revoked license cannot be renewed"),
