@@ -163,35 +163,13 @@ fn names_in(out: &Path) -> Result<HashSet<String>> {
 
 /// Removes the hidden partial directories (`.<id>.part-<pid>`) of runs no longer running.
 fn clean_stale(out: &Path) -> Result<u64> {
-    let mut n = 0;
-    for e in std::fs::read_dir(out).with_context(|| format!("{}", out.display()))? {
-        let e = e.with_context(|| format!("{}", out.display()))?;
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|s| s.starts_with(".lic-"))
+    let n = fsio::remove_orphans(out, |name| {
+        name.strip_prefix(".lic-")
             .and_then(|s| s.rsplit_once(".part-"))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !running(pid) {
-            std::fs::remove_dir_all(e.path())
-                .with_context(|| format!("removing {}", e.path().display()))?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Whether process `pid` runs (Linux: `/proc/<pid>`; elsewhere assumed, so nothing of another
-/// run is removed).
-fn running(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+            .and_then(|(_, pid)| pid.parse().ok())
+    })
+    .with_context(|| format!("{}", out.display()))?;
+    Ok(n as u64)
 }
 
 /// Flushes the filesystem holding `dir` to disk: one call for every file written below it.

@@ -6,6 +6,9 @@
 //!   link, mode as asked), fsync, rename, fsync of the directory: a reader sees the old file
 //!   or the whole new one, never half of it, and a killed run leaves nothing half-written.
 //!
+//! - [`remove_orphans`]: the hidden work directories of runs that were killed (named with
+//!   their process id) are found and removed by the next run.
+//!
 //! No dependencies: the verify-only runtime and the signing side both use it.
 
 #![forbid(unsafe_code)]
@@ -143,6 +146,35 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, ReadError> 
     Ok(Some(b))
 }
 
+/// Whether process `pid` still runs (Linux: `/proc/PID`; elsewhere assumed to, so that no
+/// other run's work is ever removed).
+pub fn process_running(pid: u32) -> bool {
+    !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the directories in `parent` whose name `owner` maps to the id of a process that no
+/// longer runs (never this process's): what runs killed mid-work left behind. Returns how
+/// many were removed; one that cannot be removed is an error naming it.
+pub fn remove_orphans(parent: &Path, owner: impl Fn(&str) -> Option<u32>) -> io::Result<usize> {
+    let mut n = 0;
+    for e in fs::read_dir(parent)? {
+        let e = e?;
+        let Some(pid) = e.file_name().to_str().and_then(&owner) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_running(pid) {
+            fs::remove_dir_all(e.path()).map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!("removing {}: {err}", e.path().display()),
+                )
+            })?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +213,22 @@ mod tests {
         ));
         std::fs::remove_file(&d).unwrap();
         assert!(read_capped(&d, 4).unwrap().is_none());
+    }
+
+    #[test]
+    fn orphans_of_dead_processes_are_removed_and_live_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        for n in [format!(".w.{me}"), ".w.4194304".into(), "keep".into()] {
+            fs::create_dir_all(d.path().join(&n).join("inner")).unwrap();
+        }
+        let owner = |f: &str| f.strip_prefix(".w.")?.parse().ok();
+        assert_eq!(remove_orphans(d.path(), owner).unwrap(), 1);
+        assert!(
+            d.path().join(format!(".w.{me}")).exists(),
+            "this run's own work stays"
+        );
+        assert!(d.path().join("keep").exists());
+        assert!(!d.path().join(".w.4194304").exists());
     }
 }

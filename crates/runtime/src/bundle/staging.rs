@@ -15,34 +15,12 @@ pub(super) struct Staging {
     pub(super) cleaned: usize,
 }
 
-/// Whether process `pid` still runs (Linux: `/proc/PID`; elsewhere assumed, so another run's
-/// staging directory is never removed).
-fn running(pid: u32) -> bool {
-    !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists()
-}
-
 /// Removes `.<name>.staging-<pid>` directories under `parent` whose process is gone (a run
-/// killed mid-extraction leaves its staging directory, possibly large). Returns how many.
+/// killed mid-extraction leaves its staging directory, possibly large). Returns how many; one
+/// that cannot be removed is left (the extraction goes on).
 fn clean_stale(parent: &Path, name: &str) -> usize {
     let prefix = format!(".{name}.staging-");
-    let Ok(entries) = fs::read_dir(parent) else {
-        return 0;
-    };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let file = e.file_name();
-        let Some(pid) = file
-            .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !running(pid) && fs::remove_dir_all(e.path()).is_ok() {
-            n += 1;
-        }
-    }
-    n
+    fsio::remove_orphans(parent, |f| f.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
 }
 
 /// The mode a new directory gets under this process's umask (what `mkdir` would make), read
