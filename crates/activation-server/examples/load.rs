@@ -54,6 +54,8 @@ fn request(license: &License, m: &Machine, now: Timestamp) -> Vec<u8> {
         label: String::new(),
         created_at: now.to_string(),
         install_token_id: None,
+        encryption_public_key: None,
+        builds: Vec::new(),
     };
     let canonical = req.to_canonical();
     let envelope = key

@@ -63,6 +63,11 @@ struct ServeArgs {
     /// The vendor's trust file: verifies install tokens and bundles, refuses a retired key
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// The key-encryption key (NAME.key, `factory keygen --role kek`): leases then carry the
+    /// content keys of registered builds, wrapped to each machine. Without it, requests naming
+    /// builds are refused BUILD_KEYS_DISABLED
+    #[arg(long, value_name = "FILE")]
+    kek: Option<PathBuf>,
     /// TLS certificate chain (PEM); with --tls-key. Without both: plain HTTP (behind a proxy)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -111,6 +116,7 @@ struct FileConfig {
     db: Option<String>,
     key: Option<PathBuf>,
     trust: Option<PathBuf>,
+    kek: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -220,6 +226,11 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         .key
         .or(rel(&base, file.key))
         .context("give --key ACTIVATION_KEY")?;
+    let kek = a
+        .kek
+        .or(rel(&base, file.kek))
+        .map(|p| seal::keyfile::EncryptionKey::load(&p, seal::keyfile::EncRole::Kek))
+        .transpose()?;
     let trust_path = a
         .trust
         .or(rel(&base, file.trust))
@@ -273,7 +284,8 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     let key = factory::keys::load_signing_key(&key_path, Role::Activation, Some(&trust), now)?;
     let backend: Box<dyn Backend> = Box::new(RegistryBackend::open(&db)?);
     let clock: Clock = Arc::new(|| signing::clock::now().unwrap_or(canon::Timestamp(0)));
-    let store = Store::start(backend, key, LeaseTerms::online(lease_days), clock.clone());
+    let lease = LeaseTerms::online(lease_days).with_build_keys(kek.is_some());
+    let store = Store::start(backend, key, lease, clock.clone()).with_kek(kek);
     let updates =
         rel(&base, a.bundles.or(file.bundles)).map(|d| updates::Index::new(d, trust.clone()));
     let app = Arc::new(App {

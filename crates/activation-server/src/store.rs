@@ -19,6 +19,7 @@ use factory::db::Sql;
 use factory::registry::Registry;
 use runtime::activation::{ActivationRequest, Deactivation, InstallToken};
 use runtime::signed::Verified;
+use seal::keyfile::EncryptionKey;
 use signing::SecretKey;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -334,6 +335,7 @@ pub struct Store {
     tx: mpsc::Sender<(Op, Reply)>,
     name: &'static str,
     key: Arc<SecretKey>,
+    kek: Option<Arc<EncryptionKey>>,
 }
 
 /// The clock of the service (the system clock; tests move it).
@@ -386,12 +388,20 @@ impl Store {
             tx,
             name,
             key: Arc::new(key),
+            kek: None,
         }
+    }
+
+    /// The same store, releasing build keys with `kek` (the lease terms it was started with
+    /// say `with_build_keys` too).
+    pub fn with_kek(mut self, kek: Option<EncryptionKey>) -> Store {
+        self.kek = kek.map(Arc::new);
+        self
     }
 
     /// Signs a lease the registry recorded (after its group committed, on the caller's task).
     pub fn sign(&self, granted: Granted) -> Result<Fulfilled> {
-        granted.sign(&self.key)
+        granted.sign(&self.key, self.kek.as_deref())
     }
 
     /// Runs one operation (queued behind the others; answered after its group commits).

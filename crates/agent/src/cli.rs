@@ -66,6 +66,10 @@ pub(crate) enum Cmd {
         /// A name for this machine, shown in the vendor's seat list
         #[arg(long, default_value = "")]
         label: String,
+        /// An encrypted build (bundle id, bnd-...) whose content key the lease should carry;
+        /// repeat for several (`runtime-verify BUNDLE --json` shows a bundle's id)
+        #[arg(long, value_name = "BUNDLE_ID")]
+        build: Vec<String>,
         /// Replace an existing --out file
         #[arg(long)]
         force: bool,
@@ -131,6 +135,10 @@ pub(crate) enum Cmd {
         /// A name for this machine, shown in the vendor's seat list
         #[arg(long, default_value = "")]
         label: String,
+        /// An encrypted build (bundle id) whose content key the lease should carry; repeat for
+        /// several. Renewals carry the keys given before
+        #[arg(long, value_name = "BUNDLE_ID")]
+        build: Vec<String>,
         #[command(flatten)]
         online: OnlineArgs,
         /// Print the result as JSON
@@ -236,9 +244,10 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             state,
             out,
             label,
+            build,
             force,
             json,
-        } => request_cmd(&license, &state, &out, &label, force, json),
+        } => request_cmd(&license, &state, &out, (&label, &build), force, json),
         Cmd::Install {
             dir,
             trust,
@@ -258,6 +267,7 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             license,
             token,
             label,
+            build,
             online,
             json,
         } => {
@@ -267,7 +277,7 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
                 &server,
                 &license,
                 token.as_deref(),
-                &label,
+                (&label, &build),
                 json,
             )
         }
@@ -370,6 +380,29 @@ pub(crate) fn instance_key(state: &Path, create: bool) -> Result<SecretKey> {
         Ok(()) => Ok(key),
         // Another agent made it meanwhile: use that one.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(SecretKey::load(&path)?),
+        Err(e) => Err(e).with_context(|| format!("{}", path.display())),
+    }
+}
+
+/// The machine's encryption key (X25519, role `machine`), made at first use like the instance
+/// key: build keys are wrapped to it.
+pub(crate) fn encryption_key(state: &Path) -> Result<seal::keyfile::EncryptionKey> {
+    use seal::keyfile::{EncRole, EncryptionKey};
+    let path = state.join(runtime::activation::ENCRYPTION_KEY_FILE);
+    if path.exists() {
+        return EncryptionKey::load(&path, EncRole::Machine)
+            .with_context(|| "the machine's encryption key".to_string());
+    }
+    ensure_state(state)?;
+    let dir = state.join("agent");
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
+    let key = EncryptionKey::generate("machine", EncRole::Machine, now()?)?;
+    match signing::fsutil::write_atomic(&path, &key.to_file_bytes(), 0o600, false) {
+        Ok(()) => Ok(key),
+        // Another agent made it meanwhile: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(EncryptionKey::load(&path, EncRole::Machine)?)
+        }
         Err(e) => Err(e).with_context(|| format!("{}", path.display())),
     }
 }

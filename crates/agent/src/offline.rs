@@ -41,7 +41,7 @@ pub(crate) fn request_cmd(
     license_dir: &Path,
     state: &Path,
     out: &Path,
-    label: &str,
+    (label, builds): (&str, &[String]),
     force: bool,
     json: bool,
 ) -> Result<ExitCode> {
@@ -58,6 +58,7 @@ pub(crate) fn request_cmd(
     let now = now()?;
     let fp = fingerprint_of(&license.product, Some(state))?;
     let key = instance_key(state, true)?;
+    let enc_key = encryption_key(state)?;
     let mut rid = [0u8; 16];
     OsRng.fill_bytes(&mut rid);
     let req = ActivationRequest {
@@ -74,6 +75,8 @@ pub(crate) fn request_cmd(
         label: label.to_string(),
         created_at: now.to_string(),
         install_token_id: None,
+        encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
+        builds: builds.to_vec(),
     };
     req.validate()
         .map_err(anyhow::Error::new)
@@ -95,6 +98,7 @@ pub(crate) fn request_cmd(
                 ("product", s(&req.product)),
                 ("fingerprint", s(&req.fingerprint)),
                 ("fingerprint_source", s(&req.fingerprint_source)),
+                ("builds", Value::Array(req.builds.iter().map(s).collect())),
             ],
         )?);
     } else {

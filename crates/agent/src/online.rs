@@ -8,7 +8,8 @@
 //! directory an online activation used, so that `run` and `update` need no arguments.
 
 use crate::cli::{
-    fingerprint_of, install_lease, installed, instance_key, now, session, signed_file,
+    encryption_key, fingerprint_of, install_lease, installed, instance_key, now, session,
+    signed_file,
 };
 use anyhow::{bail, Context, Result};
 use canon::{enc, Kind, Timestamp};
@@ -45,6 +46,8 @@ pub(crate) struct For {
     product: String,
     workspace: String,
     token_id: Option<String>,
+    /// Builds whose keys the request asks for (renewals carry the ones given before).
+    builds: Vec<String>,
 }
 
 impl For {
@@ -56,6 +59,7 @@ impl For {
             product: l.product.clone(),
             workspace: l.workspace.clone(),
             token_id: None,
+            builds: Vec::new(),
         }
     }
 }
@@ -69,6 +73,7 @@ pub(crate) fn fresh_request(
 ) -> Result<(ActivationRequest, Vec<u8>)> {
     let fp = fingerprint_of(&f.product, Some(state))?;
     let key = instance_key(state, true)?;
+    let enc_key = encryption_key(state)?;
     let mut rid = [0u8; 16];
     OsRng.fill_bytes(&mut rid);
     let req = ActivationRequest {
@@ -85,6 +90,8 @@ pub(crate) fn fresh_request(
         label: label.to_string(),
         created_at: now()?.to_string(),
         install_token_id: f.token_id.clone(),
+        encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
+        builds: f.builds.clone(),
     };
     req.validate()
         .map_err(anyhow::Error::new)
@@ -194,7 +201,7 @@ pub fn activate_cmd(
     server: &str,
     license_dir: &Path,
     token: Option<&str>,
-    label: &str,
+    (label, builds): (&str, &[String]),
     json: bool,
 ) -> Result<ExitCode> {
     let client = Client::new(server, o.ca)?;
@@ -221,10 +228,15 @@ pub fn activate_cmd(
                 product: tk.product.clone(),
                 workspace: tk.workspace.clone(),
                 token_id: Some(tk.token_id.clone()),
+                builds: Vec::new(),
             }
         }
         // The installed license, accepted into the state (never replaced by an older one).
         None => For::license(&accept_installed(o, license_dir)?),
+    };
+    let target = For {
+        builds: builds.to_vec(),
+        ..target
     };
     let (_, req_bytes) = fresh_request(o.state, &target, label)?;
     // Pending, as with a request carried by hand: the lease that answers must be for it.

@@ -121,11 +121,14 @@ pub enum Kind {
     /// The vendor registry's audit head, signed when a revocation list is published (an
     /// insider who cuts the log's tail cannot also re-sign its anchor).
     AuditAnchor,
+    /// A build record: an encrypted bundle's content key wrapped to the vendor's key-encryption
+    /// key, with the facts the vendor's registry needs to release it (signed by the packager).
+    Build,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
@@ -136,6 +139,7 @@ impl Kind {
         Kind::Deactivation,
         Kind::InstallToken,
         Kind::AuditAnchor,
+        Kind::Build,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -151,6 +155,7 @@ impl Kind {
             Kind::Deactivation => "application/vnd.airlock.deactivation+json; version=1",
             Kind::InstallToken => "application/vnd.airlock.install-token+json; version=1",
             Kind::AuditAnchor => "application/vnd.airlock.audit-anchor+json; version=1",
+            Kind::Build => "application/vnd.airlock.build+json; version=1",
         }
     }
 
@@ -163,7 +168,7 @@ impl Kind {
     pub fn signer_role(self) -> Role {
         match self {
             Kind::License | Kind::Revocations | Kind::AuditAnchor => Role::License,
-            Kind::ProductManifest | Kind::BundleManifest => Role::Release,
+            Kind::ProductManifest | Kind::BundleManifest | Kind::Build => Role::Release,
             Kind::Trust => Role::Root,
             Kind::Activation | Kind::InstallToken => Role::Activation,
             Kind::ActivationRequest | Kind::Deactivation => Role::Instance,

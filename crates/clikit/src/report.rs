@@ -183,6 +183,8 @@ pub fn bundle_facts(v: &Verdict) -> Vec<(&'static str, Value)> {
         ("sequence", n(v.sequence)),
         ("members", n(v.members as u64)),
         ("payload_bytes", n(v.payload_bytes)),
+        ("sealed", Value::Bool(v.sealed)),
+        ("opened", Value::Bool(v.opened)),
         ("signed_by", s(v.signed_by)),
         ("warnings", Value::Array(v.warnings.iter().map(s).collect())),
         (
@@ -219,7 +221,20 @@ pub fn print_bundle(v: &Verdict, bundle: &Path, json: bool) -> Result<()> {
         println!("warning: {}", safe(w));
     }
     if let Some(p) = &v.extracted_to {
-        println!("extracted to {}", p.display());
+        println!(
+            "extracted to {}{}",
+            p.display(),
+            match (v.sealed, v.opened) {
+                (true, true) => " (payload opened with this machine's build key)",
+                (true, false) => " (payload still sealed)",
+                _ => "",
+            }
+        );
+    } else if v.sealed {
+        println!(
+            "the payload is sealed: only a machine whose lease carries build {}'s key opens it",
+            v.bundle_id
+        );
     }
     Ok(())
 }

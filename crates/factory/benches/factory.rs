@@ -149,6 +149,8 @@ fn registry_with_requests(dir: &Path, n: usize) -> (Registry, signing::SecretKey
                 label: String::new(),
                 created_at: now().to_string(),
                 install_token_id: None,
+                encryption_public_key: None,
+                builds: Vec::new(),
             };
             let canonical = r.to_canonical();
             SignedFile {
@@ -186,7 +188,7 @@ fn fulfil(c: &mut Criterion) {
                         factory::activation::Freshness::Carried,
                     )
                     .unwrap();
-                    factory::activation::fulfill(&mut reg, &r, &key, now(), None)
+                    factory::activation::fulfill(&mut reg, &r, (&key, None), now(), None)
                         .unwrap()
                         .unwrap();
                 }
@@ -215,7 +217,7 @@ fn renew_group(c: &mut Criterion) {
     let ids: Vec<String> = reqs
         .iter()
         .map(|r| {
-            seats::fulfill(&mut reg, r, &act_key, now(), None)
+            seats::fulfill(&mut reg, r, (&act_key, None), now(), None)
                 .unwrap()
                 .unwrap()
                 .activation

@@ -33,6 +33,33 @@ pub fn keygen(
     Ok((key, paths))
 }
 
+/// Makes a key-encryption key (docs/FORMAT.md §19): `NAME.key` (0600, X25519) and `NAME.pub`
+/// in `out` (created; an existing file is never replaced). The packager needs only the public
+/// file; the factory and the activation service hold the secret one to release build keys.
+pub fn keygen_kek(
+    name: &str,
+    out: &Path,
+    now: Timestamp,
+) -> Result<(seal::keyfile::EncryptionKey, Vec<PathBuf>)> {
+    let key = seal::keyfile::EncryptionKey::generate(name, seal::keyfile::EncRole::Kek, now)?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+    let secret = out.join(format!("{name}.key"));
+    let public = out.join(format!("{name}.pub"));
+    for p in [&secret, &public] {
+        if p.exists() {
+            anyhow::bail!(
+                "{} already exists; refusing to overwrite a key",
+                p.display()
+            );
+        }
+    }
+    fsio::write_atomic(&secret, &key.to_file_bytes(), 0o600, false)
+        .with_context(|| format!("{}", secret.display()))?;
+    fsio::write_atomic(&public, &key.public().to_file_bytes(), 0o644, false)
+        .with_context(|| format!("{}", public.display()))?;
+    Ok((key, vec![secret, public]))
+}
+
 /// What `factory trust` should produce.
 pub struct TrustRequest<'a> {
     /// The root keys that sign (one, or several to co-sign a root rotation).

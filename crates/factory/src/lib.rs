@@ -10,6 +10,7 @@ pub mod activation;
 pub mod amend;
 pub mod audit;
 pub mod batch;
+pub mod builds;
 pub mod catalog;
 pub mod db;
 pub mod export;

@@ -92,6 +92,25 @@ fn check_text(what: &'static str, name: &str, v: &str, max: usize) -> Result<(),
     Ok(())
 }
 
+/// Builds asked for (a request) or granted (a lease): well-formed, and never without the
+/// machine's encryption key they are wrapped to.
+fn check_keys_asked<'a>(
+    what: &'static str,
+    member: &str,
+    key: Option<&str>,
+    ids: impl ExactSizeIterator<Item = &'a String>,
+) -> Result<(), SchemaError> {
+    if let Some(k) = key {
+        crate::build::check_encryption_key(what, k)?;
+    } else if ids.len() > 0 {
+        return Err(SchemaError::new(
+            what,
+            format!("{member} need encryption_public_key"),
+        ));
+    }
+    crate::build::check_build_ids(what, member, ids)
+}
+
 fn check_binding(what: &'static str, fingerprint: &str, key: &str) -> Result<(), SchemaError> {
     if !valid_fingerprint(fingerprint) {
         return Err(SchemaError::new(
@@ -135,6 +154,14 @@ pub struct ActivationRequest {
     /// otherwise). With it, `license_key` may be empty: the token stands in for the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_token_id: Option<String>,
+    /// The machine's X25519 encryption key, base64 (docs/FORMAT.md §19): content keys are
+    /// wrapped to it. Absent in requests of agents without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_public_key: Option<String>,
+    /// The builds (bundle ids) whose content keys the machine asks for; needs
+    /// `encryption_public_key`. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<String>,
 }
 
 impl Artifact for ActivationRequest {
@@ -196,6 +223,12 @@ impl Artifact for ActivationRequest {
         check_binding(w, &self.fingerprint, &self.instance_public_key)?;
         check_text(w, "workspace", &self.workspace, 256)?;
         check_text(w, "label", &self.label, 128)?;
+        check_keys_asked(
+            w,
+            "builds",
+            self.encryption_public_key.as_deref(),
+            self.builds.iter(),
+        )?;
         ts(w, "created_at", &self.created_at)
     }
 }
@@ -257,6 +290,13 @@ pub struct Activation {
     pub not_after: String,
     /// When to renew (online leases).
     pub renew_after: String,
+    /// The machine's X25519 encryption key the grants are wrapped to, base64 (absent without
+    /// grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_public_key: Option<String>,
+    /// Content keys released to this machine for this lease (docs/FORMAT.md §19).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<crate::build::KeyGrant>,
 }
 
 impl Artifact for Activation {
@@ -313,6 +353,18 @@ impl Artifact for Activation {
         }
         if t.renew_after < t.not_before || t.renew_after > t.not_after {
             return bad("renew_after must lie within the lease");
+        }
+        check_keys_asked(
+            w,
+            "grants",
+            self.encryption_public_key.as_deref(),
+            self.grants.iter().map(|g| &g.bundle_id),
+        )?;
+        if self.encryption_public_key.is_some() && self.grants.is_empty() {
+            return bad("encryption_public_key comes only with grants");
+        }
+        for g in &self.grants {
+            crate::build::wrapped_key_bytes(w, &g.wrapped_key)?;
         }
         Ok(t)
     }

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod build;
 pub mod license;
 pub mod manifest;
 pub mod refusal;
@@ -25,6 +26,7 @@ pub mod trust;
 pub use activation::{
     Activation, ActivationRequest, Deactivation, InstallToken, LeaseTimes, SignedFile,
 };
+pub use build::{BuildRecord, KeyGrant};
 pub use canon::{Kind, Timestamp};
 pub use license::{Customer, License, LicenseV2, Tier, Times};
 pub use manifest::{BundleManifest, Component, Member, ProductManifest};

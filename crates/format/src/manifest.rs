@@ -66,6 +66,20 @@ pub struct Member {
     pub size: u64,
 }
 
+/// The name of the payload encryption of docs/FORMAT.md §19 (crate `seal`).
+pub const ENCRYPTION_SCHEME: &str = "airlock-stream-chacha20poly1305-64k/1";
+
+/// How a bundle's payload members are sealed. Fields in canonical order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// HMAC-SHA256(content key, `airlock/content-key-check/v1`), hex: tells a wrong key apart
+    /// from damaged bytes before anything is opened.
+    pub key_check: String,
+    /// Always [`ENCRYPTION_SCHEME`].
+    pub scheme: String,
+}
+
 /// The generated bundle manifest. Fields are declared in canonical (sorted) order: serde
 /// writes this type in its RFC 8785 form, which is how bundles store it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +93,10 @@ pub struct BundleManifest {
     pub created_at: String,
     /// The customer.
     pub customer: Customer,
+    /// Present when the payload members are sealed (docs/FORMAT.md §19): the construction and
+    /// the content key's check value. Absent in a plain bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     /// The bundled license.
     pub license_id: String,
     /// SHA-256 of the license's canonical form.
@@ -261,6 +279,17 @@ impl Artifact for BundleManifest {
         }
         if self.sequence > MAX_SAFE_INTEGER {
             return bad("sequence must be at most 2^53-1".into());
+        }
+        if let Some(e) = &self.encryption {
+            if e.scheme != ENCRYPTION_SCHEME {
+                return bad(format!(
+                    "encryption.scheme {:?} is not {ENCRYPTION_SCHEME:?}",
+                    e.scheme
+                ));
+            }
+            if enc::unhex::<32>(&e.key_check).is_none() {
+                return bad("encryption.key_check is not 64 lowercase hex characters".into());
+            }
         }
         if self.members.len() > MAX_MEMBERS {
             return bad(format!("more than {MAX_MEMBERS} members"));

@@ -137,6 +137,16 @@ codes! {
     /// The heartbeat a renewal carries breaks its bounds.
     HeartbeatInvalid = "HEARTBEAT_INVALID", 400, EXIT_REJECTED,
         "report fewer or shorter counts";
+    /// A build the request names is not registered (no such bundle, or not an encrypted one).
+    BuildNotFound = "BUILD_NOT_FOUND", 404, EXIT_REJECTED,
+        "check the bundle id (`runtime-verify BUNDLE --json` shows it); the vendor registers each encrypted build with `factory build register`";
+    /// A build the request names is for another product or customer, or needs an edition or
+    /// features the license does not grant.
+    BuildNotLicensed = "BUILD_NOT_LICENSED", 403, EXIT_REJECTED,
+        "ask only for builds made for this license's product and customer; the vendor says which your license entitles";
+    /// The vendor's side holds no key-encryption key, so it cannot release build keys.
+    BuildKeysDisabled = "BUILD_KEYS_DISABLED", 404, EXIT_REJECTED,
+        "the vendor's service releases no build keys (started without --kek): ask the vendor";
     /// The HTTP request is malformed (body, members, path).
     BadRequest = "BAD_REQUEST", 400, EXIT_REJECTED,
         "see docs/HTTP.md for the request's form";

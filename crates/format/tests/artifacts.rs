@@ -66,6 +66,7 @@ fn bundle() -> BundleManifest {
             id: "acme".into(),
             name: "ACME".into(),
         },
+        encryption: None,
         license_id: "lic-1".into(),
         license_sha256: "a".repeat(64),
         members: vec![Member {

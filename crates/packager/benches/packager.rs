@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
                         level: packager::bundle::DEFAULT_LEVEL,
                         threads,
                         state: &out.path().join("state.json"),
+                        encrypt: None,
                     };
                     packager::bundle::build(&req, |_| {}).unwrap();
                     out

@@ -58,6 +58,8 @@ pub struct Request<'a> {
     pub threads: usize,
     /// Sequence state file (last sequence per product and customer).
     pub state: &'a Path,
+    /// Seal the payload members (`--encrypt`), writing the build record.
+    pub encrypt: Option<crate::encrypt::Encrypt<'a>>,
 }
 
 /// The delivery set.
@@ -77,8 +79,10 @@ pub struct Built {
     pub archive_bytes: u64,
     /// Members including the manifest pair.
     pub members: usize,
-    /// Payload bytes.
+    /// Payload bytes (before sealing).
     pub payload_bytes: u64,
+    /// The build record written (`--encrypt`).
+    pub record: Option<PathBuf>,
 }
 
 struct Source {
@@ -91,6 +95,8 @@ struct Source {
 enum Content {
     Bytes(Vec<u8>),
     File(PathBuf),
+    /// A payload file sealed as it is archived: its plaintext size.
+    Sealed(PathBuf, u64),
 }
 
 /// Walks the payload: regular files and directories only; anything else (symlink, device,
@@ -207,11 +213,15 @@ fn sources(req: &Request<'_>, inp: &Inputs) -> Result<(Vec<Source>, u64)> {
     }
     let payload_bytes: u64 = payload.iter().map(|p| p.2).sum();
     for (safe, path, size, mode) in payload {
+        let (size, content) = match req.encrypt {
+            Some(_) => (seal::member::sealed_len(size), Content::Sealed(path, size)),
+            None => (size, Content::File(path)),
+        };
         rest.push(Source {
             path: safe,
             mode,
             size,
-            content: Content::File(path),
+            content,
         });
     }
 
@@ -237,7 +247,8 @@ fn write_rest(
         let section = gz::compress_parallel(
             move |sink| {
                 for s in rest {
-                    let sha = write_member(sink, s, progress_ref)?;
+                    let key = req.encrypt.as_ref().map(|e| &e.content_key);
+                    let sha = write_member(sink, s, key, progress_ref)?;
                     members_ref.push(Member {
                         path: s.path.to_string(),
                         size: s.size,
@@ -314,11 +325,19 @@ fn manifest(
         product: inp.pm.product.clone(),
         version: inp.pm.version.clone(),
         customer: inp.license.customer.clone(),
+        encryption: None,
         license_id: inp.license.license_id.clone(),
         license_sha256: enc::sha256_hex(&inp.lic_canonical),
         product_manifest_sha256: enc::sha256_hex(&inp.pm_canonical),
         sequence,
         members: all_members,
+    };
+    let manifest = BundleManifest {
+        encryption: req
+            .encrypt
+            .as_ref()
+            .map(|e| crate::encrypt::manifest_member(&e.content_key)),
+        ..manifest
     };
     manifest.validate().context("bundle manifest")?;
     let manifest_canonical = canon::canonicalize(&serde_json::to_vec(&manifest)?)?;
@@ -403,25 +422,9 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
         let total_len = head.len() as u64 + rest_section.len;
         // Final archive: header, head, rest, trailer; hashed as written.
         let archive_tmp = tmp("tar.gz");
-        let (sha, blake, archive_bytes) = {
-            let mut w = HashingWriter::new(
-                File::create(&archive_tmp).with_context(|| format!("{}", archive_tmp.display()))?,
-            );
-            w.write_all(&gz::HEADER)?;
-            w.write_all(&head_deflate)?;
-            let mut r = File::open(&rest_tmp)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = r.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                w.write_all(&buf[..n])?;
-            }
-            w.write_all(&crc.finalize().to_le_bytes())?;
-            w.write_all(&(total_len as u32).to_le_bytes())?;
-            w.finish()?
-        };
+        let trailer = (crc.finalize(), total_len as u32);
+        let (sha, blake, archive_bytes) =
+            assemble(&archive_tmp, &head_deflate, &rest_tmp, trailer)?;
         fs::remove_file(&rest_tmp).ok();
         let comment = format!(
             "bundle_id:{bundle_id}\tproduct:{}\tversion:{}\tkey_id:{}\ttimestamp:{}\tfile:{name}.tar.gz",
@@ -462,6 +465,20 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
                 );
             }
         }
+        // The build record before the bundle: a bundle whose key was lost cannot be opened.
+        let record = match &req.encrypt {
+            Some(e) => {
+                let bytes = crate::encrypt::record(e, &manifest, &inp.pm, req.key, req.created_at)?;
+                let at = e.record.map_or_else(
+                    || req.out.join(format!("{name}.build.json")),
+                    Path::to_path_buf,
+                );
+                signing::fsutil::write_atomic(&at, &bytes, 0o644, true)
+                    .with_context(|| format!("{}", at.display()))?;
+                Some(at)
+            }
+            None => None,
+        };
         signing::fsutil::write_atomic(&signature, sig_text.as_bytes(), 0o644, false)?;
         fs::rename(&archive_tmp, &archive).with_context(|| format!("{}", archive.display()))?;
         signing::fsutil::write_atomic(&checksums_path, outer.as_bytes(), 0o644, true)?;
@@ -474,6 +491,7 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
             archive_bytes,
             members: manifest.members.len() + 2,
             payload_bytes,
+            record,
         })
     })();
     let _ = fs::remove_file(&rest_tmp);
@@ -489,14 +507,56 @@ pub fn build(req: &Request<'_>, mut progress: impl FnMut(u64) + Send) -> Result<
     Ok(built)
 }
 
+/// Writes the final archive: the gzip header, the head section, the rest section (copied from
+/// `rest_tmp`) and the trailer (CRC-32, ISIZE); returns its SHA-256, BLAKE2b-512 and size.
+fn assemble(
+    archive_tmp: &Path,
+    head_deflate: &[u8],
+    rest_tmp: &Path,
+    (crc, isize): (u32, u32),
+) -> Result<([u8; 32], [u8; 64], u64)> {
+    let mut w = HashingWriter::new(
+        File::create(archive_tmp).with_context(|| format!("{}", archive_tmp.display()))?,
+    );
+    w.write_all(&gz::HEADER)?;
+    w.write_all(head_deflate)?;
+    let mut r = File::open(rest_tmp)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        w.write_all(&buf[..n])?;
+    }
+    w.write_all(&crc.to_le_bytes())?;
+    w.write_all(&isize.to_le_bytes())?;
+    w.finish()
+}
+
 fn write_member(
     sink: &mut ChunkSink,
     s: &Source,
+    key: Option<&seal::ContentKey>,
     progress: &mut impl FnMut(u64),
 ) -> Result<[u8; 32]> {
     sink.write(&ustar::encode(&s.path, s.size, s.mode)?)?;
     let mut sha = Sha256::new();
     match &s.content {
+        Content::Sealed(p, plain) => {
+            let key = key.context("a sealed member needs the content key")?;
+            crate::encrypt::seal_file(
+                key,
+                &s.path,
+                p,
+                *plain,
+                |b| {
+                    sha.update(b);
+                    sink.write(b)
+                },
+                progress,
+            )?;
+        }
         Content::Bytes(b) => {
             sha.update(b);
             sink.write(b)?;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use canon::Timestamp;
 use signing::SecretKey;
 pub mod bundle;
+pub mod encrypt;
 pub mod gz;
 mod inputs;
 

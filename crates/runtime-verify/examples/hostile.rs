@@ -204,6 +204,7 @@ fn main() {
         level: 6,
         threads: 2,
         state: &many.join("seq.json"),
+        encrypt: None,
     };
     let built = packager::bundle::build(&req, |_| {}).unwrap();
     println!(

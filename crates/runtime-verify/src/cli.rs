@@ -46,9 +46,14 @@ pub(crate) struct BundleArgs {
     /// Signature (default: BUNDLE.sig)
     #[arg(long)]
     pub(crate) sig: Option<PathBuf>,
-    /// After verification, extract into this new directory (staged, moved into place last)
+    /// After verification, extract into this new directory (staged, moved into place last).
+    /// A sealed payload is opened with the build key the lease in --state carries for it
     #[arg(long)]
     pub(crate) extract: Option<PathBuf>,
+    /// With --extract of a sealed payload: write its members as shipped, still sealed, for the
+    /// product to open on demand (no key needed)
+    #[arg(long, requires = "extract")]
+    pub(crate) keep_sealed: bool,
 }
 
 #[derive(ClapArgs)]
@@ -306,11 +311,40 @@ pub(crate) fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdic
     }
     let sig_bytes = read_capped(&sig, canon::minisign::MAX_SIGNATURE_BYTES as u64)?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let opts = Options::new(session.trust(), session.now(), env!("CARGO_PKG_VERSION"))
+    let state = a.common.state.as_deref();
+    let sources = runtime::fingerprint::Sources::system(state);
+    let (trust, known, now) = (session.trust(), session.known(), session.now());
+    let find = |m: &runtime::manifest::BundleManifest| {
+        let check = m.encryption.as_ref().map_or("", |e| e.key_check.as_str());
+        let Some(state) = state else {
+            return Err(runtime::error::Refusal {
+                check: Some(runtime::Check::BuildNotGranted),
+                message: format!(
+                    "build {} is sealed: give --state (the lease that carries its key), or --keep-sealed",
+                    m.bundle_id
+                ),
+            });
+        };
+        let h = runtime::payload::Holder {
+            trust,
+            state,
+            sources: &sources,
+            known,
+            now,
+        };
+        runtime::payload::build_key(&h, &m.product, &m.bundle_id, check)
+    };
+    let sealed = if a.keep_sealed {
+        runtime::bundle::Sealed::Keep
+    } else {
+        runtime::bundle::Sealed::Open(&find)
+    };
+    let opts = Options::new(trust, now, env!("CARGO_PKG_VERSION"))
         .with_edition(a.edition.as_deref())
-        .with_known(session.known())
+        .with_known(known)
         .with_legacy(LegacyPolicy::allowing_after_cutoff(a.common.allow_legacy))
-        .with_extract(a.extract.as_deref());
+        .with_extract(a.extract.as_deref())
+        .with_sealed(sealed);
     let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec}")

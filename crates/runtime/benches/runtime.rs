@@ -155,6 +155,8 @@ fn lease(c: &mut Criterion) {
         not_before: "2026-11-20T00:00:00Z".into(),
         not_after: "2027-11-01T00:00:00Z".into(),
         renew_after: "2027-09-01T00:00:00Z".into(),
+        encryption_public_key: None,
+        grants: Vec::new(),
     };
     let canonical = a.to_canonical();
     let doc = canon::parse(&canonical).unwrap().to_pretty();

@@ -24,6 +24,9 @@ pub const DIR: &str = "activation";
 pub const LEASE_FILE: &str = "activation.json";
 /// The lease signature file name.
 pub const LEASE_SIG: &str = "activation.sig";
+/// The machine's X25519 encryption key in a state directory (docs/FORMAT.md §17, §19): made by
+/// the agent beside its instance key; build keys in leases are wrapped to it.
+pub const ENCRYPTION_KEY_FILE: &str = "agent/encryption.key";
 
 /// A verified lease.
 pub type Lease = Verified<Activation>;

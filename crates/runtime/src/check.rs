@@ -139,6 +139,15 @@ checks! {
     ActivationRevoked = "activation_revoked", true;
     /// The license requires activation and none is installed.
     ActivationMissing = "activation_missing", true;
+    /// The bundle's payload is sealed and this machine's lease carries no key for this build
+    /// (none installed for its product, or one that does not name the build).
+    BuildNotGranted = "build_not_granted", true;
+    /// The key a lease carries for this build does not open (wrapped to another machine's
+    /// encryption key, or not the key the bundle manifest's `key_check` names).
+    BuildKeyInvalid = "build_key_invalid", true;
+    /// An extraction of a sealed payload was asked for without saying how: with a key, or kept
+    /// sealed for on-demand opening.
+    PayloadSealed = "payload_sealed", true;
     /// This machine has no stable id to make its fingerprint from.
     FingerprintUnavailable = "fingerprint_unavailable", false;
     /// The vendor's registry does not match its audit log, token uses or signed anchors: it was

@@ -167,6 +167,7 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::Deactivation => "deactivation receipt",
         Kind::InstallToken => "install token",
         Kind::AuditAnchor => "audit anchor",
+        Kind::Build => "build record",
     }
 }
 

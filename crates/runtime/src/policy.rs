@@ -55,47 +55,47 @@ fn refuse(check: Check, detail: String) -> Result<(), Failed> {
     Err(Failed::new(check, detail))
 }
 
-/// Checks that a release fits a license, in a fixed order (the first failing check is the
-/// one reported): product, edition allowed, runtime edition, features, air gap, runtime
-/// version, and the bundle made inside the license's validity window.
-pub fn coherence(license: &License, times: Times, r: &Release<'_>) -> Result<(), Failed> {
-    let p = r.product;
-    let has = |f: &str| license.features.iter().any(|x| x == f);
-    if p.product != license.product {
+/// Whether a release of `product` in `edition` needing `requires_features` is one `license`
+/// entitles its holder to: the product, the edition, the features (the rules of
+/// [`coherence`] that do not depend on a bundle or a runtime). The vendor's registry asks it
+/// before it releases a build's content key to a machine (docs/FORMAT.md §19).
+pub fn entitles(
+    license: &License,
+    product: &str,
+    edition: &str,
+    requires_features: &[String],
+) -> Result<(), Failed> {
+    product_and_edition(license, product, edition)?;
+    features(license, requires_features)
+}
+
+fn product_and_edition(license: &License, product: &str, edition: &str) -> Result<(), Failed> {
+    if product != license.product {
         return refuse(
             Check::WrongProduct,
             format!(
-                "the release is {}, the license is for {}",
-                p.product, license.product
+                "the release is {product}, the license is for {}",
+                license.product
             ),
         );
     }
-    if !license.editions.contains(&p.edition) {
+    if !license.editions.iter().any(|e| e == edition) {
         return refuse(
             Check::EditionNotLicensed,
             format!(
-                "edition {} is not allowed by the {} license (allowed: {})",
-                p.edition,
+                "edition {edition} is not allowed by the {} license (allowed: {})",
                 license.tier,
                 license.editions.join(", ")
             ),
         );
     }
-    if let Some(e) = r.runtime_edition {
-        if e != p.edition {
-            return refuse(
-                Check::WrongEdition,
-                format!(
-                    "this runtime is the {e} edition, the bundle is {}",
-                    p.edition
-                ),
-            );
-        }
-    }
-    let missing: Vec<&str> = p
-        .requires_features
+    Ok(())
+}
+
+fn features(license: &License, requires: &[String]) -> Result<(), Failed> {
+    let missing: Vec<&str> = requires
         .iter()
-        .filter(|f| !has(f))
+        .filter(|f| !license.features.iter().any(|x| x == *f))
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
@@ -107,6 +107,28 @@ pub fn coherence(license: &License, times: Times, r: &Release<'_>) -> Result<(),
             ),
         );
     }
+    Ok(())
+}
+
+/// Checks that a release fits a license, in a fixed order (the first failing check is the
+/// one reported): product, edition allowed, runtime edition, features, air gap, runtime
+/// version, and the bundle made inside the license's validity window.
+pub fn coherence(license: &License, times: Times, r: &Release<'_>) -> Result<(), Failed> {
+    let p = r.product;
+    let has = |f: &str| license.features.iter().any(|x| x == f);
+    product_and_edition(license, &p.product, &p.edition)?;
+    if let Some(e) = r.runtime_edition {
+        if e != p.edition {
+            return refuse(
+                Check::WrongEdition,
+                format!(
+                    "this runtime is the {e} edition, the bundle is {}",
+                    p.edition
+                ),
+            );
+        }
+    }
+    features(license, &p.requires_features)?;
     if r.airgap && !has(AIRGAP_FEATURE) {
         return refuse(
             Check::AirgapNotLicensed,

@@ -42,6 +42,8 @@ fn lease(kit: &Kit, fingerprint: &str, sequence: u64, epoch: u64) -> Activation 
         not_before: "2026-11-22T00:00:00Z".into(),
         not_after: "2027-01-31T00:00:00Z".into(),
         renew_after: "2027-01-20T00:00:00Z".into(),
+        encryption_public_key: None,
+        grants: Vec::new(),
     }
 }
 
@@ -364,6 +366,8 @@ fn request(k: &SecretKey) -> ActivationRequest {
         label: String::new(),
         created_at: "2026-11-22T00:00:00Z".into(),
         install_token_id: None,
+        encryption_public_key: None,
+        builds: Vec::new(),
     }
 }
 

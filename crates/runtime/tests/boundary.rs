@@ -36,9 +36,7 @@ fn dependency_tree_has_no_signing_path_and_no_networking() {
     assert!(tree.contains("ed25519-dalek"), "tree looks wrong:\n{tree}");
     let forbidden = [
         "signing v",
-        "rand_core",
         "rand",
-        "getrandom",
         "tokio",
         "mio",
         "socket2",
@@ -67,6 +65,61 @@ fn dependency_tree_has_no_signing_path_and_no_networking() {
             "ed25519-dalek built with key generation: {line}"
         );
     }
+    // The payload crate comes without its sealing half (no content keys made, nothing wrapped).
+    for line in tree.lines().filter(|l| l.starts_with("seal v")) {
+        assert!(
+            !line
+                .rsplit(") ")
+                .next()
+                .is_some_and(|features| features.split(',').any(|f| f == "seal")),
+            "the runtime links seal's sealing half: {line}"
+        );
+    }
+    // rand_core (and getrandom below it) come only as the RustCrypto AEAD and HPKE crates'
+    // own dependency (HPKE opening: crate seal), never from the runtime, ed25519-dalek or
+    // signing; the runtime's source never names them (the source scan below).
+    for (krate, allowed) in [
+        ("rand_core", &["crypto-common", "hpke", "x25519-dalek"][..]),
+        ("getrandom", &["rand_core"][..]),
+    ] {
+        for parent in dependents(krate) {
+            assert!(
+                allowed.contains(&parent.as_str()),
+                "{krate} is a dependency of {parent} in the runtime's tree"
+            );
+        }
+    }
+}
+
+/// The crates that depend directly on every version of `krate` in the runtime's tree.
+fn dependents(krate: &str) -> Vec<String> {
+    let tree = runtime_tree();
+    let versions: Vec<String> = tree
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(krate))
+                .then(|| w.next().unwrap_or("").trim_start_matches('v').to_string())
+        })
+        .collect();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut out = Vec::new();
+    for v in versions {
+        let o = Command::new(&cargo)
+            .args(["tree", "-p", "runtime", "-e", "normal,build", "-i"])
+            .arg(format!("{krate}@{v}"))
+            .args(["--depth", "1", "--prefix", "none", "--format", "{p}"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo tree");
+        let text = String::from_utf8(o.stdout).unwrap();
+        out.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().next().map(str::to_string)),
+        );
+    }
+    out
 }
 
 #[test]
@@ -84,7 +137,11 @@ fn source_has_no_clock_socket_or_signing_calls() {
         "Signer",
         ".sign(",
         "OsRng",
+        "rand_core",
+        "getrandom",
         "generate(",
+        "seal_reader",
+        "wrap::wrap",
     ];
     let mut files = 0;
     let mut stack = srcs.to_vec();

@@ -16,6 +16,7 @@ mod kit;
 mod online;
 mod routine;
 mod runbooks;
+mod sealed;
 mod seats;
 mod siege;
 mod surface;

@@ -8,7 +8,9 @@
 //! HMAC-SHA256(content key, `airlock/member-nonce/v1` ‖ 0x00 ‖ path ‖ 0x00 ‖ SHA-256(plaintext)).
 
 use crate::{ContentKey, SealError};
-use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
+use chacha20poly1305::aead::stream::DecryptorBE32;
+#[cfg(feature = "seal")]
+use chacha20poly1305::aead::stream::EncryptorBE32;
 use chacha20poly1305::aead::KeyInit;
 use chacha20poly1305::ChaCha20Poly1305;
 use std::io::Read;

@@ -205,6 +205,7 @@ pub fn manifest_of(spec: &Spec) -> BundleManifest {
         product: spec.pm.product.clone(),
         version: spec.pm.version.clone(),
         customer: spec.license.customer.clone(),
+        encryption: None,
         license_id: spec.license.license_id.clone(),
         license_sha256: String::new(),
         product_manifest_sha256: String::new(),

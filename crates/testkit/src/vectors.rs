@@ -534,6 +534,7 @@ fn manifests(keys: &Keys) -> Vec<Vector> {
             product: "gateway".into(),
             version: "1.0.0".into(),
             customer: license().customer,
+            encryption: None,
             license_id: "lic-test-0001".into(),
             license_sha256: "a".repeat(64),
             product_manifest_sha256: "b".repeat(64),

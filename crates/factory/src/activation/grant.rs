@@ -196,6 +196,8 @@ struct Plan {
     activation: Activation,
     /// The previous key of this fingerprint's seat, when a new seat re-binds it.
     rebinds: Option<(String, String)>,
+    /// The builds whose keys the lease carries (bundle id, KEK-wrapped key, KEK id).
+    builds: Vec<(String, String, String)>,
 }
 
 /// The rules, in order, over the facts: the plan, or the refusal.
@@ -303,6 +305,12 @@ fn plan(
         not_before: now.to_string(),
         not_after: not_after.to_string(),
         renew_after: renew_after.to_string(),
+        encryption_public_key: None,
+        grants: Vec::new(),
+    };
+    let builds = match lease_builds(tx, req, &row, new_seat, &link.license, lease)? {
+        Ok(b) => b,
+        Err(r) => return Ok(Err(r)),
     };
     activation
         .validate()
@@ -332,7 +340,49 @@ fn plan(
         seats_in_use: live_now + u64::from(new_seat),
         activation,
         rebinds,
+        builds,
     }))
+}
+
+/// The builds a lease carries ([`crate::builds::for_lease`]): none without the machine's
+/// encryption key; refused when this side cannot release keys or the key is no X25519 key.
+fn lease_builds(
+    tx: &dyn Sql,
+    req: &ActivationRequest,
+    row: &Row,
+    new_seat: bool,
+    license: &runtime::license::License,
+    lease: &LeaseTerms,
+) -> Outcome<Vec<(String, String, String)>> {
+    let Some(key) = req.encryption_public_key.as_deref() else {
+        return Ok(Ok(Vec::new()));
+    };
+    let seat = (!new_seat).then_some(row.activation_id.as_str());
+    let found = match crate::builds::for_lease(tx, seat, &req.builds, license)? {
+        Ok(b) => b,
+        Err(r) => return Ok(Err(r)),
+    };
+    if found.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    if !lease.build_keys {
+        return Ok(Err(Refusal::new(
+            Code::BuildKeysDisabled,
+            "this side holds no key-encryption key (--kek), so it releases no build keys",
+        )));
+    }
+    let valid =
+        canon::enc::unb64_exact::<32>(key).is_some_and(|k| seal::wrap::valid_public_key(&k));
+    if !valid {
+        return Ok(Err(Refusal::new(
+            Code::RequestInvalid,
+            "encryption_public_key is not an X25519 public key",
+        )));
+    }
+    Ok(Ok(found
+        .into_iter()
+        .map(|(b, wrapped)| (b.bundle_id, wrapped, b.kek_key_id))
+        .collect()))
 }
 
 /// The refusal of a seat decision, worded with the seats in use.
@@ -490,19 +540,27 @@ fn apply(
         event,
         &subject,
         &format!(
-            "license={} fingerprint={} request={} sequence={} not_after={}{via}",
+            "license={} fingerprint={} request={} sequence={} not_after={}{via}{}",
             p.license.license_id,
             r.fingerprint,
             req.request_id,
             r.lease_sequence,
-            r.lease_not_after
+            r.lease_not_after,
+            if p.builds.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<&str> = p.builds.iter().map(|b| b.0.as_str()).collect();
+                format!(" build_keys={}", ids.join(","))
+            }
         ),
         Some(&row_hash(r)),
     )?);
     for e in &events {
         w.push((AUDIT_INSERT, e.args()));
     }
-    tx.exec_all(&w)
+    tx.exec_all(&w)?;
+    let ids: Vec<String> = p.builds.iter().map(|b| b.0.clone()).collect();
+    crate::builds::record(tx, &r.activation_id, &ids, now)
 }
 
 /// The seat decision and the lease for a verified request, recorded inside the caller's
@@ -547,5 +605,9 @@ pub fn grant_in(
         seats_in_use: p.seats_in_use,
         license_document: p.license.document,
         license_signature: p.license.signature,
+        machine_key: (!p.builds.is_empty())
+            .then(|| req.encryption_public_key.clone())
+            .flatten(),
+        builds: p.builds,
     }))
 }

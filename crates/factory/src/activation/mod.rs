@@ -32,11 +32,12 @@ pub use token::{token_create, token_list, token_revoke, Token, TokenRow};
 
 use crate::db::Sql;
 use crate::registry::Registry;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use canon::{Kind, Timestamp};
 use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, InstallToken};
 use runtime::signed::Verified;
 use runtime::Artifact;
+use seal::keyfile::EncryptionKey;
 use signing::SecretKey;
 
 /// What one activation operation answers: done, refused with a code, or failed.
@@ -153,12 +154,34 @@ pub struct Granted {
     pub license_document: Vec<u8>,
     /// Its envelope bytes.
     pub license_signature: Vec<u8>,
+    /// The builds whose keys the lease carries: bundle id, the key wrapped to the KEK, the
+    /// KEK's id ([`crate::builds::grants`] wraps them to the machine when the lease is signed).
+    pub builds: Vec<(String, String, String)>,
+    /// The machine's encryption key (base64) the build keys are wrapped to.
+    pub machine_key: Option<String>,
 }
 
 impl Granted {
-    /// Writes the lease's canonical bytes (`activation.json`) and signs them with the
-    /// activation key.
-    pub fn sign(self, key: &SecretKey) -> Result<Fulfilled> {
+    /// Wraps the lease's build keys to the machine (with `kek`), writes the lease's canonical
+    /// bytes (`activation.json`) and signs them with the activation key.
+    pub fn sign(mut self, key: &SecretKey, kek: Option<&EncryptionKey>) -> Result<Fulfilled> {
+        if !self.builds.is_empty() {
+            let machine = self
+                .machine_key
+                .as_deref()
+                .and_then(canon::enc::unb64_exact::<32>)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("a lease with build keys needs the machine's encryption key")
+                })?;
+            self.activation.encryption_public_key = self.machine_key.clone();
+            self.activation.grants =
+                crate::builds::grants(&self.activation, &machine, &self.builds, kek)?
+                    .map_err(|r| anyhow::anyhow!("{}: {}", r.code, r.message))?;
+            self.activation
+                .validate()
+                .map_err(anyhow::Error::new)
+                .context("the lease with its grants")?;
+        }
         let document = self.activation.to_canonical();
         let signature = key.sign_document(Kind::Activation, &document)?.to_bytes();
         Ok(Fulfilled {
@@ -220,6 +243,10 @@ pub struct LeaseTerms {
     pub seconds: Option<u64>,
     /// When to renew, in percent of the lease's life.
     pub renew_percent: i64,
+    /// Whether this side holds the key-encryption key, so a lease may carry build keys
+    /// ([`crate::builds`]); without it a request that needs them is refused before anything
+    /// is recorded (`BUILD_KEYS_DISABLED`).
+    pub build_keys: bool,
 }
 
 impl LeaseTerms {
@@ -229,6 +256,7 @@ impl LeaseTerms {
             days,
             seconds: None,
             renew_percent: 85,
+            build_keys: false,
         }
     }
 
@@ -239,7 +267,14 @@ impl LeaseTerms {
             days: Some(days),
             seconds: None,
             renew_percent: 50,
+            build_keys: false,
         }
+    }
+
+    /// The same terms, with build keys released (the caller holds the key-encryption key).
+    pub fn with_build_keys(mut self, yes: bool) -> LeaseTerms {
+        self.build_keys = yes;
+        self
     }
 
     fn end(&self, now: Timestamp, cap: Timestamp) -> Timestamp {
@@ -257,7 +292,7 @@ impl LeaseTerms {
 pub fn fulfill(
     reg: &mut Registry,
     req: &ActivationRequest,
-    key: &SecretKey,
+    keys: (&SecretKey, Option<&EncryptionKey>),
     now: Timestamp,
     lease_days: Option<u64>,
 ) -> Outcome<Fulfilled> {
@@ -266,9 +301,9 @@ pub fn fulfill(
             tx,
             req,
             How::Key,
-            key,
+            keys,
             now,
-            &LeaseTerms::offline(lease_days),
+            &LeaseTerms::offline(lease_days).with_build_keys(keys.1.is_some()),
         )
     })
 }
@@ -279,12 +314,12 @@ pub fn fulfill_in(
     tx: &dyn Sql,
     req: &ActivationRequest,
     how: How<'_>,
-    key: &SecretKey,
+    (key, kek): (&SecretKey, Option<&EncryptionKey>),
     now: Timestamp,
     lease: &LeaseTerms,
 ) -> Outcome<Fulfilled> {
     match grant_in(tx, req, how, now, lease)? {
-        Ok(g) => Ok(Ok(g.sign(key)?)),
+        Ok(g) => Ok(Ok(g.sign(key, kek)?)),
         Err(r) => Ok(Err(r)),
     }
 }

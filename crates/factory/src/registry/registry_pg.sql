@@ -136,3 +136,25 @@ CREATE TABLE install_tokens (
     revoke_reason TEXT
 );
 CREATE INDEX install_tokens_license ON install_tokens(license_id);
+CREATE TABLE builds (
+    bundle_id         TEXT PRIMARY KEY,
+    product           TEXT NOT NULL,
+    version           TEXT NOT NULL,
+    edition           TEXT NOT NULL,
+    requires_features TEXT NOT NULL,
+    customer_id       TEXT NOT NULL,
+    license_id        TEXT NOT NULL,
+    created_at        BIGINT NOT NULL,
+    key_check         TEXT NOT NULL,
+    kek_key_id        TEXT NOT NULL,
+    wrapped_key       TEXT NOT NULL,
+    record            TEXT NOT NULL,
+    registered_at     BIGINT NOT NULL
+);
+CREATE INDEX builds_product ON builds(product, created_at);
+CREATE TABLE activation_grants (
+    activation_id TEXT NOT NULL REFERENCES activations(activation_id),
+    bundle_id     TEXT NOT NULL REFERENCES builds(bundle_id),
+    granted_at    BIGINT NOT NULL,
+    PRIMARY KEY (activation_id, bundle_id)
+);

@@ -138,6 +138,8 @@ impl TarReader<'_> {
             created_at: bm.created_at(),
             members: self.index,
             payload_bytes: self.payload_bytes,
+            sealed: m.encryption.is_some(),
+            opened: self.key.is_some(),
             revocations_sequence: revocations.as_ref().map(Revocations::sequence),
             revocations,
             signed_by: bm.signer(),

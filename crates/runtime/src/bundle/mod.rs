@@ -22,8 +22,8 @@ use crate::check::Check;
 use crate::error::VerifyError;
 use crate::license::{verify_license, LegacyPolicy, Standing, State, VerifiedLicense};
 use crate::manifest::{
-    verify_bundle_manifest_buffered, verify_product_manifest, VerifiedBundleManifest,
-    MAX_BUNDLE_MANIFEST_BYTES,
+    verify_bundle_manifest_buffered, verify_product_manifest, BundleManifest,
+    VerifiedBundleManifest, MAX_BUNDLE_MANIFEST_BYTES,
 };
 use crate::policy::{self, Release};
 use crate::revocation::{verify_revocations, Revocations};
@@ -60,6 +60,36 @@ pub const MAX_TRAILING_ZEROS: u64 = 20 * BLOCK as u64;
 
 const CHUNK: usize = 1 << 20;
 
+/// Finds the content key of a sealed bundle for its manifest (the lease this machine holds,
+/// [`crate::payload::build_key`]); its refusal keeps its check.
+pub type KeyFinder<'a> =
+    &'a (dyn Fn(&BundleManifest) -> Result<seal::ContentKey, crate::error::Refusal> + Sync);
+
+/// How an extraction treats a sealed payload (docs/FORMAT.md §19). Verification without
+/// extraction needs no key: the manifest covers the sealed bytes.
+#[derive(Clone, Copy, Default)]
+pub enum Sealed<'a> {
+    /// Refuse to extract it (`payload_sealed`): the default.
+    #[default]
+    Refuse,
+    /// Extract the members as shipped, still sealed, for on-demand opening
+    /// ([`crate::payload::SealedPayload`]).
+    Keep,
+    /// Open the members as they are extracted, with the key this finds (before any member is
+    /// read past the manifest).
+    Open(KeyFinder<'a>),
+}
+
+impl fmt::Debug for Sealed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sealed::Refuse => "Sealed::Refuse",
+            Sealed::Keep => "Sealed::Keep",
+            Sealed::Open(_) => "Sealed::Open(..)",
+        })
+    }
+}
+
 /// What the verifier knows besides the bundle. Built with [`Options::new`] and the `with_`
 /// methods (new fields may come; their defaults will be the safe ones).
 #[derive(Debug, Clone)]
@@ -82,6 +112,8 @@ pub struct Options<'a> {
     pub warn_days: i64,
     /// Extract the verified bundle into this new directory.
     pub extract: Option<&'a Path>,
+    /// How an extraction treats a sealed payload.
+    pub sealed: Sealed<'a>,
 }
 
 impl<'a> Options<'a> {
@@ -97,6 +129,7 @@ impl<'a> Options<'a> {
             legacy: LegacyPolicy::default(),
             warn_days: crate::license::DEFAULT_WARN_DAYS,
             extract: None,
+            sealed: Sealed::Refuse,
         }
     }
 
@@ -135,6 +168,12 @@ impl<'a> Options<'a> {
         self.extract = dest;
         self
     }
+
+    /// How an extraction treats a sealed payload.
+    pub fn with_sealed(mut self, sealed: Sealed<'a>) -> Options<'a> {
+        self.sealed = sealed;
+        self
+    }
 }
 
 /// A verified bundle.
@@ -160,8 +199,13 @@ pub struct Verdict {
     pub created_at: Timestamp,
     /// Members checked (manifest pair included).
     pub members: usize,
-    /// Payload bytes.
+    /// Payload bytes (as shipped: sealed members count their sealed size).
     pub payload_bytes: u64,
+    /// Whether the payload members are sealed (docs/FORMAT.md §19).
+    pub sealed: bool,
+    /// Whether the extraction opened them (else a sealed payload was kept sealed or not
+    /// extracted).
+    pub opened: bool,
     /// Revocation-list sequence carried, if any.
     pub revocations_sequence: Option<u64>,
     /// The verified revocation list carried, if any (for the state to keep).
@@ -207,6 +251,15 @@ pub enum BundleError {
     Manifest(VerifyError),
     /// The license does not verify.
     License(VerifyError),
+    /// A sealed payload could not be opened for extraction (no key for it on this machine, a
+    /// key that does not open, or no way chosen).
+    Sealed {
+        /// The failing check (`build_not_granted`, `build_key_invalid`, `payload_sealed`, or
+        /// the lease's own: `activation_other_machine`, `lease_expired`, …).
+        check: Check,
+        /// Details.
+        detail: String,
+    },
     /// License, manifests and runtime do not fit together.
     Coherence {
         /// The failing check.
@@ -235,7 +288,7 @@ impl BundleError {
             BundleError::Member { .. } => Check::MemberMismatch,
             BundleError::Manifest(_) => Check::ManifestInvalid,
             BundleError::License(_) => Check::LicenseInvalid,
-            BundleError::Coherence { check, .. } => *check,
+            BundleError::Coherence { check, .. } | BundleError::Sealed { check, .. } => *check,
             BundleError::LicenseState(State::NotYetValid, _) => Check::LicenseNotYetValid,
             BundleError::LicenseState(..) => Check::LicenseExpired,
             BundleError::Revoked(_) => Check::LicenseRevoked,
@@ -264,6 +317,9 @@ impl fmt::Display for BundleError {
             BundleError::Manifest(e) => write!(f, "manifest: {e}"),
             BundleError::License(e) => write!(f, "license: {e}"),
             BundleError::Coherence { check, detail } => write!(f, "coherence ({check}): {detail}"),
+            BundleError::Sealed { check, detail } => {
+                write!(f, "sealed payload ({check}): {detail}")
+            }
             BundleError::LicenseState(s, m) => write!(f, "license is {s}: {m}"),
             BundleError::Revoked(m) => write!(f, "license revoked: {m}"),
             BundleError::State(e) => write!(f, "{e}"),

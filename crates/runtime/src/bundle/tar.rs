@@ -20,6 +20,10 @@ pub(super) struct Current {
     pub(super) pae: Option<PaeBuffer>,
     pub(super) file: Option<File>,
     pub(super) expected: Option<[u8; 32]>,
+    /// Opens a sealed member as it is extracted (the plaintext goes to `file`).
+    pub(super) opener: Option<seal::member::Opener>,
+    /// Why opening stopped: reported only if the member's SHA-256 matched the manifest.
+    pub(super) open_failed: Option<String>,
 }
 
 pub(super) struct TarReader<'a> {
@@ -33,6 +37,8 @@ pub(super) struct TarReader<'a> {
     pub(super) manifest_doc: Option<PaeBuffer>,
     pub(super) payload_bytes: u64,
     pub(super) staging: Option<Staging>,
+    /// The content key the extraction opens sealed members with.
+    pub(super) key: Option<seal::ContentKey>,
 }
 
 pub(super) fn member_err(path: &str, what: impl Into<String>) -> BundleError {
@@ -55,6 +61,7 @@ impl<'a> TarReader<'a> {
             manifest_doc: None,
             payload_bytes: 0,
             staging,
+            key: None,
         }
     }
 
@@ -74,7 +81,25 @@ impl<'a> TarReader<'a> {
                     if let Some(p) = &mut cur.pae {
                         p.extend(&data[..take]);
                     }
-                    if let Some(f) = &mut cur.file {
+                    if let Some(op) = &mut cur.opener {
+                        // Each chunk's tag is checked before it is opened; a chunk that fails
+                        // stops the opening, and the member's hash decides the verdict.
+                        let file = &mut cur.file;
+                        let mut out = |p: &[u8]| match file {
+                            Some(f) => f.write_all(p),
+                            None => Ok(()),
+                        };
+                        match op.update(&data[..take], &mut out) {
+                            Ok(()) => {}
+                            Err(seal::SealError::Io(m)) => {
+                                return Err(BundleError::Io(format!("staging {m}")))
+                            }
+                            Err(e) => {
+                                cur.open_failed = Some(e.to_string());
+                                cur.opener = None;
+                            }
+                        }
+                    } else if let Some(f) = &mut cur.file {
                         f.write_all(&data[..take])
                             .map_err(|e| BundleError::Io(format!("staging {}: {e}", cur.path)))?;
                     }
@@ -247,13 +272,24 @@ impl<'a> TarReader<'a> {
                 .iter()
                 .chain(OPTIONAL.iter())
                 .any(|(p, _)| *p == path);
+        // An opened extraction leaves out CHECKSUMS.txt: it lists the sealed bytes.
+        let opening = self.key.is_some();
         let file = match &self.staging {
+            Some(_) if opening && path == crate::manifest::CHECKSUMS_PATH => None,
             Some(st) => Some(st.file(&h.path, h.mode)?),
             _ => None,
         };
-        if path.starts_with("payload/") {
+        let payload = path.starts_with("payload/");
+        if payload {
             self.payload_bytes += h.size;
         }
+        let opener = match &self.key {
+            Some(k) if payload => Some(
+                seal::member::Opener::new(k, &path, h.size)
+                    .map_err(|e| member_err(&path, e.to_string()))?,
+            ),
+            _ => None,
+        };
         self.cur = Some(Current {
             path,
             size: h.size,
@@ -262,6 +298,8 @@ impl<'a> TarReader<'a> {
             pae,
             file,
             expected: sha,
+            opener,
+            open_failed: None,
         });
         self.phase = Phase::Data { remaining: h.size };
         if h.size == 0 {
@@ -284,6 +322,17 @@ impl<'a> TarReader<'a> {
                 ));
             }
         }
+        // Authentic sealed bytes that do not open: the key is not theirs.
+        let failed = match cur.opener {
+            Some(op) => op.finish().err().map(|e| e.to_string()),
+            None => cur.open_failed,
+        };
+        if let Some(why) = failed {
+            return Err(BundleError::Sealed {
+                check: Check::BuildKeyInvalid,
+                detail: format!("{}: {why}", cur.path),
+            });
+        }
         if let Some(f) = cur.file {
             f.sync_all()
                 .map_err(|e| BundleError::Io(format!("staging {}: {e}", cur.path)))?;
@@ -297,6 +346,7 @@ impl<'a> TarReader<'a> {
         self.index += 1;
         if self.index == 2 {
             self.verify_manifest()?;
+            self.sealed_setup()?;
         }
         // Member data is padded to a whole block.
         let pad = (BLOCK - (cur.size % BLOCK as u64) as usize) % BLOCK;
@@ -363,6 +413,50 @@ impl<'a> TarReader<'a> {
         }
         self.manifest = Some(m);
         Ok(())
+    }
+
+    /// For a sealed payload: every payload member has a sealed size (`manifest_invalid`), and
+    /// an extraction has its key (or keeps the members sealed), before any member is read.
+    fn sealed_setup(&mut self) -> Result<(), BundleError> {
+        let Some(m) = &self.manifest else {
+            return Ok(());
+        };
+        let m = m.manifest();
+        let Some(e) = &m.encryption else {
+            return Ok(());
+        };
+        for x in m.members.iter().filter(|x| x.path.starts_with("payload/")) {
+            if let Err(err) = seal::member::plain_len(x.size) {
+                return Err(BundleError::Manifest(VerifyError::schema(
+                    "bundle manifest",
+                    format!("sealed member {}: {err}", x.path),
+                )));
+            }
+        }
+        if self.staging.is_none() {
+            return Ok(());
+        }
+        let sealed = |check: Check, detail: String| BundleError::Sealed { check, detail };
+        match self.opts.sealed {
+            Sealed::Keep => Ok(()),
+            Sealed::Refuse => Err(sealed(
+                Check::PayloadSealed,
+                format!(
+                    "build {} is sealed: extract it with this machine's key for it, or keep it sealed for on-demand opening",
+                    m.bundle_id
+                ),
+            )),
+            Sealed::Open(find) => {
+                let key = find(m).map_err(|r| {
+                    sealed(r.check.unwrap_or(Check::BuildKeyInvalid), r.message)
+                })?;
+                crate::payload::check_key(&key, &m.bundle_id, &e.key_check).map_err(|r| {
+                    sealed(r.check.unwrap_or(Check::BuildKeyInvalid), r.message)
+                })?;
+                self.key = Some(key);
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn finish_stream(&self) -> Result<(), BundleError> {

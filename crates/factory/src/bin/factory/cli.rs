@@ -82,6 +82,9 @@ enum Cmd {
     /// Install tokens: one-time permissions to activate online without the license key
     /// (create, list, revoke)
     Token(TokenArgs),
+    /// Encrypted builds: register a packager's build record (its key wrapped to the
+    /// key-encryption key), list them
+    Build(BuildArgs),
     /// Check the audit log's hash chain
     Audit(AuditArgs),
     #[command(flatten)]
@@ -98,6 +101,12 @@ struct ActivationArgs {
 struct TokenArgs {
     #[command(subcommand)]
     cmd: crate::tokens::TokenCmd,
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    #[command(subcommand)]
+    cmd: crate::builds::BuildCmd,
 }
 
 /// Options every registry command takes.
@@ -228,6 +237,7 @@ impl Cmd {
             Cmd::Home(a) => ("home", a.json),
             Cmd::Activation(a) => a.cmd.json(),
             Cmd::Token(a) => a.cmd.json(),
+            Cmd::Build(a) => a.cmd.json(),
             Cmd::Canon(_) | Cmd::Generate(_) => ("", false),
         };
         json.then_some(name)
@@ -277,6 +287,7 @@ fn run_cmd(args: Args) -> Result<ExitCode> {
         Cmd::Home(a) => home_cmd(a),
         Cmd::Activation(a) => crate::activation::run(a.cmd),
         Cmd::Token(a) => crate::tokens::run(a.cmd),
+        Cmd::Build(a) => crate::builds::run(a.cmd),
         Cmd::Verify(a) => verify_cmd(a),
         Cmd::Migrate(a) => migrate_cmd(a),
         Cmd::Export(a) => export_cmd(a),

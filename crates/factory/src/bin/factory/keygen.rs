@@ -15,6 +15,8 @@ pub(crate) enum RoleArg {
     License,
     Release,
     Activation,
+    /// A key-encryption key (X25519): build keys are wrapped to it.
+    Kek,
 }
 
 impl From<RoleArg> for Role {
@@ -24,6 +26,7 @@ impl From<RoleArg> for Role {
             RoleArg::License => Role::License,
             RoleArg::Release => Role::Release,
             RoleArg::Activation => Role::Activation,
+            RoleArg::Kek => unreachable!("a key-encryption key is no signing role"),
         }
     }
 }
@@ -31,7 +34,9 @@ impl From<RoleArg> for Role {
 #[derive(clap::Args)]
 pub(crate) struct KeygenArgs {
     /// What the key signs: root (trust files), license (licenses, revocation lists),
-    /// release (bundles, files) or activation (activation leases)
+    /// release (bundles, files) or activation (activation leases); or kek, the X25519
+    /// key-encryption key that encrypted builds' content keys are wrapped to (NAME.key and
+    /// NAME.pub only)
     #[arg(long, value_enum)]
     pub(crate) role: RoleArg,
     /// The key's name: its files are NAME.key, NAME.pub and NAME.minisign.pub
@@ -60,6 +65,9 @@ pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
         json,
     } = a;
     let now = clock::now()?;
+    if let RoleArg::Kek = role {
+        return kek_cmd(&name, &out, pkcs11.is_some(), json, now);
+    }
     let (key, paths) = factory::keys::keygen(role.into(), &name, &out, pkcs11.as_deref(), now)?;
     // A key in a token is used through its URI (without the PIN: give it with pin-source or
     // $AIRLOCK_PKCS11_PIN); a key file through its path.
@@ -96,6 +104,45 @@ pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
         } else {
             println!("keep {private} offline; share only the .pub files");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kek_cmd(
+    name: &str,
+    out: &std::path::Path,
+    token: bool,
+    json: bool,
+    now: canon::Timestamp,
+) -> Result<ExitCode> {
+    if token {
+        anyhow::bail!(
+            "--pkcs11 makes signing keys only: a key-encryption key is a key file (keep it where the factory and the activation service run)"
+        );
+    }
+    let (key, paths) = factory::keys::keygen_kek(name, out, now)?;
+    if json {
+        let v = canon::Value::object(vec![
+            ("key_id".into(), s(key.key_id)),
+            ("name".into(), s(&key.name)),
+            ("role".into(), s("kek")),
+            ("private_key".into(), s(paths[0].display())),
+            ("in_token".into(), canon::Value::Bool(false)),
+            ("public_key".into(), s(paths[1].display())),
+        ])
+        .context("json")?;
+        print_json(&v);
+    } else {
+        println!(
+            "generated kek key {:?} with key id {}",
+            key.name, key.key_id
+        );
+        println!("  {}\n  {}", paths[0].display(), paths[1].display());
+        println!(
+            "give {} to the packager (bundle --encrypt); keep {} with the factory and the activation service",
+            paths[1].display(),
+            paths[0].display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

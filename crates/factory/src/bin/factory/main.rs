@@ -7,6 +7,7 @@
 mod activation;
 mod amend;
 mod audit;
+mod builds;
 mod canon;
 mod cli;
 mod export;

@@ -64,7 +64,7 @@ fn write_lease(out: &Path, f: &seats::Fulfilled, requested: &str) -> Result<()> 
 /// `factory activation fulfill`: verify the request, one seat transaction, then the files.
 pub(super) fn fulfill_cmd(
     request: &Path,
-    key: &Path,
+    (key, kek): (&Path, Option<&Path>),
     out: &Path,
     lease_days: Option<u64>,
     signer: &crate::cli::Signer,
@@ -76,6 +76,9 @@ pub(super) fn fulfill_cmd(
     }
     let key_path = key;
     let key = factory::keys::load_signing_key(key_path, Role::Activation, None, now)?;
+    let kek = kek
+        .map(|p| seal::keyfile::EncryptionKey::load(p, seal::keyfile::EncRole::Kek))
+        .transpose()?;
     let file = read_capped(
         request,
         (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -88,7 +91,7 @@ pub(super) fn fulfill_cmd(
     check_out(out, &req.fingerprint, &req.lineage_id)?;
     let mut reg = common.existing_registry()?;
     signer.vet(&mut reg, &key, key_path, now)?;
-    let f = match seats::fulfill(&mut reg, &req, &key, now, lease_days)? {
+    let f = match seats::fulfill(&mut reg, &req, (&key, kek.as_ref()), now, lease_days)? {
         Ok(f) => f,
         Err(r) => return refused(common.json, subject, &r),
     };
@@ -113,6 +116,10 @@ pub(super) fn fulfill_cmd(
                 ("device_limit", n(a.device_limit)),
                 ("sequence", n(a.sequence)),
                 ("not_after", s(&a.not_after)),
+                (
+                    "build_keys",
+                    Value::Array(a.grants.iter().map(|g| s(&g.bundle_id)).collect()),
+                ),
                 ("out", s(out.display())),
             ],
         )?);
@@ -148,6 +155,13 @@ pub(super) fn fulfill_cmd(
                 out.join("license.sig").display(),
                 req.license_id,
                 a.license_id
+            );
+        }
+        if !a.grants.is_empty() {
+            let ids: Vec<&str> = a.grants.iter().map(|g| g.bundle_id.as_str()).collect();
+            println!(
+                "  the lease carries the keys of build(s) {}, wrapped to this machine",
+                ids.join(", ")
             );
         }
         println!("send the files to the customer: airlock-agent install <dir> --trust trust.json --state <dir>");

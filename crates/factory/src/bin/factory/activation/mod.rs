@@ -32,6 +32,11 @@ pub enum ActivationCmd {
         /// Lease length in days (default: to the license's expiry plus grace)
         #[arg(long, value_name = "N")]
         lease_days: Option<u64>,
+        /// The key-encryption key (NAME.key, `keygen --role kek`): the lease then carries the
+        /// content keys of the builds the request names (and those the seat was given),
+        /// wrapped to the machine
+        #[arg(long, value_name = "KEK.key")]
+        kek: Option<PathBuf>,
         #[command(flatten)]
         signer: crate::cli::Signer,
         #[command(flatten)]
@@ -150,9 +155,17 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             key,
             out,
             lease_days,
+            kek,
             signer,
             common,
-        } => fulfill::fulfill_cmd(&request, &key, &out, lease_days, &signer, &common),
+        } => fulfill::fulfill_cmd(
+            &request,
+            (&key, kek.as_deref()),
+            &out,
+            lease_days,
+            &signer,
+            &common,
+        ),
         ActivationCmd::List { license_id, common } => {
             list::list_cmd(license_id.as_deref(), &common)
         }

@@ -1,0 +1,162 @@
+//! `packager bundle --encrypt`: payload members sealed under a fresh content key
+//! (docs/FORMAT.md §19, crate `seal`), the key leaving the packager only wrapped to the vendor's
+//! key-encryption key, in a signed build record the factory registers.
+//!
+//! Every payload file is read twice: once for its SHA-256 (the member nonce is derived from it,
+//! so the same key and file always give the same bytes), once to seal it into the archive. The
+//! manifest then lists the sealed bytes (size, SHA-256), so `sha256sum`, `minisign` and the
+//! runtime check the delivery without any key.
+
+use anyhow::{Context, Result};
+use canon::path::SafePath;
+use canon::{enc, Kind, Timestamp};
+use runtime::build::{kek_info, BuildRecord, BUILD_TYPE};
+use runtime::manifest::{BundleManifest, ProductManifest, ENCRYPTION_SCHEME};
+use runtime::Artifact;
+use seal::keyfile::{EncRole, EncryptionKey, PublicEncryptionKey};
+use seal::ContentKey;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// What `--encrypt` needs.
+pub struct Encrypt<'a> {
+    /// The vendor's key-encryption key (its public file).
+    pub kek: &'a PublicEncryptionKey,
+    /// The build's content key: fresh ([`ContentKey::generate`]) unless a build is made again
+    /// byte for byte ([`content_key_of`]).
+    pub content_key: ContentKey,
+    /// Where the signed build record goes (default: `<name>.build.json` in the output
+    /// directory, beside the delivery; it is not part of it).
+    pub record: Option<&'a Path>,
+}
+
+/// The content key of an earlier build record, opened with the key-encryption key's secret
+/// file (to rebuild that bundle byte for byte): the record's signature is not checked here,
+/// the key is checked against its `key_check` by the manifest the rebuild writes.
+pub fn content_key_of(record: &Path, kek: &Path) -> Result<ContentKey> {
+    let kek = EncryptionKey::load(kek, EncRole::Kek)?;
+    let bytes = fsio::read_capped(
+        record,
+        (runtime::build::MAX_BUILD_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
+    )
+    .with_context(|| format!("{}", record.display()))?
+    .with_context(|| format!("{}: no such file", record.display()))?;
+    let f = runtime::activation::SignedFile::parse(BuildRecord::WHAT, &bytes)?;
+    let rec: BuildRecord = serde_json::from_slice(&f.canonical).context("the build record")?;
+    rec.validate()?;
+    let wrapped = enc::unb64(&rec.wrapped_key).context("wrapped_key")?;
+    let key = kek
+        .key
+        .unwrap(&wrapped, &kek_info(&rec.bundle_id))
+        .with_context(|| format!("{}", record.display()))?;
+    if key.check_hex() != rec.key_check {
+        anyhow::bail!(
+            "{}: the wrapped key does not match its key_check",
+            record.display()
+        );
+    }
+    Ok(key)
+}
+
+/// Seals payload file `src` (`plain` bytes) as member `path`, handing the sealed bytes to
+/// `sink` and the plaintext progress to `progress`.
+pub(crate) fn seal_file(
+    key: &ContentKey,
+    path: &SafePath,
+    src: &Path,
+    plain: u64,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+    progress: &mut impl FnMut(u64),
+) -> Result<()> {
+    let open = || File::open(src).with_context(|| format!("payload {}", src.display()));
+    let mut sha = Sha256::new();
+    let mut f = open()?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut seen = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("payload {}", src.display()))?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        sha.update(&buf[..n]);
+    }
+    if seen != plain {
+        anyhow::bail!(
+            "payload {} changed size while being packaged",
+            src.display()
+        );
+    }
+    let digest: [u8; 32] = sha.finalize().into();
+    let mut err = None;
+    let sealed = seal::member::seal_reader(
+        key,
+        path.as_str(),
+        &digest,
+        plain,
+        std::io::BufReader::with_capacity(256 * 1024, open()?),
+        |b| {
+            progress((b.len().saturating_sub(seal::member::TAG)) as u64);
+            sink(b).map_err(|e| {
+                let m = format!("{e:#}");
+                err = Some(e);
+                std::io::Error::other(m)
+            })
+        },
+    );
+    if let Some(e) = err {
+        return Err(e);
+    }
+    sealed.with_context(|| {
+        format!(
+            "payload {} (it may have changed while being packaged)",
+            src.display()
+        )
+    })
+}
+
+/// The manifest's `encryption` member for `key`.
+pub(crate) fn manifest_member(key: &ContentKey) -> runtime::manifest::Encryption {
+    runtime::manifest::Encryption {
+        key_check: key.check_hex(),
+        scheme: ENCRYPTION_SCHEME.into(),
+    }
+}
+
+/// The signed build record of a sealed bundle (the file's bytes).
+pub(crate) fn record(
+    e: &Encrypt<'_>,
+    m: &BundleManifest,
+    pm: &ProductManifest,
+    signer: &signing::SecretKey,
+    created_at: Timestamp,
+) -> Result<Vec<u8>> {
+    let wrapped = seal::wrap::wrap(&e.kek.public_key, &e.content_key, &kek_info(&m.bundle_id))?;
+    let rec = BuildRecord {
+        doc_type: BUILD_TYPE.into(),
+        bundle_id: m.bundle_id.clone(),
+        product: m.product.clone(),
+        version: m.version.clone(),
+        edition: pm.edition.clone(),
+        requires_features: pm.requires_features.clone(),
+        customer_id: m.customer.id.clone(),
+        license_id: m.license_id.clone(),
+        created_at: created_at.to_string(),
+        scheme: ENCRYPTION_SCHEME.into(),
+        key_check: e.content_key.check_hex(),
+        kek_key_id: e.kek.key_id.to_string(),
+        wrapped_key: enc::b64(&wrapped),
+    };
+    rec.validate().context("the build record")?;
+    let canonical = rec.to_canonical();
+    let envelope = signer.sign_document(Kind::Build, &canonical)?;
+    Ok(runtime::activation::SignedFile {
+        canonical,
+        envelope,
+    }
+    .to_bytes())
+}

@@ -1,0 +1,556 @@
+//! Distribution bound to the license (issue 24): a bundle whose payload is sealed under a
+//! per-build content key, the key registered wrapped to the vendor's key-encryption key, and
+//! released to one machine at a time inside its signed lease. Played as the vendor (KEK, a
+//! build, its record), the customer (machine A with a seat and the build's key, machine B
+//! without) and an attacker holding the files (a copied state directory, a tampered archive,
+//! an old lease, another customer's build).
+
+use crate::activation::{Site, DAY0};
+use crate::kit::*;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Output;
+
+const DAY1: &str = "2026-11-23T10:00:00Z";
+const DAY2: &str = "2026-11-24T10:00:00Z";
+const LATE: &str = "2026-12-10T10:00:00Z";
+const SECRET: &str = "the-secret-setting=7f3a9c";
+
+/// Two MiB of the vendor's binary and a small config file, and a product manifest the
+/// professional tier allows.
+fn payload(v: &Path) -> Vec<u8> {
+    let bin: Vec<u8> = (0..(2u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::create_dir_all(v.join("payload/conf")).unwrap();
+    std::fs::write(v.join("payload/app.bin"), &bin).unwrap();
+    std::fs::write(v.join("payload/conf/settings.txt"), format!("{SECRET}\n")).unwrap();
+    std::fs::write(
+        v.join("pm.json"),
+        r#"{"type":"airlock-product-manifest","product":"gateway","name":"Gateway","version":"2.0.0","edition":"standard","released_at":"2026-11-20T00:00:00Z","components":[],"min_runtime_version":"0.1.0","requires_features":["gate"]}"#,
+    )
+    .unwrap();
+    bin
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(o)))
+}
+
+fn show(o: &Output) -> String {
+    testkit::run::show(o)
+}
+
+/// `packager bundle --encrypt` for the license in `lic_dir`: (bundle id, archive name).
+fn seal_bundle(s: &Site, lic_dir: &str, out: &str) -> (String, String) {
+    let o = vendor(
+        &s.v,
+        "packager",
+        DAY0,
+        &[
+            "bundle",
+            "--license",
+            lic_dir,
+            "--payload",
+            "payload",
+            "--product-manifest",
+            "pm.json",
+            "--key",
+            "keys/release.key",
+            "--out",
+            out,
+            "--trust",
+            "trust.json",
+            "--encrypt",
+            "keys/kek.pub",
+            "--state",
+            "seq.json",
+            "--json",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(v["encrypted"], true, "{}", show(&o));
+    let archive = Path::new(v["archive"].as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    (v["bundle_id"].as_str().unwrap().to_string(), archive)
+}
+
+/// request (naming `builds`) on `machine` → fulfil with the KEK → install.
+fn activate(s: &Site, machine: &str, now: &str, builds: &[&str], kek: bool) -> Result<(), Output> {
+    let req = format!("req-{machine}.json");
+    let state = format!("state-{machine}");
+    let mut args = vec![
+        "request",
+        "--license",
+        "lic",
+        "--state",
+        &state,
+        "--out",
+        &req,
+        "--force",
+    ];
+    for b in builds {
+        args.extend(["--build", b]);
+    }
+    ok(s.on(machine, now, "airlock-agent", &args));
+    s.carry_back(&req);
+    let out = format!("act-{machine}");
+    let _ = std::fs::remove_dir_all(s.v.join(&out));
+    let mut args = vec![
+        "activation",
+        "fulfill",
+        &req,
+        "--key",
+        "keys/activation.key",
+        "--out",
+        &out,
+        "--lease-days",
+        "10",
+        "--json",
+    ];
+    if kek {
+        args.extend(["--kek", "keys/kek.key"]);
+    }
+    let o = s.factory(now, &args);
+    if !o.status.success() {
+        return Err(o);
+    }
+    let _ = std::fs::remove_dir_all(s.c.join(&out));
+    s.carry(&out, &out);
+    ok(s.on(
+        machine,
+        now,
+        "airlock-agent",
+        &[
+            "install",
+            &out,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            &state,
+        ],
+    ));
+    Ok(())
+}
+
+/// `runtime-verify BUNDLE --extract DEST` on `machine` with state directory `state`.
+fn extract(s: &Site, machine: &str, state: &str, now: &str, archive: &str, dest: &str) -> Output {
+    s.on(
+        machine,
+        now,
+        "runtime-verify",
+        &[
+            &format!("out/{archive}"),
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            state,
+            "--extract",
+            dest,
+            "--json",
+        ],
+    )
+}
+
+fn refused(o: Output, check: &str, dest: &Path) {
+    let v = json(&o);
+    assert_eq!(v["check"], check, "{}", show(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(!dest.exists(), "{} was written", dest.display());
+}
+
+/// Every file under `dir` (recursively).
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The content key of a build record, opened with the KEK as the factory does.
+fn content_key(s: &Site, record: &Path) -> [u8; 32] {
+    let kek =
+        seal::keyfile::EncryptionKey::load(&s.v.join("keys/kek.key"), seal::keyfile::EncRole::Kek)
+            .unwrap();
+    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    let signed = &rec["signed"];
+    let wrapped = canon::enc::unb64(signed["wrapped_key"].as_str().unwrap()).unwrap();
+    let key = kek
+        .key
+        .unwrap(
+            &wrapped,
+            &runtime::build::kek_info(signed["bundle_id"].as_str().unwrap()),
+        )
+        .unwrap();
+    *key.expose()
+}
+
+#[test]
+fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(2);
+    let mut said: Vec<Output> = Vec::new();
+    ok(s.factory(
+        DAY0,
+        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
+    ));
+    let bin = payload(&s.v);
+    let (bid, archive) = seal_bundle(&s, "lic", "out");
+    let record =
+        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
+    assert!(record.exists());
+
+    // Stock tools check the delivery without any key, and the archive holds no plaintext.
+    let delivery = std::process::Command::new("sha256sum")
+        .args(["-c", "CHECKSUMS.txt"])
+        .current_dir(s.v.join("out"))
+        .output()
+        .unwrap();
+    assert!(delivery.status.success(), "{}", show(&delivery));
+    std::fs::create_dir_all(s.v.join("untarred")).unwrap();
+    let untar = std::process::Command::new("tar")
+        .args(["-xzf", &format!("out/{archive}"), "-C", "untarred"])
+        .current_dir(&s.v)
+        .output()
+        .unwrap();
+    assert!(untar.status.success(), "{}", show(&untar));
+    let inner = std::process::Command::new("sha256sum")
+        .args(["-c", "CHECKSUMS.txt"])
+        .current_dir(s.v.join("untarred"))
+        .output()
+        .unwrap();
+    assert!(inner.status.success(), "{}", show(&inner));
+    let shipped = std::fs::read(s.v.join("untarred/payload/conf/settings.txt")).unwrap();
+    assert!(!String::from_utf8_lossy(&shipped).contains(SECRET));
+    let shipped_bin = std::fs::read(s.v.join("untarred/payload/app.bin")).unwrap();
+    assert!(shipped_bin.windows(64).all(|w| w != &bin[4096..4160]));
+
+    // The vendor registers the build (twice: the second changes nothing).
+    let reg = |now: &str| {
+        s.factory(
+            now,
+            &[
+                "build",
+                "register",
+                record.to_str().unwrap(),
+                "--kek",
+                "keys/kek.key",
+                "--trust",
+                "trust.json",
+                "--json",
+            ],
+        )
+    };
+    let first = reg(DAY0);
+    assert_eq!(json(&first)["new"], true, "{}", show(&first));
+    let again = reg(DAY0);
+    assert_eq!(json(&again)["new"], false, "{}", show(&again));
+    said.extend([first, again]);
+    // Registering with another KEK is refused, naming the one it needs.
+    ok(s.factory(
+        DAY0,
+        &["keygen", "--role", "kek", "--name", "kek2", "--out", "keys"],
+    ));
+    let wrong = s.factory(
+        DAY0,
+        &[
+            "build",
+            "register",
+            record.to_str().unwrap(),
+            "--kek",
+            "keys/kek2.key",
+            "--trust",
+            "trust.json",
+        ],
+    );
+    fails(wrong, 2, "wrapped to key-encryption key");
+
+    // The customer receives the delivery. Machine A asks for the build's key with its seat.
+    s.carry("out", "out");
+    let fulfil_without_kek = activate(&s, "a", DAY0, &[&bid], false).unwrap_err();
+    fails(fulfil_without_kek, 1, "BUILD_KEYS_DISABLED");
+    assert_eq!(
+        registry_query(&s.v, "SELECT count(*) FROM activations"),
+        "0"
+    );
+    activate(&s, "a", DAY0, &[&bid], true).unwrap();
+    let o = extract(&s, "a", "state-a", DAY0, &archive, "x-a");
+    let v = json(&o);
+    assert_eq!(v["opened"], true, "{}", show(&o));
+    assert_eq!(std::fs::read(s.c.join("x-a/payload/app.bin")).unwrap(), bin);
+    assert_eq!(
+        std::fs::read_to_string(s.c.join("x-a/payload/conf/settings.txt")).unwrap(),
+        format!("{SECRET}\n")
+    );
+    assert!(!s.c.join("x-a/CHECKSUMS.txt").exists());
+    said.push(o);
+
+    // Machine B, no seat at all: verification passes, opening does not.
+    let o = s.on(
+        "b",
+        DAY0,
+        "runtime-verify",
+        &[
+            &format!("out/{archive}"),
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            "state-b",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&o)["sealed"], true, "{}", show(&o));
+    refused(
+        extract(&s, "b", "state-b", DAY0, &archive, "x-b"),
+        "build_not_granted",
+        &s.c.join("x-b"),
+    );
+    // Kept sealed, it extracts (for on-demand opening) and the files are still ciphertext.
+    let o = s.on(
+        "b",
+        DAY0,
+        "runtime-verify",
+        &[
+            &format!("out/{archive}"),
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            "state-b",
+            "--extract",
+            "x-b-sealed",
+            "--keep-sealed",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&o)["opened"], false, "{}", show(&o));
+    assert!(
+        !std::fs::read_to_string(s.c.join("x-b-sealed/payload/conf/settings.txt"))
+            .map(|t| t.contains(SECRET))
+            .unwrap_or(false)
+    );
+    // B with a seat but without the build's key.
+    activate(&s, "b", DAY0, &[], true).unwrap();
+    refused(
+        extract(&s, "b", "state-b", DAY0, &archive, "x-b2"),
+        "build_not_granted",
+        &s.c.join("x-b2"),
+    );
+
+    // A's state directory copied onto machine C: the lease is bound to A.
+    copy(&s.c.join("state-a"), &s.c.join("state-copy"));
+    refused(
+        extract(&s, "c", "state-copy", DAY0, &archive, "x-c"),
+        "activation_other_machine",
+        &s.c.join("x-c"),
+    );
+
+    // A tampered archive (one byte of sealed data, the gzip framing redone): refused by the
+    // signed manifest before that byte is opened, and nothing is left.
+    let tampered = tamper(
+        &s.c.join(format!("out/{archive}")),
+        &shipped_bin[1 << 20..(1 << 20) + 64],
+    );
+    std::fs::write(s.c.join("out/tampered.tar.gz"), tampered).unwrap();
+    std::fs::copy(
+        s.c.join(format!("out/{archive}.sig")),
+        s.c.join("out/tampered.tar.gz.sig"),
+    )
+    .unwrap();
+    refused(
+        extract(&s, "a", "state-a", DAY0, "tampered.tar.gz", "x-t"),
+        "member_mismatch",
+        &s.c.join("x-t"),
+    );
+
+    // Another customer's build: refused at the vendor; an unknown id likewise.
+    ok(s.factory(
+        DAY0,
+        &[
+            "issue",
+            "--tier",
+            "professional",
+            "--customer",
+            "Initech",
+            "--product",
+            "gateway",
+            "--expires",
+            "2027-06-01",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "lic-initech",
+        ],
+    ));
+    let (other, _) = seal_bundle(&s, "lic-initech", "out-initech");
+    let rec2 =
+        s.v.join("out-initech")
+            .read_dir()
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".build.json"))
+            .unwrap();
+    ok(s.factory(
+        DAY0,
+        &[
+            "build",
+            "register",
+            rec2.to_str().unwrap(),
+            "--kek",
+            "keys/kek.key",
+            "--trust",
+            "trust.json",
+        ],
+    ));
+    fails(
+        activate(&s, "a", DAY1, &[&other], true).unwrap_err(),
+        1,
+        "BUILD_NOT_LICENSED",
+    );
+    fails(
+        activate(&s, "a", DAY1, &["bnd-0000000000000000"], true).unwrap_err(),
+        1,
+        "BUILD_NOT_FOUND",
+    );
+
+    // Renewal (a fresh lease, no build named) carries the key forward.
+    activate(&s, "a", DAY1, &[], true).unwrap();
+    let o = extract(&s, "a", "state-a", DAY1, &archive, "x-a2");
+    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+    said.push(o);
+
+    // The lease ended (10 days): refused with the lease's own code.
+    refused(
+        extract(&s, "a", "state-a", LATE, &archive, "x-late"),
+        "lease_expired",
+        &s.c.join("x-late"),
+    );
+
+    // The vendor releases A's seat; once A imports the list naming it, the key is gone too.
+    let a_id = seat_of(&s, "a");
+    ok(s.factory(
+        DAY2,
+        &[
+            "activation",
+            "release",
+            &a_id,
+            "--force",
+            "--reason",
+            "laptop lost",
+        ],
+    ));
+    ok(s.factory(
+        DAY2,
+        &[
+            "revocations",
+            "--key",
+            "keys/license.key",
+            "--trust",
+            "trust.json",
+            "--out",
+            "rl",
+            "--force",
+        ],
+    ));
+    s.carry("rl", "rl");
+    ok(s.on(
+        "a",
+        DAY2,
+        "runtime-verify",
+        &[
+            "revocations",
+            "import",
+            "rl/revocations.json",
+            "--trust",
+            "trust.json",
+            "--state",
+            "state-a",
+        ],
+    ));
+    refused(
+        extract(&s, "a", "state-a", DAY2, &archive, "x-rel"),
+        "activation_revoked",
+        &s.c.join("x-rel"),
+    );
+
+    // The content key never appears unwrapped: not in the registry, not in any file of the
+    // vendor or the customer, not in any answer printed.
+    let key = content_key(&s, &record);
+    let forms: Vec<Vec<u8>> = vec![
+        key.to_vec(),
+        canon::enc::hex(&key).into_bytes(),
+        canon::enc::b64(&key).into_bytes(),
+    ];
+    let mut all = Vec::new();
+    files(&s.v, &mut all);
+    files(&s.c, &mut all);
+    for p in &all {
+        let bytes = std::fs::read(p).unwrap();
+        for f in &forms {
+            assert!(
+                !bytes.windows(f.len()).any(|w| w == f.as_slice()),
+                "the key is in {}",
+                p.display()
+            );
+        }
+    }
+    for o in &said {
+        for f in &forms {
+            for stream in [&o.stdout, &o.stderr] {
+                assert!(
+                    !stream.windows(f.len()).any(|w| w == f.as_slice()),
+                    "the key was printed"
+                );
+            }
+        }
+    }
+    let db = registry_query(&s.v, "SELECT group_concat(wrapped_key) FROM builds");
+    assert!(!db.contains(&canon::enc::b64(&key)));
+}
+
+/// The activation id of `machine`'s seat (its fingerprint, as the agent reports it).
+fn seat_of(s: &Site, machine: &str) -> String {
+    let lease: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.c.join(format!(
+            "state-{machine}/activation/gateway/activation.json"
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    lease["activation_id"].as_str().unwrap().to_string()
+}
+
+/// The archive with one byte flipped inside `needle` (sealed bytes of a payload member), the
+/// gzip framing redone so that only the member's content is wrong.
+fn tamper(archive: &Path, needle: &[u8]) -> Vec<u8> {
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let at = tar
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the sealed bytes are in the archive");
+    tar[at + 10] ^= 0x01;
+    let mut gz = flate2::GzBuilder::new()
+        .operating_system(255)
+        .write(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
