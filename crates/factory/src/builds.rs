@@ -298,3 +298,65 @@ pub fn grants(
     }
     Ok(Ok(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build() -> Build {
+        Build {
+            bundle_id: "bnd-00000000000000aa".into(),
+            product: "gateway".into(),
+            version: "2.0.0".into(),
+            edition: "standard".into(),
+            requires_features: vec!["gate".into()],
+            customer_id: "acme".into(),
+            license_id: "lic-test-0001".into(),
+            created_at: Timestamp(0),
+            key_check: "0".repeat(64),
+            kek_key_id: "0".repeat(16),
+            registered_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn a_build_is_entitled_by_customer_product_edition_and_features() {
+        let lic = testkit::bundle::license();
+        assert!(entitled(&build(), &lic).is_ok());
+        let cases: Vec<(Build, &str)> = vec![
+            (
+                Build {
+                    customer_id: "globex".into(),
+                    ..build()
+                },
+                "customer globex",
+            ),
+            (
+                Build {
+                    product: "phones".into(),
+                    ..build()
+                },
+                "wrong_product",
+            ),
+            (
+                Build {
+                    edition: "lite".into(),
+                    ..build()
+                },
+                "edition_not_licensed",
+            ),
+            (
+                Build {
+                    requires_features: vec!["mssql".into()],
+                    ..build()
+                },
+                "feature_not_licensed",
+            ),
+        ];
+        for (b, needle) in cases {
+            let r = entitled(&b, &lic).unwrap_err();
+            assert_eq!(r.code, Code::BuildNotLicensed);
+            assert!(r.message.contains(needle), "{}", r.message);
+        }
+    }
+}

@@ -554,3 +554,225 @@ fn tamper(archive: &Path, needle: &[u8]) -> Vec<u8> {
     gz.write_all(&tar).unwrap();
     gz.finish().unwrap()
 }
+
+/// The trust store of the customer's `trust.json` under `root.pub`.
+fn trust_of(s: &Site) -> runtime::TrustStore {
+    let root =
+        runtime::trust::RootSpec::parse(&std::fs::read(s.c.join("root.pub")).unwrap()).unwrap();
+    let anchors = runtime::trust::RootSpec::anchors(&[root]);
+    runtime::TrustStore::from_trust_file(&std::fs::read(s.c.join("trust.json")).unwrap(), &anchors)
+        .unwrap()
+}
+
+#[test]
+fn a_product_opens_one_member_on_demand_and_a_rebuild_is_byte_identical() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = Site::new(1);
+    ok(s.factory(
+        DAY0,
+        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
+    ));
+    let bin = payload(&s.v);
+    let (_, archive) = seal_bundle(&s, "lic", "out");
+    let record =
+        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
+    // The same inputs, time, sequence and key: the same bytes.
+    let name = archive.trim_end_matches(".tar.gz");
+    ok(vendor(
+        &s.v,
+        "packager",
+        DAY0,
+        &[
+            "bundle",
+            "--license",
+            "lic",
+            "--payload",
+            "payload",
+            "--product-manifest",
+            "pm.json",
+            "--key",
+            "keys/release.key",
+            "--out",
+            "again",
+            "--trust",
+            "trust.json",
+            "--encrypt",
+            "keys/kek.pub",
+            "--state",
+            "seq.json",
+            "--sequence",
+            "1",
+            "--name",
+            name,
+            "--reuse-key",
+            record.to_str().unwrap(),
+            "--kek-secret",
+            "keys/kek.key",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read(s.v.join(format!("out/{archive}"))).unwrap(),
+        std::fs::read(s.v.join(format!("again/{archive}"))).unwrap(),
+        "a rebuild with the same key differs"
+    );
+    // A fresh key (the default) gives other bytes for the same inputs.
+    ok(vendor(
+        &s.v,
+        "packager",
+        DAY0,
+        &[
+            "bundle",
+            "--license",
+            "lic",
+            "--payload",
+            "payload",
+            "--product-manifest",
+            "pm.json",
+            "--key",
+            "keys/release.key",
+            "--out",
+            "fresh",
+            "--trust",
+            "trust.json",
+            "--encrypt",
+            "keys/kek.pub",
+            "--state",
+            "seq.json",
+            "--sequence",
+            "1",
+            "--name",
+            name,
+        ],
+    ));
+    assert_ne!(
+        std::fs::read(s.v.join(format!("out/{archive}"))).unwrap(),
+        std::fs::read(s.v.join(format!("fresh/{archive}"))).unwrap()
+    );
+
+    // Kept sealed on the customer's machine; the product opens one member in memory.
+    s.carry("out", "out");
+    ok(s.on(
+        "a",
+        DAY0,
+        "runtime-verify",
+        &[
+            &format!("out/{archive}"),
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            "state-a",
+            "--extract",
+            "kept",
+            "--keep-sealed",
+        ],
+    ));
+    let trust = trust_of(&s);
+    let key = runtime::payload::ContentKey::from_bytes(content_key(&s, &record));
+    let p = runtime::payload::SealedPayload::open(&s.c.join("kept"), &trust, key.clone()).unwrap();
+    let mut text = String::new();
+    p.member("payload/conf/settings.txt")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, format!("{SECRET}\n"));
+    let mut back = Vec::new();
+    p.member("payload/app.bin")
+        .unwrap()
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, bin);
+    assert_eq!(
+        p.member("license.json").unwrap_err().check,
+        Some(runtime::Check::MemberMismatch)
+    );
+    // Another key: refused before anything is read.
+    let other = runtime::payload::ContentKey::from_bytes([1; 32]);
+    let e = runtime::payload::SealedPayload::open(&s.c.join("kept"), &trust, other).unwrap_err();
+    assert_eq!(e.check, Some(runtime::Check::BuildKeyInvalid), "{e}");
+    // A member changed on disk after extraction: refused before one byte is opened.
+    let f = s.c.join("kept/payload/app.bin");
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[100_000] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    let e = p.member("payload/app.bin").unwrap_err();
+    assert_eq!(e.check, Some(runtime::Check::MemberMismatch), "{e}");
+}
+
+#[test]
+fn the_service_releases_build_keys_and_renewals_carry_them() {
+    if !have_tool("faketime") {
+        return;
+    }
+    use crate::online::{activate as online_activate, agent, Service};
+    let s = Site::new(2);
+    ok(s.factory(
+        DAY0,
+        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
+    ));
+    let bin = payload(&s.v);
+    let (bid, archive) = seal_bundle(&s, "lic", "out");
+    let record =
+        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
+    ok(s.factory(
+        DAY0,
+        &[
+            "build",
+            "register",
+            record.to_str().unwrap(),
+            "--kek",
+            "keys/kek.key",
+            "--trust",
+            "trust.json",
+        ],
+    ));
+    s.carry("out", "out");
+    {
+        // A service without the KEK refuses, recording nothing.
+        let svc = Service::start(&s, DAY0, &[]);
+        fails(
+            online_activate(&s, "o", DAY0, &svc.url, &["--build", &bid]),
+            1,
+            "BUILD_KEYS_DISABLED",
+        );
+    }
+    let svc = Service::start(&s, DAY0, &["--kek", "keys/kek.key"]);
+    fails(
+        online_activate(
+            &s,
+            "p",
+            DAY0,
+            &svc.url,
+            &["--build", "bnd-00000000000000ff"],
+        ),
+        1,
+        "BUILD_NOT_FOUND",
+    );
+    ok(online_activate(&s, "o", DAY0, &svc.url, &["--build", &bid]));
+    let lease = |m: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(s.c.join(format!("state-{m}/activation/gateway/activation.json")))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let first = lease("o");
+    assert_eq!(first["grants"][0]["bundle_id"], bid.as_str());
+    let o = extract(&s, "o", "state-o", DAY0, &archive, "x-o");
+    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+    assert_eq!(std::fs::read(s.c.join("x-o/payload/app.bin")).unwrap(), bin);
+    // A renewal: a higher sequence, the grant re-wrapped for it.
+    ok(agent(&s, "o", DAY0, &["run", "--once", "--force"]));
+    let second = lease("o");
+    assert!(second["sequence"].as_u64() > first["sequence"].as_u64());
+    assert_eq!(second["grants"][0]["bundle_id"], bid.as_str());
+    assert_ne!(
+        second["grants"][0]["wrapped_key"],
+        first["grants"][0]["wrapped_key"]
+    );
+    let o = extract(&s, "o", "state-o", DAY0, &archive, "x-o2");
+    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+}

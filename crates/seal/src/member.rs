@@ -241,6 +241,12 @@ pub struct OpenReader<R: Read> {
     read_buf: Vec<u8>,
 }
 
+impl<R: Read> std::fmt::Debug for OpenReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenReader({:?})", self.opener)
+    }
+}
+
 impl<R: Read> OpenReader<R> {
     /// Opens member `path` of `sealed` bytes read from `inner`.
     pub fn new(
