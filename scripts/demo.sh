@@ -22,6 +22,8 @@ step "1. the vendor's keys, generated now, and trust file v1 signed by the root"
 for role in root license release activation; do
   $BIN/factory keygen --role $role --name $role --out "$OUT/keys"
 done
+# The key-encryption key: sealed builds' content keys are wrapped to it (never in a trust file).
+$BIN/factory keygen --role kek --name kek --out "$OUT/keys"
 $BIN/factory trust --root-key "$OUT/keys/root.key" --add "$OUT/keys/license.pub" "$OUT/keys/release.pub" \
   "$OUT/keys/activation.pub" --out "$OUT/trust.json"
 export AIRLOCK_TRUST=$OUT/trust.json   # the signing commands refuse retired or revoked keys
@@ -167,8 +169,17 @@ step "19. online: the activation service on the loopback (SQLite registry, the s
 SOV=$($BIN/factory issue --tier sovereign --customer "Initech" --product gateway \
   --key "$OUT/keys/license.key" --out "$OUT/sov")
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$OUT/admin-token" && chmod 600 "$OUT/admin-token"
+# The registry token realm signs with an EC P-256 key and certificate (openssl, when installed).
+REGISTRY_FLAGS=()
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=airlock-registry-tokens -keyout "$OUT/token.key" -out "$OUT/token.crt" 2>/dev/null
+  chmod 600 "$OUT/token.key"
+  REGISTRY_FLAGS=(--registry-key "$OUT/token.key" --registry-cert "$OUT/token.crt")
+fi
 $BIN/airlock-server --listen 127.0.0.1:0 --db "$AIRLOCK_HOME/factory.db" \
   --key "$OUT/keys/activation.key" --trust "$OUT/trust.json" --admin-token-file "$OUT/admin-token" \
+  --kek "$OUT/keys/kek.key" --catalog "$AIRLOCK_HOME/catalog.json" "${REGISTRY_FLAGS[@]}" \
   --license-rate 60/min,burst=8 > "$OUT/server.out" 2> "$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
@@ -219,7 +230,40 @@ env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent run --once --force \
   --state "$OUT/machine-c" --trust "$OUT/trust.json"
 env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent status --state "$OUT/machine-c"
 
-step "22. a burst of activations for one license is answered 429 with Retry-After"
+step "22. a sealed build: only a machine whose lease carries its key opens the payload"
+$BIN/packager bundle --license "$OUT/sov" --payload fixtures/payload \
+  --product-manifest "$OUT/product-manifest.json" --key "$OUT/keys/release.key" \
+  --out "$OUT/sealed" --encrypt "$OUT/keys/kek.pub"
+SEALED=$(ls "$OUT"/sealed/*.tar.gz)
+BID=$($BIN/runtime-verify "$SEALED" --trust "$OUT/trust.json" --json | sed -n 's/.*"bundle_id": "\([^"]*\)".*/\1/p')
+echo "  the archive holds no plaintext: $(tar -xzOf "$SEALED" payload/README.txt 2>/dev/null | head -c 24 | od -An -tx1 | head -1)"
+$BIN/factory build register "$OUT"/sealed/*.build.json --kek "$OUT/keys/kek.key"
+echo "  machine C asks for the build's key with its seat (the same seat, a fresh lease):"
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent activate --server "$URL" \
+  --license "$OUT/machine-c-license" --build "$BID" --state "$OUT/machine-c" --trust "$OUT/trust.json"
+env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/runtime-verify "$SEALED" --trust "$OUT/trust.json" \
+  --state "$OUT/machine-c" --extract "$OUT/sealed-on-c"
+head -3 "$OUT/sealed-on-c/payload/README.txt"
+set +e
+env AIRLOCK_INSTANCE_ID=demo-machine-b $BIN/runtime-verify "$SEALED" --trust "$OUT/trust.json" \
+  --state "$OUT/machine-b" --extract "$OUT/sealed-on-b"
+echo "  exit $? on machine B, which holds no seat of this license (1 = build_not_granted; nothing extracted)"
+set -e
+
+step "23. a registry pull with a live seat (the service is the registry's token realm)"
+TOKEN=""
+if [ ${#REGISTRY_FLAGS[@]} -gt 0 ]; then
+  TOKEN=$(env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/airlock-agent registry-token \
+    --scope repository:gateway/runtime:pull --state "$OUT/machine-c" --trust "$OUT/trust.json")
+  echo "  machine C got a pull token for gateway/runtime (${#TOKEN} bytes, 5 minutes)"
+fi
+if [ -n "$TOKEN" ] && command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+  bash scripts/demo-registry.sh "$OUT" "$URL" "$(cat "$OUT/admin-token")" "$TOKEN"
+else
+  echo "  (docker-registry, skopeo or openssl not installed: apt-get install docker-registry skopeo to see a real pull)"
+fi
+
+step "24. a burst of activations for one license is answered 429 with Retry-After"
 set +e
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
   env AIRLOCK_INSTANCE_ID=demo-burst-$i $BIN/airlock-agent activate --server "$URL" \
@@ -228,7 +272,7 @@ done
 set -e
 curl -s -H "Authorization: Bearer $(cat "$OUT/admin-token")" "$URL/metrics" 2>/dev/null | grep -E '^airlock_(rate_limited|operations)_total' || true
 
-step "23. the server stops; the machines keep working on their leases"
+step "25. the server stops; the machines keep working on their leases"
 kill $SERVER_PID && wait $SERVER_PID || true
 trap - EXIT
 env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/example-product --trust "$OUT/trust.json" \

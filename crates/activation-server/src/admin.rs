@@ -13,6 +13,16 @@ use serde_json::json;
 use std::sync::Arc;
 use store::{Answer, Op};
 
+/// Whether `given` is the admin credential whose SHA-256 is `want` (digests compared in full,
+/// whatever differs first).
+pub(crate) fn same_credential(want: &[u8; 32], given: &str) -> bool {
+    let g = canon::enc::sha256(given.trim().as_bytes());
+    g.iter()
+        .zip(want.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
 pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = app.admin else {
         return Err(ApiError::new(
@@ -20,18 +30,11 @@ pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
             "the admin API is off (start the service with --admin-token-file)",
         ));
     };
-    let given = headers
+    let same = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| canon::enc::sha256(t.trim().as_bytes()));
-    // Digests compared in full, whatever differs first.
-    let same = given.is_some_and(|g| {
-        g.iter()
-            .zip(want.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    });
+        .is_some_and(|t| same_credential(&want, t));
     if !same {
         return Err(ApiError::new(
             Code::Unauthorized,

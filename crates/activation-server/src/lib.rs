@@ -16,6 +16,7 @@ mod admin;
 pub mod conn;
 pub mod limit;
 pub mod metrics;
+pub mod registry;
 pub mod store;
 pub mod updates;
 
@@ -58,6 +59,11 @@ pub struct App {
     pub admin: Option<[u8; 32]>,
     /// The bundles offered as updates.
     pub updates: Option<updates::Index>,
+    /// The vendor's catalog: the channels and image repositories each product's tiers
+    /// entitle. Without it, only the `stable` channel and no registry tokens.
+    pub catalog: Option<factory::catalog::Catalog>,
+    /// Registry tokens (`GET /v1/registry/token`); `None`: off.
+    pub registry: Option<registry::Tokens>,
     /// The clock.
     pub clock: Clock,
     /// Take the client address from `X-Forwarded-For` (behind a reverse proxy).
@@ -140,6 +146,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/activations/{id}/renew", post(renew))
         .route("/v1/activations/{id}/deactivate", post(deactivate))
         .route("/v1/updates", get(updates_list))
+        .route("/v1/registry/token", get(registry::token))
         .route("/v1/updates/files/{file}", get(updates_file))
         .route("/v1/admin/activations", get(admin_list))
         .route("/v1/admin/activations/{id}/release", post(admin_release))
@@ -500,13 +507,22 @@ async fn deactivate(
     .into_response())
 }
 
+/// A machine proven by a fresh signed request: the request, its lineage's license ids, and
+/// the product and tier of its license in force.
+pub(crate) struct Machine {
+    pub(crate) req: runtime::activation::ActivationRequest,
+    pub(crate) ids: Vec<String>,
+    pub(crate) product: String,
+    pub(crate) tier: runtime::license::Tier,
+}
+
 /// The machine behind an update call: `Authorization: Airlock-Request <base64 request file>`,
 /// a request made for this call (at most 5 minutes old) by a machine holding a live seat.
 async fn update_seat(
     app: &App,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<(runtime::activation::ActivationRequest, Vec<String>), ApiError> {
+) -> Result<Machine, ApiError> {
     let client = app.client(peer, headers);
     app.limit_address(Scope::Download, client)?;
     let unauthorized = |m: &str| ApiError::new(Code::Unauthorized, m);
@@ -517,13 +533,24 @@ async fn update_seat(
         .ok_or_else(|| {
             unauthorized("send Authorization: Airlock-Request <base64 of a fresh signed request>")
         })?;
-    let bytes = canon::enc::unb64(auth.trim())
+    machine(app, "updates", auth).await
+}
+
+/// The machine behind a credential (base64 of a fresh signed request): a live seat of its
+/// lineage, and a license in force that may be served.
+pub(crate) async fn machine(
+    app: &App,
+    op: &'static str,
+    credential: &str,
+) -> Result<Machine, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(Code::Unauthorized, m);
+    let bytes = canon::enc::unb64(credential.trim())
         .ok_or_else(|| unauthorized("the Airlock-Request credential is not base64"))?;
     let now = app.now();
     let req = verified_request(&bytes, now, Freshness::Credential)?;
     let Answer::Seat(_, ids) = app
         .call(
-            "updates",
+            op,
             Op::Seat {
                 req: Box::new(req.clone()),
             },
@@ -537,7 +564,35 @@ async fn update_seat(
         Scope::Download,
         format!("lineage:{}", req.lineage_id).as_bytes(),
     )?;
-    Ok((req, ids))
+    let Answer::Serving(product, tier) = app
+        .call(
+            op,
+            Op::Serving {
+                req: Box::new(req.clone()),
+            },
+        )
+        .await?
+    else {
+        return Err(unexpected());
+    };
+    let tier = runtime::license::Tier::parse(&tier)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("tier {tier:?} in the registry")))?;
+    Ok(Machine {
+        req,
+        ids,
+        product,
+        tier,
+    })
+}
+
+impl App {
+    /// The channels `m`'s license entitles (the catalog's; `stable` without one).
+    pub(crate) fn channels(&self, m: &Machine) -> Result<Vec<String>, ApiError> {
+        match &self.catalog {
+            Some(c) => c.channels(&m.product, m.tier).map_err(ApiError::internal),
+            None => Ok(vec![runtime::manifest::DEFAULT_CHANNEL.to_string()]),
+        }
+    }
 }
 
 pub(crate) fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
@@ -549,15 +604,34 @@ pub(crate) fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
     })
 }
 
+/// `?channel=NAME` of an update listing (default `stable`).
+#[derive(serde::Deserialize)]
+pub(crate) struct ChannelQuery {
+    channel: Option<String>,
+}
+
 async fn updates_list(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Query(q): axum::extract::Query<ChannelQuery>,
     headers: HeaderMap,
 ) -> ApiResult {
     let index = updates_index(&app)?;
-    let (req, ids) = update_seat(&app, peer, &headers).await?;
+    let m = update_seat(&app, peer, &headers).await?;
+    let channel = q
+        .channel
+        .unwrap_or_else(|| runtime::manifest::DEFAULT_CHANNEL.to_string());
+    if !app.channels(&m)?.contains(&channel) {
+        return Err(ApiError::new(
+            Code::ChannelNotLicensed,
+            format!(
+                "the {} tier of {} does not include channel {channel:?}",
+                m.tier, m.product
+            ),
+        ));
+    }
     let now = app.now();
-    let newest = index.newest(&ids, &req.product, now);
+    let newest = index.newest(&m.ids, &m.req.product, &channel, now);
     let bundles: Vec<serde_json::Value> = newest
         .iter()
         .map(|b| {
@@ -566,6 +640,7 @@ async fn updates_list(
                 "license_id": b.license_id,
                 "product": b.product,
                 "version": b.version,
+                "channel": b.channel,
                 "sequence": b.sequence,
                 "created_at": b.created_at.to_string(),
                 "size": b.size,
@@ -586,12 +661,17 @@ async fn updates_file(
     headers: HeaderMap,
 ) -> ApiResult {
     let index = updates_index(&app)?;
-    let (req, ids) = update_seat(&app, peer, &headers).await?;
+    let m = update_seat(&app, peer, &headers).await?;
+    let channels = app.channels(&m)?;
     let now = app.now();
     let bundles: Vec<updates::Bundle> = index
         .bundles(now)
         .into_iter()
-        .filter(|b| b.product == req.product && ids.contains(&b.license_id))
+        .filter(|b| {
+            b.product == m.req.product
+                && m.ids.contains(&b.license_id)
+                && channels.contains(&b.channel)
+        })
         .collect();
     let Some(path) = index.path_of(&bundles, &file) else {
         return Err(ApiError::new(

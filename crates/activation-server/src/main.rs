@@ -68,6 +68,26 @@ struct ServeArgs {
     /// builds are refused BUILD_KEYS_DISABLED
     #[arg(long, value_name = "FILE")]
     kek: Option<PathBuf>,
+    /// The vendor's catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home
+    /// when there): the release channels and image repositories each tier entitles
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Registry tokens: the EC P-256 private key (PEM) the realm signs them with; with
+    /// --registry-cert
+    #[arg(long, value_name = "PEM", requires = "registry_cert")]
+    registry_key: Option<PathBuf>,
+    /// The certificate of --registry-key (the registry's rootcertbundle)
+    #[arg(long, value_name = "PEM", requires = "registry_key")]
+    registry_cert: Option<PathBuf>,
+    /// The registry's `service` name the tokens are for [default: airlock-registry]
+    #[arg(long, value_name = "NAME")]
+    registry_service: Option<String>,
+    /// The tokens' issuer (the registry's `issuer`) [default: airlock]
+    #[arg(long, value_name = "NAME")]
+    registry_issuer: Option<String>,
+    /// Registry token life in seconds [default: 300]
+    #[arg(long, value_name = "SECS")]
+    registry_token_seconds: Option<u64>,
     /// TLS certificate chain (PEM); with --tls-key. Without both: plain HTTP (behind a proxy)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -108,6 +128,17 @@ struct ServeArgs {
     header_timeout: Option<u64>,
 }
 
+/// The config file's registry token settings.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RegistryConfig {
+    key: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    service: Option<String>,
+    issuer: Option<String>,
+    token_seconds: Option<u64>,
+}
+
 /// The config file: the same settings; relative paths are relative to the file.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +148,8 @@ struct FileConfig {
     key: Option<PathBuf>,
     trust: Option<PathBuf>,
     kek: Option<PathBuf>,
+    catalog: Option<PathBuf>,
+    registry: Option<RegistryConfig>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -185,8 +218,55 @@ fn read_admin(path: &Path) -> Result<[u8; 32]> {
     Ok(canon::enc::sha256(t.as_bytes()))
 }
 
-fn serve(a: ServeArgs) -> Result<ExitCode> {
-    let file: FileConfig = match &a.config {
+/// The catalog (explicit, else `$AIRLOCK_CATALOG` or the vendor home's when there) and the
+/// registry token settings.
+fn entitlements(
+    a: &mut ServeArgs,
+    file: &mut FileConfig,
+    base: &Path,
+) -> Result<(
+    Option<factory::catalog::Catalog>,
+    Option<activation_server::registry::Tokens>,
+)> {
+    let explicit = a.catalog.take().or(rel(base, file.catalog.take()));
+    let catalog = match explicit {
+        Some(p) => Some(factory::catalog::Catalog::load(&p)?),
+        None => clikit::home::locate(
+            None,
+            "--catalog",
+            "AIRLOCK_CATALOG",
+            factory::catalog::HOME_CATALOG,
+        )
+        .ok()
+        .filter(|l| l.path.exists())
+        .map(|l| factory::catalog::Catalog::load(&l.path))
+        .transpose()?,
+    };
+    let r = file.registry.take().unwrap_or_default();
+    let key = a.registry_key.take().or(rel(base, r.key));
+    let cert = a.registry_cert.take().or(rel(base, r.cert));
+    let tokens = match (key, cert) {
+        (Some(k), Some(c)) => Some(activation_server::registry::Tokens::load(
+            &k,
+            &c,
+            &a.registry_service
+                .take()
+                .or(r.service)
+                .unwrap_or_else(|| "airlock-registry".into()),
+            &a.registry_issuer
+                .take()
+                .or(r.issuer)
+                .unwrap_or_else(|| "airlock".into()),
+            a.registry_token_seconds.or(r.token_seconds).unwrap_or(300),
+        )?),
+        (None, None) => None,
+        _ => bail!("give both --registry-key and --registry-cert, or neither"),
+    };
+    Ok((catalog, tokens))
+}
+
+fn serve(mut a: ServeArgs) -> Result<ExitCode> {
+    let mut file: FileConfig = match &a.config {
         Some(p) => {
             let bytes = clikit::input::read_capped(p, 1 << 20)?;
             serde_json::from_slice(&bytes).with_context(|| format!("{}", p.display()))?
@@ -199,6 +279,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let (catalog, registry) = entitlements(&mut a, &mut file, &base)?;
     let listen = a
         .listen
         .or(file.listen)
@@ -295,6 +376,8 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         metrics: Default::default(),
         admin,
         updates,
+        catalog,
+        registry,
         clock,
         behind_proxy,
         conns: Caps::new(conns),

@@ -57,6 +57,12 @@ pub enum Op {
         /// The verified request.
         req: Box<ActivationRequest>,
     },
+    /// Whether the license in force of a verified request's lineage may be served (not
+    /// revoked, suspended or past its grace): its product and tier.
+    Serving {
+        /// The verified request.
+        req: Box<ActivationRequest>,
+    },
     /// Admin: free a seat without a receipt.
     Release {
         /// The seat.
@@ -124,6 +130,8 @@ pub enum Answer {
     Reset(Reset),
     /// A revoked license.
     Revoked,
+    /// The product and tier of a license in force that may be served.
+    Serving(String, String),
     /// A license suspended (true) or resumed (false).
     Suspended(bool),
     /// A revoked install token.
@@ -223,6 +231,10 @@ impl Backend for RegistryBackend {
         for op in ops {
             let single = match &op {
                 Op::Seat { req } => Some(seat_of(&self.reg, req, now)),
+                Op::Serving { req } => Some(
+                    seats::serving(self.reg.sql(), req, now)
+                        .map(|r| r.map(|(p, t)| Answer::Serving(p, t))),
+                ),
                 Op::List { license_id } => {
                     Some(seats::list(&self.reg, license_id.as_deref()).map(|r| Ok(Answer::Rows(r))))
                 }

@@ -31,6 +31,8 @@ pub struct Bundle {
     pub product: String,
     /// The product version.
     pub version: String,
+    /// The release channel.
+    pub channel: String,
     /// The bundle sequence (per product and customer channel).
     pub sequence: u64,
     /// When it was made.
@@ -69,11 +71,19 @@ impl Index {
         g.1.clone()
     }
 
-    /// The newest bundle of `product` carrying one of `license_ids`.
-    pub fn newest(&self, license_ids: &[String], product: &str, now: Timestamp) -> Option<Bundle> {
+    /// The newest bundle of `product` on `channel` carrying one of `license_ids`.
+    pub fn newest(
+        &self,
+        license_ids: &[String],
+        product: &str,
+        channel: &str,
+        now: Timestamp,
+    ) -> Option<Bundle> {
         self.bundles(now)
             .into_iter()
-            .filter(|b| b.product == product && license_ids.contains(&b.license_id))
+            .filter(|b| {
+                b.product == product && b.channel == channel && license_ids.contains(&b.license_id)
+            })
             .max_by(|a, b| (a.sequence, a.created_at).cmp(&(b.sequence, b.created_at)))
     }
 
@@ -125,6 +135,7 @@ fn index_one(dir: &Path, file: &str, trust: &TrustStore, now: Timestamp) -> Resu
         license_id: v.license_id,
         product: v.product,
         version: v.version,
+        channel: v.channel,
         sequence: v.sequence,
         created_at: v.created_at,
         size: bytes.len() as u64,

@@ -164,12 +164,31 @@ pub(crate) enum Cmd {
         /// The product (needed when several are activated here)
         #[arg(long)]
         product: Option<String>,
-        /// Extract the verified bundle into this new directory
+        /// Extract the verified bundle into this new directory (a sealed one is opened with
+        /// the build key this machine's lease carries)
         #[arg(long, value_name = "DIR")]
         extract: Option<PathBuf>,
+        /// The release channel (one the license's tier includes)
+        #[arg(long, default_value = "stable")]
+        channel: String,
         #[command(flatten)]
         online: OnlineArgs,
         /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch a short-lived registry pull token from the activation service (the registry
+    /// token protocol): printed on stdout, e.g. for `skopeo copy --src-registry-token`
+    RegistryToken {
+        /// The scope, repository:NAME:pull (repeat for several)
+        #[arg(long, required = true)]
+        scope: Vec<String>,
+        /// The product (needed when several are activated here)
+        #[arg(long)]
+        product: Option<String>,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the token and what it grants as JSON
         #[arg(long)]
         json: bool,
     },
@@ -216,6 +235,7 @@ impl Cmd {
             Cmd::Deactivate { json, .. } => ("deactivate", *json),
             Cmd::Activate { json, .. } => ("activate", *json),
             Cmd::Update { json, .. } => ("update", *json),
+            Cmd::RegistryToken { json, .. } => ("registry-token", *json),
             Cmd::Run { .. } => ("run", false),
             Cmd::Generate(_) => ("generate", false),
         }
@@ -289,14 +309,21 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
         Cmd::Update {
             product,
             extract,
+            channel,
             online,
             json,
         } => crate::update::update_cmd(
             &online.online(),
-            product.as_deref(),
+            (product.as_deref(), &channel),
             extract.as_deref(),
             json,
         ),
+        Cmd::RegistryToken {
+            scope,
+            product,
+            online,
+            json,
+        } => crate::update::registry_token_cmd(&online.online(), product.as_deref(), &scope, json),
         Cmd::Generate(g) => g.run(clikit::parse::with_exit_codes(
             Args::command(),
             crate::EXIT_CODES,

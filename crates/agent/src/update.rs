@@ -180,10 +180,13 @@ impl Client {
 /// allows, downloads it, verifies it with the runtime and (with `extract`) installs it.
 pub fn update_cmd(
     o: &Online<'_>,
-    product: Option<&str>,
+    (product, channel): (Option<&str>, &str),
     extract: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode> {
+    if !runtime::manifest::valid_channel(channel) {
+        bail!("--channel {channel:?} is not a channel name");
+    }
     let (product, lease) = crate::cli::one_installed(o.state, product)?;
     let Some(rec) = read_online(o.state, &product)? else {
         bail!("product {product} was not activated online here (no {ONLINE_FILE})");
@@ -195,7 +198,12 @@ pub fn update_cmd(
     let license = read_license(&rec.license_dir)?;
     let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
     let cred = enc::b64(&req);
-    let listing = match client.get("/v1/updates", &cred, MAX_ANSWER_BYTES) {
+    // The default channel needs no parameter (what every service answers).
+    let path = match channel {
+        runtime::manifest::DEFAULT_CHANNEL => "/v1/updates".to_string(),
+        c => format!("/v1/updates?channel={c}"),
+    };
+    let listing = match client.get(&path, &cred, MAX_ANSWER_BYTES) {
         Ok(b) => serde_json::from_slice::<Value>(&b).context("the update listing")?,
         Err(f) => return failed("update", &f, json),
     };
@@ -221,9 +229,20 @@ pub fn update_cmd(
         Ok(b) => b,
         Err(f) => return failed("update download", &f, json),
     };
+    // A sealed update opens with the key this machine's lease carries for it.
+    let sources = runtime::fingerprint::Sources::system(Some(o.state));
+    let holder = runtime::payload::Holder {
+        trust: s.trust(),
+        state: o.state,
+        sources: &sources,
+        known: s.known(),
+        now: s.now(),
+    };
+    let find = |m: &runtime::manifest::BundleManifest| runtime::payload::key_for(&holder, m);
     let opts = runtime::bundle::Options::new(s.trust(), s.now(), env!("CARGO_PKG_VERSION"))
         .with_known(s.known())
-        .with_extract(extract);
+        .with_extract(extract)
+        .with_sealed(runtime::bundle::Sealed::Open(&find));
     let file =
         std::fs::File::open(&partial.0).with_context(|| format!("{}", partial.0.display()))?;
     let mut v = runtime::bundle::verify_bundle(std::io::BufReader::new(file), &signature, &opts)
@@ -251,6 +270,52 @@ pub fn update_cmd(
             at.map(|p| format!(", installed in {}", p.display()))
                 .unwrap_or_default()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `airlock-agent registry-token`: a short-lived pull token for `scopes` from the service this
+/// product was activated with (docs/HTTP.md, `GET /v1/registry/token`), proven by a fresh
+/// request of this machine.
+pub fn registry_token_cmd(
+    o: &Online<'_>,
+    product: Option<&str>,
+    scopes: &[String],
+    json: bool,
+) -> Result<ExitCode> {
+    for sc in scopes {
+        let ok = sc.starts_with("repository:")
+            && sc
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:,".contains(&b));
+        if !ok {
+            bail!("--scope {sc:?} is not repository:NAME:pull");
+        }
+    }
+    let (product, lease) = crate::cli::one_installed(o.state, product)?;
+    let Some(rec) = read_online(o.state, &product)? else {
+        bail!("product {product} was not activated online here (no {ONLINE_FILE})");
+    };
+    let client = rec.client(o.ca)?;
+    let license = read_license(&rec.license_dir)?;
+    let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
+    let query: Vec<String> = scopes.iter().map(|sc| format!("scope={sc}")).collect();
+    let path = format!("/v1/registry/token?{}", query.join("&"));
+    let answer = match client.get(&path, &enc::b64(&req), MAX_ANSWER_BYTES) {
+        Ok(b) => serde_json::from_slice::<Value>(&b).context("the registry token answer")?,
+        Err(f) => return failed("registry-token", &f, json),
+    };
+    let token = answer["token"]
+        .as_str()
+        .context("the service's answer has no token")?;
+    if json {
+        println!(
+            "{}",
+            json!({"valid": true, "check": null, "error": null, "command": "registry-token",
+                   "token": token, "expires_in": answer["expires_in"], "granted": answer["granted"]})
+        );
+    } else {
+        println!("{token}");
     }
     Ok(ExitCode::SUCCESS)
 }

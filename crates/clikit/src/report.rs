@@ -177,6 +177,16 @@ pub fn bundle_facts(v: &Verdict) -> Vec<(&'static str, Value)> {
         ("product", s(&v.product)),
         ("version", s(&v.version)),
         ("edition", s(&v.edition)),
+        ("channel", s(&v.channel)),
+        (
+            "images",
+            Value::Array(
+                v.images
+                    .iter()
+                    .map(|i| s(format!("{}@{}", i.name, i.digest)))
+                    .collect(),
+            ),
+        ),
         ("customer", s(&v.customer.0)),
         ("license_id", s(&v.license_id)),
         ("license_state", s(v.license_state)),

@@ -37,6 +37,14 @@ pub struct Product {
     pub limits: Vec<String>,
     /// Tier templates.
     pub tiers: BTreeMap<Tier, Template>,
+    /// Release channels besides `stable` (which always exists), e.g. `beta`.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Container image repositories of the product, each with the channel it belongs to
+    /// (`{"gateway/runtime": "stable", "gateway/runtime-beta": "beta"}`): a registry token for
+    /// one is given to a live seat whose tier entitles that channel.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, String>,
 }
 
 /// Changes to a license's terms, checked against its product: features to add and remove,
@@ -54,6 +62,11 @@ pub struct TermChanges<'a> {
 }
 
 impl Product {
+    /// Whether the product has release channel `ch` (`stable` always).
+    pub fn has_channel(&self, ch: &str) -> bool {
+        ch == runtime::manifest::DEFAULT_CHANNEL || self.channels.iter().any(|c| c == ch)
+    }
+
     /// Applies `c` to `features` and `limits` (a tier's template, or a license's terms): the
     /// one place a feature or limit a product does not know is refused, naming the known
     /// ones. Returns the features sorted and the limits.
@@ -126,6 +139,9 @@ pub struct Template {
     /// Device activation terms (absent: the license runs on any number of machines).
     #[serde(default)]
     pub activation: Option<ActivationTerms>,
+    /// Release channels the tier entitles (absent: `stable` only).
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
 }
 
 /// A tier's activation terms, written into the license as limits (`activation_required`,
@@ -219,6 +235,21 @@ impl Catalog {
                     bail!("product {id}: {s:?} is not a valid id");
                 }
             }
+            if let Some(c) = p
+                .channels
+                .iter()
+                .find(|c| !runtime::manifest::valid_channel(c))
+            {
+                bail!("product {id}: channel {c:?} must be an id of at most 32 characters");
+            }
+            for (repo, ch) in &p.repositories {
+                if !runtime::manifest::valid_repository(repo) {
+                    bail!("product {id}: repository {repo:?} is not a registry repository name (lowercase, / separated)");
+                }
+                if !p.has_channel(ch) {
+                    bail!("product {id}: repository {repo} names unknown channel {ch:?}");
+                }
+            }
             for (tier, t) in &p.tiers {
                 for e in &t.editions {
                     if !p.editions.contains(e) {
@@ -247,6 +278,11 @@ impl Catalog {
                         bail!("product {id}, tier {tier}: activation.overage_percent must be from 0 to 100");
                     }
                 }
+                for ch in t.channels.iter().flatten() {
+                    if !p.has_channel(ch) {
+                        bail!("product {id}, tier {tier}: unknown channel {ch:?} (declare it in the product's \"channels\")");
+                    }
+                }
                 let reserved = [
                     runtime::license::LIMIT_ACTIVATIONS,
                     runtime::license::LIMIT_ACTIVATION_REQUIRED,
@@ -256,6 +292,31 @@ impl Catalog {
                     bail!("product {id}: limit {l:?} is reserved for activation terms; use the tier's \"activation\" member");
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The release channels `tier` of `product` entitles (`stable` unless the tier lists them).
+    pub fn channels(&self, product: &str, tier: Tier) -> Result<Vec<String>> {
+        let p = self.product(product)?;
+        let t = p
+            .tiers
+            .get(&tier)
+            .with_context(|| format!("product {product:?} has no {tier} tier in the catalog"))?;
+        Ok(t.channels
+            .clone()
+            .unwrap_or_else(|| vec![runtime::manifest::DEFAULT_CHANNEL.to_string()]))
+    }
+
+    /// Whether `tier` of `product` entitles pulling `repository`: the product lists it, in a
+    /// channel the tier entitles. `Err` names why not.
+    pub fn entitles_repository(&self, product: &str, tier: Tier, repository: &str) -> Result<()> {
+        let p = self.product(product)?;
+        let Some(ch) = p.repositories.get(repository) else {
+            bail!("repository {repository} is not one of product {product}'s");
+        };
+        if !self.channels(product, tier)?.contains(ch) {
+            bail!("repository {repository} is on channel {ch}, which the {tier} tier of {product} does not include");
         }
         Ok(())
     }

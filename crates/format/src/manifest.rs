@@ -49,6 +49,60 @@ pub struct ProductManifest {
     pub min_runtime_version: String,
     /// Features the content needs licensed.
     pub requires_features: Vec<String>,
+    /// The release channel ([`DEFAULT_CHANNEL`] when absent): catalog tiers entitle channels
+    /// (updates and registry pulls offer only those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The container images this release installs, each by digest (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
+}
+
+/// The channel of a release that names none.
+pub const DEFAULT_CHANNEL: &str = "stable";
+/// Most images one product manifest may name.
+pub const MAX_IMAGES: usize = 256;
+
+/// A container image a release installs: its repository and its manifest digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// Repository name, e.g. `gateway/runtime` (the registry's naming rules, lowercase).
+    pub name: String,
+    /// `sha256:` and 64 lowercase hex digits.
+    pub digest: String,
+}
+
+impl ProductManifest {
+    /// The release's channel.
+    pub fn channel(&self) -> &str {
+        self.channel.as_deref().unwrap_or(DEFAULT_CHANNEL)
+    }
+}
+
+/// Whether `s` is a channel name: an id of at most 32 characters.
+pub fn valid_channel(s: &str) -> bool {
+    s.len() <= 32 && valid_id(s)
+}
+
+/// Whether `s` is a repository name a registry accepts: at most 255 bytes of `/`-separated
+/// components, each lowercase letters and digits separated by single `.`, `_` or `-`.
+pub fn valid_repository(s: &str) -> bool {
+    s.len() <= 255
+        && s.split('/').all(|c| {
+            !c.is_empty()
+                && c.split(['.', '_', '-']).all(|w| {
+                    !w.is_empty()
+                        && w.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
+        })
+}
+
+/// Whether `s` is `sha256:` and 64 lowercase hex digits.
+pub fn valid_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| enc::unhex::<32>(h).is_some())
 }
 
 /// One archive member as listed in the bundle manifest. Fields are declared in canonical
@@ -217,6 +271,26 @@ impl Artifact for ProductManifest {
         }
         if self.requires_features.iter().any(|f| !valid_id(f)) {
             return bad("requires_features must be ids".into());
+        }
+        if let Some(c) = self.channel.as_deref().filter(|c| !valid_channel(c)) {
+            return bad(format!(
+                "channel {c:?} must be an id of at most 32 characters"
+            ));
+        }
+        if self.images.len() > MAX_IMAGES {
+            return bad(format!("at most {MAX_IMAGES} images"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for i in &self.images {
+            if !valid_repository(&i.name) || !valid_digest(&i.digest) {
+                return bad(format!(
+                    "image {:?}@{:?}: a lowercase repository name and sha256:<64 hex> digest",
+                    i.name, i.digest
+                ));
+            }
+            if !seen.insert((&i.name, &i.digest)) {
+                return bad(format!("image {}@{} listed twice", i.name, i.digest));
+            }
         }
         ts(W, "released_at", &self.released_at)
     }

@@ -147,6 +147,16 @@ codes! {
     /// The vendor's side holds no key-encryption key, so it cannot release build keys.
     BuildKeysDisabled = "BUILD_KEYS_DISABLED", 404, EXIT_REJECTED,
         "the vendor's service releases no build keys (started without --kek): ask the vendor";
+    /// The license's tier does not include the release channel asked for.
+    ChannelNotLicensed = "CHANNEL_NOT_LICENSED", 403, EXIT_REJECTED,
+        "ask for a channel your license includes (`stable` by default); the vendor says which";
+    /// The license does not entitle pulling the image repository asked for (not the product's,
+    /// or on a channel the tier does not include).
+    RepositoryNotLicensed = "REPOSITORY_NOT_LICENSED", 403, EXIT_REJECTED,
+        "pull only the product's repositories on the channels your license includes";
+    /// The service issues no registry tokens.
+    RegistryDisabled = "REGISTRY_DISABLED", 404, EXIT_REJECTED,
+        "the vendor's service issues no registry tokens (started without --registry-key)";
     /// The HTTP request is malformed (body, members, path).
     BadRequest = "BAD_REQUEST", 400, EXIT_REJECTED,
         "see docs/HTTP.md for the request's form";

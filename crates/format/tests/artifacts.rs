@@ -54,6 +54,8 @@ fn product() -> ProductManifest {
         }],
         min_runtime_version: "1.0.0".into(),
         requires_features: vec!["gate".into()],
+        channel: None,
+        images: Vec::new(),
     }
 }
 

@@ -315,7 +315,6 @@ pub(crate) fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdic
     let sources = runtime::fingerprint::Sources::system(state);
     let (trust, known, now) = (session.trust(), session.known(), session.now());
     let find = |m: &runtime::manifest::BundleManifest| {
-        let check = m.encryption.as_ref().map_or("", |e| e.key_check.as_str());
         let Some(state) = state else {
             return Err(runtime::error::Refusal {
                 check: Some(runtime::Check::BuildNotGranted),
@@ -332,7 +331,7 @@ pub(crate) fn verify_and_install(a: &BundleArgs, bundle: &Path) -> Result<Verdic
             known,
             now,
         };
-        runtime::payload::build_key(&h, &m.product, &m.bundle_id, check)
+        runtime::payload::key_for(&h, m)
     };
     let sealed = if a.keep_sealed {
         runtime::bundle::Sealed::Keep

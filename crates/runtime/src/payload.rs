@@ -108,6 +108,13 @@ pub fn build_key(
     Ok(key)
 }
 
+/// The content key of the sealed bundle `m` ([`build_key`] for its product, build and check
+/// value): what [`crate::bundle::Sealed::Open`] asks for during an extraction.
+pub fn key_for(h: &Holder<'_>, m: &BundleManifest) -> Result<ContentKey, Refusal> {
+    let check = m.encryption.as_ref().map_or("", |e| e.key_check.as_str());
+    build_key(h, &m.product, &m.bundle_id, check)
+}
+
 /// Refuses a key whose check value is not the manifest's.
 pub fn check_key(key: &ContentKey, bundle_id: &str, key_check: &str) -> Result<(), Refusal> {
     if !seal::same_bytes(key.check_hex().as_bytes(), key_check.as_bytes()) {

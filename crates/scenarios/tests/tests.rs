@@ -14,6 +14,7 @@ mod insider;
 mod journey;
 mod kit;
 mod online;
+mod registry;
 mod routine;
 mod runbooks;
 mod sealed;

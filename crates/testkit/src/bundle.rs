@@ -116,6 +116,8 @@ pub fn product_manifest() -> ProductManifest {
         components: vec![],
         min_runtime_version: "0.1.0".into(),
         requires_features: vec!["gate".into()],
+        channel: None,
+        images: Vec::new(),
     }
 }
 

@@ -138,6 +138,31 @@ pub fn token_fits(
     rules::token_fits(req, How::Token(token), now)
 }
 
+/// Whether a machine's live seat may still be served what its license entitles (registry
+/// pulls, updates of an entitled channel): the license in force of the lineage `req` names is
+/// not revoked, not suspended and not past its grace. Returns that license's product and tier
+/// (the catalog's entitlements are per product and tier). The seat itself is the caller's
+/// check (the store's seat lookup).
+pub fn serving(tx: &dyn Sql, req: &ActivationRequest, now: Timestamp) -> Outcome<(String, String)> {
+    let Some(named) = crate::registry::get_in(tx, &req.license_id)? else {
+        return Ok(Err(not_found(&req.license_id)));
+    };
+    let link = match grant::in_force_of(tx, named, now)? {
+        Ok(l) => l,
+        Err(r) => return Ok(Err(r)),
+    };
+    if let Some(at) = link.rec.revoked_at {
+        return refuse(
+            Code::LicenseRevoked,
+            format!("license {} was revoked at {at}", link.rec.license_id),
+        );
+    }
+    if let Err(r) = rules::standing_allows(req, &link) {
+        return Ok(Err(r));
+    }
+    Ok(Ok((link.rec.product, link.rec.tier)))
+}
+
 /// A granted request, recorded but not yet signed: the lease as the registry now holds it.
 /// [`Granted::sign`] makes it a [`Fulfilled`] request; the service signs outside its write
 /// transaction, so the one writer never waits on a signature.

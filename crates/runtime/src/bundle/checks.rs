@@ -131,6 +131,8 @@ impl TarReader<'_> {
             product: p.product.clone(),
             version: p.version.clone(),
             edition: p.edition.clone(),
+            channel: p.channel().to_string(),
+            images: p.images.clone(),
             customer: (l.customer.id.clone(), l.customer.name.clone()),
             license_id: l.license_id.clone(),
             license_state: standing.state,

@@ -187,6 +187,10 @@ pub struct Verdict {
     pub version: String,
     /// Edition of the release.
     pub edition: String,
+    /// Release channel (`stable` unless the product manifest names another).
+    pub channel: String,
+    /// Container images the release installs, by digest.
+    pub images: Vec<crate::manifest::Image>,
     /// Customer id and name.
     pub customer: (String, String),
     /// License id.
