@@ -245,9 +245,9 @@ env AIRLOCK_INSTANCE_ID=demo-machine-c $BIN/runtime-verify "$SEALED" --trust "$O
   --state "$OUT/machine-c" --extract "$OUT/sealed-on-c"
 head -3 "$OUT/sealed-on-c/payload/README.txt"
 set +e
-env AIRLOCK_INSTANCE_ID=demo-machine-b $BIN/runtime-verify "$SEALED" --trust "$OUT/trust.json" \
-  --state "$OUT/machine-b" --extract "$OUT/sealed-on-b"
-echo "  exit $? on machine B, which holds no seat of this license (1 = build_not_granted; nothing extracted)"
+env AIRLOCK_INSTANCE_ID=demo-machine-h $BIN/runtime-verify "$SEALED" --trust "$OUT/trust.json" \
+  --root "$OUT/keys/root.pub" --state "$OUT/machine-h" --extract "$OUT/sealed-on-h"
+echo "  exit $? on machine H, which has the files but no seat (1 = build_not_granted; nothing extracted)"
 set -e
 
 step "23. a registry pull with a live seat (the service is the registry's token realm)"
