@@ -3,7 +3,9 @@
 # verified and extracted by runtime-verify on a machine whose lease carries the build's key.
 #   target: sealed verify+extract <= 1.5 x plain verify+extract, at the same bounded memory
 # Usage: scripts/sealed-bench.sh [SIZE_MIB (default 1024)] [WORKDIR (default /tmp/airlock-sealed)]
-# Half the tree is incompressible (urandom), half text. Fresh keys in WORKDIR; real clock.
+# Half the tree is incompressible (urandom), half text; TEXT=0 makes it all incompressible
+# (container layers, compressed artifacts): then both bundles have the same size. Fresh keys in
+# WORKDIR; real clock.
 # Needs GNU time (/usr/bin/time) for peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +16,15 @@ BIN=${BIN:-$ROOT/${CARGO_TARGET_DIR:-target}/release}
 cargo build --release --locked --workspace --bins -q
 
 mkdir -p "$WORK" && cd "$WORK"
-if [ ! -f "tree/.size-$SIZE" ]; then
+TEXT=${TEXT:-1}
+if [ ! -f "tree/.size-$SIZE-$TEXT" ]; then
   rm -rf tree && mkdir -p tree/bin tree/text
   files=$(( SIZE / 128 > 0 ? SIZE / 128 : 1 ))
   per=$(( SIZE * 1024 * 1024 / 2 / files ))
   for i in $(seq 1 "$files"); do head -c "$per" /dev/urandom > "tree/bin/blob$i.bin"; done
+  if [ "$TEXT" = 0 ]; then
+    for i in $(seq 1 "$files"); do head -c "$per" /dev/urandom > "tree/text/log$i.txt"; done
+  else
   python3 - "$files" "$per" <<'PY'
 import sys
 files, per = int(sys.argv[1]), int(sys.argv[2])
@@ -27,7 +33,8 @@ for i in range(files):
     with open(f"tree/text/log{i + 1}.txt", "wb") as f:
         f.write((line * (per // len(line) + 1))[:per])
 PY
-  touch "tree/.size-$SIZE"
+  fi
+  touch "tree/.size-$SIZE-$TEXT"
 fi
 
 rm -rf keys lic act out-plain out-sealed s-plain s-sealed x-plain x-sealed ./*.json factory.db* rq.json
@@ -72,7 +79,7 @@ VP=$(best verify-plain "$BIN/runtime-verify" out-plain/big.tar.gz --trust trust.
 VS=$(best verify-sealed "$BIN/runtime-verify" out-sealed/big.tar.gz --trust trust.json --root keys/root.pub)
 rm -rf x-plain x-sealed
 read -r _ p pm <<<"$P"; read -r _ s sm <<<"$S"; read -r _ vp _ <<<"$VP"; read -r _ vs _ <<<"$VS"
-echo "tree: ${SIZE} MiB (half incompressible); plain bundle $(stat -c %s out-plain/big.tar.gz) bytes, sealed $(stat -c %s out-sealed/big.tar.gz) bytes; $(nproc) cores"
+echo "tree: ${SIZE} MiB ($([ "$TEXT" = 0 ] && echo "all incompressible" || echo "half incompressible")); plain bundle $(stat -c %s out-plain/big.tar.gz) bytes, sealed $(stat -c %s out-sealed/big.tar.gz) bytes; $(nproc) cores"
 printf '%-40s %8s s  peak %6s KiB\n' "verify + extract, plain" "$p" "$pm"
 printf '%-40s %8s s  peak %6s KiB\n' "verify + extract + open, sealed" "$s" "$sm"
 echo "  ratio sealed / plain = $(python3 -c "print(f'{$s/$p:.2f}')")   (target <= 1.5)"

@@ -491,7 +491,16 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
 
     // The content key never appears unwrapped: not in the registry, not in any file of the
     // vendor or the customer, not in any answer printed.
-    let key = content_key(&s, &record);
+    no_key_anywhere(&s, &record, &said);
+    let db = registry_query(&s.v, "SELECT group_concat(wrapped_key) FROM builds");
+    assert!(!db.contains(&canon::enc::b64(&content_key(&s, &record))));
+}
+
+/// The content key of `record`, raw, in hex or in base64, is in no file of the vendor or the
+/// customer (the registry and the service's answers written to disk included) and in none of
+/// `said` (commands' standard output and error).
+fn no_key_anywhere(s: &Site, record: &Path, said: &[Output]) {
+    let key = content_key(s, record);
     let forms: Vec<Vec<u8>> = vec![
         key.to_vec(),
         canon::enc::hex(&key).into_bytes(),
@@ -500,6 +509,7 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
     let mut all = Vec::new();
     files(&s.v, &mut all);
     files(&s.c, &mut all);
+    assert!(all.len() > 20, "searched only {} files", all.len());
     for p in &all {
         let bytes = std::fs::read(p).unwrap();
         for f in &forms {
@@ -510,7 +520,7 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
             );
         }
     }
-    for o in &said {
+    for o in said {
         for f in &forms {
             for stream in [&o.stdout, &o.stderr] {
                 assert!(
@@ -520,8 +530,6 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
             }
         }
     }
-    let db = registry_query(&s.v, "SELECT group_concat(wrapped_key) FROM builds");
-    assert!(!db.contains(&canon::enc::b64(&key)));
 }
 
 /// The activation id of `machine`'s seat (its fingerprint, as the agent reports it).
@@ -775,4 +783,9 @@ fn the_service_releases_build_keys_and_renewals_carry_them() {
     );
     let o = extract(&s, "o", "state-o", DAY0, &archive, "x-o2");
     assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+    // The service's registry, its answers (the installed leases) and the agent's output hold
+    // the key wrapped only.
+    let said = vec![agent(&s, "o", DAY0, &["status", "--json"])];
+    drop(svc);
+    no_key_anywhere(&s, &record, &said);
 }
