@@ -323,3 +323,64 @@ pub(crate) async fn token(
 }
 
 use axum::response::IntoResponse;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_repository_pull_or_push_only() {
+        let ok = scopes("service=airlock-registry&scope=repository%3Agateway%2Fruntime%3Apull&scope=repository:a/b:pull,push+repository:c:pull").unwrap();
+        let names: Vec<_> = ok
+            .iter()
+            .map(|a| (a.name.as_str(), a.actions.join(",")))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("gateway/runtime", "pull".to_string()),
+                ("a/b", "pull,push".to_string()),
+                ("c", "pull".to_string())
+            ]
+        );
+        for bad in [
+            "scope=registry:catalog:*",
+            "scope=repository:Gateway:pull",
+            "scope=repository:a:delete",
+            "scope=repository:a:",
+            "scope=repository:a",
+            "scope=repository:../a:pull",
+            "scope=repository:a//b:pull",
+        ] {
+            assert!(scopes(bad).is_err(), "{bad}");
+        }
+        let many = (0..17)
+            .map(|i| format!("scope=repository:r{i}:pull"))
+            .collect::<Vec<_>>()
+            .join("&");
+        assert!(scopes(&many).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_query_parses_or_is_refused_without_panicking(q in ".{0,200}") {
+            let _ = scopes(&q);
+            let _ = form_pairs(&q);
+        }
+
+        #[test]
+        fn percent_escapes_decode(b in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let enc: String = b.iter().map(|x| format!("%{x:02X}")).collect();
+            let got = form_pairs(&format!("k={enc}"));
+            proptest::prop_assert_eq!(got[0].1.clone(), String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+
+    #[test]
+    fn certificates_come_from_complete_pem_blocks() {
+        let pem = "junk\n-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
+        assert_eq!(certificates(pem).unwrap(), vec!["AAECAw==".to_string()]);
+        assert!(certificates("-----BEGIN CERTIFICATE-----\nAAEC\n").is_err());
+        assert!(certificates("").is_err());
+    }
+}

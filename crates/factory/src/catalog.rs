@@ -363,3 +363,71 @@ impl Catalog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Catalog> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("catalog.json");
+        std::fs::write(&p, text).unwrap();
+        Catalog::load(&p)
+    }
+
+    fn with(product_extra: &str, tier_extra: &str) -> String {
+        format!(
+            r#"{{"catalog_version": 1, "issuer": "V", "products": {{"gw": {{"name": "GW", "editions": ["std"], "features": ["a"], "limits": []{product_extra},
+               "tiers": {{"professional": {{"editions": ["std"], "features": ["a"], "validity_days": 30, "grace_days": 0, "production_use": true{tier_extra}}},
+                          "evaluation": {{"editions": ["std"], "validity_days": 30, "grace_days": 0, "production_use": false}}}}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn tiers_entitle_channels_and_the_repositories_on_them() {
+        let c = load(&with(
+            r#", "channels": ["beta"], "repositories": {"gw/runtime": "stable", "gw/runtime-beta": "beta"}"#,
+            r#", "channels": ["stable", "beta"]"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            c.channels("gw", Tier::Professional).unwrap(),
+            ["stable", "beta"]
+        );
+        assert_eq!(c.channels("gw", Tier::Evaluation).unwrap(), ["stable"]);
+        assert!(c
+            .entitles_repository("gw", Tier::Professional, "gw/runtime-beta")
+            .is_ok());
+        assert!(c
+            .entitles_repository("gw", Tier::Evaluation, "gw/runtime")
+            .is_ok());
+        let e = c
+            .entitles_repository("gw", Tier::Evaluation, "gw/runtime-beta")
+            .unwrap_err();
+        assert!(e.to_string().contains("channel beta"), "{e}");
+        assert!(c
+            .entitles_repository("gw", Tier::Professional, "other")
+            .is_err());
+    }
+
+    #[test]
+    fn unknown_channels_and_bad_repository_names_are_refused() {
+        for (p, t, needle) in [
+            ("", r#", "channels": ["beta"]"#, "unknown channel"),
+            (
+                r#", "repositories": {"gw/runtime": "nightly"}"#,
+                "",
+                "unknown channel",
+            ),
+            (
+                r#", "repositories": {"GW/Runtime": "stable"}"#,
+                "",
+                "repository name",
+            ),
+            (r#", "channels": ["bad channel"]"#, "", "channel"),
+        ] {
+            let e = load(&with(p, t)).unwrap_err();
+            assert!(format!("{e:#}").contains(needle), "{e:#}");
+        }
+    }
+}
