@@ -107,6 +107,10 @@ pub(crate) fn activation_cmd(c: Common, license: Option<&Path>) -> Result<ExitCo
                     ("sequence", n(l.value().sequence)),
                     ("not_after", s(&l.value().not_after)),
                     (
+                        "build_keys",
+                        Value::Array(l.value().grants.iter().map(|g| s(&g.bundle_id)).collect()),
+                    ),
+                    (
                         "renew_due",
                         Value::Bool(l.state_at(now) == runtime::activation::LeaseState::RenewDue),
                     ),

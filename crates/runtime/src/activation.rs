@@ -240,8 +240,13 @@ impl Verified<Activation> {
     /// One sentence about the lease.
     pub fn describe(&self, now: Timestamp) -> String {
         let a = self.value();
+        let keys = match a.grants.len() {
+            0 => String::new(),
+            1 => ", with the key of build ".to_string() + &a.grants[0].bundle_id,
+            n => format!(", with the keys of {n} builds"),
+        };
         format!(
-            "activation {} of license {} (device limit {}{}), lease #{} valid until {} ({})",
+            "activation {} of license {} (device limit {}{}), lease #{} valid until {} ({}){keys}",
             a.activation_id,
             a.license_id,
             a.device_limit,

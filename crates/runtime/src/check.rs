@@ -109,6 +109,9 @@ checks! {
     LicenseExpired = "license_expired", true;
     /// The license is in a revocation list this runtime accepted.
     LicenseRevoked = "license_revoked", true;
+    /// The license is suspended by a revocation list this runtime accepted (the vendor resumes
+    /// it with a later list).
+    LicenseSuspended = "license_suspended", true;
     /// Reading the input or writing the staging directory failed.
     IoError = "io_error", false;
     /// The state directory could not be read or written.

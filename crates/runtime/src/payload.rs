@@ -7,8 +7,9 @@
 //!
 //! Order of refusals for [`build_key`]: the installed lease (none: `build_not_granted`; its own
 //! failures keep their codes: `activation_other_machine`, `lease_expired`, `activation_revoked`
-//! …), the lease's grant for the build (`build_not_granted`), then the machine's encryption key
-//! and the unwrapping (`build_key_invalid`). [`SealedPayload::member`] checks each member's
+//! …), its license revoked or suspended by an accepted list (`license_revoked`,
+//! `license_suspended`), the lease's grant for the build (`build_not_granted`), then the
+//! machine's encryption key and the unwrapping (`build_key_invalid`). [`SealedPayload::member`] checks each member's
 //! SHA-256 against the signed manifest before a single byte is opened (`member_mismatch`).
 
 use crate::check::Check;
@@ -69,6 +70,20 @@ pub fn build_key(
         )
     })?;
     let a = lease.value();
+    // The license the lease was signed for, revoked or suspended by a list this machine
+    // accepted, releases no key either.
+    if let Some(why) = h.known.revoked.get(&a.license_id) {
+        return Err(refuse(
+            Check::LicenseRevoked,
+            format!("license {} was revoked: {why}", a.license_id),
+        ));
+    }
+    if let Some(at) = h.known.suspended.get(&a.license_id) {
+        return Err(refuse(
+            Check::LicenseSuspended,
+            format!("license {} is suspended since {at}", a.license_id),
+        ));
+    }
     let grant = a
         .grants
         .iter()

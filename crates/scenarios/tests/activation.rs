@@ -124,25 +124,34 @@ impl Site {
         now: &str,
         extra: &[&str],
     ) -> Result<String, Output> {
+        self.activate_with(machine, now, &[], extra)
+    }
+
+    /// [`Site::activate`] with `request_extra` flags for the request (e.g. `--build ID`) and
+    /// `extra` for the fulfilment.
+    pub(crate) fn activate_with(
+        &self,
+        machine: &str,
+        now: &str,
+        request_extra: &[&str],
+        extra: &[&str],
+    ) -> Result<String, Output> {
         let req = format!("req-{machine}.json");
         let state = format!("state-{machine}");
-        ok(self.on(
+        let mut args = vec![
+            "request",
+            "--license",
+            "lic",
+            "--state",
+            &state,
+            "--out",
+            &req,
+            "--label",
             machine,
-            now,
-            "airlock-agent",
-            &[
-                "request",
-                "--license",
-                "lic",
-                "--state",
-                &state,
-                "--out",
-                &req,
-                "--label",
-                machine,
-                "--force",
-            ],
-        ));
+            "--force",
+        ];
+        args.extend_from_slice(request_extra);
+        ok(self.on(machine, now, "airlock-agent", &args));
         self.carry_back(&req);
         let out = format!("act-{machine}");
         let _ = std::fs::remove_dir_all(self.v.join(&out));

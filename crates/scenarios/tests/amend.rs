@@ -26,7 +26,8 @@ fn view_of(s: &Site, now: &str, id: &str) -> String {
         .unwrap()
 }
 
-fn publish_and_import(s: &Site, now: &str, machine: &str) {
+/// The vendor publishes a revocation list; `machine` imports it into `state-<machine>`.
+pub(crate) fn publish_and_import(s: &Site, now: &str, machine: &str) {
     let _ = std::fs::remove_dir_all(s.v.join("rl"));
     ok(s.factory(
         now,

@@ -105,6 +105,22 @@ fn image(dir: &Path, tag: &str) -> String {
     man_d
 }
 
+/// The activation service at `now` with the catalog and the registry token key and cert.
+fn realm(s: &Site, now: &str, catalog: &Path, (key, cert): (&Path, &Path)) -> Service {
+    Service::start(
+        s,
+        now,
+        &[
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--registry-key",
+            key.to_str().unwrap(),
+            "--registry-cert",
+            cert.to_str().unwrap(),
+        ],
+    )
+}
+
 fn skopeo(args: &[&str]) -> Output {
     Command::new("skopeo")
         .args(["--insecure-policy"])
@@ -181,18 +197,7 @@ fn registry_pulls_need_a_live_seat_whose_license_entitles_the_repository() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json");
-    let svc = Service::start(
-        &s,
-        &now,
-        &[
-            "--catalog",
-            catalog.to_str().unwrap(),
-            "--registry-key",
-            key.to_str().unwrap(),
-            "--registry-cert",
-            cert.to_str().unwrap(),
-        ],
-    );
+    let svc = realm(&s, &now, &catalog, (&key, &cert));
     let reg = Registry::start(&s.v, &format!("{}/v1/registry/token", svc.url), &cert);
 
     // The vendor publishes an image with the admin credential.
@@ -313,18 +318,7 @@ fn registry_pulls_need_a_live_seat_whose_license_entitles_the_repository() {
 
     // After expiry and grace (the service's clock moved there): none either.
     let late = "2027-07-01T00:00:00Z";
-    let svc2 = Service::start(
-        &s,
-        late,
-        &[
-            "--catalog",
-            catalog.to_str().unwrap(),
-            "--registry-key",
-            key.to_str().unwrap(),
-            "--registry-cert",
-            cert.to_str().unwrap(),
-        ],
-    );
+    let svc2 = realm(&s, late, &catalog, (&key, &cert));
     crate::online::point_at(&s, "r", &svc2.url);
     // (A lease never outlives the license's expiry plus grace, so the seat is no longer live.)
     fails(

@@ -13,6 +13,8 @@ use std::process::Output;
 
 const DAY1: &str = "2026-11-23T10:00:00Z";
 const DAY2: &str = "2026-11-24T10:00:00Z";
+const DAY3: &str = "2026-11-25T10:00:00Z";
+const DAY4: &str = "2026-11-26T10:00:00Z";
 const LATE: &str = "2026-12-10T10:00:00Z";
 const SECRET: &str = "the-secret-setting=7f3a9c";
 
@@ -41,33 +43,36 @@ fn show(o: &Output) -> String {
     testkit::run::show(o)
 }
 
-/// `packager bundle --encrypt` for the license in `lic_dir`: (bundle id, archive name).
+/// `packager bundle --encrypt` of `payload/` with `pm.json` for the license in `lic_dir` into
+/// `out`, plus `extra` flags.
+fn package(s: &Site, lic_dir: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "bundle",
+        "--license",
+        lic_dir,
+        "--payload",
+        "payload",
+        "--product-manifest",
+        "pm.json",
+        "--key",
+        "keys/release.key",
+        "--out",
+        out,
+        "--trust",
+        "trust.json",
+        "--encrypt",
+        "keys/kek.pub",
+        "--state",
+        "seq.json",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    vendor(&s.v, "packager", DAY0, &args)
+}
+
+/// [`package`] into `out`: (bundle id, archive name).
 fn seal_bundle(s: &Site, lic_dir: &str, out: &str) -> (String, String) {
-    let o = vendor(
-        &s.v,
-        "packager",
-        DAY0,
-        &[
-            "bundle",
-            "--license",
-            lic_dir,
-            "--payload",
-            "payload",
-            "--product-manifest",
-            "pm.json",
-            "--key",
-            "keys/release.key",
-            "--out",
-            out,
-            "--trust",
-            "trust.json",
-            "--encrypt",
-            "keys/kek.pub",
-            "--state",
-            "seq.json",
-            "--json",
-        ],
-    );
+    let o = package(s, lic_dir, out, &[]);
     let v = json(&o);
     assert_eq!(v["encrypted"], true, "{}", show(&o));
     let archive = Path::new(v["archive"].as_str().unwrap())
@@ -78,64 +83,15 @@ fn seal_bundle(s: &Site, lic_dir: &str, out: &str) -> (String, String) {
     (v["bundle_id"].as_str().unwrap().to_string(), archive)
 }
 
-/// request (naming `builds`) on `machine` → fulfil with the KEK → install.
+/// request (naming `builds`) on `machine` → fulfil (with the KEK when `kek`, leases of 10
+/// days) → install.
 fn activate(s: &Site, machine: &str, now: &str, builds: &[&str], kek: bool) -> Result<(), Output> {
-    let req = format!("req-{machine}.json");
-    let state = format!("state-{machine}");
-    let mut args = vec![
-        "request",
-        "--license",
-        "lic",
-        "--state",
-        &state,
-        "--out",
-        &req,
-        "--force",
-    ];
-    for b in builds {
-        args.extend(["--build", b]);
-    }
-    ok(s.on(machine, now, "airlock-agent", &args));
-    s.carry_back(&req);
-    let out = format!("act-{machine}");
-    let _ = std::fs::remove_dir_all(s.v.join(&out));
-    let mut args = vec![
-        "activation",
-        "fulfill",
-        &req,
-        "--key",
-        "keys/activation.key",
-        "--out",
-        &out,
-        "--lease-days",
-        "10",
-        "--json",
-    ];
+    let asked: Vec<&str> = builds.iter().flat_map(|b| ["--build", b]).collect();
+    let mut extra = vec!["--lease-days", "10"];
     if kek {
-        args.extend(["--kek", "keys/kek.key"]);
+        extra.extend(["--kek", "keys/kek.key"]);
     }
-    let o = s.factory(now, &args);
-    if !o.status.success() {
-        return Err(o);
-    }
-    let _ = std::fs::remove_dir_all(s.c.join(&out));
-    s.carry(&out, &out);
-    ok(s.on(
-        machine,
-        now,
-        "airlock-agent",
-        &[
-            "install",
-            &out,
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--state",
-            &state,
-        ],
-    ));
-    Ok(())
+    s.activate_with(machine, now, &asked, &extra).map(|_| ())
 }
 
 /// `runtime-verify BUNDLE --extract DEST` on `machine` with state directory `state`.
@@ -489,6 +445,31 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
         &s.c.join("x-rel"),
     );
 
+    // Machine D takes the freed seat with the build's key. Its license suspended, then revoked,
+    // by lists D imports: no key, each with its code; resumed in between: the key again.
+    activate(&s, "d", DAY2, &[&bid], true).unwrap();
+    let o = extract(&s, "d", "state-d", DAY2, &archive, "x-d");
+    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+    let lic = s.license_id.clone();
+    ok(s.factory(DAY2, &["suspend", &lic, "--reason", "invoice unpaid"]));
+    crate::amend::publish_and_import(&s, DAY2, "d");
+    refused(
+        extract(&s, "d", "state-d", DAY2, &archive, "x-d2"),
+        "license_suspended",
+        &s.c.join("x-d2"),
+    );
+    ok(s.factory(DAY3, &["resume", &lic, "--reason", "paid"]));
+    crate::amend::publish_and_import(&s, DAY3, "d");
+    let o = extract(&s, "d", "state-d", DAY3, &archive, "x-d3");
+    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
+    ok(s.factory(DAY3, &["revoke", &lic, "--reason", "contract ended"]));
+    crate::amend::publish_and_import(&s, DAY4, "d");
+    refused(
+        extract(&s, "d", "state-d", DAY4, &archive, "x-d4"),
+        "license_revoked",
+        &s.c.join("x-d4"),
+    );
+
     // The content key never appears unwrapped: not in the registry, not in any file of the
     // vendor or the customer, not in any answer printed.
     no_key_anywhere(&s, &record, &said);
@@ -588,37 +569,14 @@ fn a_product_opens_one_member_on_demand_and_a_rebuild_is_byte_identical() {
         s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
     // The same inputs, time, sequence and key: the same bytes.
     let name = archive.trim_end_matches(".tar.gz");
-    ok(vendor(
-        &s.v,
-        "packager",
-        DAY0,
-        &[
-            "bundle",
-            "--license",
-            "lic",
-            "--payload",
-            "payload",
-            "--product-manifest",
-            "pm.json",
-            "--key",
-            "keys/release.key",
-            "--out",
-            "again",
-            "--trust",
-            "trust.json",
-            "--encrypt",
-            "keys/kek.pub",
-            "--state",
-            "seq.json",
-            "--sequence",
-            "1",
-            "--name",
-            name,
-            "--reuse-key",
-            record.to_str().unwrap(),
-            "--kek-secret",
-            "keys/kek.key",
-        ],
+    let rec = record.to_str().unwrap();
+    let same = ["--sequence", "1", "--name", name];
+    let reuse = ["--reuse-key", rec, "--kek-secret", "keys/kek.key"];
+    ok(package(
+        &s,
+        "lic",
+        "again",
+        &[&same[..], &reuse[..]].concat(),
     ));
     assert_eq!(
         std::fs::read(s.v.join(format!("out/{archive}"))).unwrap(),
@@ -626,34 +584,7 @@ fn a_product_opens_one_member_on_demand_and_a_rebuild_is_byte_identical() {
         "a rebuild with the same key differs"
     );
     // A fresh key (the default) gives other bytes for the same inputs.
-    ok(vendor(
-        &s.v,
-        "packager",
-        DAY0,
-        &[
-            "bundle",
-            "--license",
-            "lic",
-            "--payload",
-            "payload",
-            "--product-manifest",
-            "pm.json",
-            "--key",
-            "keys/release.key",
-            "--out",
-            "fresh",
-            "--trust",
-            "trust.json",
-            "--encrypt",
-            "keys/kek.pub",
-            "--state",
-            "seq.json",
-            "--sequence",
-            "1",
-            "--name",
-            name,
-        ],
-    ));
+    ok(package(&s, "lic", "fresh", &same));
     assert_ne!(
         std::fs::read(s.v.join(format!("out/{archive}"))).unwrap(),
         std::fs::read(s.v.join(format!("fresh/{archive}"))).unwrap()
