@@ -24,7 +24,7 @@ use admin::{
     admin_list, admin_release, admin_reset, admin_resume, admin_revoke, admin_suspend,
     admin_token_revoke, metrics_text,
 };
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -145,9 +145,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/activations", post(activate))
         .route("/v1/activations/{id}/renew", post(renew))
         .route("/v1/activations/{id}/deactivate", post(deactivate))
-        .route("/v1/updates", get(updates_list))
+        .route("/v1/updates", get(updates::list))
         .route("/v1/registry/token", get(registry::token))
-        .route("/v1/updates/files/{file}", get(updates_file))
+        .route("/v1/updates/files/{file}", get(updates::file))
         .route("/v1/admin/activations", get(admin_list))
         .route("/v1/admin/activations/{id}/release", post(admin_release))
         .route("/v1/admin/licenses/{id}/reset", post(admin_reset))
@@ -593,113 +593,6 @@ impl App {
             None => Ok(vec![runtime::manifest::DEFAULT_CHANNEL.to_string()]),
         }
     }
-}
-
-pub(crate) fn updates_index(app: &App) -> Result<&updates::Index, ApiError> {
-    app.updates.as_ref().ok_or_else(|| {
-        ApiError::new(
-            Code::UpdatesDisabled,
-            "this service offers no updates (started without --bundles)",
-        )
-    })
-}
-
-/// `?channel=NAME` of an update listing (default `stable`).
-#[derive(serde::Deserialize)]
-pub(crate) struct ChannelQuery {
-    channel: Option<String>,
-}
-
-async fn updates_list(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    axum::extract::Query(q): axum::extract::Query<ChannelQuery>,
-    headers: HeaderMap,
-) -> ApiResult {
-    let index = updates_index(&app)?;
-    let m = update_seat(&app, peer, &headers).await?;
-    let channel = q
-        .channel
-        .unwrap_or_else(|| runtime::manifest::DEFAULT_CHANNEL.to_string());
-    if !app.channels(&m)?.contains(&channel) {
-        return Err(ApiError::new(
-            Code::ChannelNotLicensed,
-            format!(
-                "the {} tier of {} does not include channel {channel:?}",
-                m.tier, m.product
-            ),
-        ));
-    }
-    let now = app.now();
-    let newest = index.newest(&m.ids, &m.req.product, &channel, now);
-    let bundles: Vec<serde_json::Value> = newest
-        .iter()
-        .map(|b| {
-            json!({
-                "bundle_id": b.bundle_id,
-                "license_id": b.license_id,
-                "product": b.product,
-                "version": b.version,
-                "channel": b.channel,
-                "sequence": b.sequence,
-                "created_at": b.created_at.to_string(),
-                "size": b.size,
-                "sha256": b.sha256,
-                "file": format!("/v1/updates/files/{}", b.file),
-                "signature": format!("/v1/updates/files/{}", b.signature),
-            })
-        })
-        .collect();
-    app.metrics.outcome("updates", "listed");
-    Ok(axum::Json(json!({ "bundles": bundles })).into_response())
-}
-
-async fn updates_file(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult {
-    let index = updates_index(&app)?;
-    let m = update_seat(&app, peer, &headers).await?;
-    let channels = app.channels(&m)?;
-    let now = app.now();
-    let bundles: Vec<updates::Bundle> = index
-        .bundles(now)
-        .into_iter()
-        .filter(|b| {
-            b.product == m.req.product
-                && m.ids.contains(&b.license_id)
-                && channels.contains(&b.channel)
-        })
-        .collect();
-    let Some(path) = index.path_of(&bundles, &file) else {
-        return Err(ApiError::new(
-            Code::NotFound,
-            "no such update for this machine",
-        ));
-    };
-    let f = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?;
-    let len = f
-        .metadata()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?
-        .len();
-    app.metrics.outcome("updates", "downloaded");
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            ),
-            (header::CONTENT_LENGTH, HeaderValue::from(len)),
-        ],
-        body,
-    )
-        .into_response())
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> ApiResult {

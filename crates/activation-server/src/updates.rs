@@ -7,9 +7,18 @@
 //! lineage and its product. It verifies the bundle again itself before installing it: the
 //! service is a courier, not a trust anchor.
 
+use crate::{update_seat, ApiError, ApiResult, App};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
 use canon::Timestamp;
+use factory::activation::Code;
 use runtime::TrustStore;
+use serde_json::json;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -94,6 +103,115 @@ impl Index {
             .any(|b| b.file == file || b.signature == file)
             .then(|| self.dir.join(file))
     }
+}
+
+// The routes (docs/HTTP.md): the machine behind the credential, its entitled channels.
+
+pub(crate) fn updates_index(app: &App) -> Result<&Index, ApiError> {
+    app.updates.as_ref().ok_or_else(|| {
+        ApiError::new(
+            Code::UpdatesDisabled,
+            "this service offers no updates (started without --bundles)",
+        )
+    })
+}
+
+/// `?channel=NAME` of an update listing (default `stable`).
+#[derive(serde::Deserialize)]
+pub(crate) struct ChannelQuery {
+    channel: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Query(q): axum::extract::Query<ChannelQuery>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let index = updates_index(&app)?;
+    let m = update_seat(&app, peer, &headers).await?;
+    let channel = q
+        .channel
+        .unwrap_or_else(|| runtime::manifest::DEFAULT_CHANNEL.to_string());
+    if !app.channels(&m)?.contains(&channel) {
+        return Err(ApiError::new(
+            Code::ChannelNotLicensed,
+            format!(
+                "the {} tier of {} does not include channel {channel:?}",
+                m.tier, m.product
+            ),
+        ));
+    }
+    let now = app.now();
+    let newest = index.newest(&m.ids, &m.req.product, &channel, now);
+    let bundles: Vec<serde_json::Value> = newest
+        .iter()
+        .map(|b| {
+            json!({
+                "bundle_id": b.bundle_id,
+                "license_id": b.license_id,
+                "product": b.product,
+                "version": b.version,
+                "channel": b.channel,
+                "sequence": b.sequence,
+                "created_at": b.created_at.to_string(),
+                "size": b.size,
+                "sha256": b.sha256,
+                "file": format!("/v1/updates/files/{}", b.file),
+                "signature": format!("/v1/updates/files/{}", b.signature),
+            })
+        })
+        .collect();
+    app.metrics.outcome("updates", "listed");
+    Ok(axum::Json(json!({ "bundles": bundles })).into_response())
+}
+
+pub(crate) async fn file(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(file): UrlPath<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let index = updates_index(&app)?;
+    let m = update_seat(&app, peer, &headers).await?;
+    let channels = app.channels(&m)?;
+    let now = app.now();
+    let bundles: Vec<Bundle> = index
+        .bundles(now)
+        .into_iter()
+        .filter(|b| {
+            b.product == m.req.product
+                && m.ids.contains(&b.license_id)
+                && channels.contains(&b.channel)
+        })
+        .collect();
+    let Some(path) = index.path_of(&bundles, &file) else {
+        return Err(ApiError::new(
+            Code::NotFound,
+            "no such update for this machine",
+        ));
+    };
+    let f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?;
+    let len = f
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{}: {e}", path.display())))?
+        .len();
+    app.metrics.outcome("updates", "downloaded");
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 fn scan(dir: &Path, trust: &TrustStore, now: Timestamp) -> Vec<Bundle> {

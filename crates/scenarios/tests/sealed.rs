@@ -5,7 +5,8 @@
 //! without) and an attacker holding the files (a copied state directory, a tampered archive,
 //! an old lease, another customer's build).
 
-use crate::activation::{Site, DAY0};
+use crate::activation::Site;
+pub(crate) use crate::activation::DAY0;
 use crate::kit::*;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -35,17 +36,17 @@ fn payload(v: &Path) -> Vec<u8> {
     bin
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(o)))
 }
 
-fn show(o: &Output) -> String {
+pub(crate) fn show(o: &Output) -> String {
     testkit::run::show(o)
 }
 
 /// `packager bundle --encrypt` of `payload/` with `pm.json` for the license in `lic_dir` into
 /// `out`, plus `extra` flags.
-fn package(s: &Site, lic_dir: &str, out: &str, extra: &[&str]) -> Output {
+pub(crate) fn package(s: &Site, lic_dir: &str, out: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "bundle",
         "--license",
@@ -71,7 +72,7 @@ fn package(s: &Site, lic_dir: &str, out: &str, extra: &[&str]) -> Output {
 }
 
 /// [`package`] into `out`: (bundle id, archive name).
-fn seal_bundle(s: &Site, lic_dir: &str, out: &str) -> (String, String) {
+pub(crate) fn seal_bundle(s: &Site, lic_dir: &str, out: &str) -> (String, String) {
     let o = package(s, lic_dir, out, &[]);
     let v = json(&o);
     assert_eq!(v["encrypted"], true, "{}", show(&o));
@@ -95,7 +96,14 @@ fn activate(s: &Site, machine: &str, now: &str, builds: &[&str], kek: bool) -> R
 }
 
 /// `runtime-verify BUNDLE --extract DEST` on `machine` with state directory `state`.
-fn extract(s: &Site, machine: &str, state: &str, now: &str, archive: &str, dest: &str) -> Output {
+pub(crate) fn extract(
+    s: &Site,
+    machine: &str,
+    state: &str,
+    now: &str,
+    archive: &str,
+    dest: &str,
+) -> Output {
     s.on(
         machine,
         now,
@@ -122,6 +130,38 @@ fn refused(o: Output, check: &str, dest: &Path) {
     assert!(!dest.exists(), "{} was written", dest.display());
 }
 
+/// A site with a KEK and one sealed build of its license in `out/`.
+pub(crate) struct Sealed {
+    pub(crate) s: Site,
+    /// `payload/app.bin`.
+    pub(crate) bin: Vec<u8>,
+    pub(crate) bid: String,
+    pub(crate) archive: String,
+    /// The build record.
+    pub(crate) record: std::path::PathBuf,
+}
+
+impl Sealed {
+    pub(crate) fn new(limit: u64) -> Sealed {
+        let s = Site::new(limit);
+        ok(s.factory(
+            DAY0,
+            &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
+        ));
+        let bin = payload(&s.v);
+        let (bid, archive) = seal_bundle(&s, "lic", "out");
+        let record =
+            s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
+        Sealed {
+            s,
+            bin,
+            bid,
+            archive,
+            record,
+        }
+    }
+}
+
 /// Every file under `dir` (recursively).
 fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -135,7 +175,7 @@ fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// The content key of a build record, opened with the KEK as the factory does.
-fn content_key(s: &Site, record: &Path) -> [u8; 32] {
+pub(crate) fn content_key(s: &Site, record: &Path) -> [u8; 32] {
     let kek =
         seal::keyfile::EncryptionKey::load(&s.v.join("keys/kek.key"), seal::keyfile::EncRole::Kek)
             .unwrap();
@@ -157,16 +197,14 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(2);
+    let Sealed {
+        s,
+        bin,
+        bid,
+        archive,
+        record,
+    } = Sealed::new(2);
     let mut said: Vec<Output> = Vec::new();
-    ok(s.factory(
-        DAY0,
-        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
-    ));
-    let bin = payload(&s.v);
-    let (bid, archive) = seal_bundle(&s, "lic", "out");
-    let record =
-        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
     assert!(record.exists());
 
     // Stock tools check the delivery without any key, and the archive holds no plaintext.
@@ -480,7 +518,7 @@ fn a_sealed_build_opens_only_where_a_lease_carries_its_key() {
 /// The content key of `record`, raw, in hex or in base64, is in no file of the vendor or the
 /// customer (the registry and the service's answers written to disk included) and in none of
 /// `said` (commands' standard output and error).
-fn no_key_anywhere(s: &Site, record: &Path, said: &[Output]) {
+pub(crate) fn no_key_anywhere(s: &Site, record: &Path, said: &[Output]) {
     let key = content_key(s, record);
     let forms: Vec<Vec<u8>> = vec![
         key.to_vec(),
@@ -558,15 +596,13 @@ fn a_product_opens_one_member_on_demand_and_a_rebuild_is_byte_identical() {
     if !have_tool("faketime") {
         return;
     }
-    let s = Site::new(1);
-    ok(s.factory(
-        DAY0,
-        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
-    ));
-    let bin = payload(&s.v);
-    let (_, archive) = seal_bundle(&s, "lic", "out");
-    let record =
-        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
+    let Sealed {
+        s,
+        bin,
+        bid: _,
+        archive,
+        record,
+    } = Sealed::new(1);
     // The same inputs, time, sequence and key: the same bytes.
     let name = archive.trim_end_matches(".tar.gz");
     let rec = record.to_str().unwrap();
@@ -639,84 +675,4 @@ fn a_product_opens_one_member_on_demand_and_a_rebuild_is_byte_identical() {
     std::fs::write(&f, &bytes).unwrap();
     let e = p.member("payload/app.bin").unwrap_err();
     assert_eq!(e.check, Some(runtime::Check::MemberMismatch), "{e}");
-}
-
-#[test]
-fn the_service_releases_build_keys_and_renewals_carry_them() {
-    if !have_tool("faketime") {
-        return;
-    }
-    use crate::online::{activate as online_activate, agent, Service};
-    let s = Site::new(2);
-    ok(s.factory(
-        DAY0,
-        &["keygen", "--role", "kek", "--name", "kek", "--out", "keys"],
-    ));
-    let bin = payload(&s.v);
-    let (bid, archive) = seal_bundle(&s, "lic", "out");
-    let record =
-        s.v.join(format!("out/{}", archive.replace(".tar.gz", ".build.json")));
-    ok(s.factory(
-        DAY0,
-        &[
-            "build",
-            "register",
-            record.to_str().unwrap(),
-            "--kek",
-            "keys/kek.key",
-            "--trust",
-            "trust.json",
-        ],
-    ));
-    s.carry("out", "out");
-    {
-        // A service without the KEK refuses, recording nothing.
-        let svc = Service::start(&s, DAY0, &[]);
-        fails(
-            online_activate(&s, "o", DAY0, &svc.url, &["--build", &bid]),
-            1,
-            "BUILD_KEYS_DISABLED",
-        );
-    }
-    let svc = Service::start(&s, DAY0, &["--kek", "keys/kek.key"]);
-    fails(
-        online_activate(
-            &s,
-            "p",
-            DAY0,
-            &svc.url,
-            &["--build", "bnd-00000000000000ff"],
-        ),
-        1,
-        "BUILD_NOT_FOUND",
-    );
-    ok(online_activate(&s, "o", DAY0, &svc.url, &["--build", &bid]));
-    let lease = |m: &str| -> serde_json::Value {
-        serde_json::from_slice(
-            &std::fs::read(s.c.join(format!("state-{m}/activation/gateway/activation.json")))
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    let first = lease("o");
-    assert_eq!(first["grants"][0]["bundle_id"], bid.as_str());
-    let o = extract(&s, "o", "state-o", DAY0, &archive, "x-o");
-    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
-    assert_eq!(std::fs::read(s.c.join("x-o/payload/app.bin")).unwrap(), bin);
-    // A renewal: a higher sequence, the grant re-wrapped for it.
-    ok(agent(&s, "o", DAY0, &["run", "--once", "--force"]));
-    let second = lease("o");
-    assert!(second["sequence"].as_u64() > first["sequence"].as_u64());
-    assert_eq!(second["grants"][0]["bundle_id"], bid.as_str());
-    assert_ne!(
-        second["grants"][0]["wrapped_key"],
-        first["grants"][0]["wrapped_key"]
-    );
-    let o = extract(&s, "o", "state-o", DAY0, &archive, "x-o2");
-    assert_eq!(json(&o)["opened"], true, "{}", show(&o));
-    // The service's registry, its answers (the installed leases) and the agent's output hold
-    // the key wrapped only.
-    let said = vec![agent(&s, "o", DAY0, &["status", "--json"])];
-    drop(svc);
-    no_key_anywhere(&s, &record, &said);
 }

@@ -18,6 +18,7 @@ mod registry;
 mod routine;
 mod runbooks;
 mod sealed;
+mod sealed_online;
 mod seats;
 mod siege;
 mod surface;
