@@ -66,8 +66,8 @@ struct ServeArgs {
     /// The key-encryption key (NAME.key, `factory keygen --role kek`): leases then carry the
     /// content keys of registered builds, wrapped to each machine. Without it, requests naming
     /// builds are refused BUILD_KEYS_DISABLED
-    #[arg(long, value_name = "FILE")]
-    kek: Option<PathBuf>,
+    #[arg(long, value_name = "FILE_OR_URI")]
+    kek: Option<String>,
     /// The vendor's catalog (default: $AIRLOCK_CATALOG, else catalog.json in the vendor home
     /// when there): the release channels and image repositories each tier entitles
     #[arg(long, value_name = "FILE")]
@@ -147,7 +147,7 @@ struct FileConfig {
     db: Option<String>,
     key: Option<PathBuf>,
     trust: Option<PathBuf>,
-    kek: Option<PathBuf>,
+    kek: Option<String>,
     catalog: Option<PathBuf>,
     registry: Option<RegistryConfig>,
     tls_cert: Option<PathBuf>,
@@ -309,8 +309,17 @@ fn serve(mut a: ServeArgs) -> Result<ExitCode> {
         .context("give --key ACTIVATION_KEY")?;
     let kek = a
         .kek
-        .or(rel(&base, file.kek))
-        .map(|p| seal::keyfile::EncryptionKey::load(&p, seal::keyfile::EncRole::Kek))
+        .or(file.kek.map(|k| {
+            if signing::pkcs11::is_uri(&k) {
+                k
+            } else {
+                rel(&base, Some(PathBuf::from(k)))
+                    .expect("some")
+                    .display()
+                    .to_string()
+            }
+        }))
+        .map(|k| factory::builds::Kek::load(&k))
         .transpose()?;
     let trust_path = a
         .trust

@@ -15,11 +15,11 @@ use factory::activation::{
     self as seats, Code, Fulfilled, Granted, Heartbeat, How, LeaseTerms, Listed, Outcome, Refusal,
     Released, Reset, Row,
 };
+use factory::builds::Kek;
 use factory::db::Sql;
 use factory::registry::Registry;
 use runtime::activation::{ActivationRequest, Deactivation, InstallToken};
 use runtime::signed::Verified;
-use seal::keyfile::EncryptionKey;
 use signing::SecretKey;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -347,7 +347,7 @@ pub struct Store {
     tx: mpsc::Sender<(Op, Reply)>,
     name: &'static str,
     key: Arc<SecretKey>,
-    kek: Option<Arc<EncryptionKey>>,
+    kek: Option<Arc<Kek>>,
 }
 
 /// The clock of the service (the system clock; tests move it).
@@ -406,7 +406,7 @@ impl Store {
 
     /// The same store, releasing build keys with `kek` (the lease terms it was started with
     /// say `with_build_keys` too).
-    pub fn with_kek(mut self, kek: Option<EncryptionKey>) -> Store {
+    pub fn with_kek(mut self, kek: Option<Kek>) -> Store {
         self.kek = kek.map(Arc::new);
         self
     }

@@ -21,7 +21,8 @@ use runtime::activation::Activation;
 use runtime::build::{grant_info, kek_info, BuildRecord, KeyGrant};
 use runtime::license::License;
 use runtime::Artifact;
-use seal::keyfile::EncryptionKey;
+
+pub use signing::kek::Kek;
 
 /// A registered build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,7 @@ pub fn register(
     reg: &mut Registry,
     file: &[u8],
     trust: &runtime::TrustStore,
-    kek: &EncryptionKey,
+    kek: &Kek,
     now: Timestamp,
 ) -> Result<Registered> {
     let f = runtime::activation::SignedFile::parse(BuildRecord::WHAT, file)
@@ -94,20 +95,19 @@ pub fn register(
         runtime::signed::verify::<BuildRecord>(trust, &f.canonical, &f.envelope.to_bytes(), None)
             .map_err(|e| anyhow::anyhow!("the build record does not verify: {e}"))?;
     let rec = v.value();
-    if rec.kek_key_id != kek.key_id.to_string() {
+    if rec.kek_key_id != kek.key_id().to_string() {
         bail!(
             "build {} is wrapped to key-encryption key {}, not to {} ({}): register it with that key",
             rec.bundle_id,
             rec.kek_key_id,
-            kek.key_id,
-            kek.name
+            kek.key_id(),
+            kek.name()
         );
     }
     let wrapped = canon::enc::unb64(&rec.wrapped_key).context("wrapped_key")?;
     let key = kek
-        .key
         .unwrap(&wrapped, &kek_info(&rec.bundle_id))
-        .map_err(|e| anyhow::anyhow!("build {}: {e}", rec.bundle_id))?;
+        .map_err(|e| anyhow::anyhow!("build {}: {e:#}", rec.bundle_id))?;
     if !seal::same_bytes(key.check_hex().as_bytes(), rec.key_check.as_bytes()) {
         bail!(
             "build {}: the wrapped key is not the key its key_check names; nothing was registered",
@@ -265,7 +265,7 @@ pub fn grants(
     lease: &Activation,
     machine_key: &[u8; 32],
     builds: &[(String, String, String)],
-    kek: Option<&EncryptionKey>,
+    kek: Option<&Kek>,
 ) -> Result<Result<Vec<KeyGrant>, Refusal>> {
     if builds.is_empty() {
         return Ok(Ok(Vec::new()));
@@ -278,17 +278,16 @@ pub fn grants(
     };
     let mut out = Vec::with_capacity(builds.len());
     for (bundle_id, wrapped, kek_id) in builds {
-        if *kek_id != kek.key_id.to_string() {
+        if *kek_id != kek.key_id().to_string() {
             bail!(
                 "build {bundle_id} is wrapped to key-encryption key {kek_id}, this side holds {}",
-                kek.key_id
+                kek.key_id()
             );
         }
         let w = canon::enc::unb64(wrapped).context("a registered wrapped key")?;
         let key = kek
-            .key
             .unwrap(&w, &kek_info(bundle_id))
-            .map_err(|e| anyhow::anyhow!("build {bundle_id}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("build {bundle_id}: {e:#}"))?;
         let to_machine = seal::wrap::wrap(machine_key, &key, &grant_info(lease, bundle_id))
             .map_err(|e| anyhow::anyhow!("build {bundle_id}: {e}"))?;
         out.push(KeyGrant {

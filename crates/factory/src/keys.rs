@@ -60,6 +60,37 @@ pub fn keygen_kek(
     Ok((key, vec![secret, public]))
 }
 
+/// Makes a key-encryption key inside a PKCS#11 token (RSA 3072, never extractable; docs/
+/// FORMAT.md §19) labelled `name`, and writes its public file `NAME.pub` in `out` (what the
+/// packager wraps to). Returns its key id and the path.
+pub fn keygen_kek_token(
+    uri: &str,
+    name: &str,
+    out: &Path,
+    now: Timestamp,
+) -> Result<(KeyId, PathBuf)> {
+    signing::keyfile::check_name(name)?;
+    let public = out.join(format!("{name}.pub"));
+    if public.exists() {
+        anyhow::bail!(
+            "{} already exists; refusing to overwrite a key",
+            public.display()
+        );
+    }
+    let uri = signing::pkcs11::Uri::parse(uri)?;
+    let k = signing::pkcs11::HsmKek::generate(&uri, name, now)?;
+    let spki = seal::rsa_kek::spki(&k.modulus, &k.exponent)?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+    fsio::write_atomic(
+        &public,
+        &seal::keyfile::rsa_public_file(&spki, name, now),
+        0o644,
+        false,
+    )
+    .with_context(|| format!("{}", public.display()))?;
+    Ok((seal::keyfile::rsa_key_id(&spki), public))
+}
+
 /// What `factory trust` should produce.
 pub struct TrustRequest<'a> {
     /// The root keys that sign (one, or several to co-sign a root rotation).

@@ -17,6 +17,8 @@ pub const BUILD_TYPE: &str = "airlock-build";
 /// Bytes of a wrapped content key (HPKE X25519: the 32-byte encapsulated key, the 32-byte key
 /// sealed with its 16-byte tag).
 pub const WRAPPED_KEY_BYTES: usize = 80;
+/// Bytes of a content key wrapped to an RSA key-encryption key (3072 to 4096 bits).
+pub const RSA_WRAPPED_KEY_BYTES: std::ops::RangeInclusive<usize> = 384..=512;
 /// Most builds one request may name, and one lease may carry keys for.
 pub const MAX_GRANTS: usize = 32;
 /// Largest build record.
@@ -99,7 +101,12 @@ impl Artifact for BuildRecord {
         if canon::KeyId::parse(&self.kek_key_id).is_none() {
             return bad("kek_key_id is not 16 lowercase hex characters".into());
         }
-        wrapped_key_bytes(w, &self.wrapped_key)?;
+        let wrapped = enc::unb64(&self.wrapped_key).unwrap_or_default();
+        if wrapped.len() != WRAPPED_KEY_BYTES && !RSA_WRAPPED_KEY_BYTES.contains(&wrapped.len()) {
+            return bad(format!(
+                "wrapped_key is not base64 of {WRAPPED_KEY_BYTES} bytes (an X25519 key-encryption key) or of 384-512 bytes (an RSA one)"
+            ));
+        }
         ts(w, "created_at", &self.created_at)
     }
 }

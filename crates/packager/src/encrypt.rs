@@ -13,7 +13,7 @@ use canon::{enc, Kind, Timestamp};
 use runtime::build::{kek_info, BuildRecord, BUILD_TYPE};
 use runtime::manifest::{BundleManifest, ProductManifest, ENCRYPTION_SCHEME};
 use runtime::Artifact;
-use seal::keyfile::{EncRole, EncryptionKey, PublicEncryptionKey};
+use seal::keyfile::KekPublic;
 use seal::ContentKey;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -22,8 +22,8 @@ use std::path::Path;
 
 /// What `--encrypt` needs.
 pub struct Encrypt<'a> {
-    /// The vendor's key-encryption key (its public file).
-    pub kek: &'a PublicEncryptionKey,
+    /// The vendor's key-encryption key (its public file: X25519, or RSA for a key in a token).
+    pub kek: &'a KekPublic,
     /// The build's content key: fresh ([`ContentKey::generate`]) unless a build is made again
     /// byte for byte ([`content_key_of`]).
     pub content_key: ContentKey,
@@ -32,11 +32,11 @@ pub struct Encrypt<'a> {
     pub record: Option<&'a Path>,
 }
 
-/// The content key of an earlier build record, opened with the key-encryption key's secret
-/// file (to rebuild that bundle byte for byte): the record's signature is not checked here,
-/// the key is checked against its `key_check` by the manifest the rebuild writes.
-pub fn content_key_of(record: &Path, kek: &Path) -> Result<ContentKey> {
-    let kek = EncryptionKey::load(kek, EncRole::Kek)?;
+/// The content key of an earlier build record, opened with the key-encryption key (its secret
+/// file, or its `pkcs11:` URI), to rebuild that bundle byte for byte: the record's signature is
+/// not checked here; the key is checked against the record's `key_check`.
+pub fn content_key_of(record: &Path, kek: &str) -> Result<ContentKey> {
+    let kek = signing::kek::Kek::load(kek)?;
     let bytes = fsio::read_capped(
         record,
         (runtime::build::MAX_BUILD_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -48,7 +48,6 @@ pub fn content_key_of(record: &Path, kek: &Path) -> Result<ContentKey> {
     rec.validate()?;
     let wrapped = enc::unb64(&rec.wrapped_key).context("wrapped_key")?;
     let key = kek
-        .key
         .unwrap(&wrapped, &kek_info(&rec.bundle_id))
         .with_context(|| format!("{}", record.display()))?;
     if key.check_hex() != rec.key_check {
@@ -135,7 +134,7 @@ pub(crate) fn record(
     signer: &signing::SecretKey,
     created_at: Timestamp,
 ) -> Result<Vec<u8>> {
-    let wrapped = seal::wrap::wrap(&e.kek.public_key, &e.content_key, &kek_info(&m.bundle_id))?;
+    let wrapped = e.kek.wrap(&e.content_key, &kek_info(&m.bundle_id))?;
     let rec = BuildRecord {
         doc_type: BUILD_TYPE.into(),
         bundle_id: m.bundle_id.clone(),
@@ -148,7 +147,7 @@ pub(crate) fn record(
         created_at: created_at.to_string(),
         scheme: ENCRYPTION_SCHEME.into(),
         key_check: e.content_key.check_hex(),
-        kek_key_id: e.kek.key_id.to_string(),
+        kek_key_id: e.kek.key_id().to_string(),
         wrapped_key: enc::b64(&wrapped),
     };
     rec.validate().context("the build record")?;

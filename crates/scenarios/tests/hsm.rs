@@ -7,12 +7,12 @@ use crate::kit::*;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 // Every tool runs on the real clock: the customer's machine and the vendor agree on it.
 
 /// A SoftHSM2 token labelled `airlock` in `dir`; the environment the vendor's tools need.
-fn token(dir: &Path) -> Vec<(&'static str, String)> {
+pub(crate) fn token(dir: &Path) -> Vec<(&'static str, String)> {
     let conf = dir.join("softhsm2.conf");
     std::fs::create_dir_all(dir.join("tokens")).unwrap();
     std::fs::write(
@@ -42,7 +42,7 @@ fn token(dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run(v: &Path, env: &[(&str, String)], tool: &str, args: &[&str]) -> Output {
+pub(crate) fn run(v: &Path, env: &[(&str, String)], tool: &str, args: &[&str]) -> Output {
     Command::new(bin(tool))
         .args(args)
         .current_dir(v)

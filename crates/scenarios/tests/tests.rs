@@ -10,6 +10,7 @@ mod contract;
 mod desk;
 mod downloads;
 mod hsm;
+mod hsm_kek;
 mod insider;
 mod journey;
 mod kit;

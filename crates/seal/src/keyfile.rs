@@ -246,6 +246,113 @@ impl EncryptionKey {
     }
 }
 
+/// The public half of a key-encryption key: X25519 (a key file) or RSA (a key in a PKCS#11
+/// token, [`crate::rsa_kek`]). What the packager wraps a build's content key to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KekPublic {
+    /// An X25519 key (HPKE).
+    X25519(PublicEncryptionKey),
+    /// An RSA key (RSA-OAEP), its SubjectPublicKeyInfo DER.
+    Rsa {
+        /// SubjectPublicKeyInfo DER.
+        spki: Vec<u8>,
+        /// First 8 bytes of SHA-256 of `spki`.
+        key_id: KeyId,
+        /// Its name (the token label).
+        name: String,
+        /// When it was made.
+        created_at: Timestamp,
+    },
+}
+
+/// The id of an RSA key-encryption key: the first 8 bytes of SHA-256 of its SPKI DER.
+pub fn rsa_key_id(spki: &[u8]) -> KeyId {
+    let d = canon::enc::sha256(spki);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&d[..8]);
+    KeyId(id)
+}
+
+/// The public file of an RSA key-encryption key (`factory keygen --role kek --pkcs11`).
+pub fn rsa_public_file(spki: &[u8], name: &str, created_at: Timestamp) -> Vec<u8> {
+    let v = Value::object(vec![
+        ("airlock_encryption_public_key".into(), Value::Number(1.0)),
+        ("algorithm".into(), Value::String(RSA_ALGORITHM.into())),
+        ("created_at".into(), Value::String(created_at.to_string())),
+        ("key_id".into(), Value::String(rsa_key_id(spki).to_string())),
+        ("name".into(), Value::String(name.into())),
+        ("public_key".into(), Value::String(enc::b64(spki))),
+        ("role".into(), Value::String(EncRole::Kek.as_str().into())),
+    ])
+    .expect("distinct members");
+    let mut b = v.to_canonical();
+    b.push(b'\n');
+    b
+}
+
+/// The `algorithm` member of an RSA key-encryption key's public file.
+pub const RSA_ALGORITHM: &str = "rsa-oaep-sha1";
+
+impl KekPublic {
+    /// Loads a key-encryption key's public file (either kind).
+    pub fn load(path: &Path) -> Result<KekPublic, SealError> {
+        let v = read(path)?;
+        if v.get("algorithm").is_none() {
+            return PublicEncryptionKey::load(path, EncRole::Kek).map(KekPublic::X25519);
+        }
+        members(
+            &v,
+            &[
+                "airlock_encryption_public_key",
+                "algorithm",
+                "created_at",
+                "key_id",
+                "name",
+                "public_key",
+                "role",
+            ],
+            path,
+        )?;
+        if text(&v, "algorithm", path)? != RSA_ALGORITHM {
+            return Err(bad(path, format!("algorithm must be {RSA_ALGORITHM:?}")));
+        }
+        let (key_id, name, role, created_at) = common(&v, "airlock_encryption_public_key", path)?;
+        if role != EncRole::Kek {
+            return Err(bad(path, "an RSA encryption key is a kek"));
+        }
+        let spki = enc::unb64(text(&v, "public_key", path)?)
+            .ok_or_else(|| bad(path, "public_key is not base64"))?;
+        if rsa_key_id(&spki) != key_id {
+            return Err(bad(path, "key_id does not match the key"));
+        }
+        #[cfg(feature = "seal")]
+        crate::rsa_kek::public_key(&spki).map_err(|e| bad(path, e.to_string()))?;
+        Ok(KekPublic::Rsa {
+            spki,
+            key_id,
+            name,
+            created_at,
+        })
+    }
+
+    /// Its key id.
+    pub fn key_id(&self) -> KeyId {
+        match self {
+            KekPublic::X25519(k) => k.key_id,
+            KekPublic::Rsa { key_id, .. } => *key_id,
+        }
+    }
+
+    /// Wraps `key` for `info` to this key.
+    #[cfg(feature = "seal")]
+    pub fn wrap(&self, key: &crate::ContentKey, info: &[u8]) -> Result<Vec<u8>, SealError> {
+        match self {
+            KekPublic::X25519(k) => crate::wrap::wrap(&k.public_key, key, info),
+            KekPublic::Rsa { spki, .. } => crate::rsa_kek::wrap(spki, key, info),
+        }
+    }
+}
+
 impl PublicEncryptionKey {
     /// Loads a public encryption key file, expecting `role`.
     pub fn load(path: &Path, role: EncRole) -> Result<PublicEncryptionKey, SealError> {

@@ -23,6 +23,8 @@
 
 pub mod keyfile;
 pub mod member;
+#[cfg(feature = "seal")]
+pub mod rsa_kek;
 pub mod wrap;
 
 use hmac::{Hmac, Mac};

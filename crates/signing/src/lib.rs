@@ -14,6 +14,7 @@
 
 pub mod clock;
 pub mod fsutil;
+pub mod kek;
 pub mod keyfile;
 pub mod pkcs11;
 pub mod trust;

@@ -345,6 +345,143 @@ impl HsmKey {
     }
 }
 
+/// An RSA key-encryption key in a token (docs/FORMAT.md §19): it decrypts content keys
+/// wrapped to it with RSA-OAEP (SHA-1, MGF1-SHA-1, empty label); the private key is
+/// sensitive and never extractable. Its facts are in `CKA_ID` `airlock:kek:<unix seconds>`.
+pub struct HsmKek {
+    session: Mutex<Session>,
+    private: ObjectHandle,
+    /// The modulus, big-endian.
+    pub modulus: Vec<u8>,
+    /// The public exponent, big-endian.
+    pub exponent: Vec<u8>,
+    /// Its name (label).
+    pub name: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for HsmKek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HsmKek")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+const KEK_ID_PREFIX: &str = "airlock:kek:";
+
+impl HsmKek {
+    /// Opens the key-encryption key the URI names.
+    pub fn open(uri: &Uri) -> Result<HsmKek, KeyError> {
+        let name = uri
+            .object
+            .clone()
+            .ok_or_else(|| hsm("pkcs11 URI: object=LABEL names the key-encryption key"))?;
+        let session = uri.session()?;
+        let private = find(&session, ObjectClass::PRIVATE_KEY, &name)?;
+        let public = find(&session, ObjectClass::PUBLIC_KEY, &name)?;
+        let attrs = session
+            .get_attributes(
+                public,
+                &[
+                    AttributeType::Modulus,
+                    AttributeType::PublicExponent,
+                    AttributeType::Id,
+                ],
+            )
+            .map_err(hsm)?;
+        let (mut modulus, mut exponent, mut created_at) = (None, None, None);
+        for a in attrs {
+            match a {
+                Attribute::Modulus(n) => modulus = Some(n),
+                Attribute::PublicExponent(e) => exponent = Some(e),
+                Attribute::Id(id) => {
+                    created_at = std::str::from_utf8(&id)
+                        .ok()
+                        .and_then(|t| t.strip_prefix(KEK_ID_PREFIX))
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .map(Timestamp)
+                }
+                _ => {}
+            }
+        }
+        let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
+            return Err(hsm(format!("key {name:?} is not an RSA key")));
+        };
+        let created_at = created_at.ok_or_else(|| {
+            hsm(format!(
+                "key {name:?} has no Airlock facts (CKA_ID {KEK_ID_PREFIX}<time>): make it with `factory keygen --role kek --pkcs11`"
+            ))
+        })?;
+        Ok(HsmKek {
+            session: Mutex::new(session),
+            private,
+            modulus,
+            exponent,
+            name,
+            created_at,
+        })
+    }
+
+    /// Makes a new RSA key-encryption key (3072 bits) in the token labelled `name`.
+    pub fn generate(uri: &Uri, name: &str, created_at: Timestamp) -> Result<HsmKek, KeyError> {
+        let session = uri.session()?;
+        if find(&session, ObjectClass::PRIVATE_KEY, name).is_ok() {
+            return Err(hsm(format!(
+                "the token already holds a key labelled {name:?}; choose another --name"
+            )));
+        }
+        let id = format!("{KEK_ID_PREFIX}{}", created_at.0).into_bytes();
+        let public = vec![
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Encrypt(true),
+            Attribute::ModulusBits(3072.into()),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+            Attribute::Label(name.into()),
+            Attribute::Id(id.clone()),
+        ];
+        let private = vec![
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Decrypt(true),
+            Attribute::Label(name.into()),
+            Attribute::Id(id),
+        ];
+        session
+            .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+            .map_err(|e| hsm(format!("making an RSA key in the token: {e}")))?;
+        drop(session);
+        HsmKek::open(&Uri {
+            object: Some(name.to_string()),
+            ..uri.clone()
+        })
+    }
+
+    /// Decrypts an RSA-OAEP (SHA-1, MGF1-SHA-1, empty label: what every token implements)
+    /// ciphertext in the token.
+    pub fn decrypt(&self, ciphertext: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+        use cryptoki::mechanism::MechanismType;
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| hsm("the token's session is poisoned"))?;
+        let params = PkcsOaepParams::new(
+            MechanismType::SHA1,
+            PkcsMgfType::MGF1_SHA1,
+            PkcsOaepSource::empty(),
+        );
+        session
+            .decrypt(&Mechanism::RsaPkcsOaep(params), self.private, ciphertext)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| hsm(format!("decrypting in the token: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ pub use rules::{decide, decide_counted, not_found, Decision, Holder, Seat, Terms
 pub use runtime::refusal::{Code, Refusal};
 pub use token::{token_create, token_list, token_revoke, Token, TokenRow};
 
+use crate::builds::Kek;
 use crate::db::Sql;
 use crate::registry::Registry;
 use anyhow::{Context, Result};
@@ -37,7 +38,6 @@ use canon::{Kind, Timestamp};
 use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, InstallToken};
 use runtime::signed::Verified;
 use runtime::Artifact;
-use seal::keyfile::EncryptionKey;
 use signing::SecretKey;
 
 /// What one activation operation answers: done, refused with a code, or failed.
@@ -189,7 +189,7 @@ pub struct Granted {
 impl Granted {
     /// Wraps the lease's build keys to the machine (with `kek`), writes the lease's canonical
     /// bytes (`activation.json`) and signs them with the activation key.
-    pub fn sign(mut self, key: &SecretKey, kek: Option<&EncryptionKey>) -> Result<Fulfilled> {
+    pub fn sign(mut self, key: &SecretKey, kek: Option<&Kek>) -> Result<Fulfilled> {
         if !self.builds.is_empty() {
             let machine = self
                 .machine_key
@@ -317,7 +317,7 @@ impl LeaseTerms {
 pub fn fulfill(
     reg: &mut Registry,
     req: &ActivationRequest,
-    keys: (&SecretKey, Option<&EncryptionKey>),
+    keys: (&SecretKey, Option<&Kek>),
     now: Timestamp,
     lease_days: Option<u64>,
 ) -> Outcome<Fulfilled> {
@@ -339,7 +339,7 @@ pub fn fulfill_in(
     tx: &dyn Sql,
     req: &ActivationRequest,
     how: How<'_>,
-    (key, kek): (&SecretKey, Option<&EncryptionKey>),
+    (key, kek): (&SecretKey, Option<&Kek>),
     now: Timestamp,
     lease: &LeaseTerms,
 ) -> Outcome<Fulfilled> {

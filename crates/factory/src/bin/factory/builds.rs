@@ -19,9 +19,10 @@ pub enum BuildCmd {
     Register {
         /// The build record `packager bundle --encrypt` wrote
         record: PathBuf,
-        /// The key-encryption key (NAME.key) the record's content key is wrapped to
-        #[arg(long, value_name = "KEK.key")]
-        kek: PathBuf,
+        /// The key-encryption key the record's content key is wrapped to (NAME.key, or a
+        /// pkcs11: URI)
+        #[arg(long, value_name = "KEK")]
+        kek: String,
         #[command(flatten)]
         signer: crate::cli::Signer,
         #[command(flatten)]
@@ -76,7 +77,7 @@ pub fn run(cmd: BuildCmd) -> Result<ExitCode> {
             common,
         } => {
             let now = clock::now()?;
-            let kek = seal::keyfile::EncryptionKey::load(&kek, seal::keyfile::EncRole::Kek)?;
+            let kek = factory::builds::Kek::load(&kek)?;
             let file = read_capped(
                 &record,
                 (runtime::build::MAX_BUILD_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,
@@ -90,7 +91,7 @@ pub fn run(cmd: BuildCmd) -> Result<ExitCode> {
             let r = factory::builds::register(&mut reg, &file, &trust, &kek, now)?;
             if common.json {
                 let mut v = vec![("build", build_json(&r.build)), ("new", Value::Bool(r.new))];
-                v.push(("kek", s(kek.key_id)));
+                v.push(("kek", s(kek.key_id())));
                 print_json(&clikit::report::valid("command", &"build register", v)?);
             } else {
                 println!(

@@ -66,7 +66,7 @@ pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
     } = a;
     let now = clock::now()?;
     if let RoleArg::Kek = role {
-        return kek_cmd(&name, &out, pkcs11.is_some(), json, now);
+        return kek_cmd(&name, &out, pkcs11.as_deref(), json, now);
     }
     let (key, paths) = factory::keys::keygen(role.into(), &name, &out, pkcs11.as_deref(), now)?;
     // A key in a token is used through its URI (without the PIN: give it with pin-source or
@@ -111,14 +111,34 @@ pub(crate) fn keygen_cmd(a: KeygenArgs) -> Result<ExitCode> {
 fn kek_cmd(
     name: &str,
     out: &std::path::Path,
-    token: bool,
+    token: Option<&str>,
     json: bool,
     now: canon::Timestamp,
 ) -> Result<ExitCode> {
-    if token {
-        anyhow::bail!(
-            "--pkcs11 makes signing keys only: a key-encryption key is a key file (keep it where the factory and the activation service run)"
-        );
+    if let Some(uri) = token {
+        let (id, public) = factory::keys::keygen_kek_token(uri, name, out, now)?;
+        let private = signing::pkcs11::Uri::parse(uri)?.for_object(name);
+        if json {
+            print_json(
+                &canon::Value::object(vec![
+                    ("key_id".into(), s(id)),
+                    ("name".into(), s(name)),
+                    ("role".into(), s("kek")),
+                    ("private_key".into(), s(&private)),
+                    ("in_token".into(), canon::Value::Bool(true)),
+                    ("public_key".into(), s(public.display())),
+                ])
+                .context("json")?,
+            );
+        } else {
+            println!("generated kek key {name:?} (RSA 3072, in the token) with key id {id}");
+            println!("  {private}\n  {}", public.display());
+            println!(
+                "give {} to the packager (bundle --encrypt); the factory and the service use --kek '{private}&pin-source=file:PIN_FILE'",
+                public.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let (key, paths) = factory::keys::keygen_kek(name, out, now)?;
     if json {

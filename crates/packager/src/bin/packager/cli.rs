@@ -109,9 +109,10 @@ pub(crate) struct BundleArgs {
     /// with --kek-secret) instead of a fresh one
     #[arg(long, value_name = "RECORD", requires_all = ["encrypt", "kek_secret"])]
     pub(crate) reuse_key: Option<PathBuf>,
-    /// The key-encryption key's secret file, to open --reuse-key's record
-    #[arg(long, value_name = "KEK.key", requires = "reuse_key")]
-    pub(crate) kek_secret: Option<PathBuf>,
+    /// The key-encryption key (its secret file, or a pkcs11: URI), to open --reuse-key's
+    /// record
+    #[arg(long, value_name = "KEK", requires = "reuse_key")]
+    pub(crate) kek_secret: Option<String>,
     /// Print the report as JSON on stdout, for every outcome
     #[arg(long)]
     pub(crate) json: bool,
@@ -187,7 +188,7 @@ fn bundle_cmd(a: BundleArgs) -> Result<ExitCode> {
     let now = signing::clock::now()?;
     let kek = encrypt
         .as_deref()
-        .map(|p| seal::keyfile::PublicEncryptionKey::load(p, seal::keyfile::EncRole::Kek))
+        .map(seal::keyfile::KekPublic::load)
         .transpose()?;
     let content_key = match (&reuse_key, &kek_secret) {
         (Some(r), Some(k)) => Some(packager::encrypt::content_key_of(r, k)?),

@@ -64,7 +64,7 @@ fn write_lease(out: &Path, f: &seats::Fulfilled, requested: &str) -> Result<()> 
 /// `factory activation fulfill`: verify the request, one seat transaction, then the files.
 pub(super) fn fulfill_cmd(
     request: &Path,
-    (key, kek): (&Path, Option<&Path>),
+    (key, kek): (&Path, Option<&str>),
     out: &Path,
     lease_days: Option<u64>,
     signer: &crate::cli::Signer,
@@ -76,9 +76,7 @@ pub(super) fn fulfill_cmd(
     }
     let key_path = key;
     let key = factory::keys::load_signing_key(key_path, Role::Activation, None, now)?;
-    let kek = kek
-        .map(|p| seal::keyfile::EncryptionKey::load(p, seal::keyfile::EncRole::Kek))
-        .transpose()?;
+    let kek = kek.map(factory::builds::Kek::load).transpose()?;
     let file = read_capped(
         request,
         (runtime::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES) as u64,

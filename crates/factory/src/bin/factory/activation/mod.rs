@@ -32,11 +32,11 @@ pub enum ActivationCmd {
         /// Lease length in days (default: to the license's expiry plus grace)
         #[arg(long, value_name = "N")]
         lease_days: Option<u64>,
-        /// The key-encryption key (NAME.key, `keygen --role kek`): the lease then carries the
-        /// content keys of the builds the request names (and those the seat was given),
-        /// wrapped to the machine
-        #[arg(long, value_name = "KEK.key")]
-        kek: Option<PathBuf>,
+        /// The key-encryption key (NAME.key, or a pkcs11: URI; `keygen --role kek`): the lease
+        /// then carries the content keys of the builds the request names (and those the seat
+        /// was given), wrapped to the machine
+        #[arg(long, value_name = "KEK")]
+        kek: Option<String>,
         #[command(flatten)]
         signer: crate::cli::Signer,
         #[command(flatten)]
