@@ -121,7 +121,7 @@ pub struct Member {
 }
 
 /// The name of the payload encryption of docs/FORMAT.md §19 (crate `seal`).
-pub const ENCRYPTION_SCHEME: &str = "airlock-stream-chacha20poly1305-64k/1";
+pub const ENCRYPTION_SCHEME: &str = "airlock-deflate-stream-chacha20poly1305-64k/1";
 
 /// How a bundle's payload members are sealed. Fields in canonical order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -95,8 +95,8 @@ struct Source {
 enum Content {
     Bytes(Vec<u8>),
     File(PathBuf),
-    /// A payload file sealed as it is archived: its plaintext size.
-    Sealed(PathBuf, u64),
+    /// A payload file deflated into scratch space and sealed as it is archived.
+    Sealed(PathBuf),
 }
 
 /// Walks the payload: regular files and directories only; anything else (symlink, device,
@@ -213,9 +213,10 @@ fn sources(req: &Request<'_>, inp: &Inputs) -> Result<(Vec<Source>, u64)> {
     }
     let payload_bytes: u64 = payload.iter().map(|p| p.2).sum();
     for (safe, path, size, mode) in payload {
-        let (size, content) = match req.encrypt {
-            Some(_) => (seal::member::sealed_len(size), Content::Sealed(path, size)),
-            None => (size, Content::File(path)),
+        // A sealed member's size is known once it is deflated (`write_member`).
+        let content = match req.encrypt {
+            Some(_) => Content::Sealed(path),
+            None => Content::File(path),
         };
         rest.push(Source {
             path: safe,
@@ -247,11 +248,11 @@ fn write_rest(
         let section = gz::compress_parallel(
             move |sink| {
                 for s in rest {
-                    let key = req.encrypt.as_ref().map(|e| &e.content_key);
-                    let sha = write_member(sink, s, key, progress_ref)?;
+                    let key = req.encrypt.as_ref().map(|e| (&e.content_key, rest_tmp));
+                    let (sha, size) = write_member(sink, s, key, progress_ref)?;
                     members_ref.push(Member {
                         path: s.path.to_string(),
-                        size: s.size,
+                        size,
                         sha256: enc::hex(&sha),
                         mode: s.mode,
                     });
@@ -534,29 +535,34 @@ fn assemble(
     w.finish()
 }
 
+/// Archives one member (a sealed one deflated first into scratch space beside `rest_tmp`):
+/// its SHA-256 and size as shipped.
 fn write_member(
     sink: &mut ChunkSink,
     s: &Source,
-    key: Option<&seal::ContentKey>,
+    key: Option<(&seal::ContentKey, &Path)>,
     progress: &mut impl FnMut(u64),
-) -> Result<[u8; 32]> {
+) -> Result<([u8; 32], u64)> {
+    if let Content::Sealed(p) = &s.content {
+        let (key, rest_tmp) = key.context("a sealed member needs the content key")?;
+        let scratch = rest_tmp.with_extension("deflated");
+        let mut sha = Sha256::new();
+        let size = crate::encrypt::seal_file(
+            key,
+            (&s.path, s.mode),
+            p,
+            &scratch,
+            sink,
+            &mut |b: &[u8]| sha.update(b),
+            progress,
+        );
+        let _ = fs::remove_file(&scratch);
+        return Ok((sha.finalize().into(), size?));
+    }
     sink.write(&ustar::encode(&s.path, s.size, s.mode)?)?;
     let mut sha = Sha256::new();
     match &s.content {
-        Content::Sealed(p, plain) => {
-            let key = key.context("a sealed member needs the content key")?;
-            crate::encrypt::seal_file(
-                key,
-                &s.path,
-                p,
-                *plain,
-                |b| {
-                    sha.update(b);
-                    sink.write(b)
-                },
-                progress,
-            )?;
-        }
+        Content::Sealed(_) => unreachable!("sealed members are archived above"),
         Content::Bytes(b) => {
             sha.update(b);
             sink.write(b)?;
@@ -587,7 +593,7 @@ fn write_member(
     }
     let pad = (ustar::BLOCK - (s.size % ustar::BLOCK as u64) as usize) % ustar::BLOCK;
     sink.write(&[0u8; ustar::BLOCK][..pad])?;
-    Ok(sha.finalize().into())
+    Ok((sha.finalize().into(), s.size))
 }
 
 /// A writer that computes SHA-256 and BLAKE2b-512 of everything written.

@@ -2,10 +2,10 @@
 //! (docs/FORMAT.md §19, crate `seal`), the key leaving the packager only wrapped to the vendor's
 //! key-encryption key, in a signed build record the factory registers.
 //!
-//! Every payload file is read twice: once for its SHA-256 (the member nonce is derived from it,
-//! so the same key and file always give the same bytes), once to seal it into the archive. The
-//! manifest then lists the sealed bytes (size, SHA-256), so `sha256sum`, `minisign` and the
-//! runtime check the delivery without any key.
+//! Every payload file is deflated once into scratch space (its stream's SHA-256 gives the
+//! member nonce, so the same key and file always give the same bytes), then sealed into the
+//! archive. The manifest lists the sealed bytes (size, SHA-256), so `sha256sum`, `minisign` and
+//! the runtime check the delivery without any key.
 
 use anyhow::{Context, Result};
 use canon::path::SafePath;
@@ -15,9 +15,7 @@ use runtime::manifest::{BundleManifest, ProductManifest, ENCRYPTION_SCHEME};
 use runtime::Artifact;
 use seal::keyfile::KekPublic;
 use seal::ContentKey;
-use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 /// What `--encrypt` needs.
@@ -59,48 +57,38 @@ pub fn content_key_of(record: &Path, kek: &str) -> Result<ContentKey> {
     Ok(key)
 }
 
-/// Seals payload file `src` (`plain` bytes) as member `path`, handing the sealed bytes to
-/// `sink` and the plaintext progress to `progress`.
+/// Archives payload file `src` as sealed member `path` (docs/FORMAT.md §19): deflated into
+/// `scratch` (one read of the file), then its tar header (with the sealed size) and the sealed
+/// bytes go to `sink`, each also to `hash`. Returns the sealed size.
 pub(crate) fn seal_file(
     key: &ContentKey,
-    path: &SafePath,
+    (path, mode): (&SafePath, u32),
     src: &Path,
-    plain: u64,
-    mut sink: impl FnMut(&[u8]) -> Result<()>,
+    scratch: &Path,
+    sink: &mut crate::gz::ChunkSink,
+    hash: &mut impl FnMut(&[u8]),
     progress: &mut impl FnMut(u64),
-) -> Result<()> {
-    let open = || File::open(src).with_context(|| format!("payload {}", src.display()));
-    let mut sha = Sha256::new();
-    let mut f = open()?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut seen = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("payload {}", src.display()))?;
-        if n == 0 {
-            break;
-        }
-        seen += n as u64;
-        sha.update(&buf[..n]);
-    }
-    if seen != plain {
-        anyhow::bail!(
-            "payload {} changed size while being packaged",
-            src.display()
-        );
-    }
-    let digest: [u8; 32] = sha.finalize().into();
+) -> Result<u64> {
+    let f = File::open(src).with_context(|| format!("payload {}", src.display()))?;
+    let out = File::create(scratch).with_context(|| format!("{}", scratch.display()))?;
+    let p = seal::file::deflate_to(
+        std::io::BufReader::with_capacity(256 * 1024, f),
+        std::io::BufWriter::with_capacity(256 * 1024, out),
+    )
+    .with_context(|| format!("payload {}", src.display()))?;
+    progress(p.plain);
+    let size = p.sealed_len();
+    sink.write(&canon::ustar::encode(path, size, mode)?)?;
+    let deflated = File::open(scratch).with_context(|| format!("{}", scratch.display()))?;
     let mut err = None;
-    let sealed = seal::member::seal_reader(
+    let sealed = seal::file::seal(
         key,
         path.as_str(),
-        &digest,
-        plain,
-        std::io::BufReader::with_capacity(256 * 1024, open()?),
+        &p,
+        std::io::BufReader::with_capacity(256 * 1024, deflated),
         |b| {
-            progress((b.len().saturating_sub(seal::member::TAG)) as u64);
-            sink(b).map_err(|e| {
+            hash(b);
+            sink.write(b).map_err(|e| {
                 let m = format!("{e:#}");
                 err = Some(e);
                 std::io::Error::other(m)
@@ -110,12 +98,11 @@ pub(crate) fn seal_file(
     if let Some(e) = err {
         return Err(e);
     }
-    sealed.with_context(|| {
-        format!(
-            "payload {} (it may have changed while being packaged)",
-            src.display()
-        )
-    })
+    sealed.with_context(|| format!("payload {}", src.display()))?;
+    let pad =
+        (canon::ustar::BLOCK - (size % canon::ustar::BLOCK as u64) as usize) % canon::ustar::BLOCK;
+    sink.write(&[0u8; canon::ustar::BLOCK][..pad])?;
+    Ok(size)
 }
 
 /// The manifest's `encryption` member for `key`.

@@ -18,8 +18,8 @@ use crate::manifest::{verify_bundle_manifest, BundleManifest};
 use crate::state::State;
 use crate::trust::TrustStore;
 use canon::{enc, Timestamp};
+use seal::file::PlainReader;
 use seal::keyfile::{EncRole, EncryptionKey};
-use seal::member::OpenReader;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -197,7 +197,7 @@ impl SealedPayload {
     /// The sealed member `path` (`payload/...`), opened: its size and SHA-256 are checked
     /// against the signed manifest first (`member_mismatch`, nothing opened), then the reader
     /// yields the plaintext, one verified chunk at a time.
-    pub fn member(&self, path: &str) -> Result<OpenReader<File>, Refusal> {
+    pub fn member(&self, path: &str) -> Result<PlainReader<File>, Refusal> {
         let m = self
             .manifest
             .members
@@ -238,7 +238,7 @@ impl SealedPayload {
             ));
         }
         f.rewind().map_err(io)?;
-        OpenReader::new(&self.key, path, m.size, f)
+        PlainReader::new(&self.key, path, m.size, f)
             .map_err(|e| refuse(Check::MemberMismatch, format!("{path}: {e}")))
     }
 }

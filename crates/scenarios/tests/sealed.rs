@@ -22,8 +22,15 @@ const SECRET: &str = "the-secret-setting=7f3a9c";
 /// Two MiB of the vendor's binary and a small config file, and a product manifest the
 /// professional tier allows.
 fn payload(v: &Path) -> Vec<u8> {
+    // A compiled binary does not compress: xorshift noise stands in for it.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
     let bin: Vec<u8> = (0..(2u32 << 20))
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
         .collect();
     std::fs::create_dir_all(v.join("payload/conf")).unwrap();
     std::fs::write(v.join("payload/app.bin"), &bin).unwrap();

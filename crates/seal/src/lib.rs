@@ -1,6 +1,8 @@
 //! Airlock's payload encryption (docs/FORMAT.md §19). Three published constructions, composed
 //! and never re-implemented here:
 //!
+//! - **Files** ([`file`]): each payload file is deflated (RFC 1951; stored blocks when it does
+//!   not compress) and the stream is sealed as one member.
 //! - **Members** ([`member`]): each payload member is sealed with STREAM (Hoang, Reyhanitabar,
 //!   Rogaway, Vizár; the RustCrypto `aead::stream` big-endian 32-bit counter flavour) over
 //!   ChaCha20-Poly1305 (RFC 8439), in 64 KiB chunks, under a key derived from the build's
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod file;
 pub mod keyfile;
 pub mod member;
 #[cfg(feature = "seal")]
@@ -31,9 +34,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
 use zeroize::Zeroizing;
-
-/// The name of the construction in manifests (`encryption.scheme`).
-pub const SCHEME: &str = "airlock-stream-chacha20poly1305-64k/1";
 
 /// Why something could not be sealed, opened, wrapped or unwrapped. `Display` names the check.
 #[derive(Debug, Clone, PartialEq, Eq)]

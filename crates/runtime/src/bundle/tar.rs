@@ -20,8 +20,8 @@ pub(super) struct Current {
     pub(super) pae: Option<PaeBuffer>,
     pub(super) file: Option<File>,
     pub(super) expected: Option<[u8; 32]>,
-    /// Opens a sealed member as it is extracted (the plaintext goes to `file`).
-    pub(super) opener: Option<seal::member::Opener>,
+    /// Opens a sealed member as it is extracted, writing the file (then `file` is `None`).
+    pub(super) unsealer: Option<seal::file::Unsealer<File>>,
     /// Why opening stopped: reported only if the member's SHA-256 matched the manifest.
     pub(super) open_failed: Option<String>,
 }
@@ -81,22 +81,17 @@ impl<'a> TarReader<'a> {
                     if let Some(p) = &mut cur.pae {
                         p.extend(&data[..take]);
                     }
-                    if let Some(op) = &mut cur.opener {
+                    if let Some(u) = &mut cur.unsealer {
                         // Each chunk's tag is checked before it is opened; a chunk that fails
                         // stops the opening, and the member's hash decides the verdict.
-                        let file = &mut cur.file;
-                        let mut out = |p: &[u8]| match file {
-                            Some(f) => f.write_all(p),
-                            None => Ok(()),
-                        };
-                        match op.update(&data[..take], &mut out) {
+                        match u.update(&data[..take]) {
                             Ok(()) => {}
                             Err(seal::SealError::Io(m)) => {
                                 return Err(BundleError::Io(format!("staging {m}")))
                             }
                             Err(e) => {
                                 cur.open_failed = Some(e.to_string());
-                                cur.opener = None;
+                                cur.unsealer = None;
                             }
                         }
                     } else if let Some(f) = &mut cur.file {
@@ -283,12 +278,15 @@ impl<'a> TarReader<'a> {
         if payload {
             self.payload_bytes += h.size;
         }
-        let opener = match &self.key {
-            Some(k) if payload => Some(
-                seal::member::Opener::new(k, &path, h.size)
-                    .map_err(|e| member_err(&path, e.to_string()))?,
+        let (file, unsealer) = match (&self.key, file) {
+            (Some(k), Some(f)) if payload => (
+                None,
+                Some(
+                    seal::file::Unsealer::new(k, &path, h.size, f)
+                        .map_err(|e| member_err(&path, e.to_string()))?,
+                ),
             ),
-            _ => None,
+            (_, f) => (f, None),
         };
         self.cur = Some(Current {
             path,
@@ -298,7 +296,7 @@ impl<'a> TarReader<'a> {
             pae,
             file,
             expected: sha,
-            opener,
+            unsealer,
             open_failed: None,
         });
         self.phase = Phase::Data { remaining: h.size };
@@ -323,9 +321,12 @@ impl<'a> TarReader<'a> {
             }
         }
         // Authentic sealed bytes that do not open: the key is not theirs.
-        let failed = match cur.opener {
-            Some(op) => op.finish().err().map(|e| e.to_string()),
-            None => cur.open_failed,
+        let (opened, failed) = match cur.unsealer {
+            Some(u) => match u.finish() {
+                Ok(f) => (Some(f), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            None => (None, cur.open_failed),
         };
         if let Some(why) = failed {
             return Err(BundleError::Sealed {
@@ -333,7 +334,7 @@ impl<'a> TarReader<'a> {
                 detail: format!("{}: {why}", cur.path),
             });
         }
-        if let Some(f) = cur.file {
+        if let Some(f) = cur.file.or(opened) {
             f.sync_all()
                 .map_err(|e| BundleError::Io(format!("staging {}: {e}", cur.path)))?;
         }
