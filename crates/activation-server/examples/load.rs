@@ -56,6 +56,7 @@ fn request(license: &License, m: &Machine, now: Timestamp) -> Vec<u8> {
         install_token_id: None,
         encryption_public_key: None,
         builds: Vec::new(),
+        pool: false,
     };
     let canonical = req.to_canonical();
     let envelope = key

@@ -77,6 +77,7 @@ pub(crate) fn request_cmd(
         install_token_id: None,
         encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
         builds: builds.to_vec(),
+        pool: false,
     };
     req.validate()
         .map_err(anyhow::Error::new)

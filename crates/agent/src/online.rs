@@ -92,6 +92,7 @@ pub(crate) fn fresh_request(
         install_token_id: f.token_id.clone(),
         encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
         builds: f.builds.clone(),
+        pool: false,
     };
     req.validate()
         .map_err(anyhow::Error::new)

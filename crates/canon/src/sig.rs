@@ -124,11 +124,14 @@ pub enum Kind {
     /// A build record: an encrypted bundle's content key wrapped to the vendor's key-encryption
     /// key, with the facts the vendor's registry needs to release it (signed by the packager).
     Build,
+    /// A node lease: a seat server's grant of one floating seat to a node (signed by the
+    /// server's instance key, which its pool lease names).
+    NodeLease,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
@@ -140,6 +143,7 @@ impl Kind {
         Kind::InstallToken,
         Kind::AuditAnchor,
         Kind::Build,
+        Kind::NodeLease,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -156,6 +160,7 @@ impl Kind {
             Kind::InstallToken => "application/vnd.airlock.install-token+json; version=1",
             Kind::AuditAnchor => "application/vnd.airlock.audit-anchor+json; version=1",
             Kind::Build => "application/vnd.airlock.build+json; version=1",
+            Kind::NodeLease => "application/vnd.airlock.node-lease+json; version=1",
         }
     }
 
@@ -171,7 +176,7 @@ impl Kind {
             Kind::ProductManifest | Kind::BundleManifest | Kind::Build => Role::Release,
             Kind::Trust => Role::Root,
             Kind::Activation | Kind::InstallToken => Role::Activation,
-            Kind::ActivationRequest | Kind::Deactivation => Role::Instance,
+            Kind::ActivationRequest | Kind::Deactivation | Kind::NodeLease => Role::Instance,
         }
     }
 }

@@ -151,6 +151,7 @@ fn registry_with_requests(dir: &Path, n: usize) -> (Registry, signing::SecretKey
                 install_token_id: None,
                 encryption_public_key: None,
                 builds: Vec::new(),
+                pool: false,
             };
             let canonical = r.to_canonical();
             SignedFile {

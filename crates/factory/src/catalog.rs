@@ -142,6 +142,49 @@ pub struct Template {
     /// Release channels the tier entitles (absent: `stable` only).
     #[serde(default)]
     pub channels: Option<Vec<String>>,
+    /// Floating use (absent: the tier does not float): a seat server of the customer's may
+    /// lease this many seats to nodes (docs/FORMAT.md §20).
+    #[serde(default)]
+    pub floating: Option<FloatingTerms>,
+}
+
+/// A tier's floating terms, written into the license as limits (`floating_seats`,
+/// `floating_lease_seconds`, `floating_borrow_seconds`): signed, like the activation terms.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloatingTerms {
+    /// Nodes that may hold a seat at once.
+    pub seats: u64,
+    /// The longest node lease, in minutes (default 15).
+    #[serde(default = "fifteen")]
+    pub node_lease_minutes: u64,
+    /// The longest borrow, in hours (default 0: no borrowing).
+    #[serde(default)]
+    pub borrow_hours: u64,
+}
+
+fn fifteen() -> u64 {
+    15
+}
+
+impl FloatingTerms {
+    /// The limits these terms put into a license.
+    pub fn limits(&self) -> [(String, u64); 3] {
+        use runtime::format_floating::{
+            LIMIT_FLOATING_BORROW, LIMIT_FLOATING_LEASE, LIMIT_FLOATING_SEATS,
+        };
+        [
+            (LIMIT_FLOATING_SEATS.to_string(), self.seats),
+            (
+                LIMIT_FLOATING_LEASE.to_string(),
+                self.node_lease_minutes.saturating_mul(60),
+            ),
+            (
+                LIMIT_FLOATING_BORROW.to_string(),
+                self.borrow_hours.saturating_mul(3600),
+            ),
+        ]
+    }
 }
 
 /// A tier's activation terms, written into the license as limits (`activation_required`,
@@ -283,10 +326,19 @@ impl Catalog {
                         bail!("product {id}, tier {tier}: unknown channel {ch:?} (declare it in the product's \"channels\")");
                     }
                 }
+                if let Some(f) = &t.floating {
+                    let limits: BTreeMap<String, u64> = f.limits().into_iter().collect();
+                    runtime::format_floating::check_limits("catalog", &limits).map_err(|e| {
+                        anyhow::anyhow!("product {id}, tier {tier}: floating: {}", e.detail)
+                    })?;
+                }
                 let reserved = [
                     runtime::license::LIMIT_ACTIVATIONS,
                     runtime::license::LIMIT_ACTIVATION_REQUIRED,
                     runtime::license::LIMIT_ACTIVATION_OVERAGE,
+                    runtime::format_floating::LIMIT_FLOATING_SEATS,
+                    runtime::format_floating::LIMIT_FLOATING_LEASE,
+                    runtime::format_floating::LIMIT_FLOATING_BORROW,
                 ];
                 if let Some(l) = p.limits.iter().find(|l| reserved.contains(&l.as_str())) {
                     bail!("product {id}: limit {l:?} is reserved for activation terms; use the tier's \"activation\" member");
@@ -352,6 +404,9 @@ impl Catalog {
             };
         if let Some(a) = &t.activation {
             limits.extend(a.limits());
+        }
+        if let Some(f) = &t.floating {
+            limits.extend(f.limits());
         }
         Ok(Resolved {
             editions: t.editions.clone(),

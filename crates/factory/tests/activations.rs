@@ -131,6 +131,7 @@ fn request_of(l: &License, m: &Machine, created: &str) -> ActivationRequest {
         install_token_id: None,
         encryption_public_key: None,
         builds: Vec::new(),
+        pool: false,
     }
 }
 
@@ -870,4 +871,73 @@ fn the_live_seat_count_follows_the_seats_and_is_audited() {
             String::from_utf8_lossy(&o.stderr)
         );
     });
+}
+
+/// A seat server asks for a pool lease (docs/FORMAT.md §20): refused for a license whose tier
+/// does not float (nothing recorded); granted with the license's floating terms for one that
+/// does, as one seat of the license.
+#[test]
+fn a_seat_server_gets_a_pool_lease_only_for_a_license_that_floats() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let plain = vendor(dir, 2);
+    let server = machine(40);
+    let mut r = request_of(&plain, &server, NOW);
+    r.pool = true;
+    let req = write_request(dir, "pool-req.json", &server, &r);
+    let o = fulfil(dir, NOW, &req, "pool-act");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(json(&o)["check"], "FLOATING_NOT_LICENSED");
+    assert!(!dir.join("pool-act").exists());
+    // A catalog whose professional tier floats: 10 seats, 15-minute node leases, 3-day borrows.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json");
+    let text = std::fs::read_to_string(fixture).unwrap().replacen(
+        r#""activation": {"required": true, "device_limit": 1}"#,
+        r#""activation": {"required": true, "device_limit": 1}, "floating": {"seats": 10, "node_lease_minutes": 15, "borrow_hours": 72}"#,
+        1,
+    );
+    assert!(text.contains("floating"));
+    std::fs::write(dir.join("float.json"), text).unwrap();
+    ok(&fac(
+        dir,
+        &[
+            "issue",
+            "--tier",
+            "professional",
+            "--customer",
+            "Acme",
+            "--customer-id",
+            "acme",
+            "--additional",
+            "--product",
+            "gateway",
+            "--expires",
+            "2027-06-01",
+            "--key",
+            "keys/lic.key",
+            "--out",
+            "lic-float",
+            "--catalog",
+            "float.json",
+        ],
+    ));
+    let doc = std::fs::read(dir.join("lic-float/license.json")).unwrap();
+    let floating = License::parse(&doc).unwrap().0;
+    assert_eq!(floating.limits.get("floating_seats"), Some(&10));
+    let mut r = request_of(&floating, &server, NOW);
+    r.pool = true;
+    let req = write_request(dir, "pool-req2.json", &server, &r);
+    ok(&fulfil(dir, NOW, &req, "pool-act"));
+    let lease: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pool-act/activation.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lease["pool"],
+        serde_json::json!({"max_borrow_seconds": 259200, "max_node_lease_seconds": 900, "seats": 10})
+    );
 }

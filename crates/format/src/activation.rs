@@ -162,6 +162,10 @@ pub struct ActivationRequest {
     /// `encryption_public_key`. Absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builds: Vec<String>,
+    /// Asks for a pool lease (a seat server's activation, docs/FORMAT.md §20). Absent: a
+    /// machine seat.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pool: bool,
 }
 
 impl Artifact for ActivationRequest {
@@ -297,6 +301,9 @@ pub struct Activation {
     /// Content keys released to this machine for this lease (docs/FORMAT.md §19).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<crate::build::KeyGrant>,
+    /// Present in a pool lease (a seat server's): the floating terms it may lease under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::floating::PoolTerms>,
 }
 
 impl Artifact for Activation {
@@ -365,6 +372,9 @@ impl Artifact for Activation {
         }
         for g in &self.grants {
             crate::build::wrapped_key_bytes(w, &g.wrapped_key)?;
+        }
+        if let Some(p) = &self.pool {
+            p.validate(w)?;
         }
         Ok(t)
     }

@@ -16,6 +16,7 @@
 
 pub mod activation;
 pub mod build;
+pub mod floating;
 pub mod license;
 pub mod manifest;
 pub mod refusal;

@@ -157,6 +157,9 @@ codes! {
     /// The service issues no registry tokens.
     RegistryDisabled = "REGISTRY_DISABLED", 404, EXIT_REJECTED,
         "the vendor's service issues no registry tokens (started without --registry-key)";
+    /// A seat server asked for a pool lease for a license whose tier does not float.
+    FloatingNotLicensed = "FLOATING_NOT_LICENSED", 403, EXIT_REJECTED,
+        "floating seats need a license whose tier allows them: ask the vendor";
     /// The HTTP request is malformed (body, members, path).
     BadRequest = "BAD_REQUEST", 400, EXIT_REJECTED,
         "see docs/HTTP.md for the request's form";

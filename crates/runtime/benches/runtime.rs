@@ -157,6 +157,7 @@ fn lease(c: &mut Criterion) {
         renew_after: "2027-09-01T00:00:00Z".into(),
         encryption_public_key: None,
         grants: Vec::new(),
+        pool: None,
     };
     let canonical = a.to_canonical();
     let doc = canon::parse(&canonical).unwrap().to_pretty();

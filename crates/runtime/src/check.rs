@@ -151,6 +151,24 @@ checks! {
     /// An extraction of a sealed payload was asked for without saying how: with a key, or kept
     /// sealed for on-demand opening.
     PayloadSealed = "payload_sealed", true;
+    /// The pool lease a node lease rests on was revoked, released or reset (a list this runtime
+    /// accepted names it).
+    PoolRevoked = "pool_revoked", true;
+    /// The pool lease a node lease rests on has ended.
+    PoolExpired = "pool_expired", true;
+    /// The node lease is signed by another key than the one its pool lease names (another
+    /// seat server, or a forgery).
+    NodeLeaseForged = "node_lease_forged", true;
+    /// The node lease names another pool, product or lineage, or its pool lease is no pool.
+    NodeLeaseMismatch = "node_lease_mismatch", true;
+    /// The node lease is for another node (fingerprint or instance key).
+    NodeOtherMachine = "node_other_machine", true;
+    /// The node lease is longer than its pool allows (a lease, or a borrow).
+    NodeLeaseTooLong = "node_lease_too_long", true;
+    /// The node lease ends after its pool lease.
+    NodeLeasePastPool = "node_lease_past_pool", true;
+    /// The node lease has ended (renew it with the seat server).
+    NodeLeaseExpired = "node_lease_expired", true;
     /// This machine has no stable id to make its fingerprint from.
     FingerprintUnavailable = "fingerprint_unavailable", false;
     /// The vendor's registry does not match its audit log, token uses or signed anchors: it was

@@ -168,6 +168,7 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::InstallToken => "install token",
         Kind::AuditAnchor => "audit anchor",
         Kind::Build => "build record",
+        Kind::NodeLease => "node lease",
     }
 }
 

@@ -44,6 +44,7 @@ fn lease(kit: &Kit, fingerprint: &str, sequence: u64, epoch: u64) -> Activation 
         renew_after: "2027-01-20T00:00:00Z".into(),
         encryption_public_key: None,
         grants: Vec::new(),
+        pool: None,
     }
 }
 
@@ -368,6 +369,7 @@ fn request(k: &SecretKey) -> ActivationRequest {
         install_token_id: None,
         encryption_public_key: None,
         builds: Vec::new(),
+        pool: false,
     }
 }
 

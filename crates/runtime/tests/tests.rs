@@ -2,6 +2,7 @@
 
 mod activation;
 mod boundary;
+mod floating;
 mod kit;
 mod protocol;
 mod signatures;

@@ -276,6 +276,21 @@ fn plan(
     if let Err(r) = rules::token_unspent(how, new_seat, f.token_spent, f.token_revoked) {
         return Ok(Err(r));
     }
+    // A seat server's activation (a pool lease) needs a license that floats.
+    let pool = match (
+        req.pool,
+        runtime::format_floating::terms_of(&link.license.limits),
+    ) {
+        (false, _) => None,
+        (true, Some(t)) => Some(t),
+        (true, None) => return Ok(Err(Refusal::new(
+            Code::FloatingNotLicensed,
+            format!(
+                "license {} does not allow floating use: a seat server cannot be activated for it",
+                link.rec.license_id
+            ),
+        ))),
+    };
     let sequence = last_seq + 1;
     let not_after = lease.end(now, link.standing.grace_end);
     let renew_after = Timestamp(now.0 + (not_after.0 - now.0) * lease.renew_percent / 100);
@@ -307,6 +322,7 @@ fn plan(
         renew_after: renew_after.to_string(),
         encryption_public_key: None,
         grants: Vec::new(),
+        pool,
     };
     let builds = match lease_builds(tx, req, &row, new_seat, &link.license, lease)? {
         Ok(b) => b,

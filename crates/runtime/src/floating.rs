@@ -1,0 +1,219 @@
+//! Floating seats (docs/FORMAT.md §20): the chain trust → activation key → pool lease → node
+//! lease, verified offline on the node. The pool lease is a seat server's activation lease with
+//! pool terms (checked as any lease, except that it is bound to the server's machine, not this
+//! one); the node lease is signed by the server's instance key that the pool lease names.
+//!
+//! Refusals, in order: the pool lease's signature and schema; its product and lineage
+//! (`activation_mismatch`); not a pool (`node_lease_mismatch`); ended (`pool_expired`); revoked,
+//! released or reset (`pool_revoked`); its other lease checks keep their codes. Then the node
+//! lease: its signature by the key it names (the signature codes); that key not the pool's
+//! (`node_lease_forged`); another pool, product or lineage (`node_lease_mismatch`); another
+//! node (`node_other_machine`); longer than the pool allows (`node_lease_too_long`); ending
+//! after the pool (`node_lease_past_pool`); signed in this clock's future
+//! (`tamper_suspected`); ended (`node_lease_expired`).
+
+use crate::activation::verify_instance_signed;
+use crate::activation::{check_lease, ActivationError, Binding, Lease};
+use crate::check::Check;
+use crate::error::VerifyError;
+use crate::state::State;
+use crate::trust::TrustStore;
+use canon::Timestamp;
+use format::activation::Activation;
+use format::floating::{NodeLease, NodeTimes, PoolTerms};
+use std::fmt;
+
+/// A verified node seat: the pool lease and the node lease.
+#[derive(Debug, Clone)]
+pub struct NodeSeat {
+    /// The pool lease (the seat server's activation).
+    pub pool: Lease,
+    /// Its terms.
+    pub terms: PoolTerms,
+    /// The node lease.
+    pub node: NodeLease,
+    /// Its times.
+    pub times: NodeTimes,
+}
+
+/// Why a node seat was refused. `code()` is the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FloatingError {
+    /// The pool lease failed a lease check (its code kept).
+    Pool(ActivationError),
+    /// The node lease's signature or schema failed.
+    Verify(VerifyError),
+    /// A floating check failed.
+    Refused(Check, String),
+}
+
+impl FloatingError {
+    /// The check this error stands for.
+    pub fn code(&self) -> Check {
+        match self {
+            FloatingError::Pool(e) => e.code(),
+            FloatingError::Verify(e) => e.code(),
+            FloatingError::Refused(c, _) => *c,
+        }
+    }
+}
+
+impl fmt::Display for FloatingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FloatingError::Pool(e) => write!(f, "pool lease: {e}"),
+            FloatingError::Verify(e) => write!(f, "node lease: {e}"),
+            FloatingError::Refused(_, m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for FloatingError {}
+
+fn refuse<T>(check: Check, m: impl Into<String>) -> Result<T, FloatingError> {
+    Err(FloatingError::Refused(check, m.into()))
+}
+
+/// Verifies the pool lease (`pool_doc` + `pool_sig`, an `activation` key's) for the binding's
+/// product and lineage, then the node lease file (`node_file`, signed by the server) for this
+/// node (the binding's fingerprint and, when given, instance key), at `now` against what the
+/// state accepted.
+pub fn verify_node_seat(
+    trust: &TrustStore,
+    (pool_doc, pool_sig): (&[u8], &[u8]),
+    node_file: &[u8],
+    b: &Binding<'_>,
+    known: &State,
+    now: Timestamp,
+) -> Result<NodeSeat, FloatingError> {
+    let pool: Lease = crate::signed::verify::<Activation>(trust, pool_doc, pool_sig, None)
+        .map_err(|e| FloatingError::Pool(ActivationError::Verify(e)))?;
+    let p = pool.value();
+    let Some(terms) = p.pool else {
+        if p.product != b.product || p.lineage_id != b.lineage_id {
+            return Err(FloatingError::Pool(ActivationError::Mismatch(format!(
+                "the lease is for product {} lineage {}, not product {} lineage {}",
+                p.product, p.lineage_id, b.product, b.lineage_id
+            ))));
+        }
+        return refuse(
+            Check::NodeLeaseMismatch,
+            format!(
+                "activation {} is a machine's lease, not a seat server's pool",
+                p.activation_id
+            ),
+        );
+    };
+    // The pool is bound to the server's machine: every other lease check applies.
+    let server = Binding {
+        product: b.product,
+        lineage_id: b.lineage_id,
+        fingerprint: &p.fingerprint,
+        instance_key: None,
+    };
+    check_lease(&pool, &server, known, now).map_err(|e| match e {
+        ActivationError::Expired(t) => FloatingError::Refused(
+            Check::PoolExpired,
+            format!("the seat server's pool lease ended at {t}: it renews it with the vendor"),
+        ),
+        ActivationError::Revoked(m) => FloatingError::Refused(Check::PoolRevoked, m),
+        other => FloatingError::Pool(other),
+    })?;
+    let (node, times, _) =
+        verify_instance_signed::<NodeLease>(node_file).map_err(FloatingError::Verify)?;
+    check_node(&pool, terms, &node, times, b, now)?;
+    Ok(NodeSeat {
+        pool,
+        terms,
+        node,
+        times,
+    })
+}
+
+/// The node lease's checks against its pool, this node and `now`, in order.
+fn check_node(
+    pool: &Lease,
+    terms: PoolTerms,
+    n: &NodeLease,
+    t: NodeTimes,
+    b: &Binding<'_>,
+    now: Timestamp,
+) -> Result<(), FloatingError> {
+    let p = pool.value();
+    if n.server_public_key != p.instance_public_key {
+        return refuse(
+            Check::NodeLeaseForged,
+            "the node lease is signed by another key than the seat server its pool lease names",
+        );
+    }
+    if n.pool_activation_id != p.activation_id
+        || n.product != p.product
+        || n.lineage_id != p.lineage_id
+    {
+        return refuse(
+            Check::NodeLeaseMismatch,
+            format!(
+                "the node lease is for pool {} ({} lineage {}), not for pool {} ({} lineage {})",
+                n.pool_activation_id,
+                n.product,
+                n.lineage_id,
+                p.activation_id,
+                p.product,
+                p.lineage_id
+            ),
+        );
+    }
+    if n.node_fingerprint != b.fingerprint || b.instance_key.is_some_and(|k| k != n.node_public_key)
+    {
+        return refuse(
+            Check::NodeOtherMachine,
+            format!(
+                "the node lease is for another node (fingerprint {}, this node is {})",
+                n.node_fingerprint, b.fingerprint
+            ),
+        );
+    }
+    let longest = if n.borrowed {
+        terms.max_borrow_seconds
+    } else {
+        terms.max_node_lease_seconds
+    };
+    if t.not_after.0 - t.issued_at.0 > longest as i64 {
+        return refuse(
+            Check::NodeLeaseTooLong,
+            format!(
+                "the node {} runs {} s; the pool allows {longest} s",
+                if n.borrowed { "borrow" } else { "lease" },
+                t.not_after.0 - t.issued_at.0
+            ),
+        );
+    }
+    if t.not_after > pool.facts().not_after {
+        return refuse(
+            Check::NodeLeasePastPool,
+            format!(
+                "the node lease ends at {}, after its pool lease ({})",
+                t.not_after,
+                pool.facts().not_after
+            ),
+        );
+    }
+    for signed in [t.issued_at, t.server_time] {
+        if !signed.signed_by(now) {
+            return refuse(
+                Check::TamperSuspected,
+                format!("the node lease was signed at {signed}, after this clock's {now}: clock set back?"),
+            );
+        }
+    }
+    if now >= t.not_after {
+        return refuse(
+            Check::NodeLeaseExpired,
+            format!(
+                "the node lease ended at {}: renew it with the seat server",
+                t.not_after
+            ),
+        );
+    }
+    Ok(())
+}
