@@ -283,13 +283,15 @@ fn plan(
     ) {
         (false, _) => None,
         (true, Some(t)) => Some(t),
-        (true, None) => return Ok(Err(Refusal::new(
-            Code::FloatingNotLicensed,
-            format!(
+        (true, None) => {
+            return Ok(Err(Refusal::new(
+                Code::FloatingNotLicensed,
+                format!(
                 "license {} does not allow floating use: a seat server cannot be activated for it",
                 link.rec.license_id
             ),
-        ))),
+            )))
+        }
     };
     let sequence = last_seq + 1;
     let not_after = lease.end(now, link.standing.grace_end);
