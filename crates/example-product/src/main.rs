@@ -130,6 +130,17 @@ fn main() -> ExitCode {
         Activation::Leased(lease, _) => {
             println!("activation: {}", lease.describe(canon::Timestamp(now)))
         }
+        Activation::Floating(seat) => println!(
+            "activation: floating seat {} from seat server pool {} until {}{}",
+            seat.node.node_lease_id,
+            seat.node.pool_activation_id,
+            seat.node.not_after,
+            if seat.node.borrowed {
+                " (borrowed)"
+            } else {
+                ""
+            }
+        ),
         Activation::NotRequired => println!("activation: not required by this license"),
         Activation::Missing => println!("activation: missing"),
         Activation::Refused(code, _) => println!("activation: refused ({code})"),

@@ -217,3 +217,60 @@ fn check_node(
     }
     Ok(())
 }
+
+/// The node lease's file in a product's activation directory (`STATE/activation/<product>/`).
+pub const NODE_LEASE_FILE: &str = "node-lease.json";
+/// The pool lease a node keeps beside its node lease.
+pub const POOL_FILE: &str = "pool.json";
+/// The pool lease's envelope.
+pub const POOL_SIG: &str = "pool.sig";
+
+/// Verifies the node seat installed in `state` for `product` (its pool lease and node lease,
+/// as a seat server handed them) against this node (fingerprint from `sources`), the trust,
+/// the state's facts and `now`. `Ok(None)`: no node lease installed.
+pub fn verify_installed_node(
+    trust: &TrustStore,
+    state: &std::path::Path,
+    product: &str,
+    lineage: &str,
+    sources: &crate::fingerprint::Sources,
+    known: &State,
+    now: Timestamp,
+) -> Result<Option<NodeSeat>, crate::error::Refusal> {
+    use crate::error::Refusal;
+    let dir = crate::activation::installed_dir(state, product);
+    let read = |name: &str, cap: usize| {
+        let p = dir.join(name);
+        crate::io::read_capped(&p, cap as u64).map_err(|e| Refusal::read(&p, &e))
+    };
+    let cap = format::activation::MAX_ACTIVATION_BYTES + canon::sig::MAX_ENVELOPE_BYTES;
+    let Some(node) = read(NODE_LEASE_FILE, cap)? else {
+        return Ok(None);
+    };
+    let missing = |name: &str| Refusal {
+        check: Some(Check::NodeLeaseMismatch),
+        message: format!(
+            "{}: the pool lease the node lease rests on is missing ({name})",
+            dir.display()
+        ),
+    };
+    let pool = read(POOL_FILE, format::activation::MAX_ACTIVATION_BYTES)?
+        .ok_or_else(|| missing(POOL_FILE))?;
+    let sig = read(POOL_SIG, canon::sig::MAX_ENVELOPE_BYTES)?.ok_or_else(|| missing(POOL_SIG))?;
+    let fp = crate::fingerprint::of(product, sources).map_err(|e| Refusal {
+        check: Some(Check::FingerprintUnavailable),
+        message: e.to_string(),
+    })?;
+    let b = Binding {
+        product,
+        lineage_id: lineage,
+        fingerprint: &fp.value,
+        instance_key: None,
+    };
+    verify_node_seat(trust, (&pool, &sig), &node, &b, known, now)
+        .map(Some)
+        .map_err(|e| Refusal {
+            check: Some(e.code()),
+            message: format!("{}: {e}", dir.join(NODE_LEASE_FILE).display()),
+        })
+}

@@ -81,6 +81,8 @@ pub enum Activation {
     NotRequired,
     /// A lease verified.
     Leased(Box<Lease>, LeaseState),
+    /// A floating seat from the customer's seat server verified (docs/FORMAT.md §20).
+    Floating(Box<crate::floating::NodeSeat>),
     /// The license requires activation and none is installed.
     Missing,
     /// An installed lease was refused (expired, other machine, revoked, ...).
@@ -120,7 +122,13 @@ impl Status {
             self.license.license().activation_required(),
         ) {
             (Activation::Missing, _) => "activation_required",
-            (Activation::Refused(Check::LeaseExpired, _), true) => "lease_expired",
+            (
+                Activation::Refused(
+                    Check::LeaseExpired | Check::NodeLeaseExpired | Check::PoolExpired,
+                    _,
+                ),
+                true,
+            ) => "lease_expired",
             (Activation::Refused(_, _), true) => "activation_invalid",
             _ => self.standing.state.as_str(),
         }
@@ -204,12 +212,15 @@ pub fn check(i: &Inputs<'_>) -> Result<Status, Refusal> {
         Activation::Refused(code, why) => {
             warnings.push(format!("activation refused ({code}): {why}"))
         }
-        Activation::NotRequired => {}
+        Activation::NotRequired | Activation::Floating(_) => {}
     }
     if gate == Gate::Open && required {
         gate = match &activation {
-            Activation::Leased(..) => Gate::Open,
-            Activation::Refused(Check::LeaseExpired, _) => Gate::LeaseExpired,
+            Activation::Leased(..) | Activation::Floating(_) => Gate::Open,
+            Activation::Refused(
+                Check::LeaseExpired | Check::NodeLeaseExpired | Check::PoolExpired,
+                _,
+            ) => Gate::LeaseExpired,
             _ => Gate::NotActivated,
         };
     }
@@ -252,8 +263,8 @@ fn lease_of(
         now,
     );
     match verified {
-        Ok(None) if l.activation_required() => Activation::Missing,
-        Ok(None) => Activation::NotRequired,
+        // No machine lease: a floating seat from the customer's seat server, if one is held.
+        Ok(None) => node_of(session, i, l, now),
         Ok(Some(lease)) => {
             if let Err(e) =
                 session.record_activation(&lease.value().lineage_id, lease.value().sequence)
@@ -262,6 +273,37 @@ fn lease_of(
             }
             let st = lease.state_at(now);
             Activation::Leased(Box::new(lease), st)
+        }
+        Err(r) => Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
+    }
+}
+
+/// The installed node seat for the license's product (no machine lease is installed),
+/// verified and its pool lease recorded.
+fn node_of(
+    session: &mut Session,
+    i: &Inputs<'_>,
+    l: &crate::license::License,
+    now: canon::Timestamp,
+) -> Activation {
+    let verified = crate::floating::verify_installed_node(
+        session.trust(),
+        i.state,
+        &l.product,
+        &l.lineage_id,
+        &i.sources,
+        session.known(),
+        now,
+    );
+    match verified {
+        Ok(None) if l.activation_required() => Activation::Missing,
+        Ok(None) => Activation::NotRequired,
+        Ok(Some(seat)) => {
+            let pool = seat.pool.value();
+            if let Err(e) = session.record_activation(&pool.lineage_id, pool.sequence) {
+                return Activation::Refused(e.code(), e.to_string());
+            }
+            Activation::Floating(Box::new(seat))
         }
         Err(r) => Activation::Refused(r.check.unwrap_or(Check::IoError), r.message),
     }

@@ -310,3 +310,105 @@ fn pool_terms_and_floating_limits_are_bounded() {
     limits.insert("floating_seats".to_string(), 5u64);
     assert!(runtime::format_floating::check_limits("license", &limits).is_ok());
 }
+
+/// A product on a node (no machine lease) runs licensed work on the floating seat its seat
+/// server handed it, and stops when the node lease ends or the files are another node's.
+#[test]
+fn the_product_facade_accepts_a_node_seat() {
+    use runtime::product::{check, Activation as Act, Inputs};
+    use runtime::session::Clock;
+    let c = Case::new();
+    let d = tempfile::tempdir().unwrap();
+    let (lic_dir, state) = (d.path().join("lic"), d.path().join("state"));
+    std::fs::create_dir_all(&lic_dir).unwrap();
+    let mut limits = std::collections::BTreeMap::new();
+    limits.insert("activation_required".to_string(), 1u64);
+    limits.insert("floating_seats".to_string(), 10u64);
+    let license = runtime::license::License {
+        schema_version: 3,
+        license_id: "lic-1".into(),
+        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        issuer: "Test Vendor".into(),
+        customer: runtime::license::Customer {
+            id: "acme".into(),
+            name: "ACME".into(),
+        },
+        workspace: "default".into(),
+        product: PRODUCT.into(),
+        tier: runtime::license::Tier::Sovereign,
+        editions: vec!["standard".into()],
+        issued_at: "2026-11-01T00:00:00Z".into(),
+        not_before: "2026-11-01T00:00:00Z".into(),
+        expires_at: "2027-11-01T00:00:00Z".into(),
+        grace_days: 30,
+        features: vec!["gate".into()],
+        limits,
+        production_use: true,
+        data_residency: "eu".into(),
+        renewal_of: None,
+        lineage_id: LINEAGE.into(),
+        sequence: 1,
+    };
+    let doc = license.to_canonical();
+    std::fs::write(lic_dir.join("license.json"), &doc).unwrap();
+    let sig = c.kit.license.sign_document(Kind::License, &doc).unwrap();
+    std::fs::write(lic_dir.join("license.sig"), sig.to_bytes()).unwrap();
+    let dir = runtime::activation::installed_dir(&state, PRODUCT);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let p = pool(&c.server).to_canonical();
+    std::fs::write(dir.join(runtime::floating::POOL_FILE), &p).unwrap();
+    let psig = c
+        .kit
+        .activation
+        .sign_document(Kind::Activation, &p)
+        .unwrap();
+    std::fs::write(dir.join(runtime::floating::POOL_SIG), psig.to_bytes()).unwrap();
+    let n = node(
+        &c.server,
+        &c.node_key,
+        "2026-11-30T10:00:00Z",
+        "2026-11-30T10:15:00Z",
+    );
+    std::fs::write(
+        dir.join(runtime::floating::NODE_LEASE_FILE),
+        node_file(&c.server, &n),
+    )
+    .unwrap();
+    let trust = c.kit.trust_bytes(1, &c.kit.entries());
+    let trusts: [&[u8]; 1] = [&trust];
+    let root =
+        runtime::trust::RootSpec::parse(canon::enc::b64(&c.kit.root.public_key()).as_bytes())
+            .unwrap();
+    let anchors = runtime::trust::RootSpec::anchors(&[root]);
+    let run = |me: &str, now: &str| {
+        let mut i = Inputs::new(&trusts, &lic_dir, &state, Clock::Preview(t(now)));
+        i.anchors = Some(&anchors);
+        i.sources = runtime::fingerprint::Sources {
+            explicit: Some(me.into()),
+            config: None,
+            machine_id: None,
+            dmi: None,
+            state: None,
+        };
+        check(&i).unwrap()
+    };
+    let s = run("node-a", NOW);
+    assert!(
+        matches!(s.activation, Act::Floating(_)),
+        "{:?}",
+        s.activation
+    );
+    assert!(s.entitlements.check_feature("gate").is_ok());
+    let s = run("node-b", NOW);
+    assert!(
+        matches!(s.activation, Act::Refused(Check::NodeOtherMachine, _)),
+        "{:?}",
+        s.activation
+    );
+    assert!(s.entitlements.check_feature("gate").is_err());
+    let s = run("node-a", "2026-11-30T10:20:00Z");
+    assert_eq!(s.state(), "lease_expired");
+    assert!(s.entitlements.check_feature("gate").is_err());
+}
