@@ -227,12 +227,13 @@ pub const POOL_SIG: &str = "pool.sig";
 
 /// Verifies the node seat installed in `state` for `product` (its pool lease and node lease,
 /// as a seat server handed them) against this node (fingerprint from `sources`), the trust,
-/// the state's facts and `now`. `Ok(None)`: no node lease installed.
+/// the state's facts and `now`. `lineage`: the license's, when known (else the pool lease's).
+/// `Ok(None)`: no node lease installed.
 pub fn verify_installed_node(
     trust: &TrustStore,
     state: &std::path::Path,
     product: &str,
-    lineage: &str,
+    lineage: Option<&str>,
     sources: &crate::fingerprint::Sources,
     known: &State,
     now: Timestamp,
@@ -257,6 +258,19 @@ pub fn verify_installed_node(
     let pool = read(POOL_FILE, format::activation::MAX_ACTIVATION_BYTES)?
         .ok_or_else(|| missing(POOL_FILE))?;
     let sig = read(POOL_SIG, canon::sig::MAX_ENVELOPE_BYTES)?.ok_or_else(|| missing(POOL_SIG))?;
+    let own;
+    let lineage = match lineage {
+        Some(l) => l,
+        None => {
+            own = <Activation as format::Artifact>::parse(&pool)
+                .map(|(a, _, _)| a.lineage_id)
+                .map_err(|e| Refusal {
+                    check: Some(VerifyError::from(e).code()),
+                    message: format!("{}: not a lease", dir.join(POOL_FILE).display()),
+                })?;
+            &own
+        }
+    };
     let fp = crate::fingerprint::of(product, sources).map_err(|e| Refusal {
         check: Some(Check::FingerprintUnavailable),
         message: e.to_string(),

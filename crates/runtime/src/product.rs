@@ -290,7 +290,7 @@ fn node_of(
         session.trust(),
         i.state,
         &l.product,
-        &l.lineage_id,
+        Some(&l.lineage_id),
         &i.sources,
         session.known(),
         now,

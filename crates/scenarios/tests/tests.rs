@@ -9,6 +9,7 @@ mod cmd;
 mod contract;
 mod desk;
 mod downloads;
+mod floating;
 mod hsm;
 mod hsm_kek;
 mod insider;

@@ -276,22 +276,9 @@ fn plan(
     if let Err(r) = rules::token_unspent(how, new_seat, f.token_spent, f.token_revoked) {
         return Ok(Err(r));
     }
-    // A seat server's activation (a pool lease) needs a license that floats.
-    let pool = match (
-        req.pool,
-        runtime::format_floating::terms_of(&link.license.limits),
-    ) {
-        (false, _) => None,
-        (true, Some(t)) => Some(t),
-        (true, None) => {
-            return Ok(Err(Refusal::new(
-                Code::FloatingNotLicensed,
-                format!(
-                "license {} does not allow floating use: a seat server cannot be activated for it",
-                link.rec.license_id
-            ),
-            )))
-        }
+    let pool = match pool_terms(req, link) {
+        Ok(p) => p,
+        Err(r) => return Ok(Err(r)),
     };
     let sequence = last_seq + 1;
     let not_after = lease.end(now, link.standing.grace_end);
@@ -360,6 +347,27 @@ fn plan(
         rebinds,
         builds,
     }))
+}
+
+/// A seat server's activation (a pool lease) needs a license that floats: its terms.
+fn pool_terms(
+    req: &ActivationRequest,
+    link: &Link,
+) -> Result<Option<runtime::format_floating::PoolTerms>, Refusal> {
+    match (
+        req.pool,
+        runtime::format_floating::terms_of(&link.license.limits),
+    ) {
+        (false, _) => Ok(None),
+        (true, Some(t)) => Ok(Some(t)),
+        (true, None) => Err(Refusal::new(
+            Code::FloatingNotLicensed,
+            format!(
+                "license {} does not allow floating use: a seat server cannot be activated for it",
+                link.rec.license_id
+            ),
+        )),
+    }
 }
 
 /// The builds a lease carries ([`crate::builds::for_lease`]): none without the machine's
