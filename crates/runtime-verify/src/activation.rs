@@ -18,22 +18,28 @@ pub(crate) struct LeaseVerdict {
     pub(crate) result: Result<runtime::activation::Lease>,
 }
 
+/// The products whose activation directory in `state` passes `holds`, sorted.
+fn installed(state: &Path, holds: impl Fn(&Path) -> bool) -> Vec<String> {
+    let root = state.join(runtime::activation::DIR);
+    let mut products: Vec<String> = match std::fs::read_dir(&root) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| holds(&e.path()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    products.sort();
+    products
+}
+
 /// Verifies every lease installed in the state directory against this machine.
 pub(crate) fn check_leases(
     session: &mut Session,
     state: &Path,
     lineage: Option<&str>,
 ) -> Result<Vec<LeaseVerdict>> {
-    let root = state.join(runtime::activation::DIR);
-    let mut products: Vec<String> = match std::fs::read_dir(&root) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join(runtime::activation::LEASE_FILE).exists())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    products.sort();
+    let products = installed(state, |d| d.join(runtime::activation::LEASE_FILE).exists());
     let sources = runtime::fingerprint::Sources::system(Some(state));
     let mut out = Vec::new();
     for product in products {
@@ -70,19 +76,10 @@ pub(crate) fn check_nodes(
     state: &Path,
     lineage: Option<&str>,
 ) -> Result<Vec<NodeVerdict>> {
-    let root = state.join(runtime::activation::DIR);
-    let mut products: Vec<String> = match std::fs::read_dir(&root) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.path().join(runtime::floating::NODE_LEASE_FILE).exists()
-                    && !e.path().join(runtime::activation::LEASE_FILE).exists()
-            })
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    products.sort();
+    let products = installed(state, |d| {
+        d.join(runtime::floating::NODE_LEASE_FILE).exists()
+            && !d.join(runtime::activation::LEASE_FILE).exists()
+    });
     let sources = runtime::fingerprint::Sources::system(Some(state));
     let mut out = Vec::new();
     for product in products {
