@@ -70,6 +70,10 @@ pub(crate) enum Cmd {
         /// repeat for several (`runtime-verify BUNDLE --json` shows a bundle's id)
         #[arg(long, value_name = "BUNDLE_ID")]
         build: Vec<String>,
+        /// Ask for a pool lease: this machine is a seat server (`airlock-seatd`) leasing
+        /// floating seats to nodes (the license's tier must float)
+        #[arg(long)]
+        pool: bool,
         /// Replace an existing --out file
         #[arg(long)]
         force: bool,
@@ -177,6 +181,38 @@ pub(crate) enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Claim a floating seat from the customer's seat server (airlock-seatd), or renew the one
+    /// this node holds; with --borrow-hours, check it out to leave the network
+    Claim {
+        /// The seat server, e.g. http://seatd.internal:8700
+        #[arg(long, value_name = "URL")]
+        seat_server: String,
+        /// The license directory (license.json)
+        #[arg(long)]
+        license: PathBuf,
+        /// Borrow the seat for this many hours (up to the pool's limit)
+        #[arg(long, value_name = "N")]
+        borrow_hours: Option<u64>,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give this node's floating seat back to the seat server
+    Release {
+        /// The seat server
+        #[arg(long, value_name = "URL")]
+        seat_server: String,
+        /// The license directory (license.json)
+        #[arg(long)]
+        license: PathBuf,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Fetch a short-lived registry pull token from the activation service (the registry
     /// token protocol): printed on stdout, e.g. for `skopeo copy --src-registry-token`
     RegistryToken {
@@ -236,6 +272,8 @@ impl Cmd {
             Cmd::Activate { json, .. } => ("activate", *json),
             Cmd::Update { json, .. } => ("update", *json),
             Cmd::RegistryToken { json, .. } => ("registry-token", *json),
+            Cmd::Claim { json, .. } => ("claim", *json),
+            Cmd::Release { json, .. } => ("release", *json),
             Cmd::Run { .. } => ("run", false),
             Cmd::Generate(_) => ("generate", false),
         }
@@ -265,9 +303,10 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             out,
             label,
             build,
+            pool,
             force,
             json,
-        } => request_cmd(&license, &state, &out, (&label, &build), force, json),
+        } => request_cmd(&license, &state, &out, (&label, &build, pool), force, json),
         Cmd::Install {
             dir,
             trust,
@@ -318,6 +357,22 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             extract.as_deref(),
             json,
         ),
+        Cmd::Claim {
+            seat_server,
+            license,
+            borrow_hours,
+            online,
+            json,
+        } => {
+            crate::cli::ensure_state(&online.state)?;
+            crate::node::claim_cmd(&online.online(), &seat_server, &license, borrow_hours, json)
+        }
+        Cmd::Release {
+            seat_server,
+            license,
+            online,
+            json,
+        } => crate::node::release_cmd(&online.online(), &seat_server, &license, json),
         Cmd::RegistryToken {
             scope,
             product,

@@ -10,6 +10,7 @@
 
 mod cli;
 mod client;
+mod node;
 mod offline;
 mod online;
 mod update;

@@ -41,7 +41,7 @@ pub(crate) fn request_cmd(
     license_dir: &Path,
     state: &Path,
     out: &Path,
-    (label, builds): (&str, &[String]),
+    (label, builds, pool): (&str, &[String], bool),
     force: bool,
     json: bool,
 ) -> Result<ExitCode> {
@@ -77,7 +77,7 @@ pub(crate) fn request_cmd(
         install_token_id: None,
         encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
         builds: builds.to_vec(),
-        pool: false,
+        pool,
     };
     req.validate()
         .map_err(anyhow::Error::new)

@@ -101,7 +101,7 @@ pub(crate) fn fresh_request(
     Ok((req, bytes))
 }
 
-fn json_of(bytes: &[u8]) -> Result<Value> {
+pub(crate) fn json_of(bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes).context("a signed file is JSON")
 }
 

@@ -160,6 +160,13 @@ codes! {
     /// A seat server asked for a pool lease for a license whose tier does not float.
     FloatingNotLicensed = "FLOATING_NOT_LICENSED", 403, EXIT_REJECTED,
         "floating seats need a license whose tier allows them: ask the vendor";
+    /// Every floating seat of the seat server's pool is held.
+    PoolFull = "POOL_FULL", 409, EXIT_UNREACHABLE,
+        "wait for a seat to be released (a node's seat frees itself when its heartbeats stop), then claim again";
+    /// The seat server's clock went back behind what it already signed: it leases nothing until
+    /// the clock is right again.
+    ServerClockBack = "SERVER_CLOCK_BACK", 503, EXIT_UNREACHABLE,
+        "the seat server's clock is behind its own records: its operator corrects the clock; nodes keep their current leases meanwhile";
     /// The HTTP request is malformed (body, members, path).
     BadRequest = "BAD_REQUEST", 400, EXIT_REJECTED,
         "see docs/HTTP.md for the request's form";
@@ -264,6 +271,8 @@ mod tests {
         assert_eq!(
             transient,
             [
+                &Code::PoolFull,
+                &Code::ServerClockBack,
                 &Code::RateLimited,
                 &Code::Timeout,
                 &Code::Unavailable,

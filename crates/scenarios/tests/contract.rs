@@ -7,12 +7,13 @@ use std::process::Command;
 
 /// Airlock's binaries (`example-product` is an example of a product, not an Airlock tool: it
 /// is checked for its exit codes below).
-const BINARIES: [&str; 5] = [
+const BINARIES: [&str; 6] = [
     "factory",
     "packager",
     "runtime-verify",
     "airlock-agent",
     "airlock-server",
+    "airlock-seatd",
 ];
 
 /// The subcommands a `--help` text lists (its `Commands:` section), without `help`.

@@ -113,3 +113,216 @@ fn a_node_seat_is_verified_through_the_vendors_chain() {
         "{text}"
     );
 }
+
+/// A running `airlock-seatd`; killed when dropped.
+struct SeatServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for SeatServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next() {
+    use std::io::BufRead;
+    if !have_tool("faketime") {
+        return;
+    }
+    let now = "2026-11-23T10:00:00Z";
+    let s = Site::new(2);
+    // A catalog whose professional tier floats: two seats.
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json");
+    let text = std::fs::read_to_string(fixture).unwrap().replacen(
+        r#""activation": {"required": true, "device_limit": 1}"#,
+        r#""activation": {"required": true, "device_limit": 1}, "floating": {"seats": 2, "node_lease_minutes": 15}"#,
+        1,
+    );
+    std::fs::write(s.v.join("float.json"), text).unwrap();
+    ok(s.factory(
+        crate::activation::DAY0,
+        &[
+            "issue",
+            "--tier",
+            "professional",
+            "--customer",
+            "Globex",
+            "--customer-id",
+            "globex",
+            "--additional",
+            "--product",
+            "gateway",
+            "--expires",
+            "2027-06-01",
+            "--device-limit",
+            "2",
+            "--key",
+            "keys/license.key",
+            "--out",
+            "lic-float",
+            "--catalog",
+            "float.json",
+        ],
+    ));
+    s.carry("lic-float", "lic-float");
+    // The seat server is activated like a machine, asking for a pool lease.
+    ok(s.on(
+        "seatd",
+        now,
+        "airlock-agent",
+        &[
+            "request",
+            "--license",
+            "lic-float",
+            "--state",
+            "state-seatd",
+            "--out",
+            "req-seatd.json",
+            "--pool",
+        ],
+    ));
+    s.carry_back("req-seatd.json");
+    ok(s.factory(
+        now,
+        &[
+            "activation",
+            "fulfill",
+            "req-seatd.json",
+            "--key",
+            "keys/activation.key",
+            "--out",
+            "act-seatd",
+        ],
+    ));
+    s.carry("act-seatd", "act-seatd");
+    ok(s.on(
+        "seatd",
+        now,
+        "airlock-agent",
+        &[
+            "install",
+            "act-seatd",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            "state-seatd",
+        ],
+    ));
+    let mut child = std::process::Command::new(bin("airlock-seatd"))
+        .args([
+            "--state",
+            "state-seatd",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&s.c)
+        .env("AIRLOCK_NOW", now)
+        .env("AIRLOCK_INSTANCE_ID", "seatd")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let server = SeatServer { child, url };
+    let claim = |node: &str| {
+        let state = format!("state-{node}");
+        s.on(
+            node,
+            now,
+            "airlock-agent",
+            &[
+                "claim",
+                "--seat-server",
+                &server.url,
+                "--license",
+                "lic-float",
+                "--state",
+                &state,
+                "--trust",
+                "trust.json",
+                "--root",
+                "root.pub",
+                "--json",
+            ],
+        )
+    };
+    let product = |node: &str| {
+        let state = format!("state-{node}");
+        s.on(
+            node,
+            now,
+            "example-product",
+            &[
+                "--trust",
+                "trust.json",
+                "--license",
+                "lic-float",
+                "--state",
+                &state,
+                "--root",
+                "root.pub",
+                "--feature",
+                "gate",
+            ],
+        )
+    };
+    ok(claim("n1"));
+    ok(claim("n2"));
+    // The same node again: the same seat, renewed.
+    let again: serde_json::Value = serde_json::from_slice(&claim("n1").stdout).unwrap();
+    assert_eq!(again["new_seat"], false, "{again}");
+    fails(claim("n3"), 4, "POOL_FULL");
+    let p = product("n1");
+    assert_eq!(p.status.code(), Some(0), "{}", testkit::run::show(&p));
+    assert!(String::from_utf8_lossy(&p.stdout).contains("floating seat"));
+    assert_eq!(product("n3").status.code(), Some(3));
+    // n1 gives its seat back; n3 takes it.
+    ok(s.on(
+        "n1",
+        now,
+        "airlock-agent",
+        &[
+            "release",
+            "--seat-server",
+            &server.url,
+            "--license",
+            "lic-float",
+            "--state",
+            "state-n1",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+        ],
+    ));
+    assert_eq!(product("n1").status.code(), Some(3));
+    ok(claim("n3"));
+    assert_eq!(product("n3").status.code(), Some(0));
+    let (st, _, h) = crate::online::get(&format!("{}/healthz", server.url), None);
+    assert_eq!(st, 200);
+    assert_eq!(
+        (h["seats"].as_u64(), h["in_use"].as_u64()),
+        (Some(2), Some(2)),
+        "{h}"
+    );
+    assert!(h["log_entries"].as_u64().unwrap() >= 5, "{h}");
+}
