@@ -3,7 +3,8 @@
 // with its detached signature (any bytes, and the same bytes signed by a trusted activation
 // key, so that the schema and binding checks behind the signature are reached), and the
 // revocation list with its activation entries, and install tokens (any text, and any bytes
-// signed by the trusted activation key), and a PKCS#11 key URI. Nothing may panic.
+// signed by the trusted activation key), node leases (any bytes), and a PKCS#11 key URI.
+// Nothing may panic.
 use libfuzzer_sys::fuzz_target;
 mod common;
 
@@ -12,6 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let now = common::t("2026-11-22T00:00:00Z");
     let _ = runtime::activation::verify_instance_signed::<runtime::activation::ActivationRequest>(data);
     let _ = runtime::activation::verify_instance_signed::<runtime::activation::Deactivation>(data);
+    // A node lease a seat server signed (any bytes), and a pool lease with the same bytes.
+    let _ = runtime::activation::verify_instance_signed::<runtime::format_floating::NodeLease>(data);
     let _ = <runtime::revocation::RevocationList as runtime::Artifact>::parse(data);
     // A PKCS#11 key URI (a signing command's --key): strict, never panicking.
     if let Ok(text) = std::str::from_utf8(data) {
