@@ -138,7 +138,20 @@ impl Client {
                     ),
                 }
             }
-            _ => Failure::Unavailable(format!("HTTP {status}")),
+            // A 5xx is worth retrying; its code and message (a seat server's clock set back,
+            // a registry that is down) say why.
+            _ => {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let e = &v["error"];
+                match e["code"].as_str() {
+                    Some(code) => Failure::Unavailable(format!(
+                        "HTTP {status} [{}]: {}",
+                        runtime::text::escape(code),
+                        runtime::text::escape(e["message"].as_str().unwrap_or(""))
+                    )),
+                    None => Failure::Unavailable(format!("HTTP {status}")),
+                }
+            }
         })
     }
 

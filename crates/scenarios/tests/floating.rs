@@ -127,9 +127,43 @@ impl Drop for SeatServer {
     }
 }
 
+/// Starts `airlock-seatd` over `state-seatd` as machine `machine` with its clock at `now`; the
+/// process's output when it exits before listening.
+fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::process::Output> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin("airlock-seatd"))
+        .args([
+            "--state",
+            "state-seatd",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&s.c)
+        .env("AIRLOCK_NOW", now)
+        .env("AIRLOCK_INSTANCE_ID", machine)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    match line.split_whitespace().find(|w| w.starts_with("http")) {
+        Some(url) => Ok(SeatServer {
+            url: url.to_string(),
+            child,
+        }),
+        None => Err(child.wait_with_output().unwrap()),
+    }
+}
+
 #[test]
 fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next() {
-    use std::io::BufRead;
     if !have_tool("faketime") {
         return;
     }
@@ -215,34 +249,7 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
             "state-seatd",
         ],
     ));
-    let mut child = std::process::Command::new(bin("airlock-seatd"))
-        .args([
-            "--state",
-            "state-seatd",
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .current_dir(&s.c)
-        .env("AIRLOCK_NOW", now)
-        .env("AIRLOCK_INSTANCE_ID", "seatd")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    let server = SeatServer { child, url };
+    let server = start_seatd(&s, now, "seatd").unwrap();
     let claim = |node: &str| {
         let state = format!("state-{node}");
         s.on(
@@ -325,4 +332,70 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
         "{h}"
     );
     assert!(h["log_entries"].as_u64().unwrap() >= 5, "{h}");
+
+    // The server killed with kill -9 and started again: no seat lost, none duplicated.
+    drop(server);
+    let server = start_seatd(&s, now, "seatd").unwrap();
+    let again: serde_json::Value =
+        serde_json::from_slice(&claim_at(&s, &server.url, "n3", now).stdout).unwrap();
+    assert_eq!(again["new_seat"], false, "{again}");
+    fails(claim_at(&s, &server.url, "n1", now), 4, "POOL_FULL");
+    drop(server);
+    // Its clock set back behind what it signed: it leases nothing; the nodes keep their leases.
+    let later = "2026-11-23T10:05:00Z";
+    let server = start_seatd(&s, later, "seatd").unwrap();
+    ok(claim_at(&s, &server.url, "n3", later));
+    drop(server);
+    let server = start_seatd(&s, now, "seatd").unwrap();
+    fails(claim_at(&s, &server.url, "n2", now), 4, "SERVER_CLOCK_BACK");
+    assert_eq!(product("n2").status.code(), Some(0));
+    drop(server);
+    // Set back behind what its state directory saw: it does not start.
+    let before = start_seatd(&s, "2026-11-23T09:00:00Z", "seatd")
+        .err()
+        .expect("refused");
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        testkit::run::show(&before)
+    );
+    assert!(String::from_utf8_lossy(&before.stderr).contains("tamper_suspected"));
+    // Its state directory copied onto another machine: the pool lease is not this machine's.
+    let copied = start_seatd(&s, now, "another-host").err().expect("refused");
+    assert_eq!(
+        copied.status.code(),
+        Some(2),
+        "{}",
+        testkit::run::show(&copied)
+    );
+    assert!(
+        String::from_utf8_lossy(&copied.stderr).contains("another machine"),
+        "{}",
+        testkit::run::show(&copied)
+    );
+}
+
+/// `airlock-agent claim` on `node` against the seat server at `url`.
+fn claim_at(s: &Site, url: &str, node: &str, now: &str) -> std::process::Output {
+    let state = format!("state-{node}");
+    s.on(
+        node,
+        now,
+        "airlock-agent",
+        &[
+            "claim",
+            "--seat-server",
+            url,
+            "--license",
+            "lic-float",
+            "--state",
+            &state,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--json",
+        ],
+    )
 }
