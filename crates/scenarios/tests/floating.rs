@@ -127,57 +127,19 @@ impl Drop for SeatServer {
     }
 }
 
-/// Starts `airlock-seatd` over `state-seatd` as machine `machine` with its clock at `now`; the
-/// process's output when it exits before listening.
-fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::process::Output> {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(bin("airlock-seatd"))
-        .args([
-            "--state",
-            "state-seatd",
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .current_dir(&s.c)
-        .env("AIRLOCK_NOW", now)
-        .env("AIRLOCK_INSTANCE_ID", machine)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    match line.split_whitespace().find(|w| w.starts_with("http")) {
-        Some(url) => Ok(SeatServer {
-            url: url.to_string(),
-            child,
-        }),
-        None => Err(child.wait_with_output().unwrap()),
-    }
-}
-
-#[test]
-fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next() {
-    if !have_tool("faketime") {
-        return;
-    }
-    let now = "2026-11-23T10:00:00Z";
+/// A site with a license whose professional tier floats on `terms` (`lic-float`), and a seat
+/// server machine (`state-seatd`) activated for it with a pool lease at `now`.
+fn seat_server_site(now: &str, terms: &str) -> Site {
     let s = Site::new(2);
-    // A catalog whose professional tier floats: two seats.
+    // A catalog whose professional tier floats on `terms`.
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog.json");
     let text = std::fs::read_to_string(fixture).unwrap().replacen(
         r#""activation": {"required": true, "device_limit": 1}"#,
-        r#""activation": {"required": true, "device_limit": 1}, "floating": {"seats": 2, "node_lease_minutes": 15}"#,
+        r#""activation": {"required": true, "device_limit": 1}, "floating": TERMS"#,
         1,
     );
-    std::fs::write(s.v.join("float.json"), text).unwrap();
+    std::fs::write(s.v.join("float.json"), text.replace("TERMS", terms)).unwrap();
     ok(s.factory(
         crate::activation::DAY0,
         &[
@@ -249,6 +211,51 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
             "state-seatd",
         ],
     ));
+    s
+}
+
+/// Starts `airlock-seatd` over `state-seatd` as machine `machine` with its clock at `now`; the
+/// process's output when it exits before listening.
+fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::process::Output> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin("airlock-seatd"))
+        .args([
+            "--state",
+            "state-seatd",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&s.c)
+        .env("AIRLOCK_NOW", now)
+        .env("AIRLOCK_INSTANCE_ID", machine)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    match line.split_whitespace().find(|w| w.starts_with("http")) {
+        Some(url) => Ok(SeatServer {
+            url: url.to_string(),
+            child,
+        }),
+        None => Err(child.wait_with_output().unwrap()),
+    }
+}
+
+#[test]
+fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let now = "2026-11-23T10:00:00Z";
+    let s = seat_server_site(now, r#"{"seats": 2, "node_lease_minutes": 15}"#);
     let server = start_seatd(&s, now, "seatd").unwrap();
     let claim = |node: &str| {
         let state = format!("state-{node}");
@@ -398,4 +405,92 @@ fn claim_at(s: &Site, url: &str, node: &str, now: &str) -> std::process::Output 
             "--json",
         ],
     )
+}
+
+#[test]
+fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let now = "2026-11-23T10:00:00Z";
+    let s = seat_server_site(
+        now,
+        r#"{"seats": 1, "node_lease_minutes": 15, "borrow_hours": 72}"#,
+    );
+    let server = start_seatd(&s, now, "seatd").unwrap();
+    let claim = |node: &str, extra: &[&str]| {
+        let state = format!("state-{node}");
+        let mut args = vec![
+            "claim",
+            "--seat-server",
+            &server.url,
+            "--license",
+            "lic-float",
+            "--state",
+            &state,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        s.on(node, now, "airlock-agent", &args)
+    };
+    // Longer than the pool allows: refused, nothing held.
+    fails(claim("n1", &["--borrow-hours", "100"]), 1, "BAD_REQUEST");
+    let o = claim("n1", &["--borrow-hours", "48"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["borrowed"], true, "{v}");
+    let product = |node: &str, at: &str| {
+        let state = format!("state-{node}");
+        s.on(
+            node,
+            at,
+            "example-product",
+            &[
+                "--trust",
+                "trust.json",
+                "--license",
+                "lic-float",
+                "--state",
+                &state,
+                "--root",
+                "root.pub",
+                "--feature",
+                "gate",
+            ],
+        )
+    };
+    let release = |node: &str| {
+        let state = format!("state-{node}");
+        s.on(
+            node,
+            now,
+            "airlock-agent",
+            &[
+                "release",
+                "--seat-server",
+                &server.url,
+                "--license",
+                "lic-float",
+                "--state",
+                &state,
+                "--trust",
+                "trust.json",
+                "--root",
+                "root.pub",
+            ],
+        )
+    };
+    // The borrowed seat counts against the pool until it is returned early.
+    fails(claim("n2", &[]), 4, "POOL_FULL");
+    ok(release("n1"));
+    ok(claim("n2", &[]));
+    ok(release("n2"));
+    // Two days later, away from the network, the product still runs on a borrowed seat; after
+    // the borrow it stops.
+    ok(claim("n3", &["--borrow-hours", "48"]));
+    assert_eq!(product("n3", "2026-11-25T09:00:00Z").status.code(), Some(0));
+    assert_eq!(product("n3", "2026-11-25T11:00:00Z").status.code(), Some(3));
 }
