@@ -226,6 +226,8 @@ fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::pr
             "trust.json",
             "--root",
             "root.pub",
+            "--license",
+            "lic-float",
             "--listen",
             "127.0.0.1:0",
         ])
@@ -299,6 +301,18 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
             ],
         )
     };
+    // An outsider on the network, with its own key and the lineage id a node's files show but
+    // not the license's key, gets no seat.
+    let (st, _, e) = crate::online::post(
+        &format!("{}/v1/nodes/claim", server.url),
+        &serde_json::json!({"request": outsider_request(&s, now)}),
+        None,
+    );
+    assert_eq!(
+        (st, crate::online::code(&e)),
+        (404, "LICENSE_NOT_FOUND"),
+        "{e}"
+    );
     ok(claim("n1"));
     ok(claim("n2"));
     // The same node again: the same seat, renewed.
@@ -493,4 +507,40 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
     ok(claim("n3", &["--borrow-hours", "48"]));
     assert_eq!(product("n3", "2026-11-25T09:00:00Z").status.code(), Some(0));
     assert_eq!(product("n3", "2026-11-25T11:00:00Z").status.code(), Some(3));
+}
+
+/// A claim request an outsider signs with its own key: the pool's product and lineage, a
+/// made-up license key.
+fn outsider_request(s: &Site, now: &str) -> serde_json::Value {
+    let lic: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.c.join("lic-float/license.json")).unwrap())
+            .unwrap();
+    let key = signing::SecretKey::generate("outsider", canon::Role::Instance, canon::Timestamp(0))
+        .unwrap();
+    let req = runtime::activation::ActivationRequest {
+        doc_type: "airlock-activation-request".into(),
+        request_id: "0f0e0d0c0b0a09080706050403020100".into(),
+        license_id: lic["license_id"].as_str().unwrap().into(),
+        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        lineage_id: lic["lineage_id"].as_str().unwrap().into(),
+        product: "gateway".into(),
+        workspace: "default".into(),
+        fingerprint: runtime::fingerprint::derive(b"outsider", "gateway"),
+        fingerprint_source: "instance-id".into(),
+        instance_public_key: enc::b64(&key.public_key()),
+        label: String::new(),
+        created_at: now.into(),
+        install_token_id: None,
+        encryption_public_key: None,
+        builds: Vec::new(),
+        pool: false,
+    };
+    let canonical = req.to_canonical();
+    let file = SignedFile {
+        envelope: key
+            .sign_document(Kind::ActivationRequest, &canonical)
+            .unwrap(),
+        canonical,
+    };
+    serde_json::from_slice(&file.to_bytes()).unwrap()
 }

@@ -46,6 +46,10 @@ struct Args {
     /// The vendor's root for a first use of the state directory
     #[arg(long, value_name = "KEY_ID_OR_PUB")]
     root: Vec<String>,
+    /// The license directory the pool serves (license.json): a node proves it holds the
+    /// license by the key its request carries
+    #[arg(long)]
+    license: PathBuf,
     /// Address to listen on (127.0.0.1:0 takes a free port)
     #[arg(long)]
     listen: SocketAddr,
@@ -60,6 +64,8 @@ struct Args {
 /// What the server leases under.
 struct Pool {
     lease: Activation,
+    /// SHA-256 of the served license's key: a node's request must carry that key.
+    license_key: [u8; 32],
     terms: PoolTerms,
     doc: String,
     sig: String,
@@ -82,13 +88,24 @@ fn load(a: &Args) -> Result<Pool> {
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
     let anchors = clikit::input::root_anchors(&a.root, Some(&a.state), false)?;
-    let session = runtime::session::Session::begin(
+    let mut session = runtime::session::Session::begin(
         Some(&a.state),
         runtime::session::Clock::System(now()),
         &refs,
         anchors.as_ref(),
     )
     .context("trust")?;
+    let (doc, sig, lic_path) = clikit::input::read_license(&a.license, None)?;
+    let license = runtime::license::verify_license(
+        session.trust(),
+        &doc,
+        sig.as_deref(),
+        &runtime::license::LegacyPolicy::default(),
+        session.now(),
+    )
+    .with_context(|| format!("{}", lic_path.display()))?;
+    session.accept_license(&license)?;
+    let license = license.license().clone();
     let root = a.state.join(runtime::activation::DIR);
     let sources = runtime::fingerprint::Sources::system(Some(&a.state));
     for e in std::fs::read_dir(&root)
@@ -116,6 +133,14 @@ fn load(a: &Args) -> Result<Pool> {
         let Some(terms) = lease.value().pool else {
             continue;
         };
+        if lease.value().lineage_id != license.lineage_id {
+            bail!(
+                "{}: the pool lease is for lineage {}, the license for {}",
+                a.license.display(),
+                lease.value().lineage_id,
+                license.lineage_id
+            );
+        }
         let key = signing::SecretKey::load(&a.state.join("agent/instance.key"))?;
         if enc::b64(&key.public_key()) != lease.value().instance_public_key {
             bail!("the pool lease names another instance key than this state directory's");
@@ -131,6 +156,7 @@ fn load(a: &Args) -> Result<Pool> {
         }
         let db = a.db.clone().unwrap_or_else(|| a.state.join("seats.db"));
         return Ok(Pool {
+            license_key: canon::enc::sha256(license.license_key.as_bytes()),
             doc: read(runtime::activation::LEASE_FILE)?,
             sig: read(runtime::activation::LEASE_SIG)?,
             lease: lease.value().clone(),
@@ -191,6 +217,19 @@ fn node_request(p: &Pool, body: &Value, now: Timestamp) -> Result<ActivationRequ
                 "this seat server leases {} of lineage {}",
                 p.lease.product, p.lease.lineage_id
             ),
+        ));
+    }
+    // Only a node holding the license claims or frees its seats (digests compared in full).
+    let given = enc::sha256(req.license_key.as_bytes());
+    let same = given
+        .iter()
+        .zip(p.license_key.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0;
+    if !same {
+        return Err(ApiError(
+            Code::LicenseNotFound,
+            "the request does not carry the key of the license this seat server serves".into(),
         ));
     }
     Ok(req)
