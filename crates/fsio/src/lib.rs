@@ -129,6 +129,23 @@ impl std::error::Error for ReadError {
     }
 }
 
+/// The permission bits of a secret file (a private key, a credential) when its group or others
+/// may read or write it (`Ok(None)`: owner only; always on platforms without Unix modes): the
+/// one check every secret file passes before it is read.
+pub fn shared_mode(path: &Path) -> io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Ok(Some(mode));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(None)
+}
+
 /// Reads at most `cap` bytes of `path`; `Ok(None)` when it does not exist.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, ReadError> {
     let f = match std::fs::File::open(path) {
@@ -213,6 +230,23 @@ mod tests {
         ));
         std::fs::remove_file(&d).unwrap();
         assert!(read_capped(&d, 4).unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_readable_by_group_or_others_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("secret");
+        for (mode, shared) in [
+            (0o600, None),
+            (0o400, None),
+            (0o640, Some(0o640)),
+            (0o604, Some(0o604)),
+        ] {
+            write_atomic(&p, b"k", mode, true).unwrap();
+            assert_eq!(shared_mode(&p).unwrap(), shared, "mode {mode:o}");
+        }
+        assert!(shared_mode(&d.path().join("missing")).is_err());
     }
 
     #[test]

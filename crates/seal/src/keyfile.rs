@@ -135,21 +135,14 @@ fn common(v: &Value, version: &str, path: &Path) -> Result<Common, SealError> {
 
 /// Refuses a secret key file its group or others may read or write.
 fn check_mode(path: &Path) -> Result<(), SealError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| bad(path, e.to_string()))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(bad(
-                path,
-                format!(
-                    "mode {mode:o}: a secret key must be readable by its owner only (chmod 600)"
-                ),
-            ));
-        }
+    match fsio::shared_mode(path) {
+        Err(e) => Err(bad(path, e.to_string())),
+        Ok(Some(mode)) => Err(bad(
+            path,
+            format!("mode {mode:o}: a secret key must be readable by its owner only (chmod 600)"),
+        )),
+        Ok(None) => Ok(()),
     }
-    Ok(())
 }
 
 impl EncryptionKey {

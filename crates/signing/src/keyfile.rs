@@ -193,16 +193,10 @@ fn version_is_one(v: &Value, name: &str) -> bool {
 /// Refuses a secret file (a private key, a service credential) that its group or others may
 /// read or write: the one check every secret file passes before it is read.
 pub fn check_secret_mode(path: &Path) -> Result<(), KeyError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| KeyError::Io(path.into(), e))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions(path.into(), mode));
-        }
+    match fsio::shared_mode(path).map_err(|e| KeyError::Io(path.into(), e))? {
+        Some(mode) => Err(KeyError::Permissions(path.into(), mode)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl SecretKey {
