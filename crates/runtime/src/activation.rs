@@ -10,6 +10,7 @@ use crate::check::Check;
 use crate::error::VerifyError;
 use crate::keys::PublicKey;
 use crate::license::relative;
+use crate::refusal::{Code, Refusal};
 use crate::signed::{verify, verify_pae, Verified};
 use crate::state::State;
 use crate::trust::TrustStore;
@@ -356,4 +357,60 @@ pub fn verify_instance_signed<A: InstanceSigned>(
     verify_pae(&key, A::KIND, &f.canonical, &f.envelope.sig, A::WHAT)?;
     let facts = value.validate()?;
     Ok((value, facts, f.canonical))
+}
+
+/// The oldest request a file carried by hand may be, in days (it may take a while to travel).
+/// The services' freshness is their own (docs/HTTP.md); all are [`Freshness`] values, checked
+/// by [`check_request`] for the factory, `airlock-server` and `airlock-seatd` alike.
+pub const MAX_REQUEST_AGE_DAYS: i64 = 30;
+/// How old a signed request may be for its transport: one place for request freshness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A file carried by hand ([`MAX_REQUEST_AGE_DAYS`]).
+    Carried,
+    /// An online activation or renewal: the agent signs it for the call.
+    Online,
+    /// A request used as the credential of one call (updates): minutes.
+    Credential,
+}
+
+impl Freshness {
+    /// The oldest acceptable age, in seconds.
+    pub fn max_age_secs(self) -> i64 {
+        match self {
+            Freshness::Carried | Freshness::Online => MAX_REQUEST_AGE_DAYS * canon::time::DAY,
+            Freshness::Credential => 300,
+        }
+    }
+}
+
+/// Verifies a request file (signature by the instance key it carries, schema) and its age for
+/// its transport.
+pub fn check_request(
+    file: &[u8],
+    now: Timestamp,
+    fresh: Freshness,
+) -> Result<ActivationRequest, Refusal> {
+    let (req, created, _) = verify_instance_signed::<ActivationRequest>(file).map_err(|e| {
+        Refusal::new(
+            Code::RequestInvalid,
+            format!("the activation request does not verify: {e}"),
+        )
+    })?;
+    if !created.signed_by(now) {
+        return Err(Refusal::new(
+            Code::RequestFromFuture,
+            format!("the request was made at {created}, after now ({now}): check the clocks"),
+        ));
+    }
+    if created.0 < now.0.saturating_sub(fresh.max_age_secs()) {
+        return Err(Refusal::new(
+            Code::RequestStale,
+            format!(
+                "the request was made at {created}, more than {} s ago: make a new one with `airlock-agent request`",
+                fresh.max_age_secs()
+            ),
+        ));
+    }
+    Ok(req)
 }

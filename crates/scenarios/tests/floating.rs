@@ -319,6 +319,15 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
     let again: serde_json::Value = serde_json::from_slice(&claim("n1").stdout).unwrap();
     assert_eq!(again["new_seat"], false, "{again}");
     fails(claim("n3"), 4, "POOL_FULL");
+    // A node's request is the credential of one call: minutes old at most, never ahead (nodes
+    // whose clocks are off, n4 and n5, so that no other node's state sees those clocks).
+    let (ahead, behind) = ("2026-11-23T10:10:00Z", "2026-11-23T09:50:00Z");
+    fails(
+        claim_at(&s, &server.url, "n5", ahead),
+        1,
+        "REQUEST_FROM_FUTURE",
+    );
+    fails(claim_at(&s, &server.url, "n4", behind), 1, "REQUEST_STALE");
     let p = product("n1");
     assert_eq!(p.status.code(), Some(0), "{}", testkit::run::show(&p));
     assert!(String::from_utf8_lossy(&p.stdout).contains("floating seat"));

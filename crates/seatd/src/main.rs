@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use canon::{enc, Kind, Timestamp};
-use runtime::activation::{Activation, ActivationRequest, SignedFile};
+use runtime::activation::{check_request, Activation, ActivationRequest, Freshness, SignedFile};
 use runtime::format_floating::{NodeLease, PoolTerms, NODE_LEASE_TYPE};
 use runtime::refusal::Code;
 use runtime::Artifact;
@@ -197,19 +197,9 @@ fn node_request(p: &Pool, body: &Value, now: Timestamp) -> Result<ActivationRequ
             .ok_or_else(|| ApiError(Code::BadRequest, "the body needs request".into()))?,
     )
     .map_err(|e| ApiError(Code::BadRequest, e.to_string()))?;
-    let (req, created, _) = runtime::activation::verify_instance_signed::<ActivationRequest>(&file)
-        .map_err(|e| {
-            ApiError(
-                Code::RequestInvalid,
-                format!("the request does not verify: {e}"),
-            )
-        })?;
-    if !created.signed_by(now) || created.0 < now.0 - 300 {
-        return Err(ApiError(
-            Code::RequestStale,
-            format!("the request was made at {created}: make a fresh one"),
-        ));
-    }
+    // A node signs a request for each call: it is the call's credential.
+    let req = check_request(&file, now, Freshness::Credential)
+        .map_err(|r| ApiError(r.code, r.message))?;
     if req.product != p.lease.product || req.lineage_id != p.lease.lineage_id {
         return Err(ApiError(
             Code::LicenseMismatch,

@@ -27,6 +27,7 @@ pub use release::{
 };
 pub use rows::{list, revocation_entries, row_hash, ListEntries, Listed, Row};
 pub use rules::{decide, decide_counted, not_found, Decision, Holder, Seat, Terms};
+pub use runtime::activation::{check_request, Freshness, MAX_REQUEST_AGE_DAYS};
 pub use runtime::refusal::{Code, Refusal};
 pub use token::{token_create, token_list, token_revoke, Token, TokenRow};
 
@@ -35,7 +36,7 @@ use crate::db::Sql;
 use crate::registry::Registry;
 use anyhow::{Context, Result};
 use canon::{Kind, Timestamp};
-use runtime::activation::{verify_instance_signed, Activation, ActivationRequest, InstallToken};
+use runtime::activation::{Activation, ActivationRequest, InstallToken};
 use runtime::signed::Verified;
 use runtime::Artifact;
 use signing::SecretKey;
@@ -46,9 +47,6 @@ pub type Outcome<T> = Result<Result<T, Refusal>>;
 /// One operation of a [`Registry::group`].
 pub type GroupOp<'a, T> = Box<dyn FnOnce(&dyn Sql) -> Outcome<T> + 'a>;
 
-/// The oldest request a file carried by hand may be, in days (it may take a while to travel).
-/// The service's freshness is its own (docs/HTTP.md); both are [`Freshness`] values.
-pub const MAX_REQUEST_AGE_DAYS: i64 = 30;
 /// Forced releases allowed per license lineage in [`RELEASE_WINDOW_DAYS`]: its device limit.
 pub const RELEASE_WINDOW_DAYS: i64 = 90;
 /// Days between two resets of one license lineage.
@@ -56,58 +54,6 @@ pub const RESET_INTERVAL_DAYS: i64 = 30;
 
 fn refuse<T>(code: Code, message: impl Into<String>) -> Outcome<T> {
     Ok(Err(Refusal::new(code, message)))
-}
-
-/// How old a signed request may be for its transport: one place for request freshness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
-    /// A file carried by hand ([`MAX_REQUEST_AGE_DAYS`]).
-    Carried,
-    /// An online activation or renewal: the agent signs it for the call.
-    Online,
-    /// A request used as the credential of one call (updates): minutes.
-    Credential,
-}
-
-impl Freshness {
-    /// The oldest acceptable age, in seconds.
-    pub fn max_age_secs(self) -> i64 {
-        match self {
-            Freshness::Carried | Freshness::Online => MAX_REQUEST_AGE_DAYS * canon::time::DAY,
-            Freshness::Credential => 300,
-        }
-    }
-}
-
-/// Verifies a request file (signature by the instance key it carries, schema) and its age for
-/// its transport.
-pub fn check_request(
-    file: &[u8],
-    now: Timestamp,
-    fresh: Freshness,
-) -> Result<ActivationRequest, Refusal> {
-    let (req, created, _) = verify_instance_signed::<ActivationRequest>(file).map_err(|e| {
-        Refusal::new(
-            Code::RequestInvalid,
-            format!("the activation request does not verify: {e}"),
-        )
-    })?;
-    if !created.signed_by(now) {
-        return Err(Refusal::new(
-            Code::RequestFromFuture,
-            format!("the request was made at {created}, after now ({now}): check the clocks"),
-        ));
-    }
-    if created.0 < now.0.saturating_sub(fresh.max_age_secs()) {
-        return Err(Refusal::new(
-            Code::RequestStale,
-            format!(
-                "the request was made at {created}, more than {} s ago: make a new one with `airlock-agent request`",
-                fresh.max_age_secs()
-            ),
-        ));
-    }
-    Ok(req)
 }
 
 /// Whether `license_key` is the key of license `license_id` (false for an unknown license): the
