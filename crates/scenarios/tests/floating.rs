@@ -305,7 +305,7 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
     // not the license's key, gets no seat.
     let (st, _, e) = crate::online::post(
         &format!("{}/v1/nodes/claim", server.url),
-        &serde_json::json!({"request": outsider_request(&s, now)}),
+        &serde_json::json!({"request": own_request(&s, now, "ABCD-EFGH-JKMN-PQRS")}),
         None,
     );
     assert_eq!(
@@ -313,6 +313,27 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
         (404, "LICENSE_NOT_FOUND"),
         "{e}"
     );
+    // A borrow that is not a whole number of seconds is refused, not taken as no borrow.
+    let lic: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.c.join("lic-float/license.json")).unwrap())
+            .unwrap();
+    let key = lic["license_key"].as_str().unwrap();
+    for borrow in [
+        serde_json::json!("48h"),
+        serde_json::json!(-1),
+        serde_json::json!(1.5),
+    ] {
+        let (st, _, e) = crate::online::post(
+            &format!("{}/v1/nodes/claim", server.url),
+            &serde_json::json!({"request": own_request(&s, now, key), "borrow_seconds": borrow}),
+            None,
+        );
+        assert_eq!(
+            (st, crate::online::code(&e)),
+            (400, "BAD_REQUEST"),
+            "{borrow}: {e}"
+        );
+    }
     ok(claim("n1"));
     ok(claim("n2"));
     // The same node again: the same seat, renewed.
@@ -518,9 +539,9 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
     assert_eq!(product("n3", "2026-11-25T11:00:00Z").status.code(), Some(3));
 }
 
-/// A claim request an outsider signs with its own key: the pool's product and lineage, a
-/// made-up license key.
-fn outsider_request(s: &Site, now: &str) -> serde_json::Value {
+/// A claim request signed with a key of its own, not an agent's: the pool's product and
+/// lineage, and `license_key` (an outsider makes one up).
+fn own_request(s: &Site, now: &str, license_key: &str) -> serde_json::Value {
     let lic: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s.c.join("lic-float/license.json")).unwrap())
             .unwrap();
@@ -530,7 +551,7 @@ fn outsider_request(s: &Site, now: &str) -> serde_json::Value {
         doc_type: "airlock-activation-request".into(),
         request_id: "0f0e0d0c0b0a09080706050403020100".into(),
         license_id: lic["license_id"].as_str().unwrap().into(),
-        license_key: "ABCD-EFGH-JKMN-PQRS".into(),
+        license_key: license_key.into(),
         lineage_id: lic["lineage_id"].as_str().unwrap().into(),
         product: "gateway".into(),
         workspace: "default".into(),

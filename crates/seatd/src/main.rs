@@ -228,7 +228,15 @@ fn node_request(p: &Pool, body: &Value, now: Timestamp) -> Result<ActivationRequ
 async fn claim(State(p): State<Arc<Pool>>, Json(body): Json<Value>) -> Result<Response, ApiError> {
     let now = now();
     let req = node_request(&p, &body, now)?;
-    let borrow = body.get("borrow_seconds").and_then(Value::as_u64);
+    let borrow = match body.get("borrow_seconds") {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError(
+                Code::BadRequest,
+                format!("borrow_seconds must be a whole number of seconds, not {v}"),
+            )
+        })?),
+    };
     let secs = match borrow {
         Some(0) | None => p.lease_secs,
         Some(s) if s <= p.terms.max_borrow_seconds => s as i64,
