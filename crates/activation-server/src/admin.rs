@@ -16,11 +16,7 @@ use store::{Answer, Op};
 /// Whether `given` is the admin credential whose SHA-256 is `want` (digests compared in full,
 /// whatever differs first).
 pub(crate) fn same_credential(want: &[u8; 32], given: &str) -> bool {
-    let g = canon::enc::sha256(given.trim().as_bytes());
-    g.iter()
-        .zip(want.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    canon::enc::same_secret(want, &canon::enc::sha256(given.trim().as_bytes()))
 }
 
 pub(crate) fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {

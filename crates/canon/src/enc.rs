@@ -59,6 +59,13 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// Whether two secrets (or their digests) are equal, compared in time independent of where
+/// they differ (`subtle`); of different lengths, they are not. The one comparison of secrets:
+/// credentials, license keys, key checks.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha256(bytes))
@@ -67,6 +74,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_equal_only_when_every_byte_and_the_length_agree() {
+        assert!(same_secret(b"", b""));
+        assert!(same_secret(&sha256(b"k"), &sha256(b"k")));
+        assert!(!same_secret(&sha256(b"k"), &sha256(b"K")));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"abc", b"abd"));
+    }
 
     #[test]
     fn hex_is_strict() {

@@ -108,7 +108,7 @@ pub fn register(
     let key = kek
         .unwrap(&wrapped, &kek_info(&rec.bundle_id))
         .map_err(|e| anyhow::anyhow!("build {}: {e:#}", rec.bundle_id))?;
-    if !seal::same_bytes(key.check_hex().as_bytes(), rec.key_check.as_bytes()) {
+    if !canon::enc::same_secret(key.check_hex().as_bytes(), rec.key_check.as_bytes()) {
         bail!(
             "build {}: the wrapped key is not the key its key_check names; nothing was registered",
             rec.bundle_id

@@ -132,7 +132,7 @@ pub fn key_for(h: &Holder<'_>, m: &BundleManifest) -> Result<ContentKey, Refusal
 
 /// Refuses a key whose check value is not the manifest's.
 pub fn check_key(key: &ContentKey, bundle_id: &str, key_check: &str) -> Result<(), Refusal> {
-    if !seal::same_bytes(key.check_hex().as_bytes(), key_check.as_bytes()) {
+    if !canon::enc::same_secret(key.check_hex().as_bytes(), key_check.as_bytes()) {
         return Err(refuse(
             Check::BuildKeyInvalid,
             format!("the key given for build {bundle_id} is not the one its manifest names"),

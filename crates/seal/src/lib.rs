@@ -114,8 +114,3 @@ impl ContentKey {
         m.finalize().into_bytes().into()
     }
 }
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

@@ -69,7 +69,7 @@ pub fn wrap(spki_der: &[u8], key: &ContentKey, info: &[u8]) -> Result<Vec<u8>, S
 
 /// The content key in what the token decrypted, for `info` (the context hash must match).
 pub fn opened(decrypted: &[u8], info: &[u8]) -> Result<ContentKey, SealError> {
-    if decrypted.len() != 64 || !crate::same_bytes(&decrypted[..32], &Sha256::digest(info)) {
+    if decrypted.len() != 64 || !canon::enc::same_secret(&decrypted[..32], &Sha256::digest(info)) {
         return Err(SealError::Unwrap(
             "the token decrypted a key wrapped for another build".into(),
         ));

@@ -67,10 +67,7 @@ pub fn key_opens(reg: &Registry, license_id: &str, license_key: &str) -> Result<
         canon::enc::sha256(rec.license_key.as_bytes()),
         canon::enc::sha256(license_key.as_bytes()),
     );
-    Ok(a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0)
+    Ok(canon::enc::same_secret(&a, &b))
 }
 
 /// The install token fits the request (the same license, lineage, product and workspace, named
