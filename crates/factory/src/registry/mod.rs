@@ -48,18 +48,12 @@ pub struct Registry {
     db: Db,
 }
 
-/// Rolls an unfinished write transaction back (an error or a panic inside it).
-struct Rollback<'a> {
-    sql: &'a dyn Sql,
-    armed: bool,
-}
+/// Forgets the cached audit tail when a write transaction ends, committed or not.
+struct ForgetTail;
 
-impl Drop for Rollback<'_> {
+impl Drop for ForgetTail {
     fn drop(&mut self) {
         forget_audit_tail();
-        if self.armed {
-            let _ = self.sql.exec("ROLLBACK", &[]);
-        }
     }
 }
 
@@ -380,26 +374,9 @@ impl Registry {
     }
 
     fn write_shared<T>(&self, f: impl FnOnce(&dyn Sql) -> Result<T>) -> Result<T> {
-        let tx = self.sql();
-        match tx.dialect() {
-            Dialect::Sqlite => tx.exec("BEGIN IMMEDIATE", &[])?,
-            Dialect::Postgres => tx.exec("BEGIN", &[])?,
-        };
         forget_audit_tail();
-        let mut guard = Rollback {
-            sql: tx,
-            armed: true,
-        };
-        if tx.dialect() == Dialect::Postgres {
-            tx.exec(
-                "SELECT pg_advisory_xact_lock(?1)",
-                args![crate::db::PG_WRITE_LOCK],
-            )?;
-        }
-        let out = f(tx)?;
-        tx.exec("COMMIT", &[])?;
-        guard.armed = false;
-        Ok(out)
+        let _forget = ForgetTail;
+        crate::db::write(self.sql(), crate::db::PG_WRITE_LOCK, f)
     }
 
     /// Inserts licenses (and marks predecessors renewed) in one transaction with one audit

@@ -1,6 +1,7 @@
-//! The registry's SQL seam: one small interface ([`Sql`]) over the embedded SQLite database
-//! and a PostgreSQL server, so that every rule of the registry (issuance, revocation, the
-//! audit chain, the seat decision) is written once and runs on both.
+//! The SQL seam of the factory's registry and the seat server's records: one small interface
+//! ([`Sql`]) over the embedded SQLite database and a PostgreSQL server, so that every rule
+//! (issuance, revocation, the audit chain, the seat decision, a floating seat) is written once
+//! and runs on both.
 //!
 //! Statements are written once, with `?1`-style parameters and the SQL both engines share
 //! (`ON CONFLICT ... DO NOTHING`, partial indexes, `LIMIT`); PostgreSQL gets `$1`. Every
@@ -80,7 +81,7 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
 #[macro_export]
 #[doc(hidden)]
 macro_rules! args {
-    ($($e:expr),* $(,)?) => { &[$($crate::db::Arg::from($e)),*][..] };
+    ($($e:expr),* $(,)?) => { &[$($crate::Arg::from($e)),*][..] };
 }
 
 /// One result row, read by column index.
@@ -158,6 +159,39 @@ fn renumber(sql: &str, by: usize) -> String {
         }
     }
     out
+}
+
+/// Rolls an unfinished write transaction back (an error or a panic inside it).
+struct Rollback<'a> {
+    sql: &'a dyn Sql,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.sql.exec("ROLLBACK", &[]);
+        }
+    }
+}
+
+/// Runs `f` in one write transaction on `sql`: committed when `f` returns `Ok`, rolled back
+/// when it fails (or panics). Writers wait for each other: SQLite's `BEGIN IMMEDIATE`, or on
+/// PostgreSQL the transaction-scoped advisory lock `lock`, taken first thing (every process
+/// writing the same records takes the same lock).
+pub fn write<T>(sql: &dyn Sql, lock: i64, f: impl FnOnce(&dyn Sql) -> Result<T>) -> Result<T> {
+    match sql.dialect() {
+        Dialect::Sqlite => sql.exec("BEGIN IMMEDIATE", &[])?,
+        Dialect::Postgres => sql.exec("BEGIN", &[])?,
+    };
+    let mut guard = Rollback { sql, armed: true };
+    if sql.dialect() == Dialect::Postgres {
+        sql.exec("SELECT pg_advisory_xact_lock(?1)", args![lock])?;
+    }
+    let out = f(sql)?;
+    sql.exec("COMMIT", &[])?;
+    guard.armed = false;
+    Ok(out)
 }
 
 impl dyn Sql + '_ {
@@ -306,7 +340,8 @@ pub struct Pg {
     statements: RefCell<HashMap<String, postgres::Statement>>,
 }
 
-/// The advisory lock every write transaction takes first ("Airlock" in ASCII).
+/// The advisory lock every write transaction of the factory's registry takes first
+/// ("Airlock" in ASCII).
 pub const PG_WRITE_LOCK: i64 = 0x0041_6972_6c6f_636b;
 
 /// Whether `location` names a PostgreSQL server rather than a file.
