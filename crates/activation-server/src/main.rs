@@ -205,17 +205,7 @@ fn rel(base: &Path, p: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 fn read_admin(path: &Path) -> Result<[u8; 32]> {
-    // A credential is a secret like a key: refused when its group or others may read it.
-    signing::keyfile::check_secret_mode(path)?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let t = text.trim();
-    if t.len() < 32 {
-        bail!(
-            "{}: the admin credential must be at least 32 characters",
-            path.display()
-        );
-    }
-    Ok(canon::enc::sha256(t.as_bytes()))
+    Ok(signing::keyfile::read_credential(path)?)
 }
 
 /// The catalog (explicit, else `$AIRLOCK_CATALOG` or the vendor home's when there) and the

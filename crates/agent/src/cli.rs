@@ -159,6 +159,16 @@ pub(crate) enum Cmd {
         /// Renew every online lease now, due or not (after the vendor changed the license)
         #[arg(long)]
         force: bool,
+        /// Hold a floating seat of this seat server instead: claim it, renew it at half its
+        /// lease, wait as the server says while the pool is full, release it on SIGTERM or
+        /// SIGINT
+        #[arg(long, value_name = "URL", requires = "license", conflicts_with_all = ["once", "force"])]
+        seat_server: Option<String>,
+        /// The license directory (with --seat-server)
+        #[arg(long, requires = "seat_server")]
+        license: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArgs,
         #[command(flatten)]
         online: OnlineArgs,
     },
@@ -190,9 +200,31 @@ pub(crate) enum Cmd {
         /// The license directory (license.json)
         #[arg(long)]
         license: PathBuf,
-        /// Borrow the seat for this many hours (up to the pool's limit)
+        /// Borrow the seat for this many hours (up to the pool's limit); `borrow` says it
         #[arg(long, value_name = "N")]
         borrow_hours: Option<u64>,
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Borrow a floating seat for hours or days to leave the network (up to the pool's
+    /// limit); `return` gives it back early
+    Borrow {
+        /// The seat server
+        #[arg(long, value_name = "URL")]
+        seat_server: String,
+        /// The license directory (license.json)
+        #[arg(long)]
+        license: PathBuf,
+        /// How many hours
+        #[arg(long, value_name = "N")]
+        hours: u64,
+        #[command(flatten)]
+        node: NodeArgs,
         #[command(flatten)]
         online: OnlineArgs,
         /// Print the result as JSON
@@ -201,6 +233,20 @@ pub(crate) enum Cmd {
     },
     /// Give this node's floating seat back to the seat server
     Release {
+        /// The seat server
+        #[arg(long, value_name = "URL")]
+        seat_server: String,
+        /// The license directory (license.json)
+        #[arg(long)]
+        license: PathBuf,
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Return a borrowed seat early (the same as `release`)
+    Return {
         /// The seat server
         #[arg(long, value_name = "URL")]
         seat_server: String,
@@ -230,6 +276,27 @@ pub(crate) enum Cmd {
     },
     #[command(flatten)]
     Generate(GenerateCmd),
+}
+
+/// How a node names itself to a seat server.
+#[derive(clap::Args)]
+pub(crate) struct NodeArgs {
+    /// A name for this node, shown to the seat server's administrator and matched by its
+    /// reservations
+    #[arg(long, default_value = "")]
+    name: String,
+    /// The group this node belongs to (the seat server may reserve seats for it)
+    #[arg(long, default_value = "")]
+    group: String,
+}
+
+impl NodeArgs {
+    fn identity(&self) -> crate::node::Identity {
+        crate::node::Identity {
+            name: self.name.clone(),
+            group: self.group.clone(),
+        }
+    }
 }
 
 /// What every online command needs.
@@ -273,7 +340,9 @@ impl Cmd {
             Cmd::Update { json, .. } => ("update", *json),
             Cmd::RegistryToken { json, .. } => ("registry-token", *json),
             Cmd::Claim { json, .. } => ("claim", *json),
+            Cmd::Borrow { json, .. } => ("borrow", *json),
             Cmd::Release { json, .. } => ("release", *json),
+            Cmd::Return { json, .. } => ("return", *json),
             Cmd::Run { .. } => ("run", false),
             Cmd::Generate(_) => ("generate", false),
         }
@@ -341,9 +410,20 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             )
         }
         Cmd::Run {
+            seat_server: Some(server),
+            license: Some(license),
+            node,
+            online,
+            ..
+        } => {
+            crate::cli::ensure_state(&online.state)?;
+            crate::node::run_cmd(&online.online(), (&server, &license), node.identity())
+        }
+        Cmd::Run {
             once,
             force,
             online,
+            ..
         } => crate::online::run_cmd(&online.online(), once, force),
         Cmd::Update {
             product,
@@ -361,18 +441,50 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             seat_server,
             license,
             borrow_hours,
+            node,
             online,
             json,
         } => {
             crate::cli::ensure_state(&online.state)?;
-            crate::node::claim_cmd(&online.online(), &seat_server, &license, borrow_hours, json)
+            let o = online.online();
+            crate::node::claim_cmd(
+                &o,
+                (&seat_server, &license),
+                node.identity(),
+                borrow_hours,
+                json,
+            )
+        }
+        Cmd::Borrow {
+            seat_server,
+            license,
+            hours,
+            node,
+            online,
+            json,
+        } => {
+            crate::cli::ensure_state(&online.state)?;
+            let o = online.online();
+            crate::node::claim_cmd(
+                &o,
+                (&seat_server, &license),
+                node.identity(),
+                Some(hours),
+                json,
+            )
         }
         Cmd::Release {
             seat_server,
             license,
             online,
             json,
-        } => crate::node::release_cmd(&online.online(), &seat_server, &license, json),
+        } => crate::node::release_cmd(&online.online(), (&seat_server, &license), "release", json),
+        Cmd::Return {
+            seat_server,
+            license,
+            online,
+            json,
+        } => crate::node::release_cmd(&online.online(), (&seat_server, &license), "return", json),
         Cmd::RegistryToken {
             scope,
             product,

@@ -22,6 +22,9 @@ pub enum Failure {
         code: Option<Code>,
         /// Its message.
         message: String,
+        /// Seconds to wait before asking again, when the service said (`Retry-After`; a seat
+        /// server's full pool).
+        retry_after: Option<u64>,
     },
     /// Rate-limited: retry after this many seconds.
     RateLimited(u64),
@@ -36,6 +39,7 @@ impl std::fmt::Display for Failure {
                 status,
                 code,
                 message,
+                ..
             } => match code {
                 Some(c) => write!(f, "the service refused ({status} {c}): {message}"),
                 None => write!(f, "the service refused ({status}): {message}"),
@@ -136,6 +140,7 @@ impl Client {
                             .unwrap_or_default(),
                         runtime::text::escape(e["message"].as_str().unwrap_or(""))
                     ),
+                    retry_after: retry,
                 }
             }
             // A 5xx is worth retrying; its code and message (a seat server's clock set back,

@@ -1,27 +1,12 @@
-//! `airlock-agent`: the customer machine's side of activation. See docs/CLI.md.
-//!
-//! It holds the machine's instance key (made at first use, 0600 in the state directory) and
-//! signs with it only what a machine says about itself: activation requests and deactivation
-//! receipts. Leases are verified with the verify-only `runtime` before they are installed.
-//! Exit codes: 0 done, 1 rejected (a lease or input refused by a named check), 2 usage or
-//! local error.
+//! `airlock-agent`: the customer machine's side of activation. See docs/CLI.md and the
+//! library (`agent`).
 
 #![forbid(unsafe_code)]
 
-mod cli;
-mod client;
-mod node;
-mod offline;
-mod online;
-mod update;
-
 use std::process::ExitCode;
-
-/// The agent's exit codes, at the end of every `--help`.
-pub(crate) const EXIT_CODES: &str = "Exit codes: 0 done; 1 rejected: a lease or input refused by a named check, or a refusal by the service; 2 error: a usage error or a local problem; 4 the service was unreachable or asked to retry later (rate limited): try again.";
 
 fn main() -> ExitCode {
     clikit::main("airlock-agent", || {
-        cli::run(clikit::parse::parse(EXIT_CODES))
+        agent::cli::run(clikit::parse::parse(agent::EXIT_CODES))
     })
 }

@@ -115,9 +115,9 @@ fn a_node_seat_is_verified_through_the_vendors_chain() {
 }
 
 /// A running `airlock-seatd`; killed when dropped.
-struct SeatServer {
-    child: std::process::Child,
-    url: String,
+pub(crate) struct SeatServer {
+    pub(crate) child: std::process::Child,
+    pub(crate) url: String,
 }
 
 impl Drop for SeatServer {
@@ -129,7 +129,7 @@ impl Drop for SeatServer {
 
 /// A site with a license whose professional tier floats on `terms` (`lic-float`), and a seat
 /// server machine (`state-seatd`) activated for it with a pool lease at `now`.
-fn seat_server_site(now: &str, terms: &str) -> Site {
+pub(crate) fn seat_server_site(now: &str, terms: &str) -> Site {
     let s = Site::new(2);
     // A catalog whose professional tier floats on `terms`.
     let fixture =
@@ -216,10 +216,25 @@ fn seat_server_site(now: &str, terms: &str) -> Site {
 
 /// Starts `airlock-seatd` over `state-seatd` as machine `machine` with its clock at `now`; the
 /// process's output when it exits before listening.
-fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::process::Output> {
+pub(crate) fn start_seatd(
+    s: &Site,
+    now: &str,
+    machine: &str,
+) -> Result<SeatServer, std::process::Output> {
+    start_seatd_with(s, now, machine, &[])
+}
+
+/// [`start_seatd`] with more options (`--admin-credential`, `--db`, ...).
+pub(crate) fn start_seatd_with(
+    s: &Site,
+    now: &str,
+    machine: &str,
+    extra: &[&str],
+) -> Result<SeatServer, std::process::Output> {
     use std::io::BufRead;
     let mut child = std::process::Command::new(bin("airlock-seatd"))
         .args([
+            "serve",
             "--state",
             "state-seatd",
             "--trust",
@@ -231,6 +246,7 @@ fn start_seatd(s: &Site, now: &str, machine: &str) -> Result<SeatServer, std::pr
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .current_dir(&s.c)
         .env("AIRLOCK_NOW", now)
         .env("AIRLOCK_INSTANCE_ID", machine)
@@ -428,7 +444,7 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
 }
 
 /// `airlock-agent claim` on `node` against the seat server at `url`.
-fn claim_at(s: &Site, url: &str, node: &str, now: &str) -> std::process::Output {
+pub(crate) fn claim_at(s: &Site, url: &str, node: &str, now: &str) -> std::process::Output {
     let state = format!("state-{node}");
     s.on(
         node,

@@ -10,6 +10,7 @@ mod contract;
 mod desk;
 mod downloads;
 mod floating;
+mod floating_pool;
 mod hsm;
 mod hsm_kek;
 mod insider;

@@ -9,25 +9,21 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
+mod api;
 mod store;
+mod writer;
 
 use anyhow::{bail, Context, Result};
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use canon::{enc, Kind, Timestamp};
-use runtime::activation::{check_request, Activation, ActivationRequest, Freshness, SignedFile};
-use runtime::format_floating::{NodeLease, PoolTerms, NODE_LEASE_TYPE};
-use runtime::refusal::Code;
-use runtime::Artifact;
-use serde_json::{json, Value};
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use canon::{enc, Timestamp};
+use runtime::activation::Activation;
+use runtime::format_floating::PoolTerms;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use store::{Claim, Store};
+use std::sync::Arc;
 
 #[derive(clap::Parser)]
 #[command(
@@ -36,6 +32,20 @@ use store::{Claim, Store};
     about = "Airlock: the seat server that leases floating seats to nodes inside your network"
 )]
 struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Serve the pool: lease floating seats to the nodes that claim them
+    Serve(ServeArgs),
+    /// Administer a running seat server: seats in use, release, reservations, the lease log
+    Admin(admin::AdminArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
     /// The state directory where its pool lease is installed (`airlock-agent request --pool`,
     /// then `airlock-agent install`), with its instance key
     #[arg(long)]
@@ -53,16 +63,30 @@ struct Args {
     /// Address to listen on (127.0.0.1:0 takes a free port)
     #[arg(long)]
     listen: SocketAddr,
-    /// The seat records (default: STATE/seats.db)
-    #[arg(long)]
-    db: Option<PathBuf>,
+    /// The seat records: a SQLite file (default: STATE/seats.db), or a postgres:// URL that
+    /// several seat servers of one pool share
+    #[arg(long, value_name = "FILE_OR_URL")]
+    db: Option<String>,
     /// Node lease length in minutes (at most the pool's) [default: 15]
     #[arg(long, value_name = "N")]
     lease_minutes: Option<u64>,
+    /// How long a node refused by a full pool waits before asking again (its Retry-After)
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    retry_seconds: u64,
+    /// A file holding the admin credential (at least 32 characters, mode 0600); without it
+    /// the admin API is off
+    #[arg(long, value_name = "FILE")]
+    admin_credential: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key. Without both: plain HTTP
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); with --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
-/// What the server leases under.
-struct Pool {
+/// What the server leases under, and its handles.
+pub struct Pool {
     lease: Activation,
     /// SHA-256 of the served license's key: a node's request must carry that key.
     license_key: [u8; 32],
@@ -71,16 +95,22 @@ struct Pool {
     sig: String,
     key: signing::SecretKey,
     lease_secs: i64,
-    store: Mutex<Store>,
+    writer: writer::Writer,
+    /// SHA-256 of the admin credential; `None`: the admin API is off.
+    admin: Option<[u8; 32]>,
+    backend: &'static str,
+    metrics: api::Metrics,
+    /// A full pool's Retry-After, in seconds.
+    retry_seconds: u64,
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     signing::clock::now().unwrap_or(Timestamp(0))
 }
 
 /// The installed pool lease of this machine (verified as the runtime verifies a lease), its
 /// files and the instance key that signs node leases.
-fn load(a: &Args) -> Result<Pool> {
+fn load(a: &ServeArgs) -> Result<Pool> {
     let files = a
         .trust
         .iter()
@@ -154,7 +184,28 @@ fn load(a: &Args) -> Result<Pool> {
         if lease_secs < 60 {
             bail!("--lease-minutes must be at least 1");
         }
-        let db = a.db.clone().unwrap_or_else(|| a.state.join("seats.db"));
+        let db = match &a.db {
+            Some(d) => d.clone(),
+            None => a.state.join("seats.db").to_string_lossy().into_owned(),
+        };
+        let conn = store::Conn::open(&db)?;
+        // Records edited outside the server break the chain: it does not lease over them.
+        store::log(conn.sql(), i64::MAX).with_context(|| {
+            format!(
+                "{}: the lease log's chain is broken (the seat records were changed outside airlock-seatd)",
+                sqldb::redact(&db)
+            )
+        })?;
+        let backend = conn.dialect().as_str();
+        let scope = writer::Scope {
+            pool: lease.value().lineage_id.clone(),
+            server: lease.value().activation_id.clone(),
+            seats: terms.seats,
+        };
+        let admin = match &a.admin_credential {
+            Some(p) => Some(signing::keyfile::read_credential(p)?),
+            None => None,
+        };
         return Ok(Pool {
             license_key: canon::enc::sha256(license.license_key.as_bytes()),
             doc: read(runtime::activation::LEASE_FILE)?,
@@ -163,7 +214,11 @@ fn load(a: &Args) -> Result<Pool> {
             terms,
             key,
             lease_secs,
-            store: Mutex::new(Store::open(&db)?),
+            writer: writer::Writer::start(conn, scope, Arc::new(now))?,
+            admin,
+            backend,
+            metrics: api::Metrics::default(),
+            retry_seconds: a.retry_seconds,
         });
     }
     bail!(
@@ -172,214 +227,114 @@ fn load(a: &Args) -> Result<Pool> {
     )
 }
 
-struct ApiError(Code, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            Json(json!({"error": {"code": self.0.as_str(), "message": self.1}})),
-        )
-            .into_response()
-    }
-}
-
-fn internal(e: anyhow::Error) -> ApiError {
-    ApiError(Code::Internal, format!("{e:#}"))
-}
-
-/// The node's request in a body: verified (its instance key), fresh (5 minutes), for this pool.
-fn node_request(p: &Pool, body: &Value, now: Timestamp) -> Result<ActivationRequest, ApiError> {
-    let file = serde_json::to_vec(
-        body.get("request")
-            .ok_or_else(|| ApiError(Code::BadRequest, "the body needs request".into()))?,
-    )
-    .map_err(|e| ApiError(Code::BadRequest, e.to_string()))?;
-    // A node signs a request for each call: it is the call's credential.
-    let req = check_request(&file, now, Freshness::Credential)
-        .map_err(|r| ApiError(r.code, r.message))?;
-    if req.product != p.lease.product || req.lineage_id != p.lease.lineage_id {
-        return Err(ApiError(
-            Code::LicenseMismatch,
-            format!(
-                "this seat server leases {} of lineage {}",
-                p.lease.product, p.lease.lineage_id
-            ),
-        ));
-    }
-    // Only a node holding the license claims or frees its seats (digests compared in full).
-    if !enc::same_secret(&enc::sha256(req.license_key.as_bytes()), &p.license_key) {
-        return Err(ApiError(
-            Code::LicenseNotFound,
-            "the request does not carry the key of the license this seat server serves".into(),
-        ));
-    }
-    Ok(req)
-}
-
-async fn claim(State(p): State<Arc<Pool>>, Json(body): Json<Value>) -> Result<Response, ApiError> {
-    let now = now();
-    let req = node_request(&p, &body, now)?;
-    let borrow = match body.get("borrow_seconds") {
-        None => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
-            ApiError(
-                Code::BadRequest,
-                format!("borrow_seconds must be a whole number of seconds, not {v}"),
-            )
-        })?),
-    };
-    let secs = match borrow {
-        Some(0) | None => p.lease_secs,
-        Some(s) if s <= p.terms.max_borrow_seconds => s as i64,
-        Some(s) => {
-            return Err(ApiError(
-                Code::BadRequest,
-                format!(
-                    "a borrow of {s} s is longer than the pool allows ({} s)",
-                    p.terms.max_borrow_seconds
-                ),
-            ))
-        }
-    };
-    let pool_end = Timestamp::parse(&p.lease.not_after).unwrap_or(now);
-    let secs = secs.min(pool_end.0 - now.0);
-    if secs <= 0 {
-        return Err(ApiError(
-            Code::Unavailable,
-            "the pool lease has ended: the seat server renews it with the vendor".into(),
-        ));
-    }
-    let borrowed = borrow.is_some_and(|s| s > 0);
-    let decided = p
-        .store
-        .lock()
-        .map_err(|_| internal(anyhow::anyhow!("the store is poisoned")))?
-        .claim(
-            (&req.fingerprint, &req.instance_public_key),
-            now,
-            (secs, borrowed),
-            p.terms.seats,
-        )
-        .map_err(internal)?;
-    let (seat, sequence, new) = match decided {
-        Claim::Granted { seat, sequence, new } => (seat, sequence, new),
-        Claim::Full(n) => return Err(ApiError(Code::PoolFull, format!("all {n} floating seats are held"))),
-        Claim::Taken => {
-            return Err(ApiError(Code::SeatTaken, "this node's fingerprint holds a seat under another instance key".into()))
-        }
-        Claim::ClockBack(floor) => {
-            return Err(ApiError(
-                Code::ServerClockBack,
-                format!("the seat server's clock ({now}) is behind what it signed ({floor}): it leases nothing until the clock is right"),
-            ))
-        }
-    };
-    let node = NodeLease {
-        doc_type: NODE_LEASE_TYPE.into(),
-        node_lease_id: seat.id.clone(),
-        pool_activation_id: p.lease.activation_id.clone(),
-        lineage_id: p.lease.lineage_id.clone(),
-        product: p.lease.product.clone(),
-        node_fingerprint: seat.fingerprint.clone(),
-        node_public_key: seat.node_key.clone(),
-        server_public_key: p.lease.instance_public_key.clone(),
-        server_sequence: sequence,
-        server_time: now.to_string(),
-        issued_at: now.to_string(),
-        not_after: seat.not_after.to_string(),
-        borrowed: seat.borrowed,
-    };
-    node.validate().map_err(|e| internal(e.into()))?;
-    let canonical = node.to_canonical();
-    let envelope = p
-        .key
-        .sign_document(Kind::NodeLease, &canonical)
-        .map_err(|e| internal(e.into()))?;
-    let file = SignedFile {
-        canonical,
-        envelope,
-    }
-    .to_bytes();
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(json!({
-            "node_lease_id": seat.id, "new_seat": new, "not_after": seat.not_after.to_string(),
-            "server_sequence": sequence, "borrowed": seat.borrowed,
-            "files": {"pool.json": p.doc, "pool.sig": p.sig, "node-lease.json": String::from_utf8_lossy(&file)},
-        })),
-    )
-        .into_response())
-}
-
-async fn release(
-    State(p): State<Arc<Pool>>,
-    UrlPath(id): UrlPath<String>,
-    Json(body): Json<Value>,
-) -> Result<Response, ApiError> {
-    let now = now();
-    let req = node_request(&p, &body, now)?;
-    let done = p
-        .store
-        .lock()
-        .map_err(|_| internal(anyhow::anyhow!("the store is poisoned")))?
-        .release(&id, (&req.fingerprint, &req.instance_public_key), now)
-        .map_err(internal)?;
-    if !done {
-        return Err(ApiError(
-            Code::ActivationNotFound,
-            format!("this node holds no live seat {id}"),
-        ));
-    }
-    Ok(Json(json!({"node_lease_id": id, "released": true})).into_response())
-}
-
-async fn health(State(p): State<Arc<Pool>>) -> Result<Response, ApiError> {
-    let store = p
-        .store
-        .lock()
-        .map_err(|_| internal(anyhow::anyhow!("the store is poisoned")))?;
-    let live = store.live(now()).map_err(internal)?;
-    let log = store.verify_log().map_err(internal)?;
-    Ok(Json(json!({"status": "ok", "pool": p.lease.activation_id, "seats": p.terms.seats, "in_use": live.len(), "log_entries": log})).into_response())
-}
-
 /// The seat server's exit codes, at the end of its `--help`.
-const EXIT_CODES: &str = "Exit codes: 0 stopped (SIGINT); 2 error: a configuration, usage or startup error (no pool lease installed, a trust or state problem).";
+const EXIT_CODES: &str = "Exit codes: serve: 0 stopped (SIGINT or SIGTERM); 2 error: a configuration, usage or startup error (no pool lease installed, a trust or state problem). admin: 0 done; 1 refused (the code printed); 2 error; 4 the seat server was unreachable or failed.";
 
 fn main() -> ExitCode {
     clikit::main("airlock-seatd", || {
         let args: Args = clikit::parse::parse(EXIT_CODES);
-        let pool = Arc::new(load(&args)?);
-        let rt = tokio::runtime::Runtime::new()?;
-        rt.block_on(async {
-            let app = Router::new()
-                .route("/v1/nodes/claim", post(claim))
-                .route("/v1/nodes/{id}/release", post(release))
-                .route("/healthz", get(health))
-                .with_state(pool.clone());
-            let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        match args.cmd {
+            Cmd::Admin(a) => admin::run(a),
+            Cmd::Serve(a) => serve(a),
+        }
+    })
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let pool = Arc::new(load(&args)?);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let app = Router::new()
+            .route("/v1/nodes/claim", post(api::claim))
+            .route("/v1/nodes/{id}/release", post(api::release))
+            .route("/v1/admin/seats", get(admin::seats))
+            .route("/v1/admin/seats/{id}/release", post(admin::release))
+            .route("/v1/admin/reservations/{name}", put(admin::reserve))
+            .route("/v1/admin/reservations/{name}", delete(admin::unreserve))
+            .route("/v1/admin/log", get(admin::log))
+            .route("/healthz", get(api::health))
+            .route("/metrics", get(api::metrics))
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+            .with_state(pool.clone());
+        let listener = std::net::TcpListener::bind(args.listen)
+            .with_context(|| format!("listen on {}", args.listen))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let handle = axum_server::Handle::new();
+        {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+        }
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let announce = || -> Result<()> {
             println!(
-                "airlock-seatd listening on http://{} (pool {}, {} seats)",
-                listener.local_addr()?,
-                pool.lease.activation_id,
-                pool.terms.seats
+                "airlock-seatd listening on {scheme}://{addr} (pool {}, {} seats, backend {})",
+                pool.lease.activation_id, pool.terms.seats, pool.backend
             );
             use std::io::Write;
             std::io::stdout().flush()?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
-            Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
-        })
+            Ok(())
+        };
+        let make = app.into_make_service();
+        let timeout = std::time::Duration::from_secs(10);
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                announce()?;
+                let acceptor =
+                    axum_server::tls_rustls::RustlsAcceptor::new(config).handshake_timeout(timeout);
+                let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
+                bounded(server.http_builder(), timeout);
+                server.handle(handle).serve(make).await?;
+            }
+            _ => {
+                announce()?;
+                let mut server = axum_server::from_tcp(listener);
+                bounded(server.http_builder(), timeout);
+                server.handle(handle).serve(make).await?;
+            }
+        }
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
     })
+}
+
+/// One connection's headers within `timeout` (hyper's timer); HTTP/1 only.
+fn bounded(
+    b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: std::time::Duration,
+) {
+    b.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
 }

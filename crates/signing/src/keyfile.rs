@@ -199,6 +199,28 @@ pub fn check_secret_mode(path: &Path) -> Result<(), KeyError> {
     }
 }
 
+/// The shortest credential accepted (an admin API's bearer secret).
+pub const MIN_CREDENTIAL_CHARS: usize = 32;
+
+/// Reads a credential file (an admin API's bearer secret): refused when its group or others
+/// may read it, or shorter than [`MIN_CREDENTIAL_CHARS`] once trimmed; returns its SHA-256, the
+/// only form a service keeps (compared with `canon::enc::same_secret`).
+pub fn read_credential(path: &Path) -> Result<[u8; 32], KeyError> {
+    check_secret_mode(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| KeyError::Io(path.into(), e))?;
+    let t = text.trim();
+    if t.len() < MIN_CREDENTIAL_CHARS {
+        return Err(KeyError::Io(
+            path.into(),
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the credential must be at least {MIN_CREDENTIAL_CHARS} characters"),
+            ),
+        ));
+    }
+    Ok(canon::enc::sha256(t.as_bytes()))
+}
+
 impl SecretKey {
     /// Generates a new key from the operating system's random number generator.
     pub fn generate(name: &str, role: Role, created_at: Timestamp) -> Result<SecretKey, KeyError> {

@@ -1,0 +1,362 @@
+//! A seat server's pool under load and under its administrator, through the real binaries:
+//! nodes racing for seats, many nodes claiming and renewing, a node killed, the server killed
+//! with `kill -9`, force release, reservations for a group, the lease log exported, and the
+//! node's own loop (`airlock-agent run --seat-server`) holding and releasing its seat.
+
+use crate::floating::{claim_at, seat_server_site, start_seatd, start_seatd_with, SeatServer};
+use crate::kit::*;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+/// `airlock-agent CMD` on `node` at `now` against the seat server at `url`, with `extra`.
+fn node_cmd(
+    s: &crate::activation::Site,
+    url: &str,
+    (node, now): (&str, &str),
+    cmd: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let state = format!("state-{node}");
+    let mut args = vec![
+        cmd,
+        "--seat-server",
+        url,
+        "--license",
+        "lic-float",
+        "--state",
+        &state,
+        "--trust",
+        "trust.json",
+        "--root",
+        "root.pub",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    s.on(node, now, "airlock-agent", &args)
+}
+
+fn json_of(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", testkit::run::show(o)))
+}
+
+/// The seats a server holds, from its health check.
+fn in_use(server: &SeatServer) -> u64 {
+    let (st, _, h) = crate::online::get(&format!("{}/healthz", server.url), None);
+    assert_eq!(st, 200, "{h}");
+    h["in_use"].as_u64().unwrap()
+}
+
+#[test]
+fn fifty_nodes_race_for_ten_seats_and_a_killed_server_loses_and_duplicates_nothing() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = seat_server_site(NOW, r#"{"seats": 10, "node_lease_minutes": 15}"#);
+    let server = start_seatd(&s, NOW, "seatd").unwrap();
+    // Fifty processes at once, each a node with its own machine and instance key.
+    let outs: Vec<(String, std::process::Output)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..50)
+            .map(|i| {
+                let (s, url) = (&s, &server.url);
+                sc.spawn(move || {
+                    let node = format!("r{i}");
+                    let o = claim_at(s, url, &node, NOW);
+                    (node, o)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let held: Vec<&String> = outs
+        .iter()
+        .filter(|(_, o)| o.status.code() == Some(0))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(held.len(), 10, "exactly ten hold a seat");
+    for (_, o) in outs.iter().filter(|(_, o)| o.status.code() != Some(0)) {
+        assert_eq!(o.status.code(), Some(4), "{}", testkit::run::show(o));
+        assert_eq!(
+            json_of(o)["check"],
+            "POOL_FULL",
+            "{}",
+            testkit::run::show(o)
+        );
+    }
+    assert_eq!(in_use(&server), 10);
+
+    // The server killed with kill -9 mid-pool and started again: every holder renews the same
+    // seat (none lost), and nobody else gets one (none duplicated).
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start_seatd(&s, NOW, "seatd").unwrap();
+    assert_eq!(in_use(&server), 10);
+    for n in &held {
+        let v = json_of(&claim_at(&s, &server.url, n, NOW));
+        assert_eq!(v["new_seat"], false, "{n}: {v}");
+    }
+    let loser = outs
+        .iter()
+        .find(|(_, o)| o.status.code() != Some(0))
+        .map(|(n, _)| n.clone())
+        .unwrap();
+    fails(claim_at(&s, &server.url, &loser, NOW), 4, "POOL_FULL");
+
+    // A node killed (it never renews nor releases): its seat frees itself when its lease
+    // ends, and the next node takes it; the others, renewed meanwhile, keep theirs.
+    drop(server);
+    let later = "2026-11-23T10:10:00Z";
+    let server = start_seatd(&s, later, "seatd").unwrap();
+    let (dead, alive) = held.split_first().unwrap();
+    for n in alive {
+        ok(claim_at(&s, &server.url, n, later));
+    }
+    fails(claim_at(&s, &server.url, &loser, later), 4, "POOL_FULL");
+    drop(server);
+    let after = "2026-11-23T10:16:00Z";
+    let server = start_seatd(&s, after, "seatd").unwrap();
+    let v = json_of(&claim_at(&s, &server.url, &loser, after));
+    assert_eq!(v["new_seat"], true, "{v}");
+    // The dead node, back, finds its seat gone and the pool full.
+    fails(claim_at(&s, &server.url, dead, after), 4, "POOL_FULL");
+    assert_eq!(in_use(&server), 10);
+}
+
+#[test]
+fn two_hundred_nodes_claim_and_renew() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = seat_server_site(NOW, r#"{"seats": 200, "node_lease_minutes": 15}"#);
+    let server = start_seatd(&s, NOW, "seatd").unwrap();
+    let run_all = |now: &'static str| -> Vec<Value> {
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..4)
+                .map(|t| {
+                    let (s, url) = (&s, &server.url);
+                    sc.spawn(move || {
+                        (0..50)
+                            .map(|i| json_of(&claim_at(s, url, &format!("m{}", t * 50 + i), now)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let first = run_all(NOW);
+    assert!(first.iter().all(|v| v["new_seat"] == true), "{first:?}");
+    let renewed = run_all(NOW);
+    assert!(renewed.iter().all(|v| v["new_seat"] == false));
+    // Each renewal is the same seat, and every lease carries its own server sequence.
+    let mut ids: Vec<&str> = first
+        .iter()
+        .map(|v| v["node_lease_id"].as_str().unwrap())
+        .collect();
+    let mut again: Vec<&str> = renewed
+        .iter()
+        .map(|v| v["node_lease_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    again.sort_unstable();
+    assert_eq!(ids, again);
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    let mut seqs: Vec<u64> = first
+        .iter()
+        .chain(&renewed)
+        .map(|v| v["server_sequence"].as_u64().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 400, "one sequence per lease signed");
+    assert_eq!(in_use(&server), 200);
+    fails(claim_at(&s, &server.url, "m200", NOW), 4, "POOL_FULL");
+}
+
+/// A 40-character admin credential in `name` (0600).
+fn credential(s: &crate::activation::Site, name: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = s.c.join(name);
+    std::fs::write(&p, "c0ffee-seat-admin-credential-0123456789ab\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn an_administrator_sees_the_seats_frees_one_and_reserves_seats_for_a_group() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = seat_server_site(
+        NOW,
+        r#"{"seats": 3, "node_lease_minutes": 15, "borrow_hours": 24}"#,
+    );
+    // A credential others may read is refused at start.
+    credential(&s, "open.cred", 0o644);
+    let refused = start_seatd_with(&s, NOW, "seatd", &["--admin-credential", "open.cred"])
+        .err()
+        .expect("refused");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("chmod 600"));
+    credential(&s, "admin.cred", 0o600);
+    let server = start_seatd_with(&s, NOW, "seatd", &["--admin-credential", "admin.cred"]).unwrap();
+    let admin = |cred: &str, args: &[&str]| {
+        let mut a = vec!["admin", "--server", &server.url, "--credential", cred];
+        a.extend_from_slice(args);
+        s.on("seatd", NOW, "airlock-seatd", &a)
+    };
+    let url = server.url.clone();
+    let claim = |node: &str, extra: &[&str]| node_cmd(&s, &url, (node, NOW), "claim", extra);
+    ok(claim("n1", &["--name", "build-1"]));
+    let v = json_of(&node_cmd(
+        &s,
+        &url,
+        ("n2", NOW),
+        "borrow",
+        &["--hours", "8", "--name", "laptop-2"],
+    ));
+    assert_eq!(v["borrowed"], true, "{v}");
+
+    // Who holds what, since when: the names the nodes gave.
+    let seats = json_of(&admin("admin.cred", &["--json", "seats"]));
+    assert_eq!(seats["in_use"], 2, "{seats}");
+    let held = seats["held"].as_array().unwrap();
+    let by_name = |n: &str| held.iter().find(|h| h["node"] == n).cloned().unwrap();
+    assert_eq!(by_name("build-1")["since"], NOW);
+    assert_eq!(by_name("laptop-2")["borrowed"], true);
+    let text = admin("admin.cred", &["seats"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("2 of 3 seats in use"));
+    // Another credential, or none on the server: refused with their codes.
+    credential(&s, "wrong.cred", 0o600);
+    std::fs::write(
+        s.c.join("wrong.cred"),
+        "not-the-admin-credential-but-long-enough-0",
+    )
+    .unwrap();
+    fails(admin("wrong.cred", &["--json", "seats"]), 1, "UNAUTHORIZED");
+    let (st, _, e) = crate::online::get(&format!("{url}/v1/admin/seats"), None);
+    assert_eq!((st, crate::online::code(&e)), (401, "UNAUTHORIZED"));
+
+    // One seat reserved for the gpu group: the free seat is no outsider's.
+    fails(
+        admin(
+            "admin.cred",
+            &["--json", "reserve", "gpu", "--seats", "4", "--group", "gpu"],
+        ),
+        1,
+        "BAD_REQUEST",
+    );
+    ok(admin(
+        "admin.cred",
+        &["reserve", "gpu", "--seats", "1", "--group", "gpu"],
+    ));
+    fails(claim("n3", &[]), 4, "POOL_FULL");
+    ok(claim("n4", &["--group", "gpu", "--name", "gpu-4"]));
+    // The borrowed seat is not the administrator's to free; the other is.
+    let borrowed = by_name("laptop-2")["node_lease_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fails(
+        admin("admin.cred", &["--json", "release", &borrowed]),
+        1,
+        "BAD_REQUEST",
+    );
+    let build = by_name("build-1")["node_lease_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(admin(
+        "admin.cred",
+        &["release", &build, "--reason", "stuck build agent"],
+    ));
+    fails(
+        admin("admin.cred", &["--json", "release", &build]),
+        1,
+        "ACTIVATION_NOT_FOUND",
+    );
+    ok(claim("n3", &[]));
+    // The freed node, renewing, finds its seat given away.
+    fails(claim("n1", &[]), 4, "POOL_FULL");
+    ok(admin("admin.cred", &["unreserve", "gpu"]));
+    fails(
+        admin("admin.cred", &["--json", "unreserve", "gpu"]),
+        1,
+        "NOT_FOUND",
+    );
+
+    // The lease log, exported: every decision, chained.
+    let log = json_of(&admin("admin.cred", &["log"]));
+    let entries = log["entries"].as_array().unwrap();
+    let events: Vec<&str> = entries
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for e in ["leased", "reserved", "force-released", "unreserved"] {
+        assert!(events.contains(&e), "{e}: {events:?}");
+    }
+    for w in entries.windows(2) {
+        assert_eq!(w[1]["prev"], w[0]["hash"]);
+        assert_eq!(
+            w[1]["seq"].as_i64().unwrap(),
+            w[0]["seq"].as_i64().unwrap() + 1
+        );
+    }
+    let tail = json_of(&admin("admin.cred", &["log", "--after", "3"]));
+    assert_eq!(tail["entries"][0]["seq"], 4);
+
+    // Metrics for Prometheus.
+    let m = ureq::get(format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(m.contains("airlock_seatd_seats_in_use 3"), "{m}");
+    assert!(
+        m.contains("airlock_seatd_claims_refused_total{code=\"POOL_FULL\"} 2"),
+        "{m}"
+    );
+    if have_tool("promtool") {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.txt"), &m).unwrap();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("promtool check metrics < m.txt")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", testkit::run::show(&o));
+    }
+
+    // The records edited behind the server's back (a seat's log entry rewritten): it does not
+    // start over them.
+    drop(server);
+    let db = rusqlite::Connection::open(s.c.join("state-seatd/seats.db")).unwrap();
+    db.execute(
+        "UPDATE log SET detail = 'fingerprint=forged' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let o = start_seatd(&s, NOW, "seatd").err().expect("refused");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("log entry 2"),
+        "{}",
+        testkit::run::show(&o)
+    );
+}
+
+#[test]
+fn the_admin_api_is_off_without_a_credential() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 15}"#);
+    let server = start_seatd(&s, NOW, "seatd").unwrap();
+    let (st, _, e) =
+        crate::online::get(&format!("{}/v1/admin/seats", server.url), Some("Bearer x"));
+    assert_eq!((st, crate::online::code(&e)), (404, "ADMIN_DISABLED"));
+}
