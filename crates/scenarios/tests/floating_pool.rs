@@ -360,3 +360,121 @@ fn the_admin_api_is_off_without_a_credential() {
         crate::online::get(&format!("{}/v1/admin/seats", server.url), Some("Bearer x"));
     assert_eq!((st, crate::online::code(&e)), (404, "ADMIN_DISABLED"));
 }
+
+/// libfaketime, preloaded directly so that a signal reaches the process itself.
+fn libfaketime() -> Option<&'static str> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+}
+
+/// `airlock-agent run --seat-server` on `node`, its clock starting at `NOW` and running; its
+/// stdout lines come through the channel.
+fn holder(
+    s: &crate::activation::Site,
+    url: &str,
+    node: &str,
+    lib: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let state = format!("state-{node}");
+    let mut child = std::process::Command::new(bin("airlock-agent"))
+        .args([
+            "run",
+            "--seat-server",
+            url,
+            "--license",
+            "lic-float",
+            "--state",
+            &state,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--name",
+            node,
+        ])
+        .current_dir(&s.c)
+        .env("LD_PRELOAD", lib)
+        .env(
+            "FAKETIME",
+            format!("@{}", NOW.replace('T', " ").trim_end_matches('Z')),
+        )
+        .env("TZ", "UTC")
+        .env("AIRLOCK_INSTANCE_ID", node)
+        .env_remove("AIRLOCK_ROOT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next line of a holder containing `want` (within a minute).
+fn line_with(rx: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(want) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {want:?}: {e}"),
+        }
+    }
+}
+
+fn terminate(child: &mut std::process::Child) -> Option<i32> {
+    let pid = child.id().to_string();
+    let o = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn a_node_holds_its_seat_with_run_waits_while_the_pool_is_full_and_releases_on_stop() {
+    let Some(lib) = libfaketime() else {
+        return;
+    };
+    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
+    let server = start_seatd_with(
+        &s,
+        NOW,
+        "seatd",
+        &["--lease-minutes", "1", "--retry-seconds", "1"],
+    )
+    .unwrap();
+    let (mut a, a_out) = holder(&s, &server.url, "h1", lib);
+    let first = line_with(&a_out, "floating seat");
+    assert!(first.starts_with("claimed"), "{first}");
+    // The second node waits as the server says (Retry-After: 1), holding nothing.
+    let (mut b, b_out) = holder(&s, &server.url, "h2", lib);
+    line_with(&b_out, "POOL_FULL");
+    line_with(&b_out, "POOL_FULL");
+    // The first node stopped: it releases its seat on the way out; the waiting node gets it.
+    assert_eq!(terminate(&mut a), Some(0));
+    line_with(&a_out, "seat released");
+    let got = line_with(&b_out, "floating seat");
+    assert!(got.starts_with("claimed"), "{got}");
+    assert_eq!(in_use(&server), 1);
+    // It keeps the seat alive: a renewal within the one-minute lease (at half of it).
+    let renewed = line_with(&b_out, "floating seat");
+    assert!(renewed.starts_with("renewed"), "{renewed}");
+    assert_eq!(terminate(&mut b), Some(0));
+    assert_eq!(in_use(&server), 0);
+}
