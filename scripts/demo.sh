@@ -282,5 +282,39 @@ env AIRLOCK_INSTANCE_ID=demo-machine-d $BIN/airlock-agent run --once --state "$O
 echo "  exit $? (0 = nothing due yet; 4 = due, the service unreachable, the lease still holds)"
 set -e
 
+step "26. floating seats: a seat server inside the customer's network leases a pool of two"
+# The vendor's license floats (the catalog's professional tier, given floating terms); the seat
+# server is activated once like a machine, with a pool lease; nodes claim from it.
+F=$OUT/floating
+KEYS=$OUT/keys TRUST=$OUT/trust.json bash scripts/seatd-site.sh "$F" 2 15 2>/dev/null
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$F/admin.cred" && chmod 600 "$F/admin.cred"
+env AIRLOCK_INSTANCE_ID=seat-server-host $BIN/airlock-seatd serve --state "$F/seatd" \
+  --trust "$OUT/trust.json" --license "$F/lic" --listen 127.0.0.1:0 --admin-credential "$F/admin.cred" \
+  > "$F/seatd.out" 2> "$F/seatd.log" &
+SEATD_PID=$!
+trap 'kill $SEATD_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q listening "$F/seatd.out" 2>/dev/null && break
+  kill -0 $SEATD_PID 2>/dev/null || { cat "$F/seatd.log"; exit 1; }
+  sleep 0.1
+done
+cat "$F/seatd.out"
+SEATS=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$F/seatd.out")
+node() { local n=$1; shift; env AIRLOCK_INSTANCE_ID=demo-node-$n $BIN/airlock-agent "$@" --seat-server "$SEATS" \
+  --license "$F/lic" --state "$F/node-$n" --trust "$OUT/trust.json" --root "$OUT/keys/root.pub"; }
+node 1 claim --name node-1
+node 2 claim --name node-2
+set +e
+node 3 claim --name node-3
+echo "  exit $? on node 3 (4 = POOL_FULL: both seats are held; it may retry)"
+set -e
+$BIN/airlock-seatd admin --server "$SEATS" --credential "$F/admin.cred" seats
+node 1 release
+node 3 claim --name node-3
+env AIRLOCK_INSTANCE_ID=demo-node-3 $BIN/example-product --trust "$OUT/trust.json" \
+  --license "$F/lic" --state "$F/node-3" --feature gate
+kill $SEATD_PID && wait $SEATD_PID || true
+trap - EXIT
+
 echo
 echo "demo complete: everything is in $OUT (keys generated at $NOW)"
