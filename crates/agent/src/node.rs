@@ -113,7 +113,7 @@ impl<'a> Seats<'a> {
         )
         .map_err(|e| anyhow::anyhow!("REJECTED [{}]: {e}", e.code()))
         .context("the seat server's answer")?;
-        s.record_activation(&seat.pool.value().lineage_id, seat.pool.value().sequence)?;
+        s.record_activation(seat.pool.value())?;
         s.commit()?;
         let dir = installed_dir(o.state, &l.product);
         std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;

@@ -225,7 +225,7 @@ pub(crate) fn install_lease(
             .with_context(|| format!("{}", target.display()))?;
     }
     let a = verified.value().clone();
-    session.record_activation(&a.lineage_id, a.sequence)?;
+    session.record_activation(&a)?;
     let when = session.now();
     session.commit()?;
     Ok((a, verified.describe(when)))

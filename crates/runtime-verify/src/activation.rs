@@ -55,7 +55,7 @@ pub(crate) fn check_leases(
         .map_err(anyhow::Error::new)
         .and_then(|lease| {
             let lease = lease.context("the lease vanished while it was read")?;
-            session.record_activation(&lease.value().lineage_id, lease.value().sequence)?;
+            session.record_activation(lease.value())?;
             Ok(lease)
         });
         out.push(LeaseVerdict { product, result });
@@ -96,7 +96,7 @@ pub(crate) fn check_nodes(
         .and_then(|seat| {
             let seat = seat.context("the node lease vanished while it was read")?;
             let pool = seat.pool.value();
-            session.record_activation(&pool.lineage_id, pool.sequence)?;
+            session.record_activation(pool)?;
             Ok(seat)
         });
         out.push(NodeVerdict { product, result });

@@ -203,7 +203,7 @@ pub fn check_lease(
             )));
         }
     }
-    if let Some(seen) = known.activation_sequences.get(&a.lineage_id) {
+    if let Some(seen) = known.activation_sequences.get(&sequence_key(a)) {
         if a.sequence < *seen {
             return Err(ActivationError::Rollback {
                 found: a.sequence,
@@ -212,6 +212,17 @@ pub fn check_lease(
         }
     }
     Ok(())
+}
+
+/// Under which name a state remembers a lease's sequence (never to take a lower one): a
+/// machine's lease, its lineage; a seat server's pool lease, its lineage and activation, since
+/// a node may move between the pool's servers (two servers of one pool, each with its own
+/// pool lease, high availability), whose pool leases are numbered apart.
+pub fn sequence_key(a: &Activation) -> String {
+    match a.pool {
+        None => a.lineage_id.clone(),
+        Some(_) => format!("{}/pool/{}", a.lineage_id, a.activation_id),
+    }
 }
 
 /// Where a valid lease stands at a time.

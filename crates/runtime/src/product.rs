@@ -266,9 +266,7 @@ fn lease_of(
         // No machine lease: a floating seat from the customer's seat server, if one is held.
         Ok(None) => node_of(session, i, l, now),
         Ok(Some(lease)) => {
-            if let Err(e) =
-                session.record_activation(&lease.value().lineage_id, lease.value().sequence)
-            {
+            if let Err(e) = session.record_activation(lease.value()) {
                 return Activation::Refused(e.code(), e.to_string());
             }
             let st = lease.state_at(now);
@@ -300,7 +298,7 @@ fn node_of(
         Ok(None) => Activation::NotRequired,
         Ok(Some(seat)) => {
             let pool = seat.pool.value();
-            if let Err(e) = session.record_activation(&pool.lineage_id, pool.sequence) {
+            if let Err(e) = session.record_activation(pool) {
                 return Activation::Refused(e.code(), e.to_string());
             }
             Activation::Floating(Box::new(seat))

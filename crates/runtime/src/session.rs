@@ -460,12 +460,17 @@ impl Session {
         Ok(())
     }
 
-    /// Records an installed lease: its lineage's sequence never goes down.
-    pub fn record_activation(&mut self, lineage_id: &str, sequence: u64) -> Result<(), StateError> {
+    /// Records an installed lease: its sequence never goes down, per lineage for a machine's
+    /// lease, per pool for a seat server's ([`crate::activation::sequence_key`]).
+    pub fn record_activation(
+        &mut self,
+        lease: &crate::activation::Activation,
+    ) -> Result<(), StateError> {
+        let sequence = lease.sequence;
         let e = self
             .next
             .activation_sequences
-            .entry(lineage_id.to_string())
+            .entry(crate::activation::sequence_key(lease))
             .or_insert(0);
         if sequence < *e {
             return Err(StateError::Rollback {

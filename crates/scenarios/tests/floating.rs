@@ -232,11 +232,16 @@ pub(crate) fn start_seatd_with(
     extra: &[&str],
 ) -> Result<SeatServer, std::process::Output> {
     use std::io::BufRead;
+    // `--state` in `extra` names another seat server's state directory.
+    let state = if extra.contains(&"--state") {
+        &[][..]
+    } else {
+        &["--state", "state-seatd"][..]
+    };
     let mut child = std::process::Command::new(bin("airlock-seatd"))
+        .arg("serve")
+        .args(state)
         .args([
-            "serve",
-            "--state",
-            "state-seatd",
             "--trust",
             "trust.json",
             "--root",

@@ -478,3 +478,96 @@ fn a_node_holds_its_seat_with_run_waits_while_the_pool_is_full_and_releases_on_s
     assert_eq!(terminate(&mut b), Some(0));
     assert_eq!(in_use(&server), 0);
 }
+
+#[test]
+fn two_seat_servers_on_one_postgresql_pool_never_exceed_it() {
+    if !have_tool("faketime") || !testkit::pg::available() {
+        return;
+    }
+    let pg = testkit::pg::Server::start();
+    let db = pg.database();
+    let s = seat_server_site(NOW, r#"{"seats": 10, "node_lease_minutes": 15}"#);
+    // A second seat server machine, activated for the same license with its own pool lease.
+    ok(s.on(
+        "seatd2",
+        NOW,
+        "airlock-agent",
+        &[
+            "request",
+            "--license",
+            "lic-float",
+            "--state",
+            "state-seatd2",
+            "--out",
+            "req-seatd2.json",
+            "--pool",
+        ],
+    ));
+    s.carry_back("req-seatd2.json");
+    ok(s.factory(
+        NOW,
+        &[
+            "activation",
+            "fulfill",
+            "req-seatd2.json",
+            "--key",
+            "keys/activation.key",
+            "--out",
+            "act-seatd2",
+        ],
+    ));
+    s.carry("act-seatd2", "act-seatd2");
+    ok(s.on(
+        "seatd2",
+        NOW,
+        "airlock-agent",
+        &[
+            "install",
+            "act-seatd2",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--state",
+            "state-seatd2",
+        ],
+    ));
+    let a = start_seatd_with(&s, NOW, "seatd", &["--db", &db]).unwrap();
+    let b = start_seatd_with(&s, NOW, "seatd2", &["--state", "state-seatd2", "--db", &db]).unwrap();
+    let (st, _, h) = crate::online::get(&format!("{}/healthz", b.url), None);
+    assert_eq!((st, h["backend"].as_str()), (200, Some("postgres")), "{h}");
+    // Thirty nodes race, half through each server.
+    let outs: Vec<std::process::Output> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..30usize)
+            .map(|i| {
+                let s = &s;
+                let url = if i.is_multiple_of(2) {
+                    a.url.clone()
+                } else {
+                    b.url.clone()
+                };
+                sc.spawn(move || claim_at(s, &url, &format!("p{i}"), NOW))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<usize> = (0..30)
+        .filter(|i| outs[*i].status.code() == Some(0))
+        .collect();
+    assert_eq!(won.len(), 10, "exactly the pool's ten, across both servers");
+    assert!(outs
+        .iter()
+        .filter(|o| o.status.code() != Some(0))
+        .all(|o| json_of(o)["check"] == "POOL_FULL"));
+    assert_eq!((in_use(&a), in_use(&b)), (10, 10));
+    // A seat taken through one server renews through the other (the same seat), and that
+    // server signs it under its own pool lease.
+    let w = won[0];
+    let other = if w.is_multiple_of(2) { &b.url } else { &a.url };
+    let v = json_of(&claim_at(&s, other, &format!("p{w}"), NOW));
+    assert_eq!(v["new_seat"], false, "{v}");
+    // One server gone: the other still serves the whole pool and no more.
+    drop(a);
+    fails(claim_at(&s, &b.url, "p99", NOW), 4, "POOL_FULL");
+    assert_eq!(in_use(&b), 10);
+}

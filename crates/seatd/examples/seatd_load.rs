@@ -57,7 +57,10 @@ fn body(lic: &serde_json::Value, i: usize, now: Timestamp) -> Result<Vec<u8>> {
         lineage_id: s("lineage_id"),
         product: s("product"),
         workspace: "default".into(),
-        fingerprint: runtime::fingerprint::derive(format!("load-node-{i}").as_bytes(), &s("product")),
+        fingerprint: runtime::fingerprint::derive(
+            format!("load-node-{i}").as_bytes(),
+            &s("product"),
+        ),
         fingerprint_source: "instance-id".into(),
         instance_public_key: enc::b64(&key.public_key()),
         label: format!("load-{i}"),
@@ -73,7 +76,9 @@ fn body(lic: &serde_json::Value, i: usize, now: Timestamp) -> Result<Vec<u8>> {
         canonical,
     };
     let request: serde_json::Value = serde_json::from_slice(&file.to_bytes())?;
-    Ok(serde_json::to_vec(&serde_json::json!({ "request": request }))?)
+    Ok(serde_json::to_vec(
+        &serde_json::json!({ "request": request }),
+    )?)
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<(u16, Duration)> {
@@ -144,7 +149,9 @@ fn main() -> Result<()> {
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().expect("a load thread")).collect()
+        hs.into_iter()
+            .map(|h| h.join().expect("a load thread"))
+            .collect()
     });
     let elapsed = started.elapsed().as_secs_f64();
     let (mut lat, mut errors) = (Vec::new(), 0);
