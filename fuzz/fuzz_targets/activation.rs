@@ -21,11 +21,19 @@ fuzz_target!(|data: &[u8]| {
         let _ = signing::pkcs11::Uri::parse(text);
     }
     let fp = runtime::fingerprint::derive(b"fuzz-machine", "gateway");
+    // Identity components too: a lease with a match policy is judged against them.
+    let mine: runtime::identity::Components = [(
+        "hostname".to_string(),
+        runtime::fingerprint::derive(b"fuzz-host", "gateway/hostname"),
+    )]
+    .into_iter()
+    .collect();
     let binding = runtime::activation::Binding {
         product: "gateway",
         lineage_id: "lin-1",
         fingerprint: &fp,
         instance_key: None,
+        components: Some(&mine),
     };
     let mut known = runtime::state::State::default();
     known.activation_sequences.insert("lin-1".into(), 2);

@@ -57,6 +57,8 @@ fn request(license: &License, m: &Machine, now: Timestamp) -> Vec<u8> {
         encryption_public_key: None,
         builds: Vec::new(),
         pool: false,
+        components: Default::default(),
+        environment: None,
     };
     let canonical = req.to_canonical();
     let envelope = key

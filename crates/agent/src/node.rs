@@ -102,6 +102,7 @@ impl<'a> Seats<'a> {
             lineage_id: &l.lineage_id,
             fingerprint: &fp.value,
             instance_key: Some(&key),
+            components: None,
         };
         let seat = runtime::floating::verify_node_seat(
             s.trust(),

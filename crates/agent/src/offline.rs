@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 use canon::{enc, Kind, Timestamp, Value};
 use clikit::input::{read_capped, read_optional};
 use clikit::report::{n, print_json, s};
-use rand_core::{OsRng, RngCore};
 use runtime::activation::{
     self, Activation, ActivationRequest, Binding, Deactivation, LEASE_FILE, LEASE_SIG,
 };
@@ -55,34 +54,10 @@ pub(crate) fn request_cmd(
             out.display()
         );
     }
-    let now = now()?;
-    let fp = fingerprint_of(&license.product, Some(state))?;
-    let key = instance_key(state, true)?;
-    let enc_key = encryption_key(state)?;
-    let mut rid = [0u8; 16];
-    OsRng.fill_bytes(&mut rid);
-    let req = ActivationRequest {
-        doc_type: activation::REQUEST_TYPE.into(),
-        request_id: enc::hex(&rid),
-        license_id: license.license_id.clone(),
-        license_key: license.license_key.clone(),
-        lineage_id: license.lineage_id.clone(),
-        product: license.product.clone(),
-        workspace: license.workspace.clone(),
-        fingerprint: fp.value.clone(),
-        fingerprint_source: fp.source.into(),
-        instance_public_key: enc::b64(&key.public_key()),
-        label: label.to_string(),
-        created_at: now.to_string(),
-        install_token_id: None,
-        encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
-        builds: builds.to_vec(),
-        pool,
-    };
-    req.validate()
-        .map_err(anyhow::Error::new)
-        .context("the request")?;
-    let bytes = signed_file(&key, Kind::ActivationRequest, req.to_canonical())?;
+    let mut f = crate::online::For::license(&license);
+    f.builds = builds.to_vec();
+    f.pool = pool;
+    let (req, bytes) = crate::online::fresh_request(state, &f, label)?;
     let dir = activation::installed_dir(state, &license.product);
     std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
     signing::fsutil::write_atomic(&dir.join(REQUEST_FILE), &bytes, 0o600, true)
@@ -197,6 +172,7 @@ pub(crate) fn install_lease(
         lineage_id: &lineage,
         fingerprint: &fp.value,
         instance_key: Some(&mine),
+        components: None,
     };
     let verified = activation::verify_lease(
         session.trust(),

@@ -47,7 +47,9 @@ pub(crate) struct For {
     workspace: String,
     token_id: Option<String>,
     /// Builds whose keys the request asks for (renewals carry the ones given before).
-    builds: Vec<String>,
+    pub(crate) builds: Vec<String>,
+    /// Whether it asks for a pool lease (a seat server).
+    pub(crate) pool: bool,
 }
 
 impl For {
@@ -60,12 +62,14 @@ impl For {
             workspace: l.workspace.clone(),
             token_id: None,
             builds: Vec::new(),
+            pool: false,
         }
     }
 }
 
 /// A fresh request signed by this machine's instance key: the proof of possession of every
-/// online call.
+/// online call, and the file a request carried by hand is. It carries the machine's identity
+/// components and the environment it shows (FORMAT.md §21).
 pub(crate) fn fresh_request(
     state: &Path,
     f: &For,
@@ -74,6 +78,7 @@ pub(crate) fn fresh_request(
     let fp = fingerprint_of(&f.product, Some(state))?;
     let key = instance_key(state, true)?;
     let enc_key = encryption_key(state)?;
+    let probe = runtime::identity::Probe::system();
     let mut rid = [0u8; 16];
     OsRng.fill_bytes(&mut rid);
     let req = ActivationRequest {
@@ -92,7 +97,9 @@ pub(crate) fn fresh_request(
         install_token_id: f.token_id.clone(),
         encryption_public_key: Some(enc::b64(&enc_key.key.public_key())),
         builds: f.builds.clone(),
-        pool: false,
+        pool: f.pool,
+        components: runtime::identity::components(&f.product, &probe),
+        environment: Some(runtime::identity::environment(&probe).to_string()),
     };
     req.validate()
         .map_err(anyhow::Error::new)
@@ -230,6 +237,7 @@ pub fn activate_cmd(
                 workspace: tk.workspace.clone(),
                 token_id: Some(tk.token_id.clone()),
                 builds: Vec::new(),
+                pool: false,
             }
         }
         // The installed license, accepted into the state (never replaced by an older one).

@@ -152,6 +152,8 @@ fn registry_with_requests(dir: &Path, n: usize) -> (Registry, signing::SecretKey
                 encryption_public_key: None,
                 builds: Vec::new(),
                 pool: false,
+                components: Default::default(),
+                environment: None,
             };
             let canonical = r.to_canonical();
             SignedFile {

@@ -189,7 +189,7 @@ impl FloatingTerms {
 
 /// A tier's activation terms, written into the license as limits (`activation_required`,
 /// `activations`, `activation_overage_percent`): signed, so the customer cannot change them.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivationTerms {
     /// Whether the product must be activated on a machine before it runs licensed work.
@@ -200,6 +200,41 @@ pub struct ActivationTerms {
     /// Seats allowed over the limit, in percent (0 to 100; default 0), recorded as overage.
     #[serde(default)]
     pub overage_percent: u64,
+    /// How a machine whose fingerprint changed is still its seat's: `any`, `two`, `most` or
+    /// `all` of its identity components in common (FORMAT.md §21); absent: the exact
+    /// fingerprint only.
+    #[serde(default, rename = "match")]
+    pub match_policy: Option<String>,
+    /// What the license allows in a VM and in a container: `allow` (the default), `deny`, or
+    /// `floating` (no machine seat there; a seat server's floating seats only).
+    #[serde(default)]
+    pub virtualization: Option<Virtualization>,
+}
+
+/// A tier's rules for virtual machines and containers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Virtualization {
+    /// In a VM.
+    #[serde(default)]
+    pub vm: Option<String>,
+    /// In a container.
+    #[serde(default)]
+    pub container: Option<String>,
+}
+
+fn rule_value(what: &str, r: Option<&str>) -> anyhow::Result<Option<u64>> {
+    use runtime::format_identity::ENVIRONMENT_RULES;
+    match r {
+        None | Some("allow") => Ok(None),
+        Some(r) => ENVIRONMENT_RULES
+            .iter()
+            .position(|x| *x == r)
+            .map(|i| Some(i as u64))
+            .ok_or_else(|| {
+                anyhow::anyhow!("virtualization.{what} {r:?} is not one of {ENVIRONMENT_RULES:?}")
+            }),
+    }
 }
 
 fn one() -> u64 {
@@ -207,6 +242,28 @@ fn one() -> u64 {
 }
 
 impl ActivationTerms {
+    /// The identity limits these terms put into a license (FORMAT.md §21), checked.
+    pub fn identity_limits(&self) -> anyhow::Result<Vec<(String, u64)>> {
+        use runtime::format_identity::{
+            LIMIT_ACTIVATION_CONTAINER, LIMIT_ACTIVATION_MATCH, LIMIT_ACTIVATION_VM, POLICIES,
+        };
+        let mut out = Vec::new();
+        if let Some(p) = &self.match_policy {
+            let i = POLICIES.iter().position(|x| x == p).ok_or_else(|| {
+                anyhow::anyhow!("activation.match {p:?} is not one of {POLICIES:?}")
+            })?;
+            out.push((LIMIT_ACTIVATION_MATCH.to_string(), i as u64 + 1));
+        }
+        let v = self.virtualization.clone().unwrap_or_default();
+        if let Some(n) = rule_value("vm", v.vm.as_deref())? {
+            out.push((LIMIT_ACTIVATION_VM.to_string(), n));
+        }
+        if let Some(n) = rule_value("container", v.container.as_deref())? {
+            out.push((LIMIT_ACTIVATION_CONTAINER.to_string(), n));
+        }
+        Ok(out)
+    }
+
     /// The limits these terms put into a license.
     pub fn limits(&self) -> impl Iterator<Item = (String, u64)> {
         use runtime::license::{
@@ -320,6 +377,8 @@ impl Catalog {
                     if a.overage_percent > 100 {
                         bail!("product {id}, tier {tier}: activation.overage_percent must be from 0 to 100");
                     }
+                    a.identity_limits()
+                        .map_err(|e| anyhow::anyhow!("product {id}, tier {tier}: {e}"))?;
                 }
                 for ch in t.channels.iter().flatten() {
                     if !p.has_channel(ch) {
@@ -339,6 +398,9 @@ impl Catalog {
                     runtime::format_floating::LIMIT_FLOATING_SEATS,
                     runtime::format_floating::LIMIT_FLOATING_LEASE,
                     runtime::format_floating::LIMIT_FLOATING_BORROW,
+                    runtime::format_identity::LIMIT_ACTIVATION_MATCH,
+                    runtime::format_identity::LIMIT_ACTIVATION_VM,
+                    runtime::format_identity::LIMIT_ACTIVATION_CONTAINER,
                 ];
                 if let Some(l) = p.limits.iter().find(|l| reserved.contains(&l.as_str())) {
                     bail!("product {id}: limit {l:?} is reserved for activation terms; use the tier's \"activation\" member");
@@ -404,6 +466,7 @@ impl Catalog {
             };
         if let Some(a) = &t.activation {
             limits.extend(a.limits());
+            limits.extend(a.identity_limits()?);
         }
         if let Some(f) = &t.floating {
             limits.extend(f.limits());

@@ -132,6 +132,8 @@ fn request_of(l: &License, m: &Machine, created: &str) -> ActivationRequest {
         encryption_public_key: None,
         builds: Vec::new(),
         pool: false,
+        components: Default::default(),
+        environment: None,
     }
 }
 
@@ -850,12 +852,12 @@ fn the_live_seat_count_follows_the_seats_and_is_audited() {
         if p.join("registry.url").exists() {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; DROP INDEX licenses_suspended; ALTER TABLE licenses DROP COLUMN revoke_code; ALTER TABLE licenses DROP COLUMN suspended_at; ALTER TABLE issue_requests DROP COLUMN params; DROP TABLE trust_files; ALTER TABLE licenses DROP COLUMN grace_days; DROP TABLE install_tokens; DROP TABLE activation_grants; DROP TABLE builds; UPDATE airlock_schema SET version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; DROP INDEX licenses_suspended; ALTER TABLE licenses DROP COLUMN revoke_code; ALTER TABLE licenses DROP COLUMN suspended_at; ALTER TABLE issue_requests DROP COLUMN params; DROP TABLE trust_files; ALTER TABLE licenses DROP COLUMN grace_days; DROP TABLE install_tokens; DROP TABLE activation_grants; DROP TABLE builds; ALTER TABLE activations DROP COLUMN components; UPDATE airlock_schema SET version = 5",
             );
         } else {
             crate::common::raw_sql(
                 p,
-                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; DROP INDEX licenses_suspended; ALTER TABLE licenses DROP COLUMN revoke_code; ALTER TABLE licenses DROP COLUMN suspended_at; ALTER TABLE issue_requests DROP COLUMN params; DROP TABLE trust_files; ALTER TABLE licenses DROP COLUMN grace_days; DROP TABLE install_tokens; DROP TABLE activation_grants; DROP TABLE builds; PRAGMA user_version = 5",
+                "ALTER TABLE activation_lineages DROP COLUMN live_seats; DROP TABLE audit_anchors; DROP INDEX activations_fingerprint; DROP INDEX licenses_suspended; ALTER TABLE licenses DROP COLUMN revoke_code; ALTER TABLE licenses DROP COLUMN suspended_at; ALTER TABLE issue_requests DROP COLUMN params; DROP TABLE trust_files; ALTER TABLE licenses DROP COLUMN grace_days; DROP TABLE install_tokens; DROP TABLE activation_grants; DROP TABLE builds; ALTER TABLE activations DROP COLUMN components; PRAGMA user_version = 5",
             );
         }
         ok(&fac(p, &["audit", "verify"]));

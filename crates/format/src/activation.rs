@@ -166,6 +166,14 @@ pub struct ActivationRequest {
     /// machine seat.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pool: bool,
+    /// The machine's identity components, each a per-product one-way value (docs/FORMAT.md
+    /// §21). Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub components: std::collections::BTreeMap<String, String>,
+    /// What the machine shows it runs in: `physical`, `vm` or `container` (§21). Absent: not
+    /// reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl Artifact for ActivationRequest {
@@ -233,6 +241,8 @@ impl Artifact for ActivationRequest {
             self.encryption_public_key.as_deref(),
             self.builds.iter(),
         )?;
+        crate::identity::check_components(w, &self.components)?;
+        crate::identity::check_environment(w, self.environment.as_deref())?;
         ts(w, "created_at", &self.created_at)
     }
 }
@@ -304,6 +314,13 @@ pub struct Activation {
     /// Present in a pool lease (a seat server's): the floating terms it may lease under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<crate::floating::PoolTerms>,
+    /// The seat's identity components when it was granted (docs/FORMAT.md §21).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub components: std::collections::BTreeMap<String, String>,
+    /// How a machine whose fingerprint changed is still this seat's: `any`, `two`, `most` or
+    /// `all` of `components` in common (§21). Absent: the exact fingerprint only.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_policy: Option<String>,
 }
 
 impl Artifact for Activation {
@@ -376,6 +393,7 @@ impl Artifact for Activation {
         if let Some(p) = &self.pool {
             p.validate(w)?;
         }
+        crate::identity::check_match(w, self.match_policy.as_deref(), &self.components)?;
         Ok(t)
     }
 }

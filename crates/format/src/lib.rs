@@ -17,6 +17,7 @@
 pub mod activation;
 pub mod build;
 pub mod floating;
+pub mod identity;
 pub mod license;
 pub mod manifest;
 pub mod refusal;

@@ -265,6 +265,7 @@ impl Artifact for License {
             return bad("limit activation_overage_percent must be from 0 to 100".into());
         }
         crate::floating::check_limits(WHAT, &self.limits)?;
+        crate::identity::check_limits(WHAT, &self.limits)?;
         if self.grace_days > 3650 {
             return bad("grace_days must be at most 3650".into());
         }

@@ -160,6 +160,10 @@ codes! {
     /// A seat server asked for a pool lease for a license whose tier does not float.
     FloatingNotLicensed = "FLOATING_NOT_LICENSED", 403, EXIT_REJECTED,
         "floating seats need a license whose tier allows them: ask the vendor";
+    /// The license does not allow a seat in the environment the machine reports (a VM or a
+    /// container, FORMAT.md §21): none at all, or floating seats only.
+    EnvironmentNotAllowed = "ENVIRONMENT_NOT_ALLOWED", 403, EXIT_REJECTED,
+        "run it where the license allows, or, when the license lets seats float there, claim one from the seat server";
     /// Every floating seat of the seat server's pool is held.
     PoolFull = "POOL_FULL", 409, EXIT_UNREACHABLE,
         "wait for a seat to be released (a node's seat frees itself when its heartbeats stop), then claim again";

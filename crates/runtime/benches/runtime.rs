@@ -158,6 +158,8 @@ fn lease(c: &mut Criterion) {
         encryption_public_key: None,
         grants: Vec::new(),
         pool: None,
+        components: Default::default(),
+        match_policy: None,
     };
     let canonical = a.to_canonical();
     let doc = canon::parse(&canonical).unwrap().to_pretty();
@@ -174,6 +176,7 @@ fn lease(c: &mut Criterion) {
         lineage_id: "lin-0123456789abcdef",
         fingerprint: &fp,
         instance_key: None,
+        components: None,
     };
     let now = t("2026-11-22T00:00:00Z");
     let mut g = c.benchmark_group("activation");

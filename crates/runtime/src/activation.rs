@@ -125,6 +125,9 @@ pub struct Binding<'a> {
     pub fingerprint: &'a str,
     /// The instance key the agent holds, when known (the agent checks it; a product need not).
     pub instance_key: Option<&'a str>,
+    /// This machine's identity components for the product (docs/FORMAT.md §21), when read: a
+    /// lease with a match policy accepts another fingerprint when they match.
+    pub components: Option<&'a crate::identity::Components>,
 }
 
 /// Verifies a lease's signature (an `activation` key inside its window), then its binding, its
@@ -167,10 +170,22 @@ pub fn check_lease(
             a.product, a.lineage_id, b.product, b.lineage_id
         )));
     }
-    if a.fingerprint != b.fingerprint {
+    // Another fingerprint is still this machine when its components match the lease's
+    // under the vendor's policy (a re-imaged VM, a new disk: FORMAT.md §21).
+    let matched = || match (a.match_policy.as_deref(), b.components) {
+        (Some(p), Some(mine)) => format::identity::matches(p, &a.components, mine),
+        _ => false,
+    };
+    if a.fingerprint != b.fingerprint && !matched() {
         return Err(ActivationError::OtherMachine(format!(
-            "the lease is bound to another machine (fingerprint {}, this machine is {})",
-            a.fingerprint, b.fingerprint
+            "the lease is bound to another machine (fingerprint {}, this machine is {}{})",
+            a.fingerprint,
+            b.fingerprint,
+            match (&a.match_policy, b.components) {
+                (Some(p), Some(_)) =>
+                    format!("; too few identity components in common for match {p}"),
+                _ => String::new(),
+            }
         )));
     }
     if b.instance_key.is_some_and(|k| k != a.instance_public_key) {
@@ -319,13 +334,25 @@ pub fn verify_installed(
     };
     let fp = crate::fingerprint::of(product, sources)
         .map_err(|e| refuse(Check::FingerprintUnavailable, e.to_string()))?;
-    let binding = Binding {
+    let mut binding = Binding {
         product,
         lineage_id: lineage,
         fingerprint: &fp.value,
         instance_key: None,
+        components: None,
     };
-    verify_lease(trust, &doc, &sig, &binding, known, now)
+    // The components are read only when the fingerprint alone does not bind the lease.
+    let first = verify_lease(trust, &doc, &sig, &binding, known, now);
+    let components;
+    let result = match (&first, &sources.probe) {
+        (Err(ActivationError::OtherMachine(_)), Some(probe)) => {
+            components = crate::identity::components(product, probe);
+            binding.components = Some(&components);
+            verify_lease(trust, &doc, &sig, &binding, known, now)
+        }
+        _ => first,
+    };
+    result
         .map(Some)
         .map_err(|e| refuse(e.code(), e.to_string()))
 }

@@ -40,21 +40,29 @@ pub struct Sources {
     pub dmi: Option<PathBuf>,
     /// The state directory holding [`STATE_ID_FILE`].
     pub state: Option<PathBuf>,
+    /// Where this machine's identity components are read (docs/FORMAT.md §21): a lease whose
+    /// fingerprint differs is still this machine's when they match its policy. `None`: the
+    /// exact fingerprint only.
+    pub probe: Option<Probe>,
 }
 
 impl Sources {
     /// The system's sources: the environment, `/etc/airlock/instance-id`, `/etc/machine-id`,
-    /// the DMI product UUID, and `state` for the random id.
+    /// the DMI product UUID, and `state` for the random id. The system files are read under
+    /// `$AIRLOCK_SYSTEM_ROOT` when it is set (a host's files mounted elsewhere).
     pub fn system(state: Option<&Path>) -> Sources {
+        let probe = Probe::system();
+        let under = |p: &str| probe.root.join(p.trim_start_matches('/'));
         Sources {
             explicit: std::env::var("AIRLOCK_INSTANCE_ID").ok(),
             config: Some(
                 std::env::var_os("AIRLOCK_INSTANCE_ID_FILE")
                     .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from),
             ),
-            machine_id: Some(PathBuf::from("/etc/machine-id")),
-            dmi: Some(PathBuf::from("/sys/class/dmi/id/product_uuid")),
+            machine_id: Some(under("/etc/machine-id")),
+            dmi: Some(under("/sys/class/dmi/id/product_uuid")),
             state: state.map(Path::to_path_buf),
+            probe: Some(probe),
         }
     }
 
@@ -62,6 +70,52 @@ impl Sources {
     pub fn state_id_path(&self) -> Option<PathBuf> {
         self.state.as_ref().map(|d| d.join(STATE_ID_FILE))
     }
+}
+
+/// Where the system's facts are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The root the system paths are under (`/`).
+    pub root: PathBuf,
+    /// The caller's id (`$AIRLOCK_INSTANCE_ID`), if any.
+    pub custom: Option<String>,
+    /// Environment variables that mark a container (`container`, `KUBERNETES_SERVICE_HOST`).
+    pub container_env: bool,
+}
+
+impl Probe {
+    /// This system: `$AIRLOCK_SYSTEM_ROOT` or `/`, `$AIRLOCK_INSTANCE_ID`, and the process's
+    /// environment.
+    pub fn system() -> Probe {
+        Probe {
+            root: std::env::var_os("AIRLOCK_SYSTEM_ROOT")
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from),
+            custom: std::env::var("AIRLOCK_INSTANCE_ID").ok(),
+            container_env: std::env::var_os("container").is_some()
+                || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some(),
+        }
+    }
+
+    /// `p` under the root.
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+
+    /// A small text file under the root, trimmed; `None` when absent, empty or not text.
+    pub fn read(&self, p: &str) -> Option<String> {
+        read_text(&self.path(p))
+    }
+}
+
+/// A small text file (at most 4 KiB read), trimmed; `None` when absent, empty or holding
+/// control characters.
+pub fn read_text(p: &Path) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(p).ok()?;
+    let mut s = String::new();
+    f.take(4096).read_to_string(&mut s).ok()?;
+    let t = s.trim();
+    (!t.is_empty() && !t.chars().any(char::is_control)).then(|| t.to_string())
 }
 
 /// This machine's fingerprint for one product.
@@ -221,6 +275,7 @@ mod tests {
             machine_id: Some(mid.clone()),
             dmi: Some(dmi.clone()),
             state: Some(st.clone()),
+            probe: None,
         };
         assert_eq!(of("p", &s).unwrap().source, "instance-id");
         assert_eq!(of("p", &s).unwrap().value, derive(b"pod-7", "p"));

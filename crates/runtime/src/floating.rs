@@ -110,6 +110,7 @@ pub fn verify_node_seat(
         lineage_id: b.lineage_id,
         fingerprint: &p.fingerprint,
         instance_key: None,
+        components: None,
     };
     check_lease(&pool, &server, known, now).map_err(|e| match e {
         ActivationError::Expired(t) => FloatingError::Refused(
@@ -280,6 +281,7 @@ pub fn verify_installed_node(
         lineage_id: lineage,
         fingerprint: &fp.value,
         instance_key: None,
+        components: None,
     };
     verify_node_seat(trust, (&pool, &sig), &node, &b, known, now)
         .map(Some)

@@ -45,6 +45,8 @@ fn lease(kit: &Kit, fingerprint: &str, sequence: u64, epoch: u64) -> Activation 
         encryption_public_key: None,
         grants: Vec::new(),
         pool: None,
+        components: Default::default(),
+        match_policy: None,
     }
 }
 
@@ -88,6 +90,7 @@ fn binding(fingerprint: &str) -> Binding<'_> {
         lineage_id: LINEAGE,
         fingerprint,
         instance_key: None,
+        components: None,
     }
 }
 
@@ -159,6 +162,7 @@ fn leases_for_another_machine_product_or_lineage_are_refused() {
     let other_key = enc::b64(&key(9, Role::Instance).public_key());
     let b = Binding {
         instance_key: Some(&other_key),
+        components: None,
         ..binding(&me)
     };
     let e = verify_lease(&kit.store(), &doc, &sig, &b, &st, t("2026-12-01")).unwrap_err();
@@ -370,6 +374,8 @@ fn request(k: &SecretKey) -> ActivationRequest {
         encryption_public_key: None,
         builds: Vec::new(),
         pool: false,
+        components: Default::default(),
+        environment: None,
     }
 }
 

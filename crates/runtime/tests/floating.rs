@@ -48,6 +48,8 @@ fn pool(server: &SecretKey) -> Activation {
             max_node_lease_seconds: 900,
             max_borrow_seconds: 3 * 86_400,
         }),
+        components: Default::default(),
+        match_policy: None,
     }
 }
 
@@ -114,6 +116,7 @@ impl Case {
             lineage_id: LINEAGE,
             fingerprint: &fpr,
             instance_key: None,
+            components: None,
         };
         verify_node_seat(&self.kit.store(), (&doc, &sig), n, &b, known, t(now))
             .map(|_| ())
@@ -391,6 +394,7 @@ fn the_product_facade_accepts_a_node_seat() {
             machine_id: None,
             dmi: None,
             state: None,
+            probe: None,
         };
         check(&i).unwrap()
     };

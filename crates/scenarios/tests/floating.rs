@@ -50,6 +50,8 @@ fn a_node_seat_is_verified_through_the_vendors_chain() {
             max_node_lease_seconds: 900,
             max_borrow_seconds: 0,
         }),
+        components: Default::default(),
+        match_policy: None,
     };
     let node_key =
         signing::SecretKey::generate("node", canon::Role::Instance, canon::Timestamp(0)).unwrap();
@@ -585,6 +587,8 @@ fn own_request(s: &Site, now: &str, license_key: &str) -> serde_json::Value {
         encryption_public_key: None,
         builds: Vec::new(),
         pool: false,
+        components: Default::default(),
+        environment: None,
     };
     let canonical = req.to_canonical();
     let file = SignedFile {

@@ -69,6 +69,8 @@ fn body(lic: &serde_json::Value, i: usize, now: Timestamp) -> Result<Vec<u8>> {
         encryption_public_key: None,
         builds: Vec::new(),
         pool: false,
+        components: Default::default(),
+        environment: None,
     };
     let canonical = req.to_canonical();
     let file = SignedFile {

@@ -195,6 +195,16 @@ async fn claim_inner(p: &Pool, body: &Value) -> Result<Response, ApiError> {
         name: req.label.clone(),
         group: group_of(body)?,
     };
+    // A license that denies seats in the node's environment denies floating ones too
+    // (`floating` lets them float: that is this server's seats).
+    if let Some(env) = req.environment.as_deref() {
+        if runtime::format_identity::rule_of(&p.limits, env) == "deny" {
+            return Err(ApiError(
+                Code::EnvironmentNotAllowed,
+                format!("the license allows no seat in a {env}, floating or not"),
+            ));
+        }
+    }
     let (secs, borrowed) = lease_seconds(p, body, crate::now())?;
     let (decided, now) = match p.writer.call(Op::Claim(node, secs, borrowed)).await {
         Ok(Answer::Claim(c, now)) => (c, now),

@@ -102,6 +102,8 @@ pub struct Pool {
     metrics: api::Metrics,
     /// A full pool's Retry-After, in seconds.
     retry_seconds: u64,
+    /// The served license's limits (its rules for VMs and containers, FORMAT.md §21).
+    limits: std::collections::BTreeMap<String, u64>,
 }
 
 pub(crate) fn now() -> Timestamp {
@@ -219,6 +221,7 @@ fn load(a: &ServeArgs) -> Result<Pool> {
             backend,
             metrics: api::Metrics::default(),
             retry_seconds: a.retry_seconds,
+            limits: license.limits.clone(),
         });
     }
     bail!(

@@ -3,7 +3,9 @@
 //! and [`apply`], the one writer. Nothing is written before every rule passed, except the
 //! audit event of a refused spent token.
 
-use super::rows::{audit_seat, free_seat, license_terms, live_ids, random_id, row_hash, Row};
+use super::rows::{
+    audit_seat, components_text, free_seat, license_terms, live_ids, random_id, row_hash, Row,
+};
 use super::rules::{self, decide_counted, Decision, Holder, Link, Terms};
 use super::{Code, Granted, How, LeaseTerms, Outcome, Refusal};
 use crate::args;
@@ -28,6 +30,9 @@ struct Facts {
     renewing: Option<Row>,
     /// The fingerprint's live seat of the lineage.
     fingerprint_seat: Option<Row>,
+    /// Without one, the lineage's live seats of the request's instance key that recorded
+    /// components (one may be this machine's under the license's match policy).
+    key_seats: Vec<Row>,
     /// The fingerprint's last released seat of the lineage (id, instance key), for a new seat
     /// that re-binds it to another key.
     previous: Option<(String, String)>,
@@ -121,6 +126,15 @@ impl Facts {
                 |r| Ok((r.text(0)?, r.text(1)?)),
             )?
         };
+        let key_seats = if renewal || seat.is_some() || req.components.is_empty() {
+            Vec::new()
+        } else {
+            tx.all(
+                &format!("SELECT {} FROM activations WHERE lineage_id = ?1 AND instance_key = ?2 AND released_at IS NULL AND components <> ''", super::rows::ROW_COLUMNS),
+                args![&named.lineage_id, &req.instance_public_key],
+                super::rows::read_row,
+            )?
+        };
         let (links, named) = lineage_around(tx, named, now)?;
         let (renewing, fingerprint_seat) = if renewal { (seat, None) } else { (None, seat) };
         Ok(Ok(Facts {
@@ -129,6 +143,7 @@ impl Facts {
             replayed,
             renewing,
             fingerprint_seat,
+            key_seats,
             previous,
             ended,
             counters,
@@ -227,14 +242,22 @@ fn plan(
     {
         return Ok(Err(r));
     }
+    if let Err(r) = rules::environment_allows(req, link) {
+        return Ok(Err(r));
+    }
+    let policy = runtime::format_identity::policy_of(&link.license.limits);
     let mine = match how {
         How::Renew { activation_id, .. } => {
-            if let Err(r) = rules::renewal_fits(req, activation_id, f.renewing.as_ref(), now) {
+            let seat = (f.renewing.as_ref(), policy);
+            if let Err(r) = rules::renewal_fits(req, activation_id, seat, now) {
                 return Ok(Err(r));
             }
             f.renewing.clone()
         }
-        _ => f.fingerprint_seat.clone(),
+        _ => f
+            .fingerprint_seat
+            .clone()
+            .or_else(|| rules::matched_seat(req, policy, &f.key_seats).cloned()),
     };
     let holder = match how {
         How::Renew { activation_id, .. } => Holder::This(activation_id),
@@ -266,6 +289,7 @@ fn plan(
                 released_at: None,
                 release_kind: None,
                 release_reason: None,
+                components: components_text(&req.components),
             },
             true,
         ),
@@ -312,6 +336,11 @@ fn plan(
         encryption_public_key: None,
         grants: Vec::new(),
         pool,
+        // The seat's components and the policy they are matched under, when both exist.
+        components: policy.map(|_| req.components.clone()).unwrap_or_default(),
+        match_policy: policy
+            .filter(|_| !req.components.is_empty())
+            .map(str::to_string),
     };
     let builds = match lease_builds(tx, req, &row, new_seat, &link.license, lease)? {
         Ok(b) => b,
@@ -329,9 +358,16 @@ fn plan(
         .or(f.previous);
     let rebinds = last.filter(|(_, key)| new_seat && *key != req.instance_public_key);
     let mut row = row;
-    let relabel = !new_seat && (row.license_id != link.rec.license_id || row.label != label);
+    // The machine's fingerprint or components changed (a seat matched by its components): the
+    // seat follows it.
+    let components = components_text(&req.components);
+    let rebound = row.fingerprint != req.fingerprint || row.components != components;
+    let relabel =
+        !new_seat && (row.license_id != link.rec.license_id || row.label != label || rebound);
     row.license_id.clone_from(&link.rec.license_id);
     row.label = label;
+    row.fingerprint.clone_from(&req.fingerprint);
+    row.components = components;
     row.lease_sequence = sequence;
     row.lease_issued_at = now;
     row.lease_not_after = not_after;
@@ -494,14 +530,14 @@ fn apply(
     });
     w.push(match (p.new_seat, p.relabel) {
         (true, _) => (
-            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
-            args![&r.activation_id, lineage, &r.license_id, &r.fingerprint, &r.instance_key, &r.label, r.epoch, i64::from(r.overage), now.0, r.lease_sequence, r.lease_not_after.0].to_vec(),
+            "INSERT INTO activations (activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, components) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11, ?12)",
+            args![&r.activation_id, lineage, &r.license_id, &r.fingerprint, &r.instance_key, &r.label, r.epoch, i64::from(r.overage), now.0, r.lease_sequence, r.lease_not_after.0, &r.components].to_vec(),
         ),
         // The license and label only when they change: a renewal rewrites no index but the
         // lease end's. The instance key never changes here (a live seat has one key).
         (false, true) => (
-            "UPDATE activations SET license_id = ?1, label = ?2, lease_sequence = ?3, lease_issued_at = ?4, lease_not_after = ?5 WHERE activation_id = ?6",
-            args![&r.license_id, &r.label, r.lease_sequence, now.0, r.lease_not_after.0, &r.activation_id].to_vec(),
+            "UPDATE activations SET license_id = ?1, label = ?2, lease_sequence = ?3, lease_issued_at = ?4, lease_not_after = ?5, fingerprint = ?6, components = ?7 WHERE activation_id = ?8",
+            args![&r.license_id, &r.label, r.lease_sequence, now.0, r.lease_not_after.0, &r.fingerprint, &r.components, &r.activation_id].to_vec(),
         ),
         (false, false) => (
             "UPDATE activations SET lease_sequence = ?1, lease_issued_at = ?2, lease_not_after = ?3 WHERE activation_id = ?4",

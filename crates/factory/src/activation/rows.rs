@@ -46,6 +46,9 @@ pub struct Row {
     pub release_kind: Option<String>,
     /// Why.
     pub release_reason: Option<String>,
+    /// Its machine's identity components (FORMAT.md §21), `name=value` lines sorted by name;
+    /// empty when the request carried none.
+    pub components: String,
 }
 
 impl Row {
@@ -61,7 +64,7 @@ impl Row {
     }
 }
 
-pub(super) const ROW_COLUMNS: &str = "activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, released_at, release_kind, release_reason";
+pub(super) const ROW_COLUMNS: &str = "activation_id, lineage_id, license_id, fingerprint, instance_key, label, epoch, overage, created_at, lease_sequence, lease_issued_at, lease_not_after, released_at, release_kind, release_reason, components";
 
 pub(super) fn read_row(r: &dyn SqlRow) -> Result<Row> {
     read_row_at(r, 0)
@@ -92,7 +95,24 @@ fn read_row_at(r: &dyn SqlRow, b: usize) -> Result<Row> {
         released_at: r.opt_int(b + 12)?.map(Timestamp),
         release_kind: r.opt_text(b + 13)?,
         release_reason: r.opt_text(b + 14)?,
+        components: r.text(b + 15)?,
     })
+}
+
+/// A request's components as a row keeps them: `name=value` lines, sorted by name.
+pub fn components_text(c: &std::collections::BTreeMap<String, String>) -> String {
+    c.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A row's components as a map (lines that are not `name=value` are skipped).
+pub fn components_of(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// SHA-256 of a row's canonical JSON: what its latest audit event records.
@@ -101,23 +121,29 @@ pub fn row_hash(r: &Row) -> String {
     let n = |v: u64| Value::Number(v as f64);
     let t = |v: Timestamp| Value::Number(v.0 as f64);
     let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
-    let v = Value::object(vec![
-        ("activation_id".into(), s(&r.activation_id)),
-        ("lineage_id".into(), s(&r.lineage_id)),
-        ("license_id".into(), s(&r.license_id)),
-        ("fingerprint".into(), s(&r.fingerprint)),
-        ("instance_key".into(), s(&r.instance_key)),
-        ("label".into(), s(&r.label)),
-        ("epoch".into(), n(r.epoch)),
-        ("overage".into(), Value::Bool(r.overage)),
-        ("created_at".into(), t(r.created_at)),
-        ("lease_sequence".into(), n(r.lease_sequence)),
-        ("lease_issued_at".into(), t(r.lease_issued_at)),
-        ("lease_not_after".into(), t(r.lease_not_after)),
-        ("released_at".into(), r.released_at.map_or(Value::Null, t)),
-        ("release_kind".into(), opt(&r.release_kind)),
-        ("release_reason".into(), opt(&r.release_reason)),
-    ])
+    let v = Value::object(
+        vec![
+            ("activation_id".into(), s(&r.activation_id)),
+            ("lineage_id".into(), s(&r.lineage_id)),
+            ("license_id".into(), s(&r.license_id)),
+            ("fingerprint".into(), s(&r.fingerprint)),
+            ("instance_key".into(), s(&r.instance_key)),
+            ("label".into(), s(&r.label)),
+            ("epoch".into(), n(r.epoch)),
+            ("overage".into(), Value::Bool(r.overage)),
+            ("created_at".into(), t(r.created_at)),
+            ("lease_sequence".into(), n(r.lease_sequence)),
+            ("lease_issued_at".into(), t(r.lease_issued_at)),
+            ("lease_not_after".into(), t(r.lease_not_after)),
+            ("released_at".into(), r.released_at.map_or(Value::Null, t)),
+            ("release_kind".into(), opt(&r.release_kind)),
+            ("release_reason".into(), opt(&r.release_reason)),
+        ]
+        .into_iter()
+        // Components joined the row at migration 13: a row without them hashes as before.
+        .chain((!r.components.is_empty()).then(|| ("components".into(), s(&r.components))))
+        .collect(),
+    )
     .expect("distinct names");
     enc::sha256_hex(&v.to_canonical())
 }
@@ -254,7 +280,7 @@ const REBOUND_FROM: &str = "(SELECT p.activation_id FROM activations p WHERE p.l
 fn read_listed(r: &dyn SqlRow) -> Result<Listed> {
     Ok(Listed {
         row: read_row(r)?,
-        rebound_from: r.opt_text(15)?,
+        rebound_from: r.opt_text(ROW_COLUMNS.split(", ").count())?,
     })
 }
 

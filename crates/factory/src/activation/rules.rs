@@ -290,7 +290,7 @@ pub(super) fn lease_ended(row: &Row, now: Timestamp) -> bool {
 pub(super) fn renewal_fits(
     req: &ActivationRequest,
     id: &str,
-    row: Option<&Row>,
+    (row, policy): (Option<&Row>, Option<&str>),
     now: Timestamp,
 ) -> Result<(), Refusal> {
     let Some(row) = row else {
@@ -299,7 +299,10 @@ pub(super) fn renewal_fits(
             format!("no activation {id} in the registry"),
         ));
     };
-    if row.fingerprint != req.fingerprint
+    // A machine whose fingerprint changed renews its seat when its components match.
+    let same_machine = row.fingerprint == req.fingerprint
+        || matched_seat(req, policy, std::slice::from_ref(row)).is_some();
+    if !same_machine
         || row.instance_key != req.instance_public_key
         || row.lineage_id != req.lineage_id
     {
@@ -321,6 +324,49 @@ pub(super) fn renewal_fits(
         ));
     }
     Ok(())
+}
+
+/// The environment the request reports (FORMAT.md §21) under the license's rules: a seat
+/// server's pool is infrastructure and is not asked; a machine seat is refused where the
+/// license denies seats or lets them only float. A request that reports nothing (an older
+/// agent) is not refused.
+pub(super) fn environment_allows(req: &ActivationRequest, link: &Link) -> Result<(), Refusal> {
+    let Some(env) = req.environment.as_deref().filter(|_| !req.pool) else {
+        return Ok(());
+    };
+    let place = if env == "vm" { "a VM" } else { "a container" };
+    match runtime::format_identity::rule_of(&link.license.limits, env) {
+        "deny" => Err(Refusal::new(
+            Code::EnvironmentNotAllowed,
+            format!("license {} allows no seat in {place}", link.rec.license_id),
+        )),
+        "floating" => Err(Refusal::new(
+            Code::EnvironmentNotAllowed,
+            format!(
+                "in {place}, license {}'s seats float: claim one from the customer's seat server (airlock-agent claim --seat-server URL)",
+                link.rec.license_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A live seat of this instance key that is the requesting machine's under the license's
+/// match `policy` (its fingerprint changed: a re-imaged VM, a new disk), if any.
+pub(super) fn matched_seat<'a>(
+    req: &ActivationRequest,
+    policy: Option<&str>,
+    seats: &'a [Row],
+) -> Option<&'a Row> {
+    let p = policy?;
+    seats.iter().find(|r| {
+        r.instance_key == req.instance_public_key
+            && runtime::format_identity::matches(
+                p,
+                &super::rows::components_of(&r.components),
+                &req.components,
+            )
+    })
 }
 
 /// The holder of the fingerprint's live seat: a seat whose lease ended holds nothing (the

@@ -78,7 +78,8 @@ CREATE TABLE activations (
     lease_not_after BIGINT NOT NULL,
     released_at     BIGINT,
     release_kind    TEXT,
-    release_reason  TEXT
+    release_reason  TEXT,
+    components      TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX activations_seat ON activations(lineage_id, fingerprint)
     WHERE released_at IS NULL;

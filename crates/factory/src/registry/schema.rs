@@ -153,7 +153,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 12: encrypted builds (their content key wrapped to the vendor's key-encryption key) and
     // the builds whose keys each seat was given (carried into every fresh lease).
     BUILDS_MIGRATION,
+    // 13: each seat's identity components (FORMAT.md §21): a machine whose fingerprint changed
+    // is still the seat's when enough of them match the license's policy.
+    COMPONENTS_MIGRATION,
 ];
+
+/// Migration 13, the same SQL on both engines.
+const COMPONENTS_MIGRATION: &str =
+    "ALTER TABLE activations ADD COLUMN components TEXT NOT NULL DEFAULT '';";
 
 /// Migration 12, the same SQL on both engines.
 const BUILDS_MIGRATION: &str = "CREATE TABLE builds (
@@ -236,7 +243,7 @@ const PG_SCHEMA: &str = include_str!("registry_pg.sql");
 /// The SQLite migration [`PG_SCHEMA`] matches. A new migration must be written for
 /// PostgreSQL too (into [`PG_SCHEMA`] and [`PG_UPGRADES`], and this raised): a unit test fails
 /// until it is.
-const PG_SCHEMA_VERSION: usize = 12;
+const PG_SCHEMA_VERSION: usize = 13;
 
 /// What brings a PostgreSQL registry from version `n` (the index plus 5, the first version
 /// PostgreSQL registries were made at) to `n + 1`.
@@ -248,6 +255,7 @@ const PG_UPGRADES: &[&str] = &[
     TRUST_MIGRATION,
     BOOK_UPGRADE_PG,
     BUILDS_MIGRATION,
+    COMPONENTS_MIGRATION,
 ];
 
 /// The version the oldest PostgreSQL registry has.
