@@ -233,6 +233,19 @@ pub(crate) fn start_seatd_with(
     machine: &str,
     extra: &[&str],
 ) -> Result<SeatServer, std::process::Output> {
+    start_seatd_as(s, now, extra, |c| {
+        c.env("AIRLOCK_INSTANCE_ID", machine);
+    })
+}
+
+/// [`start_seatd_with`] on a machine `machine` sets up (its environment: an instance id, or
+/// the system files it shows).
+pub(crate) fn start_seatd_as(
+    s: &Site,
+    now: &str,
+    extra: &[&str],
+    machine: impl FnOnce(&mut std::process::Command),
+) -> Result<SeatServer, std::process::Output> {
     use std::io::BufRead;
     // `--state` in `extra` names another seat server's state directory.
     let state = if extra.contains(&"--state") {
@@ -240,7 +253,9 @@ pub(crate) fn start_seatd_with(
     } else {
         &["--state", "state-seatd"][..]
     };
-    let mut child = std::process::Command::new(bin("airlock-seatd"))
+    let mut cmd = std::process::Command::new(bin("airlock-seatd"));
+    machine(&mut cmd);
+    let mut child = cmd
         .arg("serve")
         .args(state)
         .args([
@@ -256,7 +271,6 @@ pub(crate) fn start_seatd_with(
         .args(extra)
         .current_dir(&s.c)
         .env("AIRLOCK_NOW", now)
-        .env("AIRLOCK_INSTANCE_ID", machine)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -13,6 +13,7 @@ mod floating;
 mod floating_pool;
 mod hsm;
 mod hsm_kek;
+mod identity;
 mod insider;
 mod journey;
 mod kit;
