@@ -75,6 +75,14 @@ pub(crate) fn request_cmd(
                 ("fingerprint", s(&req.fingerprint)),
                 ("fingerprint_source", s(&req.fingerprint_source)),
                 ("builds", Value::Array(req.builds.iter().map(s).collect())),
+                (
+                    "environment",
+                    req.environment.as_deref().map_or(Value::Null, s),
+                ),
+                (
+                    "components",
+                    Value::Array(req.components.keys().map(s).collect()),
+                ),
             ],
         )?);
     } else {
