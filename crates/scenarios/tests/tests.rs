@@ -7,6 +7,7 @@ mod activation;
 mod amend;
 mod cmd;
 mod contract;
+mod deploy;
 mod desk;
 mod downloads;
 mod floating;
