@@ -127,11 +127,14 @@ pub enum Kind {
     /// A node lease: a seat server's grant of one floating seat to a node (signed by the
     /// server's instance key, which its pool lease names).
     NodeLease,
+    /// A seat server's lease log, exported for the vendor (signed by the server's instance
+    /// key).
+    SeatLog,
 }
 
 impl Kind {
     /// Every kind, for iteration in tests and tools.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::License,
         Kind::ProductManifest,
         Kind::BundleManifest,
@@ -144,6 +147,7 @@ impl Kind {
         Kind::AuditAnchor,
         Kind::Build,
         Kind::NodeLease,
+        Kind::SeatLog,
     ];
 
     /// The payload type bound into the signature by [`pae`].
@@ -161,6 +165,7 @@ impl Kind {
             Kind::AuditAnchor => "application/vnd.airlock.audit-anchor+json; version=1",
             Kind::Build => "application/vnd.airlock.build+json; version=1",
             Kind::NodeLease => "application/vnd.airlock.node-lease+json; version=1",
+            Kind::SeatLog => "application/vnd.airlock.seat-log+json; version=1",
         }
     }
 
@@ -176,7 +181,9 @@ impl Kind {
             Kind::ProductManifest | Kind::BundleManifest | Kind::Build => Role::Release,
             Kind::Trust => Role::Root,
             Kind::Activation | Kind::InstallToken => Role::Activation,
-            Kind::ActivationRequest | Kind::Deactivation | Kind::NodeLease => Role::Instance,
+            Kind::ActivationRequest | Kind::Deactivation | Kind::NodeLease | Kind::SeatLog => {
+                Role::Instance
+            }
         }
     }
 }

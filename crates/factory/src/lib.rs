@@ -21,3 +21,4 @@ pub mod issue;
 pub mod keys;
 pub mod registry;
 pub mod report;
+pub mod seatlogs;

@@ -22,6 +22,7 @@ pub mod license;
 pub mod manifest;
 pub mod refusal;
 pub mod revocation;
+pub mod seatlog;
 pub mod text;
 pub mod trust;
 

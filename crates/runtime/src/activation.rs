@@ -382,19 +382,35 @@ pub fn verify_instance_signed<A: InstanceSigned>(
         });
     }
     let value = A::from_canonical(&f.canonical)?;
-    let key_bytes = instance_key_bytes(A::WHAT, value.instance_public_key())?;
-    let key_id = KeyId::of(&key_bytes);
-    if f.envelope.key_id != key_id {
+    verify_by_instance_key::<A>(value.instance_public_key(), &f.canonical, &f.envelope)?;
+    let facts = value.validate()?;
+    Ok((value, facts, f.canonical))
+}
+
+/// Checks `envelope` over `canonical` as `A`'s, signed by the instance key `key_b64` (base64):
+/// the envelope's kind, its key id, the signature. The one check of a machine's or a seat
+/// server's own signature.
+pub fn verify_by_instance_key<A: format::Artifact>(
+    key_b64: &str,
+    canonical: &[u8],
+    envelope: &canon::Envelope,
+) -> Result<(), VerifyError> {
+    if envelope.kind != A::KIND {
+        return Err(VerifyError::WrongKind {
+            expected: A::KIND,
+            found: envelope.kind,
+        });
+    }
+    let key_bytes = instance_key_bytes(A::WHAT, key_b64)?;
+    if envelope.key_id != KeyId::of(&key_bytes) {
         return Err(VerifyError::BadSignature {
-            key_id: f.envelope.key_id,
+            key_id: envelope.key_id,
             what: A::WHAT,
         });
     }
     let key = PublicKey::from_bytes(&key_bytes)
         .map_err(|e| VerifyError::schema(A::WHAT, format!("instance_public_key: {e}")))?;
-    verify_pae(&key, A::KIND, &f.canonical, &f.envelope.sig, A::WHAT)?;
-    let facts = value.validate()?;
-    Ok((value, facts, f.canonical))
+    verify_pae(&key, A::KIND, canonical, &envelope.sig, A::WHAT)
 }
 
 /// The oldest request a file carried by hand may be, in days (it may take a while to travel).

@@ -169,6 +169,7 @@ pub fn kind_name(k: Kind) -> &'static str {
         Kind::AuditAnchor => "audit anchor",
         Kind::Build => "build record",
         Kind::NodeLease => "node lease",
+        Kind::SeatLog => "seat log",
     }
 }
 

@@ -21,6 +21,8 @@ use crate::trust::TrustStore;
 use canon::Timestamp;
 use format::activation::Activation;
 use format::floating::{NodeLease, NodeTimes, PoolTerms};
+use format::seatlog::SeatLog;
+use format::Artifact;
 use std::fmt;
 
 /// A verified node seat: the pool lease and the node lease.
@@ -289,4 +291,68 @@ pub fn verify_installed_node(
             check: Some(e.code()),
             message: format!("{}: {e}", dir.join(NODE_LEASE_FILE).display()),
         })
+}
+
+/// A seat server's exported lease log (FORMAT.md §20), verified for the vendor: the pool lease
+/// by an `activation` key of the trust (its signature and schema: a log is read after the
+/// pool's lease ended too), then the log by the instance key that pool lease names, for that
+/// pool, lineage and product, its entries consecutive and chained. Two verified exports of one
+/// pool with one entry number and two hashes are two chains (a cloned server).
+pub fn verify_seat_log(
+    trust: &TrustStore,
+    (pool_doc, pool_sig): (&[u8], &[u8]),
+    (log_doc, log_sig): (&[u8], &[u8]),
+) -> Result<(Lease, SeatLog), FloatingError> {
+    let pool: Lease = crate::signed::verify::<Activation>(trust, pool_doc, pool_sig, None)
+        .map_err(|e| FloatingError::Pool(ActivationError::Verify(e)))?;
+    let p = pool.value();
+    if p.pool.is_none() {
+        return refuse(
+            Check::NodeLeaseMismatch,
+            format!(
+                "activation {} is a machine's lease, not a seat server's pool",
+                p.activation_id
+            ),
+        );
+    }
+    let (log, _, canonical) = <SeatLog as format::Artifact>::parse(log_doc)
+        .map_err(|e| FloatingError::Verify(e.into()))?;
+    let envelope = canon::Envelope::parse(log_sig).map_err(|e| {
+        FloatingError::Verify(VerifyError::schema(
+            SeatLog::WHAT,
+            format!("seat-log.sig: {e}"),
+        ))
+    })?;
+    // Signed by another key than the one the pool lease names: not that server's log.
+    let named = format::activation::instance_key_bytes(SeatLog::WHAT, &p.instance_public_key)
+        .map_err(|e| FloatingError::Verify(e.into()))?;
+    if envelope.key_id != canon::KeyId::of(&named) {
+        return refuse(
+            Check::NodeLeaseForged,
+            format!(
+                "the seat log is not signed by the key pool {} names",
+                p.activation_id
+            ),
+        );
+    }
+    crate::activation::verify_by_instance_key::<SeatLog>(
+        &p.instance_public_key,
+        &canonical,
+        &envelope,
+    )
+    .map_err(FloatingError::Verify)?;
+    if log.pool_activation_id != p.activation_id
+        || log.server_public_key != p.instance_public_key
+        || log.lineage_id != p.lineage_id
+        || log.product != p.product
+    {
+        return refuse(
+            Check::NodeLeaseMismatch,
+            format!(
+                "the seat log is of pool {} (lineage {}), not of pool {}",
+                log.pool_activation_id, log.lineage_id, p.activation_id
+            ),
+        );
+    }
+    Ok((pool, log))
 }

@@ -80,6 +80,7 @@ pub use error::VerifyError;
 pub use failure::check_of;
 pub use format::floating as format_floating;
 pub use format::identity as format_identity;
+pub use format::seatlog;
 pub use format::{build, refusal, text, Artifact, MAX_SAFE_INTEGER};
 pub use keys::PublicKey;
 pub use trust::{Anchors, KeyStatus, TrustStore, TrustedKey};

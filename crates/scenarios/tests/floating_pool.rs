@@ -571,3 +571,116 @@ fn two_seat_servers_on_one_postgresql_pool_never_exceed_it() {
     fails(claim_at(&s, &b.url, "p99", NOW), 4, "POOL_FULL");
     assert_eq!(in_use(&b), 10);
 }
+
+/// `airlock-seatd export-log` of the server whose state is `state`, as machine `machine`.
+fn export_log(
+    s: &crate::activation::Site,
+    state: &str,
+    machine: &str,
+    out: &str,
+) -> std::process::Output {
+    std::process::Command::new(bin("airlock-seatd"))
+        .args([
+            "export-log",
+            "--state",
+            state,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--license",
+            "lic-float",
+            "--out",
+            out,
+        ])
+        .current_dir(&s.c)
+        .env("AIRLOCK_NOW", NOW)
+        .env("AIRLOCK_INSTANCE_ID", machine)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_copied_seat_server_leaves_two_chains_the_vendor_sees() {
+    if !have_tool("faketime") {
+        return;
+    }
+    let s = seat_server_site(NOW, r#"{"seats": 4, "node_lease_minutes": 15}"#);
+    let server = start_seatd(&s, NOW, "seatd").unwrap();
+    ok(claim_at(&s, &server.url, "n1", NOW));
+    ok(claim_at(&s, &server.url, "n2", NOW));
+    drop(server);
+    ok(export_log(&s, "state-seatd", "seatd", "exp-a"));
+    let check = |dirs: &[&str]| {
+        let mut args = vec!["activation", "seat-logs", "--trust", "trust.json", "--json"];
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(s.v.join(d));
+            crate::kit::copy(&s.c.join(d), &s.v.join(d));
+            args.push(d);
+        }
+        s.factory(NOW, &args)
+    };
+    let v = json_of(&check(&["exp-a"]));
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["lineages"][0]["entries"], 2, "{v}");
+    // Exporting again is refused without --force (an export is never half-replaced).
+    fails(
+        export_log(&s, "state-seatd", "seatd", "exp-a"),
+        2,
+        "refusing to overwrite",
+    );
+
+    // The whole machine copied: the same identity, the same records, then each copy leases
+    // on its own. Each export verifies; together they are two chains.
+    copy(&s.c.join("state-seatd"), &s.c.join("state-clone"));
+    let original = start_seatd(&s, NOW, "seatd").unwrap();
+    ok(claim_at(&s, &original.url, "n3", NOW));
+    drop(original);
+    let clone = start_seatd_with(&s, NOW, "seatd", &["--state", "state-clone"]).unwrap();
+    ok(claim_at(&s, &clone.url, "n4", NOW));
+    drop(clone);
+    ok(export_log(&s, "state-seatd", "seatd", "exp-b"));
+    ok(export_log(&s, "state-clone", "seatd", "exp-clone"));
+    let o = check(&["exp-b", "exp-clone"]);
+    assert_eq!(o.status.code(), Some(1), "{}", testkit::run::show(&o));
+    let v = json_of(&o);
+    assert_eq!(v["forks"][0]["seq"], 3, "{v}");
+    // Alone, each is one chain; with the first export, the original agrees with it.
+    assert_eq!(check(&["exp-a", "exp-b"]).status.code(), Some(0));
+
+    // An export edited after it was signed, or signed by another key: refused with its check.
+    let doc = s.c.join("exp-a/seat-log.json");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let mut forged = v.clone();
+    forged["exported_at"] = "2026-11-23T11:00:00Z".into();
+    std::fs::create_dir_all(s.c.join("exp-forged")).unwrap();
+    for f in ["pool.json", "pool.sig", "seat-log.sig"] {
+        std::fs::copy(s.c.join("exp-a").join(f), s.c.join("exp-forged").join(f)).unwrap();
+    }
+    std::fs::write(s.c.join("exp-forged/seat-log.json"), forged.to_string()).unwrap();
+    let o = check(&["exp-forged"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_of(&o)["refused"][0]["check"],
+        "signature_invalid",
+        "{}",
+        testkit::run::show(&o)
+    );
+    let outsider =
+        signing::SecretKey::generate("outsider", canon::Role::Instance, canon::Timestamp(0))
+            .unwrap();
+    let canonical = canon::canonicalize(text.as_bytes()).unwrap();
+    let env = outsider
+        .sign_document(canon::Kind::SeatLog, &canonical)
+        .unwrap();
+    std::fs::write(s.c.join("exp-forged/seat-log.json"), &text).unwrap();
+    std::fs::write(s.c.join("exp-forged/seat-log.sig"), env.to_bytes()).unwrap();
+    let o = check(&["exp-forged"]);
+    assert_eq!(
+        json_of(&o)["refused"][0]["check"],
+        "node_lease_forged",
+        "{}",
+        testkit::run::show(&o)
+    );
+}

@@ -11,13 +11,15 @@
 
 mod admin;
 mod api;
+mod export;
+mod pool;
 mod store;
 mod writer;
 
 use anyhow::{bail, Context, Result};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use canon::{enc, Timestamp};
+use canon::Timestamp;
 use runtime::activation::Activation;
 use runtime::format_floating::PoolTerms;
 use std::net::SocketAddr;
@@ -42,31 +44,17 @@ enum Cmd {
     Serve(ServeArgs),
     /// Administer a running seat server: seats in use, release, reservations, the lease log
     Admin(admin::AdminArgs),
+    /// Export the lease log, signed by this server's instance key, for the vendor
+    ExportLog(export::ExportArgs),
 }
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// The state directory where its pool lease is installed (`airlock-agent request --pool`,
-    /// then `airlock-agent install`), with its instance key
-    #[arg(long)]
-    state: PathBuf,
-    /// Trust file (trust.json); repeat it to pass a chain
-    #[arg(long, required = true)]
-    trust: Vec<PathBuf>,
-    /// The vendor's root for a first use of the state directory
-    #[arg(long, value_name = "KEY_ID_OR_PUB")]
-    root: Vec<String>,
-    /// The license directory the pool serves (license.json): a node proves it holds the
-    /// license by the key its request carries
-    #[arg(long)]
-    license: PathBuf,
+    #[command(flatten)]
+    pool: pool::PoolArgs,
     /// Address to listen on (127.0.0.1:0 takes a free port)
     #[arg(long)]
     listen: SocketAddr,
-    /// The seat records: a SQLite file (default: STATE/seats.db), or a postgres:// URL that
-    /// several seat servers of one pool share
-    #[arg(long, value_name = "FILE_OR_URL")]
-    db: Option<String>,
     /// Node lease length in minutes (at most the pool's) [default: 15]
     #[arg(long, value_name = "N")]
     lease_minutes: Option<u64>,
@@ -110,124 +98,39 @@ pub(crate) fn now() -> Timestamp {
     signing::clock::now().unwrap_or(Timestamp(0))
 }
 
-/// The installed pool lease of this machine (verified as the runtime verifies a lease), its
-/// files and the instance key that signs node leases.
+/// The server's pool, opened, and its handles for serving.
 fn load(a: &ServeArgs) -> Result<Pool> {
-    let files = a
-        .trust
-        .iter()
-        .map(|p| clikit::input::read_capped(p, runtime::trust::MAX_TRUST_BYTES as u64))
-        .collect::<Result<Vec<_>>>()?;
-    let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-    let anchors = clikit::input::root_anchors(&a.root, Some(&a.state), false)?;
-    let mut session = runtime::session::Session::begin(
-        Some(&a.state),
-        runtime::session::Clock::System(now()),
-        &refs,
-        anchors.as_ref(),
-    )
-    .context("trust")?;
-    let (doc, sig, lic_path) = clikit::input::read_license(&a.license, None)?;
-    let license = runtime::license::verify_license(
-        session.trust(),
-        &doc,
-        sig.as_deref(),
-        &runtime::license::LegacyPolicy::default(),
-        session.now(),
-    )
-    .with_context(|| format!("{}", lic_path.display()))?;
-    session.accept_license(&license)?;
-    let license = license.license().clone();
-    let root = a.state.join(runtime::activation::DIR);
-    let sources = runtime::fingerprint::Sources::system(Some(&a.state));
-    for e in std::fs::read_dir(&root)
-        .with_context(|| format!("{}: no activation installed", root.display()))?
-    {
-        let dir = e?.path();
-        let product = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_string();
-        let Some(lease) = runtime::activation::verify_installed(
-            session.trust(),
-            &a.state,
-            &product,
-            None,
-            &sources,
-            session.known(),
-            session.now(),
-        )
-        .map_err(|r| anyhow::anyhow!("{r}"))?
-        else {
-            continue;
-        };
-        let Some(terms) = lease.value().pool else {
-            continue;
-        };
-        if lease.value().lineage_id != license.lineage_id {
-            bail!(
-                "{}: the pool lease is for lineage {}, the license for {}",
-                a.license.display(),
-                lease.value().lineage_id,
-                license.lineage_id
-            );
-        }
-        let key = signing::SecretKey::load(&a.state.join("agent/instance.key"))?;
-        if enc::b64(&key.public_key()) != lease.value().instance_public_key {
-            bail!("the pool lease names another instance key than this state directory's");
-        }
-        let read = |f: &str| {
-            std::fs::read_to_string(dir.join(f))
-                .with_context(|| format!("{}", dir.join(f).display()))
-        };
-        let minutes = a.lease_minutes.unwrap_or(15);
-        let lease_secs = (minutes.saturating_mul(60)).min(terms.max_node_lease_seconds) as i64;
-        if lease_secs < 60 {
-            bail!("--lease-minutes must be at least 1");
-        }
-        let db = match &a.db {
-            Some(d) => d.clone(),
-            None => a.state.join("seats.db").to_string_lossy().into_owned(),
-        };
-        let conn = store::Conn::open(&db)?;
-        // Records edited outside the server break the chain: it does not lease over them.
-        store::log(conn.sql(), i64::MAX).with_context(|| {
-            format!(
-                "{}: the lease log's chain is broken (the seat records were changed outside airlock-seatd)",
-                sqldb::redact(&db)
-            )
-        })?;
-        let backend = conn.dialect().as_str();
-        let scope = writer::Scope {
-            pool: lease.value().lineage_id.clone(),
-            server: lease.value().activation_id.clone(),
-            seats: terms.seats,
-        };
-        let admin = match &a.admin_credential {
-            Some(p) => Some(signing::keyfile::read_credential(p)?),
-            None => None,
-        };
-        return Ok(Pool {
-            license_key: canon::enc::sha256(license.license_key.as_bytes()),
-            doc: read(runtime::activation::LEASE_FILE)?,
-            sig: read(runtime::activation::LEASE_SIG)?,
-            lease: lease.value().clone(),
-            terms,
-            key,
-            lease_secs,
-            writer: writer::Writer::start(conn, scope, Arc::new(now))?,
-            admin,
-            backend,
-            metrics: api::Metrics::default(),
-            retry_seconds: a.retry_seconds,
-            limits: license.limits.clone(),
-        });
+    let o = pool::open(&a.pool)?;
+    let minutes = a.lease_minutes.unwrap_or(15);
+    let lease_secs = (minutes.saturating_mul(60)).min(o.terms.max_node_lease_seconds) as i64;
+    if lease_secs < 60 {
+        bail!("--lease-minutes must be at least 1");
     }
-    bail!(
-        "{}: no pool lease installed: make a request with `airlock-agent request --pool`, have the vendor fulfil it, and install it with `airlock-agent install`",
-        a.state.display()
-    )
+    let backend = o.conn.dialect().as_str();
+    let scope = writer::Scope {
+        pool: o.lease.lineage_id.clone(),
+        server: o.lease.activation_id.clone(),
+        seats: o.terms.seats,
+    };
+    let admin = match &a.admin_credential {
+        Some(p) => Some(signing::keyfile::read_credential(p)?),
+        None => None,
+    };
+    Ok(Pool {
+        license_key: canon::enc::sha256(o.license.license_key.as_bytes()),
+        limits: o.license.limits.clone(),
+        doc: o.doc,
+        sig: o.sig,
+        lease: o.lease,
+        terms: o.terms,
+        key: o.key,
+        lease_secs,
+        writer: writer::Writer::start(o.conn, scope, Arc::new(now))?,
+        admin,
+        backend,
+        metrics: api::Metrics::default(),
+        retry_seconds: a.retry_seconds,
+    })
 }
 
 /// The seat server's exit codes, at the end of its `--help`.
@@ -238,6 +141,7 @@ fn main() -> ExitCode {
         let args: Args = clikit::parse::parse(EXIT_CODES);
         match args.cmd {
             Cmd::Admin(a) => admin::run(a),
+            Cmd::ExportLog(a) => export::run(&a),
             Cmd::Serve(a) => serve(a),
         }
     })

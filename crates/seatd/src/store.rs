@@ -11,6 +11,7 @@
 
 use anyhow::{Context, Result};
 use canon::Timestamp;
+use runtime::seatlog::{link, GENESIS};
 use sqldb::{args, Dialect, Sql, SqlRow};
 use std::path::Path;
 
@@ -230,8 +231,6 @@ pub struct Tail {
     hash: String,
 }
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
 impl Tail {
     /// The last entry of the log.
     pub fn read(tx: &dyn Sql) -> Result<Tail> {
@@ -274,21 +273,6 @@ impl Tail {
         self.hash = hash;
         Ok(())
     }
-}
-
-/// The hash of one entry, chained to the one before.
-pub fn link(
-    prev: &str,
-    seq: i64,
-    at: i64,
-    server: &str,
-    event: &str,
-    seat: &str,
-    detail: &str,
-) -> String {
-    canon::enc::sha256_hex(
-        format!("{prev}\n{seq}\n{at}\n{server}\n{event}\n{seat}\n{detail}").as_bytes(),
-    )
 }
 
 /// A counter of this server (0 when unset).
@@ -569,26 +553,8 @@ pub fn reserve(
     Ok(Ok(true))
 }
 
-/// One entry of the log.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Entry {
-    /// Its number (from 1).
-    pub seq: i64,
-    /// When (Unix seconds).
-    pub at: i64,
-    /// The pool activation id of the server that wrote it.
-    pub server: String,
-    /// `leased`, `renewed`, `released`, `expired`, `force-released`, `reserved`, `unreserved`.
-    pub event: String,
-    /// The seat (or reservation) it is about.
-    pub seat: String,
-    /// What else it records.
-    pub detail: String,
-    /// The hash of the entry before (zeros for the first).
-    pub prev: String,
-    /// This entry's hash.
-    pub hash: String,
-}
+/// One entry of the log (its format is the export's).
+pub use runtime::seatlog::LogEntry as Entry;
 
 /// The log's entries after `after`, checking the chain from the start; an error names the
 /// first entry that breaks it.

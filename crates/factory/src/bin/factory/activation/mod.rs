@@ -14,6 +14,7 @@ mod fulfill;
 mod list;
 mod release;
 mod reset;
+mod seatlogs;
 
 #[derive(Subcommand)]
 pub enum ActivationCmd {
@@ -66,6 +67,20 @@ pub enum ActivationCmd {
         #[command(flatten)]
         common: crate::cli::Common,
     },
+    /// Check seat logs exported by customers' seat servers (`airlock-seatd export-log`):
+    /// each verified through the chain, then compared; two chains for one pool (a copied
+    /// seat server, or servers of one pool on separate databases) exit 1
+    SeatLogs {
+        /// Export directories (seat-log.json, seat-log.sig, pool.json, pool.sig)
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Trust file (trust.json) whose activation keys signed the pool leases
+        #[arg(long)]
+        trust: PathBuf,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Free every seat of a license (hardware replaced): earlier leases stop verifying once
     /// the customer has the next revocation list. Once per 30 days
     Reset {
@@ -105,6 +120,7 @@ impl ActivationCmd {
             ActivationCmd::List { common, .. } => ("activation list", common.json),
             ActivationCmd::Release { common, .. } => ("activation release", common.json),
             ActivationCmd::Reset { common, .. } => ("activation reset", common.json),
+            ActivationCmd::SeatLogs { json, .. } => ("activation seat-logs", *json),
         }
     }
 }
@@ -181,5 +197,8 @@ pub fn run(cmd: ActivationCmd) -> Result<ExitCode> {
             reason,
             common,
         } => reset::reset_cmd(&license_id, &reason, &common),
+        ActivationCmd::SeatLogs { dirs, trust, json } => {
+            seatlogs::seat_logs_cmd(&dirs, &trust, json)
+        }
     }
 }
