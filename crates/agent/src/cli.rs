@@ -143,6 +143,10 @@ pub(crate) enum Cmd {
         /// several. Renewals carry the keys given before
         #[arg(long, value_name = "BUNDLE_ID")]
         build: Vec<String>,
+        /// Ask for a pool lease: this machine is a seat server (`airlock-seatd`); renewals
+        /// (`run`) keep it one
+        #[arg(long)]
+        pool: bool,
         #[command(flatten)]
         online: OnlineArgs,
         /// Print the result as JSON
@@ -396,6 +400,7 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
             token,
             label,
             build,
+            pool,
             online,
             json,
         } => {
@@ -405,7 +410,7 @@ pub(crate) fn dispatch(args: Args) -> Result<ExitCode> {
                 &server,
                 &license,
                 token.as_deref(),
-                (&label, &build),
+                (&label, &build, pool),
                 json,
             )
         }

@@ -209,7 +209,7 @@ pub fn activate_cmd(
     server: &str,
     license_dir: &Path,
     token: Option<&str>,
-    (label, builds): (&str, &[String]),
+    (label, builds, pool): (&str, &[String], bool),
     json: bool,
 ) -> Result<ExitCode> {
     let client = Client::new(server, o.ca)?;
@@ -245,6 +245,7 @@ pub fn activate_cmd(
     };
     let target = For {
         builds: builds.to_vec(),
+        pool,
         ..target
     };
     let (_, req_bytes) = fresh_request(o.state, &target, label)?;
@@ -404,7 +405,10 @@ fn renew_one(
     let client = rec.client(o.ca)?;
     let license_dir = rec.license_dir;
     let license = accept_installed(o, &license_dir)?;
-    let (_, req) = fresh_request(o.state, &For::license(&license), &lease.label)?;
+    // A seat server's pool lease renews as a pool lease.
+    let mut target = For::license(&license);
+    target.pool = lease.pool.is_some();
+    let (_, req) = fresh_request(o.state, &target, &lease.label)?;
     let mut body = json!({ "request": json_of(&req)? });
     if let Some(h) = heartbeat(o.state, product)? {
         body["heartbeat"] = h;

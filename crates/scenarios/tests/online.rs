@@ -1055,22 +1055,16 @@ fn the_agent_moves_to_a_renewed_license_once_it_begins() {
     ok(s.factory(later, &["audit", "verify"]));
 }
 
-/// TLS from certificate files: a private CA (made with openssl, dated from before the test's
-/// clock), the service on https, the agent trusting that CA with `--ca`: it activates, renews
-/// and the product works; without `--ca` it refuses the unknown issuer and sends nothing.
-#[test]
-fn the_service_speaks_tls_from_certificate_files() {
-    if !have_tool("faketime") || !have_tool("openssl") {
-        return;
-    }
-    let s = Site::new(2);
+/// A private CA (`ca.pem`) and a server certificate for 127.0.0.1 (`server.pem`,
+/// `server.key`) in `dir`, made with openssl.
+pub(crate) fn tls_files(dir: &std::path::Path) {
     // The certificates are made at a fixed past time (faketime) and last ten years, so the
     // machines' frozen clocks fall inside them.
     let ssl = |args: &[&str]| {
         let o = Command::new("faketime")
             .args(["-f", "2026-11-20 00:00:00", "openssl"])
             .args(args)
-            .current_dir(&s.v)
+            .current_dir(dir)
             .env("TZ", "UTC")
             .output()
             .unwrap();
@@ -1112,7 +1106,7 @@ fn the_service_speaks_tls_from_certificate_files() {
     ]
     .concat());
     std::fs::write(
-        s.v.join("server.ext"),
+        dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
@@ -1133,6 +1127,18 @@ fn the_service_speaks_tls_from_certificate_files() {
         "-extfile",
         "server.ext",
     ]);
+}
+
+/// TLS from certificate files: a private CA (made with openssl, dated from before the test's
+/// clock), the service on https, the agent trusting that CA with `--ca`: it activates, renews
+/// and the product works; without `--ca` it refuses the unknown issuer and sends nothing.
+#[test]
+fn the_service_speaks_tls_from_certificate_files() {
+    if !have_tool("faketime") || !have_tool("openssl") {
+        return;
+    }
+    let s = Site::new(2);
+    tls_files(&s.v);
     std::fs::copy(s.v.join("ca.pem"), s.c.join("ca.pem")).unwrap();
     let svc = Service::start(
         &s,

@@ -11,6 +11,7 @@ mod deploy;
 mod desk;
 mod downloads;
 mod floating;
+mod floating_ops;
 mod floating_pool;
 mod hsm;
 mod hsm_kek;

@@ -1,0 +1,142 @@
+//! A seat server run as operators run it, through the real binaries: activated online (its
+//! pool lease renewed by `airlock-agent run` stays a pool lease), served over TLS with a
+//! private CA, and a node whose holder process is killed with `kill -9` (its seat is not
+//! released; it frees itself when the node lease ends).
+
+use crate::floating::{seat_server_site, start_seatd_with};
+use crate::kit::*;
+use crate::online::Service;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+fn lease_of(s: &crate::activation::Site, state: &str) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(s.c.join(format!("{state}/activation/gateway/activation.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_seat_server_activated_online_stays_a_pool_through_renewals_and_serves_over_tls() {
+    if !have_tool("faketime") || !have_tool("openssl") {
+        return;
+    }
+    let s = seat_server_site(NOW, r#"{"seats": 2, "node_lease_minutes": 15}"#);
+    let svc = Service::start(&s, NOW, &[]);
+    let agent = |now: &str, args: &[&str]| s.on("seatd2", now, "airlock-agent", args);
+    ok(agent(
+        NOW,
+        &[
+            "activate",
+            "--server",
+            &svc.url,
+            "--license",
+            "lic-float",
+            "--state",
+            "state-seatd2",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--pool",
+        ],
+    ));
+    assert!(lease_of(&s, "state-seatd2")["pool"].is_object());
+    // Renewed by the agent's loop: still a pool lease (a renewal asked as a machine's would
+    // have left it without its pool, and the seat server would not start).
+    let later = NOW;
+    ok(agent(
+        later,
+        &[
+            "run",
+            "--once",
+            "--force",
+            "--state",
+            "state-seatd2",
+            "--trust",
+            "trust.json",
+        ],
+    ));
+    let renewed = lease_of(&s, "state-seatd2");
+    assert!(renewed["pool"].is_object(), "{renewed}");
+    assert!(renewed["sequence"].as_u64() > Some(1), "{renewed}");
+    drop(svc);
+
+    // Served over TLS with a private CA: nodes and the administrator pass --ca.
+    crate::online::tls_files(&s.c);
+    std::fs::write(
+        s.c.join("admin.cred"),
+        "tls-seat-admin-credential-0123456789abcdef",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        s.c.join("admin.cred"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let server = start_seatd_with(
+        &s,
+        later,
+        "seatd2",
+        &[
+            "--state",
+            "state-seatd2",
+            "--tls-cert",
+            "server.pem",
+            "--tls-key",
+            "server.key",
+            "--admin-credential",
+            "admin.cred",
+        ],
+    )
+    .unwrap();
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let claim = |extra: &[&str]| {
+        let mut a = vec![
+            "claim",
+            "--seat-server",
+            &server.url,
+            "--license",
+            "lic-float",
+            "--state",
+            "state-n1",
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        s.on("n1", later, "airlock-agent", &a)
+    };
+    // Without the CA: not trusted, nothing claimed.
+    let o = claim(&[]);
+    assert_eq!(o.status.code(), Some(4), "{}", testkit::run::show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--ca"));
+    let v: Value = serde_json::from_slice(&claim(&["--ca", "ca.pem"]).stdout).unwrap();
+    assert_eq!(v["new_seat"], true, "{v}");
+    let o = s.on(
+        "seatd2",
+        later,
+        "airlock-seatd",
+        &[
+            "admin",
+            "--server",
+            &server.url,
+            "--credential",
+            "admin.cred",
+            "--ca",
+            "ca.pem",
+            "--json",
+            "seats",
+        ],
+    );
+    let seats: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seats["in_use"], 1, "{seats}");
+}
