@@ -543,14 +543,14 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
             ],
         )
     };
-    let release = |node: &str| {
+    let release = |node: &str, cmd: &str| {
         let state = format!("state-{node}");
         s.on(
             node,
             now,
             "airlock-agent",
             &[
-                "release",
+                cmd,
                 "--seat-server",
                 &server.url,
                 "--license",
@@ -566,12 +566,32 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
     };
     // The borrowed seat counts against the pool until it is returned early.
     fails(claim("n2", &[]), 4, "POOL_FULL");
-    ok(release("n1"));
+    ok(release("n1", "return"));
     ok(claim("n2", &[]));
-    ok(release("n2"));
+    ok(release("n2", "release"));
     // Two days later, away from the network, the product still runs on a borrowed seat; after
-    // the borrow it stops.
-    ok(claim("n3", &["--borrow-hours", "48"]));
+    // the borrow it stops (`borrow` is `claim --borrow-hours`).
+    let state = "state-n3";
+    ok(s.on(
+        "n3",
+        now,
+        "airlock-agent",
+        &[
+            "borrow",
+            "--hours",
+            "48",
+            "--seat-server",
+            &server.url,
+            "--license",
+            "lic-float",
+            "--state",
+            state,
+            "--trust",
+            "trust.json",
+            "--root",
+            "root.pub",
+        ],
+    ));
     assert_eq!(product("n3", "2026-11-25T09:00:00Z").status.code(), Some(0));
     assert_eq!(product("n3", "2026-11-25T11:00:00Z").status.code(), Some(3));
 }

@@ -140,3 +140,57 @@ fn a_seat_server_activated_online_stays_a_pool_through_renewals_and_serves_over_
     let seats: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(seats["in_use"], 1, "{seats}");
 }
+
+#[test]
+fn a_node_killed_with_kill_9_holds_its_seat_only_until_its_lease_ends() {
+    use crate::floating_pool::{holder, in_use, libfaketime, line_with};
+    let Some(lib) = libfaketime() else {
+        return;
+    };
+    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
+    let server = start_seatd_with(
+        &s,
+        NOW,
+        "seatd",
+        &["--lease-minutes", "1", "--retry-seconds", "1"],
+    )
+    .unwrap();
+    let (mut h, out) = holder(&s, &server.url, "h1", lib);
+    assert!(line_with(&out, "floating seat").starts_with("claimed"));
+    // Killed: no release reaches the server; the seat stays held, the pool full.
+    h.kill().unwrap();
+    h.wait().unwrap();
+    assert_eq!(in_use(&server), 1);
+    fails(
+        crate::floating::claim_at(&s, &server.url, "n2", NOW),
+        4,
+        "POOL_FULL",
+    );
+    drop(server);
+    // Two minutes on, its one-minute lease has ended: the seat is the next node's, and the
+    // killed node's product stops.
+    let after = "2026-11-23T10:02:00Z";
+    let server = start_seatd_with(&s, after, "seatd", &["--lease-minutes", "1"]).unwrap();
+    let v: Value =
+        serde_json::from_slice(&crate::floating::claim_at(&s, &server.url, "n2", after).stdout)
+            .unwrap();
+    assert_eq!(v["new_seat"], true, "{v}");
+    let o = s.on(
+        "h1",
+        after,
+        "example-product",
+        &[
+            "--trust",
+            "trust.json",
+            "--license",
+            "lic-float",
+            "--state",
+            "state-h1",
+            "--root",
+            "root.pub",
+            "--feature",
+            "gate",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", testkit::run::show(&o));
+}

@@ -41,7 +41,7 @@ fn json_of(o: &std::process::Output) -> Value {
 }
 
 /// The seats a server holds, from its health check.
-fn in_use(server: &SeatServer) -> u64 {
+pub(crate) fn in_use(server: &SeatServer) -> u64 {
     let (st, _, h) = crate::online::get(&format!("{}/healthz", server.url), None);
     assert_eq!(st, 200, "{h}");
     h["in_use"].as_u64().unwrap()
@@ -362,7 +362,7 @@ fn the_admin_api_is_off_without_a_credential() {
 }
 
 /// libfaketime, preloaded directly so that a signal reaches the process itself.
-fn libfaketime() -> Option<&'static str> {
+pub(crate) fn libfaketime() -> Option<&'static str> {
     [
         "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
         "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
@@ -374,7 +374,7 @@ fn libfaketime() -> Option<&'static str> {
 
 /// `airlock-agent run --seat-server` on `node`, its clock starting at `NOW` and running; its
 /// stdout lines come through the channel.
-fn holder(
+pub(crate) fn holder(
     s: &crate::activation::Site,
     url: &str,
     node: &str,
@@ -424,7 +424,7 @@ fn holder(
 }
 
 /// The next line of a holder containing `want` (within a minute).
-fn line_with(rx: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
+pub(crate) fn line_with(rx: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let left = end.saturating_duration_since(std::time::Instant::now());
