@@ -3,9 +3,7 @@
 //! and [`apply`], the one writer. Nothing is written before every rule passed, except the
 //! audit event of a refused spent token.
 
-use super::rows::{
-    audit_seat, components_text, free_seat, license_terms, live_ids, random_id, row_hash, Row,
-};
+use super::rows::{audit_seat, follow, free_seat, license_terms, live_ids, new_row, row_hash, Row};
 use super::rules::{self, decide_counted, Decision, Holder, Link, Terms};
 use super::{Code, Granted, How, LeaseTerms, Outcome, Refusal};
 use crate::args;
@@ -242,22 +240,10 @@ fn plan(
     {
         return Ok(Err(r));
     }
-    if let Err(r) = rules::environment_allows(req, link) {
-        return Ok(Err(r));
-    }
     let policy = runtime::format_identity::policy_of(&link.license.limits);
-    let mine = match how {
-        How::Renew { activation_id, .. } => {
-            let seat = (f.renewing.as_ref(), policy);
-            if let Err(r) = rules::renewal_fits(req, activation_id, seat, now) {
-                return Ok(Err(r));
-            }
-            f.renewing.clone()
-        }
-        _ => f
-            .fingerprint_seat
-            .clone()
-            .or_else(|| rules::matched_seat(req, policy, &f.key_seats).cloned()),
+    let mine = match seat_for(&f, req, (how, link, policy), now) {
+        Ok(m) => m,
+        Err(r) => return Ok(Err(r)),
     };
     let holder = match how {
         How::Renew { activation_id, .. } => Holder::This(activation_id),
@@ -272,27 +258,7 @@ fn plan(
     };
     let (row, new_seat) = match decide_counted(&terms, holder, live_now) {
         Decision::Existing(_) => (mine.clone().context("the held seat")?, false),
-        Decision::New { overage } => (
-            Row {
-                activation_id: random_id(),
-                lineage_id: link.rec.lineage_id.clone(),
-                license_id: link.rec.license_id.clone(),
-                fingerprint: req.fingerprint.clone(),
-                instance_key: req.instance_public_key.clone(),
-                label: req.label.clone(),
-                epoch,
-                overage,
-                created_at: now,
-                lease_sequence: 0,
-                lease_issued_at: now,
-                lease_not_after: now,
-                released_at: None,
-                release_kind: None,
-                release_reason: None,
-                components: components_text(&req.components),
-            },
-            true,
-        ),
+        Decision::New { overage } => (new_row(req, &link.rec, (epoch, overage), now), true),
         Decision::Refused(c) => {
             return Ok(Err(refusal(tx, c, link, &terms, live_now, mine.as_ref())?))
         }
@@ -357,20 +323,13 @@ fn plan(
         .map(|r| (r.activation_id.clone(), r.instance_key.clone()))
         .or(f.previous);
     let rebinds = last.filter(|(_, key)| new_seat && *key != req.instance_public_key);
-    let mut row = row;
-    // The machine's fingerprint or components changed (a seat matched by its components): the
-    // seat follows it.
-    let components = components_text(&req.components);
-    let rebound = row.fingerprint != req.fingerprint || row.components != components;
-    let relabel =
-        !new_seat && (row.license_id != link.rec.license_id || row.label != label || rebound);
-    row.license_id.clone_from(&link.rec.license_id);
-    row.label = label;
-    row.fingerprint.clone_from(&req.fingerprint);
-    row.components = components;
-    row.lease_sequence = sequence;
-    row.lease_issued_at = now;
-    row.lease_not_after = not_after;
+    let (row, relabel) = follow(row, new_seat, req, (&link.rec.license_id, label));
+    let row = Row {
+        lease_sequence: sequence,
+        lease_issued_at: now,
+        lease_not_after: not_after,
+        ..row
+    };
     Ok(Ok(Plan {
         ended: f.ended,
         relabel,
@@ -383,6 +342,28 @@ fn plan(
         rebinds,
         builds,
     }))
+}
+
+/// The seat the request is for, after the environment rule: the seat a renewal names (checked
+/// against the request), else the fingerprint's live seat, else a live seat of the request's
+/// instance key whose components match under the license's `policy` (FORMAT.md §21).
+fn seat_for(
+    f: &Facts,
+    req: &ActivationRequest,
+    (how, link, policy): (How<'_>, &Link, Option<&str>),
+    now: Timestamp,
+) -> Result<Option<Row>, Refusal> {
+    rules::environment_allows(req, link)?;
+    Ok(match how {
+        How::Renew { activation_id, .. } => {
+            rules::renewal_fits(req, activation_id, (f.renewing.as_ref(), policy), now)?;
+            f.renewing.clone()
+        }
+        _ => f
+            .fingerprint_seat
+            .clone()
+            .or_else(|| rules::matched_seat(req, policy, &f.key_seats).cloned()),
+    })
 }
 
 /// A seat server's activation (a pool lease) needs a license that floats: its terms.

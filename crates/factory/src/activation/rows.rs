@@ -5,10 +5,11 @@
 use super::{GroupOp, Outcome};
 use crate::args;
 use crate::db::{Sql, SqlRow};
-use crate::registry::{audit_with, get_in, Registry};
+use crate::registry::{audit_with, get_in, Record, Registry};
 use anyhow::{Context, Result};
 use canon::{enc, Timestamp, Value};
 use rand_core::{OsRng, RngCore};
+use runtime::activation::ActivationRequest;
 use runtime::license::{License, Standing, Times};
 use runtime::Artifact;
 use std::collections::HashMap;
@@ -97,6 +98,52 @@ fn read_row_at(r: &dyn SqlRow, b: usize) -> Result<Row> {
         release_reason: r.opt_text(b + 14)?,
         components: r.text(b + 15)?,
     })
+}
+
+/// A new seat for the request (its lease still to be written).
+pub(super) fn new_row(
+    req: &ActivationRequest,
+    rec: &Record,
+    (epoch, overage): (u64, bool),
+    now: Timestamp,
+) -> Row {
+    Row {
+        activation_id: random_id(),
+        lineage_id: rec.lineage_id.clone(),
+        license_id: rec.license_id.clone(),
+        fingerprint: req.fingerprint.clone(),
+        instance_key: req.instance_public_key.clone(),
+        label: req.label.clone(),
+        epoch,
+        overage,
+        created_at: now,
+        lease_sequence: 0,
+        lease_issued_at: now,
+        lease_not_after: now,
+        released_at: None,
+        release_kind: None,
+        release_reason: None,
+        components: components_text(&req.components),
+    }
+}
+
+/// The seat after this grant: the license in force, the label, and the machine's fingerprint
+/// and components (a seat matched by its components follows the machine); whether its row
+/// changes beyond the lease (else a renewal writes the lease only).
+pub(super) fn follow(
+    mut row: Row,
+    new_seat: bool,
+    req: &ActivationRequest,
+    (license_id, label): (&str, String),
+) -> (Row, bool) {
+    let components = components_text(&req.components);
+    let rebound = row.fingerprint != req.fingerprint || row.components != components;
+    let relabel = !new_seat && (row.license_id != license_id || row.label != label || rebound);
+    row.license_id = license_id.to_string();
+    row.label = label;
+    row.fingerprint.clone_from(&req.fingerprint);
+    row.components = components;
+    (row, relabel)
 }
 
 /// A request's components as a row keeps them: `name=value` lines, sorted by name.
