@@ -315,6 +315,10 @@ env AIRLOCK_INSTANCE_ID=demo-node-3 $BIN/example-product --trust "$OUT/trust.jso
   --license "$F/lic" --state "$F/node-3" --feature gate
 kill $SEATD_PID && wait $SEATD_PID || true
 trap - EXIT
+echo "  the lease log, signed by the seat server, carried to the vendor and checked:"
+env AIRLOCK_INSTANCE_ID=seat-server-host $BIN/airlock-seatd export-log --state "$F/seatd" \
+  --trust "$OUT/trust.json" --license "$F/lic" --out "$F/seat-log"
+$BIN/factory activation seat-logs "$F/seat-log" --trust "$OUT/trust.json"
 
 echo
 echo "demo complete: everything is in $OUT (keys generated at $NOW)"

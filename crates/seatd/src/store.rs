@@ -250,7 +250,7 @@ impl Tail {
     }
 
     /// The number of the last entry (0: none).
-    pub fn len(&self) -> i64 {
+    pub fn last(&self) -> i64 {
         self.seq
     }
 

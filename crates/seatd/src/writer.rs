@@ -160,7 +160,7 @@ fn run(conn: &Conn, b: &Batch, ops: Vec<Op>) -> Result<Vec<Answer>> {
                     Answer::Reserved(store::reserve(tx, b, &mut tail, &name, r.as_ref())?)
                 }
                 Op::Log(after) => Answer::Log(store::log(tx, after)?),
-                Op::LogLength => Answer::LogLength(tail.len()),
+                Op::LogLength => Answer::LogLength(tail.last()),
             });
         }
         if !back {
