@@ -13,13 +13,18 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Refuses an `out` directory holding another machine's lease (checked before anything is
-/// recorded): a lease there for the same machine and lineage is the one being renewed.
-fn check_out(out: &Path, fingerprint: &str, lineage: &str) -> Result<()> {
+/// recorded): a lease there for the same machine (its fingerprint, or its instance key: a
+/// machine whose fingerprint changed keeps its seat under a match policy) and lineage is the
+/// one being renewed.
+fn check_out(out: &Path, req: &runtime::activation::ActivationRequest) -> Result<()> {
+    let (fingerprint, lineage) = (&req.fingerprint, &req.lineage_id);
     let json = out.join(runtime::activation::LEASE_FILE);
     if json.exists() {
         let old = read_capped(&json, runtime::activation::MAX_ACTIVATION_BYTES as u64)?;
-        let same_machine = runtime::activation::Activation::parse(&old)
-            .is_ok_and(|(a, _, _)| a.fingerprint == fingerprint && a.lineage_id == lineage);
+        let same_machine = runtime::activation::Activation::parse(&old).is_ok_and(|(a, _, _)| {
+            (a.fingerprint == *fingerprint || a.instance_public_key == req.instance_public_key)
+                && a.lineage_id == *lineage
+        });
         if !same_machine {
             bail!(
                 "{} holds another machine's activation; refusing to overwrite (choose another --out); nothing was recorded",
@@ -86,7 +91,7 @@ pub(super) fn fulfill_cmd(
         Ok(r) => r,
         Err(r) => return refused(common.json, subject, &r),
     };
-    check_out(out, &req.fingerprint, &req.lineage_id)?;
+    check_out(out, &req)?;
     let mut reg = common.existing_registry()?;
     signer.vet(&mut reg, &key, key_path, now)?;
     let f = match seats::fulfill(&mut reg, &req, (&key, kek.as_ref()), now, lease_days)? {
