@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/release
 export BIN
 PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check bench compare keys-dev \
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test bench compare keys-dev \
 	install-docs vectors clean
 
 all: build
@@ -19,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit bench-check fuzz-check
+test: lint unit bench-check fuzz-check ffi-test
 
 lint: fmt clippy
 
@@ -44,6 +44,21 @@ bench-check:
 # unseen (running them needs cargo-fuzz: RUSTC_BOOTSTRAP=1 cargo fuzz run <target>).
 fuzz-check:
 	cd fuzz && $(CARGO) check --bins --locked
+
+# The C ABI (crates/runtime-ffi, libairlock): its static library linked into a C test program
+# built with the system compiler, run over the language-neutral vectors and a site the vendor
+# tools make (fixture.sh), under valgrind when it is installed (no leak, no invalid access).
+FFI_DIR := $(CARGO_TARGET_DIR)/ffi
+VALGRIND := $(shell command -v valgrind >/dev/null 2>&1 && echo valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
+ffi-test:
+	$(CARGO) build --workspace --locked --bins
+	$(CARGO) build --locked -p runtime-ffi
+	mkdir -p $(FFI_DIR)
+	$(CC) -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -g -o $(FFI_DIR)/test_airlock \
+		crates/runtime-ffi/tests/c/test_airlock.c -Icrates/runtime-ffi/include \
+		$(CARGO_TARGET_DIR)/debug/libairlock.a -lpthread -ldl -lm
+	BIN=$(CARGO_TARGET_DIR)/debug bash crates/runtime-ffi/tests/c/fixture.sh $(FFI_DIR)/site >/dev/null
+	AIRLOCK_INSTANCE_ID=ffi-test-machine $(VALGRIND) $(FFI_DIR)/test_airlock vectors $(FFI_DIR)/site
 
 bench:
 	$(CARGO) bench --workspace --locked
