@@ -18,29 +18,15 @@
 
 #![allow(unsafe_code)]
 
+pub mod api;
 mod json;
-mod verify;
+pub mod verify;
 
-use runtime::product::{check, Inputs, Status};
-use runtime::session::Clock;
+pub use api::AirlockResult;
+use api::{usage, Fail};
+use runtime::product::Status;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
-
-/// What a call returned.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AirlockResult {
-    /// Done: the out-values are set.
-    AirlockOk = 0,
-    /// A check failed: the error names it (`license_expired`, `signature_invalid`, ...).
-    AirlockRejected = 1,
-    /// A usage or local problem (a null or non-UTF-8 argument, a file that cannot be read):
-    /// code `usage`, `io` or `internal`.
-    AirlockError = 2,
-    /// A feature or limit gate is closed: the error carries the denial code and 402.
-    AirlockDenied = 3,
-}
 
 /// A refusal or an error: its stable code, a message, the HTTP status a service would answer.
 pub struct AirlockError {
@@ -77,51 +63,31 @@ pub(crate) fn cstring(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
 
-impl AirlockError {
-    pub(crate) fn new(code: &str, message: &str, http_status: u16) -> AirlockError {
+impl From<Fail> for AirlockError {
+    fn from(f: Fail) -> AirlockError {
         AirlockError {
-            code: cstring(code),
-            message: cstring(message),
-            http_status,
+            code: cstring(&f.code),
+            message: cstring(&f.message),
+            http_status: f.http_status,
         }
     }
-
-    fn usage(m: &str) -> AirlockError {
-        AirlockError::new("usage", m, 400)
-    }
-}
-
-/// An outcome on the Rust side: a value, or the result code and its error.
-pub(crate) type Out<T> = Result<T, (AirlockResult, AirlockError)>;
-
-pub(crate) fn rejected(check: &str, message: &str) -> (AirlockResult, AirlockError) {
-    (
-        AirlockResult::AirlockRejected,
-        AirlockError::new(check, message, 403),
-    )
-}
-
-pub(crate) fn local(code: &str, message: &str) -> (AirlockResult, AirlockError) {
-    (
-        AirlockResult::AirlockError,
-        AirlockError::new(code, message, 500),
-    )
 }
 
 /// Runs `f` with panics caught, storing its error in `err`.
-fn guarded(err: *mut *mut AirlockError, f: impl FnOnce() -> Out<()>) -> AirlockResult {
+fn guarded(err: *mut *mut AirlockError, f: impl FnOnce() -> api::Out<()>) -> AirlockResult {
     let r = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(local(
+        Err(api::local(
             "internal",
             "the Airlock runtime failed (a panic was caught at the boundary)",
         ))
     });
     match r {
         Ok(()) => AirlockResult::AirlockOk,
-        Err((code, e)) => {
+        Err(fail) => {
+            let code = fail.result;
             if !err.is_null() {
                 // SAFETY: `err` is the caller's out-pointer, checked non-null.
-                unsafe { *err = Box::into_raw(Box::new(e)) };
+                unsafe { *err = Box::into_raw(Box::new(AirlockError::from(fail))) };
             }
             code
         }
@@ -129,24 +95,18 @@ fn guarded(err: *mut *mut AirlockError, f: impl FnOnce() -> Out<()>) -> AirlockR
 }
 
 /// A C string argument as `&str`: null or non-UTF-8 is a usage error naming `what`.
-pub(crate) fn arg<'a>(p: *const c_char, what: &str) -> Out<&'a str> {
+fn arg<'a>(p: *const c_char, what: &str) -> api::Out<&'a str> {
     if p.is_null() {
-        return Err((
-            AirlockResult::AirlockError,
-            AirlockError::usage(&format!("{what} is null")),
-        ));
+        return Err(usage(&format!("{what} is null")));
     }
     // SAFETY: the caller passes a NUL-terminated string that outlives the call.
-    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
-        (
-            AirlockResult::AirlockError,
-            AirlockError::usage(&format!("{what} is not UTF-8")),
-        )
-    })
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| usage(&format!("{what} is not UTF-8")))
 }
 
 /// An optional C string argument (null: none).
-pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Out<Option<&'a str>> {
+fn opt_arg<'a>(p: *const c_char, what: &str) -> api::Out<Option<&'a str>> {
     if p.is_null() {
         Ok(None)
     } else {
@@ -154,58 +114,10 @@ pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Out<Option<&'a str>> 
     }
 }
 
-/// A file read whole, or an I/O error naming it.
-pub(crate) fn read(path: &Path, cap: usize) -> Out<Vec<u8>> {
-    match runtime::io::read_capped(path, cap as u64) {
-        Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(local("io", &format!("{}: not found", path.display()))),
-        Err(e) => Err(match runtime::check_of(&e) {
-            Some(c) => rejected(c.as_str(), &format!("{}: {e}", path.display())),
-            None => local("io", &format!("{}: {e}", path.display())),
-        }),
-    }
-}
-
-/// The clock of `now`: -1 the system clock (read here), else that instant as the product's
-/// glue read it; both are the system's time (recorded in the state).
-pub(crate) fn clock(now: i64) -> Out<Clock> {
-    if now == -1 {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| local("io", "the system clock is before 1970"))?;
-        Ok(Clock::System(canon::Timestamp(t.as_secs() as i64)))
-    } else if now >= 0 {
-        Ok(Clock::System(canon::Timestamp(now)))
-    } else {
-        Err((
-            AirlockResult::AirlockError,
-            AirlockError::usage("now must be -1 or a Unix time"),
-        ))
-    }
-}
-
-/// Anchors from a root text (base64 key, key id or .pub contents); null: none.
-pub(crate) fn anchors(root: Option<&str>) -> Out<Option<runtime::trust::Anchors>> {
-    root.map(|r| {
-        runtime::trust::RootSpec::parse(r.as_bytes())
-            .map(|spec| runtime::trust::RootSpec::anchors(&[spec]))
-            .map_err(|e| {
-                (
-                    AirlockResult::AirlockError,
-                    AirlockError::usage(&e.to_string()),
-                )
-            })
-    })
-    .transpose()
-}
-
 /// Stores a freshly owned string in `out`.
-pub(crate) fn put_string(out: *mut *mut c_char, s: &str) -> Out<()> {
+fn put_string(out: *mut *mut c_char, s: &str) -> api::Out<()> {
     if out.is_null() {
-        return Err((
-            AirlockResult::AirlockError,
-            AirlockError::usage("the out-pointer is null"),
-        ));
+        return Err(usage("the out-pointer is null"));
     }
     // SAFETY: `out` is the caller's out-pointer, checked non-null.
     unsafe { *out = cstring(s).into_raw() };
@@ -233,32 +145,21 @@ pub unsafe extern "C" fn airlock_check(
 ) -> AirlockResult {
     guarded(err, || {
         if options.is_null() || out.is_null() {
-            return Err((
-                AirlockResult::AirlockError,
-                AirlockError::usage("options or out is null"),
-            ));
+            return Err(usage("options or out is null"));
         }
         // SAFETY: checked non-null; the caller keeps it valid for the call.
         let o = unsafe { &*options };
-        let trust = read(
-            Path::new(arg(o.trust_path, "trust_path")?),
-            runtime::trust::MAX_TRUST_BYTES,
+        let c = api::check(
+            arg(o.trust_path, "trust_path")?,
+            arg(o.license_dir, "license_dir")?,
+            arg(o.state_dir, "state_dir")?,
+            opt_arg(o.root, "root")?,
+            o.now,
         )?;
-        let license_dir = Path::new(arg(o.license_dir, "license_dir")?);
-        let state = Path::new(arg(o.state_dir, "state_dir")?);
-        let anchors = anchors(opt_arg(o.root, "root")?)?;
-        let trusts = [trust.as_slice()];
-        let mut inputs = Inputs::new(&trusts, license_dir, state, clock(o.now)?);
-        inputs.anchors = anchors.as_ref();
-        let status = check(&inputs).map_err(|r| match r.check {
-            Some(c) => rejected(c.as_str(), &r.message),
-            None => local("io", &r.message),
-        })?;
-        let json = json::status(&status);
         let s = AirlockStatus {
-            state: cstring(status.state()),
-            json: cstring(&json),
-            status,
+            state: cstring(c.status.state()),
+            json: cstring(&c.json),
+            status: c.status,
         };
         // SAFETY: `out` is the caller's out-pointer, checked non-null.
         unsafe { *out = Box::into_raw(Box::new(s)) };
@@ -301,17 +202,8 @@ pub unsafe extern "C" fn airlock_status_feature(
 ) -> AirlockResult {
     guarded(err, || {
         // SAFETY: the caller passes a live handle (or null, refused).
-        let s = unsafe { status.as_ref() }.ok_or_else(|| {
-            (
-                AirlockResult::AirlockError,
-                AirlockError::usage("status is null"),
-            )
-        })?;
-        let f = arg(feature, "feature")?;
-        s.status
-            .entitlements
-            .check_feature(f)
-            .map_err(|d| denied(d.code, d.http_status, f))
+        let s = unsafe { status.as_ref() }.ok_or_else(|| usage("status is null"))?;
+        api::feature(&s.status, arg(feature, "feature")?)
     })
 }
 
@@ -329,25 +221,9 @@ pub unsafe extern "C" fn airlock_status_limit(
 ) -> AirlockResult {
     guarded(err, || {
         // SAFETY: the caller passes a live handle (or null, refused).
-        let s = unsafe { status.as_ref() }.ok_or_else(|| {
-            (
-                AirlockResult::AirlockError,
-                AirlockError::usage("status is null"),
-            )
-        })?;
-        let l = arg(limit, "limit")?;
-        s.status
-            .entitlements
-            .check_limit(l, in_use)
-            .map_err(|d| denied(d.code, d.http_status, l))
+        let s = unsafe { status.as_ref() }.ok_or_else(|| usage("status is null"))?;
+        api::limit(&s.status, arg(limit, "limit")?, in_use)
     })
-}
-
-fn denied(code: &str, http: u16, what: &str) -> (AirlockResult, AirlockError) {
-    (
-        AirlockResult::AirlockDenied,
-        AirlockError::new(code, &format!("{what}: {code}"), http),
-    )
 }
 
 /// Frees a status (null is fine).
@@ -416,4 +292,105 @@ pub unsafe extern "C" fn airlock_string_free(s: *mut c_char) {
     }
 }
 
-pub use verify::{airlock_import_revocations, airlock_verify, airlock_verify_bundle};
+/// Verifies one signed artifact against a trust file anchored by `root` (base64 public key,
+/// key id or .pub contents), without a state directory: `kind` is `trust` (the trust file
+/// itself), `license` (at `at`), `revocations`, `product-manifest` (`context`: its signing
+/// time), `bundle-manifest`, or `bundle` (at `at`; `context`: the runtime version to judge
+/// `min_runtime_version` by, null for this one). `sig_path` may be null where the artifact
+/// has none (a schema-2 license; a bundle's is `bundle + ".sig"`). On success `*out_json` is
+/// `{"valid": true, ...}` (a license adds `state`), freed with `airlock_string_free`.
+///
+/// # Safety
+/// String arguments are NUL-terminated or null where allowed; `out_json` and `err` are valid
+/// out-pointers (`err` may be null).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn airlock_verify(
+    kind: *const c_char,
+    trust_path: *const c_char,
+    root: *const c_char,
+    doc_path: *const c_char,
+    sig_path: *const c_char,
+    at: i64,
+    context: *const c_char,
+    out_json: *mut *mut c_char,
+    err: *mut *mut AirlockError,
+) -> AirlockResult {
+    guarded(err, || {
+        let json = verify::verify(
+            arg(kind, "kind")?,
+            (arg(trust_path, "trust_path")?, arg(root, "root")?),
+            (arg(doc_path, "doc_path")?, opt_arg(sig_path, "sig_path")?),
+            at,
+            opt_arg(context, "context")?,
+        )?;
+        put_string(out_json, &json)
+    })
+}
+
+/// Verifies a delivery bundle as `runtime-verify` does with a state directory: the trust file
+/// (anchored by the state, or by `root` at a first use), the minisign signature (`sig_path`,
+/// null: `bundle + ".sig"`), every member, the license, the state's revocations and the
+/// bundle's sequence; the bundle's revocation list is accepted into the state; with
+/// `extract_dir` (a new directory) the payload is extracted there, moved into place only once
+/// everything verified (a sealed payload stays sealed). `*out_json` describes the bundle.
+///
+/// # Safety
+/// String arguments are NUL-terminated or null where allowed; `out_json` and `err` are valid
+/// out-pointers (`err` may be null).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn airlock_verify_bundle(
+    bundle_path: *const c_char,
+    sig_path: *const c_char,
+    trust_path: *const c_char,
+    root: *const c_char,
+    state_dir: *const c_char,
+    extract_dir: *const c_char,
+    now: i64,
+    out_json: *mut *mut c_char,
+    err: *mut *mut AirlockError,
+) -> AirlockResult {
+    guarded(err, || {
+        let json = verify::verify_bundle(
+            (
+                arg(bundle_path, "bundle_path")?,
+                opt_arg(sig_path, "sig_path")?,
+            ),
+            (arg(trust_path, "trust_path")?, opt_arg(root, "root")?),
+            (
+                arg(state_dir, "state_dir")?,
+                opt_arg(extract_dir, "extract_dir")?,
+            ),
+            now,
+        )?;
+        put_string(out_json, &json)
+    })
+}
+
+/// Imports a revocation list (`list_path`, `sig_path`; null: `revocations.sig` beside it)
+/// into the state directory: verified, never older than one accepted before; the licenses
+/// and activations it names are refused from then on.
+///
+/// # Safety
+/// String arguments are NUL-terminated or null where allowed; `err` is a valid out-pointer or
+/// null.
+#[no_mangle]
+pub unsafe extern "C" fn airlock_import_revocations(
+    list_path: *const c_char,
+    sig_path: *const c_char,
+    trust_path: *const c_char,
+    root: *const c_char,
+    state_dir: *const c_char,
+    now: i64,
+    err: *mut *mut AirlockError,
+) -> AirlockResult {
+    guarded(err, || {
+        verify::import_revocations(
+            (arg(list_path, "list_path")?, opt_arg(sig_path, "sig_path")?),
+            (arg(trust_path, "trust_path")?, opt_arg(root, "root")?),
+            arg(state_dir, "state_dir")?,
+            now,
+        )
+    })
+}
