@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/release
 export BIN
 PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test bench compare keys-dev \
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test bindings bench compare keys-dev \
 	install-docs vectors clean
 
 all: build
@@ -19,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit bench-check fuzz-check ffi-test
+test: lint unit bench-check fuzz-check ffi-test python-test
 
 lint: fmt clippy
 
@@ -59,6 +59,20 @@ ffi-test:
 		$(CARGO_TARGET_DIR)/debug/libairlock.a -lpthread -ldl -lm
 	BIN=$(CARGO_TARGET_DIR)/debug bash crates/runtime-ffi/tests/c/fixture.sh $(FFI_DIR)/site >/dev/null
 	AIRLOCK_INSTANCE_ID=ffi-test-machine $(VALGRIND) $(FFI_DIR)/test_airlock vectors $(FFI_DIR)/site
+
+# The Python package (bindings/python: PyO3, an abi3 wheel for CPython 3.9+, built with maturin)
+# in a virtual environment of its own, tested with pytest over the vectors and the C test's site.
+PY_VENV := $(CARGO_TARGET_DIR)/py-venv
+python-test:
+	$(CARGO) build --workspace --locked --bins
+	test -x $(PY_VENV)/bin/python || python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7"
+	cd bindings/python && $(CARGO) fmt --check && $(CARGO) clippy --locked -q -- -D warnings
+	cd bindings/python && VIRTUAL_ENV=$(abspath $(PY_VENV)) $(abspath $(PY_VENV))/bin/maturin develop --locked -q
+	AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug $(PY_VENV)/bin/python -m pytest -q bindings/python/tests
+
+# Every language binding, built and tested.
+bindings: ffi-test python-test
 
 bench:
 	$(CARGO) bench --workspace --locked

@@ -1,0 +1,19 @@
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """A site the vendor tools make (crates/runtime-ffi/tests/c/fixture.sh): keys, a trust
+    file, a license, this machine's activation, a bundle, a revocation list naming the
+    license."""
+    d = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, BIN=os.environ.get("AIRLOCK_BIN", str(REPO / "target" / "debug")))
+    subprocess.run(["bash", str(REPO / "crates/runtime-ffi/tests/c/fixture.sh"), str(d)],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    return d
