@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/release
 export BIN
 PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test bindings bench compare keys-dev \
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test node-test bindings bench compare keys-dev \
 	install-docs vectors clean
 
 all: build
@@ -19,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit bench-check fuzz-check ffi-test python-test
+test: lint unit bench-check fuzz-check ffi-test python-test node-test
 
 lint: fmt clippy
 
@@ -71,8 +71,19 @@ python-test:
 	cd bindings/python && VIRTUAL_ENV=$(abspath $(PY_VENV)) $(abspath $(PY_VENV))/bin/maturin develop --locked -q
 	AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug $(PY_VENV)/bin/python -m pytest -q bindings/python/tests
 
+# The Node.js addon (bindings/node: napi-rs over the same safe API; index.js and its TypeScript
+# types index.d.ts), tested with Node's own runner over the vectors and the C test's site.
+NODE_ADDON := $(abspath $(CARGO_TARGET_DIR))/node/airlock.node
+node-test:
+	$(CARGO) build --workspace --locked --bins
+	cd bindings/node && $(CARGO) fmt --check && $(CARGO) clippy --locked -q -- -D warnings
+	cd bindings/node && $(CARGO) build --locked -q
+	mkdir -p $(dir $(NODE_ADDON))
+	cp $$(cd bindings/node && $(CARGO) metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug/libairlock_node.so $(NODE_ADDON)
+	AIRLOCK_NODE_ADDON=$(NODE_ADDON) AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug node --test bindings/node/test/
+
 # Every language binding, built and tested.
-bindings: ffi-test python-test
+bindings: ffi-test python-test node-test
 
 bench:
 	$(CARGO) bench --workspace --locked

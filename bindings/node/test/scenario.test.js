@@ -1,0 +1,55 @@
+'use strict';
+// The same scenario as the C and Python tests: the one-call check, gates with their codes and
+// 402, a bundle verified and extracted, a tampered one refused, a revocation list imported,
+// errors as typed exceptions carrying the code.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const airlock = require('..');
+
+const REPO = path.resolve(__dirname, '../../..');
+
+test('a product checks, gates, verifies and stops on revocation', () => {
+  const site = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-node-'));
+  execFileSync('bash', [path.join(REPO, 'crates/runtime-ffi/tests/c/fixture.sh'), site], {
+    env: { ...process.env, BIN: process.env.AIRLOCK_BIN || path.join(REPO, 'target/debug') },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  process.env.AIRLOCK_INSTANCE_ID = 'ffi-test-machine';
+  const trust = path.join(site, 'trust.json');
+  const licenseDir = path.join(site, 'license');
+  const stateDir = path.join(site, 'state');
+  const root = fs.readFileSync(path.join(site, 'root.txt'), 'utf8').trim();
+
+  const st = airlock.check({ trust, licenseDir, stateDir, root });
+  assert.strictEqual(st.state, 'active');
+  assert.strictEqual(st.license.product, 'gateway');
+  assert.strictEqual(st.activation.kind, 'lease');
+  st.feature('gate');
+  assert.ok(st.allows('gate') && !st.allows('teleport'));
+  assert.throws(() => st.feature('teleport'), (e) =>
+    e instanceof airlock.Denied && e.code === 'feature_not_licensed' && e.httpStatus === 402);
+  st.limit('agents', 1000000);
+
+  const extractDir = path.join(site, 'extracted-node');
+  const v = airlock.verifyBundle({ bundle: path.join(site, 'bundle.tar.gz'), trust, stateDir, extractDir });
+  assert.strictEqual(v.product, 'gateway');
+  assert.ok(fs.existsSync(path.join(extractDir, 'payload', 'README.txt')));
+  const bad = path.join(site, 'tampered-node.tar.gz');
+  const data = fs.readFileSync(path.join(site, 'bundle.tar.gz'));
+  data[700] ^= 1;
+  fs.writeFileSync(bad, data);
+  assert.throws(() => airlock.verifyBundle({ bundle: bad, trust, stateDir, sig: path.join(site, 'bundle.tar.gz.sig') }),
+    (e) => e instanceof airlock.Rejected && e.code.length > 0);
+
+  airlock.importRevocations({ list: path.join(site, 'revocations', 'revocations.json'), trust, stateDir });
+  assert.throws(() => airlock.check({ trust, licenseDir, stateDir }),
+    (e) => e instanceof airlock.Rejected && e.code === 'license_revoked' && e.httpStatus === 403);
+
+  assert.throws(() => airlock.verify({ kind: 'teleport', trust, root, doc: trust }),
+    (e) => e instanceof airlock.UsageError && e.code === 'usage');
+  assert.ok(airlock.version());
+});
