@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/release
 export BIN
 PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test node-test bindings bench compare keys-dev \
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test node-test go-test bindings bench compare keys-dev \
 	install-docs vectors clean
 
 all: build
@@ -19,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit bench-check fuzz-check ffi-test python-test node-test
+test: lint unit bench-check fuzz-check ffi-test python-test node-test go-test
 
 lint: fmt clippy
 
@@ -82,8 +82,18 @@ node-test:
 	cp $$(cd bindings/node && $(CARGO) metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug/libairlock_node.so $(NODE_ADDON)
 	AIRLOCK_NODE_ADDON=$(NODE_ADDON) AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug node --test bindings/node/test/
 
+# The Go module (bindings/go: cgo over the static libairlock, errors.Is on check codes), tested
+# with `go test` over the vectors and the C test's site (Debian's golang-go).
+go-test:
+	@command -v go >/dev/null || { echo "go-test needs Go: apt-get install golang-go (.ci/run does)"; exit 1; }
+	$(CARGO) build --workspace --locked --bins
+	$(CARGO) build --locked -p runtime-ffi
+	cd bindings/go && test -z "$$(gofmt -l .)" && go vet ./... >/dev/null
+	cd bindings/go && CGO_LDFLAGS="$(abspath $(CARGO_TARGET_DIR))/debug/libairlock.a" \
+		AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug go test -count=1 ./...
+
 # Every language binding, built and tested.
-bindings: ffi-test python-test node-test
+bindings: ffi-test python-test node-test go-test
 
 bench:
 	$(CARGO) bench --workspace --locked

@@ -1,0 +1,3 @@
+module example.invalid/airlock
+
+go 1.19
