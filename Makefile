@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/release
 export BIN
 PREFIX ?= $(HOME)/.local
 
-.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test node-test go-test bindings bench compare keys-dev \
+.PHONY: all build demo test lint fmt clippy unit bench-check fuzz-check ffi-test python-test node-test go-test musl-test bindings bench compare keys-dev \
 	install-docs vectors clean
 
 all: build
@@ -19,7 +19,7 @@ build:
 demo: build
 	bash scripts/demo.sh
 
-test: lint unit bench-check fuzz-check ffi-test python-test node-test go-test
+test: lint unit bench-check fuzz-check ffi-test python-test node-test go-test musl-test
 
 lint: fmt clippy
 
@@ -91,6 +91,29 @@ go-test:
 	cd bindings/go && test -z "$$(gofmt -l .)" && go vet ./... >/dev/null
 	cd bindings/go && CGO_LDFLAGS="$(abspath $(CARGO_TARGET_DIR))/debug/libairlock.a" \
 		AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug go test -count=1 ./...
+
+# Static builds for Alpine and scratch images: runtime-verify, airlock-agent and libairlock.a for
+# x86_64-unknown-linux-musl. The musl runtime-verify runs the license and bundle vectors; the C
+# test program, linked statically with musl-gcc against the musl libairlock.a (and Rust's own
+# libunwind for musl, not the host's libgcc_eh), runs every vector and the scenario.
+MUSL := x86_64-unknown-linux-musl
+MUSL_DIR := $(CARGO_TARGET_DIR)/$(MUSL)/release
+musl-test:
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || rustup target add $(MUSL)
+	@command -v musl-gcc >/dev/null || { echo "musl-test needs musl-gcc: apt-get install musl-tools (.ci/run does)"; exit 1; }
+	$(CARGO) build --workspace --locked --bins
+	$(CARGO) build --release --locked --target $(MUSL) -p runtime-verify -p agent -p runtime-ffi
+	for b in runtime-verify airlock-agent; do \
+		file $(MUSL_DIR)/$$b | grep -q "static" || { echo "$$b is not static"; exit 1; }; done
+	bash scripts/vectors-cli.sh $(MUSL_DIR)/runtime-verify
+	$(MUSL_DIR)/airlock-agent --version
+	mkdir -p $(FFI_DIR)
+	musl-gcc -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -static -nodefaultlibs \
+		-o $(FFI_DIR)/test_airlock_musl crates/runtime-ffi/tests/c/test_airlock.c \
+		-Icrates/runtime-ffi/include $(MUSL_DIR)/libairlock.a \
+		$$(rustc --print sysroot)/lib/rustlib/$(MUSL)/lib/self-contained/libunwind.a -lc
+	BIN=$(CARGO_TARGET_DIR)/debug bash crates/runtime-ffi/tests/c/fixture.sh $(FFI_DIR)/site-musl >/dev/null
+	AIRLOCK_INSTANCE_ID=ffi-test-machine $(FFI_DIR)/test_airlock_musl vectors $(FFI_DIR)/site-musl
 
 # Every language binding, built and tested.
 bindings: ffi-test python-test node-test go-test
