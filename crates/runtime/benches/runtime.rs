@@ -295,7 +295,8 @@ fn sealed_member(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert_eq!(out, plain);
+    // Unless a filter left the benchmark out, what it opened is the plaintext.
+    assert!(out.is_empty() || out == plain);
 }
 
 criterion_group!(benches, bench, lease, sealed_member);

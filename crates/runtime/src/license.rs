@@ -5,7 +5,6 @@
 //! signature verified under a trusted license key valid at its issue time.
 
 use crate::error::VerifyError;
-use crate::signed::verify_keeping;
 use crate::trust::TrustStore;
 use canon::{enc, json, KeyId, Kind, Role, Timestamp, Value};
 pub use format::license::*;
@@ -139,7 +138,9 @@ pub fn verify_license(
                     "license.sig is missing (schema 3 needs a detached signature)",
                 )
             })?;
-            let (v, canonical) = verify_keeping::<License>(trust, document, sig, None)?;
+            // Parsed once: the same value is canonicalized and checked.
+            let (v, canonical) =
+                crate::signed::verify_parsed_keeping::<License>(trust, value, sig)?;
             Ok(VerifiedLicense {
                 times: v.facts(),
                 canonical,

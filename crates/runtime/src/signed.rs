@@ -63,8 +63,18 @@ pub fn verify_document(
     }
     let signer = trust.signer(env.key_id, kind.signer_role())?;
     let value = json::parse(doc).map_err(|error| VerifyError::Json { what, error })?;
+    check_parsed(&signer.key, (kind, what), value, env)
+}
+
+/// The signature of an already parsed document (its canonical form signed under `key`).
+fn check_parsed(
+    key: &crate::keys::PublicKey,
+    (kind, what): (Kind, &'static str),
+    value: Value,
+    env: Envelope,
+) -> Result<Checked, VerifyError> {
     let canonical = value.to_canonical();
-    verify_pae(&signer.key, kind, &canonical, &env.sig, what)?;
+    verify_pae(key, kind, &canonical, &env.sig, what)?;
     Ok(Checked {
         value,
         canonical,
@@ -137,6 +147,27 @@ pub(crate) fn verify_keeping<A: Artifact>(
     let checked = verify_document(trust, A::KIND, A::WHAT, doc, A::MAX_BYTES, envelope)?;
     let value = A::from_canonical(checked.canonical())?;
     let v = finish(trust, value, checked.canonical(), checked.signer, signed_at)?;
+    Ok((v, checked.canonical))
+}
+
+/// [`verify_keeping`] of a document the caller parsed already (its size checked): the parse is
+/// not repeated (a license is read once to learn its schema version).
+pub(crate) fn verify_parsed_keeping<A: Artifact>(
+    trust: &TrustStore,
+    value: Value,
+    envelope: &[u8],
+) -> Result<(Verified<A>, Vec<u8>), VerifyError> {
+    let env = Envelope::parse(envelope).map_err(VerifyError::Envelope)?;
+    if env.kind != A::KIND {
+        return Err(VerifyError::WrongKind {
+            expected: A::KIND,
+            found: env.kind,
+        });
+    }
+    let signer = trust.signer(env.key_id, A::KIND.signer_role())?;
+    let checked = check_parsed(&signer.key, (A::KIND, A::WHAT), value, env)?;
+    let value = A::from_canonical(checked.canonical())?;
+    let v = finish(trust, value, checked.canonical(), checked.signer, None)?;
     Ok((v, checked.canonical))
 }
 
