@@ -57,7 +57,12 @@ ffi-test:
 	$(CC) -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -g -o $(FFI_DIR)/test_airlock \
 		crates/runtime-ffi/tests/c/test_airlock.c -Icrates/runtime-ffi/include \
 		$(CARGO_TARGET_DIR)/debug/libairlock.a -lpthread -ldl -lm
+	$(CC) -std=c11 -Wall -Wextra -Werror -g -o $(FFI_DIR)/product crates/runtime-ffi/examples/product.c \
+		-Icrates/runtime-ffi/include $(CARGO_TARGET_DIR)/debug/libairlock.a -lpthread -ldl -lm
 	BIN=$(CARGO_TARGET_DIR)/debug bash crates/runtime-ffi/tests/c/fixture.sh $(FFI_DIR)/site >/dev/null
+	AIRLOCK_INSTANCE_ID=ffi-test-machine $(FFI_DIR)/product $(FFI_DIR)/site/trust.json \
+		$(FFI_DIR)/site/license $(FFI_DIR)/site/state gate teleport > $(FFI_DIR)/product.out; \
+		test $$? = 3 && grep -q "feature teleport: 402 feature_not_licensed" $(FFI_DIR)/product.out
 	AIRLOCK_INSTANCE_ID=ffi-test-machine $(VALGRIND) $(FFI_DIR)/test_airlock vectors $(FFI_DIR)/site
 
 # The Python package (bindings/python: PyO3, an abi3 wheel for CPython 3.9+, built with maturin)

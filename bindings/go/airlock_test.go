@@ -175,6 +175,19 @@ func TestScenario(t *testing.T) {
 		t.Fatalf("tampered: %v", err)
 	}
 
+	// The small example product gates like the Rust one: exit 3, 402 and the code.
+	exe := filepath.Join(t.TempDir(), "example-product")
+	if b, err := exec.Command("go", "build", "-o", exe, "./cmd/example-product").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	out, err := exec.Command(exe, trust, lic, state, "gate", "teleport").Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 ||
+		!strings.Contains(string(out), "feature gate: allowed") ||
+		!strings.Contains(string(out), "feature teleport: 402 feature_not_licensed") {
+		t.Fatalf("example product: %v\n%s", err, out)
+	}
+
 	if err := airlock.ImportRevocations(filepath.Join(site, "revocations", "revocations.json"), "", trust, "", state, -1); err != nil {
 		t.Fatal(err)
 	}

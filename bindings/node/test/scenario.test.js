@@ -45,6 +45,14 @@ test('a product checks, gates, verifies and stops on revocation', () => {
   assert.throws(() => airlock.verifyBundle({ bundle: bad, trust, stateDir, sig: path.join(site, 'bundle.tar.gz.sig') }),
     (e) => e instanceof airlock.Rejected && e.code.length > 0);
 
+  // The small example product gates like the Rust one: exit 3, 402 and the code.
+  const { spawnSync } = require('child_process');
+  const ex = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'product.js'),
+    trust, licenseDir, stateDir, 'gate', 'teleport'], { encoding: 'utf8', env: process.env });
+  assert.strictEqual(ex.status, 3, ex.stderr);
+  assert.ok(ex.stdout.includes('feature gate: allowed'));
+  assert.ok(ex.stdout.includes('feature teleport: 402 feature_not_licensed'));
+
   airlock.importRevocations({ list: path.join(site, 'revocations', 'revocations.json'), trust, stateDir });
   assert.throws(() => airlock.check({ trust, licenseDir, stateDir }),
     (e) => e instanceof airlock.Rejected && e.code === 'license_revoked' && e.httpStatus === 403);

@@ -61,6 +61,15 @@ def test_a_product_checks_gates_verifies_and_stops_on_revocation(site):
         airlock.verify_bundle(str(bad), trust, state, sig=str(site / "bundle.tar.gz.sig"))
     assert e.value.code
 
+    # The small example product gates like the Rust one: exit 3, 402 and the code.
+    import subprocess, sys, pathlib
+    ex = pathlib.Path(__file__).resolve().parents[1] / "examples" / "product.py"
+    p = subprocess.run([sys.executable, str(ex), trust, lic, state, "gate", "teleport"],
+                       capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    assert "feature gate: allowed" in p.stdout
+    assert "feature teleport: 402 feature_not_licensed" in p.stdout
+
     # The revocation list naming the license: the product's check is refused with its code.
     airlock.import_revocations(str(site / "revocations" / "revocations.json"), trust, state)
     with pytest.raises(airlock.Rejected) as e:
