@@ -168,16 +168,6 @@ fn usable_id(raw: &str) -> Option<&str> {
     (!t.is_empty() && t.len() <= MAX_ID_BYTES && !t.chars().any(char::is_control)).then_some(t)
 }
 
-fn read_small(p: &Path) -> Option<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(p).ok()?;
-    let mut s = String::new();
-    f.take(MAX_ID_BYTES as u64 + 64)
-        .read_to_string(&mut s)
-        .ok()?;
-    Some(s)
-}
-
 fn machine_id(raw: &str) -> Option<&str> {
     let t = raw.trim();
     (t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) && t.bytes().any(|b| b != b'0'))
@@ -204,7 +194,7 @@ pub fn stable_id(s: &Sources) -> Result<(String, &'static str), FingerprintError
     }
     if let Some(p) = &s.config {
         if p.exists() {
-            let raw = read_small(p).unwrap_or_default();
+            let raw = read_text(p).unwrap_or_default();
             return match usable_id(&raw) {
                 Some(id) => Ok((id.to_string(), "config")),
                 None => Err(FingerprintError::Unusable(format!(
@@ -214,17 +204,17 @@ pub fn stable_id(s: &Sources) -> Result<(String, &'static str), FingerprintError
             };
         }
     }
-    if let Some(raw) = s.machine_id.as_deref().and_then(read_small) {
+    if let Some(raw) = s.machine_id.as_deref().and_then(read_text) {
         if let Some(id) = machine_id(&raw) {
             return Ok((id.to_ascii_lowercase(), "machine-id"));
         }
     }
-    if let Some(raw) = s.dmi.as_deref().and_then(read_small) {
+    if let Some(raw) = s.dmi.as_deref().and_then(read_text) {
         if let Some(id) = dmi_uuid(&raw) {
             return Ok((id.to_ascii_lowercase(), "dmi-product-uuid"));
         }
     }
-    if let Some(raw) = s.state_id_path().as_deref().and_then(read_small) {
+    if let Some(raw) = s.state_id_path().as_deref().and_then(read_text) {
         if let Some(id) = machine_id(&raw) {
             return Ok((id.to_string(), "state"));
         }

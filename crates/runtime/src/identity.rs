@@ -24,7 +24,7 @@ pub type Components = BTreeMap<String, String>;
 
 pub use crate::fingerprint::Probe;
 
-use crate::fingerprint::read_text as read_small;
+use crate::fingerprint::read_text;
 
 /// The primary network interface's address: of the interfaces backed by a device (not
 /// virtual: no bridges, veths or tunnels), the first by name; else of any but loopback.
@@ -37,7 +37,7 @@ fn primary_mac(p: &Probe) -> Option<String> {
         .collect();
     names.sort();
     let mac = |n: &String| -> Option<String> {
-        let a = read_small(&dir.join(n).join("address"))?.to_ascii_lowercase();
+        let a = read_text(&dir.join(n).join("address"))?.to_ascii_lowercase();
         let hex: String = a.chars().filter(char::is_ascii_hexdigit).collect();
         (hex.len() == 12 && hex.bytes().any(|b| b != b'0')).then_some(a)
     };
