@@ -127,11 +127,11 @@ pub fn open(a: &PoolArgs) -> Result<Opened> {
             None => a.state.join("seats.db").to_string_lossy().into_owned(),
         };
         let conn = store::Conn::open(&db)?;
-        // Records edited outside the server break the chain: nothing is read or written over
-        // them.
+        // A log edited outside the server breaks its chain: nothing is read or written over
+        // it.
         store::log(conn.sql(), i64::MAX).with_context(|| {
             format!(
-                "{}: the lease log's chain is broken (the seat records were changed outside airlock-seatd)",
+                "{}: the lease log's chain is broken (it was changed outside airlock-seatd)",
                 sqldb::redact(&db)
             )
         })?;
