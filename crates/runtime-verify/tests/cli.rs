@@ -49,10 +49,7 @@ pub fn rv_clock(dir: &Path, clock: &str, args: &[&str]) -> Option<Output> {
     }
     Some(
         // `-f` with an absolute time freezes the clock there (exact times in assertions).
-        Command::new("faketime")
-            .arg("-f")
-            .arg(clock.replace('T', " ").trim_end_matches('Z'))
-            .arg(env!("CARGO_BIN_EXE_runtime-verify"))
+        testkit::at_clock(clock, env!("CARGO_BIN_EXE_runtime-verify"))
             .args(args)
             .env("TZ", "UTC")
             .env("AIRLOCK_ROOT", root_b64())
@@ -364,10 +361,9 @@ fn runtime_verify_opens_no_socket() {
     if !have_tool("faketime") {
         return;
     }
-    let o = Command::new("strace")
+    let o = testkit::at_clock("2026-11-22 10:00:00", "strace")
         .args(["-f", "-qq", "-e", "trace=network", "-o"])
         .arg(&trace)
-        .args(["faketime", "-f", "2026-11-22 10:00:00"])
         .arg(env!("CARGO_BIN_EXE_runtime-verify"))
         .args([
             "b.tar.gz",
@@ -750,9 +746,7 @@ fn processes_at_once_lose_no_update() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let children: Vec<_> = (0..4)
         .map(|i| {
-            Command::new("faketime")
-                .args(["-f", "2026-11-22 11:00:00"])
-                .arg(env!("CARGO_BIN_EXE_runtime-verify"))
+            testkit::at_clock("2026-11-22 11:00:00", env!("CARGO_BIN_EXE_runtime-verify"))
                 .args([
                     &format!("c{i}.tar.gz"),
                     "--trust",

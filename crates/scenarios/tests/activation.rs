@@ -96,10 +96,7 @@ impl Site {
 
     /// A customer-side binary on machine `machine` (its instance id), clock frozen at `now`.
     pub(crate) fn on(&self, machine: &str, now: &str, tool: &str, args: &[&str]) -> Output {
-        Command::new("faketime")
-            .arg("-f")
-            .arg(now.replace('T', " ").trim_end_matches('Z'))
-            .arg(testkit::bin(tool))
+        testkit::at_clock(now, testkit::bin(tool))
             .args(args)
             .current_dir(&self.c)
             .env("TZ", "UTC")

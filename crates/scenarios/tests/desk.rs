@@ -470,10 +470,7 @@ fn export_all_restores_the_whole_book_and_only_what_is_missing() {
 
 /// `example-product` with the clock at `now`.
 fn product(v: &Path, now: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("faketime")
-        .arg("-f")
-        .arg(now.replace('T', " ").trim_end_matches('Z'))
-        .arg(bin("example-product"))
+    testkit::at_clock(now, bin("example-product"))
         .args(args)
         .current_dir(v)
         .env("TZ", "UTC")

@@ -361,17 +361,6 @@ fn the_admin_api_is_off_without_a_credential() {
     assert_eq!((st, crate::online::code(&e)), (404, "ADMIN_DISABLED"));
 }
 
-/// libfaketime, preloaded directly so that a signal reaches the process itself.
-pub(crate) fn libfaketime() -> Option<&'static str> {
-    [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-}
-
 /// `airlock-agent run --seat-server` on `node`, its clock starting at `NOW` and running; its
 /// stdout lines come through the channel.
 pub(crate) fn holder(
@@ -448,7 +437,7 @@ fn terminate(child: &mut std::process::Child) -> Option<i32> {
 
 #[test]
 fn a_node_holds_its_seat_with_run_waits_while_the_pool_is_full_and_releases_on_stop() {
-    let Some(lib) = libfaketime() else {
+    let Some(lib) = testkit::libfaketime() else {
         return;
     };
     let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
@@ -459,11 +448,11 @@ fn a_node_holds_its_seat_with_run_waits_while_the_pool_is_full_and_releases_on_s
         &["--lease-minutes", "1", "--retry-seconds", "1"],
     )
     .unwrap();
-    let (mut a, a_out) = holder(&s, &server.url, "h1", lib);
+    let (mut a, a_out) = holder(&s, &server.url, "h1", &lib);
     let first = line_with(&a_out, "floating seat");
     assert!(first.starts_with("claimed"), "{first}");
     // The second node waits as the server says (Retry-After: 1), holding nothing.
-    let (mut b, b_out) = holder(&s, &server.url, "h2", lib);
+    let (mut b, b_out) = holder(&s, &server.url, "h2", &lib);
     line_with(&b_out, "POOL_FULL");
     line_with(&b_out, "POOL_FULL");
     // The first node stopped: it releases its seat on the way out; the waiting node gets it.

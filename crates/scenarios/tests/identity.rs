@@ -10,7 +10,7 @@ use crate::floating::start_seatd_as;
 use crate::kit::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const NOW: &str = "2026-11-23T10:00:00Z";
 
@@ -46,10 +46,7 @@ fn machine(
 
 /// `tool args` on the machine whose system files are under `root`, its clock at `now`.
 fn on(s: &Site, root: &Path, now: &str, tool: &str, args: &[&str]) -> Output {
-    Command::new("faketime")
-        .arg("-f")
-        .arg(now.replace('T', " ").trim_end_matches('Z'))
-        .arg(testkit::bin(tool))
+    testkit::at_clock(now, testkit::bin(tool))
         .args(args)
         .current_dir(&s.c)
         .env("TZ", "UTC")

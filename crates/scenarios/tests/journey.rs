@@ -159,10 +159,7 @@ impl World {
 
     /// `runtime-verify` on the customer's machine with its system clock at `now`.
     pub fn customer(&self, now: &str, args: &[&str]) -> Output {
-        Command::new("faketime")
-            .arg("-f")
-            .arg(now.replace('T', " ").trim_end_matches('Z'))
-            .arg(testkit::bin("runtime-verify"))
+        testkit::at_clock(now, testkit::bin("runtime-verify"))
             .args(args)
             .current_dir(&self.c)
             .env("TZ", "UTC")

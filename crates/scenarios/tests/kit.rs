@@ -67,10 +67,7 @@ pub fn vendor(dir: &Path, tool: &str, now: &str, args: &[&str]) -> Output {
 /// The customer side: `runtime-verify` with the system clock set to `now`.
 pub fn customer(dir: &Path, now: &str, args: &[&str]) -> Output {
     // `-f` with an absolute time freezes the clock there.
-    Command::new("faketime")
-        .arg("-f")
-        .arg(now.replace('T', " ").trim_end_matches('Z'))
-        .arg(bin("runtime-verify"))
+    testkit::at_clock(now, bin("runtime-verify"))
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")

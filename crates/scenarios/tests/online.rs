@@ -1061,8 +1061,7 @@ pub(crate) fn tls_files(dir: &std::path::Path) {
     // The certificates are made at a fixed past time (faketime) and last ten years, so the
     // machines' frozen clocks fall inside them.
     let ssl = |args: &[&str]| {
-        let o = Command::new("faketime")
-            .args(["-f", "2026-11-20 00:00:00", "openssl"])
+        let o = testkit::at_clock("2026-11-20 00:00:00", "openssl")
             .args(args)
             .current_dir(dir)
             .env("TZ", "UTC")
