@@ -46,6 +46,19 @@ fn bench(c: &mut Criterion) {
         b.iter(|| canon::canonicalize(black_box(&hostile)).unwrap())
     });
     g.finish();
+    // The prehash a bundle's outer signature covers: on a large bundle a third of the verifier's
+    // work (runtime::bundle), so its throughput bounds the whole-process figure.
+    let block = vec![0x5au8; 1 << 20];
+    let mut g = c.benchmark_group("minisign_prehash_1MiB");
+    g.throughput(Throughput::Bytes(block.len() as u64));
+    g.bench_function("blake2b_512", |b| {
+        b.iter(|| {
+            let mut h = canon::minisign::Prehash::new();
+            h.update(black_box(&block));
+            h.finalize()
+        })
+    });
+    g.finish();
     if let Some(w) = vectors {
         c.bench_function("rfc8785_weird", |b| {
             b.iter(|| canon::canonicalize(black_box(&w)).unwrap())

@@ -1,4 +1,5 @@
-//! The minisign file formats (<https://jedisct1.github.io/minisign/>), without cryptography.
+//! The minisign file formats (<https://jedisct1.github.io/minisign/>) and the prehash its `ED`
+//! signatures cover ([`Prehash`]); no signing or verification here.
 //!
 //! Public key file:
 //! ```text
@@ -18,6 +19,38 @@ use crate::enc;
 use std::fmt;
 
 const UNTRUSTED: &str = "untrusted comment: ";
+
+/// BLAKE2b-512 of a whole file, fed in pieces: what a prehashed (`ED`) minisign signature
+/// signs. The one place the workspace computes it (signer, packager and verifier), with an
+/// implementation that uses AVX2 where the CPU has it: on a large bundle this hash is a third
+/// of the verifier's work.
+#[derive(Clone)]
+pub struct Prehash(blake2b_simd::State);
+
+impl Prehash {
+    /// An empty hash.
+    pub fn new() -> Prehash {
+        Prehash(blake2b_simd::Params::new().hash_length(64).to_state())
+    }
+
+    /// Feeds file bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The 64-byte digest.
+    pub fn finalize(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.0.finalize().as_bytes());
+        out
+    }
+}
+
+impl Default for Prehash {
+    fn default() -> Prehash {
+        Prehash::new()
+    }
+}
 const TRUSTED: &str = "trusted comment: ";
 
 /// Largest signature file accepted, in bytes.

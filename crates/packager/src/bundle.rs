@@ -12,7 +12,6 @@ use crate::gz::{self, ChunkSink};
 pub use crate::inputs::coherence;
 use crate::inputs::{inputs, next_sequence, Inputs, Sequence};
 use anyhow::{bail, Context, Result};
-use blake2::Blake2b512;
 use canon::path::SafePath;
 use canon::{checksums, enc, ustar, Kind, Timestamp, Value};
 use runtime::manifest::{BundleManifest, Member};
@@ -600,7 +599,7 @@ fn write_member(
 struct HashingWriter {
     inner: BufWriter<File>,
     sha: Sha256,
-    blake: Blake2b512,
+    blake: canon::minisign::Prehash,
     len: u64,
 }
 
@@ -609,7 +608,7 @@ impl HashingWriter {
         HashingWriter {
             inner: BufWriter::with_capacity(1 << 20, f),
             sha: Sha256::new(),
-            blake: Blake2b512::new(),
+            blake: canon::minisign::Prehash::new(),
             len: 0,
         }
     }
@@ -617,11 +616,7 @@ impl HashingWriter {
     fn finish(mut self) -> Result<([u8; 32], [u8; 64], u64)> {
         self.inner.flush()?;
         self.inner.get_ref().sync_all()?;
-        Ok((
-            self.sha.finalize().into(),
-            self.blake.finalize().into(),
-            self.len,
-        ))
+        Ok((self.sha.finalize().into(), self.blake.finalize(), self.len))
     }
 }
 

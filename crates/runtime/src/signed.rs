@@ -10,7 +10,6 @@ pub use crate::keys::minisign_public_key;
 pub(crate) use crate::keys::verify_pae;
 use crate::keys::PublicKey;
 use crate::trust::TrustStore;
-use blake2::{Blake2b512, Digest};
 use canon::minisign::Signature as MinisignSig;
 use canon::{json, Envelope, KeyId, Kind, Role, Timestamp, Value};
 use format::Artifact;
@@ -333,7 +332,7 @@ pub fn serializes_to<T: serde::Serialize>(value: &T, bytes: &[u8]) -> bool {
 /// [`MinisignCheck::update`], then finish against a trust store or a single key.
 pub struct MinisignCheck {
     sig: MinisignSig,
-    hasher: Blake2b512,
+    hasher: canon::minisign::Prehash,
 }
 
 /// A verified minisign signature.
@@ -377,7 +376,7 @@ impl MinisignCheck {
         let sig = MinisignSig::parse(signature_file).map_err(VerifyError::Minisign)?;
         Ok(MinisignCheck {
             sig,
-            hasher: Blake2b512::new(),
+            hasher: canon::minisign::Prehash::new(),
         })
     }
 

@@ -6,7 +6,6 @@
 //! `{"airlock_public_key":1,"created_at":T,"key_id":ID,"name":N,"public_key":B64(32),"role":R}`.
 //! `NAME.minisign.pub`: the minisign public key file, key number = key id.
 
-use blake2::{Blake2b512, Digest};
 use canon::minisign::{PublicKey as MinisignPublicKey, Signature as MinisignSignature};
 use canon::{enc, json, pae, Envelope, KeyId, Kind, Role, Timestamp, Value};
 use ed25519_dalek::{Signer, SigningKey};
@@ -422,7 +421,7 @@ impl SecretKey {
         trusted_comment: &str,
     ) -> Result<String, KeyError> {
         let mut data = data;
-        let mut h = Blake2b512::new();
+        let mut h = canon::minisign::Prehash::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = data
@@ -433,7 +432,7 @@ impl SecretKey {
             }
             h.update(&buf[..n]);
         }
-        self.sign_minisign_digest(&h.finalize().into(), trusted_comment)
+        self.sign_minisign_digest(&h.finalize(), trusted_comment)
     }
 
     /// Signs a BLAKE2b-512 digest computed by the caller (streaming writers).
