@@ -392,6 +392,38 @@ fn endless_data() {
     );
 }
 
+/// Counts the bytes a verifier pulls from its reader.
+struct Counting<R>(R, std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn an_endless_stream_is_read_only_a_few_blocks_past_its_first_fault() {
+    // The reading thread runs ahead of the inflating one, by a bounded number of blocks: an
+    // endless source (a pipe, a device) after a broken start is dropped, not read forever.
+    let keys = Keys::new();
+    let store = keys.store();
+    let (good, sig) = build(&keys, &Spec::new(&keys));
+    // A wrong header, and half a real bundle: endless zeros then break its deflate stream.
+    for start in [&[0u8; 10][..], &good[..good.len() / 2]] {
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let endless = std::io::Read::chain(start, std::io::repeat(0));
+        let r =
+            runtime::bundle::verify_bundle(Counting(endless, read.clone()), &sig, &opts(&store));
+        let e = r.expect_err("an endless stream cannot verify");
+        assert_eq!(e.code(), "gzip_invalid", "{e}");
+        let n = read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n <= 8 << 20, "{n} bytes read for {e}");
+    }
+}
+
 #[test]
 fn extraneous_content() {
     let keys = Keys::new();
