@@ -64,6 +64,15 @@ ffi-test:
 		$(FFI_DIR)/site/license $(FFI_DIR)/site/state gate teleport > $(FFI_DIR)/product.out; \
 		test $$? = 3 && grep -q "feature teleport: 402 feature_not_licensed" $(FFI_DIR)/product.out
 	AIRLOCK_INSTANCE_ID=ffi-test-machine $(VALGRIND) $(FFI_DIR)/test_airlock vectors $(FFI_DIR)/site
+	@# The shared library: only prefixed symbols exported (no clash with another native
+	@# library's), and the same test linked against it, on a site of its own.
+	@if nm -D --defined-only $(CARGO_TARGET_DIR)/debug/libairlock.so | awk '{print $$3}' | grep -v '^airlock_'; then \
+		echo "libairlock.so exports the symbols above, without the airlock_ prefix"; exit 1; fi
+	$(CC) -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -g -o $(FFI_DIR)/test_airlock_shared \
+		crates/runtime-ffi/tests/c/test_airlock.c -Icrates/runtime-ffi/include \
+		-L$(CARGO_TARGET_DIR)/debug -lairlock -Wl,-rpath,$(abspath $(CARGO_TARGET_DIR))/debug
+	BIN=$(CARGO_TARGET_DIR)/debug bash crates/runtime-ffi/tests/c/fixture.sh $(FFI_DIR)/site-shared >/dev/null
+	AIRLOCK_INSTANCE_ID=ffi-test-machine $(FFI_DIR)/test_airlock_shared vectors $(FFI_DIR)/site-shared
 
 # The Python package (bindings/python: PyO3, an abi3 wheel for CPython 3.9+, built with maturin)
 # in a virtual environment of its own, tested with pytest over the vectors and the C test's site.
