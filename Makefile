@@ -82,8 +82,17 @@ python-test:
 	test -x $(PY_VENV)/bin/python || python3 -m venv $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7"
 	cd bindings/python && $(CARGO) fmt --check && $(CARGO) clippy --locked -q -- -D warnings
-	cd bindings/python && VIRTUAL_ENV=$(abspath $(PY_VENV)) $(abspath $(PY_VENV))/bin/maturin develop --locked -q
-	AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug $(PY_VENV)/bin/python -m pytest -q bindings/python/tests
+	@# The wheel a user installs (abi3, CPython 3.9+), installed as a user would, not the source.
+	rm -rf $(CARGO_TARGET_DIR)/wheels
+	cd bindings/python && $(abspath $(PY_VENV))/bin/maturin build --locked -q -i $(abspath $(PY_VENV))/bin/python \
+		-o $(abspath $(CARGO_TARGET_DIR))/wheels
+	ls $(CARGO_TARGET_DIR)/wheels/airlock-*-cp39-abi3-*.whl
+	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+		$(CARGO_TARGET_DIR)/wheels/airlock-*-cp39-abi3-*.whl
+	cd $(CARGO_TARGET_DIR) && $(abspath $(PY_VENV))/bin/python -c \
+		"import airlock; assert 'site-packages' in airlock.__file__, airlock.__file__"
+	AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug $(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		bindings/python/tests
 
 # The Node.js addon (bindings/node: napi-rs over the same safe API; index.js and its TypeScript
 # types index.d.ts), tested with Node's own runner over the vectors and the C test's site.
@@ -95,6 +104,13 @@ node-test:
 	mkdir -p $(dir $(NODE_ADDON))
 	cp $$(cd bindings/node && $(CARGO) metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug/libairlock_node.so $(NODE_ADDON)
 	AIRLOCK_NODE_ADDON=$(NODE_ADDON) AIRLOCK_BIN=$(abspath $(CARGO_TARGET_DIR))/debug node --test bindings/node/test/
+	@# The package as published (package.json's "files", the addon beside index.js), loaded by
+	@# its directory the way `require('@airlock/runtime')` loads it, without AIRLOCK_NODE_ADDON.
+	rm -rf $(dir $(NODE_ADDON))pkg && mkdir -p $(dir $(NODE_ADDON))pkg
+	cp bindings/node/package.json bindings/node/index.js bindings/node/index.d.ts $(dir $(NODE_ADDON))pkg/
+	cp $(NODE_ADDON) $(dir $(NODE_ADDON))pkg/airlock.node
+	cd $(dir $(NODE_ADDON)) && env -u AIRLOCK_NODE_ADDON node -e \
+		"const a = require('./pkg'); if (!/^\d+\.\d+\.\d+$$/.test(a.version()) || typeof a.check !== 'function') process.exit(1)"
 
 # The Go module (bindings/go: cgo over the static libairlock, errors.Is on check codes), tested
 # with `go test` over the vectors and the C test's site (Debian's golang-go).
