@@ -1,13 +1,15 @@
 package airlock_test
 
 // The repository's language-neutral vectors and the scenario the C, Python and Node tests run,
-// through the Go API: errors.Is on check codes, a status read from several goroutines.
+// through the Go API: errors.Is on check codes, a status read from several goroutines, the
+// verdicts runtime-verify gave (fixture.sh) on a tampered bundle and on evaluation terms.
 
 import (
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +99,42 @@ func TestVectors(t *testing.T) {
 	}
 }
 
+// said is what runtime-verify said in the fixture (fixture.sh).
+func said(t *testing.T, site, name string) string {
+	b, err := os.ReadFile(filepath.Join(site, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// evaluation: terms started here on a fresh state, then 61 days on, in the states
+// runtime-verify gave; the gate closes with evaluation_expired and 402.
+func evaluation(t *testing.T, site, trust, root string) {
+	o := airlock.CheckOptions{Trust: trust, LicenseDir: filepath.Join(site, "evaluation"),
+		StateDir: filepath.Join(site, "state-eval-go"), Root: root, Now: -1}
+	st, err := airlock.Check(o)
+	if err != nil || st.State() != said(t, site, "evaluation.state") || st.Feature("gate") != nil {
+		t.Fatalf("evaluation: %v %v", st, err)
+	}
+	st.Close()
+	later, err := strconv.ParseInt(said(t, site, "evaluation-later.time"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Root, o.Now = "", later
+	st, err = airlock.Check(o)
+	if err != nil || st.State() != said(t, site, "evaluation-later.state") {
+		t.Fatalf("61 days on: %v %v", st, err)
+	}
+	defer st.Close()
+	var ae *airlock.Error
+	err = st.Feature("gate")
+	if !errors.Is(err, airlock.Code("evaluation_expired")) || !errors.As(err, &ae) || ae.HTTPStatus != 402 {
+		t.Fatalf("the gate after the evaluation: %v", err)
+	}
+}
+
 func TestScenario(t *testing.T) {
 	site := t.TempDir()
 	bin := os.Getenv("AIRLOCK_BIN")
@@ -167,13 +205,12 @@ func TestScenario(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(extract, "payload", "README.txt")); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(site, "bundle.tar.gz"))
-	b[700] ^= 1
-	bad := filepath.Join(site, "tampered-go.tar.gz")
-	_ = os.WriteFile(bad, b, 0o644)
-	if _, err := airlock.VerifyBundle(bad, filepath.Join(site, "bundle.tar.gz.sig"), trust, "", state, "", -1); !errors.As(err, &ae) || ae.Kind != airlock.Rejected {
-		t.Fatalf("tampered: %v", err)
+	bad := filepath.Join(site, "tampered.tar.gz")
+	want := said(t, site, "tampered.check")
+	if _, err := airlock.VerifyBundle(bad, filepath.Join(site, "bundle.tar.gz.sig"), trust, "", state, "", -1); !errors.As(err, &ae) || ae.Kind != airlock.Rejected || !errors.Is(err, airlock.Code(want)) {
+		t.Fatalf("tampered: %v, runtime-verify said %s", err, want)
 	}
+	evaluation(t, site, trust, strings.TrimSpace(string(root)))
 
 	// The small example product gates like the Rust one: exit 3, 402 and the code.
 	exe := filepath.Join(t.TempDir(), "example-product")

@@ -1,7 +1,8 @@
 'use strict';
 // The same scenario as the C and Python tests: the one-call check, gates with their codes and
-// 402, a bundle verified and extracted, a tampered one refused, a revocation list imported,
-// errors as typed exceptions carrying the code.
+// 402, a bundle verified and extracted, a tampered one refused with the code runtime-verify
+// gave, evaluation terms now and after their end (the states runtime-verify gave), a
+// revocation list imported, errors as typed exceptions carrying the code.
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
@@ -11,6 +12,9 @@ const { execFileSync } = require('child_process');
 const airlock = require('..');
 
 const REPO = path.resolve(__dirname, '../../..');
+
+// What runtime-verify said in the fixture (fixture.sh).
+const said = (site, name) => fs.readFileSync(path.join(site, name), 'utf8').trim();
 
 test('a product checks, gates, verifies and stops on revocation', () => {
   const site = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-node-'));
@@ -38,12 +42,21 @@ test('a product checks, gates, verifies and stops on revocation', () => {
   const v = airlock.verifyBundle({ bundle: path.join(site, 'bundle.tar.gz'), trust, stateDir, extractDir });
   assert.strictEqual(v.product, 'gateway');
   assert.ok(fs.existsSync(path.join(extractDir, 'payload', 'README.txt')));
-  const bad = path.join(site, 'tampered-node.tar.gz');
-  const data = fs.readFileSync(path.join(site, 'bundle.tar.gz'));
-  data[700] ^= 1;
-  fs.writeFileSync(bad, data);
+  const bad = path.join(site, 'tampered.tar.gz');
+  const want = said(site, 'tampered.check');
   assert.throws(() => airlock.verifyBundle({ bundle: bad, trust, stateDir, sig: path.join(site, 'bundle.tar.gz.sig') }),
-    (e) => e instanceof airlock.Rejected && e.code.length > 0);
+    (e) => e instanceof airlock.Rejected && e.code === want);
+
+  // Evaluation terms on a fresh state, now and 61 days on: the states runtime-verify gave,
+  // then the gate closed with evaluation_expired and 402.
+  const terms = { trust, licenseDir: path.join(site, 'evaluation'), stateDir: path.join(site, 'state-eval-node') };
+  const ev = airlock.check({ ...terms, root });
+  assert.strictEqual(ev.state, said(site, 'evaluation.state'));
+  ev.feature('gate');
+  const over = airlock.check({ ...terms, now: Number(said(site, 'evaluation-later.time')) });
+  assert.strictEqual(over.state, said(site, 'evaluation-later.state'));
+  assert.throws(() => over.feature('gate'), (e) =>
+    e instanceof airlock.Denied && e.code === 'evaluation_expired' && e.httpStatus === 402);
 
   // The small example product gates like the Rust one: exit 3, 402 and the code.
   const { spawnSync } = require('child_process');

@@ -1,6 +1,8 @@
 """The same scenario as the C test, through the Pythonic API: the one-call check, gates with
-their codes and 402, a bundle verified and extracted, a tampered one refused, a revocation list
-imported, errors as exceptions carrying the code, and a status read from several threads."""
+their codes and 402, a bundle verified and extracted, a tampered one refused with the code
+runtime-verify gave, evaluation terms now and after their end (the states runtime-verify gave),
+a revocation list imported, errors as exceptions carrying the code, and a status read from
+several threads."""
 
 import os
 import shutil
@@ -53,13 +55,10 @@ def test_a_product_checks_gates_verifies_and_stops_on_revocation(site):
     out = site / "extracted-py"
     v = airlock.verify_bundle(str(site / "bundle.tar.gz"), trust, state, extract_dir=str(out))
     assert v["product"] == "gateway" and (out / "payload" / "README.txt").exists()
-    bad = site / "tampered-py.tar.gz"
-    data = bytearray((site / "bundle.tar.gz").read_bytes())
-    data[700] ^= 1
-    bad.write_bytes(bytes(data))
     with pytest.raises(airlock.Rejected) as e:
-        airlock.verify_bundle(str(bad), trust, state, sig=str(site / "bundle.tar.gz.sig"))
-    assert e.value.code
+        airlock.verify_bundle(str(site / "tampered.tar.gz"), trust, state,
+                              sig=str(site / "bundle.tar.gz.sig"))
+    assert e.value.code == said(site, "tampered.check")
 
     # The small example product gates like the Rust one: exit 3, 402 and the code.
     import subprocess, sys, pathlib
@@ -75,6 +74,25 @@ def test_a_product_checks_gates_verifies_and_stops_on_revocation(site):
     with pytest.raises(airlock.Rejected) as e:
         airlock.check(trust, lic, state)
     assert (e.value.code, e.value.http_status) == ("license_revoked", 403)
+
+
+def said(site, name):
+    """What runtime-verify said in the fixture (fixture.sh)."""
+    return (site / name).read_text().strip()
+
+
+def test_evaluation_terms_start_here_and_end_with_the_gate_closed(site):
+    trust, _, _, root = paths(site)
+    terms, state = str(site / "evaluation"), str(site / "state-eval-py")
+    st = airlock.check(trust, terms, state, root=root)
+    assert st.state == said(site, "evaluation.state") == "evaluation"
+    st.feature("gate")
+    later = int(said(site, "evaluation-later.time"))
+    st = airlock.check(trust, terms, state, now=later)
+    assert st.state == said(site, "evaluation-later.state") == "evaluation_expired"
+    with pytest.raises(airlock.Denied) as e:
+        st.feature("gate")
+    assert (e.value.code, e.value.http_status) == ("evaluation_expired", 402)
 
 
 def test_errors_are_exceptions_with_codes(site):

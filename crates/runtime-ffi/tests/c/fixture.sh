@@ -36,4 +36,26 @@ cp "$DIR"/delivery/*.tar.gz.sig "$DIR/bundle.tar.gz.sig"
 $BIN/factory revoke "$LIC" --reason "the C test revokes it" --key "$DIR/keys/license.key" >/dev/null 2>&1 \
   || $BIN/factory revoke "$LIC" --reason "the C test revokes it" >/dev/null
 $BIN/factory revocations --key "$DIR/keys/license.key" --out "$DIR/revocations" >/dev/null
+
+# What runtime-verify says, which every binding must say too: evaluation terms started now on a
+# fresh state, and 61 days on (past their 60); a copy of the bundle with one bit flipped at
+# byte 700 (where that lands depends on the bundle: a deflate fault or an altered manifest).
+$BIN/factory issue --tier evaluation --customer "ACME Corp" --product gateway \
+  --key "$DIR/keys/license.key" --out "$DIR/evaluation" --trust "$DIR/trust.json" >/dev/null 2>&1
+field() { grep -o "\"$1\": \"[^\"]*\"" | cut -d'"' -f4; }
+RV="$BIN/runtime-verify"
+EVAL=("$RV" evaluation "$DIR/evaluation/license.json" --trust "$DIR/trust.json"
+  --root "$DIR/keys/root.pub" --state "$DIR/state-eval-rv" --json)
+"${EVAL[@]}" | field state > "$DIR/evaluation.state"
+date -u -d '+61 days' +%s > "$DIR/evaluation-later.time"
+{ "${EVAL[@]}" --at "$(date -u -d "@$(cat "$DIR/evaluation-later.time")" +%Y-%m-%dT%H:%M:%SZ)" || true; } \
+  | field state > "$DIR/evaluation-later.state"
+cp "$DIR/bundle.tar.gz" "$DIR/tampered.tar.gz"
+b=$(od -An -tu1 -j700 -N1 "$DIR/bundle.tar.gz" | tr -d ' ')
+printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$DIR/tampered.tar.gz" bs=1 seek=700 count=1 conv=notrunc 2>/dev/null
+{ "$RV" "$DIR/tampered.tar.gz" --sig "$DIR/bundle.tar.gz.sig" --trust "$DIR/trust.json" \
+  --root "$DIR/keys/root.pub" --json 2>/dev/null || true; } | field check > "$DIR/tampered.check"
+for f in evaluation.state evaluation-later.state tampered.check; do
+  test -s "$DIR/$f" || { echo "fixture: runtime-verify gave no $f" >&2; exit 1; }
+done
 echo "$DIR"

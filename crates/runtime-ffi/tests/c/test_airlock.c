@@ -1,8 +1,9 @@
 /* The C ABI's own test: every function of include/airlock.h, the repository's language-neutral
  * vectors (vectors/README.md) with the verdict each expects, and a scenario over a site the
  * vendor tools made (fixture.sh): the one-call check, feature and limit gates, a bundle
- * verified and extracted, a tampered one refused, a revocation list imported, a status read
- * from several threads, and usage errors. Run by `make ffi-test`, under valgrind when it is
+ * verified and extracted, a tampered one refused with the code runtime-verify gave, evaluation
+ * terms now and after their end (the states runtime-verify gave), a revocation list imported,
+ * a status read from several threads, and usage errors. Run by `make ffi-test`, under valgrind when it is
  * installed (no leak, no invalid access).
  *   test_airlock VECTORS_DIR FIXTURE_DIR
  */
@@ -181,15 +182,64 @@ static void *gate_reader(void *arg) {
   return NULL;
 }
 
-/* The one-call check at `now` (-1: the system clock); the result, the status in *out. */
-static airlock_result check_at(const char *fix, const char *root, long long now,
-                               airlock_status **out, airlock_error **err) {
+/* The one-call check with the license and state directories `lic` and `st` of the site, at
+ * `now` (-1: the system clock); the result, the status in *out. */
+static airlock_result check_in(const char *fix, const char *lic_dir, const char *state_dir,
+                               const char *root, long long now, airlock_status **out,
+                               airlock_error **err) {
   char trust[4096], lic[4096], state[4096];
   snprintf(trust, sizeof trust, "%s/trust.json", fix);
-  snprintf(lic, sizeof lic, "%s/license", fix);
-  snprintf(state, sizeof state, "%s/state", fix);
+  snprintf(lic, sizeof lic, "%s/%s", fix, lic_dir);
+  snprintf(state, sizeof state, "%s/%s", fix, state_dir);
   airlock_check_options o = {trust, lic, state, root, now};
   return airlock_check(&o, out, err);
+}
+
+static airlock_result check_at(const char *fix, const char *root, long long now,
+                               airlock_status **out, airlock_error **err) {
+  return check_in(fix, "license", "state", root, now, out, err);
+}
+
+/* A file of the site that runtime-verify wrote (fixture.sh), trimmed; "" when missing. */
+static char *said(const char *fix, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", fix, name);
+  char *s = slurp(path);
+  CHECK(s != NULL, "no %s", path);
+  if (!s) return calloc(1, 1);
+  trim(s);
+  return s;
+}
+
+/* Evaluation terms on a fresh state: the state runtime-verify gave now and 61 days on, and the
+ * gate closed with evaluation_expired and 402 once they are over. */
+static void evaluation(const char *fix, const char *root) {
+  char *now_state = said(fix, "evaluation.state"), *later_state = said(fix, "evaluation-later.state");
+  char *later = said(fix, "evaluation-later.time");
+  airlock_status *st = NULL;
+  airlock_error *err = NULL;
+  airlock_result r = check_in(fix, "evaluation", "state-eval-c", root, -1, &st, &err);
+  CHECK(r == AIRLOCK_OK && strcmp(airlock_status_state(st), now_state) == 0, "evaluation: %s",
+        st ? airlock_status_state(st) : airlock_error_message(err));
+  CHECK(r == AIRLOCK_OK && airlock_status_feature(st, "gate", NULL) == AIRLOCK_OK, "evaluation gate");
+  airlock_status_free(st);
+  airlock_error_free(err);
+  st = NULL;
+  err = NULL;
+  r = check_in(fix, "evaluation", "state-eval-c", NULL, atoll(later), &st, &err);
+  CHECK(r == AIRLOCK_OK && strcmp(airlock_status_state(st), later_state) == 0, "61 days on: %s",
+        st ? airlock_status_state(st) : airlock_error_message(err));
+  if (st) {
+    r = airlock_status_feature(st, "gate", &err);
+    CHECK(r == AIRLOCK_DENIED && strcmp(airlock_error_code(err), "evaluation_expired") == 0 &&
+              airlock_error_http_status(err) == 402,
+          "the gate after the evaluation: %d %s", r, err ? airlock_error_code(err) : "");
+  }
+  airlock_status_free(st);
+  airlock_error_free(err);
+  free(now_state);
+  free(later_state);
+  free(later);
 }
 
 static void scenario(const char *fix) {
@@ -286,16 +336,15 @@ static void scenario(const char *fix) {
   char tampered[4096], tsig[4096];
   snprintf(tampered, sizeof tampered, "%s/tampered.tar.gz", fix);
   snprintf(tsig, sizeof tsig, "%s/bundle.tar.gz.sig", fix);
-  FILE *in = fopen(bundle, "rb"), *o2 = fopen(tampered, "wb");
-  int ch, at = 0;
-  while (in && o2 && (ch = fgetc(in)) != EOF) fputc(at++ == 700 ? ch ^ 1 : ch, o2);
-  if (in) fclose(in);
-  if (o2) fclose(o2);
+  char *expected = said(fix, "tampered.check");
   r = airlock_verify_bundle(tampered, tsig, trust, NULL, state, NULL, -1, &out, &err);
-  CHECK(r == AIRLOCK_REJECTED && strlen(airlock_error_code(err)) > 0, "tampered bundle: %d %s",
-        r, err ? airlock_error_code(err) : "");
+  CHECK(r == AIRLOCK_REJECTED && strcmp(airlock_error_code(err), expected) == 0,
+        "tampered bundle: %d %s, runtime-verify said %s", r, err ? airlock_error_code(err) : "",
+        expected);
+  free(expected);
   airlock_error_free(err);
   err = NULL;
+  evaluation(fix, root);
 
   /* The revocation list naming the license, imported: the product stops. */
   char list[4096];
