@@ -145,7 +145,7 @@ pub fn verify_license(
                 times: v.facts(),
                 canonical,
                 signer: v.signer(),
-                license: v.value().clone(),
+                license: v.into_value(),
                 legacy: false,
             })
         }

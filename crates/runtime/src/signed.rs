@@ -110,6 +110,10 @@ impl<A: Artifact> Verified<A> {
     pub fn signer(&self) -> KeyId {
         self.signer
     }
+    /// The verified document itself, when the caller keeps it past the verification.
+    pub fn into_value(self) -> A {
+        self.value
+    }
 }
 
 /// Verifies an artifact of kind `A` against its detached envelope: size cap, strict parse (or,

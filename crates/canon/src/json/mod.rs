@@ -137,13 +137,20 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
             offset: 0,
         });
     }
-    if let Err(e) = std::str::from_utf8(input) {
-        return Err(ParseError {
-            kind: ErrorKind::InvalidUtf8,
-            offset: e.valid_up_to(),
-        });
-    }
-    let mut p = Parser { b: input, pos: 0 };
+    let text = match std::str::from_utf8(input) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(ParseError {
+                kind: ErrorKind::InvalidUtf8,
+                offset: e.valid_up_to(),
+            })
+        }
+    };
+    let mut p = Parser {
+        b: input,
+        text,
+        pos: 0,
+    };
     p.skip_ws();
     if p.pos == input.len() {
         return Err(p.err(ErrorKind::Empty));

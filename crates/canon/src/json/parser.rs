@@ -6,6 +6,9 @@ use super::*;
 
 pub(super) struct Parser<'a> {
     pub(super) b: &'a [u8],
+    /// The same bytes, validated as UTF-8 once up front: runs of plain characters are sliced
+    /// from it without a second check.
+    pub(super) text: &'a str,
     pub(super) pos: usize,
 }
 
@@ -22,7 +25,7 @@ impl Parser<'_> {
             None => self.err(ErrorKind::UnexpectedEnd),
             Some(_) => {
                 // Input is valid UTF-8 (checked up front), so decode the whole character.
-                let rest = std::str::from_utf8(&self.b[self.pos..]).unwrap_or("\u{FFFD}");
+                let rest = self.text.get(self.pos..).unwrap_or("\u{FFFD}");
                 self.err(ErrorKind::Unexpected(
                     rest.chars().next().unwrap_or('\u{FFFD}'),
                 ))
@@ -172,10 +175,11 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             if self.pos > start {
-                // Boundaries are at ASCII bytes, so the run is valid UTF-8 (checked up front).
-                match std::str::from_utf8(&self.b[start..self.pos]) {
-                    Ok(s) => out.push_str(s),
-                    Err(_) => {
+                // Boundaries are at ASCII bytes, so the run is whole characters of the text
+                // (checked up front); `get` still refuses a slice that is not.
+                match self.text.get(start..self.pos) {
+                    Some(s) => out.push_str(s),
+                    None => {
                         return Err(ParseError {
                             kind: ErrorKind::InvalidUtf8,
                             offset: start,
