@@ -25,6 +25,7 @@ pub mod revocation;
 pub mod seatlog;
 pub mod text;
 pub mod trust;
+pub mod value;
 
 pub use activation::{
     Activation, ActivationRequest, Deactivation, InstallToken, LeaseTimes, SignedFile,
@@ -138,6 +139,13 @@ pub trait Artifact: Serialize + DeserializeOwned + Sized {
     /// The value from canonical bytes whose JSON shape is not yet known (no schema check).
     fn from_canonical(canonical: &[u8]) -> Result<Self, SchemaError> {
         serde_json::from_slice(canonical).map_err(|e| SchemaError::new(Self::WHAT, e.to_string()))
+    }
+
+    /// The value from a parsed document whose JSON shape is not yet known (no schema check):
+    /// what [`Artifact::from_canonical`] gives for its canonical bytes, without writing and
+    /// reading them again ([`value::from_value`]).
+    fn from_parsed(value: canon::Value) -> Result<Self, SchemaError> {
+        value::from_value(value).map_err(|e| SchemaError::new(Self::WHAT, e.to_string()))
     }
 
     /// Parses an unsigned document strictly (size cap, strict JSON, shape, schema): what a

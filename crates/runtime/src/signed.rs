@@ -148,9 +148,24 @@ pub(crate) fn verify_keeping<A: Artifact>(
     signed_at: Option<Timestamp>,
 ) -> Result<(Verified<A>, Vec<u8>), VerifyError> {
     let checked = verify_document(trust, A::KIND, A::WHAT, doc, A::MAX_BYTES, envelope)?;
-    let value = A::from_canonical(checked.canonical())?;
-    let v = finish(trust, value, checked.canonical(), checked.signer, signed_at)?;
-    Ok((v, checked.canonical))
+    typed(trust, checked, signed_at)
+}
+
+/// The typed value of a checked document, taken from the parsed value it holds (not from its
+/// canonical bytes again), its schema and its signer's window.
+fn typed<A: Artifact>(
+    trust: &TrustStore,
+    checked: Checked,
+    signed_at: Option<Timestamp>,
+) -> Result<(Verified<A>, Vec<u8>), VerifyError> {
+    let Checked {
+        value,
+        canonical,
+        signer,
+    } = checked;
+    let value = A::from_parsed(value)?;
+    let v = finish(trust, value, &canonical, signer, signed_at)?;
+    Ok((v, canonical))
 }
 
 /// [`verify_keeping`] of a document the caller parsed already (its size checked): the parse is
@@ -169,9 +184,7 @@ pub(crate) fn verify_parsed_keeping<A: Artifact>(
     }
     let signer = trust.signer(env.key_id, A::KIND.signer_role())?;
     let checked = check_parsed(&signer.key, (A::KIND, A::WHAT), value, env)?;
-    let value = A::from_canonical(checked.canonical())?;
-    let v = finish(trust, value, checked.canonical(), checked.signer, None)?;
-    Ok((v, checked.canonical))
+    typed(trust, checked, None)
 }
 
 /// [`verify`] for a kind stored in canonical form, over a document buffered behind its PAE
