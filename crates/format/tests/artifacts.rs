@@ -109,6 +109,9 @@ fn round_trip<A: Artifact + PartialEq + std::fmt::Debug>(a: A) -> A::Facts {
     let (back, facts, again) = A::parse(&a.to_pretty()).unwrap();
     assert_eq!(back, a);
     assert_eq!(again, canonical);
+    // What a verifier reads from the parsed document is what the canonical bytes read back to.
+    let parsed = canon::parse(&a.to_pretty()).unwrap();
+    assert_eq!(A::from_parsed(parsed).unwrap(), a);
     facts
 }
 
