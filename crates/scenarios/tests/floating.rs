@@ -296,28 +296,7 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
     let now = "2026-11-23T10:00:00Z";
     let s = seat_server_site(now, r#"{"seats": 2, "node_lease_minutes": 15}"#);
     let server = start_seatd(&s, now, "seatd").unwrap();
-    let claim = |node: &str| {
-        let state = format!("state-{node}");
-        s.on(
-            node,
-            now,
-            "airlock-agent",
-            &[
-                "claim",
-                "--seat-server",
-                &server.url,
-                "--license",
-                "lic-float",
-                "--state",
-                &state,
-                "--trust",
-                "trust.json",
-                "--root",
-                "root.pub",
-                "--json",
-            ],
-        )
-    };
+    let claim = |node: &str| node_run(&s, (node, now), "claim", &server.url, &["--json"]);
     let product = |node: &str| {
         let state = format!("state-{node}");
         s.on(
@@ -391,24 +370,7 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
     assert!(String::from_utf8_lossy(&p.stdout).contains("floating seat"));
     assert_eq!(product("n3").status.code(), Some(3));
     // n1 gives its seat back; n3 takes it.
-    ok(s.on(
-        "n1",
-        now,
-        "airlock-agent",
-        &[
-            "release",
-            "--seat-server",
-            &server.url,
-            "--license",
-            "lic-float",
-            "--state",
-            "state-n1",
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-        ],
-    ));
+    ok(node_run(&s, ("n1", now), "release", &server.url, &[]));
     assert_eq!(product("n1").status.code(), Some(3));
     ok(claim("n3"));
     assert_eq!(product("n3").status.code(), Some(0));
@@ -464,28 +426,36 @@ fn a_seat_server_leases_its_pool_to_nodes_and_a_released_seat_goes_to_the_next()
     );
 }
 
+/// `airlock-agent CMD --seat-server URL` as node `node` of the site at `now`: its own state
+/// directory (`state-NODE`), the site's license, trust and root, then `extra`.
+pub(crate) fn node_run(
+    s: &Site,
+    (node, now): (&str, &str),
+    cmd: &str,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let state = format!("state-{node}");
+    let mut args = vec![
+        cmd,
+        "--seat-server",
+        url,
+        "--license",
+        "lic-float",
+        "--state",
+        &state,
+        "--trust",
+        "trust.json",
+        "--root",
+        "root.pub",
+    ];
+    args.extend_from_slice(extra);
+    s.on(node, now, "airlock-agent", &args)
+}
+
 /// `airlock-agent claim` on `node` against the seat server at `url`.
 pub(crate) fn claim_at(s: &Site, url: &str, node: &str, now: &str) -> std::process::Output {
-    let state = format!("state-{node}");
-    s.on(
-        node,
-        now,
-        "airlock-agent",
-        &[
-            "claim",
-            "--seat-server",
-            url,
-            "--license",
-            "lic-float",
-            "--state",
-            &state,
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--json",
-        ],
-    )
+    node_run(s, (node, now), "claim", url, &["--json"])
 }
 
 #[test]
@@ -500,23 +470,8 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
     );
     let server = start_seatd(&s, now, "seatd").unwrap();
     let claim = |node: &str, extra: &[&str]| {
-        let state = format!("state-{node}");
-        let mut args = vec![
-            "claim",
-            "--seat-server",
-            &server.url,
-            "--license",
-            "lic-float",
-            "--state",
-            &state,
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        s.on(node, now, "airlock-agent", &args)
+        let args = [&["--json"][..], extra].concat();
+        node_run(&s, (node, now), "claim", &server.url, &args)
     };
     // Longer than the pool allows: refused, nothing held.
     fails(claim("n1", &["--borrow-hours", "100"]), 1, "BAD_REQUEST");
@@ -543,27 +498,7 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
             ],
         )
     };
-    let release = |node: &str, cmd: &str| {
-        let state = format!("state-{node}");
-        s.on(
-            node,
-            now,
-            "airlock-agent",
-            &[
-                cmd,
-                "--seat-server",
-                &server.url,
-                "--license",
-                "lic-float",
-                "--state",
-                &state,
-                "--trust",
-                "trust.json",
-                "--root",
-                "root.pub",
-            ],
-        )
-    };
+    let release = |node: &str, cmd: &str| node_run(&s, (node, now), cmd, &server.url, &[]);
     // The borrowed seat counts against the pool until it is returned early.
     fails(claim("n2", &[]), 4, "POOL_FULL");
     ok(release("n1", "return"));
@@ -571,26 +506,12 @@ fn a_node_borrows_a_seat_to_leave_the_network_and_returns_it_early() {
     ok(release("n2", "release"));
     // Two days later, away from the network, the product still runs on a borrowed seat; after
     // the borrow it stops (`borrow` is `claim --borrow-hours`).
-    let state = "state-n3";
-    ok(s.on(
-        "n3",
-        now,
-        "airlock-agent",
-        &[
-            "borrow",
-            "--hours",
-            "48",
-            "--seat-server",
-            &server.url,
-            "--license",
-            "lic-float",
-            "--state",
-            state,
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-        ],
+    ok(node_run(
+        &s,
+        ("n3", now),
+        "borrow",
+        &server.url,
+        &["--hours", "48"],
     ));
     assert_eq!(product("n3", "2026-11-25T09:00:00Z").status.code(), Some(0));
     assert_eq!(product("n3", "2026-11-25T11:00:00Z").status.code(), Some(3));

@@ -98,22 +98,8 @@ fn a_seat_server_activated_online_stays_a_pool_through_renewals_and_serves_over_
         server.url
     );
     let claim = |extra: &[&str]| {
-        let mut a = vec![
-            "claim",
-            "--seat-server",
-            &server.url,
-            "--license",
-            "lic-float",
-            "--state",
-            "state-n1",
-            "--trust",
-            "trust.json",
-            "--root",
-            "root.pub",
-            "--json",
-        ];
-        a.extend_from_slice(extra);
-        s.on("n1", later, "airlock-agent", &a)
+        let args = [&["--json"][..], extra].concat();
+        crate::floating::node_run(&s, ("n1", later), "claim", &server.url, &args)
     };
     // Without the CA: not trusted, nothing claimed.
     let o = claim(&[]);

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 const NOW: &str = "2026-11-23T10:00:00Z";
 
-/// `airlock-agent CMD` on `node` at `now` against the seat server at `url`, with `extra`.
+/// `airlock-agent CMD --json` on `node` at `now` against the seat server at `url`, with `extra`.
 fn node_cmd(
     s: &crate::activation::Site,
     url: &str,
@@ -17,23 +17,8 @@ fn node_cmd(
     cmd: &str,
     extra: &[&str],
 ) -> std::process::Output {
-    let state = format!("state-{node}");
-    let mut args = vec![
-        cmd,
-        "--seat-server",
-        url,
-        "--license",
-        "lic-float",
-        "--state",
-        &state,
-        "--trust",
-        "trust.json",
-        "--root",
-        "root.pub",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    s.on(node, now, "airlock-agent", &args)
+    let args = [&["--json"][..], extra].concat();
+    crate::floating::node_run(s, (node, now), cmd, url, &args)
 }
 
 fn json_of(o: &std::process::Output) -> Value {
