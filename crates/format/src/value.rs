@@ -30,6 +30,14 @@ impl IntoDeserializer<'_, Error> for De {
 
 /// What serde_json makes of the canonical text of `n`.
 fn number<'de, V: Visitor<'de>>(n: f64, visitor: V) -> Result<V::Value, Error> {
+    // Below 2^53 an integral double's ES6 text is its exact digits: no text needed (-0 is "0").
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        return if n >= 0.0 {
+            visitor.visit_u64(n as u64)
+        } else {
+            visitor.visit_i64(n as i64)
+        };
+    }
     let text = canon::number::to_es6(n);
     if !text.contains(['.', 'e', 'E']) {
         if text.starts_with('-') {
@@ -166,6 +174,7 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|i| Value::Number(i as f64)),
             any::<u64>().prop_map(|u| Value::Number(u as f64)),
+            (-(1i64 << 54)..(1i64 << 54)).prop_map(|i| Value::Number(i as f64)),
             (-1e25f64..1e25).prop_map(Value::Number),
             prop::num::f64::NORMAL.prop_map(Value::Number),
             Just(Value::Number(-0.0)),
