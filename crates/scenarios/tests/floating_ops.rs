@@ -130,17 +130,9 @@ fn a_seat_server_activated_online_stays_a_pool_through_renewals_and_serves_over_
 #[test]
 fn a_node_killed_with_kill_9_holds_its_seat_only_until_its_lease_ends() {
     use crate::floating_pool::{holder, in_use, line_with};
-    let Some(lib) = testkit::libfaketime() else {
+    let Some((s, server, lib)) = crate::floating_pool::one_seat_pool() else {
         return;
     };
-    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
-    let server = start_seatd_with(
-        &s,
-        NOW,
-        "seatd",
-        &["--lease-minutes", "1", "--retry-seconds", "1"],
-    )
-    .unwrap();
     let (mut h, out) = holder(&s, &server.url, "h1", &lib);
     assert!(line_with(&out, "floating seat").starts_with("claimed"));
     // Killed: no release reaches the server; the seat stays held, the pool full.

@@ -346,6 +346,26 @@ fn the_admin_api_is_off_without_a_credential() {
     assert_eq!((st, crate::online::code(&e)), (404, "ADMIN_DISABLED"));
 }
 
+/// A one-seat pool with one-minute node leases, its server answering `Retry-After: 1`, and the
+/// libfaketime its holders run under (preloaded, so that a signal reaches the agent itself);
+/// `None` outside CI without faketime.
+pub(crate) fn one_seat_pool() -> Option<(crate::activation::Site, SeatServer, String)> {
+    if !have_tool("faketime") {
+        return None;
+    }
+    let lib = testkit::libfaketime()
+        .expect("faketime is installed but libfaketime.so.1 is not where Debian puts it");
+    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
+    let server = start_seatd_with(
+        &s,
+        NOW,
+        "seatd",
+        &["--lease-minutes", "1", "--retry-seconds", "1"],
+    )
+    .unwrap();
+    Some((s, server, lib))
+}
+
 /// `airlock-agent run --seat-server` on `node`, its clock starting at `NOW` and running; its
 /// stdout lines come through the channel.
 pub(crate) fn holder(
@@ -422,17 +442,9 @@ fn terminate(child: &mut std::process::Child) -> Option<i32> {
 
 #[test]
 fn a_node_holds_its_seat_with_run_waits_while_the_pool_is_full_and_releases_on_stop() {
-    let Some(lib) = testkit::libfaketime() else {
+    let Some((s, server, lib)) = crate::floating_pool::one_seat_pool() else {
         return;
     };
-    let s = seat_server_site(NOW, r#"{"seats": 1, "node_lease_minutes": 1}"#);
-    let server = start_seatd_with(
-        &s,
-        NOW,
-        "seatd",
-        &["--lease-minutes", "1", "--retry-seconds", "1"],
-    )
-    .unwrap();
     let (mut a, a_out) = holder(&s, &server.url, "h1", &lib);
     let first = line_with(&a_out, "floating seat");
     assert!(first.starts_with("claimed"), "{first}");
