@@ -51,7 +51,6 @@ pub fn rv_clock(dir: &Path, clock: &str, args: &[&str]) -> Option<Output> {
         // `-f` with an absolute time freezes the clock there (exact times in assertions).
         testkit::at_clock(clock, env!("CARGO_BIN_EXE_runtime-verify"))
             .args(args)
-            .env("TZ", "UTC")
             .env("AIRLOCK_ROOT", root_b64())
             .current_dir(dir)
             .output()

@@ -99,7 +99,6 @@ impl Site {
         testkit::at_clock(now, testkit::bin(tool))
             .args(args)
             .current_dir(&self.c)
-            .env("TZ", "UTC")
             .env("AIRLOCK_INSTANCE_ID", machine)
             .env_remove("AIRLOCK_ROOT")
             .output()

@@ -473,7 +473,6 @@ fn product(v: &Path, now: &str, args: &[&str]) -> std::process::Output {
     testkit::at_clock(now, bin("example-product"))
         .args(args)
         .current_dir(v)
-        .env("TZ", "UTC")
         .output()
         .unwrap()
 }

@@ -49,7 +49,6 @@ fn on(s: &Site, root: &Path, now: &str, tool: &str, args: &[&str]) -> Output {
     testkit::at_clock(now, testkit::bin(tool))
         .args(args)
         .current_dir(&s.c)
-        .env("TZ", "UTC")
         .env("AIRLOCK_SYSTEM_ROOT", root)
         .env_remove("AIRLOCK_INSTANCE_ID")
         .env_remove("AIRLOCK_ROOT")

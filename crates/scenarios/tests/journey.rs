@@ -162,7 +162,6 @@ impl World {
         testkit::at_clock(now, testkit::bin("runtime-verify"))
             .args(args)
             .current_dir(&self.c)
-            .env("TZ", "UTC")
             .env_remove("AIRLOCK_ROOT")
             .output()
             .unwrap()

@@ -70,7 +70,6 @@ pub fn customer(dir: &Path, now: &str, args: &[&str]) -> Output {
     testkit::at_clock(now, bin("runtime-verify"))
         .args(args)
         .current_dir(dir)
-        .env("TZ", "UTC")
         .env_remove("AIRLOCK_ROOT")
         .output()
         .unwrap()

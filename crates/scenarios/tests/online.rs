@@ -1064,7 +1064,6 @@ pub(crate) fn tls_files(dir: &std::path::Path) {
         let o = testkit::at_clock("2026-11-20 00:00:00", "openssl")
             .args(args)
             .current_dir(dir)
-            .env("TZ", "UTC")
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
